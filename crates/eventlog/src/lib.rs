@@ -1,1 +1,5 @@
-pub fn x(){}
+//! eventlog
+pub mod error;
+pub mod event;
+pub mod event_type;
+pub mod store;

@@ -1,0 +1,150 @@
+//! Error types of the library.
+
+use thiserror::Error;
+
+/// A value that breaks one of the rules of the event model (SPEC §1).
+///
+/// Every variant names the offending value and the rule it broke, so the message can be shown to
+/// whoever supplied it as is.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum ValidationError {
+    /// A group id that is empty or longer than 40 characters.
+    #[error("group id {value:?} is {len} characters long; a group id must be 1 to 40 characters")]
+    GroupLength {
+        /// The rejected group id.
+        value: String,
+        /// Its length in characters.
+        len: usize,
+    },
+    /// An event type name that does not match `^[A-Za-z_][A-Za-z0-9_]{0,49}$`.
+    #[error(
+        "event type name {name:?} is invalid: a type name must match ^[A-Za-z_][A-Za-z0-9_]{{0,49}}$"
+    )]
+    TypeName {
+        /// The rejected name.
+        name: String,
+    },
+    /// A type name that is valid but not configured.
+    #[error("event type {name:?} is not configured; configured types are: {configured}")]
+    UnknownType {
+        /// The type that was asked for.
+        name: String,
+        /// The configured type names, comma separated.
+        configured: String,
+    },
+    /// An initiator longer than 500 characters.
+    #[error("initiator is {len} characters long; an initiator must be at most 500 characters")]
+    InitiatorLength {
+        /// Its length in characters.
+        len: usize,
+    },
+    /// An empty message.
+    #[error("message is empty; every event needs a message")]
+    EmptyMessage,
+    /// An e-mail recipient that is not a plausible address.
+    #[error("e-mail recipient {value:?} is not an e-mail address (expected local@domain)")]
+    MailRecipient {
+        /// The rejected address.
+        value: String,
+    },
+    /// A CSS colour of an event type that could break out of a style attribute.
+    #[error(
+        "colour {value:?} of event type {type_name:?} is invalid: use a CSS colour name, #hex, rgb()/hsl() (letters, digits, '#', '(', ')', ',', '.', '%' and spaces, at most 40 characters)"
+    )]
+    Color {
+        /// The type whose colour was rejected.
+        type_name: String,
+        /// The rejected value.
+        value: String,
+    },
+    /// The same event type configured twice.
+    #[error("event type {name:?} is configured twice; type names must be unique")]
+    DuplicateType {
+        /// The repeated name.
+        name: String,
+    },
+    /// No event type configured at all.
+    #[error("no event type is configured; at least one is needed")]
+    NoTypes,
+}
+
+/// An error of the storage layer.
+///
+/// Database error text stays in here (and in logs); the web layer never shows it to clients.
+#[derive(Debug, Error)]
+pub enum StoreError {
+    /// The database URL has a scheme no backend handles.
+    #[error(
+        "unsupported database URL {url:?}: expected sqlite://PATH or postgres://USER@HOST/DB"
+    )]
+    UnsupportedUrl {
+        /// The URL as given (credentials are not included).
+        url: String,
+    },
+    /// A backend compiled out by cargo features.
+    #[error("the {0} backend is not compiled in; enable the cargo feature {0:?}")]
+    BackendDisabled(&'static str),
+    /// A pagination cursor that does not decode.
+    #[error("invalid pagination cursor {0:?}")]
+    InvalidCursor(String),
+    /// An error from the database driver.
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    /// A schema migration that failed.
+    #[error("schema migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    /// A stored row that could not be read back.
+    #[error("corrupt row in the store: {0}")]
+    Corrupt(String),
+}
+
+impl StoreError {
+    /// Whether the error is likely to go away by retrying (connection lost, server restarting,
+    /// pool exhausted, database locked) rather than caused by the data itself.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            StoreError::Database(e) => match e {
+                sqlx::Error::Io(_)
+                | sqlx::Error::Tls(_)
+                | sqlx::Error::Protocol(_)
+                | sqlx::Error::PoolTimedOut
+                | sqlx::Error::PoolClosed
+                | sqlx::Error::WorkerCrashed => true,
+                sqlx::Error::Database(db) => {
+                    // PostgreSQL: class 08 (connection), 57P (operator intervention: shutdown,
+                    // restart), 53 (insufficient resources), 40001/40P01 (serialization,
+                    // deadlock). SQLite: BUSY (5) and LOCKED (6).
+                    let code = db.code().map(|c| c.into_owned()).unwrap_or_default();
+                    code.starts_with("08")
+                        || code.starts_with("57P")
+                        || code.starts_with("53")
+                        || code == "40001"
+                        || code == "40P01"
+                        || code == "5"
+                        || code == "6"
+                        || code == "517"
+                        || code == "261"
+                }
+                _ => false,
+            },
+            _ => false,
+        }
+    }
+}
+
+/// Any error the library returns.
+#[derive(Debug, Error)]
+pub enum Error {
+    /// Input that breaks a rule of the event model.
+    #[error(transparent)]
+    Invalid(#[from] ValidationError),
+    /// A storage failure.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A configuration file or value that cannot be used.
+    #[error("configuration error: {0}")]
+    Config(String),
+    /// The event log was shut down; nothing more can be recorded.
+    #[error("the event log is closed")]
+    Closed,
+}

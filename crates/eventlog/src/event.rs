@@ -1,0 +1,275 @@
+//! The event model: group ids, new events as recorded, and events as stored.
+
+use std::fmt;
+
+use chrono::{DateTime, SubsecRound, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::error::ValidationError;
+
+/// Longest group id, in characters.
+pub const MAX_GROUP_LEN: usize = 40;
+/// Longest initiator, in characters.
+pub const MAX_INITIATOR_LEN: usize = 500;
+
+/// The id that ties the events of one piece of work together.
+///
+/// Either random (a UUIDv4 as 32 lowercase hex digits) or a name the caller chose, such as
+/// `"Order 1234"`, 1 to 40 characters. The same name from any thread, process or machine is the
+/// same group.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct GroupId(String);
+
+impl GroupId {
+    /// A fresh random group id.
+    pub fn random() -> Self {
+        GroupId(Uuid::new_v4().simple().to_string())
+    }
+
+    /// A chosen group name; 1 to 40 characters.
+    pub fn named(name: impl Into<String>) -> Result<Self, ValidationError> {
+        let name = name.into();
+        let len = name.chars().count();
+        if (1..=MAX_GROUP_LEN).contains(&len) {
+            Ok(GroupId(name))
+        } else {
+            Err(ValidationError::GroupLength { value: name, len })
+        }
+    }
+
+    /// The id as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// Whether this looks like a random id (32 lowercase hex digits), which the admin shortens.
+    pub fn is_random(&self) -> bool {
+        is_random_group(&self.0)
+    }
+}
+
+/// Whether a group id looks random (32 lowercase hex digits) rather than chosen.
+pub fn is_random_group(group: &str) -> bool {
+    group.len() == 32
+        && group
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
+impl fmt::Display for GroupId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl TryFrom<String> for GroupId {
+    type Error = ValidationError;
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        GroupId::named(value)
+    }
+}
+
+impl From<GroupId> for String {
+    fn from(g: GroupId) -> String {
+        g.0
+    }
+}
+
+impl AsRef<str> for GroupId {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+/// Checks an initiator: at most 500 characters.
+pub fn validate_initiator(initiator: &str) -> Result<(), ValidationError> {
+    let len = initiator.chars().count();
+    if len > MAX_INITIATOR_LEN {
+        Err(ValidationError::InitiatorLength { len })
+    } else {
+        Ok(())
+    }
+}
+
+/// Checks a message: not empty.
+pub fn validate_message(message: &str) -> Result<(), ValidationError> {
+    if message.is_empty() {
+        Err(ValidationError::EmptyMessage)
+    } else {
+        Ok(())
+    }
+}
+
+/// Checks an e-mail recipient: `local@domain`, no spaces or angle brackets, at most 254 bytes.
+pub fn validate_mail_recipient(addr: &str) -> Result<(), ValidationError> {
+    let plausible = addr.len() <= 254
+        && addr.split_once('@').is_some_and(|(local, domain)| {
+            !local.is_empty() && !domain.is_empty() && !domain.contains('@')
+        })
+        && !addr
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || "<>,;\"".contains(c));
+    if plausible {
+        Ok(())
+    } else {
+        Err(ValidationError::MailRecipient {
+            value: addr.to_owned(),
+        })
+    }
+}
+
+/// The current time as stored: UTC, truncated to microseconds.
+pub fn now() -> DateTime<Utc> {
+    Utc::now().trunc_subsecs(6)
+}
+
+/// An event about to be stored. Build one through [`crate::EventLog`] or [`NewEvent::new`] and
+/// check it with [`NewEvent::validate`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NewEvent {
+    /// Globally unique id of this event, also the idempotency key: storing the same uuid twice
+    /// stores one event.
+    pub uuid: Uuid,
+    /// Name of the event type.
+    #[serde(rename = "type")]
+    pub event_type: String,
+    /// The group the event belongs to.
+    pub group: GroupId,
+    /// When it happened (UTC, microseconds).
+    pub timestamp: DateTime<Utc>,
+    /// What happened.
+    pub message: String,
+    /// Structured details.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data: Option<serde_json::Value>,
+    /// Who or what caused it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub initiator: Option<String>,
+    /// Address to notify by e-mail about this event.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub send_mail: Option<String>,
+}
+
+impl NewEvent {
+    /// An event of `event_type` in `group`, now, with a fresh uuid and no optional fields.
+    pub fn new(event_type: impl Into<String>, group: GroupId, message: impl Into<String>) -> Self {
+        NewEvent {
+            uuid: Uuid::now_v7(),
+            event_type: event_type.into(),
+            group,
+            timestamp: now(),
+            message: message.into(),
+            data: None,
+            initiator: None,
+            send_mail: None,
+        }
+    }
+
+    /// Checks every field rule except whether the type is configured (see
+    /// [`crate::EventTypes::require`]).
+    pub fn validate(&self) -> Result<(), ValidationError> {
+        crate::event_type::validate_type_name(&self.event_type)?;
+        validate_message(&self.message)?;
+        if let Some(i) = &self.initiator {
+            validate_initiator(i)?;
+        }
+        if let Some(to) = &self.send_mail {
+            validate_mail_recipient(to)?;
+        }
+        Ok(())
+    }
+}
+
+/// An event as stored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Event {
+    /// Store-assigned id, increasing in insertion order within one store.
+    pub id: i64,
+    /// Globally unique id (the idempotency key).
+    pub uuid: Uuid,
+    /// Name of the event type (may no longer be configured).
+    #[serde(rename = "type")]
+    pub event_type: String,
+    /// The group id.
+    pub group: String,
+    /// When it happened (UTC, microseconds).
+    pub timestamp: DateTime<Utc>,
+    /// What happened.
+    pub message: String,
+    /// Structured details.
+    pub data: Option<serde_json::Value>,
+    /// Who or what caused it.
+    pub initiator: Option<String>,
+    /// Address notified by e-mail about this event.
+    pub send_mail: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn random_groups_are_32_lowercase_hex() {
+        let g = GroupId::random();
+        assert_eq!(g.as_str().len(), 32);
+        assert!(g.is_random());
+        assert_ne!(g, GroupId::random());
+        assert!(!GroupId::named("Order 1234").unwrap().is_random());
+    }
+
+    #[test]
+    fn group_names_are_1_to_40_characters() {
+        assert!(GroupId::named("x".repeat(40)).is_ok());
+        assert!(GroupId::named("é".repeat(40)).is_ok(), "characters, not bytes");
+        let err = GroupId::named("x".repeat(41)).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "group id \"{}\" is 41 characters long; a group id must be 1 to 40 characters",
+                "x".repeat(41)
+            )
+        );
+        assert!(matches!(
+            GroupId::named(""),
+            Err(ValidationError::GroupLength { len: 0, .. })
+        ));
+        let from_json: Result<GroupId, _> = serde_json::from_str(&format!("\"{}\"", "y".repeat(41)));
+        assert!(from_json.unwrap_err().to_string().contains("1 to 40 characters"));
+    }
+
+    #[test]
+    fn initiator_is_at_most_500_characters() {
+        assert!(validate_initiator(&"i".repeat(500)).is_ok());
+        let err = validate_initiator(&"i".repeat(501)).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "initiator is 501 characters long; an initiator must be at most 500 characters"
+        );
+    }
+
+    #[test]
+    fn message_is_required() {
+        let e = NewEvent::new("info", GroupId::random(), "");
+        assert_eq!(e.validate().unwrap_err(), ValidationError::EmptyMessage);
+    }
+
+    #[test]
+    fn mail_recipients_must_look_like_addresses() {
+        assert!(validate_mail_recipient("ops@example.com").is_ok());
+        for bad in ["", "ops", "@example.com", "ops@", "a b@c.d", "x@y@z", "<a@b.c>"] {
+            let err = validate_mail_recipient(bad).unwrap_err();
+            assert!(err.to_string().contains("is not an e-mail address"), "{bad}");
+        }
+    }
+
+    #[test]
+    fn new_events_carry_microsecond_utc_time_and_a_uuid() {
+        let e = NewEvent::new("info", GroupId::random(), "hi");
+        assert_eq!(e.timestamp.timestamp_subsec_nanos() % 1000, 0);
+        assert_ne!(e.uuid, NewEvent::new("info", GroupId::random(), "hi").uuid);
+        let bad = NewEvent::new("no-such type", GroupId::random(), "hi");
+        assert!(matches!(bad.validate(), Err(ValidationError::TypeName { .. })));
+    }
+}

@@ -1,0 +1,561 @@
+//! The SQLite backend: one file in WAL mode, the embedded default.
+
+use std::collections::HashMap;
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
+    SqliteSynchronous,
+};
+use sqlx::{QueryBuilder, Row, Sqlite, Transaction};
+use uuid::Uuid;
+
+use super::filter::like_pattern;
+use super::group_delta::group_deltas;
+use super::{
+    Cursor, EventFilter, GroupCursor, GroupFilter, GroupSummary, Inserted, Order, PURGE_BATCH,
+    Page, Store,
+};
+use crate::error::StoreError;
+use crate::event::{Event, NewEvent};
+
+/// Rows per multi-row INSERT: 8 parameters each stays far below SQLite's 32,766 limit, and
+/// a fixed size keeps the prepared statement cached.
+const ROWS_PER_INSERT: usize = 500;
+
+const EVENT_COLUMNS: &str =
+    "id, uuid, event_type, group_id, ts, message, data, initiator, send_mail";
+
+/// Events in a SQLite database file.
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    pool: SqlitePool,
+}
+
+impl SqliteStore {
+    /// Opens (creating if missing) the database at `sqlite://PATH` in WAL mode. Does not
+    /// migrate; [`super::open`] does.
+    pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        let in_memory = url.contains(":memory:") || url.contains("mode=memory");
+        let options = SqliteConnectOptions::from_str(url)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            // NORMAL in WAL mode: a commit survives a crash of the application; the last
+            // commits may be lost on power failure. The usual production setting for WAL.
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(Duration::from_secs(30))
+            .pragma("temp_store", "memory")
+            .pragma("cache_size", "-65536");
+        let pool = SqlitePoolOptions::new()
+            // An in-memory database exists per connection: share exactly one.
+            .max_connections(if in_memory { 1 } else { 8 })
+            .connect_with(options)
+            .await?;
+        Ok(SqliteStore { pool })
+    }
+
+    /// The connection pool, for the users and sessions tables kept beside the events.
+    pub fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+
+    async fn recompute_groups(
+        tx: &mut Transaction<'static, Sqlite>,
+        groups: Vec<String>,
+    ) -> Result<(), StoreError> {
+        if groups.is_empty() {
+            return Ok(());
+        }
+        let json = serde_json::Value::from(groups).to_string();
+        for sql in [
+            "DELETE FROM event_group_types WHERE group_id IN (SELECT value FROM json_each(?))",
+            "INSERT INTO event_group_types (group_id, event_type, event_count) \
+             SELECT group_id, event_type, count(*) FROM events \
+             WHERE group_id IN (SELECT value FROM json_each(?)) GROUP BY group_id, event_type",
+            "DELETE FROM event_groups WHERE group_id IN (SELECT value FROM json_each(?))",
+            "INSERT INTO event_groups (group_id, first_at, last_at, event_count) \
+             SELECT group_id, min(ts), max(ts), count(*) FROM events \
+             WHERE group_id IN (SELECT value FROM json_each(?)) GROUP BY group_id",
+        ] {
+            sqlx::query(sql).bind(&json).execute(&mut **tx).await?;
+        }
+        Ok(())
+    }
+
+    async fn insert_events(
+        tx: &mut Transaction<'static, Sqlite>,
+        events: &[NewEvent],
+    ) -> Result<Vec<Inserted>, StoreError> {
+        let mut created_ids: HashMap<Uuid, i64> = HashMap::with_capacity(events.len());
+        for chunk in events.chunks(ROWS_PER_INSERT) {
+            let mut qb = QueryBuilder::<Sqlite>::new(
+                "INSERT INTO events (uuid, event_type, group_id, ts, message, data, initiator, send_mail) ",
+            );
+            qb.push_values(chunk, |mut row, e| {
+                row.push_bind(e.uuid)
+                    .push_bind(e.event_type.clone())
+                    .push_bind(e.group.as_str().to_owned())
+                    .push_bind(e.timestamp.timestamp_micros())
+                    .push_bind(e.message.clone())
+                    .push_bind(e.data.as_ref().map(|d| d.to_string()))
+                    .push_bind(e.initiator.clone())
+                    .push_bind(e.send_mail.clone());
+            });
+            qb.push(" ON CONFLICT (uuid) DO NOTHING RETURNING id, uuid");
+            for row in qb.build().fetch_all(&mut **tx).await? {
+                created_ids.insert(row.try_get("uuid")?, row.try_get("id")?);
+            }
+        }
+        let mut results = Vec::with_capacity(events.len());
+        let mut missing = Vec::new();
+        for (i, e) in events.iter().enumerate() {
+            // remove(): a uuid repeated within the batch was created once, by its first copy.
+            match created_ids.remove(&e.uuid) {
+                Some(id) => results.push(Inserted { id, created: true }),
+                None => {
+                    missing.push(i);
+                    results.push(Inserted {
+                        id: 0,
+                        created: false,
+                    });
+                }
+            }
+        }
+        for i in missing {
+            let id: i64 = sqlx::query_scalar("SELECT id FROM events WHERE uuid = ?")
+                .bind(events[i].uuid)
+                .fetch_one(&mut **tx)
+                .await?;
+            results[i].id = id;
+        }
+        Ok(results)
+    }
+
+    async fn update_groups_after_insert(
+        tx: &mut Transaction<'static, Sqlite>,
+        events: &[NewEvent],
+        results: &[Inserted],
+    ) -> Result<(), StoreError> {
+        let created: Vec<bool> = results.iter().map(|r| r.created).collect();
+        let (groups, types) = group_deltas(events, &created);
+        for chunk in groups.chunks(ROWS_PER_INSERT) {
+            let mut qb = QueryBuilder::<Sqlite>::new(
+                "INSERT INTO event_groups (group_id, first_at, last_at, event_count) ",
+            );
+            qb.push_values(chunk, |mut row, g| {
+                row.push_bind(g.group.to_owned())
+                    .push_bind(g.first_at.timestamp_micros())
+                    .push_bind(g.last_at.timestamp_micros())
+                    .push_bind(g.count);
+            });
+            qb.push(
+                " ON CONFLICT (group_id) DO UPDATE SET \
+                 first_at = min(event_groups.first_at, excluded.first_at), \
+                 last_at = max(event_groups.last_at, excluded.last_at), \
+                 event_count = event_groups.event_count + excluded.event_count",
+            );
+            qb.build().execute(&mut **tx).await?;
+        }
+        for chunk in types.chunks(ROWS_PER_INSERT) {
+            let mut qb = QueryBuilder::<Sqlite>::new(
+                "INSERT INTO event_group_types (group_id, event_type, event_count) ",
+            );
+            qb.push_values(chunk, |mut row, t| {
+                row.push_bind(t.group.to_owned())
+                    .push_bind(t.event_type.to_owned())
+                    .push_bind(t.count);
+            });
+            qb.push(
+                " ON CONFLICT (group_id, event_type) DO UPDATE SET \
+                 event_count = event_group_types.event_count + excluded.event_count",
+            );
+            qb.build().execute(&mut **tx).await?;
+        }
+        Ok(())
+    }
+}
+
+fn micros_to_time(micros: i64) -> Result<DateTime<Utc>, StoreError> {
+    DateTime::from_timestamp_micros(micros)
+        .ok_or_else(|| StoreError::Corrupt(format!("timestamp {micros} out of range")))
+}
+
+fn row_to_event(row: &SqliteRow) -> Result<Event, StoreError> {
+    let data: Option<String> = row.try_get("data")?;
+    let data = match data {
+        Some(text) => Some(
+            serde_json::from_str(&text)
+                .map_err(|e| StoreError::Corrupt(format!("data is not JSON: {e}")))?,
+        ),
+        None => None,
+    };
+    Ok(Event {
+        id: row.try_get("id")?,
+        uuid: row.try_get("uuid")?,
+        event_type: row.try_get("event_type")?,
+        group: row.try_get("group_id")?,
+        timestamp: micros_to_time(row.try_get("ts")?)?,
+        message: row.try_get("message")?,
+        data,
+        initiator: row.try_get("initiator")?,
+        send_mail: row.try_get("send_mail")?,
+    })
+}
+
+/// `$."a"."b"`: a JSON path for SQLite's json functions, keys quoted so that dots and spaces
+/// in keys are literal.
+fn json_path(path: &[String]) -> String {
+    let mut p = String::from("$");
+    for key in path {
+        p.push_str(".\"");
+        p.push_str(&key.replace('"', ""));
+        p.push('"');
+    }
+    p
+}
+
+fn push_filter(qb: &mut QueryBuilder<Sqlite>, f: &EventFilter) {
+    qb.push(" WHERE 1 = 1");
+    if !f.types.is_empty() {
+        qb.push(" AND event_type IN (");
+        let mut sep = qb.separated(", ");
+        for t in &f.types {
+            sep.push_bind(t.clone());
+        }
+        qb.push(")");
+    }
+    if let Some(since) = f.since {
+        qb.push(" AND ts >= ").push_bind(since.timestamp_micros());
+    }
+    if let Some(until) = f.until {
+        qb.push(" AND ts < ").push_bind(until.timestamp_micros());
+    }
+    if let Some(text) = f.text.as_deref().filter(|t| !t.is_empty()) {
+        // LIKE is case-insensitive in SQLite (for ASCII letters).
+        let pattern = like_pattern(text);
+        qb.push(" AND (group_id LIKE ")
+            .push_bind(pattern.clone())
+            .push(" ESCAPE '\\' OR message LIKE ")
+            .push_bind(pattern.clone())
+            .push(" ESCAPE '\\' OR initiator LIKE ")
+            .push_bind(pattern)
+            .push(" ESCAPE '\\')");
+    }
+    if let Some(group) = &f.group {
+        qb.push(" AND group_id = ").push_bind(group.clone());
+    }
+    if let Some(initiator) = &f.initiator {
+        qb.push(" AND initiator = ").push_bind(initiator.clone());
+    }
+    for m in &f.data {
+        let path = json_path(&m.path);
+        // json_extract turns true/false into 1/0; compare them as JSON spells them.
+        qb.push(" AND (CASE json_type(data, ")
+            .push_bind(path.clone())
+            .push(") WHEN 'true' THEN 'true' WHEN 'false' THEN 'false' ELSE CAST(json_extract(data, ")
+            .push_bind(path)
+            .push(") AS TEXT) END) = ")
+            .push_bind(m.value.clone());
+    }
+}
+
+fn page_after<T, C>(mut items: Vec<T>, limit: usize, cursor: impl Fn(&T) -> C) -> Page<T, C> {
+    let next = if items.len() > limit {
+        items.truncate(limit);
+        items.last().map(cursor)
+    } else {
+        None
+    };
+    Page { items, next }
+}
+
+fn split_types(types: Option<String>) -> Vec<String> {
+    types
+        .map(|t| {
+            t.split(',')
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn row_to_group(row: &SqliteRow) -> Result<GroupSummary, StoreError> {
+    Ok(GroupSummary {
+        group: row.try_get("group_id")?,
+        first_at: micros_to_time(row.try_get("first_at")?)?,
+        last_at: micros_to_time(row.try_get("last_at")?)?,
+        event_count: row.try_get("event_count")?,
+        types: split_types(row.try_get("types")?),
+    })
+}
+
+const GROUP_COLUMNS: &str = "g.group_id, g.first_at, g.last_at, g.event_count, \
+     (SELECT group_concat(t.event_type, ',') FROM event_group_types t WHERE t.group_id = g.group_id) AS types";
+
+#[async_trait]
+impl Store for SqliteStore {
+    fn backend(&self) -> &'static str {
+        "sqlite"
+    }
+
+    async fn migrate(&self) -> Result<(), StoreError> {
+        sqlx::migrate!("migrations/sqlite").run(&self.pool).await?;
+        Ok(())
+    }
+
+    async fn insert_batch(&self, events: &[NewEvent]) -> Result<Vec<Inserted>, StoreError> {
+        if events.is_empty() {
+            return Ok(Vec::new());
+        }
+        // IMMEDIATE takes the write lock up front, so a busy database waits in the busy
+        // handler instead of failing on a read-to-write upgrade.
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let results = Self::insert_events(&mut tx, events).await?;
+        Self::update_groups_after_insert(&mut tx, events, &results).await?;
+        tx.commit().await?;
+        Ok(results)
+    }
+
+    async fn get(&self, id: i64) -> Result<Option<Event>, StoreError> {
+        let sql = format!("SELECT {EVENT_COLUMNS} FROM events WHERE id = ?");
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(row_to_event).transpose()
+    }
+
+    async fn get_by_uuid(&self, uuid: Uuid) -> Result<Option<Event>, StoreError> {
+        let sql = format!("SELECT {EVENT_COLUMNS} FROM events WHERE uuid = ?");
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(uuid)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(row_to_event).transpose()
+    }
+
+    async fn list(
+        &self,
+        filter: &EventFilter,
+        order: Order,
+        after: Option<&Cursor>,
+        limit: usize,
+    ) -> Result<Page<Event, Cursor>, StoreError> {
+        let mut qb = QueryBuilder::<Sqlite>::new(format!("SELECT {EVENT_COLUMNS} FROM events"));
+        push_filter(&mut qb, filter);
+        // A range on ts (which the indexes serve) plus a tie-break on id.
+        let (cmp_eq, cmp, dir) = match order {
+            Order::Desc => ("<=", "<", "DESC"),
+            Order::Asc => (">=", ">", "ASC"),
+        };
+        if let Some(c) = after {
+            let micros = c.timestamp.timestamp_micros();
+            qb.push(format!(" AND ts {cmp_eq} "))
+                .push_bind(micros)
+                .push(format!(" AND (ts {cmp} "))
+                .push_bind(micros)
+                .push(format!(" OR id {cmp} "))
+                .push_bind(c.id)
+                .push(")");
+        }
+        qb.push(format!(" ORDER BY ts {dir}, id {dir} LIMIT "))
+            .push_bind(limit as i64 + 1);
+        let rows = qb.build().fetch_all(&self.pool).await?;
+        let events = rows.iter().map(row_to_event).collect::<Result<Vec<_>, _>>()?;
+        Ok(page_after(events, limit, |e| Cursor {
+            timestamp: e.timestamp,
+            id: e.id,
+        }))
+    }
+
+    async fn list_since_id(
+        &self,
+        filter: &EventFilter,
+        after_id: i64,
+        limit: usize,
+    ) -> Result<Vec<Event>, StoreError> {
+        let mut qb = QueryBuilder::<Sqlite>::new(format!("SELECT {EVENT_COLUMNS} FROM events"));
+        push_filter(&mut qb, filter);
+        qb.push(" AND id > ")
+            .push_bind(after_id)
+            .push(" ORDER BY id ASC LIMIT ")
+            .push_bind(limit as i64);
+        let rows = qb.build().fetch_all(&self.pool).await?;
+        rows.iter().map(row_to_event).collect()
+    }
+
+    async fn group_events(&self, group: &str, limit: usize) -> Result<Vec<Event>, StoreError> {
+        let sql = format!(
+            "SELECT {EVENT_COLUMNS} FROM events WHERE group_id = ? ORDER BY ts, id LIMIT ?"
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(group)
+            .bind(limit as i64)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(row_to_event).collect()
+    }
+
+    async fn groups(
+        &self,
+        filter: &GroupFilter,
+        after: Option<&GroupCursor>,
+        limit: usize,
+    ) -> Result<Page<GroupSummary, GroupCursor>, StoreError> {
+        let mut qb = QueryBuilder::<Sqlite>::new(format!(
+            "SELECT {GROUP_COLUMNS} FROM event_groups g WHERE 1 = 1"
+        ));
+        if !filter.types.is_empty() {
+            qb.push(
+                " AND EXISTS (SELECT 1 FROM event_group_types t \
+                 WHERE t.group_id = g.group_id AND t.event_type IN (",
+            );
+            let mut sep = qb.separated(", ");
+            for t in &filter.types {
+                sep.push_bind(t.clone());
+            }
+            qb.push("))");
+        }
+        if let Some(since) = filter.since {
+            qb.push(" AND g.last_at >= ").push_bind(since.timestamp_micros());
+        }
+        if let Some(until) = filter.until {
+            qb.push(" AND g.first_at < ").push_bind(until.timestamp_micros());
+        }
+        if let Some(text) = filter.text.as_deref().filter(|t| !t.is_empty()) {
+            qb.push(" AND g.group_id LIKE ")
+                .push_bind(like_pattern(text))
+                .push(" ESCAPE '\\'");
+        }
+        if let Some(c) = after {
+            let micros = c.last_at.timestamp_micros();
+            qb.push(" AND g.last_at <= ")
+                .push_bind(micros)
+                .push(" AND (g.last_at < ")
+                .push_bind(micros)
+                .push(" OR g.group_id < ")
+                .push_bind(c.group.clone())
+                .push(")");
+        }
+        qb.push(" ORDER BY g.last_at DESC, g.group_id DESC LIMIT ")
+            .push_bind(limit as i64 + 1);
+        let rows = qb.build().fetch_all(&self.pool).await?;
+        let groups = rows.iter().map(row_to_group).collect::<Result<Vec<_>, _>>()?;
+        Ok(page_after(groups, limit, |g| GroupCursor {
+            last_at: g.last_at,
+            group: g.group.clone(),
+        }))
+    }
+
+    async fn group_summary(&self, group: &str) -> Result<Option<GroupSummary>, StoreError> {
+        let sql = format!("SELECT {GROUP_COLUMNS} FROM event_groups g WHERE g.group_id = ?");
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(group)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(row_to_group).transpose()
+    }
+
+    async fn count(&self, filter: &EventFilter) -> Result<u64, StoreError> {
+        let mut qb = QueryBuilder::<Sqlite>::new("SELECT count(*) FROM events");
+        push_filter(&mut qb, filter);
+        let n: i64 = qb.build_query_scalar().fetch_one(&self.pool).await?;
+        Ok(n as u64)
+    }
+
+    async fn histogram(
+        &self,
+        filter: &EventFilter,
+        bucket_secs: i64,
+    ) -> Result<Vec<(DateTime<Utc>, String, i64)>, StoreError> {
+        let width = bucket_secs.max(1) * 1_000_000;
+        let mut qb = QueryBuilder::<Sqlite>::new(format!(
+            "SELECT (ts / {width}) * {width} AS bucket, event_type, count(*) AS n FROM events"
+        ));
+        push_filter(&mut qb, filter);
+        qb.push(" GROUP BY bucket, event_type ORDER BY bucket");
+        let rows = qb.build().fetch_all(&self.pool).await?;
+        rows.iter()
+            .map(|r| {
+                Ok((
+                    micros_to_time(r.try_get("bucket")?)?,
+                    r.try_get("event_type")?,
+                    r.try_get("n")?,
+                ))
+            })
+            .collect()
+    }
+
+    async fn delete(&self, ids: &[i64]) -> Result<u64, StoreError> {
+        if ids.is_empty() {
+            return Ok(0);
+        }
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut groups = Vec::new();
+        for chunk in ids.chunks(ROWS_PER_INSERT) {
+            let mut qb = QueryBuilder::<Sqlite>::new("DELETE FROM events WHERE id IN (");
+            let mut sep = qb.separated(", ");
+            for id in chunk {
+                sep.push_bind(*id);
+            }
+            qb.push(") RETURNING group_id");
+            let deleted: Vec<String> = qb.build_query_scalar().fetch_all(&mut *tx).await?;
+            groups.extend(deleted);
+        }
+        let n = groups.len() as u64;
+        groups.sort();
+        groups.dedup();
+        Self::recompute_groups(&mut tx, groups).await?;
+        tx.commit().await?;
+        Ok(n)
+    }
+
+    async fn purge(
+        &self,
+        before: DateTime<Utc>,
+        event_type: Option<&str>,
+    ) -> Result<u64, StoreError> {
+        let mut total = 0;
+        loop {
+            let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+            let mut groups: Vec<String> = sqlx::query_scalar(
+                "DELETE FROM events WHERE id IN (SELECT id FROM events \
+                 WHERE ts < ?1 AND (?2 IS NULL OR event_type = ?2) ORDER BY ts LIMIT ?3) \
+                 RETURNING group_id",
+            )
+            .bind(before.timestamp_micros())
+            .bind(event_type)
+            .bind(PURGE_BATCH as i64)
+            .fetch_all(&mut *tx)
+            .await?;
+            let n = groups.len();
+            total += n as u64;
+            groups.sort();
+            groups.dedup();
+            Self::recompute_groups(&mut tx, groups).await?;
+            tx.commit().await?;
+            if n < PURGE_BATCH {
+                return Ok(total);
+            }
+        }
+    }
+
+    async fn purge_count(
+        &self,
+        before: DateTime<Utc>,
+        event_type: Option<&str>,
+    ) -> Result<u64, StoreError> {
+        let n: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM events WHERE ts < ?1 AND (?2 IS NULL OR event_type = ?2)",
+        )
+        .bind(before.timestamp_micros())
+        .bind(event_type)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(n as u64)
+    }
+}
