@@ -1,1 +1,67 @@
-fn main(){}
+//! `eventlog`: record, browse and maintain an event log from the command line.
+
+mod commands;
+mod context;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// An event log for applications: record business-level events, browse them in a web admin.
+#[derive(Debug, Parser)]
+#[command(name = "eventlog", version, about)]
+pub struct Cli {
+    /// Database URL: sqlite://PATH or postgres://USER@HOST/DB.
+    #[arg(
+        long,
+        global = true,
+        env = "EVENTLOG_DATABASE_URL",
+        default_value = "sqlite://eventlog.db"
+    )]
+    database_url: String,
+
+    /// Configuration file (event types, mail, retention, bind address).
+    #[arg(
+        long,
+        global = true,
+        env = "EVENTLOG_CONFIG",
+        default_value = "eventlog.toml"
+    )]
+    config: PathBuf,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Apply pending database migrations.
+    Migrate(commands::migrate::Args),
+    /// List the configured event types, least severe first.
+    Types(commands::types::Args),
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("EVENTLOG_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let ctx = context::Context::new(cli.database_url, cli.config);
+    let result = match cli.command {
+        Command::Migrate(args) => commands::migrate::run(&ctx, args).await,
+        Command::Types(args) => commands::types::run(&ctx, args).await,
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -74,9 +74,7 @@ pub enum ValidationError {
 #[derive(Debug, Error)]
 pub enum StoreError {
     /// The database URL has a scheme no backend handles.
-    #[error(
-        "unsupported database URL {url:?}: expected sqlite://PATH or postgres://USER@HOST/DB"
-    )]
+    #[error("unsupported database URL {url:?}: expected sqlite://PATH or postgres://USER@HOST/DB")]
     UnsupportedUrl {
         /// The URL as given (credentials are not included).
         url: String,

@@ -222,7 +222,10 @@ mod tests {
     #[test]
     fn group_names_are_1_to_40_characters() {
         assert!(GroupId::named("x".repeat(40)).is_ok());
-        assert!(GroupId::named("é".repeat(40)).is_ok(), "characters, not bytes");
+        assert!(
+            GroupId::named("é".repeat(40)).is_ok(),
+            "characters, not bytes"
+        );
         let err = GroupId::named("x".repeat(41)).unwrap_err();
         assert_eq!(
             err.to_string(),
@@ -235,8 +238,14 @@ mod tests {
             GroupId::named(""),
             Err(ValidationError::GroupLength { len: 0, .. })
         ));
-        let from_json: Result<GroupId, _> = serde_json::from_str(&format!("\"{}\"", "y".repeat(41)));
-        assert!(from_json.unwrap_err().to_string().contains("1 to 40 characters"));
+        let from_json: Result<GroupId, _> =
+            serde_json::from_str(&format!("\"{}\"", "y".repeat(41)));
+        assert!(
+            from_json
+                .unwrap_err()
+                .to_string()
+                .contains("1 to 40 characters")
+        );
     }
 
     #[test]
@@ -258,9 +267,20 @@ mod tests {
     #[test]
     fn mail_recipients_must_look_like_addresses() {
         assert!(validate_mail_recipient("ops@example.com").is_ok());
-        for bad in ["", "ops", "@example.com", "ops@", "a b@c.d", "x@y@z", "<a@b.c>"] {
+        for bad in [
+            "",
+            "ops",
+            "@example.com",
+            "ops@",
+            "a b@c.d",
+            "x@y@z",
+            "<a@b.c>",
+        ] {
             let err = validate_mail_recipient(bad).unwrap_err();
-            assert!(err.to_string().contains("is not an e-mail address"), "{bad}");
+            assert!(
+                err.to_string().contains("is not an e-mail address"),
+                "{bad}"
+            );
         }
     }
 
@@ -270,6 +290,9 @@ mod tests {
         assert_eq!(e.timestamp.timestamp_subsec_nanos() % 1000, 0);
         assert_ne!(e.uuid, NewEvent::new("info", GroupId::random(), "hi").uuid);
         let bad = NewEvent::new("no-such type", GroupId::random(), "hi");
-        assert!(matches!(bad.validate(), Err(ValidationError::TypeName { .. })));
+        assert!(matches!(
+            bad.validate(),
+            Err(ValidationError::TypeName { .. })
+        ));
     }
 }

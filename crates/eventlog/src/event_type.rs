@@ -218,7 +218,10 @@ mod tests {
         }
         for bad in ["", "1abc", "with-dash", "space here", "é", &"a".repeat(51)] {
             let err = validate_type_name(bad).unwrap_err();
-            assert!(err.to_string().contains("^[A-Za-z_][A-Za-z0-9_]{0,49}$"), "{err}");
+            assert!(
+                err.to_string().contains("^[A-Za-z_][A-Za-z0-9_]{0,49}$"),
+                "{err}"
+            );
             assert!(err.to_string().contains(&format!("{bad:?}")));
         }
     }
@@ -276,11 +279,18 @@ mod tests {
 
     #[test]
     fn bad_lists_are_rejected() {
-        assert_eq!(EventTypes::new(vec![]).unwrap_err(), ValidationError::NoTypes);
+        assert_eq!(
+            EventTypes::new(vec![]).unwrap_err(),
+            ValidationError::NoTypes
+        );
         let dup = EventTypes::new(vec![EventType::new("a", "A"), EventType::new("a", "B")]);
         assert!(dup.unwrap_err().to_string().contains("configured twice"));
         let css = EventType::new("x", "X").with_colors(Some("red;}</style>"), None);
         let err = EventTypes::new(vec![css]).unwrap_err();
-        assert!(err.to_string().contains("colour \"red;}</style>\" of event type \"x\""), "{err}");
+        assert!(
+            err.to_string()
+                .contains("colour \"red;}</style>\" of event type \"x\""),
+            "{err}"
+        );
     }
 }

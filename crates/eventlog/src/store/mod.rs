@@ -14,15 +14,23 @@ use crate::error::StoreError;
 use crate::event::{Event, NewEvent};
 
 mod cursor;
-mod group_delta;
 mod filter;
-#[cfg(feature = "postgres")]
-pub mod postgres;
+mod group_delta;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
+mod tokens;
+mod users;
 
 pub use cursor::{Cursor, GroupCursor};
 pub use filter::{DataMatch, EventFilter, GroupFilter, Order};
+pub use tokens::TokenStore;
+pub use users::UserStore;
+
+/// Everything a backend stores: events, admin users and sessions, API tokens.
+/// `Arc<dyn Backend>` upcasts to `Arc<dyn Store>` (or the other parts) where only one is needed.
+pub trait Backend: Store + UserStore + TokenStore {}
+
+impl<T: Store + UserStore + TokenStore> Backend for T {}
 
 /// How many rows a purge deletes per transaction, so it never holds a large lock for long.
 pub const PURGE_BATCH: usize = 5_000;
@@ -128,8 +136,11 @@ pub trait Store: Send + Sync + 'static {
 
     /// Deletes events older than `before` (optionally of one type) in batches of
     /// [`PURGE_BATCH`] rows, one transaction each. Returns the number deleted.
-    async fn purge(&self, before: DateTime<Utc>, event_type: Option<&str>)
-    -> Result<u64, StoreError>;
+    async fn purge(
+        &self,
+        before: DateTime<Utc>,
+        event_type: Option<&str>,
+    ) -> Result<u64, StoreError>;
 
     /// How many events [`Store::purge`] would delete.
     async fn purge_count(
@@ -141,15 +152,13 @@ pub trait Store: Send + Sync + 'static {
 
 /// Opens the store a URL names and applies its migrations: `sqlite://PATH` (created if missing,
 /// WAL mode), `sqlite::memory:`, `postgres://…` or `postgresql://…`.
-pub async fn open(url: &str) -> Result<Arc<dyn Store>, StoreError> {
+pub async fn open(url: &str) -> Result<Arc<dyn Backend>, StoreError> {
     let scheme = url.split(':').next().unwrap_or_default();
-    let store: Arc<dyn Store> = match scheme {
+    let store: Arc<dyn Backend> = match scheme {
         "sqlite" => open_sqlite(url).await?,
         "postgres" | "postgresql" => open_postgres(url).await?,
         _ => {
-            return Err(StoreError::UnsupportedUrl {
-                url: redact(url),
-            });
+            return Err(StoreError::UnsupportedUrl { url: redact(url) });
         }
     };
     store.migrate().await?;
@@ -157,19 +166,15 @@ pub async fn open(url: &str) -> Result<Arc<dyn Store>, StoreError> {
 }
 
 #[cfg(feature = "sqlite")]
-async fn open_sqlite(url: &str) -> Result<Arc<dyn Store>, StoreError> {
+async fn open_sqlite(url: &str) -> Result<Arc<dyn Backend>, StoreError> {
     Ok(Arc::new(sqlite::SqliteStore::connect(url).await?))
 }
 #[cfg(not(feature = "sqlite"))]
-async fn open_sqlite(_: &str) -> Result<Arc<dyn Store>, StoreError> {
+async fn open_sqlite(_: &str) -> Result<Arc<dyn Backend>, StoreError> {
     Err(StoreError::BackendDisabled("sqlite"))
 }
-#[cfg(feature = "postgres")]
-async fn open_postgres(url: &str) -> Result<Arc<dyn Store>, StoreError> {
-    Ok(Arc::new(postgres::PostgresStore::connect(url).await?))
-}
-#[cfg(not(feature = "postgres"))]
-async fn open_postgres(_: &str) -> Result<Arc<dyn Store>, StoreError> {
+// The PostgreSQL backend lands with its own module (`postgres/`).
+async fn open_postgres(_: &str) -> Result<Arc<dyn Backend>, StoreError> {
     Err(StoreError::BackendDisabled("postgres"))
 }
 

@@ -13,17 +13,20 @@ use sqlx::sqlite::{
 use sqlx::{QueryBuilder, Row, Sqlite, Transaction};
 use uuid::Uuid;
 
-use super::filter::like_pattern;
-use super::group_delta::group_deltas;
-use super::{
+use crate::error::StoreError;
+use crate::event::{Event, NewEvent};
+use crate::store::filter::like_pattern;
+use crate::store::group_delta::group_deltas;
+use crate::store::{
     Cursor, EventFilter, GroupCursor, GroupFilter, GroupSummary, Inserted, Order, PURGE_BATCH,
     Page, Store,
 };
-use crate::error::StoreError;
-use crate::event::{Event, NewEvent};
 
 /// Rows per multi-row INSERT: 8 parameters each stays far below SQLite's 32,766 limit, and
 /// a fixed size keeps the prepared statement cached.
+mod tokens;
+mod users;
+
 const ROWS_PER_INSERT: usize = 500;
 
 const EVENT_COLUMNS: &str =
@@ -37,7 +40,7 @@ pub struct SqliteStore {
 
 impl SqliteStore {
     /// Opens (creating if missing) the database at `sqlite://PATH` in WAL mode. Does not
-    /// migrate; [`super::open`] does.
+    /// migrate; [`crate::store::open`] does.
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
         let in_memory = url.contains(":memory:") || url.contains("mode=memory");
         let options = SqliteConnectOptions::from_str(url)?
@@ -255,7 +258,9 @@ fn push_filter(qb: &mut QueryBuilder<Sqlite>, f: &EventFilter) {
         // json_extract turns true/false into 1/0; compare them as JSON spells them.
         qb.push(" AND (CASE json_type(data, ")
             .push_bind(path.clone())
-            .push(") WHEN 'true' THEN 'true' WHEN 'false' THEN 'false' ELSE CAST(json_extract(data, ")
+            .push(
+                ") WHEN 'true' THEN 'true' WHEN 'false' THEN 'false' ELSE CAST(json_extract(data, ",
+            )
             .push_bind(path)
             .push(") AS TEXT) END) = ")
             .push_bind(m.value.clone());
@@ -365,7 +370,10 @@ impl Store for SqliteStore {
         qb.push(format!(" ORDER BY ts {dir}, id {dir} LIMIT "))
             .push_bind(limit as i64 + 1);
         let rows = qb.build().fetch_all(&self.pool).await?;
-        let events = rows.iter().map(row_to_event).collect::<Result<Vec<_>, _>>()?;
+        let events = rows
+            .iter()
+            .map(row_to_event)
+            .collect::<Result<Vec<_>, _>>()?;
         Ok(page_after(events, limit, |e| Cursor {
             timestamp: e.timestamp,
             id: e.id,
@@ -421,10 +429,12 @@ impl Store for SqliteStore {
             qb.push("))");
         }
         if let Some(since) = filter.since {
-            qb.push(" AND g.last_at >= ").push_bind(since.timestamp_micros());
+            qb.push(" AND g.last_at >= ")
+                .push_bind(since.timestamp_micros());
         }
         if let Some(until) = filter.until {
-            qb.push(" AND g.first_at < ").push_bind(until.timestamp_micros());
+            qb.push(" AND g.first_at < ")
+                .push_bind(until.timestamp_micros());
         }
         if let Some(text) = filter.text.as_deref().filter(|t| !t.is_empty()) {
             qb.push(" AND g.group_id LIKE ")
@@ -444,7 +454,10 @@ impl Store for SqliteStore {
         qb.push(" ORDER BY g.last_at DESC, g.group_id DESC LIMIT ")
             .push_bind(limit as i64 + 1);
         let rows = qb.build().fetch_all(&self.pool).await?;
-        let groups = rows.iter().map(row_to_group).collect::<Result<Vec<_>, _>>()?;
+        let groups = rows
+            .iter()
+            .map(row_to_group)
+            .collect::<Result<Vec<_>, _>>()?;
         Ok(page_after(groups, limit, |g| GroupCursor {
             last_at: g.last_at,
             group: g.group.clone(),

@@ -1,0 +1,6 @@
+//! API tokens in SQLite.
+
+use super::SqliteStore;
+use crate::store::TokenStore;
+
+impl TokenStore for SqliteStore {}
