@@ -36,6 +36,8 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Record an event; prints its group id.
+    Log(commands::log::Args),
     /// Apply pending database migrations.
     Migrate(commands::migrate::Args),
     /// List the configured event types, least severe first.
@@ -54,6 +56,7 @@ async fn main() -> ExitCode {
         .init();
     let ctx = context::Context::new(cli.database_url, cli.config);
     let result = match cli.command {
+        Command::Log(args) => commands::log::run(&ctx, args).await,
         Command::Migrate(args) => commands::migrate::run(&ctx, args).await,
         Command::Types(args) => commands::types::run(&ctx, args).await,
     };

@@ -5,7 +5,6 @@
 
 use std::net::SocketAddr;
 use std::path::Path;
-use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
@@ -52,10 +51,9 @@ impl Default for TypesConfig {
 pub struct WriterConfig {
     /// Events the in-memory queue holds before callers wait (back-pressure).
     pub capacity: usize,
-    /// Most events stored in one transaction.
+    /// Most events stored in one transaction. The writer does not wait to fill a batch: it
+    /// stores what is queued, so batches grow only when events arrive faster than commits.
     pub batch_size: usize,
-    /// Longest wait, in milliseconds, between the first event of a batch and its commit.
-    pub flush_interval_ms: u64,
     /// Longest back-off between retries while the database is unreachable, in milliseconds.
     pub max_backoff_ms: u64,
     /// How long `close()` keeps retrying an unreachable database before it reports the
@@ -68,17 +66,9 @@ impl Default for WriterConfig {
         WriterConfig {
             capacity: 100_000,
             batch_size: 5_000,
-            flush_interval_ms: 50,
             max_backoff_ms: 5_000,
             shutdown_timeout_ms: 30_000,
         }
-    }
-}
-
-impl WriterConfig {
-    /// `flush_interval_ms` as a duration.
-    pub fn flush_interval(&self) -> Duration {
-        Duration::from_millis(self.flush_interval_ms)
     }
 }
 

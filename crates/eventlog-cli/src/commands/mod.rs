@@ -1,4 +1,5 @@
 //! One module per subcommand.
 
+pub mod log;
 pub mod migrate;
 pub mod types;
