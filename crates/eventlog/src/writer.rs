@@ -154,18 +154,22 @@ impl Worker {
     fn run(mut self, runtime: &tokio::runtime::Runtime, store: &dyn Store) {
         let mut batch: Vec<NewEvent> = Vec::with_capacity(self.config.batch_size);
         let mut acks: Vec<flume::Sender<()>> = Vec::new();
+        let receiver = self.receiver.clone();
         // Ends when every sender is gone and the queue is empty.
-        while let Ok(first) = self.receiver.recv() {
-            let mut next = Some(first);
-            while let Some(message) = next.take() {
+        while let Ok(first) = receiver.recv() {
+            // drain() takes everything queued under one lock: far less contention with the
+            // callers than a try_recv() per message.
+            for message in std::iter::once(first).chain(receiver.drain()) {
                 match message {
-                    Message::Event(e) => batch.push(*e),
+                    Message::Event(e) => {
+                        batch.push(*e);
+                        if batch.len() >= self.config.batch_size {
+                            self.store(runtime, store, &batch);
+                            batch.clear();
+                        }
+                    }
                     Message::Flush(ack) => acks.push(ack),
                 }
-                if batch.len() >= self.config.batch_size {
-                    break;
-                }
-                next = self.receiver.try_recv().ok();
             }
             if !batch.is_empty() {
                 self.store(runtime, store, &batch);
