@@ -76,10 +76,10 @@
 //!
 //! ## Modules
 //!
-//! - [`event`], [`event_type`]: the model and its rules.
-//! - [`config`]: `eventlog.toml`.
-//! - [`store`]: the [`store::Store`] trait, SQLite and PostgreSQL backends.
-//! - [`writer`]: the batching background writer.
+//! - [`event`] and [`event_type`] — the model and its rules.
+//! - [`config`] — `eventlog.toml`.
+//! - [`store`] — the [`store::Store`] trait, SQLite and PostgreSQL backends.
+//! - [`writer`] — the batching background writer.
 pub mod config;
 pub mod error;
 pub mod event;
