@@ -48,7 +48,10 @@ pub struct TestDb {
 enum Kind {
     /// Holds the temporary directory alive; removing it removes the file.
     Sqlite(#[allow(dead_code)] TempDir),
-    Postgres { admin_url: String, name: String },
+    Postgres {
+        admin_url: String,
+        name: String,
+    },
 }
 
 impl TestDb {
@@ -181,20 +184,29 @@ impl PgCluster {
     /// Creates and starts a new cluster (a second or two). The superuser is `postgres`, with
     /// trust authentication on loopback.
     pub fn start() -> io::Result<PgCluster> {
-        let dir = tempfile::Builder::new()
-            .prefix("eventlog-pg-")
-            .tempdir()?;
+        let dir = tempfile::Builder::new().prefix("eventlog-pg-").tempdir()?;
         let port = free_port()?;
         let cluster = PgCluster { dir, port };
         std::fs::create_dir(cluster.socket_dir())?;
         if is_root()? {
-            run(Command::new("chown").arg("-R").arg("postgres:postgres").arg(cluster.dir.path()))?;
+            run(Command::new("chown")
+                .arg("-R")
+                .arg("postgres:postgres")
+                .arg(cluster.dir.path()))?;
         }
         run(cluster
             .pg_command("initdb")
             .arg("-D")
             .arg(cluster.data_dir())
-            .args(["-U", "postgres", "--auth=trust", "-E", "UTF8", "--locale=C", "--no-sync"]))?;
+            .args([
+                "-U",
+                "postgres",
+                "--auth=trust",
+                "-E",
+                "UTF8",
+                "--locale=C",
+                "--no-sync",
+            ]))?;
         let conf = format!(
             "\n# eventlog test cluster\nport = {port}\nlisten_addresses = '127.0.0.1'\n\
              unix_socket_directories = '{}'\nfsync = off\nsynchronous_commit = off\n\
@@ -335,7 +347,10 @@ mod tests {
             with_database("postgres://u@h:5/postgres?sslmode=disable", "t_1"),
             "postgres://u@h:5/t_1?sslmode=disable"
         );
-        assert_eq!(with_database("postgres://u@h:5", "t_1"), "postgres://u@h:5/t_1");
+        assert_eq!(
+            with_database("postgres://u@h:5", "t_1"),
+            "postgres://u@h:5/t_1"
+        );
     }
 
     #[tokio::test]
@@ -345,12 +360,17 @@ mod tests {
         let dir = cluster.dir.path().to_owned();
         let one: i32 = {
             let mut c = PgConnection::connect(&url).await.expect("connect");
-            sqlx::query_scalar("SELECT 1").fetch_one(&mut c).await.expect("query")
+            sqlx::query_scalar("SELECT 1")
+                .fetch_one(&mut c)
+                .await
+                .expect("query")
         };
         assert_eq!(one, 1);
         cluster.restart().expect("restart");
         assert_eq!(cluster.url(), url, "a restart keeps the port");
-        let mut c = PgConnection::connect(&url).await.expect("reconnect after restart");
+        let mut c = PgConnection::connect(&url)
+            .await
+            .expect("reconnect after restart");
         let fsync: String = sqlx::query_scalar("SHOW fsync")
             .fetch_one(&mut c)
             .await
@@ -359,7 +379,10 @@ mod tests {
         drop(c);
         cluster.stop().expect("stop");
         assert!(!cluster.is_running());
-        assert!(PgConnection::connect(&url).await.is_err(), "stopped means unreachable");
+        assert!(
+            PgConnection::connect(&url).await.is_err(),
+            "stopped means unreachable"
+        );
         drop(cluster);
         assert!(!dir.exists(), "the cluster directory is removed");
     }

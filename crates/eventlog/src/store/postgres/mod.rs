@@ -162,13 +162,14 @@ impl PostgresStore {
         }
         if !missing.is_empty() {
             let wanted: Vec<Uuid> = missing.iter().map(|&i| events[i].uuid).collect();
-            let existing: HashMap<Uuid, i64> =
-                sqlx::query_as::<_, (Uuid, i64)>("SELECT uuid, id FROM events WHERE uuid = ANY($1)")
-                    .bind(&wanted)
-                    .fetch_all(&mut **tx)
-                    .await?
-                    .into_iter()
-                    .collect();
+            let existing: HashMap<Uuid, i64> = sqlx::query_as::<_, (Uuid, i64)>(
+                "SELECT uuid, id FROM events WHERE uuid = ANY($1)",
+            )
+            .bind(&wanted)
+            .fetch_all(&mut **tx)
+            .await?
+            .into_iter()
+            .collect();
             for i in missing {
                 results[i].id = *existing.get(&events[i].uuid).ok_or_else(|| {
                     StoreError::Corrupt(format!(
@@ -305,7 +306,9 @@ impl Store for PostgresStore {
 
     async fn migrate(&self) -> Result<(), StoreError> {
         // sqlx holds an advisory lock while migrating: servers starting together are safe.
-        sqlx::migrate!("migrations/postgres").run(&self.pool).await?;
+        sqlx::migrate!("migrations/postgres")
+            .run(&self.pool)
+            .await?;
         Ok(())
     }
 
@@ -345,8 +348,7 @@ impl Store for PostgresStore {
         after: Option<&Cursor>,
         limit: usize,
     ) -> Result<Page<Event, Cursor>, StoreError> {
-        let mut qb =
-            QueryBuilder::<Postgres>::new(format!("SELECT {EVENT_COLUMNS} FROM events"));
+        let mut qb = QueryBuilder::<Postgres>::new(format!("SELECT {EVENT_COLUMNS} FROM events"));
         push_filter(&mut qb, filter);
         let (cmp, dir) = match order {
             Order::Desc => ("<", "DESC"),
@@ -379,8 +381,7 @@ impl Store for PostgresStore {
         after_id: i64,
         limit: usize,
     ) -> Result<Vec<Event>, StoreError> {
-        let mut qb =
-            QueryBuilder::<Postgres>::new(format!("SELECT {EVENT_COLUMNS} FROM events"));
+        let mut qb = QueryBuilder::<Postgres>::new(format!("SELECT {EVENT_COLUMNS} FROM events"));
         push_filter(&mut qb, filter);
         qb.push(" AND id > ")
             .push_bind(after_id)
