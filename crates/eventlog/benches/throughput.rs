@@ -88,4 +88,30 @@ fn main() {
     let dir = tempfile::tempdir().expect("temp dir");
     let sqlite = format!("sqlite://{}", dir.path().join("bench.db").display());
     report("sqlite", &sqlite, &runtime);
+
+    // Keep the cluster alive until the end of main.
+    let (_cluster, postgres) = match std::env::var("EVENTLOG_BENCH_POSTGRES_URL") {
+        Ok(url) => (None, url),
+        Err(_) => {
+            let cluster = eventlog_testing::PgCluster::start().expect("start PostgreSQL");
+            // Test clusters run with fsync off; measure with the durable defaults.
+            runtime.block_on(async {
+                use sqlx::Connection;
+                let mut conn = sqlx::PgConnection::connect(&cluster.url())
+                    .await
+                    .expect("connect");
+                for setting in ["fsync", "synchronous_commit", "full_page_writes"] {
+                    let sql = format!("ALTER SYSTEM SET {setting} = on");
+                    sqlx::query(sqlx::AssertSqlSafe(sql))
+                        .execute(&mut conn)
+                        .await
+                        .expect("alter system");
+                }
+            });
+            cluster.restart().expect("restart PostgreSQL");
+            let url = cluster.url();
+            (Some(cluster), url)
+        }
+    };
+    report("postgres", &postgres, &runtime);
 }

@@ -1,22 +1,13 @@
 //! The recording API and the background writer against real databases.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
 use eventlog::store::{self, EventFilter, Order};
 use eventlog::{CommitObserver, Error, Event, EventLog, NewEvent, ValidationError};
 use serde_json::json;
 
-struct Db {
-    _dir: tempfile::TempDir,
-    url: String,
-}
-
-fn sqlite() -> Db {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let url = format!("sqlite://{}", dir.path().join("events.db").display());
-    Db { _dir: dir, url }
-}
+use eventlog_testing::{PgCluster, TestDb};
 
 async fn all_events(url: &str) -> Vec<Event> {
     let store = store::open(url).await.expect("open store");
@@ -229,21 +220,101 @@ async fn a_bad_url_fails_at_open(_: &str) {
     );
 }
 
-macro_rules! on_sqlite {
+/// A NUL byte cannot be stored in PostgreSQL text: a permanent error of one event's data.
+/// The writer isolates it by splitting the batch; every other event is stored.
+async fn an_unstorable_event_is_isolated_and_counted(url: &str) {
+    let log = EventLog::open(url).await.unwrap();
+    let g = log.group();
+    for i in 0..50 {
+        let message = if i == 17 {
+            "bad \0 byte".to_owned()
+        } else {
+            format!("ok {i}")
+        };
+        g.info(message).await.unwrap();
+    }
+    let stats = log.close().await.unwrap();
+    assert_eq!((stats.stored, stats.failed), (49, 1));
+    assert_eq!(all_events(url).await.len(), 49);
+}
+
+/// Restart the PostgreSQL server in the middle of a stream of events, then flush: every event
+/// is stored exactly once (uuids make retried batches idempotent).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_restart_mid_stream_loses_and_duplicates_nothing() {
+    let cluster = PgCluster::start().expect("start a private PostgreSQL cluster");
+    let url = cluster.url();
+    let log = EventLog::builder(&url)
+        .batch_size(200)
+        .open()
+        .await
+        .unwrap();
+    let producer = {
+        let log = log.clone();
+        tokio::spawn(async move {
+            let mut uuids = Vec::new();
+            for i in 0..20_000 {
+                let g = log.group_named(format!("run {}", i / 100)).unwrap();
+                uuids.push(
+                    g.info(format!("event {i}"))
+                        .initiator("restart test")
+                        .await
+                        .unwrap(),
+                );
+                // Spread the stream over a few seconds so the restart lands inside it.
+                if i % 50 == 0 {
+                    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+                }
+            }
+            uuids
+        })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let cluster = tokio::task::spawn_blocking(move || {
+        cluster.restart().expect("restart");
+        cluster
+    })
+    .await
+    .unwrap();
+    let uuids = producer.await.unwrap();
+    log.flush().await.unwrap();
+    let stats = log.close().await.unwrap();
+    assert_eq!((stats.stored, stats.failed), (20_000, 0), "{stats:?}");
+    assert!(
+        stats.retried > 0,
+        "the restart must interrupt the stream: {stats:?}"
+    );
+    let events = all_events(&cluster.url()).await;
+    assert_eq!(events.len(), 20_000);
+    let stored: HashSet<_> = events.iter().map(|e| e.uuid).collect();
+    let sent: HashSet<_> = uuids.into_iter().collect();
+    assert_eq!(stored, sent, "exactly the recorded events, each once");
+}
+
+macro_rules! on_both_backends {
     ($($name:ident),* $(,)?) => {
         mod sqlite {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $name() {
-                    let db = super::sqlite();
-                    super::$name(&db.url).await;
+                    let db = eventlog_testing::TestDb::sqlite();
+                    super::$name(db.url()).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let db = eventlog_testing::TestDb::postgres().await;
+                    super::$name(db.url()).await;
                 }
             )*
         }
     };
 }
 
-on_sqlite!(
+on_both_backends!(
     records_and_flushes,
     plain_threads_share_a_named_group,
     back_pressure_loses_nothing,
@@ -254,3 +325,9 @@ on_sqlite!(
     observers_see_each_stored_event_once,
     a_bad_url_fails_at_open,
 );
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_an_unstorable_event_is_isolated_and_counted() {
+    let db = TestDb::postgres().await;
+    an_unstorable_event_is_isolated_and_counted(db.url()).await;
+}
