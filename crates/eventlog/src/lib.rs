@@ -86,6 +86,8 @@ pub mod event;
 pub mod event_type;
 mod recorder;
 pub mod store;
+#[cfg(feature = "tracing")]
+pub mod tracing_layer;
 pub mod writer;
 
 pub use config::Config;
