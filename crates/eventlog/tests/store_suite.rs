@@ -4,6 +4,8 @@
 //! `postgres::NAME`. PostgreSQL comes from `scripts/test` (EVENTLOG_TEST_POSTGRES_URL); without
 //! it the postgres tests fail, they never skip.
 
+#![allow(clippy::unwrap_used)] // A test: a panic is the failure report.
+
 use std::collections::HashSet;
 use std::sync::Arc;
 
