@@ -14,7 +14,7 @@ use eventlog::store::{
     self, Backend, Cursor, DataMatch, EventFilter, GroupCursor, GroupFilter, Order, PURGE_BATCH,
 };
 use eventlog::{GroupId, NewEvent};
-use eventlog_testing::TestDb;
+use eventlog_testing::{PgCluster, TestDb};
 use serde_json::json;
 
 macro_rules! store_tests {
@@ -57,6 +57,7 @@ store_tests!(
     purge_by_age_and_type,
     purge_deletes_more_than_one_batch,
     count_and_histogram,
+    nul_characters_do_not_break_a_batch,
 );
 
 /// 2026-01-01T00:00:00Z plus `secs` seconds.
@@ -814,4 +815,72 @@ async fn open_reports_an_unreachable_postgres_server() {
         "a refused connection is worth retrying: {err}"
     );
     assert!(err.to_string().contains("database error"), "{err}");
+}
+
+async fn nul_characters_do_not_break_a_batch(db: TestDb) {
+    let store = open(&db).await;
+    let mut odd = ev("info", "g\0x", "before\0after", 1);
+    odd.initiator = Some("a\0b".into());
+    odd.data = Some(json!({"k\0": "v\0", "list": ["\0", 1]}));
+    let res = store
+        .insert_batch(&[odd, ev("info", "g", "fine", 2)])
+        .await
+        .unwrap();
+    assert!(res.iter().all(|r| r.created), "{res:?}");
+    let got = store.get(res[0].id).await.unwrap().unwrap();
+    // SQLite keeps U+0000; PostgreSQL cannot store it and keeps U+FFFD instead.
+    let nul = if store.backend() == "postgres" {
+        "\u{fffd}"
+    } else {
+        "\0"
+    };
+    assert_eq!(got.message, format!("before{nul}after"));
+    assert_eq!(got.group, format!("g{nul}x"));
+    assert_eq!(got.initiator, Some(format!("a{nul}b")));
+    let mut data = serde_json::Map::new();
+    data.insert(format!("k{nul}"), json!(format!("v{nul}")));
+    data.insert("list".into(), json!([nul, 1]));
+    assert_eq!(got.data, Some(serde_json::Value::Object(data)));
+    let summary = store.group_summary(&got.group).await.unwrap().unwrap();
+    assert_eq!(summary.event_count, 1);
+}
+
+#[tokio::test]
+async fn postgres_store_fails_transiently_while_the_server_is_down_and_recovers() {
+    let cluster = PgCluster::start().expect("start a private PostgreSQL cluster");
+    let store = store::open(&cluster.url()).await.unwrap();
+    store
+        .insert_batch(&[ev("info", "g", "before", 1)])
+        .await
+        .unwrap();
+
+    cluster.stop().unwrap();
+    let err = store
+        .insert_batch(&[ev("info", "g", "while down", 2)])
+        .await
+        .expect_err("the server is down");
+    assert!(err.is_transient(), "worth retrying: {err}");
+
+    cluster.restart().unwrap();
+    let after = ev("info", "g", "after", 3);
+    // Pooled connections died with the server: the pool replaces them, so a retry succeeds.
+    let mut stored = false;
+    for _ in 0..20 {
+        match store.insert_batch(std::slice::from_ref(&after)).await {
+            Ok(_) => {
+                stored = true;
+                break;
+            }
+            Err(err) => {
+                assert!(err.is_transient(), "a restart is transient: {err}");
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+        }
+    }
+    assert!(stored, "the store recovers after the restart");
+    assert_eq!(
+        messages(&*store, &EventFilter::default()).await,
+        ["before", "after"],
+        "nothing half-written while the server was down"
+    );
 }
