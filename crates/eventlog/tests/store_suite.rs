@@ -58,6 +58,7 @@ store_tests!(
     purge_deletes_more_than_one_batch,
     count_and_histogram,
     nul_characters_do_not_break_a_batch,
+    concurrent_writers_lose_and_duplicate_nothing,
 );
 
 /// 2026-01-01T00:00:00Z plus `secs` seconds.
@@ -883,4 +884,67 @@ async fn postgres_store_fails_transiently_while_the_server_is_down_and_recovers(
         ["before", "after"],
         "nothing half-written while the server was down"
     );
+}
+
+async fn concurrent_writers_lose_and_duplicate_nothing(db: TestDb) {
+    let store = open(&db).await;
+    // 100 events every writer delivers (a retried delivery), in a different order per writer.
+    let shared: Vec<NewEvent> = (0..100)
+        .map(|i| ev("info", &format!("g{}", i % 5), &format!("shared {i}"), i))
+        .collect();
+    let mut writers = Vec::new();
+    for w in 0..4 {
+        let store = store.clone();
+        let mut mine: Vec<NewEvent> = (0..250)
+            .map(|i| {
+                let ty = if i % 3 == 0 { "error" } else { "info" };
+                ev(ty, &format!("g{}", i % 5), &format!("w{w} {i}"), i)
+            })
+            .collect();
+        mine.extend(shared.iter().cloned());
+        mine.rotate_left(w * 60);
+        writers.push(tokio::spawn(async move {
+            let mut created = 0;
+            for chunk in mine.chunks(50) {
+                // Writers racing on the same uuids may deadlock in PostgreSQL; that is a
+                // transient error, and the writer retries the batch, as the real one does.
+                let res = loop {
+                    match store.insert_batch(chunk).await {
+                        Ok(res) => break res,
+                        Err(e) if e.is_transient() => continue,
+                        Err(e) => panic!("{e}"),
+                    }
+                };
+                created += res.iter().filter(|r| r.created).count();
+            }
+            created
+        }));
+    }
+    let mut created = 0;
+    for w in writers {
+        created += w.await.unwrap();
+    }
+    assert_eq!(created, 4 * 250 + 100, "each event created exactly once");
+    assert_eq!(store.count(&EventFilter::default()).await.unwrap(), 1100);
+    let groups = store
+        .groups(&GroupFilter::default(), None, 100)
+        .await
+        .unwrap();
+    assert_eq!(groups.items.len(), 5);
+    assert_eq!(
+        groups.items.iter().map(|g| g.event_count).sum::<i64>(),
+        1100
+    );
+    for g in &groups.items {
+        let filter = EventFilter {
+            group: Some(g.group.clone()),
+            ..Default::default()
+        };
+        assert_eq!(
+            g.event_count as u64,
+            store.count(&filter).await.unwrap(),
+            "{}",
+            g.group
+        );
+    }
 }
