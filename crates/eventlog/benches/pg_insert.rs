@@ -5,7 +5,8 @@
 //! Starts its own PostgreSQL 15 cluster (durable: fsync and synchronous_commit on, as in
 //! production) unless `EVENTLOG_BENCH_POSTGRES_URL` names a database to use. Events look like
 //! real ones: an initiator, a small JSON object, ten events per group. One writer stores them in
-//! consecutive batches, as the background writer does. Prints events per second.
+//! consecutive batches, as the background writer does. Prints events per second of each run
+//! (the table grows from run to run) and the median.
 
 #![allow(clippy::unwrap_used, missing_docs)] // A benchmark: a panic is the report.
 
@@ -18,7 +19,9 @@ use eventlog_testing::{PgCluster, TestDb};
 use serde_json::json;
 use sqlx::postgres::PgPool;
 
-const TOTAL: usize = 200_000;
+/// Events per run; each configuration runs [`RUNS`] times into the same growing table.
+const TOTAL: usize = 100_000;
+const RUNS: usize = 3;
 
 fn events(n: usize) -> Vec<NewEvent> {
     let mut out = Vec::with_capacity(n);
@@ -155,6 +158,16 @@ async fn fresh_postgres(admin_url: &str, name: &str) -> String {
     format!("{base}/{name}")
 }
 
+fn report(what: &str, batch: usize, mut rates: Vec<f64>) {
+    let runs: Vec<String> = rates.iter().map(|r| format!("{r:.0}")).collect();
+    rates.sort_by(f64::total_cmp);
+    let median = rates[rates.len() / 2];
+    println!(
+        "{what:<38} batch {batch:>5}: median {median:>7.0} events/s (runs: {})",
+        runs.join(", ")
+    );
+}
+
 #[tokio::main]
 async fn main() {
     // `cargo bench` passes `--bench`; a test run (`cargo test --benches`) only checks it builds.
@@ -180,24 +193,30 @@ async fn main() {
     };
     println!("{TOTAL} events per run, 10 per group, initiator + small JSON, one writer");
     for batch in [1000, 5000] {
-        let all = events(TOTAL);
         let url = fresh_postgres(&admin_url, "bench_unnest").await;
         let store = store::open(&url).await.unwrap();
-        let rate = via_store(&*store, &all, batch).await;
-        println!("postgres UNNEST (store.insert_batch)  batch {batch:>5}: {rate:>9.0} events/s");
+        let mut rates = Vec::new();
+        for _ in 0..RUNS {
+            rates.push(via_store(&*store, &events(TOTAL), batch).await);
+        }
+        report("postgres UNNEST (store.insert_batch)", batch, rates);
         drop(store);
 
-        let all = events(TOTAL);
         let url = fresh_postgres(&admin_url, "bench_copy").await;
         let store = PostgresStore::connect(&url).await.unwrap();
         eventlog::store::Store::migrate(&store).await.unwrap();
-        let rate = via_copy(store.pool(), &all, batch).await;
-        println!("postgres COPY + staging table         batch {batch:>5}: {rate:>9.0} events/s");
+        let mut rates = Vec::new();
+        for _ in 0..RUNS {
+            rates.push(via_copy(store.pool(), &events(TOTAL), batch).await);
+        }
+        report("postgres COPY + staging table", batch, rates);
 
-        let all = events(TOTAL);
         let db = TestDb::sqlite();
         let store = store::open(db.url()).await.unwrap();
-        let rate = via_store(&*store, &all, batch).await;
-        println!("sqlite (store.insert_batch)           batch {batch:>5}: {rate:>9.0} events/s");
+        let mut rates = Vec::new();
+        for _ in 0..RUNS {
+            rates.push(via_store(&*store, &events(TOTAL), batch).await);
+        }
+        report("sqlite (store.insert_batch)", batch, rates);
     }
 }
