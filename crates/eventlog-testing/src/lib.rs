@@ -184,6 +184,12 @@ impl PgCluster {
     /// Creates and starts a new cluster (a second or two). The superuser is `postgres`, with
     /// trust authentication on loopback.
     pub fn start() -> io::Result<PgCluster> {
+        PgCluster::start_with(&[])
+    }
+
+    /// Like [`PgCluster::start`], with extra server settings that override the defaults, e.g.
+    /// `[("fsync", "on"), ("synchronous_commit", "on")]` for a benchmark of durable commits.
+    pub fn start_with(settings: &[(&str, &str)]) -> io::Result<PgCluster> {
         let dir = tempfile::Builder::new().prefix("eventlog-pg-").tempdir()?;
         let port = free_port()?;
         let cluster = PgCluster { dir, port };
@@ -216,6 +222,10 @@ impl PgCluster {
         let conf_path = cluster.data_dir().join("postgresql.conf");
         let mut text = std::fs::read_to_string(&conf_path)?;
         text.push_str(&conf);
+        // Later lines win in postgresql.conf.
+        for (name, value) in settings {
+            text.push_str(&format!("{name} = '{value}'\n"));
+        }
         std::fs::write(&conf_path, text)?;
         cluster.pg_ctl_start()?;
         Ok(cluster)
