@@ -75,13 +75,7 @@ impl TestDb {
     /// When the variable is unset or the server cannot be reached: PostgreSQL tests must run,
     /// so the message says to run them with `scripts/test`.
     pub async fn postgres() -> TestDb {
-        let admin_url = std::env::var(POSTGRES_URL_ENV).unwrap_or_else(|_| {
-            panic!(
-                "{POSTGRES_URL_ENV} is not set: the PostgreSQL tests need a server. \
-                 Run the test suite with `scripts/test`, which starts a throwaway PostgreSQL \
-                 cluster and sets it."
-            )
-        });
+        let admin_url = admin_url(std::env::var(POSTGRES_URL_ENV).ok());
         let name = format!("t_{}", uuid::Uuid::new_v4().simple());
         let mut conn = admin_connection(&admin_url).await;
         sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
@@ -133,6 +127,18 @@ impl Drop for TestDb {
             })
             .join();
         }
+    }
+}
+
+/// The admin URL, or a panic that says how to get one.
+fn admin_url(from_env: Option<String>) -> String {
+    match from_env {
+        Some(url) if !url.is_empty() => url,
+        _ => panic!(
+            "{POSTGRES_URL_ENV} is not set: the PostgreSQL tests need a server. \
+             Run the test suite with `scripts/test`, which starts a throwaway PostgreSQL \
+             cluster and sets it."
+        ),
     }
 }
 
@@ -361,6 +367,22 @@ mod tests {
             with_database("postgres://u@h:5", "t_1"),
             "postgres://u@h:5/t_1"
         );
+    }
+
+    #[test]
+    #[should_panic(
+        expected = "EVENTLOG_TEST_POSTGRES_URL is not set: the PostgreSQL tests need a server. Run the test suite with `scripts/test`"
+    )]
+    fn without_a_server_url_postgres_tests_fail_and_say_how_to_run_them() {
+        admin_url(None);
+    }
+
+    #[tokio::test]
+    #[should_panic(
+        expected = "cannot reach the PostgreSQL test server at EVENTLOG_TEST_POSTGRES_URL=postgres://postgres@127.0.0.1:1/postgres"
+    )]
+    async fn an_unreachable_server_fails_the_test_and_says_how_to_run_it() {
+        admin_connection("postgres://postgres@127.0.0.1:1/postgres").await;
     }
 
     #[tokio::test]
