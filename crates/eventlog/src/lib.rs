@@ -84,6 +84,7 @@ pub mod config;
 pub mod error;
 pub mod event;
 pub mod event_type;
+pub mod export;
 mod recorder;
 pub mod store;
 #[cfg(feature = "tracing")]
