@@ -124,7 +124,7 @@ struct Record<'a> {
 }
 
 enum Inner<W: Write> {
-    Csv(csv::Writer<W>),
+    Csv(Box<csv::Writer<W>>),
     Jsonl { out: W, line: Vec<u8> },
 }
 
@@ -148,7 +148,7 @@ impl<W: Write> ExportWriter<W> {
             ExportFormat::Csv => {
                 let mut w = csv::Writer::from_writer(writer);
                 w.write_record(COLUMNS).map_err(csv_err)?;
-                Inner::Csv(w)
+                Inner::Csv(Box::new(w))
             }
             ExportFormat::Jsonl => Inner::Jsonl {
                 out: writer,
