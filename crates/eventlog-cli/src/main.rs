@@ -42,6 +42,8 @@ enum Command {
     Migrate(commands::migrate::Args),
     /// List the configured event types, least severe first.
     Types(commands::types::Args),
+    /// Manage API tokens for /api/v1: add (prints the token once), list, revoke.
+    Token(commands::token::Args),
 }
 
 #[tokio::main]
@@ -59,6 +61,7 @@ async fn main() -> ExitCode {
         Command::Log(args) => commands::log::run(&ctx, args).await,
         Command::Migrate(args) => commands::migrate::run(&ctx, args).await,
         Command::Types(args) => commands::types::run(&ctx, args).await,
+        Command::Token(args) => commands::token::run(&ctx, args).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

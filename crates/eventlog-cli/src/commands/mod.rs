@@ -2,4 +2,5 @@
 
 pub mod log;
 pub mod migrate;
+pub mod token;
 pub mod types;
