@@ -86,6 +86,7 @@ pub mod event;
 pub mod event_type;
 pub mod export;
 mod recorder;
+pub mod retention;
 pub mod store;
 #[cfg(feature = "tracing")]
 pub mod tracing_layer;
