@@ -119,7 +119,10 @@ pub fn parse_pairs(
             }
             "cursor" => {
                 q.cursor = Some(value.parse().map_err(|_| {
-                    err(&key, format!("{value:?} is not a cursor from a previous page"))
+                    err(
+                        &key,
+                        format!("{value:?} is not a cursor from a previous page"),
+                    )
                 })?)
             }
             "limit" => {
@@ -128,7 +131,10 @@ pub fn parse_pairs(
                     .ok()
                     .filter(|n| (1..=MAX_LIMIT).contains(n))
                     .ok_or_else(|| {
-                        err(&key, format!("{value:?} is not a number from 1 to {MAX_LIMIT}"))
+                        err(
+                            &key,
+                            format!("{value:?} is not a number from 1 to {MAX_LIMIT}"),
+                        )
                     })?
             }
             _ => match key.strip_prefix("data.") {
@@ -193,8 +199,14 @@ mod tests {
         assert_eq!(q.filter.types, ["error", "critical", "warning"]);
         assert_eq!(q.filter.group.as_deref(), Some("Order 1"));
         assert_eq!(q.filter.initiator.as_deref(), Some("user:42"));
-        assert_eq!(q.filter.since.unwrap().to_rfc3339(), "2026-01-01T00:00:00+00:00");
-        assert_eq!(q.filter.until.unwrap().to_rfc3339(), "2026-02-01T11:00:00+00:00");
+        assert_eq!(
+            q.filter.since.unwrap().to_rfc3339(),
+            "2026-01-01T00:00:00+00:00"
+        );
+        assert_eq!(
+            q.filter.until.unwrap().to_rfc3339(),
+            "2026-02-01T11:00:00+00:00"
+        );
         assert_eq!(
             q.filter.data,
             [DataMatch {
@@ -215,11 +227,26 @@ mod tests {
     #[test]
     fn bad_values_name_the_parameter() {
         for (query, message) in [
-            ("limit=0", "query parameter \"limit\": \"0\" is not a number from 1 to 1000"),
-            ("limit=1001", "query parameter \"limit\": \"1001\" is not a number from 1 to 1000"),
-            ("order=up", "query parameter \"order\": \"up\" is not \"asc\" or \"desc\""),
-            ("cursor=abc", "query parameter \"cursor\": \"abc\" is not a cursor from a previous page"),
-            ("data..x=1", "query parameter \"data..x\": a data path needs a key between every dot"),
+            (
+                "limit=0",
+                "query parameter \"limit\": \"0\" is not a number from 1 to 1000",
+            ),
+            (
+                "limit=1001",
+                "query parameter \"limit\": \"1001\" is not a number from 1 to 1000",
+            ),
+            (
+                "order=up",
+                "query parameter \"order\": \"up\" is not \"asc\" or \"desc\"",
+            ),
+            (
+                "cursor=abc",
+                "query parameter \"cursor\": \"abc\" is not a cursor from a previous page",
+            ),
+            (
+                "data..x=1",
+                "query parameter \"data..x\": a data path needs a key between every dot",
+            ),
         ] {
             assert_eq!(parse_query(query).unwrap_err().to_string(), message);
         }
