@@ -52,7 +52,9 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
     let mut cursor = None;
     let mut n: u64 = 0;
     loop {
-        let page = store.list(&filter, Order::Asc, cursor.as_ref(), PAGE).await?;
+        let page = store
+            .list(&filter, Order::Asc, cursor.as_ref(), PAGE)
+            .await?;
         for e in &page.items {
             writer.write_event(e)?;
         }

@@ -51,8 +51,9 @@ impl FilterArgs {
                 .ok_or_else(|| anyhow::anyhow!("--data {d:?}: expected PATH=VALUE"))?;
             pairs.push((format!("data.{path}"), value.to_owned()));
         }
-        let q = eventlog_web::filter_params::parse_pairs(pairs)
-            .map_err(|e| anyhow::anyhow!("{}", e.to_string().replace("query parameter", "option")))?;
+        let q = eventlog_web::filter_params::parse_pairs(pairs).map_err(|e| {
+            anyhow::anyhow!("{}", e.to_string().replace("query parameter", "option"))
+        })?;
         Ok(q.filter)
     }
 }

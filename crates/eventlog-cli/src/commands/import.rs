@@ -37,8 +37,10 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
     };
     let progress = (std::io::stderr().is_terminal() && size > 0).then(|| {
         ProgressBar::new(size).with_style(
-            ProgressStyle::with_template("{bar:40} {bytes}/{total_bytes} {bytes_per_sec} ETA {eta}")
-                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+            ProgressStyle::with_template(
+                "{bar:40} {bytes}/{total_bytes} {bytes_per_sec} ETA {eta}",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
         )
     });
     let reader: Box<dyn BufRead> = match &progress {

@@ -21,7 +21,10 @@ pub struct Args {
 /// Deletes (in bounded batches) or counts the events older than the given age; prints the
 /// count on stdout.
 pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
-    let age = parse_duration(&args.older_than).map_err(|e| anyhow::anyhow!("--older-than: {e}"))?;
+    let age = parse_duration(&args.older_than).map_err(|e| match e {
+        eventlog::Error::Config(m) => anyhow::anyhow!("--older-than: {m}"),
+        other => other.into(),
+    })?;
     let before = eventlog::event::now()
         - chrono::Duration::from_std(age)
             .map_err(|_| anyhow::anyhow!("--older-than {:?} is too long", args.older_than))?;
@@ -32,7 +35,9 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
     };
     let cutoff = before.format("%Y-%m-%d %H:%M:%S UTC");
     if args.dry_run {
-        let n = store.purge_count(before, args.event_type.as_deref()).await?;
+        let n = store
+            .purge_count(before, args.event_type.as_deref())
+            .await?;
         println!("{n}");
         eprintln!("would delete {n} {what} older than {cutoff} (dry run)");
     } else {

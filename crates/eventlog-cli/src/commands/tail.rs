@@ -32,7 +32,10 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
     let store = ctx.store().await?;
     let colour = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
     let mut out = std::io::stdout().lock();
-    let mut last = store.list(&filter, Order::Desc, None, args.lines).await?.items;
+    let mut last = store
+        .list(&filter, Order::Desc, None, args.lines)
+        .await?
+        .items;
     last.reverse();
     let mut last_id = last.iter().map(|e| e.id).max().unwrap_or(0);
     for e in &last {
@@ -44,7 +47,9 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
     }
     if last.is_empty() {
         // Start after everything already stored, not from the beginning.
-        let newest = store.list(&Default::default(), Order::Desc, None, 1).await?;
+        let newest = store
+            .list(&Default::default(), Order::Desc, None, 1)
+            .await?;
         last_id = newest.items.first().map_or(0, |e| e.id).max(last_id);
     }
     drop(out);
@@ -145,7 +150,10 @@ mod tests {
         assert_eq!(css_rgb("#0f8"), Some((0, 255, 136)));
         assert_eq!(css_rgb("#102030"), Some((16, 32, 48)));
         assert_eq!(css_rgb("rgb(1,2,3)"), None);
-        assert_eq!(paint("x", Some("white"), Some("red")), "\x1b[38;2;255;255;255;48;2;255;0;0mx\x1b[0m");
+        assert_eq!(
+            paint("x", Some("white"), Some("red")),
+            "\x1b[38;2;255;255;255;48;2;255;0;0mx\x1b[0m"
+        );
         assert_eq!(paint("x", None, Some("no-such")), "x");
     }
 }
