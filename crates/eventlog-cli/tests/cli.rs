@@ -272,3 +272,60 @@ async fn tail_prints_the_latest_events_and_filters(db: TestDb) {
         .collect();
     assert_eq!(msgs, ["msg 21", "msg 23", "msg 25", "msg 27", "msg 29"]);
 }
+
+/// `tail -f` prints events stored after it started (only on SQLite: the follow loop is the
+/// same code for both backends, and this test needs a child process per backend).
+#[tokio::test]
+async fn tail_follow_shows_new_events() {
+    use std::io::{BufRead, BufReader};
+    let db = TestDb::sqlite();
+    let store = store::open(db.url()).await.unwrap();
+    store
+        .insert_batch(&[NewEvent::new(
+            "info",
+            GroupId::named("G").unwrap(),
+            "before",
+        )])
+        .await
+        .unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_eventlog"))
+        .args([
+            "tail",
+            "-f",
+            "-n",
+            "1",
+            "--interval",
+            "50",
+            "--type",
+            "error",
+        ])
+        .env("EVENTLOG_DATABASE_URL", db.url())
+        .env("EVENTLOG_CONFIG", "eventlog.toml")
+        .current_dir(std::env::temp_dir())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            if tx.send(line.unwrap()).is_err() {
+                break;
+            }
+        }
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    store
+        .insert_batch(&[
+            NewEvent::new("info", GroupId::named("G").unwrap(), "filtered out"),
+            NewEvent::new("error", GroupId::named("G").unwrap(), "arrived later"),
+        ])
+        .await
+        .unwrap();
+    let line = rx.recv_timeout(std::time::Duration::from_secs(10));
+    child.kill().unwrap();
+    let _ = child.wait();
+    let line = line.expect("tail -f printed the new event");
+    assert!(line.ends_with("arrived later"), "{line}");
+    assert!(line.contains("error"), "{line}");
+}
