@@ -42,6 +42,16 @@ enum Command {
     Migrate(commands::migrate::Args),
     /// List the configured event types, least severe first.
     Types(commands::types::Args),
+    /// Manage API tokens for /api/v1: add (prints the token once), list, revoke.
+    Token(commands::token::Args),
+    /// Print the latest events; with -f, keep printing new ones.
+    Tail(commands::tail::Args),
+    /// Export events as CSV or JSON Lines (streamed; progress bar on a terminal).
+    Export(commands::export::Args),
+    /// Import a JSON Lines export (idempotent: already stored events are skipped).
+    Import(commands::import::Args),
+    /// Delete events older than a given age.
+    Purge(commands::purge::Args),
 }
 
 #[tokio::main]
@@ -59,6 +69,11 @@ async fn main() -> ExitCode {
         Command::Log(args) => commands::log::run(&ctx, args).await,
         Command::Migrate(args) => commands::migrate::run(&ctx, args).await,
         Command::Types(args) => commands::types::run(&ctx, args).await,
+        Command::Token(args) => commands::token::run(&ctx, args).await,
+        Command::Tail(args) => commands::tail::run(&ctx, args).await,
+        Command::Export(args) => commands::export::run(&ctx, args).await,
+        Command::Import(args) => commands::import::run(&ctx, args).await,
+        Command::Purge(args) => commands::purge::run(&ctx, args).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

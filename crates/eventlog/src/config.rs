@@ -23,6 +23,10 @@ pub struct Config {
     pub writer: WriterConfig,
     /// `eventlog serve`.
     pub server: ServerConfig,
+    /// The HTTP API under `/api/v1`.
+    pub api: ApiConfig,
+    /// Automatic deletion of old events.
+    pub retention: crate::retention::RetentionConfig,
 }
 
 /// `[types]`: the configured event types.
@@ -88,11 +92,28 @@ impl Default for ServerConfig {
     }
 }
 
+/// `[api]`: the HTTP API under `/api/v1`.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ApiConfig {
+    /// Largest request body in bytes; larger ones get 413. Default 8 MiB.
+    pub body_limit: usize,
+}
+
+impl Default for ApiConfig {
+    fn default() -> Self {
+        ApiConfig {
+            body_limit: 8 * 1024 * 1024,
+        }
+    }
+}
+
 impl Config {
     /// Parses and checks a configuration text.
     pub fn from_toml(text: &str) -> Result<Self, Error> {
         let config: Config = toml::from_str(text).map_err(|e| Error::Config(e.to_string()))?;
         config.event_types()?;
+        config.retention.check()?;
         if config.writer.capacity == 0 || config.writer.batch_size == 0 {
             return Err(Error::Config(
                 "writer.capacity and writer.batch_size must be at least 1".into(),

@@ -84,7 +84,9 @@ pub mod config;
 pub mod error;
 pub mod event;
 pub mod event_type;
+pub mod export;
 mod recorder;
+pub mod retention;
 pub mod store;
 #[cfg(feature = "tracing")]
 pub mod tracing_layer;

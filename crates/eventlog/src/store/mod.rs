@@ -20,12 +20,12 @@ mod group_delta;
 pub mod postgres;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
-mod tokens;
+pub mod tokens;
 mod users;
 
 pub use cursor::{Cursor, GroupCursor};
 pub use filter::{DataMatch, EventFilter, GroupFilter, Order};
-pub use tokens::TokenStore;
+pub use tokens::{TokenError, TokenInfo, TokenStore};
 pub use users::UserStore;
 
 /// Everything a backend stores: events, admin users and sessions, API tokens.

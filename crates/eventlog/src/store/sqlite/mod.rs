@@ -236,7 +236,7 @@ impl SqliteStore {
     }
 }
 
-fn micros_to_time(micros: i64) -> Result<DateTime<Utc>, StoreError> {
+pub(crate) fn micros_to_time(micros: i64) -> Result<DateTime<Utc>, StoreError> {
     DateTime::from_timestamp_micros(micros)
         .ok_or_else(|| StoreError::Corrupt(format!("timestamp {micros} out of range")))
 }
