@@ -3,3 +3,5 @@
 pub mod log;
 pub mod migrate;
 pub mod types;
+pub mod serve;
+pub mod user;
