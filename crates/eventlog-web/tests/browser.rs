@@ -266,6 +266,7 @@ async fn screenshots_for_the_readme() {
     let row = b.find(By::Css("#event-rows tr:nth-child(4) td.message")).await.unwrap();
     b.action_chain().move_to_element_center(&row).perform().await.unwrap();
     b.screenshot(&std::path::Path::new(&dir).join("events.png")).await.unwrap();
+    b.set_window_rect(0, 0, 1280, 1180).await.unwrap();
     b.goto(format!("http://{addr}/events/{}", ids[16])).await.unwrap();
     b.screenshot(&std::path::Path::new(&dir).join("event.png")).await.unwrap();
     b.quit().await.unwrap();

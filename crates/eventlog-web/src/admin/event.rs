@@ -34,7 +34,7 @@ pub struct GroupRow {
 
 /// One dot on the timeline.
 pub struct Dot {
-    /// Position.
+    /// Position, in percent of the width.
     pub x: String,
     /// Colour.
     pub fill: String,
@@ -100,7 +100,7 @@ pub async fn page(
         .map(|e| {
             let t = types.display(&e.event_type);
             Dot {
-                x: format!("{:.1}", 10.0 + (e.timestamp - first).num_milliseconds() as f64 / total * 980.0),
+                x: format!("{:.1}", 1.0 + (e.timestamp - first).num_milliseconds() as f64 / total * 98.0),
                 fill: t.bgcolor.or(t.color).unwrap_or_else(|| "#4e79a7".to_owned()),
                 r: if e.id == event.id { 7 } else { 4 },
                 title: format!("{} · {} · {}", format::absolute(e.timestamp), t.label, e.message),
