@@ -42,6 +42,10 @@ enum Command {
     Migrate(commands::migrate::Args),
     /// List the configured event types, least severe first.
     Types(commands::types::Args),
+    /// Serve the admin web UI.
+    Serve(commands::serve::Args),
+    /// Manage admin users.
+    User(commands::user::Args),
     /// Manage API tokens for /api/v1: add (prints the token once), list, revoke.
     Token(commands::token::Args),
     /// Print the latest events; with -f, keep printing new ones.
@@ -69,6 +73,8 @@ async fn main() -> ExitCode {
         Command::Log(args) => commands::log::run(&ctx, args).await,
         Command::Migrate(args) => commands::migrate::run(&ctx, args).await,
         Command::Types(args) => commands::types::run(&ctx, args).await,
+        Command::Serve(args) => commands::serve::run(&ctx, args).await,
+        Command::User(args) => commands::user::run(&ctx, args).await,
         Command::Token(args) => commands::token::run(&ctx, args).await,
         Command::Tail(args) => commands::tail::run(&ctx, args).await,
         Command::Export(args) => commands::export::run(&ctx, args).await,

@@ -9,3 +9,5 @@ pub mod purge;
 pub mod tail;
 pub mod token;
 pub mod types;
+pub mod serve;
+pub mod user;

@@ -1,7 +1,125 @@
 //! Admin users and their sessions (issue: admin UI). Implemented by every backend.
+//!
+//! The store keeps what it is given: password hashes are made (Argon2) and checked by the web
+//! layer, and session tokens arrive already hashed, so a leaked database holds no usable
+//! password or session.
+
+use std::fmt;
+use std::str::FromStr;
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::error::StoreError;
+
+/// What a user may do in the admin.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// Read and delete.
+    Admin,
+    /// Read only.
+    Viewer,
+}
+
+impl Role {
+    /// `"admin"` or `"viewer"`, as stored.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::Viewer => "viewer",
+        }
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Role {
+    type Err = StoreError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "admin" => Ok(Role::Admin),
+            "viewer" => Ok(Role::Viewer),
+            other => Err(StoreError::Corrupt(format!(
+                "unknown role {other:?}: expected admin or viewer"
+            ))),
+        }
+    }
+}
+
+/// An admin user.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct User {
+    /// Row id.
+    pub id: i64,
+    /// Login name, unique.
+    pub name: String,
+    /// What the user may do.
+    pub role: Role,
+    /// When the user was created.
+    pub created_at: DateTime<Utc>,
+}
+
+/// A live login session, with the user it belongs to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Session {
+    /// The user logged in.
+    pub user: User,
+    /// The per-session CSRF token every POST form must carry.
+    pub csrf_token: String,
+    /// When the session stops being valid.
+    pub expires_at: DateTime<Utc>,
+}
 
 /// Storage of admin users and login sessions.
 #[async_trait]
-pub trait UserStore: Send + Sync + 'static {}
+pub trait UserStore: Send + Sync + 'static {
+    /// Creates a user; `None` when the name is taken.
+    async fn create_user(
+        &self,
+        name: &str,
+        password_hash: &str,
+        role: Role,
+    ) -> Result<Option<User>, StoreError>;
+
+    /// A user and their password hash, by name.
+    async fn user_by_name(&self, name: &str) -> Result<Option<(User, String)>, StoreError>;
+
+    /// All users, by name.
+    async fn users(&self) -> Result<Vec<User>, StoreError>;
+
+    /// Whether any user exists (without counting them all).
+    async fn has_users(&self) -> Result<bool, StoreError>;
+
+    /// Removes a user and their sessions; `false` when there was no such user.
+    async fn remove_user(&self, name: &str) -> Result<bool, StoreError>;
+
+    /// Replaces a user's password hash and ends their sessions; `false` when there was no
+    /// such user.
+    async fn set_password(&self, name: &str, password_hash: &str) -> Result<bool, StoreError>;
+
+    /// Stores a session under the hash of its token.
+    async fn create_session(
+        &self,
+        token_hash: &str,
+        user_id: i64,
+        csrf_token: &str,
+        expires_at: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+
+    /// The session stored under `token_hash`, if it has not expired at `now`.
+    async fn session(
+        &self,
+        token_hash: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Session>, StoreError>;
+
+    /// Ends a session (logout). Also drops every session that has expired before `now`.
+    async fn delete_session(&self, token_hash: &str, now: DateTime<Utc>)
+    -> Result<(), StoreError>;
+}

@@ -1,6 +1,154 @@
 //! Users and sessions in PostgreSQL.
 
-use super::PostgresStore;
-use crate::store::UserStore;
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use sqlx::Row;
+use sqlx::postgres::PgRow;
 
-impl UserStore for PostgresStore {}
+use super::PostgresStore;
+use crate::error::StoreError;
+use crate::store::{Role, Session, User, UserStore};
+
+fn row_to_user(row: &PgRow) -> Result<User, StoreError> {
+    let role: String = row.try_get("role")?;
+    Ok(User {
+        id: row.try_get("id")?,
+        name: row.try_get("name")?,
+        role: role.parse()?,
+        created_at: row.try_get("created_at")?,
+    })
+}
+
+#[async_trait]
+impl UserStore for PostgresStore {
+    async fn create_user(
+        &self,
+        name: &str,
+        password_hash: &str,
+        role: Role,
+    ) -> Result<Option<User>, StoreError> {
+        let row = sqlx::query(
+            "INSERT INTO users (name, password_hash, role, created_at) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (name) DO NOTHING RETURNING id, name, role, created_at",
+        )
+        .bind(name)
+        .bind(password_hash)
+        .bind(role.as_str())
+        .bind(crate::event::now())
+        .fetch_optional(self.pool())
+        .await?;
+        row.as_ref().map(row_to_user).transpose()
+    }
+
+    async fn user_by_name(&self, name: &str) -> Result<Option<(User, String)>, StoreError> {
+        let row = sqlx::query(
+            "SELECT id, name, role, created_at, password_hash FROM users WHERE name = $1",
+        )
+        .bind(name)
+        .fetch_optional(self.pool())
+        .await?;
+        match row {
+            Some(r) => Ok(Some((row_to_user(&r)?, r.try_get("password_hash")?))),
+            None => Ok(None),
+        }
+    }
+
+    async fn users(&self) -> Result<Vec<User>, StoreError> {
+        let rows = sqlx::query("SELECT id, name, role, created_at FROM users ORDER BY name")
+            .fetch_all(self.pool())
+            .await?;
+        rows.iter().map(row_to_user).collect()
+    }
+
+    async fn has_users(&self) -> Result<bool, StoreError> {
+        let found: Option<i32> = sqlx::query_scalar("SELECT 1 FROM users LIMIT 1")
+            .fetch_optional(self.pool())
+            .await?;
+        Ok(found.is_some())
+    }
+
+    async fn remove_user(&self, name: &str) -> Result<bool, StoreError> {
+        // Sessions go with the user (ON DELETE CASCADE).
+        let n = sqlx::query("DELETE FROM users WHERE name = $1")
+            .bind(name)
+            .execute(self.pool())
+            .await?
+            .rows_affected();
+        Ok(n > 0)
+    }
+
+    async fn set_password(&self, name: &str, password_hash: &str) -> Result<bool, StoreError> {
+        let mut tx = self.pool().begin().await?;
+        let n = sqlx::query("UPDATE users SET password_hash = $1 WHERE name = $2")
+            .bind(password_hash)
+            .bind(name)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        sqlx::query(
+            "DELETE FROM sessions WHERE user_id IN (SELECT id FROM users WHERE name = $1)",
+        )
+        .bind(name)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(n > 0)
+    }
+
+    async fn create_session(
+        &self,
+        token_hash: &str,
+        user_id: i64,
+        csrf_token: &str,
+        expires_at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO sessions (token_hash, user_id, csrf_token, expires_at) \
+             VALUES ($1, $2, $3, $4)",
+        )
+        .bind(token_hash)
+        .bind(user_id)
+        .bind(csrf_token)
+        .bind(expires_at)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    async fn session(
+        &self,
+        token_hash: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Session>, StoreError> {
+        let row = sqlx::query(
+            "SELECT u.id, u.name, u.role, u.created_at, s.csrf_token, s.expires_at \
+             FROM sessions s JOIN users u ON u.id = s.user_id \
+             WHERE s.token_hash = $1 AND s.expires_at > $2",
+        )
+        .bind(token_hash)
+        .bind(now)
+        .fetch_optional(self.pool())
+        .await?;
+        match row {
+            Some(r) => Ok(Some(Session {
+                user: row_to_user(&r)?,
+                csrf_token: r.try_get("csrf_token")?,
+                expires_at: r.try_get("expires_at")?,
+            })),
+            None => Ok(None),
+        }
+    }
+
+    async fn delete_session(
+        &self,
+        token_hash: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM sessions WHERE token_hash = $1 OR expires_at <= $2")
+            .bind(token_hash)
+            .bind(now)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,72 @@
+//! `eventlog serve [--bind ADDR]`
+
+use std::net::SocketAddr;
+
+use anyhow::Context as _;
+
+use crate::context::Context;
+
+/// Options of `eventlog serve`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Address to listen on (default: `[server] bind` in the configuration, 127.0.0.1:8000).
+    #[arg(long)]
+    bind: Option<SocketAddr>,
+}
+
+/// Serves the admin until Ctrl-C or SIGTERM, then finishes open requests.
+pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
+    let config = ctx.config()?;
+    let types = config.event_types()?;
+    let store = ctx.store().await?;
+    if !store.has_users().await? {
+        eprintln!(
+            "No admin user exists yet. Create the first one with:\n\n    eventlog --database-url {} user add admin --role admin\n",
+            eventlog::store::redact(ctx.database_url())
+        );
+    }
+    let bind = args.bind.unwrap_or(config.server.bind);
+    let listener = tokio::net::TcpListener::bind(bind)
+        .await
+        .with_context(|| format!("cannot listen on {bind}"))?;
+    let addr = listener.local_addr()?;
+    eprintln!("eventlog admin on http://{addr}/ (API under /api/v1)");
+    // Several servers may share one database: each applies retention; purges are idempotent.
+    let retention = if config.retention.is_enabled() {
+        let events: std::sync::Arc<dyn eventlog::store::Store> = store.clone();
+        Some(eventlog::retention::spawn(events, config.retention.clone())?)
+    } else {
+        None
+    };
+    let state = eventlog_web::AppState::new(store, types)
+        .with_api_body_limit(config.api.body_limit);
+    eventlog_web::serve(listener, eventlog_web::app(state), shutdown_signal())
+        .await
+        .context("server failed")?;
+    if let Some(task) = retention {
+        task.abort();
+    }
+    eprintln!("eventlog: stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+}

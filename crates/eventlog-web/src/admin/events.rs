@@ -1,0 +1,162 @@
+//! `GET /events`: the event list with search, filters, sort, chart and keyset pagination.
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::extract::{RawQuery, State};
+use eventlog::store::Order;
+
+use super::chart::{self, Chart};
+use super::{EventRow, Layout, PAGE_SIZE, enc};
+use crate::AppState;
+use crate::auth::CurrentUser;
+use crate::error::AppError;
+use crate::query::ListParams;
+
+/// A type checkbox in the filter form.
+pub struct TypeOption {
+    /// Name.
+    pub name: String,
+    /// Label.
+    pub label: String,
+    /// Checked.
+    pub checked: bool,
+}
+
+/// An active exact-match filter shown as a removable chip.
+pub struct Chip {
+    /// What it filters on, e.g. `group = Order 1`.
+    pub text: String,
+    /// Link to the list without it.
+    pub remove: String,
+    /// Name of the hidden input keeping it in the form.
+    pub name: String,
+    /// Its value.
+    pub value: String,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "events.html")]
+/// The rendered page.
+pub struct EventsPage {
+    page: Layout,
+    base: String,
+    is_admin: bool,
+    params: ListParams,
+    rows: Vec<EventRow>,
+    type_options: Vec<TypeOption>,
+    chips: Vec<Chip>,
+    chart: Chart,
+    next_url: String,
+    first_url: String,
+    order_url: String,
+    order_desc: bool,
+    export_csv: String,
+    export_jsonl: String,
+    stream_url: String,
+    live: bool,
+}
+
+/// Type checkboxes: the configured types, then selected legacy ones.
+pub fn type_options(state: &AppState, selected: &[String]) -> Vec<TypeOption> {
+    let mut v: Vec<TypeOption> = state
+        .types()
+        .iter()
+        .map(|t| TypeOption {
+            name: t.name.clone(),
+            label: t.label.clone(),
+            checked: selected.contains(&t.name),
+        })
+        .collect();
+    for s in selected {
+        if state.types().get(s).is_none() {
+            v.push(TypeOption {
+                name: s.clone(),
+                label: state.types().display(s).label,
+                checked: true,
+            });
+        }
+    }
+    v
+}
+
+/// The list page.
+pub async fn list(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    RawQuery(query): RawQuery,
+) -> Result<EventsPage, AppError> {
+    let params = ListParams::parse(query.as_deref())?;
+    let now = eventlog::event::now();
+    let filter = params.filter(now)?;
+    let cursor = params.cursor()?;
+    let page = state
+        .store()
+        .list(&filter, params.order, cursor.as_ref(), PAGE_SIZE)
+        .await?;
+    let chart = chart::build(state.store().as_ref(), state.types(), &filter, now).await?;
+    let base = user.base.path().to_owned();
+    let rows: Vec<EventRow> = page
+        .items
+        .iter()
+        .map(|e| EventRow::new(state.types(), e, now))
+        .collect();
+    let next_url = page
+        .next
+        .map(|c| format!("{base}/events?{}", params.query_with(&[("cursor", &c.to_string())])))
+        .unwrap_or_default();
+    let mut chips = Vec::new();
+    let mut chip = |label: &str, key: &str, value: &str| {
+        let mut without = params.clone();
+        match key {
+            "group" => without.group.clear(),
+            "initiator" => without.initiator.clear(),
+            k => without.data.retain(|(p, _)| format!("data.{p}") != k),
+        }
+        chips.push(Chip {
+            text: format!("{label} = {value}"),
+            remove: format!("{base}/events?{}", without.query_with(&[("cursor", "")])),
+            name: key.to_owned(),
+            value: value.to_owned(),
+        });
+    };
+    if !params.group.is_empty() {
+        chip("group", "group", &params.group);
+    }
+    if !params.initiator.is_empty() {
+        chip("initiator", "initiator", &params.initiator);
+    }
+    for (p, v) in &params.data {
+        chip(&format!("data.{p}"), &format!("data.{p}"), v);
+    }
+    let order_desc = params.order == Order::Desc;
+    let since_id = rows.iter().map(|r| r.id).max().unwrap_or(0);
+    Ok(EventsPage {
+        type_options: type_options(&state, &params.types),
+        next_url,
+        first_url: format!("{base}/events?{}", params.query_with(&[("cursor", "")])),
+        order_url: format!(
+            "{base}/events?{}",
+            params.query_with(&[("cursor", ""), ("order", if order_desc { "asc" } else { "desc" })])
+        ),
+        export_csv: format!("{base}/events/export?{}", params.query_with(&[("cursor", ""), ("format", "csv")])),
+        export_jsonl: format!("{base}/events/export?{}", params.query_with(&[("cursor", ""), ("format", "jsonl")])),
+        stream_url: format!(
+            "{base}/events/stream?{}",
+            params.query_with(&[("cursor", ""), ("after", &since_id.to_string())])
+        ),
+        live: order_desc && params.cursor.is_empty(),
+        order_desc,
+        chips,
+        chart,
+        rows,
+        params,
+        base: base.clone(),
+        is_admin: user.is_admin(),
+        page: Layout::new(&user),
+    })
+}
+
+/// Link to the list filtered by one exact value.
+pub fn filter_link(base: &str, key: &str, value: &str) -> String {
+    format!("{base}/events?{key}={}", enc(value))
+}

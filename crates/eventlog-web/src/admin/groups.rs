@@ -1,0 +1,98 @@
+//! `GET /groups`: one row per group with its status (the most severe type it contains).
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::extract::{RawQuery, State};
+use eventlog::store::GroupCursor;
+
+use super::events::{TypeOption, type_options};
+use super::{Layout, PAGE_SIZE, enc};
+use crate::AppState;
+use crate::auth::CurrentUser;
+use crate::error::AppError;
+use crate::format::{self, TypeLabel};
+use crate::query::ListParams;
+
+/// One group row.
+pub struct GroupRow {
+    /// Group id, whole.
+    pub group: String,
+    /// As shown.
+    pub group_short: String,
+    /// Link to its events.
+    pub url: String,
+    /// First event, absolute.
+    pub first: String,
+    /// Last event, absolute.
+    pub last: String,
+    /// Last event, relative.
+    pub last_rel: String,
+    /// Duration from first to last.
+    pub duration: String,
+    /// Number of events.
+    pub count: i64,
+    /// Most severe type.
+    pub status: Option<TypeLabel>,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "groups.html")]
+/// The rendered page.
+pub struct GroupsPage {
+    page: Layout,
+    params: ListParams,
+    type_options: Vec<TypeOption>,
+    rows: Vec<GroupRow>,
+    next_url: String,
+}
+
+/// The groups page.
+pub async fn list(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    RawQuery(query): RawQuery,
+) -> Result<GroupsPage, AppError> {
+    let params = ListParams::parse(query.as_deref())?;
+    let now = eventlog::event::now();
+    let filter = params.group_filter(now)?;
+    let cursor: Option<GroupCursor> = match params.cursor.as_str() {
+        "" => None,
+        c => Some(c.parse().map_err(|_| {
+            AppError::BadRequest(format!("cursor={c:?} is not a valid pagination cursor"))
+        })?),
+    };
+    let page = state.store().groups(&filter, cursor.as_ref(), PAGE_SIZE).await?;
+    let base = user.base.path().to_owned();
+    let types = state.types();
+    let rows = page
+        .items
+        .iter()
+        .map(|g| {
+            let duration = format::delay(g.first_at, g.last_at);
+            GroupRow {
+                group: g.group.clone(),
+                group_short: format::short_group(&g.group).to_owned(),
+                url: format!("{base}/events?group={}", enc(&g.group)),
+                first: format::absolute(g.first_at),
+                last: format::absolute(g.last_at),
+                last_rel: format::relative(g.last_at, now),
+                duration: if duration == "- same time" { "0s".to_owned() } else { duration.replace(" later", "") },
+                count: g.event_count,
+                status: types
+                    .most_severe(g.types.iter().map(String::as_str))
+                    .map(|t| TypeLabel::new(types, t)),
+            }
+        })
+        .collect();
+    let next_url = page
+        .next
+        .map(|c| format!("{base}/groups?{}", params.query_with(&[("cursor", &c.to_string())])))
+        .unwrap_or_default();
+    Ok(GroupsPage {
+        type_options: type_options(&state, &params.types),
+        page: Layout::new(&user),
+        params,
+        rows,
+        next_url,
+    })
+}

@@ -1,0 +1,204 @@
+//! `GET /login`, `POST /login`, `POST /logout`.
+
+use std::net::SocketAddr;
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::extract::{ConnectInfo, Form, Query, State};
+use axum::http::request::Parts;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use chrono::Duration;
+use serde::Deserialize;
+
+use crate::auth::session::{cookie, set_cookie};
+use crate::auth::{self, CurrentUser, SESSION_COOKIE, password};
+use crate::error::AppError;
+use crate::{AppState, Base};
+
+/// Cookie holding the login form's CSRF token (double submit: there is no session yet).
+const LOGIN_CSRF_COOKIE: &str = "eventlog_login_csrf";
+/// How long a session lasts.
+const SESSION_HOURS: i64 = 12;
+
+#[derive(Template, WebTemplate)]
+#[template(path = "login.html")]
+struct LoginPage {
+    base: String,
+    csrf: String,
+    next: String,
+    error: String,
+    username: String,
+}
+
+/// Query of the login page.
+#[derive(Debug, Deserialize)]
+pub struct LoginQuery {
+    #[serde(default)]
+    next: String,
+}
+
+/// Where to go after login: only paths under the admin, never another site.
+fn safe_next(base: &Base, next: &str) -> String {
+    let ok = next.starts_with('/') && !next.starts_with("//") && !next.contains('\\');
+    if ok {
+        format!("{}{next}", base.path())
+    } else {
+        format!("{}/events", base.path())
+    }
+}
+
+fn login_page(
+    state: &AppState,
+    base: &Base,
+    status: StatusCode,
+    next: String,
+    error: String,
+    username: String,
+) -> Response {
+    let csrf = auth::random_token();
+    let page = LoginPage {
+        base: base.path().to_owned(),
+        csrf: csrf.clone(),
+        next,
+        error,
+        username,
+    };
+    (
+        status,
+        [(
+            header::SET_COOKIE,
+            set_cookie(LOGIN_CSRF_COOKIE, &csrf, base, 3600, state.secure_cookies()),
+        )],
+        page,
+    )
+        .into_response()
+}
+
+/// The login form.
+pub async fn page(
+    State(state): State<AppState>,
+    base: Base,
+    Query(q): Query<LoginQuery>,
+) -> Response {
+    login_page(&state, &base, StatusCode::OK, q.next, String::new(), String::new())
+}
+
+/// The login form's fields.
+#[derive(Debug, Deserialize)]
+pub struct LoginForm {
+    username: String,
+    password: String,
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    next: String,
+}
+
+fn client_addr(parts: &Parts) -> String {
+    parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip().to_string())
+        .unwrap_or_else(|| "unknown".to_owned())
+}
+
+/// Checks the password and starts a session.
+pub async fn submit(
+    State(state): State<AppState>,
+    parts: Parts,
+    Form(form): Form<LoginForm>,
+) -> Result<Response, AppError> {
+    let base = Base::from_parts(&parts);
+    let cookie_token = cookie(&parts, LOGIN_CSRF_COOKIE).unwrap_or_default();
+    if cookie_token.is_empty() || !auth::constant_time_eq(&cookie_token, &form.csrf) {
+        return Err(AppError::Csrf);
+    }
+    let addr = client_addr(&parts);
+    let limit = state.rate_limit();
+    if !limit.allowed(&form.username, &addr) {
+        return Err(AppError::TooManyRequests);
+    }
+    let found = state.store().user_by_name(&form.username).await?;
+    let password = form.password.clone();
+    // Argon2 takes tens of milliseconds of CPU: keep it off the async workers.
+    let user = tokio::task::spawn_blocking(move || match found {
+        Some((user, hash)) => password::verify_password(&password, &hash).then_some(user),
+        None => {
+            password::verify_password(&password, password::dummy_hash());
+            None
+        }
+    })
+    .await
+    .map_err(|e| AppError::Internal(e.to_string()))?;
+    let Some(user) = user else {
+        limit.failed(&form.username, &addr);
+        return Ok(login_page(
+            &state,
+            &base,
+            StatusCode::UNAUTHORIZED,
+            form.next,
+            "Wrong user name or password.".to_owned(),
+            form.username,
+        ));
+    };
+    limit.succeeded(&form.username, &addr);
+    let token = auth::random_token();
+    let expires = eventlog::event::now() + Duration::hours(SESSION_HOURS);
+    state
+        .store()
+        .create_session(&auth::hash_token(&token), user.id, &auth::random_token(), expires)
+        .await?;
+    let secure = state.secure_cookies();
+    let mut resp = Redirect::to(&safe_next(&base, &form.next)).into_response();
+    let headers = resp.headers_mut();
+    for c in [
+        set_cookie(SESSION_COOKIE, &token, &base, SESSION_HOURS * 3600, secure),
+        set_cookie(LOGIN_CSRF_COOKIE, "", &base, 0, secure),
+    ] {
+        if let Ok(v) = header::HeaderValue::from_str(&c) {
+            headers.append(header::SET_COOKIE, v);
+        }
+    }
+    Ok(resp)
+}
+
+/// The logout form's fields.
+#[derive(Debug, Deserialize)]
+pub struct LogoutForm {
+    #[serde(default)]
+    csrf: String,
+}
+
+/// Ends the session.
+pub async fn logout(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Form(form): Form<LogoutForm>,
+) -> Result<Response, AppError> {
+    user.check_csrf(Some(&form.csrf))?;
+    state
+        .store()
+        .delete_session(&user.token_hash, eventlog::event::now())
+        .await?;
+    let c = set_cookie(SESSION_COOKIE, "", &user.base, 0, state.secure_cookies());
+    Ok((
+        [(header::SET_COOKIE, c)],
+        Redirect::to(&format!("{}/login", user.base.path())),
+    )
+        .into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn next_stays_on_this_site() {
+        let base = Base::default();
+        assert_eq!(safe_next(&base, "/groups?q=1"), "/groups?q=1");
+        assert_eq!(safe_next(&base, "//evil.example"), "/events");
+        assert_eq!(safe_next(&base, "https://evil.example"), "/events");
+        assert_eq!(safe_next(&base, "/\\evil.example"), "/events");
+    }
+}

@@ -1,0 +1,109 @@
+//! The session cookie and the `CurrentUser` extractor that every page but login and healthz
+//! takes.
+
+use axum::extract::FromRequestParts;
+use axum::http::header;
+use axum::http::request::Parts;
+use eventlog::store::{Role, Session, User};
+
+use crate::error::AppError;
+use crate::{AppState, Base};
+
+/// Name of the session cookie.
+pub const SESSION_COOKIE: &str = "eventlog_session";
+
+/// The value of cookie `name` in the request, if any.
+pub fn cookie(parts: &Parts, name: &str) -> Option<String> {
+    parts
+        .headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.to_owned())
+}
+
+/// `Set-Cookie` value: HttpOnly, SameSite=Lax, scoped to where the admin is mounted.
+pub fn set_cookie(name: &str, value: &str, base: &Base, max_age_secs: i64, secure: bool) -> String {
+    format!(
+        "{name}={value}; Path={}; HttpOnly; SameSite=Lax; Max-Age={max_age_secs}{}",
+        base.cookie_path(),
+        if secure { "; Secure" } else { "" }
+    )
+}
+
+/// The logged-in user of a request, with the session's CSRF token and where the admin is
+/// mounted. Without a valid session, GET requests are redirected to the login page.
+#[derive(Debug, Clone)]
+pub struct CurrentUser {
+    /// The session.
+    pub session: Session,
+    /// SHA-256 of the session token (to end it on logout).
+    pub token_hash: String,
+    /// The path prefix the admin is mounted under.
+    pub base: Base,
+}
+
+impl CurrentUser {
+    /// The user.
+    pub fn user(&self) -> &User {
+        &self.session.user
+    }
+
+    /// Whether the user may delete.
+    pub fn is_admin(&self) -> bool {
+        self.session.user.role == Role::Admin
+    }
+
+    /// Fails unless the user is an admin.
+    pub fn require_admin(&self) -> Result<(), AppError> {
+        if self.is_admin() {
+            Ok(())
+        } else {
+            Err(AppError::Forbidden)
+        }
+    }
+
+    /// Fails unless `token` is this session's CSRF token.
+    pub fn check_csrf(&self, token: Option<&str>) -> Result<(), AppError> {
+        match token {
+            Some(t) if super::constant_time_eq(t, &self.session.csrf_token) => Ok(()),
+            _ => Err(AppError::Csrf),
+        }
+    }
+}
+
+impl FromRequestParts<AppState> for CurrentUser {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
+        let base = Base::from_parts(parts);
+        let login = || {
+            let path_q = parts
+                .uri
+                .path_and_query()
+                .map(|p| p.as_str())
+                .unwrap_or("/");
+            let next = serde_urlencoded::to_string([("next", path_q)]).unwrap_or_default();
+            AppError::LoginRequired(format!("{}/login?{next}", base.path()))
+        };
+        let Some(token) = cookie(parts, SESSION_COOKIE) else {
+            return Err(login());
+        };
+        let token_hash = super::hash_token(&token);
+        match state
+            .store()
+            .session(&token_hash, eventlog::event::now())
+            .await?
+        {
+            Some(session) => Ok(CurrentUser {
+                session,
+                token_hash,
+                base,
+            }),
+            None => Err(login()),
+        }
+    }
+}

@@ -1,0 +1,151 @@
+//! How times, delays, groups and types are written on the pages.
+
+use chrono::{DateTime, Utc};
+use eventlog::EventTypes;
+
+/// Absolute time as shown on hover: `2026-11-27 01:46:43 UTC`.
+pub fn absolute(t: DateTime<Utc>) -> String {
+    t.format("%Y-%m-%d %H:%M:%S UTC").to_string()
+}
+
+/// Relative time: `just now`, `3 minutes ago`, `1 day ago`, `in 5 minutes`.
+pub fn relative(t: DateTime<Utc>, now: DateTime<Utc>) -> String {
+    let secs = (now - t).num_seconds();
+    let (n, future) = if secs < 0 { (-secs, true) } else { (secs, false) };
+    if n < 10 {
+        return "just now".to_owned();
+    }
+    let (value, unit) = match n {
+        0..60 => (n, "second"),
+        60..3600 => (n / 60, "minute"),
+        3600..86_400 => (n / 3600, "hour"),
+        86_400..2_592_000 => (n / 86_400, "day"),
+        2_592_000..31_536_000 => (n / 2_592_000, "month"),
+        _ => (n / 31_536_000, "year"),
+    };
+    let plural = if value == 1 { "" } else { "s" };
+    if future {
+        format!("in {value} {unit}{plural}")
+    } else {
+        format!("{value} {unit}{plural} ago")
+    }
+}
+
+/// The delay between two events of a group, as SPEC §4 writes it: `10s later`,
+/// `5m 10s later`, `1y 35d 2h 5m 10s later` (y = 365 days; zero units left out), or
+/// `- same time`.
+pub fn delay(from: DateTime<Utc>, to: DateTime<Utc>) -> String {
+    let mut secs = (to - from).num_seconds().max(0);
+    if secs == 0 {
+        return "- same time".to_owned();
+    }
+    let mut parts = Vec::new();
+    for (unit, size) in [("y", 365 * 86_400), ("d", 86_400), ("h", 3600), ("m", 60), ("s", 1)] {
+        let n = secs / size;
+        secs %= size;
+        if n > 0 {
+            parts.push(format!("{n}{unit}"));
+        }
+    }
+    format!("{} later", parts.join(" "))
+}
+
+/// A group as shown in lists: a random 32-hex id shortened to 8 characters, a name whole.
+pub fn short_group(group: &str) -> &str {
+    if eventlog::event::is_random_group(group) {
+        &group[..8]
+    } else {
+        group
+    }
+}
+
+/// A type label with its colours, ready for a template.
+#[derive(Debug, Clone)]
+pub struct TypeLabel {
+    /// Type name.
+    pub name: String,
+    /// Label (legacy types: the name in title case).
+    pub label: String,
+    /// `style` attribute value (colours are validated when configured).
+    pub style: String,
+}
+
+impl TypeLabel {
+    /// How `name` is shown under `types`.
+    pub fn new(types: &EventTypes, name: &str) -> Self {
+        let t = types.display(name);
+        let mut style = String::new();
+        if let Some(c) = &t.color {
+            style.push_str(&format!("color: {c};"));
+        }
+        if let Some(b) = &t.bgcolor {
+            style.push_str(&format!("background: {b};"));
+        }
+        TypeLabel {
+            name: t.name,
+            label: t.label,
+            style,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(secs: i64) -> DateTime<Utc> {
+        DateTime::from_timestamp(1_700_000_000 + secs, 0).unwrap()
+    }
+
+    #[test]
+    fn delays_are_written_as_the_spec_says() {
+        assert_eq!(delay(t(0), t(0)), "- same time");
+        assert_eq!(delay(t(0), t(10)), "10s later");
+        assert_eq!(delay(t(0), t(5 * 60 + 10)), "5m 10s later");
+        assert_eq!(delay(t(0), t(2 * 3600 + 5 * 60 + 10)), "2h 5m 10s later");
+        assert_eq!(
+            delay(t(0), t(3 * 86_400 + 2 * 3600 + 5 * 60 + 10)),
+            "3d 2h 5m 10s later"
+        );
+        assert_eq!(
+            delay(t(0), t(400 * 86_400 + 2 * 3600 + 5 * 60 + 10)),
+            "1y 35d 2h 5m 10s later"
+        );
+    }
+
+    #[test]
+    fn zero_units_are_left_out() {
+        assert_eq!(delay(t(0), t(3600)), "1h later");
+        assert_eq!(delay(t(0), t(86_400 + 10)), "1d 10s later");
+        assert_eq!(delay(t(0), t(365 * 86_400 + 60)), "1y 1m later");
+        // Sub-second differences count as the same time.
+        let a = t(0);
+        assert_eq!(delay(a, a + chrono::Duration::milliseconds(400)), "- same time");
+    }
+
+    #[test]
+    fn relative_times() {
+        assert_eq!(relative(t(0), t(3)), "just now");
+        assert_eq!(relative(t(0), t(45)), "45 seconds ago");
+        assert_eq!(relative(t(0), t(180)), "3 minutes ago");
+        assert_eq!(relative(t(0), t(3600)), "1 hour ago");
+        assert_eq!(relative(t(0), t(2 * 86_400)), "2 days ago");
+        assert_eq!(relative(t(300), t(0)), "in 5 minutes");
+    }
+
+    #[test]
+    fn random_groups_are_shortened_names_are_not() {
+        assert_eq!(short_group("0123456789abcdef0123456789abcdef"), "01234567");
+        assert_eq!(short_group("Order 42"), "Order 42");
+    }
+
+    #[test]
+    fn legacy_types_in_title_case_without_colours() {
+        let types = EventTypes::default();
+        let l = TypeLabel::new(&types, "old_thing");
+        assert_eq!(l.label, "Old_Thing");
+        assert_eq!(l.style, "");
+        let c = TypeLabel::new(&types, "critical");
+        assert_eq!(c.style, "color: white;background: red;");
+    }
+}
