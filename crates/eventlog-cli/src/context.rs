@@ -25,7 +25,7 @@ impl Context {
     pub fn config(&self) -> anyhow::Result<Config> {
         if self.config_path.exists() {
             Ok(Config::load(&self.config_path)?)
-        } else if self.config_path == PathBuf::from("eventlog.toml") {
+        } else if self.config_path.as_path() == std::path::Path::new("eventlog.toml") {
             Ok(Config::default())
         } else {
             anyhow::bail!(
