@@ -75,13 +75,7 @@ impl TestDb {
     /// When the variable is unset or the server cannot be reached: PostgreSQL tests must run,
     /// so the message says to run them with `scripts/test`.
     pub async fn postgres() -> TestDb {
-        let admin_url = std::env::var(POSTGRES_URL_ENV).unwrap_or_else(|_| {
-            panic!(
-                "{POSTGRES_URL_ENV} is not set: the PostgreSQL tests need a server. \
-                 Run the test suite with `scripts/test`, which starts a throwaway PostgreSQL \
-                 cluster and sets it."
-            )
-        });
+        let admin_url = admin_url(std::env::var(POSTGRES_URL_ENV).ok());
         let name = format!("t_{}", uuid::Uuid::new_v4().simple());
         let mut conn = admin_connection(&admin_url).await;
         sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
@@ -136,6 +130,18 @@ impl Drop for TestDb {
     }
 }
 
+/// The admin URL, or a panic that says how to get one.
+fn admin_url(from_env: Option<String>) -> String {
+    match from_env {
+        Some(url) if !url.is_empty() => url,
+        _ => panic!(
+            "{POSTGRES_URL_ENV} is not set: the PostgreSQL tests need a server. \
+             Run the test suite with `scripts/test`, which starts a throwaway PostgreSQL \
+             cluster and sets it."
+        ),
+    }
+}
+
 async fn admin_connection(admin_url: &str) -> PgConnection {
     let connect = PgConnection::connect(admin_url);
     match tokio::time::timeout(Duration::from_secs(10), connect).await {
@@ -184,6 +190,12 @@ impl PgCluster {
     /// Creates and starts a new cluster (a second or two). The superuser is `postgres`, with
     /// trust authentication on loopback.
     pub fn start() -> io::Result<PgCluster> {
+        PgCluster::start_with(&[])
+    }
+
+    /// Like [`PgCluster::start`], with extra server settings that override the defaults, e.g.
+    /// `[("fsync", "on"), ("synchronous_commit", "on")]` for a benchmark of durable commits.
+    pub fn start_with(settings: &[(&str, &str)]) -> io::Result<PgCluster> {
         let dir = tempfile::Builder::new().prefix("eventlog-pg-").tempdir()?;
         let port = free_port()?;
         let cluster = PgCluster { dir, port };
@@ -216,6 +228,10 @@ impl PgCluster {
         let conf_path = cluster.data_dir().join("postgresql.conf");
         let mut text = std::fs::read_to_string(&conf_path)?;
         text.push_str(&conf);
+        // Later lines win in postgresql.conf.
+        for (name, value) in settings {
+            text.push_str(&format!("{name} = '{value}'\n"));
+        }
         std::fs::write(&conf_path, text)?;
         cluster.pg_ctl_start()?;
         Ok(cluster)
@@ -351,6 +367,22 @@ mod tests {
             with_database("postgres://u@h:5", "t_1"),
             "postgres://u@h:5/t_1"
         );
+    }
+
+    #[test]
+    #[should_panic(
+        expected = "EVENTLOG_TEST_POSTGRES_URL is not set: the PostgreSQL tests need a server. Run the test suite with `scripts/test`"
+    )]
+    fn without_a_server_url_postgres_tests_fail_and_say_how_to_run_them() {
+        admin_url(None);
+    }
+
+    #[tokio::test]
+    #[should_panic(
+        expected = "cannot reach the PostgreSQL test server at EVENTLOG_TEST_POSTGRES_URL=postgres://postgres@127.0.0.1:1/postgres"
+    )]
+    async fn an_unreachable_server_fails_the_test_and_says_how_to_run_it() {
+        admin_connection("postgres://postgres@127.0.0.1:1/postgres").await;
     }
 
     #[tokio::test]

@@ -4,6 +4,8 @@
 //! `postgres::NAME`. PostgreSQL comes from `scripts/test` (EVENTLOG_TEST_POSTGRES_URL); without
 //! it the postgres tests fail, they never skip.
 
+#![allow(clippy::unwrap_used)] // A test: a panic is the failure report.
+
 use std::collections::HashSet;
 use std::sync::Arc;
 
@@ -12,7 +14,7 @@ use eventlog::store::{
     self, Backend, Cursor, DataMatch, EventFilter, GroupCursor, GroupFilter, Order, PURGE_BATCH,
 };
 use eventlog::{GroupId, NewEvent};
-use eventlog_testing::TestDb;
+use eventlog_testing::{PgCluster, TestDb};
 use serde_json::json;
 
 macro_rules! store_tests {
@@ -55,6 +57,8 @@ store_tests!(
     purge_by_age_and_type,
     purge_deletes_more_than_one_batch,
     count_and_histogram,
+    nul_characters_do_not_break_a_batch,
+    concurrent_writers_lose_and_duplicate_nothing,
 );
 
 /// 2026-01-01T00:00:00Z plus `secs` seconds.
@@ -812,4 +816,135 @@ async fn open_reports_an_unreachable_postgres_server() {
         "a refused connection is worth retrying: {err}"
     );
     assert!(err.to_string().contains("database error"), "{err}");
+}
+
+async fn nul_characters_do_not_break_a_batch(db: TestDb) {
+    let store = open(&db).await;
+    let mut odd = ev("info", "g\0x", "before\0after", 1);
+    odd.initiator = Some("a\0b".into());
+    odd.data = Some(json!({"k\0": "v\0", "list": ["\0", 1]}));
+    let res = store
+        .insert_batch(&[odd, ev("info", "g", "fine", 2)])
+        .await
+        .unwrap();
+    assert!(res.iter().all(|r| r.created), "{res:?}");
+    let got = store.get(res[0].id).await.unwrap().unwrap();
+    // SQLite keeps U+0000; PostgreSQL cannot store it and keeps U+FFFD instead.
+    let nul = if store.backend() == "postgres" {
+        "\u{fffd}"
+    } else {
+        "\0"
+    };
+    assert_eq!(got.message, format!("before{nul}after"));
+    assert_eq!(got.group, format!("g{nul}x"));
+    assert_eq!(got.initiator, Some(format!("a{nul}b")));
+    let mut data = serde_json::Map::new();
+    data.insert(format!("k{nul}"), json!(format!("v{nul}")));
+    data.insert("list".into(), json!([nul, 1]));
+    assert_eq!(got.data, Some(serde_json::Value::Object(data)));
+    let summary = store.group_summary(&got.group).await.unwrap().unwrap();
+    assert_eq!(summary.event_count, 1);
+}
+
+#[tokio::test]
+async fn postgres_store_fails_transiently_while_the_server_is_down_and_recovers() {
+    let cluster = PgCluster::start().expect("start a private PostgreSQL cluster");
+    let store = store::open(&cluster.url()).await.unwrap();
+    store
+        .insert_batch(&[ev("info", "g", "before", 1)])
+        .await
+        .unwrap();
+
+    cluster.stop().unwrap();
+    let err = store
+        .insert_batch(&[ev("info", "g", "while down", 2)])
+        .await
+        .expect_err("the server is down");
+    assert!(err.is_transient(), "worth retrying: {err}");
+
+    cluster.restart().unwrap();
+    let after = ev("info", "g", "after", 3);
+    // Pooled connections died with the server: the pool replaces them, so a retry succeeds.
+    let mut stored = false;
+    for _ in 0..20 {
+        match store.insert_batch(std::slice::from_ref(&after)).await {
+            Ok(_) => {
+                stored = true;
+                break;
+            }
+            Err(err) => {
+                assert!(err.is_transient(), "a restart is transient: {err}");
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+        }
+    }
+    assert!(stored, "the store recovers after the restart");
+    assert_eq!(
+        messages(&*store, &EventFilter::default()).await,
+        ["before", "after"],
+        "nothing half-written while the server was down"
+    );
+}
+
+async fn concurrent_writers_lose_and_duplicate_nothing(db: TestDb) {
+    let store = open(&db).await;
+    // 100 events every writer delivers (a retried delivery), in a different order per writer.
+    let shared: Vec<NewEvent> = (0..100)
+        .map(|i| ev("info", &format!("g{}", i % 5), &format!("shared {i}"), i))
+        .collect();
+    let mut writers = Vec::new();
+    for w in 0..4 {
+        let store = store.clone();
+        let mut mine: Vec<NewEvent> = (0..250)
+            .map(|i| {
+                let ty = if i % 3 == 0 { "error" } else { "info" };
+                ev(ty, &format!("g{}", i % 5), &format!("w{w} {i}"), i)
+            })
+            .collect();
+        mine.extend(shared.iter().cloned());
+        mine.rotate_left(w * 60);
+        writers.push(tokio::spawn(async move {
+            let mut created = 0;
+            for chunk in mine.chunks(50) {
+                // Writers racing on the same uuids may deadlock in PostgreSQL; that is a
+                // transient error, and the writer retries the batch, as the real one does.
+                let res = loop {
+                    match store.insert_batch(chunk).await {
+                        Ok(res) => break res,
+                        Err(e) if e.is_transient() => continue,
+                        Err(e) => panic!("{e}"),
+                    }
+                };
+                created += res.iter().filter(|r| r.created).count();
+            }
+            created
+        }));
+    }
+    let mut created = 0;
+    for w in writers {
+        created += w.await.unwrap();
+    }
+    assert_eq!(created, 4 * 250 + 100, "each event created exactly once");
+    assert_eq!(store.count(&EventFilter::default()).await.unwrap(), 1100);
+    let groups = store
+        .groups(&GroupFilter::default(), None, 100)
+        .await
+        .unwrap();
+    assert_eq!(groups.items.len(), 5);
+    assert_eq!(
+        groups.items.iter().map(|g| g.event_count).sum::<i64>(),
+        1100
+    );
+    for g in &groups.items {
+        let filter = EventFilter {
+            group: Some(g.group.clone()),
+            ..Default::default()
+        };
+        assert_eq!(
+            g.event_count as u64,
+            store.count(&filter).await.unwrap(),
+            "{}",
+            g.group
+        );
+    }
 }
