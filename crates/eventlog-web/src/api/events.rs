@@ -189,7 +189,14 @@ pub async fn ingest(
             .map_err(|e| ApiError::bad_request(format!("item {i}: {e}")).at(i))?;
         events.push(event);
     }
-    let inserted = state.store.insert_batch(&events).await?;
+    let inserted = {
+        let _permit = state
+            .write_gate
+            .acquire()
+            .await
+            .map_err(ApiError::internal)?;
+        state.store.insert_batch(&events).await?
+    };
     let mut groups: Vec<String> = events.iter().map(|e| e.group.to_string()).collect();
     for (i, r) in inserted.iter().enumerate() {
         if !r.created {

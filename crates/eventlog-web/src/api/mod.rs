@@ -43,16 +43,28 @@ pub struct ApiState {
     pub types: Arc<EventTypes>,
     /// Largest request body in bytes (`[api] body_limit`).
     pub body_limit: usize,
+    /// Lets one ingest transaction at a time into SQLite (which has one writer anyway):
+    /// waiting here hands the lock over at once, while waiting in SQLite's busy handler
+    /// sleeps in steps of up to 100 ms. PostgreSQL gets as many permits as it has use for.
+    pub write_gate: Arc<tokio::sync::Semaphore>,
 }
 
 impl ApiState {
     /// State with the default body limit (8 MiB).
     pub fn new(store: Arc<dyn Backend>, types: EventTypes) -> Self {
+        let writers = if store.backend() == "sqlite" { 1 } else { 64 };
         ApiState {
             store,
             types: Arc::new(types),
             body_limit: eventlog::config::ApiConfig::default().body_limit,
+            write_gate: Arc::new(tokio::sync::Semaphore::new(writers)),
         }
+    }
+
+    /// The same with `[api]` settings applied.
+    pub fn with_config(mut self, config: &eventlog::config::ApiConfig) -> Self {
+        self.body_limit = config.body_limit;
+        self
     }
 }
 
