@@ -189,15 +189,8 @@ pub async fn ingest(
             .map_err(|e| ApiError::bad_request(format!("item {i}: {e}")).at(i))?;
         events.push(event);
     }
-    let inserted = {
-        let _permit = state
-            .write_gate
-            .acquire()
-            .await
-            .map_err(ApiError::internal)?;
-        state.store.insert_batch(&events).await?
-    };
     let mut groups: Vec<String> = events.iter().map(|e| e.group.to_string()).collect();
+    let inserted = state.insert(events).await?;
     for (i, r) in inserted.iter().enumerate() {
         if !r.created {
             // A repeated idempotency key: report the group the stored event really has.

@@ -24,6 +24,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+pub mod commit;
 mod events;
 mod groups;
 mod model;
@@ -43,22 +44,34 @@ pub struct ApiState {
     pub types: Arc<EventTypes>,
     /// Largest request body in bytes (`[api] body_limit`).
     pub body_limit: usize,
-    /// Lets one ingest transaction at a time into SQLite (which has one writer anyway):
-    /// waiting here hands the lock over at once, while waiting in SQLite's busy handler
-    /// sleeps in steps of up to 100 ms. PostgreSQL gets as many permits as it has use for.
-    pub write_gate: Arc<tokio::sync::Semaphore>,
+    /// SQLite only: the group-commit task, started on first use (see [`commit`]).
+    group_commit: Arc<std::sync::OnceLock<commit::GroupCommit>>,
 }
 
 impl ApiState {
     /// State with the default body limit (8 MiB).
     pub fn new(store: Arc<dyn Backend>, types: EventTypes) -> Self {
-        let writers = if store.backend() == "sqlite" { 1 } else { 64 };
         ApiState {
             store,
             types: Arc::new(types),
             body_limit: eventlog::config::ApiConfig::default().body_limit,
-            write_gate: Arc::new(tokio::sync::Semaphore::new(writers)),
+            group_commit: Arc::default(),
         }
+    }
+
+    /// Stores a validated request's events and returns their ids after the commit: through
+    /// group commit on SQLite, directly (concurrent transactions) on PostgreSQL.
+    pub async fn insert(
+        &self,
+        events: Vec<eventlog::NewEvent>,
+    ) -> Result<Vec<eventlog::store::Inserted>, ApiError> {
+        if self.store.backend() != "sqlite" {
+            return Ok(self.store.insert_batch(&events).await?);
+        }
+        let gc = self
+            .group_commit
+            .get_or_init(|| commit::GroupCommit::start(self.store.clone()));
+        gc.insert(events).await.map_err(ApiError::internal)
     }
 
     /// The same with `[api]` settings applied.
