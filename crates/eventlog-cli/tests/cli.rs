@@ -39,15 +39,14 @@ cli_tests!(
 );
 
 fn eventlog(url: &str, args: &[&str]) -> Output {
-    let out = Command::new(env!("CARGO_BIN_EXE_eventlog"))
+    Command::new(env!("CARGO_BIN_EXE_eventlog"))
         .args(args)
         .env("EVENTLOG_DATABASE_URL", url)
         .env("EVENTLOG_CONFIG", "eventlog.toml")
         .env("NO_COLOR", "1")
         .current_dir(std::env::temp_dir())
         .output()
-        .expect("run eventlog");
-    out
+        .expect("run eventlog")
 }
 
 fn ok(url: &str, args: &[&str]) -> String {

@@ -98,6 +98,50 @@ async fn run_case(db: &TestDb, label: &str, batch: usize) {
     server.abort();
 }
 
+/// The same load straight into `Store::insert_batch` (no HTTP), to show what HTTP costs.
+async fn store_only(db: &TestDb, label: &str, batch: usize) {
+    let store = store::open(db.url()).await.expect("open store");
+    let clients = env_num("INGEST_CLIENTS", 16) as usize;
+    let secs = env_num("INGEST_SECS", 5);
+    let start = Instant::now();
+    let deadline = start + Duration::from_secs(secs);
+    let sent = Arc::new(AtomicU64::new(0));
+    let tasks: Vec<_> = (0..clients)
+        .map(|c| {
+            let (store, sent) = (store.clone(), sent.clone());
+            tokio::spawn(async move {
+                while Instant::now() < deadline {
+                    // One group per batch, as in the HTTP case (items without a group).
+                    let group = eventlog::GroupId::random();
+                    let events: Vec<_> = (0..batch)
+                        .map(|i| {
+                            let mut e = eventlog::NewEvent::new(
+                                "info",
+                                group.clone(),
+                                format!("bench event {i} of client {c}"),
+                            );
+                            e.initiator = Some("bench".into());
+                            e.data = Some(json!({"i": i, "client": c}));
+                            e
+                        })
+                        .collect();
+                    store.insert_batch(&events).await.expect("insert");
+                    sent.fetch_add(batch as u64, Ordering::Relaxed);
+                }
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await.expect("task");
+    }
+    let n = sent.load(Ordering::Relaxed);
+    let elapsed = start.elapsed().as_secs_f64();
+    println!(
+        "{label:<10} batch {batch:>3}: {n:>8} events in {elapsed:.1} s = {:>9.0} events/s (store only: one transaction per batch, no HTTP)",
+        n as f64 / elapsed
+    );
+}
+
 fn main() {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -113,6 +157,8 @@ fn main() {
                 let db = TestDb::backend(backend).await;
                 run_case(&db, backend, batch).await;
             }
+            let db = TestDb::backend(backend).await;
+            store_only(&db, backend, 100).await;
         }
     });
 }

@@ -41,6 +41,7 @@ api_tests!(
     json_lines_batches,
     same_id_twice_stores_one_event,
     racing_duplicate_ids_store_one_event,
+    concurrent_requests_get_their_own_ids,
     body_over_the_limit_is_413,
     tokens_are_required_and_revocation_is_immediate,
     non_json_bodies_are_415,
@@ -65,11 +66,8 @@ impl Server {
     async fn start_with_limit(db: TestDb, body_limit: usize) -> Server {
         let store = store::open(db.url()).await.unwrap();
         let token = store.create_token("test").await.unwrap();
-        let state = ApiState {
-            store: store.clone(),
-            types: Arc::new(EventTypes::default()),
-            body_limit,
-        };
+        let state = ApiState::new(store.clone(), EventTypes::default())
+            .with_config(&eventlog::config::ApiConfig { body_limit });
         // Mounted as the server mounts it.
         let app = Router::new().nest(api::BASE_PATH, api::router(state));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -631,4 +629,34 @@ async fn openapi_paths_are_the_routes(db: TestDb) {
     ] {
         assert!(schemas.contains_key(name), "{name} missing");
     }
+}
+
+/// Concurrent requests (combined into one transaction on SQLite) each get the ids of their own
+/// events, in their own order.
+async fn concurrent_requests_get_their_own_ids(db: TestDb) {
+    let s = Arc::new(Server::start(db).await);
+    let tasks: Vec<_> = (0..24)
+        .map(|r| {
+            let s = s.clone();
+            tokio::spawn(async move {
+                let batch: Vec<Value> = (0..5)
+                    .map(|i| json!({"type": "info", "message": format!("request {r} item {i}")}))
+                    .collect();
+                (r, s.post(Value::Array(batch)).await)
+            })
+        })
+        .collect();
+    let mut groups = BTreeSet::new();
+    for t in tasks {
+        let (r, (status, body)) = t.await.unwrap();
+        assert_eq!(status, 201, "{body}");
+        for (i, id) in body["ids"].as_array().unwrap().iter().enumerate() {
+            let e = s.store.get(id.as_i64().unwrap()).await.unwrap().unwrap();
+            assert_eq!(e.message, format!("request {r} item {i}"));
+            assert_eq!(e.group, body["groups"][i].as_str().unwrap());
+        }
+        groups.insert(body["groups"][0].as_str().unwrap().to_owned());
+    }
+    assert_eq!(groups.len(), 24, "one new group per request");
+    assert_eq!(s.count().await, 120);
 }

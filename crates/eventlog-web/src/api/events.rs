@@ -47,23 +47,51 @@ fn body_kind(headers: &HeaderMap) -> Result<BodyKind, ApiError> {
 }
 
 /// The items of a body: a JSON object, an array of them, or one object per line.
-fn items(kind: BodyKind, body: &[u8]) -> Result<Vec<Value>, ApiError> {
+///
+/// The common case (a well-formed body) is parsed straight into [`EventInput`]s; only when
+/// that fails is the body parsed again item by item, to name the item that broke a rule.
+fn items(kind: BodyKind, body: &[u8]) -> Result<Vec<EventInput>, ApiError> {
+    let item_error = |i: usize, e: String| ApiError::bad_request(format!("item {i}: {e}")).at(i);
     match kind {
-        BodyKind::Json => match serde_json::from_slice::<Value>(body) {
-            Ok(Value::Array(items)) => Ok(items),
-            Ok(v @ Value::Object(_)) => Ok(vec![v]),
-            Ok(_) => Err(ApiError::bad_request(
-                "the body must be an event object or an array of event objects",
-            )),
-            Err(e) => Err(ApiError::bad_request(format!("the body is not JSON: {e}"))),
-        },
+        BodyKind::Json => {
+            let first = body.iter().find(|b| !b.is_ascii_whitespace());
+            let fast = match first {
+                Some(b'[') => serde_json::from_slice::<Vec<EventInput>>(body).ok(),
+                Some(b'{') => serde_json::from_slice::<EventInput>(body)
+                    .ok()
+                    .map(|e| vec![e]),
+                _ => None,
+            };
+            if let Some(items) = fast {
+                return Ok(items);
+            }
+            let values = match serde_json::from_slice::<Value>(body) {
+                Ok(Value::Array(items)) => items,
+                Ok(v @ Value::Object(_)) => vec![v],
+                Ok(_) => {
+                    return Err(ApiError::bad_request(
+                        "the body must be an event object or an array of event objects",
+                    ));
+                }
+                Err(e) => return Err(ApiError::bad_request(format!("the body is not JSON: {e}"))),
+            };
+            values
+                .into_iter()
+                .enumerate()
+                .map(|(i, v)| serde_json::from_value(v).map_err(|e| item_error(i, e.to_string())))
+                .collect()
+        }
         BodyKind::JsonLines => body
             .split(|b| *b == b'\n')
             .filter(|line| !line.iter().all(u8::is_ascii_whitespace))
             .enumerate()
             .map(|(i, line)| {
-                serde_json::from_slice(line).map_err(|e| {
-                    ApiError::bad_request(format!("item {i}: the line is not JSON: {e}")).at(i)
+                serde_json::from_slice::<EventInput>(line).map_err(|e| {
+                    if e.is_data() {
+                        item_error(i, e.to_string())
+                    } else {
+                        item_error(i, format!("the line is not JSON: {e}"))
+                    }
                 })
             })
             .collect(),
@@ -78,10 +106,9 @@ fn parse_timestamp(text: &str) -> Result<DateTime<Utc>, String> {
 
 fn to_new_event(
     state: &ApiState,
-    item: Value,
+    input: EventInput,
     shared_group: &mut Option<GroupId>,
 ) -> Result<NewEvent, String> {
-    let input: EventInput = serde_json::from_value(item).map_err(|e| e.to_string())?;
     state
         .types
         .require(&input.event_type)
@@ -162,8 +189,8 @@ pub async fn ingest(
             .map_err(|e| ApiError::bad_request(format!("item {i}: {e}")).at(i))?;
         events.push(event);
     }
-    let inserted = state.store.insert_batch(&events).await?;
     let mut groups: Vec<String> = events.iter().map(|e| e.group.to_string()).collect();
+    let inserted = state.insert(events).await?;
     for (i, r) in inserted.iter().enumerate() {
         if !r.created {
             // A repeated idempotency key: report the group the stored event really has.

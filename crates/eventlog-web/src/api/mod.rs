@@ -24,6 +24,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+pub mod commit;
 mod events;
 mod groups;
 mod model;
@@ -43,6 +44,8 @@ pub struct ApiState {
     pub types: Arc<EventTypes>,
     /// Largest request body in bytes (`[api] body_limit`).
     pub body_limit: usize,
+    /// SQLite only: the group-commit task, started on first use (see [`commit`]).
+    group_commit: Arc<std::sync::OnceLock<commit::GroupCommit>>,
 }
 
 impl ApiState {
@@ -52,7 +55,29 @@ impl ApiState {
             store,
             types: Arc::new(types),
             body_limit: eventlog::config::ApiConfig::default().body_limit,
+            group_commit: Arc::default(),
         }
+    }
+
+    /// Stores a validated request's events and returns their ids after the commit: through
+    /// group commit on SQLite, directly (concurrent transactions) on PostgreSQL.
+    pub async fn insert(
+        &self,
+        events: Vec<eventlog::NewEvent>,
+    ) -> Result<Vec<eventlog::store::Inserted>, ApiError> {
+        if self.store.backend() != "sqlite" {
+            return Ok(self.store.insert_batch(&events).await?);
+        }
+        let gc = self
+            .group_commit
+            .get_or_init(|| commit::GroupCommit::start(self.store.clone()));
+        gc.insert(events).await.map_err(ApiError::internal)
+    }
+
+    /// The same with `[api]` settings applied.
+    pub fn with_config(mut self, config: &eventlog::config::ApiConfig) -> Self {
+        self.body_limit = config.body_limit;
+        self
     }
 }
 
