@@ -174,7 +174,10 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Base {
 /// The admin routes (login, events, groups, delete, export, live tail, healthz, assets).
 pub fn app(state: AppState) -> Router {
     Router::new()
-        .route("/", get(|base: Base| async move { Redirect::to(&format!("{}/events", base.path())) }))
+        .route(
+            "/",
+            get(|base: Base| async move { Redirect::to(&format!("{}/events", base.path())) }),
+        )
         .route("/healthz", get(|| async { "ok" }))
         .route("/login", get(admin::login::page).post(admin::login::submit))
         .route("/logout", post(admin::login::logout))
@@ -190,7 +193,7 @@ pub fn app(state: AppState) -> Router {
         .route("/static/{file}", get(admin::assets::asset))
         .with_state(state.clone())
         // The API has its own state and authentication (tokens, not sessions).
-        .nest("/api/v1", api::router(state.api_state()))
+        .nest(api::BASE_PATH, api::router(state.api_state()))
 }
 
 /// Serves `router` on `listener` until `shutdown` completes, then finishes open requests.

@@ -12,7 +12,7 @@ struct MailServerQuit;
 
 fn send_mails(count: usize) -> Result<usize, MailServerQuit> {
     // Stands in for real SMTP work: the 13th run of the example fails, like real life.
-    if count % 13 == 0 {
+    if count.is_multiple_of(13) {
         return Err(MailServerQuit);
     }
     Ok(count)

@@ -34,12 +34,15 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
     // Several servers may share one database: each applies retention; purges are idempotent.
     let retention = if config.retention.is_enabled() {
         let events: std::sync::Arc<dyn eventlog::store::Store> = store.clone();
-        Some(eventlog::retention::spawn(events, config.retention.clone())?)
+        Some(eventlog::retention::spawn(
+            events,
+            config.retention.clone(),
+        )?)
     } else {
         None
     };
-    let state = eventlog_web::AppState::new(store, types)
-        .with_api_body_limit(config.api.body_limit);
+    let state =
+        eventlog_web::AppState::new(store, types).with_api_body_limit(config.api.body_limit);
     eventlog_web::serve(listener, eventlog_web::app(state), shutdown_signal())
         .await
         .context("server failed")?;
