@@ -3,6 +3,8 @@ pub mod config;
 pub mod error;
 pub mod event;
 pub mod event_type;
+#[cfg(feature = "mail")]
+pub mod mail;
 pub mod store;
 
 pub use config::Config;
