@@ -454,13 +454,8 @@ pub struct MailStats {
     pub sent: u64,
     /// Mails not sent: SMTP errors, bad recipients, full queue, closed mailer, close timeout.
     pub failed: u64,
-}
-
-impl MailStats {
     /// Mails queued but neither sent nor failed yet.
-    pub fn pending(&self) -> u64 {
-        self.queued.saturating_sub(self.sent + self.failed)
-    }
+    pub pending: u64,
 }
 
 #[derive(Debug, Default)]
@@ -468,6 +463,8 @@ struct Counters {
     queued: AtomicU64,
     sent: AtomicU64,
     failed: AtomicU64,
+    /// Queued mails the task has finished with (sent or failed).
+    done: AtomicU64,
     fail_silently: bool,
 }
 
@@ -524,6 +521,7 @@ impl Mailer {
                     }
                     Err(reason) => task_counters.fail(&event, &to, &reason),
                 }
+                task_counters.done.fetch_add(1, Ordering::SeqCst);
             }
         });
         Ok(Mailer {
@@ -541,14 +539,17 @@ impl Mailer {
         for event in events {
             let Some(to) = &event.send_mail else { continue };
             let reason = match queue.as_ref() {
-                Some(tx) => match tx.try_send((event.clone(), to.clone())) {
-                    Ok(()) => {
-                        self.counters.queued.fetch_add(1, Ordering::Relaxed);
-                        continue;
-                    }
-                    Err(flume::TrySendError::Full(_)) => "the mail queue is full",
-                    Err(flume::TrySendError::Disconnected(_)) => "the mail task has stopped",
-                },
+                Some(tx) => {
+                    // Counted before sending so that `done` can never overtake `queued`.
+                    self.counters.queued.fetch_add(1, Ordering::SeqCst);
+                    let reason = match tx.try_send((event.clone(), to.clone())) {
+                        Ok(()) => continue,
+                        Err(flume::TrySendError::Full(_)) => "the mail queue is full",
+                        Err(flume::TrySendError::Disconnected(_)) => "the mail task has stopped",
+                    };
+                    self.counters.queued.fetch_sub(1, Ordering::SeqCst);
+                    reason
+                }
                 None => "the mailer is closed",
             };
             self.counters.fail(event, to, reason);
@@ -557,10 +558,15 @@ impl Mailer {
 
     /// Current counts.
     pub fn stats(&self) -> MailStats {
+        // `done` before `queued`: a mail is counted as queued before the task can finish it,
+        // so this order never shows a negative backlog.
+        let done = self.counters.done.load(Ordering::SeqCst);
+        let queued = self.counters.queued.load(Ordering::SeqCst);
         MailStats {
-            queued: self.counters.queued.load(Ordering::Relaxed),
+            queued,
             sent: self.counters.sent.load(Ordering::Relaxed),
             failed: self.counters.failed.load(Ordering::Relaxed),
+            pending: queued.saturating_sub(done),
         }
     }
 
@@ -577,8 +583,9 @@ impl Mailer {
         {
             task.abort();
             let _ = task.await;
-            let pending = self.stats().pending();
+            let pending = self.stats().pending;
             self.counters.failed.fetch_add(pending, Ordering::Relaxed);
+            self.counters.done.fetch_add(pending, Ordering::Relaxed);
             if !self.counters.fail_silently && pending > 0 {
                 tracing::error!(
                     pending,
