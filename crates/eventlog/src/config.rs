@@ -195,6 +195,7 @@ mod tests {
 
     #[cfg(feature = "mail")]
     #[test]
+    #[allow(clippy::unwrap_used)]
     fn mail_section_is_checked_on_load() {
         let c = Config::from_toml("[mail]\nurl = \"smtp://127.0.0.1:2525\"\n").unwrap();
         let mail = c.mail.expect("mail section");

@@ -272,9 +272,9 @@ impl Template {
             if tail.starts_with("{{") || tail.starts_with("}}") {
                 text.push_str(&tail[..1]);
                 rest = &tail[2..];
-            } else if tail.starts_with('}') {
+            } else if let Some(after) = tail.strip_prefix('}') {
                 text.push('}');
-                rest = &tail[1..];
+                rest = after;
             } else {
                 let Some(end) = tail.find('}') else {
                     return Err(Error::Config(format!(
@@ -598,6 +598,7 @@ impl Mailer {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use chrono::TimeZone;
