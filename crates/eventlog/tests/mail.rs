@@ -292,18 +292,55 @@ async fn dead_port() -> SocketAddr {
     listener.local_addr().unwrap()
 }
 
+/// A `tracing` writer into a shared buffer, to see what the mailer logs.
+#[derive(Clone, Default)]
+struct LogBuffer(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for LogBuffer {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl LogBuffer {
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
+}
+
+/// Everything logged by this test binary. A global subscriber rather than a scoped one: tests
+/// run on parallel threads, and tracing caches per-callsite interest across them.
+fn logs() -> LogBuffer {
+    static LOGS: std::sync::OnceLock<LogBuffer> = std::sync::OnceLock::new();
+    LOGS.get_or_init(|| {
+        let logs = LogBuffer::default();
+        let writer = logs.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_ansi(false)
+            .with_writer(move || writer.clone())
+            .finish();
+        tracing::subscriber::set_global_default(subscriber).unwrap();
+        logs
+    })
+    .clone()
+}
+
 #[tokio::test]
 async fn a_dead_server_counts_failures_without_blocking() {
+    let logs = logs();
     for fail_silently in [false, true] {
+        let to = format!("dead-{fail_silently}@example.com");
         let addr = dead_port().await;
         let cfg = MailConfig {
             fail_silently,
             ..config(format!("smtp://{addr}"))
         };
         let mailer = Mailer::start(cfg, EventTypes::default()).unwrap();
-        let events: Vec<Event> = (0..3)
-            .map(|i| event(i, "lost mail", Some("dave@example.com")))
-            .collect();
+        let events: Vec<Event> = (0..3).map(|i| event(i, "lost mail", Some(&to))).collect();
         mailer.notify(&events);
         mailer.notify(&[event(9, "no recipient", None)]);
         mailer.close().await;
@@ -313,6 +350,20 @@ async fn a_dead_server_counts_failures_without_blocking() {
             (3, 0, 3),
             "fail_silently={fail_silently}"
         );
+        let text = logs.text();
+        let logged: Vec<&str> = text.lines().filter(|l| l.contains(&to)).collect();
+        if fail_silently {
+            assert!(logged.is_empty(), "{logged:#?}");
+        } else {
+            assert_eq!(logged.len(), 3, "{text}");
+            for line in logged {
+                assert!(line.contains("ERROR"), "{line}");
+                assert!(
+                    line.contains("cannot send event mail: SMTP error"),
+                    "{line}"
+                );
+            }
+        }
     }
 }
 
