@@ -36,10 +36,22 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Record an event; prints its group id.
+    Log(commands::log::Args),
     /// Apply pending database migrations.
     Migrate(commands::migrate::Args),
     /// List the configured event types, least severe first.
     Types(commands::types::Args),
+    /// Manage API tokens for /api/v1: add (prints the token once), list, revoke.
+    Token(commands::token::Args),
+    /// Print the latest events; with -f, keep printing new ones.
+    Tail(commands::tail::Args),
+    /// Export events as CSV or JSON Lines (streamed; progress bar on a terminal).
+    Export(commands::export::Args),
+    /// Import a JSON Lines export (idempotent: already stored events are skipped).
+    Import(commands::import::Args),
+    /// Delete events older than a given age.
+    Purge(commands::purge::Args),
 }
 
 #[tokio::main]
@@ -54,8 +66,14 @@ async fn main() -> ExitCode {
         .init();
     let ctx = context::Context::new(cli.database_url, cli.config);
     let result = match cli.command {
+        Command::Log(args) => commands::log::run(&ctx, args).await,
         Command::Migrate(args) => commands::migrate::run(&ctx, args).await,
         Command::Types(args) => commands::types::run(&ctx, args).await,
+        Command::Token(args) => commands::token::run(&ctx, args).await,
+        Command::Tail(args) => commands::tail::run(&ctx, args).await,
+        Command::Export(args) => commands::export::run(&ctx, args).await,
+        Command::Import(args) => commands::import::run(&ctx, args).await,
+        Command::Purge(args) => commands::purge::run(&ctx, args).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,1 +1,4 @@
 //! web
+
+pub mod api;
+pub mod filter_params;

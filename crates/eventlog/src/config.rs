@@ -5,7 +5,6 @@
 
 use std::net::SocketAddr;
 use std::path::Path;
-use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
@@ -24,6 +23,10 @@ pub struct Config {
     pub writer: WriterConfig,
     /// `eventlog serve`.
     pub server: ServerConfig,
+    /// The HTTP API under `/api/v1`.
+    pub api: ApiConfig,
+    /// Automatic deletion of old events.
+    pub retention: crate::retention::RetentionConfig,
     /// `[mail]`: e-mail notification; absent means no mail is sent.
     #[cfg(feature = "mail")]
     pub mail: Option<crate::mail::MailConfig>,
@@ -55,10 +58,9 @@ impl Default for TypesConfig {
 pub struct WriterConfig {
     /// Events the in-memory queue holds before callers wait (back-pressure).
     pub capacity: usize,
-    /// Most events stored in one transaction.
+    /// Most events stored in one transaction. The writer does not wait to fill a batch: it
+    /// stores what is queued, so batches grow only when events arrive faster than commits.
     pub batch_size: usize,
-    /// Longest wait, in milliseconds, between the first event of a batch and its commit.
-    pub flush_interval_ms: u64,
     /// Longest back-off between retries while the database is unreachable, in milliseconds.
     pub max_backoff_ms: u64,
     /// How long `close()` keeps retrying an unreachable database before it reports the
@@ -71,17 +73,9 @@ impl Default for WriterConfig {
         WriterConfig {
             capacity: 100_000,
             batch_size: 5_000,
-            flush_interval_ms: 50,
             max_backoff_ms: 5_000,
             shutdown_timeout_ms: 30_000,
         }
-    }
-}
-
-impl WriterConfig {
-    /// `flush_interval_ms` as a duration.
-    pub fn flush_interval(&self) -> Duration {
-        Duration::from_millis(self.flush_interval_ms)
     }
 }
 
@@ -101,11 +95,28 @@ impl Default for ServerConfig {
     }
 }
 
+/// `[api]`: the HTTP API under `/api/v1`.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ApiConfig {
+    /// Largest request body in bytes; larger ones get 413. Default 8 MiB.
+    pub body_limit: usize,
+}
+
+impl Default for ApiConfig {
+    fn default() -> Self {
+        ApiConfig {
+            body_limit: 8 * 1024 * 1024,
+        }
+    }
+}
+
 impl Config {
     /// Parses and checks a configuration text.
     pub fn from_toml(text: &str) -> Result<Self, Error> {
         let config: Config = toml::from_str(text).map_err(|e| Error::Config(e.to_string()))?;
         config.event_types()?;
+        config.retention.check()?;
         #[cfg(feature = "mail")]
         if let Some(mail) = &config.mail {
             mail.validate()?;

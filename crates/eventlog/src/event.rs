@@ -171,6 +171,11 @@ impl NewEvent {
     /// [`crate::EventTypes::require`]).
     pub fn validate(&self) -> Result<(), ValidationError> {
         crate::event_type::validate_type_name(&self.event_type)?;
+        self.validate_fields()
+    }
+
+    /// Checks the rules of message, initiator and mail recipient.
+    pub(crate) fn validate_fields(&self) -> Result<(), ValidationError> {
         validate_message(&self.message)?;
         if let Some(i) = &self.initiator {
             validate_initiator(i)?;

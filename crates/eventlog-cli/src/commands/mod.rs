@@ -1,4 +1,11 @@
 //! One module per subcommand.
 
+pub mod export;
+pub mod filter_args;
+pub mod import;
+pub mod log;
 pub mod migrate;
+pub mod purge;
+pub mod tail;
+pub mod token;
 pub mod types;

@@ -16,14 +16,16 @@ use crate::event::{Event, NewEvent};
 mod cursor;
 mod filter;
 mod group_delta;
+#[cfg(feature = "postgres")]
+pub mod postgres;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
-mod tokens;
+pub mod tokens;
 mod users;
 
 pub use cursor::{Cursor, GroupCursor};
 pub use filter::{DataMatch, EventFilter, GroupFilter, Order};
-pub use tokens::TokenStore;
+pub use tokens::{TokenError, TokenInfo, TokenStore};
 pub use users::UserStore;
 
 /// Everything a backend stores: events, admin users and sessions, API tokens.
@@ -173,7 +175,11 @@ async fn open_sqlite(url: &str) -> Result<Arc<dyn Backend>, StoreError> {
 async fn open_sqlite(_: &str) -> Result<Arc<dyn Backend>, StoreError> {
     Err(StoreError::BackendDisabled("sqlite"))
 }
-// The PostgreSQL backend lands with its own module (`postgres/`).
+#[cfg(feature = "postgres")]
+async fn open_postgres(url: &str) -> Result<Arc<dyn Backend>, StoreError> {
+    Ok(Arc::new(postgres::PostgresStore::connect(url).await?))
+}
+#[cfg(not(feature = "postgres"))]
 async fn open_postgres(_: &str) -> Result<Arc<dyn Backend>, StoreError> {
     Err(StoreError::BackendDisabled("postgres"))
 }

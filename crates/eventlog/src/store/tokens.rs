@@ -1,7 +1,160 @@
-//! API tokens (issue: HTTP API). Implemented by every backend.
+//! API tokens: bearer secrets for `/api/v1`, of which the store keeps only a SHA-256 hash.
+//!
+//! A token is `evl_` followed by 64 hex digits (32 random bytes from the operating system). It
+//! is shown once, when created; afterwards nobody, not even the database, can recover it.
+//! Backends implement the four storage methods; creating and verifying are provided on top.
+
+use std::fmt::Write as _;
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use thiserror::Error;
 
-/// Storage of API tokens (only their hashes).
+use crate::error::StoreError;
+
+/// Every token starts with this, so leaked tokens are easy to recognise (and to scan for).
+pub const TOKEN_PREFIX: &str = "evl_";
+/// Longest token name, in characters.
+pub const MAX_TOKEN_NAME_LEN: usize = 100;
+/// `last_used_at` is refreshed at most this often, so that authenticating a busy client is a
+/// read, not a write per request.
+pub const LAST_USED_RESOLUTION_SECS: i64 = 60;
+
+/// A token as listed: its name and dates, never the secret.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenInfo {
+    /// The unique name given at creation ("ci", "billing-service").
+    pub name: String,
+    /// When it was created.
+    pub created_at: DateTime<Utc>,
+    /// When it last authenticated a request (to the minute), if ever.
+    pub last_used_at: Option<DateTime<Utc>>,
+}
+
+/// Why a token could not be created.
+#[derive(Debug, Error)]
+pub enum TokenError {
+    /// The name is empty, too long or contains whitespace or control characters.
+    #[error(
+        "token name {0:?} is invalid: a token name must be 1 to 100 characters without spaces or control characters"
+    )]
+    InvalidName(String),
+    /// Another token already has the name.
+    #[error("a token named {0:?} already exists; revoke it first or choose another name")]
+    Exists(String),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// The SHA-256 hash of a token, as stored (64 lowercase hex digits).
+pub fn hash_token(token: &str) -> String {
+    let digest = Sha256::digest(token.as_bytes());
+    let mut hex = String::with_capacity(64);
+    for b in digest {
+        let _ = write!(hex, "{b:02x}");
+    }
+    hex
+}
+
+/// A fresh random token: `evl_` and 32 random bytes as hex.
+pub fn generate_token() -> Result<String, StoreError> {
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes)
+        .map_err(|e| StoreError::Corrupt(format!("no randomness for a token: {e}")))?;
+    let mut token = String::with_capacity(TOKEN_PREFIX.len() + 64);
+    token.push_str(TOKEN_PREFIX);
+    for b in bytes {
+        let _ = write!(token, "{b:02x}");
+    }
+    Ok(token)
+}
+
+/// Checks a token name.
+pub fn validate_token_name(name: &str) -> Result<(), TokenError> {
+    let len = name.chars().count();
+    if (1..=MAX_TOKEN_NAME_LEN).contains(&len)
+        && !name.chars().any(|c| c.is_whitespace() || c.is_control())
+    {
+        Ok(())
+    } else {
+        Err(TokenError::InvalidName(name.to_owned()))
+    }
+}
+
+/// Storage of API tokens (only their hashes). Implemented by every backend.
 #[async_trait]
-pub trait TokenStore: Send + Sync + 'static {}
+pub trait TokenStore: Send + Sync + 'static {
+    /// Stores a token hash under a name; `false` when the name is taken (nothing stored).
+    async fn insert_token_hash(
+        &self,
+        name: &str,
+        hash: &str,
+        created_at: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+
+    /// Every token, by name.
+    async fn list_tokens(&self) -> Result<Vec<TokenInfo>, StoreError>;
+
+    /// Deletes the token with this name; `false` when there is none.
+    async fn revoke_token(&self, name: &str) -> Result<bool, StoreError>;
+
+    /// The name of the token with this hash, refreshing its `last_used_at` when older than
+    /// [`LAST_USED_RESOLUTION_SECS`]; `None` for unknown (or revoked) tokens.
+    async fn token_name_by_hash(
+        &self,
+        hash: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<String>, StoreError>;
+
+    /// Creates a token named `name` and returns it: the only time the secret is available.
+    async fn create_token(&self, name: &str) -> Result<String, TokenError> {
+        validate_token_name(name)?;
+        let token = generate_token()?;
+        if self
+            .insert_token_hash(name, &hash_token(&token), crate::event::now())
+            .await?
+        {
+            Ok(token)
+        } else {
+            Err(TokenError::Exists(name.to_owned()))
+        }
+    }
+
+    /// The name of the token, if it is a valid, unrevoked token.
+    async fn verify_token(&self, token: &str) -> Result<Option<String>, StoreError> {
+        if !token.starts_with(TOKEN_PREFIX) {
+            return Ok(None);
+        }
+        self.token_name_by_hash(&hash_token(token), crate::event::now())
+            .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_are_prefixed_random_hex_and_hash_to_hex() {
+        let a = generate_token().unwrap();
+        assert!(a.starts_with("evl_"));
+        assert_eq!(a.len(), 4 + 64);
+        assert_ne!(a, generate_token().unwrap());
+        assert_eq!(
+            hash_token("abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+    }
+
+    #[test]
+    fn token_names_are_checked() {
+        assert!(validate_token_name("ci-deploy").is_ok());
+        for bad in ["", "two words", "tab\t", &"n".repeat(101)] {
+            let err = validate_token_name(bad).unwrap_err();
+            assert!(err.to_string().contains("is invalid"), "{bad:?}: {err}");
+        }
+    }
+}

@@ -22,12 +22,12 @@ use crate::store::{
     Page, Store,
 };
 
-/// Rows per multi-row INSERT: 8 parameters each stays far below SQLite's 32,766 limit, and
+/// Rows per multi-row INSERT: 9 parameters each stays below SQLite's 32,766 limit, and
 /// a fixed size keeps the prepared statement cached.
 mod tokens;
 mod users;
 
-const ROWS_PER_INSERT: usize = 500;
+const ROWS_PER_INSERT: usize = 3_000;
 
 const EVENT_COLUMNS: &str =
     "id, uuid, event_type, group_id, ts, message, data, initiator, send_mail";
@@ -65,6 +65,8 @@ impl SqliteStore {
         &self.pool
     }
 
+    /// Rebuilds the summaries of these groups from their events (after deletes, or when a
+    /// batch turned out to hold duplicates); drops groups left without events.
     async fn recompute_groups(
         tx: &mut Transaction<'static, Sqlite>,
         groups: Vec<String>,
@@ -73,77 +75,40 @@ impl SqliteStore {
             return Ok(());
         }
         let json = serde_json::Value::from(groups).to_string();
+        let gids: Vec<i64> = sqlx::query_scalar(
+            "SELECT gid FROM event_groups WHERE group_id IN (SELECT value FROM json_each(?))",
+        )
+        .bind(&json)
+        .fetch_all(&mut **tx)
+        .await?;
+        let gids = serde_json::Value::from(gids).to_string();
         for sql in [
-            "DELETE FROM event_group_types WHERE group_id IN (SELECT value FROM json_each(?))",
-            "INSERT INTO event_group_types (group_id, event_type, event_count) \
-             SELECT group_id, event_type, count(*) FROM events \
-             WHERE group_id IN (SELECT value FROM json_each(?)) GROUP BY group_id, event_type",
-            "DELETE FROM event_groups WHERE group_id IN (SELECT value FROM json_each(?))",
-            "INSERT INTO event_groups (group_id, first_at, last_at, event_count) \
-             SELECT group_id, min(ts), max(ts), count(*) FROM events \
-             WHERE group_id IN (SELECT value FROM json_each(?)) GROUP BY group_id",
+            "DELETE FROM event_group_types WHERE gid IN (SELECT value FROM json_each(?))",
+            "INSERT INTO event_group_types (gid, event_type, event_count) \
+             SELECT gid, event_type, count(*) FROM events \
+             WHERE gid IN (SELECT value FROM json_each(?)) GROUP BY gid, event_type",
+            "DELETE FROM event_groups WHERE gid IN (SELECT value FROM json_each(?)) \
+             AND NOT EXISTS (SELECT 1 FROM events e WHERE e.gid = event_groups.gid)",
+            "UPDATE event_groups SET \
+             first_at = (SELECT min(ts) FROM events e WHERE e.gid = event_groups.gid), \
+             last_at = (SELECT max(ts) FROM events e WHERE e.gid = event_groups.gid), \
+             event_count = (SELECT count(*) FROM events e WHERE e.gid = event_groups.gid) \
+             WHERE gid IN (SELECT value FROM json_each(?))",
         ] {
-            sqlx::query(sql).bind(&json).execute(&mut **tx).await?;
+            sqlx::query(sql).bind(&gids).execute(&mut **tx).await?;
         }
         Ok(())
     }
 
-    async fn insert_events(
+    /// Adds the batch to its groups' summaries (as if every event were new) and returns each
+    /// group's gid.
+    async fn upsert_groups(
         tx: &mut Transaction<'static, Sqlite>,
         events: &[NewEvent],
-    ) -> Result<Vec<Inserted>, StoreError> {
-        let mut created_ids: HashMap<Uuid, i64> = HashMap::with_capacity(events.len());
-        for chunk in events.chunks(ROWS_PER_INSERT) {
-            let mut qb = QueryBuilder::<Sqlite>::new(
-                "INSERT INTO events (uuid, event_type, group_id, ts, message, data, initiator, send_mail) ",
-            );
-            qb.push_values(chunk, |mut row, e| {
-                row.push_bind(e.uuid)
-                    .push_bind(e.event_type.clone())
-                    .push_bind(e.group.as_str().to_owned())
-                    .push_bind(e.timestamp.timestamp_micros())
-                    .push_bind(e.message.clone())
-                    .push_bind(e.data.as_ref().map(|d| d.to_string()))
-                    .push_bind(e.initiator.clone())
-                    .push_bind(e.send_mail.clone());
-            });
-            qb.push(" ON CONFLICT (uuid) DO NOTHING RETURNING id, uuid");
-            for row in qb.build().fetch_all(&mut **tx).await? {
-                created_ids.insert(row.try_get("uuid")?, row.try_get("id")?);
-            }
-        }
-        let mut results = Vec::with_capacity(events.len());
-        let mut missing = Vec::new();
-        for (i, e) in events.iter().enumerate() {
-            // remove(): a uuid repeated within the batch was created once, by its first copy.
-            match created_ids.remove(&e.uuid) {
-                Some(id) => results.push(Inserted { id, created: true }),
-                None => {
-                    missing.push(i);
-                    results.push(Inserted {
-                        id: 0,
-                        created: false,
-                    });
-                }
-            }
-        }
-        for i in missing {
-            let id: i64 = sqlx::query_scalar("SELECT id FROM events WHERE uuid = ?")
-                .bind(events[i].uuid)
-                .fetch_one(&mut **tx)
-                .await?;
-            results[i].id = id;
-        }
-        Ok(results)
-    }
-
-    async fn update_groups_after_insert(
-        tx: &mut Transaction<'static, Sqlite>,
-        events: &[NewEvent],
-        results: &[Inserted],
-    ) -> Result<(), StoreError> {
-        let created: Vec<bool> = results.iter().map(|r| r.created).collect();
-        let (groups, types) = group_deltas(events, &created);
+    ) -> Result<HashMap<String, i64>, StoreError> {
+        let all_new = vec![true; events.len()];
+        let (groups, types) = group_deltas(events, &all_new);
+        let mut gids = HashMap::with_capacity(groups.len());
         for chunk in groups.chunks(ROWS_PER_INSERT) {
             let mut qb = QueryBuilder::<Sqlite>::new(
                 "INSERT INTO event_groups (group_id, first_at, last_at, event_count) ",
@@ -161,27 +126,117 @@ impl SqliteStore {
                  event_count = event_groups.event_count + excluded.event_count",
             );
             qb.build().execute(&mut **tx).await?;
+            // One row holding every gid as a JSON object: each row sqlx returns costs a
+            // round trip to its SQLite worker thread.
+            let names = serde_json::Value::from(chunk.iter().map(|g| g.group).collect::<Vec<_>>())
+                .to_string();
+            let json: String = sqlx::query_scalar(
+                "SELECT json_group_object(group_id, gid) FROM event_groups \
+                 WHERE group_id IN (SELECT value FROM json_each(?))",
+            )
+            .bind(names)
+            .fetch_one(&mut **tx)
+            .await?;
+            let chunk_gids: HashMap<String, i64> = serde_json::from_str(&json)
+                .map_err(|e| StoreError::Corrupt(format!("group ids: {e}")))?;
+            gids.extend(chunk_gids);
         }
         for chunk in types.chunks(ROWS_PER_INSERT) {
             let mut qb = QueryBuilder::<Sqlite>::new(
-                "INSERT INTO event_group_types (group_id, event_type, event_count) ",
+                "INSERT INTO event_group_types (gid, event_type, event_count) ",
             );
             qb.push_values(chunk, |mut row, t| {
-                row.push_bind(t.group.to_owned())
+                row.push_bind(gids.get(t.group).copied().unwrap_or_default())
                     .push_bind(t.event_type.to_owned())
                     .push_bind(t.count);
             });
             qb.push(
-                " ON CONFLICT (group_id, event_type) DO UPDATE SET \
+                " ON CONFLICT (gid, event_type) DO UPDATE SET \
                  event_count = event_group_types.event_count + excluded.event_count",
             );
             qb.build().execute(&mut **tx).await?;
         }
-        Ok(())
+        Ok(gids)
+    }
+
+    /// For a chunk where some uuids were already stored: the rows created by this insert are
+    /// the ids after `last - created`; everything else is looked up by uuid.
+    async fn resolve_conflicts(
+        tx: &mut Transaction<'static, Sqlite>,
+        chunk: &[NewEvent],
+        last: i64,
+        created: i64,
+    ) -> Result<Vec<Inserted>, StoreError> {
+        let mut new_ids: HashMap<Uuid, i64> = HashMap::new();
+        if created > 0 {
+            let rows = sqlx::query("SELECT id, uuid FROM events WHERE id > ? AND id <= ?")
+                .bind(last - created)
+                .bind(last)
+                .fetch_all(&mut **tx)
+                .await?;
+            for row in rows {
+                new_ids.insert(row.try_get("uuid")?, row.try_get("id")?);
+            }
+        }
+        let mut results = Vec::with_capacity(chunk.len());
+        for e in chunk {
+            // remove(): a uuid repeated within the chunk was created once, by its first copy.
+            match new_ids.remove(&e.uuid) {
+                Some(id) => results.push(Inserted { id, created: true }),
+                None => {
+                    let id: i64 = sqlx::query_scalar("SELECT id FROM events WHERE uuid = ?")
+                        .bind(e.uuid)
+                        .fetch_one(&mut **tx)
+                        .await?;
+                    results.push(Inserted { id, created: false });
+                }
+            }
+        }
+        Ok(results)
+    }
+
+    async fn insert_events(
+        tx: &mut Transaction<'static, Sqlite>,
+        events: &[NewEvent],
+        gids: &HashMap<String, i64>,
+    ) -> Result<Vec<Inserted>, StoreError> {
+        let mut results = Vec::with_capacity(events.len());
+        for chunk in events.chunks(ROWS_PER_INSERT) {
+            let mut qb = QueryBuilder::<Sqlite>::new(
+                "INSERT INTO events (uuid, event_type, gid, group_id, ts, message, data, initiator, send_mail) ",
+            );
+            qb.push_values(chunk, |mut row, e| {
+                row.push_bind(e.uuid)
+                    .push_bind(e.event_type.clone())
+                    .push_bind(gids.get(e.group.as_str()).copied().unwrap_or_default())
+                    .push_bind(e.group.as_str().to_owned())
+                    .push_bind(e.timestamp.timestamp_micros())
+                    .push_bind(e.message.clone())
+                    .push_bind(e.data.as_ref().map(|d| d.to_string()))
+                    .push_bind(e.initiator.clone())
+                    .push_bind(e.send_mail.clone());
+            });
+            qb.push(" ON CONFLICT (uuid) DO NOTHING");
+            let done = qb.build().execute(&mut **tx).await?;
+            let created = done.rows_affected() as i64;
+            let last = done.last_insert_rowid();
+            if created == chunk.len() as i64 {
+                // No conflict: SQLite gave the rows consecutive rowids, in order, ending at
+                // last_insert_rowid (we hold the write lock, nobody else inserted).
+                let first = last - created + 1;
+                results.extend((0..created).map(|i| Inserted {
+                    id: first + i,
+                    created: true,
+                }));
+            } else {
+                results.extend(Self::resolve_conflicts(tx, chunk, last, created).await?);
+            }
+        }
+        Ok(results)
     }
 }
 
-fn micros_to_time(micros: i64) -> Result<DateTime<Utc>, StoreError> {
+pub(crate) fn micros_to_time(micros: i64) -> Result<DateTime<Utc>, StoreError> {
     DateTime::from_timestamp_micros(micros)
         .ok_or_else(|| StoreError::Corrupt(format!("timestamp {micros} out of range")))
 }
@@ -248,7 +303,9 @@ fn push_filter(qb: &mut QueryBuilder<Sqlite>, f: &EventFilter) {
             .push(" ESCAPE '\\')");
     }
     if let Some(group) = &f.group {
-        qb.push(" AND group_id = ").push_bind(group.clone());
+        qb.push(" AND gid = (SELECT gid FROM event_groups WHERE group_id = ")
+            .push_bind(group.clone())
+            .push(")");
     }
     if let Some(initiator) = &f.initiator {
         qb.push(" AND initiator = ").push_bind(initiator.clone());
@@ -299,7 +356,7 @@ fn row_to_group(row: &SqliteRow) -> Result<GroupSummary, StoreError> {
 }
 
 const GROUP_COLUMNS: &str = "g.group_id, g.first_at, g.last_at, g.event_count, \
-     (SELECT group_concat(t.event_type, ',') FROM event_group_types t WHERE t.group_id = g.group_id) AS types";
+     (SELECT group_concat(t.event_type, ',') FROM event_group_types t WHERE t.gid = g.gid) AS types";
 
 #[async_trait]
 impl Store for SqliteStore {
@@ -319,8 +376,19 @@ impl Store for SqliteStore {
         // IMMEDIATE takes the write lock up front, so a busy database waits in the busy
         // handler instead of failing on a read-to-write upgrade.
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        let results = Self::insert_events(&mut tx, events).await?;
-        Self::update_groups_after_insert(&mut tx, events, &results).await?;
+        let gids = Self::upsert_groups(&mut tx, events).await?;
+        let results = Self::insert_events(&mut tx, events, &gids).await?;
+        // Duplicates are rare (retries, idempotent API calls): the summaries counted them as
+        // new, so rebuild those groups from their stored events.
+        let mut recount: Vec<String> = events
+            .iter()
+            .zip(&results)
+            .filter(|(_, r)| !r.created)
+            .map(|(e, _)| e.group.as_str().to_owned())
+            .collect();
+        recount.sort();
+        recount.dedup();
+        Self::recompute_groups(&mut tx, recount).await?;
         tx.commit().await?;
         Ok(results)
     }
@@ -398,7 +466,8 @@ impl Store for SqliteStore {
 
     async fn group_events(&self, group: &str, limit: usize) -> Result<Vec<Event>, StoreError> {
         let sql = format!(
-            "SELECT {EVENT_COLUMNS} FROM events WHERE group_id = ? ORDER BY ts, id LIMIT ?"
+            "SELECT {EVENT_COLUMNS} FROM events \
+             WHERE gid = (SELECT gid FROM event_groups WHERE group_id = ?) ORDER BY ts, id LIMIT ?"
         );
         let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(group)
@@ -420,7 +489,7 @@ impl Store for SqliteStore {
         if !filter.types.is_empty() {
             qb.push(
                 " AND EXISTS (SELECT 1 FROM event_group_types t \
-                 WHERE t.group_id = g.group_id AND t.event_type IN (",
+                 WHERE t.gid = g.gid AND t.event_type IN (",
             );
             let mut sep = qb.separated(", ");
             for t in &filter.types {

@@ -1,0 +1,159 @@
+//! `eventlog tail [-f]`: the latest events, optionally following new ones.
+
+use std::io::{IsTerminal, Write};
+use std::time::Duration;
+
+use eventlog::store::Order;
+use eventlog::{Event, EventTypes};
+
+use super::filter_args::FilterArgs;
+use crate::context::Context;
+
+/// Options of `eventlog tail`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Keep running and print new events as they are stored.
+    #[arg(short, long)]
+    follow: bool,
+    /// How many of the latest events to print first.
+    #[arg(short = 'n', long, default_value_t = 20)]
+    lines: usize,
+    /// How often to look for new events in follow mode, in milliseconds.
+    #[arg(long, default_value_t = 500, value_name = "MS")]
+    interval: u64,
+    #[command(flatten)]
+    filter: FilterArgs,
+}
+
+/// Prints the last events (oldest first), then follows new ones with `-f`.
+pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
+    let types = ctx.config()?.event_types()?;
+    let filter = args.filter.to_filter()?;
+    let store = ctx.store().await?;
+    let colour = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    let mut out = std::io::stdout().lock();
+    let mut last = store
+        .list(&filter, Order::Desc, None, args.lines)
+        .await?
+        .items;
+    last.reverse();
+    let mut last_id = last.iter().map(|e| e.id).max().unwrap_or(0);
+    for e in &last {
+        writeln!(out, "{}", format_line(e, &types, colour))?;
+    }
+    out.flush()?;
+    if !args.follow {
+        return Ok(());
+    }
+    if last.is_empty() {
+        // Start after everything already stored, not from the beginning.
+        let newest = store
+            .list(&Default::default(), Order::Desc, None, 1)
+            .await?;
+        last_id = newest.items.first().map_or(0, |e| e.id).max(last_id);
+    }
+    drop(out);
+    loop {
+        let new = store.list_since_id(&filter, last_id, 1000).await?;
+        let mut out = std::io::stdout().lock();
+        for e in &new {
+            writeln!(out, "{}", format_line(e, &types, colour))?;
+            last_id = last_id.max(e.id);
+        }
+        out.flush()?;
+        if new.len() < 1000 {
+            tokio::select! {
+                _ = tokio::time::sleep(Duration::from_millis(args.interval)) => {}
+                _ = tokio::signal::ctrl_c() => return Ok(()),
+            }
+        }
+    }
+}
+
+/// One line: time, type (in its colours on a terminal), group, message, initiator.
+pub fn format_line(e: &Event, types: &EventTypes, colour: bool) -> String {
+    let t = types.display(&e.event_type);
+    let label = format!("{:<8}", e.event_type);
+    let label = if colour {
+        paint(&label, t.color.as_deref(), t.bgcolor.as_deref())
+    } else {
+        label
+    };
+    let mut line = format!(
+        "{}  {}  {}  {}",
+        e.timestamp.format("%Y-%m-%d %H:%M:%S%.3f"),
+        label,
+        e.group,
+        e.message.replace('\n', "\u{21b5}")
+    );
+    if let Some(i) = &e.initiator {
+        line.push_str(&format!("  ({i})"));
+    }
+    line
+}
+
+fn paint(text: &str, fg: Option<&str>, bg: Option<&str>) -> String {
+    let mut codes = Vec::new();
+    if let Some((r, g, b)) = fg.and_then(css_rgb) {
+        codes.push(format!("38;2;{r};{g};{b}"));
+    }
+    if let Some((r, g, b)) = bg.and_then(css_rgb) {
+        codes.push(format!("48;2;{r};{g};{b}"));
+    }
+    if codes.is_empty() {
+        return text.to_owned();
+    }
+    format!("\x1b[{}m{text}\x1b[0m", codes.join(";"))
+}
+
+/// A CSS colour as RGB: `#rgb`, `#rrggbb` or a common colour name; others are not painted.
+pub fn css_rgb(css: &str) -> Option<(u8, u8, u8)> {
+    let css = css.trim().to_ascii_lowercase();
+    if let Some(hex) = css.strip_prefix('#') {
+        let digit = |i: usize, n: usize| u8::from_str_radix(hex.get(i..i + n)?, 16).ok();
+        return match hex.len() {
+            3 => Some((digit(0, 1)? * 17, digit(1, 1)? * 17, digit(2, 1)? * 17)),
+            6 => Some((digit(0, 2)?, digit(2, 2)?, digit(4, 2)?)),
+            _ => None,
+        };
+    }
+    Some(match css.as_str() {
+        "black" => (0, 0, 0),
+        "white" => (255, 255, 255),
+        "red" => (255, 0, 0),
+        "darkred" => (139, 0, 0),
+        "green" => (0, 128, 0),
+        "blue" => (0, 0, 255),
+        "yellow" => (255, 255, 0),
+        "orange" => (255, 165, 0),
+        "purple" => (128, 0, 128),
+        "gray" | "grey" => (128, 128, 128),
+        "silver" => (192, 192, 192),
+        "teal" => (0, 128, 128),
+        "navy" => (0, 0, 128),
+        "maroon" => (128, 0, 0),
+        "olive" => (128, 128, 0),
+        "lime" => (0, 255, 0),
+        "aqua" | "cyan" => (0, 255, 255),
+        "fuchsia" | "magenta" => (255, 0, 255),
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn css_colours_become_terminal_colours() {
+        assert_eq!(css_rgb("red"), Some((255, 0, 0)));
+        assert_eq!(css_rgb("#0f8"), Some((0, 255, 136)));
+        assert_eq!(css_rgb("#102030"), Some((16, 32, 48)));
+        assert_eq!(css_rgb("rgb(1,2,3)"), None);
+        assert_eq!(
+            paint("x", Some("white"), Some("red")),
+            "\x1b[38;2;255;255;255;48;2;255;0;0mx\x1b[0m"
+        );
+        assert_eq!(paint("x", None, Some("no-such")), "x");
+    }
+}

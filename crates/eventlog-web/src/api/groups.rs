@@ -1,0 +1,51 @@
+//! `GET /groups/{group}`.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use chrono::SecondsFormat;
+
+use super::model::{ApiEvent, GroupResponse};
+use super::{ApiError, ApiState, Authorized};
+
+/// Most events returned for one group.
+pub const MAX_GROUP_EVENTS: usize = 10_000;
+
+/// One group: summary, status (its most severe type) and events in time order.
+#[utoipa::path(
+    get,
+    path = "/groups/{group}",
+    tag = "groups",
+    params(("group" = String, Path, description = "Group id or name")),
+    responses(
+        (status = 200, body = GroupResponse),
+        (status = 401, body = ApiError),
+        (status = 404, body = ApiError, description = "No event in that group"),
+    )
+)]
+pub async fn get_group(
+    State(state): State<ApiState>,
+    _auth: Authorized,
+    Path(group): Path<String>,
+) -> Result<Json<GroupResponse>, ApiError> {
+    let summary = state
+        .store
+        .group_summary(&group)
+        .await?
+        .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, format!("no group {group:?}")))?;
+    let events = state.store.group_events(&group, MAX_GROUP_EVENTS).await?;
+    let status = state
+        .types
+        .most_severe(summary.types.iter().map(String::as_str))
+        .map(str::to_owned);
+    Ok(Json(GroupResponse {
+        group: summary.group,
+        first_at: summary
+            .first_at
+            .to_rfc3339_opts(SecondsFormat::Micros, true),
+        last_at: summary.last_at.to_rfc3339_opts(SecondsFormat::Micros, true),
+        event_count: summary.event_count,
+        status,
+        events: events.into_iter().map(ApiEvent::from).collect(),
+    }))
+}

@@ -1,0 +1,214 @@
+//! The HTTP API, `/api/v1`: ingest events, read events and groups, the OpenAPI document.
+//!
+//! Every route except `openapi.json` needs `Authorization: Bearer evl_…` (see
+//! `eventlog token add`); admin sessions do not authorize it. Errors are JSON,
+//! `{"error": "…"}`, with `"index"` for the item of a batch that broke a rule. Database text
+//! never reaches a client: it is logged and answered with a generic 500.
+//!
+//! [`router`] builds the routes relative to the mount point; the server nests it under
+//! `/api/v1` (the OpenAPI document names that as its server URL).
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, FromRequestParts};
+use axum::http::request::Parts;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use eventlog::EventTypes;
+use eventlog::store::Backend;
+use serde::Serialize;
+use utoipa::OpenApi;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+mod events;
+mod groups;
+mod model;
+
+pub use model::{ApiEvent, EventInput, GroupResponse, IngestResponse, ListResponse};
+
+/// Where the server mounts [`router`].
+pub const BASE_PATH: &str = "/api/v1";
+
+/// What the API handlers share.
+#[derive(Clone)]
+pub struct ApiState {
+    /// The store: events are inserted directly (not through the background writer) so that
+    /// a 201 means committed.
+    pub store: Arc<dyn Backend>,
+    /// The configured event types; ingest rejects others.
+    pub types: Arc<EventTypes>,
+    /// Largest request body in bytes (`[api] body_limit`).
+    pub body_limit: usize,
+}
+
+impl ApiState {
+    /// State with the default body limit (8 MiB).
+    pub fn new(store: Arc<dyn Backend>, types: EventTypes) -> Self {
+        ApiState {
+            store,
+            types: Arc::new(types),
+            body_limit: eventlog::config::ApiConfig::default().body_limit,
+        }
+    }
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "eventlog API",
+        description = "Record and read eventlog events. Authenticate with `Authorization: Bearer <token>` (create one with `eventlog token add NAME`)."
+    ),
+    servers((url = "/api/v1")),
+    modifiers(&BearerAuth),
+    security(("bearer" = [])),
+    tags((name = "events"), (name = "groups"), (name = "meta"))
+)]
+struct ApiDoc;
+
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("evl_…")
+                    .build(),
+            ),
+        );
+    }
+}
+
+/// The routes and their OpenAPI document, built together so they cannot disagree.
+pub fn routes_and_doc() -> (Router<ApiState>, utoipa::openapi::OpenApi) {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(events::ingest, events::list))
+        .routes(routes!(events::get_one))
+        .routes(routes!(groups::get_group))
+        .routes(routes!(openapi_json))
+        .split_for_parts()
+}
+
+/// The OpenAPI document of this API.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    routes_and_doc().1
+}
+
+/// The API's routes, relative to [`BASE_PATH`].
+pub fn router(state: ApiState) -> Router {
+    let (routes, _) = routes_and_doc();
+    let limit = state.body_limit;
+    routes
+        .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "no such API route") })
+        .layer(DefaultBodyLimit::max(limit))
+        .with_state(state)
+}
+
+/// The OpenAPI 3 document describing this API.
+#[utoipa::path(
+    get,
+    path = "/openapi.json",
+    tag = "meta",
+    security(()),
+    responses((status = 200, description = "The OpenAPI document", content_type = "application/json"))
+)]
+async fn openapi_json() -> Response {
+    Json(openapi()).into_response()
+}
+
+/// An API error: a status and a message for the client, as `{"error": …, "index": …}`.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ApiError {
+    #[serde(skip)]
+    status: StatusCode,
+    /// What went wrong, naming the value and the rule.
+    error: String,
+    /// The position in the batch of the item that broke a rule.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    index: Option<usize>,
+}
+
+impl ApiError {
+    fn new(status: StatusCode, message: impl Into<String>) -> Self {
+        ApiError {
+            status,
+            error: message.into(),
+            index: None,
+        }
+    }
+
+    fn bad_request(message: impl Into<String>) -> Self {
+        ApiError::new(StatusCode::BAD_REQUEST, message)
+    }
+
+    fn at(mut self, index: usize) -> Self {
+        self.index = Some(index);
+        self
+    }
+
+    fn internal(e: impl std::fmt::Display) -> Self {
+        tracing::error!(error = %e, "API request failed");
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal error; see the server log",
+        )
+    }
+}
+
+impl From<eventlog::StoreError> for ApiError {
+    fn from(e: eventlog::StoreError) -> Self {
+        ApiError::internal(e)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = self.status;
+        let mut response = (status, Json(self)).into_response();
+        if status == StatusCode::UNAUTHORIZED {
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"eventlog\""),
+            );
+        }
+        response
+    }
+}
+
+/// The name of the token that authorized the request.
+pub struct Authorized(pub String);
+
+impl FromRequestParts<ApiState> for Authorized {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &ApiState,
+    ) -> Result<Self, Self::Rejection> {
+        let unauthorized = |m: &str| ApiError::new(StatusCode::UNAUTHORIZED, m);
+        let value = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .ok_or_else(|| unauthorized("missing Authorization: Bearer <token> header"))?;
+        let token = value
+            .to_str()
+            .ok()
+            .and_then(|v| {
+                v.strip_prefix("Bearer ")
+                    .or_else(|| v.strip_prefix("bearer "))
+            })
+            .map(str::trim)
+            .ok_or_else(|| unauthorized("the Authorization header must be Bearer <token>"))?;
+        match state.store.verify_token(token).await? {
+            Some(name) => Ok(Authorized(name)),
+            None => Err(unauthorized("invalid or revoked API token")),
+        }
+    }
+}

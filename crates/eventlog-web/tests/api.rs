@@ -1,0 +1,634 @@
+//! The HTTP API over a real socket, on SQLite and on PostgreSQL.
+//!
+//! Each test is an `async fn(TestDb)`; `api_tests!` makes `sqlite::NAME` and `postgres::NAME`.
+//! PostgreSQL comes from `scripts/test` (EVENTLOG_TEST_POSTGRES_URL); without it those fail.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use axum::Router;
+use eventlog::EventTypes;
+use eventlog::store::{self, Backend, EventFilter};
+use eventlog_testing::TestDb;
+use eventlog_web::api::{self, ApiState};
+use serde_json::{Value, json};
+
+macro_rules! api_tests {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name(eventlog_testing::TestDb::sqlite()).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name(eventlog_testing::TestDb::postgres().await).await;
+                }
+            )*
+        }
+    };
+}
+
+api_tests!(
+    single_event_is_committed_before_201,
+    batch_without_groups_shares_one_new_group,
+    one_bad_item_stores_nothing_and_names_the_index,
+    json_lines_batches,
+    same_id_twice_stores_one_event,
+    racing_duplicate_ids_store_one_event,
+    body_over_the_limit_is_413,
+    tokens_are_required_and_revocation_is_immediate,
+    non_json_bodies_are_415,
+    list_filters_and_cursor_pagination,
+    get_event_and_group,
+    openapi_paths_are_the_routes,
+);
+
+struct Server {
+    base: String,
+    http: reqwest::Client,
+    store: Arc<dyn Backend>,
+    token: String,
+    _db: TestDb,
+}
+
+impl Server {
+    async fn start(db: TestDb) -> Server {
+        Server::start_with_limit(db, 8 * 1024 * 1024).await
+    }
+
+    async fn start_with_limit(db: TestDb, body_limit: usize) -> Server {
+        let store = store::open(db.url()).await.unwrap();
+        let token = store.create_token("test").await.unwrap();
+        let state = ApiState {
+            store: store.clone(),
+            types: Arc::new(EventTypes::default()),
+            body_limit,
+        };
+        // Mounted as the server mounts it.
+        let app = Router::new().nest(api::BASE_PATH, api::router(state));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        Server {
+            base: format!("http://{addr}/api/v1"),
+            http: reqwest::Client::new(),
+            store,
+            token,
+            _db: db,
+        }
+    }
+
+    async fn post(&self, body: Value) -> (u16, Value) {
+        let r = self
+            .http
+            .post(format!("{}/events", self.base))
+            .bearer_auth(&self.token)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
+    }
+
+    async fn get(&self, path: &str) -> (u16, Value) {
+        let r = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .unwrap();
+        (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
+    }
+
+    async fn count(&self) -> u64 {
+        self.store.count(&EventFilter::default()).await.unwrap()
+    }
+}
+
+async fn single_event_is_committed_before_201(db: TestDb) {
+    let s = Server::start(db).await;
+    let (status, body) = s
+        .post(json!({
+            "type": "warning", "message": "Mail server slow", "group": "Order 1",
+            "initiator": "svc:mailer", "data": {"ms": 1500}, "timestamp": "2026-01-31T12:00:00.1234567+01:00"
+        }))
+        .await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(body["groups"], json!(["Order 1"]));
+    let id = body["ids"][0].as_i64().unwrap();
+    let stored = s
+        .store
+        .get(id)
+        .await
+        .unwrap()
+        .expect("committed before the answer");
+    assert_eq!(stored.message, "Mail server slow");
+    assert_eq!(stored.data, Some(json!({"ms": 1500})));
+    assert_eq!(
+        stored.timestamp.to_rfc3339(),
+        "2026-01-31T11:00:00.123456+00:00",
+        "UTC, truncated to microseconds"
+    );
+}
+
+async fn batch_without_groups_shares_one_new_group(db: TestDb) {
+    let s = Server::start(db).await;
+    let (status, body) = s
+        .post(json!([
+            {"type": "info", "message": "About to send 1000 mails"},
+            {"type": "info", "message": "All emails sent!"},
+            {"type": "error", "message": "elsewhere", "group": "Other"},
+        ]))
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let groups = body["groups"].as_array().unwrap();
+    assert_eq!(groups[0], groups[1]);
+    assert_eq!(groups[0].as_str().unwrap().len(), 32, "a random group");
+    assert_eq!(groups[2], "Other");
+    let (_, again) = s.post(json!([{"type": "info", "message": "x"}])).await;
+    assert_ne!(again["groups"][0], groups[0], "a new group per request");
+}
+
+async fn one_bad_item_stores_nothing_and_names_the_index(db: TestDb) {
+    let s = Server::start(db).await;
+    let cases = [
+        (
+            json!({"type": "nope", "message": "m"}),
+            "event type \"nope\" is not configured",
+        ),
+        (
+            json!({"type": "info", "message": "m", "group": "g".repeat(41)}),
+            "a group id must be 1 to 40 characters",
+        ),
+        (
+            json!({"type": "info", "message": "m", "initiator": "i".repeat(501)}),
+            "an initiator must be at most 500 characters",
+        ),
+        (json!({"type": "info", "message": ""}), "message is empty"),
+        (
+            json!({"type": "bad-name", "message": "m"}),
+            "is invalid: a type name must match",
+        ),
+        (
+            json!({"type": "info", "message": "m", "timestamp": "yesterday"}),
+            "timestamp \"yesterday\" is not an RFC 3339 date-time",
+        ),
+        (
+            json!({"type": "info", "message": "m", "colour": "red"}),
+            "unknown field `colour`",
+        ),
+        (
+            json!({"type": "info", "message": "m", "id": "not-a-uuid"}),
+            "UUID",
+        ),
+        (json!({"type": "info"}), "missing field `message`"),
+    ];
+    for (bad, rule) in cases {
+        let batch = json!([
+            {"type": "info", "message": "fine 0"},
+            {"type": "info", "message": "fine 1"},
+            bad,
+        ]);
+        let (status, body) = s.post(batch).await;
+        assert_eq!(status, 400, "{body}");
+        assert_eq!(body["index"], 2, "{body}");
+        let error = body["error"].as_str().unwrap();
+        assert!(error.starts_with("item 2: "), "{error}");
+        assert!(error.contains(rule), "{error} should contain {rule}");
+    }
+    assert_eq!(s.count().await, 0, "nothing of a rejected batch is stored");
+    let (status, body) = s.post(json!("just a string")).await;
+    assert_eq!(status, 400);
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap()
+            .contains("event object or an array")
+    );
+}
+
+async fn json_lines_batches(db: TestDb) {
+    let s = Server::start(db).await;
+    let lines = (0..50)
+        .map(|i| json!({"type": "info", "message": format!("line {i}"), "group": "nd"}).to_string())
+        .collect::<Vec<_>>()
+        .join("\n");
+    let r = s
+        .http
+        .post(format!("{}/events", s.base))
+        .bearer_auth(&s.token)
+        .header("content-type", "application/x-ndjson")
+        .body(format!("{lines}\n\n"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["ids"].as_array().unwrap().len(), 50);
+    assert_eq!(s.count().await, 50);
+
+    let bad = format!("{lines}\n{{\"type\": \"info\"");
+    let r = s
+        .http
+        .post(format!("{}/events", s.base))
+        .bearer_auth(&s.token)
+        .header("content-type", "application/x-ndjson")
+        .body(bad)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["index"], 50);
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap()
+            .contains("item 50: the line is not JSON")
+    );
+    assert_eq!(s.count().await, 50);
+}
+
+async fn same_id_twice_stores_one_event(db: TestDb) {
+    let s = Server::start(db).await;
+    let id = "0193a0b0-0000-7000-8000-000000000001";
+    let (st1, first) = s
+        .post(json!({"type": "info", "message": "once", "id": id}))
+        .await;
+    let (st2, second) = s
+        .post(json!({"type": "info", "message": "once", "id": id}))
+        .await;
+    assert_eq!((st1, st2), (201, 201));
+    assert_eq!(first["ids"], second["ids"]);
+    assert_eq!(
+        first["groups"], second["groups"],
+        "the stored group, not a new one"
+    );
+    assert_eq!(s.count().await, 1);
+    let (status, by_uuid) = s.get(&format!("/events/{id}")).await;
+    assert_eq!(status, 200);
+    assert_eq!(by_uuid["id"], first["ids"][0]);
+}
+
+async fn racing_duplicate_ids_store_one_event(db: TestDb) {
+    let s = Arc::new(Server::start(db).await);
+    for round in 0..5 {
+        let batch: Vec<Value> = (0..20)
+            .map(|i| {
+                json!({"type": "info", "message": format!("r{round} e{i}"),
+                       "id": format!("0193a0b0-0000-7000-8000-{:06}{:06}", round, i)})
+            })
+            .collect();
+        let batch = Value::Array(batch);
+        let tasks: Vec<_> = (0..8)
+            .map(|_| {
+                let (s, batch) = (s.clone(), batch.clone());
+                tokio::spawn(async move { s.post(batch).await })
+            })
+            .collect();
+        let mut answers = Vec::new();
+        for t in tasks {
+            let (status, body) = t.await.unwrap();
+            assert_eq!(status, 201, "{body}");
+            answers.push(body["ids"].clone());
+        }
+        assert!(
+            answers.windows(2).all(|w| w[0] == w[1]),
+            "every racer sees the same ids"
+        );
+    }
+    assert_eq!(s.count().await, 100, "5 rounds × 20 distinct ids");
+}
+
+async fn body_over_the_limit_is_413(db: TestDb) {
+    let s = Server::start_with_limit(db, 10_000).await;
+    let big = json!({"type": "info", "message": "x".repeat(20_000)});
+    let (status, body) = s.post(big).await;
+    assert_eq!(status, 413, "{body}");
+    assert_eq!(
+        body["error"],
+        "the body is larger than the limit of 10000 bytes ([api] body_limit)"
+    );
+    let (status, _) = s
+        .post(json!({"type": "info", "message": "x".repeat(5_000)}))
+        .await;
+    assert_eq!(status, 201, "under the limit is fine");
+    assert_eq!(s.count().await, 1);
+}
+
+async fn tokens_are_required_and_revocation_is_immediate(db: TestDb) {
+    let s = Server::start(db).await;
+    let url = format!("{}/events", s.base);
+    let event = json!({"type": "info", "message": "m"});
+    let none = s.http.post(&url).json(&event).send().await.unwrap();
+    assert_eq!(none.status(), 401);
+    assert!(
+        none.headers()["www-authenticate"]
+            .to_str()
+            .unwrap()
+            .starts_with("Bearer")
+    );
+    let body: Value = none.json().await.unwrap();
+    assert_eq!(
+        body["error"],
+        "missing Authorization: Bearer <token> header"
+    );
+
+    let wrong = s
+        .http
+        .get(&url)
+        .bearer_auth("evl_0123")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status(), 401);
+    let basic = s
+        .http
+        .get(&url)
+        .basic_auth("u", Some("p"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(basic.status(), 401);
+
+    let other = s.store.create_token("soon-revoked").await.unwrap();
+    let ok = s
+        .http
+        .post(&url)
+        .bearer_auth(&other)
+        .json(&event)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ok.status(), 201);
+    assert!(s.store.revoke_token("soon-revoked").await.unwrap());
+    let revoked = s
+        .http
+        .post(&url)
+        .bearer_auth(&other)
+        .json(&event)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(revoked.status(), 401);
+    let body: Value = revoked.json().await.unwrap();
+    assert_eq!(body["error"], "invalid or revoked API token");
+    assert_eq!(s.count().await, 1);
+}
+
+async fn non_json_bodies_are_415(db: TestDb) {
+    let s = Server::start(db).await;
+    for ct in [
+        Some("text/plain"),
+        Some("application/x-www-form-urlencoded"),
+        None,
+    ] {
+        let mut req = s
+            .http
+            .post(format!("{}/events", s.base))
+            .bearer_auth(&s.token)
+            .body(r#"{"type":"info","message":"m"}"#);
+        if let Some(ct) = ct {
+            req = req.header("content-type", ct);
+        }
+        let r = req.send().await.unwrap();
+        assert_eq!(r.status(), 415, "{ct:?}");
+        let body: Value = r.json().await.unwrap();
+        assert!(body["error"].as_str().unwrap().contains("application/json"));
+    }
+    let ok = s
+        .http
+        .post(format!("{}/events", s.base))
+        .bearer_auth(&s.token)
+        .header("content-type", "application/json; charset=utf-8")
+        .body(r#"{"type":"info","message":"m"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ok.status(), 201);
+    assert_eq!(s.count().await, 1);
+}
+
+async fn list_filters_and_cursor_pagination(db: TestDb) {
+    let s = Server::start(db).await;
+    let batch: Vec<Value> = (0..25)
+        .map(|i| {
+            json!({
+                "type": if i % 5 == 0 { "error" } else { "info" },
+                "message": format!("Mail {i}"),
+                "group": if i < 10 { "run A" } else { "run B" },
+                "initiator": format!("user:{}", i % 3),
+                "data": {"customer": {"email": format!("c{}@example.com", i % 2)}},
+                "timestamp": format!("2026-01-01T00:00:{i:02}Z"),
+            })
+        })
+        .collect();
+    assert_eq!(s.post(Value::Array(batch)).await.0, 201);
+
+    let (status, page) = s.get("/events?type=error").await;
+    assert_eq!(status, 200);
+    let msgs: Vec<_> = page["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["message"].clone())
+        .collect();
+    assert_eq!(
+        msgs,
+        ["Mail 20", "Mail 15", "Mail 10", "Mail 5", "Mail 0"],
+        "newest first"
+    );
+    assert_eq!(page["next_cursor"], Value::Null);
+
+    let (_, page) = s
+        .get("/events?group=run%20A&type=error&type=info&order=asc&limit=3")
+        .await;
+    assert_eq!(page["events"][0]["message"], "Mail 0");
+    assert_eq!(
+        page["events"][0]["timestamp"],
+        "2026-01-01T00:00:00.000000Z"
+    );
+    let (_, page) = s.get("/events?q=MAIL%201&initiator=user:1").await;
+    let msgs: BTreeSet<_> = page["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["message"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        msgs,
+        BTreeSet::from([
+            "Mail 1".to_owned(),
+            "Mail 10".into(),
+            "Mail 13".into(),
+            "Mail 16".into(),
+            "Mail 19".into()
+        ])
+    );
+    let (_, page) = s.get("/events?data.customer.email=c1%40example.com&since=2026-01-01T00:00:20Z&until=2026-01-01T00:00:24Z").await;
+    let msgs: Vec<_> = page["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["message"].clone())
+        .collect();
+    assert_eq!(msgs, ["Mail 23", "Mail 21"]);
+
+    // Walk every page of 7: each event once, in order.
+    let mut seen = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let path = match &cursor {
+            Some(c) => format!("/events?limit=7&cursor={c}"),
+            None => "/events?limit=7".into(),
+        };
+        let (status, page) = s.get(&path).await;
+        assert_eq!(status, 200, "{page}");
+        for e in page["events"].as_array().unwrap() {
+            seen.push(e["message"].as_str().unwrap().to_owned());
+        }
+        match page["next_cursor"].as_str() {
+            Some(c) => cursor = Some(c.to_owned()),
+            None => break,
+        }
+    }
+    let expected: Vec<String> = (0..25).rev().map(|i| format!("Mail {i}")).collect();
+    assert_eq!(seen, expected);
+
+    for (query, message) in [
+        (
+            "limit=5000",
+            "query parameter \"limit\": \"5000\" is not a number from 1 to 1000",
+        ),
+        ("tpye=info", "unknown query parameter \"tpye\""),
+        ("cursor=zz", "is not a cursor from a previous page"),
+    ] {
+        let (status, body) = s.get(&format!("/events?{query}")).await;
+        assert_eq!(status, 400);
+        assert!(body["error"].as_str().unwrap().contains(message), "{body}");
+    }
+}
+
+async fn get_event_and_group(db: TestDb) {
+    let s = Server::start(db).await;
+    let (_, body) = s
+        .post(json!([
+            {"type": "info", "message": "start", "group": "Order 7", "timestamp": "2026-03-01T10:00:00Z"},
+            {"type": "critical", "message": "boom", "group": "Order 7", "timestamp": "2026-03-01T10:00:05Z"},
+            {"type": "warning", "message": "meh", "group": "Order 7", "timestamp": "2026-03-01T10:00:03Z"},
+        ]))
+        .await;
+    let id = body["ids"][1].as_i64().unwrap();
+    let (status, event) = s.get(&format!("/events/{id}")).await;
+    assert_eq!(status, 200);
+    assert_eq!(event["message"], "boom");
+    assert_eq!(event["type"], "critical");
+    let (status, missing) = s.get("/events/999999").await;
+    assert_eq!(status, 404);
+    assert_eq!(missing["error"], "no event 999999");
+    assert_eq!(s.get("/events/banana").await.0, 400);
+
+    let (status, group) = s.get("/groups/Order%207").await;
+    assert_eq!(status, 200, "{group}");
+    assert_eq!(group["event_count"], 3);
+    assert_eq!(group["status"], "critical", "the most severe type");
+    let msgs: Vec<_> = group["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["message"].clone())
+        .collect();
+    assert_eq!(msgs, ["start", "meh", "boom"], "time order");
+    assert_eq!(group["first_at"], "2026-03-01T10:00:00.000000Z");
+    let (status, body) = s.get("/groups/nobody").await;
+    assert_eq!(status, 404);
+    assert_eq!(body["error"], "no group \"nobody\"");
+}
+
+/// Every operation in the document is a route (it does not reach the fallback), and every route
+/// is in the document (`router` is built from the same table as the document; probing other
+/// method/path pairs reaches the fallback or 405).
+async fn openapi_paths_are_the_routes(db: TestDb) {
+    let s = Server::start(db).await;
+    let r = s
+        .http
+        .get(format!("{}/openapi.json", s.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "the document needs no token");
+    let doc: Value = r.json().await.unwrap();
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
+    assert_eq!(doc["servers"][0]["url"], "/api/v1");
+    let paths = doc["paths"].as_object().unwrap();
+    let mut operations = BTreeSet::new();
+    for (path, item) in paths {
+        for method in item.as_object().unwrap().keys() {
+            operations.insert((method.to_uppercase(), path.clone()));
+        }
+    }
+    let expected: BTreeSet<(String, String)> = [
+        ("GET", "/events"),
+        ("POST", "/events"),
+        ("GET", "/events/{id}"),
+        ("GET", "/groups/{group}"),
+        ("GET", "/openapi.json"),
+    ]
+    .into_iter()
+    .map(|(m, p)| (m.to_owned(), p.to_owned()))
+    .collect();
+    assert_eq!(operations, expected);
+    for (method, path) in &operations {
+        let concrete = path.replace("{id}", "1").replace("{group}", "g");
+        let r = s
+            .http
+            .request(method.parse().unwrap(), format!("{}{concrete}", s.base))
+            .bearer_auth(&s.token)
+            .header("content-type", "application/json")
+            .body("[]")
+            .send()
+            .await
+            .unwrap();
+        let status = r.status().as_u16();
+        let body = r.text().await.unwrap();
+        assert!(
+            status != 405 && !body.contains("no such API route"),
+            "{method} {path}: {status} {body}"
+        );
+    }
+    // Routes that do not exist are not served.
+    let (status, body) = s.get("/nothing").await;
+    assert_eq!(status, 404);
+    assert_eq!(body["error"], "no such API route");
+    let r = s
+        .http
+        .delete(format!("{}/events/1", s.base))
+        .bearer_auth(&s.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.status(),
+        405,
+        "DELETE is not in the document, so not a route"
+    );
+    // Every documented response schema exists.
+    let schemas = doc["components"]["schemas"].as_object().unwrap();
+    for name in [
+        "EventInput",
+        "ApiEvent",
+        "IngestResponse",
+        "ListResponse",
+        "GroupResponse",
+        "ApiError",
+    ] {
+        assert!(schemas.contains_key(name), "{name} missing");
+    }
+}

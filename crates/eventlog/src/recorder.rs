@@ -1,0 +1,370 @@
+//! The recording API: [`EventLog`], [`EventGroup`] and the one-line [`EventBuilder`].
+
+use std::fmt::Debug;
+use std::future::{Future, IntoFuture};
+use std::pin::Pin;
+use std::sync::Arc;
+
+use serde::Serialize;
+use uuid::Uuid;
+
+use crate::config::{Config, WriterConfig};
+use crate::error::{Error, StoreError, ValidationError};
+use crate::event::{GroupId, NewEvent, validate_initiator, validate_mail_recipient};
+use crate::event_type::EventTypes;
+use crate::store;
+use crate::writer::{self, CommitObserver, Message, WriterHandle, WriterStats};
+
+/// A handle to an event log: cheap to clone, usable from any thread and from async code.
+///
+/// Recording puts the event on a bounded in-memory queue and returns; a background writer
+/// stores queued events in batches, one transaction each. [`EventLog::flush`] waits until
+/// everything recorded before it is stored; [`EventLog::close`] flushes and stops the writer.
+/// Dropping the last handle closes it too (blocking up to the shutdown timeout).
+#[derive(Clone)]
+pub struct EventLog {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    types: EventTypes,
+    writer: WriterHandle,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        self.writer.begin_close();
+        // Dropping the queue's last sender lets the writer drain what is queued and stop.
+        let (closed_tx, _) = flume::bounded(1);
+        let queue = std::mem::replace(&mut self.writer.queue, closed_tx);
+        drop(queue);
+        if let Some(thread) = self.writer.take_thread() {
+            let _ = thread.join();
+        }
+    }
+}
+
+impl std::fmt::Debug for EventLog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EventLog")
+            .field("stats", &self.stats())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Configures and opens an [`EventLog`].
+#[must_use = "call .open().await or .open_blocking() to start the event log"]
+pub struct EventLogBuilder {
+    url: String,
+    types: EventTypes,
+    writer: WriterConfig,
+    observer: Option<Arc<dyn CommitObserver>>,
+}
+
+impl EventLogBuilder {
+    /// Takes event types and writer settings from a loaded configuration.
+    pub fn config(mut self, config: &Config) -> Result<Self, Error> {
+        self.types = config.event_types()?;
+        self.writer = config.writer;
+        Ok(self)
+    }
+
+    /// The configured event types (default: info, warning, error, critical).
+    pub fn event_types(mut self, types: EventTypes) -> Self {
+        self.types = types;
+        self
+    }
+
+    /// Events the queue holds before callers wait (default 100,000).
+    pub fn capacity(mut self, capacity: usize) -> Self {
+        self.writer.capacity = capacity.max(1);
+        self
+    }
+
+    /// Most events stored in one transaction (default 5,000).
+    pub fn batch_size(mut self, batch_size: usize) -> Self {
+        self.writer.batch_size = batch_size.max(1);
+        self
+    }
+
+    /// Called after every commit with the newly stored events (e-mail notification uses it).
+    pub fn on_commit(mut self, observer: Arc<dyn CommitObserver>) -> Self {
+        self.observer = Some(observer);
+        self
+    }
+
+    fn start(self) -> Result<(EventLog, flume::Receiver<Result<(), StoreError>>), Error> {
+        let (ready_tx, ready_rx) = flume::bounded(1);
+        let url = self.url;
+        let writer = writer::spawn(
+            self.writer,
+            self.observer,
+            move || async move {
+                let backend = store::open(&url).await?;
+                let store: Arc<dyn store::Store> = backend;
+                Ok(store)
+            },
+            ready_tx,
+        )
+        .map_err(|e| Error::Config(format!("cannot start the writer thread: {e}")))?;
+        let log = EventLog {
+            inner: Arc::new(Inner {
+                types: self.types,
+                writer,
+            }),
+        };
+        Ok((log, ready_rx))
+    }
+
+    /// Connects (applying migrations) and starts the writer.
+    pub async fn open(self) -> Result<EventLog, Error> {
+        let (log, ready) = self.start()?;
+        match ready.recv_async().await {
+            Ok(Ok(())) => Ok(log),
+            Ok(Err(e)) => Err(e.into()),
+            Err(_) => Err(Error::Closed),
+        }
+    }
+
+    /// [`EventLogBuilder::open`] for code without an async runtime.
+    pub fn open_blocking(self) -> Result<EventLog, Error> {
+        let (log, ready) = self.start()?;
+        match ready.recv() {
+            Ok(Ok(())) => Ok(log),
+            Ok(Err(e)) => Err(e.into()),
+            Err(_) => Err(Error::Closed),
+        }
+    }
+}
+
+impl EventLog {
+    /// A builder for the log stored at `database_url` (`sqlite://PATH` or `postgres://…`).
+    pub fn builder(database_url: impl Into<String>) -> EventLogBuilder {
+        EventLogBuilder {
+            url: database_url.into(),
+            types: EventTypes::default(),
+            writer: WriterConfig::default(),
+            observer: None,
+        }
+    }
+
+    /// Opens the log at `database_url` with the default types and settings.
+    pub async fn open(database_url: impl Into<String>) -> Result<EventLog, Error> {
+        EventLog::builder(database_url).open().await
+    }
+
+    /// The configured event types.
+    pub fn event_types(&self) -> &EventTypes {
+        &self.inner.types
+    }
+
+    /// A new group with a random id.
+    pub fn group(&self) -> EventGroup {
+        self.group_with_id(GroupId::random())
+    }
+
+    /// The group named `name` (1–40 characters): the same name anywhere is the same group.
+    pub fn group_named(&self, name: impl Into<String>) -> Result<EventGroup, ValidationError> {
+        Ok(self.group_with_id(GroupId::named(name)?))
+    }
+
+    /// The group with this id.
+    pub fn group_with_id(&self, id: GroupId) -> EventGroup {
+        EventGroup {
+            log: self.clone(),
+            id,
+            send_mail: None,
+            initiator: None,
+        }
+    }
+
+    /// Counters of the background writer.
+    pub fn stats(&self) -> WriterStats {
+        self.inner.writer.stats()
+    }
+
+    /// Queues a fully built event, waiting while the queue is full.
+    pub fn record_blocking(&self, event: NewEvent) -> Result<Uuid, Error> {
+        self.check(&event)?;
+        let uuid = event.uuid;
+        self.inner
+            .writer
+            .queue
+            .send(Message::Event(Box::new(event)))
+            .map_err(|_| Error::Closed)?;
+        Ok(uuid)
+    }
+
+    /// Queues a fully built event, waiting asynchronously while the queue is full.
+    pub async fn record(&self, event: NewEvent) -> Result<Uuid, Error> {
+        self.check(&event)?;
+        let uuid = event.uuid;
+        self.inner
+            .writer
+            .queue
+            .send_async(Message::Event(Box::new(event)))
+            .await
+            .map_err(|_| Error::Closed)?;
+        Ok(uuid)
+    }
+
+    fn check(&self, event: &NewEvent) -> Result<(), ValidationError> {
+        // require() checks the name's syntax too.
+        self.inner.types.require(&event.event_type)?;
+        event.validate_fields()
+    }
+
+    /// Waits until every event recorded before this call is stored (or given up).
+    pub async fn flush(&self) -> Result<(), Error> {
+        let (ack_tx, ack_rx) = flume::bounded(1);
+        self.inner
+            .writer
+            .queue
+            .send_async(Message::Flush(ack_tx))
+            .await
+            .map_err(|_| Error::Closed)?;
+        ack_rx.recv_async().await.map_err(|_| Error::Closed)
+    }
+
+    /// [`EventLog::flush`] for code without an async runtime.
+    pub fn flush_blocking(&self) -> Result<(), Error> {
+        let (ack_tx, ack_rx) = flume::bounded(1);
+        self.inner
+            .writer
+            .queue
+            .send(Message::Flush(ack_tx))
+            .map_err(|_| Error::Closed)?;
+        ack_rx.recv().map_err(|_| Error::Closed)
+    }
+
+    /// Stores everything recorded so far and stops accepting events from here on: an
+    /// unreachable database is retried only up to the shutdown timeout. Other handles'
+    /// later calls fail with [`Error::Closed`] once the last handle is dropped.
+    pub async fn close(self) -> Result<WriterStats, Error> {
+        self.inner.writer.begin_close();
+        self.flush().await?;
+        Ok(self.stats())
+    }
+
+    /// [`EventLog::close`] for code without an async runtime.
+    pub fn close_blocking(self) -> Result<WriterStats, Error> {
+        self.inner.writer.begin_close();
+        self.flush_blocking()?;
+        Ok(self.stats())
+    }
+}
+
+/// A group of events: one piece of work, read later as one story.
+///
+/// Carries defaults for its events: an e-mail recipient (every event of the group mails it,
+/// unless the event names its own) and an initiator.
+#[derive(Clone, Debug)]
+pub struct EventGroup {
+    log: EventLog,
+    id: GroupId,
+    send_mail: Option<String>,
+    initiator: Option<String>,
+}
+
+impl EventGroup {
+    /// The group id, to continue the group elsewhere with [`EventLog::group_named`].
+    pub fn id(&self) -> &GroupId {
+        &self.id
+    }
+
+    /// Mails `address` about every event of this group.
+    pub fn send_mail(mut self, address: impl Into<String>) -> Result<Self, ValidationError> {
+        let address = address.into();
+        validate_mail_recipient(&address)?;
+        self.send_mail = Some(address);
+        Ok(self)
+    }
+
+    /// The initiator of every event of this group that names none itself.
+    pub fn initiator(mut self, initiator: impl Into<String>) -> Result<Self, ValidationError> {
+        let initiator = initiator.into();
+        validate_initiator(&initiator)?;
+        self.initiator = Some(initiator);
+        Ok(self)
+    }
+
+    /// An event of the configured type `event_type`.
+    pub fn event(&self, event_type: &str, message: impl Into<String>) -> EventBuilder<'_> {
+        let mut event = NewEvent::new(event_type, self.id.clone(), message);
+        event.send_mail = self.send_mail.clone();
+        event.initiator = self.initiator.clone();
+        EventBuilder { group: self, event }
+    }
+
+    /// An `info` event.
+    pub fn info(&self, message: impl Into<String>) -> EventBuilder<'_> {
+        self.event("info", message)
+    }
+
+    /// A `warning` event.
+    pub fn warning(&self, message: impl Into<String>) -> EventBuilder<'_> {
+        self.event("warning", message)
+    }
+
+    /// An `error` event.
+    pub fn error(&self, message: impl Into<String>) -> EventBuilder<'_> {
+        self.event("error", message)
+    }
+
+    /// A `critical` event.
+    pub fn critical(&self, message: impl Into<String>) -> EventBuilder<'_> {
+        self.event("critical", message)
+    }
+}
+
+/// One event being recorded. Finish with `.record()` (plain threads) or `.await` (async).
+#[must_use = "an event is recorded only by .record() or .await"]
+#[derive(Debug)]
+pub struct EventBuilder<'g> {
+    group: &'g EventGroup,
+    event: NewEvent,
+}
+
+impl EventBuilder<'_> {
+    /// Who or what caused the event (at most 500 characters).
+    pub fn initiator(mut self, initiator: impl Into<String>) -> Self {
+        self.event.initiator = Some(initiator.into());
+        self
+    }
+
+    /// Structured details: anything `Serialize`. If serialization fails, the value's `Debug`
+    /// form is stored as a JSON string instead: recording never fails because of its data.
+    pub fn data<T: Serialize + Debug + ?Sized>(mut self, data: &T) -> Self {
+        self.event.data = Some(
+            serde_json::to_value(data)
+                .unwrap_or_else(|_| serde_json::Value::String(format!("{data:?}"))),
+        );
+        self
+    }
+
+    /// Mails this event to `address` (instead of the group's recipient, if any).
+    pub fn send_mail(mut self, address: impl Into<String>) -> Self {
+        self.event.send_mail = Some(address.into());
+        self
+    }
+
+    /// The event as it will be stored.
+    pub fn into_event(self) -> NewEvent {
+        self.event
+    }
+
+    /// Validates and queues the event, waiting while the queue is full. Returns its uuid.
+    pub fn record(self) -> Result<Uuid, Error> {
+        self.group.log.record_blocking(self.event)
+    }
+}
+
+impl<'g> IntoFuture for EventBuilder<'g> {
+    type Output = Result<Uuid, Error>;
+    type IntoFuture = Pin<Box<dyn Future<Output = Self::Output> + Send + 'g>>;
+
+    /// Validates and queues the event, waiting asynchronously while the queue is full.
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(async move { self.group.log.record(self.event).await })
+    }
+}

@@ -1,0 +1,6 @@
+//! Users and sessions in PostgreSQL.
+
+use super::PostgresStore;
+use crate::store::UserStore;
+
+impl UserStore for PostgresStore {}

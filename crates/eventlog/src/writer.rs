@@ -1,0 +1,276 @@
+//! The background writer: a bounded queue drained by one thread that stores events in batches.
+//!
+//! Shaped like `tracing-appender`'s non-blocking writer. Callers push onto a bounded queue and
+//! return; the writer thread blocks for the first message, drains whatever else is queued (up
+//! to `batch_size`), and stores it in one transaction. Under load batches grow by themselves,
+//! so commits stay few; when idle an event is stored at once.
+//!
+//! The writer owns its store connection on its own single-threaded runtime, so callers that
+//! block on a full queue (back-pressure) can never starve it, whatever runtime they run on.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use crate::config::WriterConfig;
+use crate::error::StoreError;
+use crate::event::{Event, NewEvent};
+use crate::store::{Inserted, Store};
+
+/// Told about every event the writer stored, after its transaction committed. Called on the
+/// writer thread: implementations must hand work off (e.g. to a queue) and return quickly.
+pub trait CommitObserver: Send + Sync + 'static {
+    /// `events` are the newly stored events of one batch (duplicates left out).
+    fn committed(&self, events: &[Event]);
+}
+
+/// What the writer has done so far.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct WriterStats {
+    /// Events stored.
+    pub stored: u64,
+    /// Events not stored again because their uuid was already stored.
+    pub duplicates: u64,
+    /// Failed attempts to store a batch that were retried.
+    pub retried: u64,
+    /// Events that could not be stored and were given up (each one logged as an error).
+    pub failed: u64,
+    /// Events waiting in the queue right now.
+    pub queued: usize,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct Counters {
+    stored: AtomicU64,
+    duplicates: AtomicU64,
+    retried: AtomicU64,
+    failed: AtomicU64,
+}
+
+pub(crate) enum Message {
+    Event(Box<NewEvent>),
+    /// Acknowledged once every message queued before it is stored (or given up).
+    Flush(flume::Sender<()>),
+}
+
+/// The sending half and the thread, owned by the [`crate::EventLog`] handle.
+pub(crate) struct WriterHandle {
+    pub(crate) queue: flume::Sender<Message>,
+    counters: Arc<Counters>,
+    closing: Arc<AtomicBool>,
+    thread: std::sync::Mutex<Option<JoinHandle<()>>>,
+}
+
+impl WriterHandle {
+    pub(crate) fn stats(&self) -> WriterStats {
+        WriterStats {
+            stored: self.counters.stored.load(Ordering::Relaxed),
+            duplicates: self.counters.duplicates.load(Ordering::Relaxed),
+            retried: self.counters.retried.load(Ordering::Relaxed),
+            failed: self.counters.failed.load(Ordering::Relaxed),
+            queued: self.queue.len(),
+        }
+    }
+
+    /// Marks the writer as closing: from now on an unreachable database is retried only until
+    /// the shutdown timeout, then what is left is reported as failed.
+    pub(crate) fn begin_close(&self) {
+        self.closing.store(true, Ordering::SeqCst);
+    }
+
+    /// Takes the thread handle (once) to join it.
+    pub(crate) fn take_thread(&self) -> Option<JoinHandle<()>> {
+        self.thread.lock().ok().and_then(|mut t| t.take())
+    }
+}
+
+/// Starts the writer thread. `connect` runs on the writer's own runtime and opens its store;
+/// its outcome is sent on `ready`.
+pub(crate) fn spawn<F, Fut>(
+    config: WriterConfig,
+    observer: Option<Arc<dyn CommitObserver>>,
+    connect: F,
+    ready: flume::Sender<Result<(), StoreError>>,
+) -> std::io::Result<WriterHandle>
+where
+    F: FnOnce() -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = Result<Arc<dyn Store>, StoreError>>,
+{
+    let (queue, receiver) = flume::bounded(config.capacity);
+    let counters = Arc::new(Counters::default());
+    let closing = Arc::new(AtomicBool::new(false));
+    let worker = Worker {
+        receiver,
+        config,
+        observer,
+        counters: counters.clone(),
+        closing: closing.clone(),
+        closing_since: None,
+    };
+    let thread = std::thread::Builder::new()
+        .name("eventlog-writer".into())
+        .spawn(move || {
+            let runtime = match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(rt) => rt,
+                Err(e) => {
+                    let _ = ready.send(Err(StoreError::Corrupt(format!(
+                        "cannot start the writer runtime: {e}"
+                    ))));
+                    return;
+                }
+            };
+            match runtime.block_on(connect()) {
+                Ok(store) => {
+                    let _ = ready.send(Ok(()));
+                    worker.run(&runtime, store.as_ref());
+                }
+                Err(e) => {
+                    let _ = ready.send(Err(e));
+                }
+            }
+        })?;
+    Ok(WriterHandle {
+        queue,
+        counters,
+        closing,
+        thread: std::sync::Mutex::new(Some(thread)),
+    })
+}
+
+struct Worker {
+    receiver: flume::Receiver<Message>,
+    config: WriterConfig,
+    observer: Option<Arc<dyn CommitObserver>>,
+    counters: Arc<Counters>,
+    closing: Arc<AtomicBool>,
+    closing_since: Option<Instant>,
+}
+
+impl Worker {
+    fn run(mut self, runtime: &tokio::runtime::Runtime, store: &dyn Store) {
+        let mut batch: Vec<NewEvent> = Vec::with_capacity(self.config.batch_size);
+        let mut acks: Vec<flume::Sender<()>> = Vec::new();
+        let receiver = self.receiver.clone();
+        // Ends when every sender is gone and the queue is empty.
+        while let Ok(first) = receiver.recv() {
+            // drain() takes everything queued under one lock: far less contention with the
+            // callers than a try_recv() per message.
+            for message in std::iter::once(first).chain(receiver.drain()) {
+                match message {
+                    Message::Event(e) => {
+                        batch.push(*e);
+                        if batch.len() >= self.config.batch_size {
+                            self.store(runtime, store, &batch);
+                            batch.clear();
+                        }
+                    }
+                    Message::Flush(ack) => acks.push(ack),
+                }
+            }
+            if !batch.is_empty() {
+                self.store(runtime, store, &batch);
+                batch.clear();
+            }
+            for ack in acks.drain(..) {
+                let _ = ack.send(());
+            }
+        }
+    }
+
+    /// Stores one batch, retrying transient errors with exponential back-off. A batch that
+    /// fails for a reason of its own data is split until the offending events are isolated;
+    /// those are logged and counted as failed, the rest stored.
+    fn store(&mut self, runtime: &tokio::runtime::Runtime, store: &dyn Store, batch: &[NewEvent]) {
+        let mut backoff = Duration::from_millis(20);
+        let max_backoff = Duration::from_millis(self.config.max_backoff_ms.max(1));
+        loop {
+            match runtime.block_on(store.insert_batch(batch)) {
+                Ok(results) => {
+                    self.committed(batch, &results);
+                    return;
+                }
+                Err(e) if e.is_transient() => {
+                    if self.closing.load(Ordering::SeqCst) {
+                        let since = *self.closing_since.get_or_insert_with(Instant::now);
+                        if since.elapsed() >= Duration::from_millis(self.config.shutdown_timeout_ms)
+                        {
+                            self.counters
+                                .failed
+                                .fetch_add(batch.len() as u64, Ordering::Relaxed);
+                            tracing::error!(
+                                events = batch.len(),
+                                error = %e,
+                                "eventlog: database still unreachable at shutdown; events not stored"
+                            );
+                            return;
+                        }
+                    }
+                    self.counters.retried.fetch_add(1, Ordering::Relaxed);
+                    tracing::warn!(
+                        events = batch.len(),
+                        error = %e,
+                        retry_in_ms = backoff.as_millis() as u64,
+                        "eventlog: storing events failed; retrying"
+                    );
+                    std::thread::sleep(backoff);
+                    backoff = (backoff * 2).min(max_backoff);
+                }
+                Err(e) => {
+                    if let [event] = batch {
+                        self.counters.failed.fetch_add(1, Ordering::Relaxed);
+                        tracing::error!(
+                            uuid = %event.uuid,
+                            event_type = %event.event_type,
+                            group = %event.group,
+                            error = %e,
+                            "eventlog: event cannot be stored; giving up on it"
+                        );
+                        return;
+                    }
+                    let (left, right) = batch.split_at(batch.len() / 2);
+                    self.store(runtime, store, left);
+                    self.store(runtime, store, right);
+                    return;
+                }
+            }
+        }
+    }
+
+    fn committed(&self, batch: &[NewEvent], results: &[Inserted]) {
+        let created = results.iter().filter(|r| r.created).count() as u64;
+        self.counters.stored.fetch_add(created, Ordering::Relaxed);
+        self.counters
+            .duplicates
+            .fetch_add(results.len() as u64 - created, Ordering::Relaxed);
+        if let Some(observer) = &self.observer {
+            let events: Vec<Event> = batch
+                .iter()
+                .zip(results)
+                .filter(|(_, r)| r.created)
+                .map(|(e, r)| stored_event(e, r.id))
+                .collect();
+            if !events.is_empty() {
+                observer.committed(&events);
+            }
+        }
+    }
+}
+
+/// The stored form of an event that was just inserted with `id`.
+pub fn stored_event(e: &NewEvent, id: i64) -> Event {
+    Event {
+        id,
+        uuid: e.uuid,
+        event_type: e.event_type.clone(),
+        group: e.group.as_str().to_owned(),
+        timestamp: e.timestamp,
+        message: e.message.clone(),
+        data: e.data.clone(),
+        initiator: e.initiator.clone(),
+        send_mail: e.send_mail.clone(),
+    }
+}

@@ -1,0 +1,950 @@
+//! The shared backend suite: every `Store` method, run once on SQLite and once on PostgreSQL.
+//!
+//! Each test is an `async fn(TestDb)`; `store_tests!` turns it into `sqlite::NAME` and
+//! `postgres::NAME`. PostgreSQL comes from `scripts/test` (EVENTLOG_TEST_POSTGRES_URL); without
+//! it the postgres tests fail, they never skip.
+
+#![allow(clippy::unwrap_used)] // A test: a panic is the failure report.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use eventlog::store::{
+    self, Backend, Cursor, DataMatch, EventFilter, GroupCursor, GroupFilter, Order, PURGE_BATCH,
+};
+use eventlog::{GroupId, NewEvent};
+use eventlog_testing::{PgCluster, TestDb};
+use serde_json::json;
+
+macro_rules! store_tests {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    super::$name(eventlog_testing::TestDb::sqlite()).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    super::$name(eventlog_testing::TestDb::postgres().await).await;
+                }
+            )*
+        }
+    };
+}
+
+store_tests!(
+    insert_and_get,
+    same_uuid_twice_in_one_batch_is_stored_once,
+    same_uuid_in_later_batches_is_stored_once,
+    filter_by_types,
+    filter_by_since_and_until,
+    filter_by_text_ignores_case,
+    filter_by_text_treats_like_wildcards_literally,
+    filter_by_group_and_initiator,
+    filter_by_data_values,
+    order_both_ways,
+    keyset_pagination_with_identical_timestamps_loses_and_repeats_nothing,
+    list_since_id_returns_newer_events_oldest_first,
+    group_events_are_in_time_order,
+    groups_page_filters_and_paginates,
+    summaries_follow_deletes,
+    purge_by_age_and_type,
+    purge_deletes_more_than_one_batch,
+    count_and_histogram,
+    nul_characters_do_not_break_a_batch,
+    concurrent_writers_lose_and_duplicate_nothing,
+);
+
+/// 2026-01-01T00:00:00Z plus `secs` seconds.
+fn at(secs: i64) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap() + Duration::seconds(secs)
+}
+
+fn group(name: &str) -> GroupId {
+    GroupId::named(name).unwrap()
+}
+
+/// An event of `ty` in group `g` at `at(secs)`.
+fn ev(ty: &str, g: &str, msg: &str, secs: i64) -> NewEvent {
+    let mut e = NewEvent::new(ty, group(g), msg);
+    e.timestamp = at(secs);
+    e
+}
+
+async fn open(db: &TestDb) -> Arc<dyn Backend> {
+    store::open(db.url()).await.expect("open and migrate")
+}
+
+async fn messages(store: &dyn Backend, filter: &EventFilter) -> Vec<String> {
+    let page = store.list(filter, Order::Asc, None, 1000).await.unwrap();
+    page.items.into_iter().map(|e| e.message).collect()
+}
+
+async fn insert_and_get(db: TestDb) {
+    let store = open(&db).await;
+    assert_eq!(store.backend(), db.url().split(':').next().unwrap());
+    let mut full = ev("warning", "Order 1", "All emails sent!", 5);
+    full.initiator = Some("Mailer Daemon".into());
+    full.data = Some(json!({"sent": 1000, "to": ["a@example.com"], "ok": true, "ratio": 0.5}));
+    full.send_mail = Some("ops@example.com".into());
+    let batch = vec![
+        ev("info", "Order 1", "About to send 1000 mails", 1),
+        full.clone(),
+        ev("error", "Order 2", "Mail server quit", 9),
+    ];
+    let res = store.insert_batch(&batch).await.unwrap();
+    assert_eq!(res.len(), 3);
+    assert!(res.iter().all(|r| r.created));
+    assert!(
+        res[0].id < res[1].id && res[1].id < res[2].id,
+        "ids follow input order: {res:?}"
+    );
+
+    let got = store.get(res[1].id).await.unwrap().expect("stored");
+    assert_eq!(got.id, res[1].id);
+    assert_eq!(got.uuid, full.uuid);
+    assert_eq!(got.event_type, "warning");
+    assert_eq!(got.group, "Order 1");
+    assert_eq!(got.timestamp, at(5));
+    assert_eq!(got.message, "All emails sent!");
+    assert_eq!(got.data, full.data);
+    assert_eq!(got.initiator.as_deref(), Some("Mailer Daemon"));
+    assert_eq!(got.send_mail.as_deref(), Some("ops@example.com"));
+
+    let plain = store.get(res[0].id).await.unwrap().unwrap();
+    assert_eq!(
+        (plain.data, plain.initiator, plain.send_mail),
+        (None, None, None)
+    );
+
+    let by_uuid = store.get_by_uuid(batch[2].uuid).await.unwrap().unwrap();
+    assert_eq!(by_uuid.id, res[2].id);
+    assert!(store.get(res[2].id + 1000).await.unwrap().is_none());
+    assert!(
+        store
+            .get_by_uuid(uuid::Uuid::new_v4())
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(store.insert_batch(&[]).await.unwrap().is_empty());
+}
+
+async fn same_uuid_twice_in_one_batch_is_stored_once(db: TestDb) {
+    let store = open(&db).await;
+    let a = ev("info", "g", "a", 1);
+    let b = ev("info", "g", "b", 2);
+    let res = store
+        .insert_batch(&[a.clone(), b, a.clone()])
+        .await
+        .unwrap();
+    assert!(res[0].created && res[1].created);
+    assert!(!res[2].created, "the repeat is not created: {res:?}");
+    assert_eq!(res[2].id, res[0].id, "the repeat gets the first copy's id");
+    assert_eq!(store.count(&EventFilter::default()).await.unwrap(), 2);
+    let summary = store.group_summary("g").await.unwrap().unwrap();
+    assert_eq!(summary.event_count, 2, "summary counts the event once");
+}
+
+async fn same_uuid_in_later_batches_is_stored_once(db: TestDb) {
+    let store = open(&db).await;
+    let a = ev("info", "g", "a", 1);
+    let b = ev("error", "g", "b", 2);
+    let first = store.insert_batch(&[a.clone(), b.clone()]).await.unwrap();
+    let mut b_again = b.clone();
+    b_again.message = "changed".into();
+    let c = ev("info", "g", "c", 3);
+    let second = store.insert_batch(&[b_again, c]).await.unwrap();
+    assert!(!second[0].created);
+    assert_eq!(second[0].id, first[1].id);
+    assert!(second[1].created);
+    assert_eq!(
+        store.get(first[1].id).await.unwrap().unwrap().message,
+        "b",
+        "the stored event is not overwritten"
+    );
+    // A whole batch of repeats writes nothing and still answers with ids.
+    let third = store.insert_batch(&[a, b]).await.unwrap();
+    assert_eq!(
+        third.iter().map(|r| (r.id, r.created)).collect::<Vec<_>>(),
+        vec![(first[0].id, false), (first[1].id, false)]
+    );
+    assert_eq!(store.count(&EventFilter::default()).await.unwrap(), 3);
+    let summary = store.group_summary("g").await.unwrap().unwrap();
+    assert_eq!(summary.event_count, 3);
+    assert_eq!((summary.first_at, summary.last_at), (at(1), at(3)));
+}
+
+async fn filter_by_types(db: TestDb) {
+    let store = open(&db).await;
+    store
+        .insert_batch(&[
+            ev("info", "g", "i", 1),
+            ev("warning", "g", "w", 2),
+            ev("error", "g", "e", 3),
+        ])
+        .await
+        .unwrap();
+    let f = |types: &[&str]| EventFilter {
+        types: types.iter().map(|t| t.to_string()).collect(),
+        ..Default::default()
+    };
+    assert_eq!(messages(&*store, &f(&["error"])).await, ["e"]);
+    assert_eq!(messages(&*store, &f(&["info", "error"])).await, ["i", "e"]);
+    assert_eq!(messages(&*store, &f(&[])).await, ["i", "w", "e"]);
+    assert!(messages(&*store, &f(&["critical"])).await.is_empty());
+}
+
+async fn filter_by_since_and_until(db: TestDb) {
+    let store = open(&db).await;
+    store
+        .insert_batch(&[
+            ev("info", "g", "1", 10),
+            ev("info", "g", "2", 20),
+            ev("info", "g", "3", 30),
+        ])
+        .await
+        .unwrap();
+    let f = |since: Option<i64>, until: Option<i64>| EventFilter {
+        since: since.map(at),
+        until: until.map(at),
+        ..Default::default()
+    };
+    assert_eq!(
+        messages(&*store, &f(Some(20), None)).await,
+        ["2", "3"],
+        "since is inclusive"
+    );
+    assert_eq!(
+        messages(&*store, &f(None, Some(20))).await,
+        ["1"],
+        "until is exclusive"
+    );
+    assert_eq!(messages(&*store, &f(Some(11), Some(31))).await, ["2", "3"]);
+    assert!(messages(&*store, &f(Some(31), None)).await.is_empty());
+}
+
+async fn filter_by_text_ignores_case(db: TestDb) {
+    let store = open(&db).await;
+    let mut by_initiator = ev("info", "g1", "first", 1);
+    by_initiator.initiator = Some("Mailer Daemon".into());
+    store
+        .insert_batch(&[
+            by_initiator,
+            ev("info", "Order-ABC", "second", 2),
+            ev("info", "g3", "Mail Server QUIT", 3),
+            ev("info", "g4", "unrelated", 4),
+        ])
+        .await
+        .unwrap();
+    let f = |text: &str| EventFilter {
+        text: Some(text.into()),
+        ..Default::default()
+    };
+    assert_eq!(
+        messages(&*store, &f("mailer daemon")).await,
+        ["first"],
+        "initiator"
+    );
+    assert_eq!(
+        messages(&*store, &f("order-abc")).await,
+        ["second"],
+        "group"
+    );
+    assert_eq!(
+        messages(&*store, &f("server quit")).await,
+        ["Mail Server QUIT"],
+        "message"
+    );
+    assert_eq!(
+        messages(&*store, &f("MAIL")).await,
+        ["first", "Mail Server QUIT"],
+        "any of the three fields"
+    );
+    assert_eq!(
+        messages(&*store, &f("")).await.len(),
+        4,
+        "empty text: no filter"
+    );
+    assert!(messages(&*store, &f("nowhere")).await.is_empty());
+}
+
+async fn filter_by_text_treats_like_wildcards_literally(db: TestDb) {
+    let store = open(&db).await;
+    store
+        .insert_batch(&[
+            ev("info", "g", "50% off", 1),
+            ev("info", "g", "500 off", 2),
+            ev("info", "g", "a_b", 3),
+            ev("info", "g", "axb", 4),
+            ev("info", "g", "back\\slash", 5),
+            ev("info", "g", "backslash", 6),
+        ])
+        .await
+        .unwrap();
+    let f = |text: &str| EventFilter {
+        text: Some(text.into()),
+        ..Default::default()
+    };
+    assert_eq!(messages(&*store, &f("50%")).await, ["50% off"]);
+    assert_eq!(messages(&*store, &f("a_b")).await, ["a_b"]);
+    assert_eq!(messages(&*store, &f("k\\s")).await, ["back\\slash"]);
+    assert!(messages(&*store, &f("%")).await.len() == 1);
+}
+
+async fn filter_by_group_and_initiator(db: TestDb) {
+    let store = open(&db).await;
+    let mut a = ev("info", "Order 1", "a", 1);
+    a.initiator = Some("user:42".into());
+    let mut b = ev("info", "Order 1", "b", 2);
+    b.initiator = Some("user:4".into());
+    let c = ev("info", "Order 11", "c", 3);
+    store.insert_batch(&[a, b, c]).await.unwrap();
+    let by_group = EventFilter {
+        group: Some("Order 1".into()),
+        ..Default::default()
+    };
+    assert_eq!(
+        messages(&*store, &by_group).await,
+        ["a", "b"],
+        "exact group, not a prefix"
+    );
+    let by_initiator = EventFilter {
+        initiator: Some("user:4".into()),
+        ..Default::default()
+    };
+    assert_eq!(
+        messages(&*store, &by_initiator).await,
+        ["b"],
+        "exact initiator"
+    );
+    let both = EventFilter {
+        group: Some("Order 11".into()),
+        initiator: Some("user:42".into()),
+        ..Default::default()
+    };
+    assert!(
+        messages(&*store, &both).await.is_empty(),
+        "filters combine with AND"
+    );
+}
+
+async fn filter_by_data_values(db: TestDb) {
+    let store = open(&db).await;
+    let mut a = ev("info", "g", "a", 1);
+    a.data =
+        Some(json!({"customer": {"email": "user@example.com"}, "n": 42, "ok": true, "price": 1.5}));
+    let mut b = ev("info", "g", "b", 2);
+    b.data = Some(json!({"customer": {"email": "other@example.com"}, "n": 7, "ok": false}));
+    let mut c = ev("info", "g", "c", 3);
+    c.data = Some(json!("just a string"));
+    let d = ev("info", "g", "d", 4);
+    store.insert_batch(&[a, b, c, d]).await.unwrap();
+    let f = |conds: &[(&[&str], &str)]| EventFilter {
+        data: conds
+            .iter()
+            .map(|(path, value)| DataMatch {
+                path: path.iter().map(|k| k.to_string()).collect(),
+                value: value.to_string(),
+            })
+            .collect(),
+        ..Default::default()
+    };
+    assert_eq!(
+        messages(&*store, &f(&[(&["customer", "email"], "user@example.com")])).await,
+        ["a"]
+    );
+    assert_eq!(
+        messages(&*store, &f(&[(&["n"], "7")])).await,
+        ["b"],
+        "number"
+    );
+    assert_eq!(
+        messages(&*store, &f(&[(&["price"], "1.5")])).await,
+        ["a"],
+        "fraction"
+    );
+    assert_eq!(
+        messages(&*store, &f(&[(&["ok"], "true")])).await,
+        ["a"],
+        "bool true"
+    );
+    assert_eq!(
+        messages(&*store, &f(&[(&["ok"], "false")])).await,
+        ["b"],
+        "bool false"
+    );
+    assert_eq!(
+        messages(&*store, &f(&[(&["ok"], "false"), (&["n"], "42")])).await,
+        Vec::<String>::new(),
+        "conditions combine with AND"
+    );
+    assert_eq!(
+        messages(&*store, &f(&[(&["ok"], "true"), (&["n"], "42")])).await,
+        ["a"]
+    );
+    assert!(
+        messages(&*store, &f(&[(&["missing"], "x")]))
+            .await
+            .is_empty()
+    );
+    assert!(
+        messages(&*store, &f(&[(&["customer"], "user@example.com")]))
+            .await
+            .is_empty()
+    );
+}
+
+async fn order_both_ways(db: TestDb) {
+    let store = open(&db).await;
+    store
+        .insert_batch(&[
+            ev("info", "g", "2", 20),
+            ev("info", "g", "1", 10),
+            ev("info", "g", "3", 30),
+        ])
+        .await
+        .unwrap();
+    let all = EventFilter::default();
+    let desc = store.list(&all, Order::Desc, None, 10).await.unwrap();
+    let asc = store.list(&all, Order::Asc, None, 10).await.unwrap();
+    let msgs = |p: &store::Page<eventlog::Event, Cursor>| {
+        p.items
+            .iter()
+            .map(|e| e.message.clone())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(msgs(&desc), ["3", "2", "1"]);
+    assert_eq!(msgs(&asc), ["1", "2", "3"]);
+    assert!(desc.next.is_none() && asc.next.is_none(), "one page only");
+}
+
+async fn keyset_pagination_with_identical_timestamps_loses_and_repeats_nothing(db: TestDb) {
+    let store = open(&db).await;
+    // 30 events: 10 at t=5, 10 at t=7 (in two batches), 10 at distinct times around them.
+    let mut batch1: Vec<NewEvent> = (0..10)
+        .map(|i| ev("info", "g", &format!("a{i}"), 5))
+        .collect();
+    batch1.extend((0..5).map(|i| ev("info", "g", &format!("b{i}"), 7)));
+    let mut batch2: Vec<NewEvent> = (5..10)
+        .map(|i| ev("info", "g", &format!("b{i}"), 7))
+        .collect();
+    batch2.extend((0..10).map(|i| ev("info", "g", &format!("c{i}"), i)));
+    store.insert_batch(&batch1).await.unwrap();
+    store.insert_batch(&batch2).await.unwrap();
+    let all = EventFilter::default();
+    for order in [Order::Desc, Order::Asc] {
+        let mut seen = Vec::new();
+        let mut cursor: Option<Cursor> = None;
+        let mut pages = 0;
+        loop {
+            let page = store.list(&all, order, cursor.as_ref(), 7).await.unwrap();
+            pages += 1;
+            assert!(page.items.len() <= 7);
+            seen.extend(page.items.iter().map(|e| (e.timestamp, e.id)));
+            match page.next {
+                // Through its URL form, as the admin uses it.
+                Some(c) => cursor = Some(c.to_string().parse().unwrap()),
+                None => break,
+            }
+        }
+        assert_eq!(pages, 5, "{order:?}: 30 rows in pages of 7");
+        let unique: HashSet<_> = seen.iter().collect();
+        assert_eq!(seen.len(), 30, "{order:?}: every row once");
+        assert_eq!(unique.len(), 30, "{order:?}: no row repeated");
+        let mut sorted = seen.clone();
+        sorted.sort();
+        if order == Order::Desc {
+            sorted.reverse();
+        }
+        assert_eq!(seen, sorted, "{order:?}: pages continue the order");
+    }
+    // A filter applies across pages too.
+    let only_b = EventFilter {
+        text: Some("b".into()),
+        ..Default::default()
+    };
+    let p1 = store.list(&only_b, Order::Desc, None, 6).await.unwrap();
+    let p2 = store
+        .list(&only_b, Order::Desc, p1.next.as_ref(), 6)
+        .await
+        .unwrap();
+    assert_eq!((p1.items.len(), p2.items.len()), (6, 4));
+    assert!(p2.next.is_none());
+}
+
+async fn list_since_id_returns_newer_events_oldest_first(db: TestDb) {
+    let store = open(&db).await;
+    let res = store
+        .insert_batch(&[
+            ev("info", "g", "1", 50),
+            ev("error", "g", "2", 40),
+            ev("info", "g", "3", 30),
+            ev("error", "g", "4", 20),
+        ])
+        .await
+        .unwrap();
+    let all = EventFilter::default();
+    let newer = store.list_since_id(&all, res[0].id, 10).await.unwrap();
+    assert_eq!(
+        newer.iter().map(|e| e.id).collect::<Vec<_>>(),
+        vec![res[1].id, res[2].id, res[3].id],
+        "by id, whatever the timestamps"
+    );
+    let limited = store.list_since_id(&all, res[0].id, 2).await.unwrap();
+    assert_eq!(limited.len(), 2);
+    let errors = EventFilter {
+        types: vec!["error".into()],
+        ..Default::default()
+    };
+    let newer_errors = store.list_since_id(&errors, res[1].id, 10).await.unwrap();
+    assert_eq!(
+        newer_errors
+            .iter()
+            .map(|e| e.message.as_str())
+            .collect::<Vec<_>>(),
+        ["4"]
+    );
+    assert!(
+        store
+            .list_since_id(&all, res[3].id, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+async fn group_events_are_in_time_order(db: TestDb) {
+    let store = open(&db).await;
+    let res = store
+        .insert_batch(&[
+            ev("info", "G", "third", 30),
+            ev("info", "G", "first", 10),
+            ev("info", "other", "x", 20),
+            ev("info", "G", "second-a", 20),
+            ev("info", "G", "second-b", 20),
+        ])
+        .await
+        .unwrap();
+    let events = store.group_events("G", 100).await.unwrap();
+    assert_eq!(
+        events
+            .iter()
+            .map(|e| e.message.as_str())
+            .collect::<Vec<_>>(),
+        ["first", "second-a", "second-b", "third"],
+        "time order, ties by id"
+    );
+    assert_eq!(events[1].id, res[3].id);
+    assert_eq!(store.group_events("G", 2).await.unwrap().len(), 2);
+    assert!(store.group_events("none", 10).await.unwrap().is_empty());
+}
+
+async fn groups_page_filters_and_paginates(db: TestDb) {
+    let store = open(&db).await;
+    store
+        .insert_batch(&[
+            ev("info", "mail-run-A", "a1", 10),
+            ev("error", "mail-run-A", "a2", 20),
+            ev("info", "B", "b1", 30),
+            ev("info", "B", "b2", 35),
+            ev("warning", "C", "c1", 40),
+            ev("info", "D", "d1", 40),
+        ])
+        .await
+        .unwrap();
+    let names = |p: &store::Page<store::GroupSummary, GroupCursor>| {
+        p.items.iter().map(|g| g.group.clone()).collect::<Vec<_>>()
+    };
+    let all = store
+        .groups(&GroupFilter::default(), None, 10)
+        .await
+        .unwrap();
+    assert_eq!(
+        names(&all),
+        ["D", "C", "B", "mail-run-A"],
+        "last active first, ties by id desc"
+    );
+    let a = &all.items[3];
+    assert_eq!((a.first_at, a.last_at, a.event_count), (at(10), at(20), 2));
+    let mut types = a.types.clone();
+    types.sort();
+    assert_eq!(types, ["error", "info"]);
+
+    let with_errors = GroupFilter {
+        types: vec!["error".into(), "critical".into()],
+        ..Default::default()
+    };
+    assert_eq!(
+        names(&store.groups(&with_errors, None, 10).await.unwrap()),
+        ["mail-run-A"]
+    );
+    let text = GroupFilter {
+        text: Some("RUN-a".into()),
+        ..Default::default()
+    };
+    assert_eq!(
+        names(&store.groups(&text, None, 10).await.unwrap()),
+        ["mail-run-A"]
+    );
+    let window = GroupFilter {
+        since: Some(at(30)),
+        until: Some(at(40)),
+        ..Default::default()
+    };
+    assert_eq!(
+        names(&store.groups(&window, None, 10).await.unwrap()),
+        ["B"],
+        "active at/after since and started before until"
+    );
+
+    let p1 = store
+        .groups(&GroupFilter::default(), None, 1)
+        .await
+        .unwrap();
+    let cursor: GroupCursor = p1.next.clone().unwrap().to_string().parse().unwrap();
+    let p2 = store
+        .groups(&GroupFilter::default(), Some(&cursor), 2)
+        .await
+        .unwrap();
+    let p3 = store
+        .groups(&GroupFilter::default(), p2.next.as_ref(), 2)
+        .await
+        .unwrap();
+    assert_eq!(
+        [names(&p1), names(&p2), names(&p3)].concat(),
+        ["D", "C", "B", "mail-run-A"],
+        "pages neither lose nor repeat groups with equal last times"
+    );
+    assert!(p3.next.is_none());
+
+    let b = store.group_summary("B").await.unwrap().unwrap();
+    assert_eq!(
+        (b.event_count, b.types.clone()),
+        (2, vec!["info".to_string()])
+    );
+    assert!(store.group_summary("nope").await.unwrap().is_none());
+}
+
+async fn summaries_follow_deletes(db: TestDb) {
+    let store = open(&db).await;
+    let res = store
+        .insert_batch(&[
+            ev("info", "A", "a1", 10),
+            ev("error", "A", "a2", 20),
+            ev("info", "A", "a3", 30),
+            ev("info", "B", "b1", 40),
+        ])
+        .await
+        .unwrap();
+    let n = store
+        .delete(&[res[0].id, res[1].id, 999_999])
+        .await
+        .unwrap();
+    assert_eq!(n, 2, "only existing events count");
+    assert!(store.get(res[0].id).await.unwrap().is_none());
+    let a = store.group_summary("A").await.unwrap().unwrap();
+    assert_eq!((a.first_at, a.last_at, a.event_count), (at(30), at(30), 1));
+    assert_eq!(
+        a.types,
+        ["info"],
+        "the error is gone from the group's types"
+    );
+    let errors = GroupFilter {
+        types: vec!["error".into()],
+        ..Default::default()
+    };
+    assert!(
+        store
+            .groups(&errors, None, 10)
+            .await
+            .unwrap()
+            .items
+            .is_empty()
+    );
+
+    assert_eq!(store.delete(&[res[2].id]).await.unwrap(), 1);
+    assert!(
+        store.group_summary("A").await.unwrap().is_none(),
+        "an empty group disappears"
+    );
+    assert_eq!(
+        store.group_summary("B").await.unwrap().unwrap().event_count,
+        1
+    );
+    assert_eq!(store.delete(&[]).await.unwrap(), 0);
+}
+
+async fn purge_by_age_and_type(db: TestDb) {
+    let store = open(&db).await;
+    store
+        .insert_batch(&[
+            ev("info", "A", "old info", 10),
+            ev("error", "A", "old error", 20),
+            ev("error", "B", "old error B", 25),
+            ev("info", "A", "new info", 100),
+        ])
+        .await
+        .unwrap();
+    let cut = at(50);
+    assert_eq!(store.purge_count(cut, None).await.unwrap(), 3);
+    assert_eq!(store.purge_count(cut, Some("error")).await.unwrap(), 2);
+    assert_eq!(
+        store.purge_count(at(10), None).await.unwrap(),
+        0,
+        "strictly older"
+    );
+
+    assert_eq!(store.purge(cut, Some("error")).await.unwrap(), 2);
+    assert_eq!(
+        messages(&*store, &EventFilter::default()).await,
+        ["old info", "new info"]
+    );
+    assert!(store.group_summary("B").await.unwrap().is_none());
+    let a = store.group_summary("A").await.unwrap().unwrap();
+    assert_eq!(
+        (a.first_at, a.event_count, a.types.clone()),
+        (at(10), 2, vec!["info".into()])
+    );
+
+    assert_eq!(store.purge(cut, None).await.unwrap(), 1);
+    let a = store.group_summary("A").await.unwrap().unwrap();
+    assert_eq!(
+        (a.first_at, a.last_at, a.event_count),
+        (at(100), at(100), 1)
+    );
+    assert_eq!(store.purge(cut, None).await.unwrap(), 0);
+    assert_eq!(store.count(&EventFilter::default()).await.unwrap(), 1);
+}
+
+async fn purge_deletes_more_than_one_batch(db: TestDb) {
+    let store = open(&db).await;
+    let old: Vec<NewEvent> = (0..PURGE_BATCH + 100)
+        .map(|i| ev("info", &format!("g{}", i % 7), "old", (i % 1000) as i64))
+        .collect();
+    for chunk in old.chunks(2000) {
+        store.insert_batch(chunk).await.unwrap();
+    }
+    store
+        .insert_batch(&[ev("info", "g0", "new", 5000)])
+        .await
+        .unwrap();
+    assert_eq!(
+        store.purge_count(at(2000), None).await.unwrap(),
+        (PURGE_BATCH + 100) as u64
+    );
+    assert_eq!(
+        store.purge(at(2000), None).await.unwrap(),
+        (PURGE_BATCH + 100) as u64
+    );
+    assert_eq!(store.count(&EventFilter::default()).await.unwrap(), 1);
+    let g0 = store.group_summary("g0").await.unwrap().unwrap();
+    assert_eq!(g0.event_count, 1);
+    assert!(store.group_summary("g1").await.unwrap().is_none());
+}
+
+async fn count_and_histogram(db: TestDb) {
+    let store = open(&db).await;
+    store
+        .insert_batch(&[
+            ev("info", "g", "1", 10),
+            ev("info", "g", "2", 50),
+            ev("error", "g", "3", 59),
+            ev("error", "g", "4", 70),
+            ev("info", "g", "5", 3600),
+        ])
+        .await
+        .unwrap();
+    assert_eq!(store.count(&EventFilter::default()).await.unwrap(), 5);
+    let errors = EventFilter {
+        types: vec!["error".into()],
+        ..Default::default()
+    };
+    assert_eq!(store.count(&errors).await.unwrap(), 2);
+
+    let mut hist = store.histogram(&EventFilter::default(), 60).await.unwrap();
+    hist.sort();
+    assert_eq!(
+        hist,
+        vec![
+            (at(0), "error".to_string(), 1),
+            (at(0), "info".to_string(), 2),
+            (at(60), "error".to_string(), 1),
+            (at(3600), "info".to_string(), 1),
+        ]
+    );
+    let until = EventFilter {
+        until: Some(at(60)),
+        ..Default::default()
+    };
+    let hist: i64 = store
+        .histogram(&until, 3600)
+        .await
+        .unwrap()
+        .iter()
+        .map(|h| h.2)
+        .sum();
+    assert_eq!(hist, 3, "the histogram applies the filter");
+}
+
+#[tokio::test]
+async fn open_rejects_an_unknown_scheme() {
+    let err = match store::open("mysql://u:pw@localhost/db").await {
+        Err(e) => e.to_string(),
+        Ok(_) => panic!("mysql must not open"),
+    };
+    assert!(err.contains("unsupported database URL"), "{err}");
+    assert!(err.contains("postgres://"), "names what works: {err}");
+    assert!(!err.contains("pw@"), "no password: {err}");
+}
+
+#[tokio::test]
+async fn open_reports_an_unreachable_postgres_server() {
+    // Port 1 on loopback: nothing listens there.
+    let err = match store::open("postgres://u@127.0.0.1:1/db").await {
+        Err(e) => e,
+        Ok(_) => panic!("nothing listens on port 1"),
+    };
+    assert!(
+        err.is_transient(),
+        "a refused connection is worth retrying: {err}"
+    );
+    assert!(err.to_string().contains("database error"), "{err}");
+}
+
+async fn nul_characters_do_not_break_a_batch(db: TestDb) {
+    let store = open(&db).await;
+    let mut odd = ev("info", "g\0x", "before\0after", 1);
+    odd.initiator = Some("a\0b".into());
+    odd.data = Some(json!({"k\0": "v\0", "list": ["\0", 1]}));
+    let res = store
+        .insert_batch(&[odd, ev("info", "g", "fine", 2)])
+        .await
+        .unwrap();
+    assert!(res.iter().all(|r| r.created), "{res:?}");
+    let got = store.get(res[0].id).await.unwrap().unwrap();
+    // SQLite keeps U+0000; PostgreSQL cannot store it and keeps U+FFFD instead.
+    let nul = if store.backend() == "postgres" {
+        "\u{fffd}"
+    } else {
+        "\0"
+    };
+    assert_eq!(got.message, format!("before{nul}after"));
+    assert_eq!(got.group, format!("g{nul}x"));
+    assert_eq!(got.initiator, Some(format!("a{nul}b")));
+    let mut data = serde_json::Map::new();
+    data.insert(format!("k{nul}"), json!(format!("v{nul}")));
+    data.insert("list".into(), json!([nul, 1]));
+    assert_eq!(got.data, Some(serde_json::Value::Object(data)));
+    let summary = store.group_summary(&got.group).await.unwrap().unwrap();
+    assert_eq!(summary.event_count, 1);
+}
+
+#[tokio::test]
+async fn postgres_store_fails_transiently_while_the_server_is_down_and_recovers() {
+    let cluster = PgCluster::start().expect("start a private PostgreSQL cluster");
+    let store = store::open(&cluster.url()).await.unwrap();
+    store
+        .insert_batch(&[ev("info", "g", "before", 1)])
+        .await
+        .unwrap();
+
+    cluster.stop().unwrap();
+    let err = store
+        .insert_batch(&[ev("info", "g", "while down", 2)])
+        .await
+        .expect_err("the server is down");
+    assert!(err.is_transient(), "worth retrying: {err}");
+
+    cluster.restart().unwrap();
+    let after = ev("info", "g", "after", 3);
+    // Pooled connections died with the server: the pool replaces them, so a retry succeeds.
+    let mut stored = false;
+    for _ in 0..20 {
+        match store.insert_batch(std::slice::from_ref(&after)).await {
+            Ok(_) => {
+                stored = true;
+                break;
+            }
+            Err(err) => {
+                assert!(err.is_transient(), "a restart is transient: {err}");
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+        }
+    }
+    assert!(stored, "the store recovers after the restart");
+    assert_eq!(
+        messages(&*store, &EventFilter::default()).await,
+        ["before", "after"],
+        "nothing half-written while the server was down"
+    );
+}
+
+async fn concurrent_writers_lose_and_duplicate_nothing(db: TestDb) {
+    let store = open(&db).await;
+    // 100 events every writer delivers (a retried delivery), in a different order per writer.
+    let shared: Vec<NewEvent> = (0..100)
+        .map(|i| ev("info", &format!("g{}", i % 5), &format!("shared {i}"), i))
+        .collect();
+    let mut writers = Vec::new();
+    for w in 0..4 {
+        let store = store.clone();
+        let mut mine: Vec<NewEvent> = (0..250)
+            .map(|i| {
+                let ty = if i % 3 == 0 { "error" } else { "info" };
+                ev(ty, &format!("g{}", i % 5), &format!("w{w} {i}"), i)
+            })
+            .collect();
+        mine.extend(shared.iter().cloned());
+        mine.rotate_left(w * 60);
+        writers.push(tokio::spawn(async move {
+            let mut created = 0;
+            for chunk in mine.chunks(50) {
+                // Writers racing on the same uuids may deadlock in PostgreSQL; that is a
+                // transient error, and the writer retries the batch, as the real one does.
+                let res = loop {
+                    match store.insert_batch(chunk).await {
+                        Ok(res) => break res,
+                        Err(e) if e.is_transient() => continue,
+                        Err(e) => panic!("{e}"),
+                    }
+                };
+                created += res.iter().filter(|r| r.created).count();
+            }
+            created
+        }));
+    }
+    let mut created = 0;
+    for w in writers {
+        created += w.await.unwrap();
+    }
+    assert_eq!(created, 4 * 250 + 100, "each event created exactly once");
+    assert_eq!(store.count(&EventFilter::default()).await.unwrap(), 1100);
+    let groups = store
+        .groups(&GroupFilter::default(), None, 100)
+        .await
+        .unwrap();
+    assert_eq!(groups.items.len(), 5);
+    assert_eq!(
+        groups.items.iter().map(|g| g.event_count).sum::<i64>(),
+        1100
+    );
+    for g in &groups.items {
+        let filter = EventFilter {
+            group: Some(g.group.clone()),
+            ..Default::default()
+        };
+        assert_eq!(
+            g.event_count as u64,
+            store.count(&filter).await.unwrap(),
+            "{}",
+            g.group
+        );
+    }
+}
