@@ -597,6 +597,13 @@ impl Mailer {
     }
 }
 
+/// Lets the background writer mail events right after they are committed.
+impl crate::writer::CommitObserver for Mailer {
+    fn committed(&self, events: &[Event]) {
+        self.notify(events);
+    }
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {

@@ -215,7 +215,8 @@ async fn one_mail_per_event_with_a_recipient() {
         event(1, "first <script>x</script>", Some("alice@example.com")),
         event(2, "no mail for me", None),
     ]);
-    mailer.notify(&[event(3, "third", Some("bob@example.org"))]);
+    // The writer's hook is the same entry point.
+    eventlog::CommitObserver::committed(&mailer, &[event(3, "third", Some("bob@example.org"))]);
     mailer.notify(&[]);
     mailer.close().await;
 
