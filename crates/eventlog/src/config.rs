@@ -27,6 +27,9 @@ pub struct Config {
     pub api: ApiConfig,
     /// Automatic deletion of old events.
     pub retention: crate::retention::RetentionConfig,
+    /// `[mail]`: e-mail notification; absent means no mail is sent.
+    #[cfg(feature = "mail")]
+    pub mail: Option<crate::mail::MailConfig>,
 }
 
 /// `[types]`: the configured event types.
@@ -114,6 +117,10 @@ impl Config {
         let config: Config = toml::from_str(text).map_err(|e| Error::Config(e.to_string()))?;
         config.event_types()?;
         config.retention.check()?;
+        #[cfg(feature = "mail")]
+        if let Some(mail) = &config.mail {
+            mail.validate()?;
+        }
         if config.writer.capacity == 0 || config.writer.batch_size == 0 {
             return Err(Error::Config(
                 "writer.capacity and writer.batch_size must be at least 1".into(),
@@ -195,5 +202,26 @@ mod tests {
         );
         let err = Config::from_toml("[writer]\ncapacity = 0\n").unwrap_err();
         assert!(err.to_string().contains("at least 1"), "{err}");
+    }
+
+    #[cfg(feature = "mail")]
+    #[test]
+    #[allow(clippy::unwrap_used)]
+    fn mail_section_is_checked_on_load() {
+        let c = Config::from_toml("[mail]\nurl = \"smtp://127.0.0.1:2525\"\n").unwrap();
+        let mail = c.mail.expect("mail section");
+        assert_eq!(mail.subject, crate::mail::DEFAULT_SUBJECT);
+        assert!(!mail.fail_silently);
+        assert!(Config::from_toml("").unwrap().mail.is_none());
+        let err = Config::from_toml("[mail]\nsubject = \"{type} {foo}\"\n").unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("unknown placeholder {foo} in mail.subject; known: {type}"),
+            "{err}"
+        );
+        let err = Config::from_toml("[mail]\nsmtp = \"x\"\n").unwrap_err();
+        assert!(err.to_string().contains("unknown field `smtp`"), "{err}");
+        let err = Config::from_toml("[mail]\ntls = \"ssl\"\n").unwrap_err();
+        assert!(err.to_string().contains("unknown variant `ssl`"), "{err}");
     }
 }

@@ -85,6 +85,8 @@ pub mod error;
 pub mod event;
 pub mod event_type;
 pub mod export;
+#[cfg(feature = "mail")]
+pub mod mail;
 mod recorder;
 pub mod retention;
 pub mod store;
