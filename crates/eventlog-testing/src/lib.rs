@@ -4,6 +4,7 @@
 //!   ([`TestDb::postgres`]) on the shared throwaway server that `scripts/test` starts (its admin
 //!   URL is in the environment variable [`POSTGRES_URL_ENV`]). A test that cannot reach
 //!   PostgreSQL panics with a message saying how to run it; it never skips.
+//! - [`smtp::SmtpSink`]: an SMTP listener on loopback that records the mails it receives.
 //! - [`PgCluster`]: a private PostgreSQL 15 server of one test's own, for tests that stop or
 //!   restart the server under a running writer.
 //!
@@ -19,6 +20,8 @@
 //! // Dropping `db` drops the database.
 //! # }
 //! ```
+
+pub mod smtp;
 
 use std::io;
 use std::net::TcpListener;

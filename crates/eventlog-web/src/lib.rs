@@ -53,6 +53,7 @@ struct Inner {
     secure_cookies: bool,
     poll_interval: std::time::Duration,
     api_body_limit: usize,
+    api_observer: Option<Arc<dyn eventlog::CommitObserver>>,
 }
 
 impl AppState {
@@ -66,6 +67,7 @@ impl AppState {
                 secure_cookies: false,
                 poll_interval: std::time::Duration::from_secs(1),
                 api_body_limit: eventlog::config::ApiConfig::default().body_limit,
+                api_observer: None,
             }),
         }
     }
@@ -102,11 +104,23 @@ impl AppState {
         self
     }
 
+    /// Tells `observer` (e.g. an [`eventlog::mail::Mailer`]) about every event the API
+    /// stores, after its commit.
+    pub fn with_api_observer(mut self, observer: Arc<dyn eventlog::CommitObserver>) -> Self {
+        if let Some(inner) = Arc::get_mut(&mut self.inner) {
+            inner.api_observer = Some(observer);
+        }
+        self
+    }
+
     /// The state of the `/api/v1` router.
     pub fn api_state(&self) -> api::ApiState {
         let mut api = api::ApiState::new(self.inner.store.clone(), self.inner.types.clone());
         api.body_limit = self.inner.api_body_limit;
-        api
+        match &self.inner.api_observer {
+            Some(observer) => api.with_observer(observer.clone()),
+            None => api,
+        }
     }
 
     /// The store.

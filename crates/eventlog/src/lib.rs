@@ -87,6 +87,8 @@ pub mod event_type;
 pub mod export;
 #[cfg(feature = "mail")]
 pub mod mail;
+#[cfg(feature = "mail")]
+mod mail_thread;
 mod recorder;
 pub mod retention;
 pub mod store;

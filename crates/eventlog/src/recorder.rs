@@ -29,10 +29,14 @@ pub struct EventLog {
 struct Inner {
     types: EventTypes,
     writer: WriterHandle,
+    #[cfg(feature = "mail")]
+    mailer: Option<crate::mail_thread::MailerThread>,
 }
 
 impl Drop for Inner {
     fn drop(&mut self) {
+        // Fields drop after this: the writer is joined here, then the mailer (declared after
+        // it) sends what the writer's last commits queued.
         self.writer.begin_close();
         // Dropping the queue's last sender lets the writer drain what is queued and stop.
         let (closed_tx, _) = flume::bounded(1);
@@ -58,15 +62,30 @@ pub struct EventLogBuilder {
     url: String,
     types: EventTypes,
     writer: WriterConfig,
-    observer: Option<Arc<dyn CommitObserver>>,
+    observers: Vec<Arc<dyn CommitObserver>>,
+    #[cfg(feature = "mail")]
+    mail: Option<crate::mail::MailConfig>,
 }
 
 impl EventLogBuilder {
-    /// Takes event types and writer settings from a loaded configuration.
+    /// Takes event types, writer settings and (with the `mail` feature) the `[mail]` section
+    /// from a loaded configuration.
     pub fn config(mut self, config: &Config) -> Result<Self, Error> {
         self.types = config.event_types()?;
         self.writer = config.writer;
+        #[cfg(feature = "mail")]
+        {
+            self.mail = config.mail.clone();
+        }
         Ok(self)
+    }
+
+    /// Mails every stored event that has a recipient (its own or its group's), after commit
+    /// and off the caller's path.
+    #[cfg(feature = "mail")]
+    pub fn mail(mut self, config: crate::mail::MailConfig) -> Self {
+        self.mail = Some(config);
+        self
     }
 
     /// The configured event types (default: info, warning, error, critical).
@@ -88,17 +107,32 @@ impl EventLogBuilder {
     }
 
     /// Called after every commit with the newly stored events (e-mail notification uses it).
+    /// May be given several times.
     pub fn on_commit(mut self, observer: Arc<dyn CommitObserver>) -> Self {
-        self.observer = Some(observer);
+        self.observers.push(observer);
         self
     }
 
-    fn start(self) -> Result<(EventLog, flume::Receiver<Result<(), StoreError>>), Error> {
+    fn start(mut self) -> Result<(EventLog, flume::Receiver<Result<(), StoreError>>), Error> {
+        #[cfg(feature = "mail")]
+        let mailer = match self.mail.take() {
+            Some(config) => {
+                let thread = crate::mail_thread::MailerThread::start(config, self.types.clone())?;
+                self.observers.push(thread.mailer.clone());
+                Some(thread)
+            }
+            None => None,
+        };
+        let observer: Option<Arc<dyn CommitObserver>> = match self.observers.len() {
+            0 => None,
+            1 => self.observers.pop(),
+            _ => Some(Arc::new(Observers(self.observers))),
+        };
         let (ready_tx, ready_rx) = flume::bounded(1);
         let url = self.url;
         let writer = writer::spawn(
             self.writer,
-            self.observer,
+            observer,
             move || async move {
                 let backend = store::open(&url).await?;
                 let store: Arc<dyn store::Store> = backend;
@@ -111,6 +145,8 @@ impl EventLogBuilder {
             inner: Arc::new(Inner {
                 types: self.types,
                 writer,
+                #[cfg(feature = "mail")]
+                mailer,
             }),
         };
         Ok((log, ready_rx))
@@ -144,7 +180,9 @@ impl EventLog {
             url: database_url.into(),
             types: EventTypes::default(),
             writer: WriterConfig::default(),
-            observer: None,
+            observers: Vec::new(),
+            #[cfg(feature = "mail")]
+            mail: None,
         }
     }
 
@@ -237,20 +275,46 @@ impl EventLog {
         ack_rx.recv().map_err(|_| Error::Closed)
     }
 
-    /// Stores everything recorded so far and stops accepting events from here on: an
-    /// unreachable database is retried only up to the shutdown timeout. Other handles'
-    /// later calls fail with [`Error::Closed`] once the last handle is dropped.
+    /// Stores everything recorded so far (an unreachable database is retried only up to the
+    /// shutdown timeout) and, with mail configured, waits until the notifications queued so
+    /// far are sent or given up. Other handles' later calls fail with [`Error::Closed`] once
+    /// the last handle is dropped.
     pub async fn close(self) -> Result<WriterStats, Error> {
         self.inner.writer.begin_close();
         self.flush().await?;
+        #[cfg(feature = "mail")]
+        if let Some(mailer) = &self.inner.mailer {
+            mailer.close().await;
+        }
         Ok(self.stats())
+    }
+
+    /// Counters of the e-mail notifications, when mail is configured.
+    #[cfg(feature = "mail")]
+    pub fn mail_stats(&self) -> Option<crate::mail::MailStats> {
+        self.inner.mailer.as_ref().map(|m| m.mailer.stats())
     }
 
     /// [`EventLog::close`] for code without an async runtime.
     pub fn close_blocking(self) -> Result<WriterStats, Error> {
         self.inner.writer.begin_close();
         self.flush_blocking()?;
+        #[cfg(feature = "mail")]
+        if let Some(mailer) = &self.inner.mailer {
+            mailer.close_blocking();
+        }
         Ok(self.stats())
+    }
+}
+
+/// Several observers behind one.
+struct Observers(Vec<Arc<dyn CommitObserver>>);
+
+impl CommitObserver for Observers {
+    fn committed(&self, events: &[crate::event::Event]) {
+        for observer in &self.0 {
+            observer.committed(events);
+        }
     }
 }
 

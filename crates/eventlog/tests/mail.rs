@@ -5,182 +5,11 @@
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use chrono::TimeZone;
 use eventlog::mail::{MailConfig, Mailer};
 use eventlog::{Event, EventTypes};
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
-use tokio::net::TcpListener;
-
-/// One mail as the sink received it.
-#[derive(Debug, Clone)]
-struct Received {
-    from: String,
-    to: Vec<String>,
-    data: String,
-}
-
-#[derive(Clone, Copy, PartialEq)]
-enum Mode {
-    /// Accept every mail.
-    Accept,
-    /// Answer `MAIL FROM` with 554.
-    Reject,
-    /// Accept connections and never answer.
-    Hang,
-}
-
-struct SmtpSink {
-    addr: SocketAddr,
-    mails: Arc<Mutex<Vec<Received>>>,
-}
-
-impl SmtpSink {
-    async fn start(mode: Mode) -> SmtpSink {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let mails = Arc::new(Mutex::new(Vec::new()));
-        let store = mails.clone();
-        tokio::spawn(async move {
-            loop {
-                let Ok((socket, _)) = listener.accept().await else {
-                    return;
-                };
-                let store = store.clone();
-                tokio::spawn(async move {
-                    if mode == Mode::Hang {
-                        tokio::time::sleep(Duration::from_secs(3600)).await;
-                        drop(socket);
-                        return;
-                    }
-                    let _ = serve(socket, mode, store).await;
-                });
-            }
-        });
-        SmtpSink { addr, mails }
-    }
-
-    fn url(&self) -> String {
-        format!("smtp://{}", self.addr)
-    }
-
-    fn mails(&self) -> Vec<Received> {
-        self.mails.lock().unwrap().clone()
-    }
-}
-
-async fn serve(
-    socket: tokio::net::TcpStream,
-    mode: Mode,
-    store: Arc<Mutex<Vec<Received>>>,
-) -> std::io::Result<()> {
-    let (read, mut write) = socket.into_split();
-    let mut lines = BufReader::new(read).lines();
-    write.write_all(b"220 sink ESMTP\r\n").await?;
-    let mut from = String::new();
-    let mut to = Vec::new();
-    while let Some(line) = lines.next_line().await? {
-        let upper = line.to_ascii_uppercase();
-        let reply: &[u8] = if upper.starts_with("EHLO") || upper.starts_with("HELO") {
-            b"250 sink\r\n"
-        } else if let Some(rest) = upper.strip_prefix("MAIL FROM:") {
-            if mode == Mode::Reject {
-                b"554 5.7.1 no mail accepted here\r\n"
-            } else {
-                from = line[line.len() - rest.len()..].trim().to_owned();
-                to.clear();
-                b"250 ok\r\n"
-            }
-        } else if let Some(rest) = upper.strip_prefix("RCPT TO:") {
-            to.push(line[line.len() - rest.len()..].trim().to_owned());
-            b"250 ok\r\n"
-        } else if upper == "DATA" {
-            write.write_all(b"354 go ahead\r\n").await?;
-            let mut data = String::new();
-            while let Some(l) = lines.next_line().await? {
-                if l == "." {
-                    break;
-                }
-                // Undo dot-stuffing.
-                data.push_str(l.strip_prefix('.').unwrap_or(&l));
-                data.push('\n');
-            }
-            store.lock().unwrap().push(Received {
-                from: from.clone(),
-                to: std::mem::take(&mut to),
-                data,
-            });
-            b"250 queued\r\n"
-        } else if upper == "QUIT" {
-            write.write_all(b"221 bye\r\n").await?;
-            return Ok(());
-        } else if upper == "RSET" || upper == "NOOP" {
-            b"250 ok\r\n"
-        } else {
-            b"502 not implemented\r\n"
-        };
-        write.write_all(reply).await?;
-    }
-    Ok(())
-}
-
-/// A header's value (first occurrence, unfolded).
-fn header(data: &str, name: &str) -> String {
-    let prefix = format!("{}:", name.to_ascii_lowercase());
-    let mut lines = data.lines().take_while(|l| !l.is_empty()).peekable();
-    while let Some(line) = lines.next() {
-        if line.to_ascii_lowercase().starts_with(&prefix) {
-            let mut value = line[prefix.len()..].trim().to_owned();
-            while let Some(next) = lines.peek().filter(|l| l.starts_with([' ', '\t'])) {
-                value.push(' ');
-                value.push_str(next.trim());
-                lines.next();
-            }
-            return value;
-        }
-    }
-    panic!("no {name} header in\n{data}");
-}
-
-/// The decoded body of the MIME part with `content_type`.
-fn part(data: &str, content_type: &str) -> String {
-    let start = data
-        .find(&format!("Content-Type: {content_type}"))
-        .unwrap_or_else(|| panic!("no {content_type} part in\n{data}"));
-    let content_type = header(data, "Content-Type");
-    let boundary = content_type
-        .split("boundary=")
-        .nth(1)
-        .unwrap()
-        .trim_matches('"');
-    let part = &data[start..];
-    let (headers, rest) = part.split_once("\n\n").unwrap();
-    let body = &rest[..rest.find(&format!("\n--{boundary}")).unwrap()];
-    if headers.contains("quoted-printable") {
-        decode_qp(body)
-    } else {
-        body.to_owned()
-    }
-}
-
-fn decode_qp(s: &str) -> String {
-    let s = s.replace("=\n", "");
-    let mut out = Vec::new();
-    let bytes = s.as_bytes();
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'=' && i + 2 < bytes.len() {
-            let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap();
-            out.push(u8::from_str_radix(hex, 16).unwrap());
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).unwrap()
-}
+use eventlog_testing::smtp::{Mode, SmtpSink, header, part};
 
 fn event(id: i64, message: &str, send_mail: Option<&str>) -> Event {
     Event {
@@ -289,7 +118,7 @@ async fn custom_templates_fill_data_and_escape_it_in_html() {
 
 /// A port nobody listens on: bound, then released.
 async fn dead_port() -> SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     listener.local_addr().unwrap()
 }
 
@@ -441,4 +270,96 @@ async fn host_and_port_settings_reach_the_server() {
     let mails = sink.mails();
     assert_eq!(mails.len(), 1);
     assert_eq!(mails[0].from, "<alerts@example.com>");
+}
+
+/// Through the real writer: a group's recipient mails every event of the group, an event's
+/// own recipient mails that event, others mail nobody; the mails are sent by `close()`.
+async fn recorded_events_are_mailed_after_commit(url: &str) {
+    let sink = SmtpSink::start(Mode::Accept).await;
+    let log = eventlog::EventLog::builder(url)
+        .mail(config(sink.url()))
+        .open()
+        .await
+        .unwrap();
+    let watched = log.group().send_mail("ops@example.com").unwrap();
+    watched.info("step 1").await.unwrap();
+    watched.error("step 2 failed").await.unwrap();
+    let quiet = log.group();
+    quiet.info("nobody hears this").await.unwrap();
+    quiet
+        .warning("but this one")
+        .send_mail("boss@example.com")
+        .await
+        .unwrap();
+    log.clone().close().await.unwrap();
+    let stats = log.mail_stats().unwrap();
+    assert_eq!((stats.sent, stats.failed), (3, 0), "{stats:?}");
+    let mut mails: Vec<_> = sink
+        .mails()
+        .into_iter()
+        .map(|m| (m.to.join(","), header(&m.data, "Subject")))
+        .collect();
+    mails.sort();
+    assert_eq!(
+        mails,
+        [
+            (
+                "<boss@example.com>".to_owned(),
+                "Event Log: Warning".to_owned()
+            ),
+            (
+                "<ops@example.com>".to_owned(),
+                "Event Log: Error".to_owned()
+            ),
+            ("<ops@example.com>".to_owned(), "Event Log: Info".to_owned()),
+        ]
+    );
+}
+
+/// A dead mail server neither delays nor loses events.
+async fn a_dead_mail_server_loses_no_event(url: &str) {
+    let dead = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = dead.local_addr().unwrap();
+    drop(dead);
+    let log = eventlog::EventLog::builder(url)
+        .mail(config(format!("smtp://{addr}")))
+        .open()
+        .await
+        .unwrap();
+    let g = log.group().send_mail("ops@example.com").unwrap();
+    for i in 0..20 {
+        g.info(format!("event {i}")).await.unwrap();
+    }
+    log.clone().close().await.unwrap();
+    assert_eq!(log.stats().stored, 20);
+    let stats = log.mail_stats().unwrap();
+    assert_eq!((stats.sent, stats.failed), (0, 20), "{stats:?}");
+    let store = eventlog::store::open(url).await.unwrap();
+    assert_eq!(store.count(&Default::default()).await.unwrap(), 20);
+}
+
+mod sqlite {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn recorded_events_are_mailed_after_commit() {
+        let db = eventlog_testing::TestDb::sqlite();
+        super::recorded_events_are_mailed_after_commit(db.url()).await;
+    }
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_dead_mail_server_loses_no_event() {
+        let db = eventlog_testing::TestDb::sqlite();
+        super::a_dead_mail_server_loses_no_event(db.url()).await;
+    }
+}
+
+mod postgres {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn recorded_events_are_mailed_after_commit() {
+        let db = eventlog_testing::TestDb::postgres().await;
+        super::recorded_events_are_mailed_after_commit(db.url()).await;
+    }
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_dead_mail_server_loses_no_event() {
+        let db = eventlog_testing::TestDb::postgres().await;
+        super::a_dead_mail_server_loses_no_event(db.url()).await;
+    }
 }

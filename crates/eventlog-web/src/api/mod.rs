@@ -46,6 +46,8 @@ pub struct ApiState {
     pub body_limit: usize,
     /// SQLite only: the group-commit task, started on first use (see [`commit`]).
     group_commit: Arc<std::sync::OnceLock<commit::GroupCommit>>,
+    /// Told about newly stored events after their commit (e-mail notification).
+    observer: Option<Arc<dyn eventlog::CommitObserver>>,
 }
 
 impl ApiState {
@@ -56,12 +58,40 @@ impl ApiState {
             types: Arc::new(types),
             body_limit: eventlog::config::ApiConfig::default().body_limit,
             group_commit: Arc::default(),
+            observer: None,
         }
+    }
+
+    /// Tells `observer` about every event this API stores, after the commit (the server
+    /// passes its mailer here, so `send_mail` works over HTTP).
+    pub fn with_observer(mut self, observer: Arc<dyn eventlog::CommitObserver>) -> Self {
+        self.observer = Some(observer);
+        self
     }
 
     /// Stores a validated request's events and returns their ids after the commit: through
     /// group commit on SQLite, directly (concurrent transactions) on PostgreSQL.
     pub async fn insert(
+        &self,
+        events: Vec<eventlog::NewEvent>,
+    ) -> Result<Vec<eventlog::store::Inserted>, ApiError> {
+        let Some(observer) = &self.observer else {
+            return self.insert_only(events).await;
+        };
+        let inserted = self.insert_only(events.clone()).await?;
+        let created: Vec<eventlog::Event> = events
+            .iter()
+            .zip(&inserted)
+            .filter(|(_, r)| r.created)
+            .map(|(e, r)| eventlog::writer::stored_event(e, r.id))
+            .collect();
+        if !created.is_empty() {
+            observer.committed(&created);
+        }
+        Ok(inserted)
+    }
+
+    async fn insert_only(
         &self,
         events: Vec<eventlog::NewEvent>,
     ) -> Result<Vec<eventlog::store::Inserted>, ApiError> {
