@@ -76,7 +76,10 @@ async fn login(router: &axum::Router) -> String {
         .oneshot(Request::get("/login").body(Body::empty()).expect("request"))
         .await
         .expect("login page");
-    let cookie = page.headers()[header::SET_COOKIE].to_str().expect("cookie").to_owned();
+    let cookie = page.headers()[header::SET_COOKIE]
+        .to_str()
+        .expect("cookie")
+        .to_owned();
     let cookie = cookie.split(';').next().expect("cookie").to_owned();
     let token = cookie.split_once('=').expect("cookie").1.to_owned();
     let body = format!("username=bench&password=benchmark-password&csrf={token}");
@@ -107,9 +110,16 @@ async fn time(router: &axum::Router, cookie: &str, path: &str) -> (Duration, Dur
         let started = Instant::now();
         let resp = router.clone().oneshot(req).await.expect("response");
         let status = resp.status();
-        let body = axum::body::to_bytes(resp.into_body(), usize::MAX).await.expect("body");
+        let body = axum::body::to_bytes(resp.into_body(), usize::MAX)
+            .await
+            .expect("body");
         let elapsed = started.elapsed();
-        assert_eq!(status, StatusCode::OK, "{path}: {}", String::from_utf8_lossy(&body));
+        assert_eq!(
+            status,
+            StatusCode::OK,
+            "{path}: {}",
+            String::from_utf8_lossy(&body)
+        );
         len = body.len();
         if run >= 3 {
             times.push(elapsed);
@@ -124,7 +134,12 @@ async fn deep_cursor(store: &dyn Backend, depth: usize) -> String {
     let mut cursor = None;
     for _ in 0..depth {
         let page = store
-            .list(&Default::default(), Default::default(), cursor.as_ref(), 100)
+            .list(
+                &Default::default(),
+                Default::default(),
+                cursor.as_ref(),
+                100,
+            )
             .await
             .expect("list");
         cursor = page.next;
@@ -136,21 +151,33 @@ async fn bench(name: &str, url: &str, n: usize) {
     eprintln!("== {name}: {url}");
     let store = eventlog::store::open(url).await.expect("open store");
     let hash = eventlog_web::auth::password::hash_password("benchmark-password").expect("hash");
-    store.create_user("bench", &hash, Role::Viewer).await.expect("user");
+    store
+        .create_user("bench", &hash, Role::Viewer)
+        .await
+        .expect("user");
     let (big_event, _big) = load(store.as_ref(), n).await;
-    let router = eventlog_web::app(eventlog_web::AppState::new(store.clone(), EventTypes::default()));
+    let router = eventlog_web::app(eventlog_web::AppState::new(
+        store.clone(),
+        EventTypes::default(),
+    ));
     let cookie = login(&router).await;
     let deep = deep_cursor(store.as_ref(), 5_000).await;
     let scenarios = [
         ("first list page", "/events".to_owned()),
         ("page 5,000 deep", format!("/events?cursor={deep}")),
-        ("rare-word search (50 matches)", "/events?q=zebraquux".to_owned()),
+        (
+            "rare-word search (50 matches)",
+            "/events?q=zebraquux".to_owned(),
+        ),
         ("type filter (error)", "/events?type=error".to_owned()),
         ("first groups page", "/groups".to_owned()),
         ("event page, group of 5,000", format!("/events/{big_event}")),
     ];
     println!("{name}, {} events", n + 5_000);
-    println!("  {:<32} {:>10} {:>10} {:>10}", "scenario", "median", "p90", "bytes");
+    println!(
+        "  {:<32} {:>10} {:>10} {:>10}",
+        "scenario", "median", "p90", "bytes"
+    );
     for (label, path) in scenarios {
         let (median, p90, len) = time(&router, &cookie, &path).await;
         println!(

@@ -18,7 +18,9 @@ pub enum AppError {
     #[error("only admins may do this")]
     Forbidden,
     /// A POST without the session's CSRF token.
-    #[error("the form is stale or was not sent by this site (CSRF token mismatch); reload the page and try again")]
+    #[error(
+        "the form is stale or was not sent by this site (CSRF token mismatch); reload the page and try again"
+    )]
     Csrf,
     /// No valid session: redirect to the login page at this URL.
     #[error("login required")]
@@ -54,9 +56,7 @@ impl IntoResponse for AppError {
             AppError::Store(_) | AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         };
         let message = match &self {
-            AppError::Store(StoreError::InvalidCursor(_)) => {
-                "invalid pagination cursor".to_owned()
-            }
+            AppError::Store(StoreError::InvalidCursor(_)) => "invalid pagination cursor".to_owned(),
             AppError::Store(e) => {
                 tracing::error!(error = %e, "storage error while answering a request");
                 "Something went wrong on the server; the details are in its log.".to_owned()
@@ -72,9 +72,7 @@ impl IntoResponse for AppError {
             title: status.canonical_reason().unwrap_or("Error"),
             message,
         };
-        let body = page
-            .render()
-            .unwrap_or_else(|_| "error".to_owned());
+        let body = page.render().unwrap_or_else(|_| "error".to_owned());
         let mut resp = (status, Html(body)).into_response();
         if status == StatusCode::TOO_MANY_REQUESTS {
             resp.headers_mut()

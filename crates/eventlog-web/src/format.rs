@@ -11,7 +11,11 @@ pub fn absolute(t: DateTime<Utc>) -> String {
 /// Relative time: `just now`, `3 minutes ago`, `1 day ago`, `in 5 minutes`.
 pub fn relative(t: DateTime<Utc>, now: DateTime<Utc>) -> String {
     let secs = (now - t).num_seconds();
-    let (n, future) = if secs < 0 { (-secs, true) } else { (secs, false) };
+    let (n, future) = if secs < 0 {
+        (-secs, true)
+    } else {
+        (secs, false)
+    };
     if n < 10 {
         return "just now".to_owned();
     }
@@ -40,7 +44,13 @@ pub fn delay(from: DateTime<Utc>, to: DateTime<Utc>) -> String {
         return "- same time".to_owned();
     }
     let mut parts = Vec::new();
-    for (unit, size) in [("y", 365 * 86_400), ("d", 86_400), ("h", 3600), ("m", 60), ("s", 1)] {
+    for (unit, size) in [
+        ("y", 365 * 86_400),
+        ("d", 86_400),
+        ("h", 3600),
+        ("m", 60),
+        ("s", 1),
+    ] {
         let n = secs / size;
         secs %= size;
         if n > 0 {
@@ -120,7 +130,10 @@ mod tests {
         assert_eq!(delay(t(0), t(365 * 86_400 + 60)), "1y 1m later");
         // Sub-second differences count as the same time.
         let a = t(0);
-        assert_eq!(delay(a, a + chrono::Duration::milliseconds(400)), "- same time");
+        assert_eq!(
+            delay(a, a + chrono::Duration::milliseconds(400)),
+            "- same time"
+        );
     }
 
     #[test]

@@ -155,7 +155,10 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Base {
 /// The admin routes (login, events, groups, delete, export, live tail, healthz, assets).
 pub fn app(state: AppState) -> Router {
     Router::new()
-        .route("/", get(|base: Base| async move { Redirect::to(&format!("{}/events", base.path())) }))
+        .route(
+            "/",
+            get(|base: Base| async move { Redirect::to(&format!("{}/events", base.path())) }),
+        )
         .route("/healthz", get(|| async { "ok" }))
         .route("/login", get(admin::login::page).post(admin::login::submit))
         .route("/logout", post(admin::login::logout))

@@ -35,14 +35,23 @@ fn parse_time(name: &str, value: &str, end_of_day: bool) -> Result<DateTime<Utc>
     if let Ok(t) = DateTime::parse_from_rfc3339(value) {
         return Ok(t.with_timezone(&Utc));
     }
-    for fmt in ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M"] {
+    for fmt in [
+        "%Y-%m-%dT%H:%M",
+        "%Y-%m-%dT%H:%M:%S",
+        "%Y-%m-%d %H:%M:%S",
+        "%Y-%m-%d %H:%M",
+    ] {
         if let Ok(t) = NaiveDateTime::parse_from_str(value, fmt) {
             return Ok(Utc.from_utc_datetime(&t));
         }
     }
     if let Ok(d) = NaiveDate::parse_from_str(value, "%Y-%m-%d") {
         // A date as `until` includes that whole day.
-        let d = if end_of_day { d.succ_opt().unwrap_or(d) } else { d };
+        let d = if end_of_day {
+            d.succ_opt().unwrap_or(d)
+        } else {
+            d
+        };
         return Ok(Utc.from_utc_datetime(&d.and_time(chrono::NaiveTime::MIN)));
     }
     Err(AppError::BadRequest(format!(
@@ -166,10 +175,12 @@ impl ListParams {
         if self.cursor.is_empty() {
             return Ok(None);
         }
-        self.cursor
-            .parse()
-            .map(Some)
-            .map_err(|_| AppError::BadRequest(format!("cursor={:?} is not a valid pagination cursor", self.cursor)))
+        self.cursor.parse().map(Some).map_err(|_| {
+            AppError::BadRequest(format!(
+                "cursor={:?} is not a valid pagination cursor",
+                self.cursor
+            ))
+        })
     }
 
     /// Whether any filter is set.
@@ -247,23 +258,40 @@ mod tests {
 
     #[test]
     fn bad_values_name_the_parameter() {
-        let e = ListParams::parse(Some("since=yesterday")).unwrap().filter(Utc::now());
-        assert!(e.unwrap_err().to_string().contains("since=\"yesterday\" is not a time"));
+        let e = ListParams::parse(Some("since=yesterday"))
+            .unwrap()
+            .filter(Utc::now());
+        assert!(
+            e.unwrap_err()
+                .to_string()
+                .contains("since=\"yesterday\" is not a time")
+        );
         let e = ListParams::parse(Some("order=up")).unwrap_err();
         assert!(e.to_string().contains("order=\"up\""));
         let e = ListParams::parse(Some("date=soon")).unwrap_err();
         assert!(e.to_string().contains("date=\"soon\""));
         let e = ListParams::parse(Some("data.=x")).unwrap_err();
         assert!(e.to_string().contains("not a data filter"));
-        let e = ListParams::parse(Some("cursor=zz")).unwrap().cursor().unwrap_err();
+        let e = ListParams::parse(Some("cursor=zz"))
+            .unwrap()
+            .cursor()
+            .unwrap_err();
         assert!(e.to_string().contains("cursor=\"zz\""));
     }
 
     #[test]
     fn date_presets() {
-        let now = DateTime::parse_from_rfc3339("2026-11-27T10:00:00Z").unwrap().with_timezone(&Utc);
+        let now = DateTime::parse_from_rfc3339("2026-11-27T10:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
         let since = |d: &str| {
-            ListParams::parse(Some(&format!("date={d}"))).unwrap().range(now).unwrap().0.unwrap().to_rfc3339()
+            ListParams::parse(Some(&format!("date={d}")))
+                .unwrap()
+                .range(now)
+                .unwrap()
+                .0
+                .unwrap()
+                .to_rfc3339()
         };
         assert_eq!(since("today"), "2026-11-27T00:00:00+00:00");
         assert_eq!(since("7d"), "2026-11-20T10:00:00+00:00");

@@ -40,7 +40,11 @@ async fn healthz_needs_no_login_everything_else_does(backend: &str) {
     ] {
         let r = c.get(path).await;
         assert_eq!(r.status, StatusCode::SEE_OTHER, "{path}");
-        assert!(r.location().starts_with("/login?next="), "{path}: {}", r.location());
+        assert!(
+            r.location().starts_with("/login?next="),
+            "{path}: {}",
+            r.location()
+        );
     }
     let r = c.get("/").await;
     assert_eq!(r.location(), "/events");
@@ -89,7 +93,15 @@ async fn login_sets_a_safe_cookie_and_logout_ends_the_session(backend: &str) {
     let page = c.get(&r.location()["".len()..]).await;
     let csrf = hidden(&page.body, "csrf");
     let r = c
-        .post("/login", &[("username", "victor"), ("password", PASSWORD), ("csrf", &csrf), ("next", "/groups?q=x")])
+        .post(
+            "/login",
+            &[
+                ("username", "victor"),
+                ("password", PASSWORD),
+                ("csrf", &csrf),
+                ("next", "/groups?q=x"),
+            ],
+        )
         .await;
     assert_eq!(r.location(), "/groups?q=x");
 }
@@ -98,11 +110,17 @@ async fn login_checks_csrf_and_password_and_is_rate_limited(backend: &str) {
     let fx = Fixture::new(backend).await;
     let state = fx
         .state()
-        .with_rate_limit(eventlog_web::auth::LoginRateLimit::new(2, Duration::from_secs(60)));
+        .with_rate_limit(eventlog_web::auth::LoginRateLimit::new(
+            2,
+            Duration::from_secs(60),
+        ));
     let mut c = Client::new(eventlog_web::app(state));
     // Without the login CSRF cookie/token pair.
     let r = c
-        .post("/login", &[("username", "alice"), ("password", PASSWORD), ("csrf", "x")])
+        .post(
+            "/login",
+            &[("username", "alice"), ("password", PASSWORD), ("csrf", "x")],
+        )
         .await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
     let r = c.login("alice", "wrong password").await;
@@ -127,14 +145,29 @@ async fn list_shows_columns_and_filters_work(backend: &str) {
     let fx = Fixture::new(backend).await;
     let now = Utc::now();
     let random = GroupId::random();
-    let mut a = ev("info", "Order 1", "About to send 1000 mails", now - chrono::Duration::minutes(3));
+    let mut a = ev(
+        "info",
+        "Order 1",
+        "About to send 1000 mails",
+        now - chrono::Duration::minutes(3),
+    );
     a.initiator = Some("Mailer Daemon".into());
     a.data = Some(serde_json::json!({"customer": {"email": "x@example.com"}, "n": 3}));
-    let mut b = ev("error", "Order 1", "Sending failed", now - chrono::Duration::minutes(2));
+    let mut b = ev(
+        "error",
+        "Order 1",
+        "Sending failed",
+        now - chrono::Duration::minutes(2),
+    );
     b.initiator = Some("Mailer Daemon".into());
     let mut c_ = eventlog::NewEvent::new("warning", random.clone(), "Disk almost full");
     c_.timestamp = now - chrono::Duration::days(40);
-    let d = ev("legacy_kind", "Other", "Old style event", now - chrono::Duration::days(400));
+    let d = ev(
+        "legacy_kind",
+        "Other",
+        "Old style event",
+        now - chrono::Duration::days(400),
+    );
     fx.insert(vec![a, b, c_, d]).await;
     let mut c = Client::new(fx.router());
     c.login("victor", PASSWORD).await;
@@ -144,14 +177,29 @@ async fn list_shows_columns_and_filters_work(backend: &str) {
     let body = &page.body;
     assert!(body.contains("3 minutes ago"), "relative time");
     assert!(body.contains("title=\"20"), "absolute time on hover");
-    assert!(body.contains(&format!(">{}</a>", &random.as_str()[..8])), "short random group");
-    assert!(!body.contains(&format!(">{}</a>", random.as_str())), "full random id not shown as text");
+    assert!(
+        body.contains(&format!(">{}</a>", &random.as_str()[..8])),
+        "short random group"
+    );
+    assert!(
+        !body.contains(&format!(">{}</a>", random.as_str())),
+        "full random id not shown as text"
+    );
     assert!(body.contains(">Order 1</a>"), "named group whole");
-    assert!(body.contains("style=\"color: red;\">Error</span>"), "type colours");
-    assert!(body.contains(">Legacy_Kind</span>"), "legacy type in title case");
+    assert!(
+        body.contains("style=\"color: red;\">Error</span>"),
+        "type colours"
+    );
+    assert!(
+        body.contains(">Legacy_Kind</span>"),
+        "legacy type in title case"
+    );
     assert!(body.contains("Mailer Daemon"));
     assert!(body.contains("<svg"), "chart");
-    assert!(!body.contains("name=\"id\""), "viewers get no delete checkboxes");
+    assert!(
+        !body.contains("name=\"id\""),
+        "viewers get no delete checkboxes"
+    );
     // Newest first by default; asc reverses.
     assert!(body.find("Sending failed").unwrap() < body.find("Old style event").unwrap());
     let asc = c.get("/events?order=asc").await.body;
@@ -195,7 +243,14 @@ async fn pagination_follows_the_cursor(backend: &str) {
     let fx = Fixture::new(backend).await;
     let base = at("2026-01-01T00:00:00Z");
     let events = (0..150)
-        .map(|i| ev("info", "G", &format!("event number {i:03}"), base + chrono::Duration::seconds(i)))
+        .map(|i| {
+            ev(
+                "info",
+                "G",
+                &format!("event number {i:03}"),
+                base + chrono::Duration::seconds(i),
+            )
+        })
         .collect();
     fx.insert(events).await;
     let mut c = Client::new(fx.router());
@@ -204,7 +259,11 @@ async fn pagination_follows_the_cursor(backend: &str) {
     assert_eq!(row_count(&first.body), 100);
     assert!(first.body.contains("event number 149"));
     let start = first.body.find("rel=\"next\" href=\"").expect("next link") + 17;
-    let next = first.body[start..].split('"').next().unwrap().replace("&amp;", "&");
+    let next = first.body[start..]
+        .split('"')
+        .next()
+        .unwrap()
+        .replace("&amp;", "&");
     assert!(next.starts_with("/events?cursor="), "{next}");
     let second = c.get(&next).await;
     assert_eq!(row_count(&second.body), 50);
@@ -226,7 +285,12 @@ async fn event_page_shows_group_overview_and_pretty_data(backend: &str) {
             ev("info", "Run 7", "ten", secs(10)),
             ev("info", "Run 7", "five", secs(10 + 310)),
             ev("info", "Run 7", "same", secs(10 + 310)),
-            ev("critical", "Run 7", "big", secs(10 + 310 + 3 * 86_400 + 7510)),
+            ev(
+                "critical",
+                "Run 7",
+                "big",
+                secs(10 + 310 + 3 * 86_400 + 7510),
+            ),
             ev("info", "Elsewhere", "not in group", secs(5)),
         ])
         .await;
@@ -236,7 +300,10 @@ async fn event_page_shows_group_overview_and_pretty_data(backend: &str) {
     assert_eq!(r.status, StatusCode::OK);
     let b = &r.body;
     assert!(b.contains("Event Group Overview"));
-    assert!(b.contains(">2026-03-01 10:00:00 UTC</a>"), "first row shows date and time");
+    assert!(
+        b.contains(">2026-03-01 10:00:00 UTC</a>"),
+        "first row shows date and time"
+    );
     assert!(b.contains(">10s later</a>"));
     assert!(b.contains(">5m 10s later</a>"));
     assert!(b.contains(">- same time</a>"));
@@ -258,14 +325,23 @@ async fn delete_is_admin_only_and_needs_confirmation_and_csrf(backend: &str) {
     let fx = Fixture::new(backend).await;
     let t = at("2026-02-01T00:00:00Z");
     let ids = fx
-        .insert(vec![ev("info", "D", "one", t), ev("info", "D", "two", t), ev("info", "D", "three", t)])
+        .insert(vec![
+            ev("info", "D", "one", t),
+            ev("info", "D", "two", t),
+            ev("info", "D", "three", t),
+        ])
         .await;
     let q = format!("/events/delete?id={}&id={}", ids[0], ids[1]);
     let mut viewer = Client::new(fx.router());
     viewer.login("victor", PASSWORD).await;
     assert_eq!(viewer.get(&q).await.status, StatusCode::FORBIDDEN);
     let csrf = viewer.csrf().await;
-    let r = viewer.post("/events/delete", &[("csrf", &csrf), ("id", &ids[0].to_string())]).await;
+    let r = viewer
+        .post(
+            "/events/delete",
+            &[("csrf", &csrf), ("id", &ids[0].to_string())],
+        )
+        .await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
     assert!(r.body.contains("only admins"));
 
@@ -279,16 +355,29 @@ async fn delete_is_admin_only_and_needs_confirmation_and_csrf(backend: &str) {
     assert!(confirm.body.contains(">one<") && confirm.body.contains(">two<"));
     assert!(!confirm.body.contains(">three<"));
     let (a, b) = (ids[0].to_string(), ids[1].to_string());
-    let r = admin.post("/events/delete", &[("csrf", "forged"), ("id", &a), ("id", &b)]).await;
+    let r = admin
+        .post(
+            "/events/delete",
+            &[("csrf", "forged"), ("id", &a), ("id", &b)],
+        )
+        .await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
-    assert!(fx.store.get(ids[0]).await.unwrap().is_some(), "nothing deleted without CSRF");
+    assert!(
+        fx.store.get(ids[0]).await.unwrap().is_some(),
+        "nothing deleted without CSRF"
+    );
     let csrf = hidden(&confirm.body, "csrf");
-    let r = admin.post("/events/delete", &[("csrf", &csrf), ("id", &a), ("id", &b)]).await;
+    let r = admin
+        .post("/events/delete", &[("csrf", &csrf), ("id", &a), ("id", &b)])
+        .await;
     assert_eq!(r.status, StatusCode::SEE_OTHER);
     assert!(fx.store.get(ids[0]).await.unwrap().is_none());
     assert!(fx.store.get(ids[1]).await.unwrap().is_none());
     assert!(fx.store.get(ids[2]).await.unwrap().is_some());
-    assert_eq!(admin.get(&format!("/events/{a}")).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        admin.get(&format!("/events/{a}")).await.status,
+        StatusCode::NOT_FOUND
+    );
     let r = admin.get("/events/delete").await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
     assert!(r.body.contains("no events selected"));
@@ -299,10 +388,25 @@ async fn groups_page_shows_status_and_filters(backend: &str) {
     let t = Utc::now() - chrono::Duration::hours(1);
     fx.insert(vec![
         ev("info", "Mail run 1", "start", t),
-        ev("error", "Mail run 1", "failed", t + chrono::Duration::seconds(70)),
-        ev("info", "Mail run 1", "end", t + chrono::Duration::seconds(75)),
+        ev(
+            "error",
+            "Mail run 1",
+            "failed",
+            t + chrono::Duration::seconds(70),
+        ),
+        ev(
+            "info",
+            "Mail run 1",
+            "end",
+            t + chrono::Duration::seconds(75),
+        ),
         ev("info", "Mail run 2", "start", t),
-        ev("warning", "Mail run 2", "slow", t + chrono::Duration::seconds(5)),
+        ev(
+            "warning",
+            "Mail run 2",
+            "slow",
+            t + chrono::Duration::seconds(5),
+        ),
         ev("info", "Old run", "start", t - chrono::Duration::days(30)),
     ])
     .await;
@@ -315,14 +419,24 @@ async fn groups_page_shows_status_and_filters(backend: &str) {
     let row1 = &row1[..row1.find("</tr>").unwrap()];
     assert!(row1.contains(">1m 15s<"), "duration: {row1}");
     assert!(row1.contains(">3<"), "count");
-    assert!(row1.contains("style=\"color: red;\">Error</span>"), "status = most severe: {row1}");
+    assert!(
+        row1.contains("style=\"color: red;\">Error</span>"),
+        "status = most severe: {row1}"
+    );
     let row2 = &b[b.find(">Mail run 2</a>").unwrap()..];
     assert!(row2[..row2.find("</tr>").unwrap()].contains(">Warning</span>"));
     let r = c.get("/groups?type=error&date=7d").await;
-    assert!(r.body.contains("Mail run 1") && !r.body.contains("Mail run 2") && !r.body.contains("Old run"));
+    assert!(
+        r.body.contains("Mail run 1")
+            && !r.body.contains("Mail run 2")
+            && !r.body.contains("Old run")
+    );
     let r = c.get("/groups?q=RUN%202").await;
     assert!(!r.body.contains("Mail run 1") && r.body.contains("Mail run 2"));
-    assert!(r.body.contains("href=\"/events?group=Mail+run+2\""), "group links to its events");
+    assert!(
+        r.body.contains("href=\"/events?group=Mail+run+2\""),
+        "group links to its events"
+    );
 }
 
 async fn export_csv_and_jsonl_follow_the_filter(backend: &str) {
@@ -331,26 +445,54 @@ async fn export_csv_and_jsonl_follow_the_filter(backend: &str) {
     let mut e = ev("error", "E", "quote \" and, comma", t);
     e.data = Some(serde_json::json!({"k": "v"}));
     let events: Vec<_> = std::iter::once(e)
-        .chain((0..1500).map(|i| ev("info", "E", &format!("bulk {i}"), t + chrono::Duration::seconds(i + 1))))
+        .chain((0..1500).map(|i| {
+            ev(
+                "info",
+                "E",
+                &format!("bulk {i}"),
+                t + chrono::Duration::seconds(i + 1),
+            )
+        }))
         .collect();
     fx.insert(events).await;
     let mut c = Client::new(fx.router());
     c.login("victor", PASSWORD).await;
     let r = c.get("/events/export?format=csv&type=error").await;
     assert_eq!(r.status, StatusCode::OK);
-    assert!(r.headers["content-type"].to_str().unwrap().starts_with("text/csv"));
+    assert!(
+        r.headers["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/csv")
+    );
     let lines: Vec<&str> = r.body.lines().collect();
-    assert_eq!(lines[0], "id,uuid,timestamp,type,group,message,initiator,send_mail,data");
+    assert_eq!(
+        lines[0],
+        "id,uuid,timestamp,type,group,message,initiator,send_mail,data"
+    );
     assert_eq!(lines.len(), 2);
-    assert!(lines[1].contains(",error,E,\"quote \"\" and, comma\",,,\"{\"\"k\"\":\"\"v\"\"}\""), "{}", lines[1]);
+    assert!(
+        lines[1].contains(",error,E,\"quote \"\" and, comma\",,,\"{\"\"k\"\":\"\"v\"\"}\""),
+        "{}",
+        lines[1]
+    );
     // All 1501 across several store pages.
     let r = c.get("/events/export?format=jsonl").await;
-    let lines: Vec<serde_json::Value> = r.body.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let lines: Vec<serde_json::Value> = r
+        .body
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     assert_eq!(lines.len(), 1501);
     assert_eq!(lines[1500]["message"], "quote \" and, comma");
     let r = c.get("/events/export?format=xml").await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
-    assert!(r.body.contains("format=&#34;xml&#34; is not an export format"), "{}", r.body);
+    assert!(
+        r.body
+            .contains("format=&#34;xml&#34; is not an export format"),
+        "{}",
+        r.body
+    );
 }
 
 async fn live_tail_streams_new_events(backend: &str) {
@@ -361,7 +503,10 @@ async fn live_tail_streams_new_events(backend: &str) {
     let mut c = Client::new(fx.router());
     c.login("victor", PASSWORD).await;
     let req = c
-        .request("GET", &format!("/events/stream?type=error&after={}", ids[0]))
+        .request(
+            "GET",
+            &format!("/events/stream?type=error&after={}", ids[0]),
+        )
         .body(axum::body::Body::empty())
         .unwrap();
     let resp = c.router.clone().oneshot(req).await.unwrap();
@@ -393,7 +538,12 @@ async fn user_supplied_text_is_escaped(backend: &str) {
     let fx = Fixture::new(backend).await;
     let xss = "<script>alert(1)</script>";
     let attr = "\" onmouseover=\"alert(2)\" x=\"";
-    let mut e = ev("<script>x</script>", "<script>g</script>", &format!("{xss}{attr}"), Utc::now());
+    let mut e = ev(
+        "<script>x</script>",
+        "<script>g</script>",
+        &format!("{xss}{attr}"),
+        Utc::now(),
+    );
     e.initiator = Some(format!("{attr}<img src=x onerror=alert(3)>"));
     e.data = Some(serde_json::json!({"html": xss, "q": attr}));
     let mut e2 = ev("info", "\"><svg onload=alert(4)>", "second", Utc::now());
@@ -414,7 +564,10 @@ async fn user_supplied_text_is_escaped(backend: &str) {
         assert_eq!(r.status, StatusCode::OK, "{path}");
         let b = &r.body;
         assert!(!b.contains("<script>"), "{path}: raw script tag");
-        assert!(!b.contains("\" onmouseover=\"alert"), "{path}: attribute broken out");
+        assert!(
+            !b.contains("\" onmouseover=\"alert"),
+            "{path}: attribute broken out"
+        );
         assert!(!b.contains("<img src=x"), "{path}");
         assert!(!b.contains("<svg onload"), "{path}");
         assert!(!b.contains("<b>bold</b>"), "{path}");
@@ -425,7 +578,9 @@ async fn user_supplied_text_is_escaped(backend: &str) {
 
 async fn mounts_under_a_prefix(backend: &str) {
     let fx = Fixture::new(backend).await;
-    let ids = fx.insert(vec![ev("info", "P", "prefixed", Utc::now())]).await;
+    let ids = fx
+        .insert(vec![ev("info", "P", "prefixed", Utc::now())])
+        .await;
     let router = axum::Router::new().nest("/admin/eventlog", fx.router());
     let mut c = Client::new(router);
     c.prefix = "/admin/eventlog".into();
@@ -433,14 +588,24 @@ async fn mounts_under_a_prefix(backend: &str) {
     assert_eq!(r.location(), "/admin/eventlog/login?next=%2Fevents");
     let page = c.get("/login").await;
     assert!(page.body.contains("action=\"/admin/eventlog/login\""));
-    assert!(page.body.contains("href=\"/admin/eventlog/static/admin.css\""));
+    assert!(
+        page.body
+            .contains("href=\"/admin/eventlog/static/admin.css\"")
+    );
     let r = c.login("alice", PASSWORD).await;
     assert_eq!(r.location(), "/admin/eventlog/events");
-    let session = r.set_cookies().into_iter().find(|c| c.starts_with("eventlog_session=")).unwrap();
+    let session = r
+        .set_cookies()
+        .into_iter()
+        .find(|c| c.starts_with("eventlog_session="))
+        .unwrap();
     assert!(session.contains("Path=/admin/eventlog;"), "{session}");
     let list = c.get("/events").await;
     assert_eq!(list.status, StatusCode::OK);
-    assert!(list.body.contains(&format!("href=\"/admin/eventlog/events/{}\"", ids[0])));
+    assert!(
+        list.body
+            .contains(&format!("href=\"/admin/eventlog/events/{}\"", ids[0]))
+    );
     assert!(list.body.contains("action=\"/admin/eventlog/logout\""));
     assert!(list.body.contains("href=\"/admin/eventlog/groups\""));
     assert!(c.get("/static/admin.js").await.body.contains("EventSource"));
@@ -453,7 +618,10 @@ async fn bad_input_is_a_400_naming_the_parameter(backend: &str) {
     let mut c = Client::new(fx.router());
     c.login("victor", PASSWORD).await;
     for (q, msg) in [
-        ("/events?since=tomorrow", "since=&#34;tomorrow&#34; is not a time"),
+        (
+            "/events?since=tomorrow",
+            "since=&#34;tomorrow&#34; is not a time",
+        ),
         ("/events?order=sideways", "order=&#34;sideways&#34;"),
         ("/events?cursor=garbage", "cursor=&#34;garbage&#34;"),
         ("/events?date=decade", "date=&#34;decade&#34;"),

@@ -86,9 +86,13 @@ async fn browser(driver: &Driver, width: u32, height: u32) -> WebDriver {
     ] {
         caps.add_arg(arg).unwrap();
     }
-    caps.add_arg(&format!("--window-size={width},{height}")).unwrap();
-    caps.add_arg(&format!("--user-data-dir={}", driver._profile.path().display()))
+    caps.add_arg(&format!("--window-size={width},{height}"))
         .unwrap();
+    caps.add_arg(&format!(
+        "--user-data-dir={}",
+        driver._profile.path().display()
+    ))
+    .unwrap();
     WebDriver::new(format!("http://127.0.0.1:{}", driver.port), caps)
         .await
         .expect("start a Chromium session")
@@ -99,16 +103,37 @@ async fn serve(fx: &Fixture) -> SocketAddr {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let router = fx.router();
-    tokio::spawn(eventlog_web::serve(listener, router, std::future::pending()));
+    tokio::spawn(eventlog_web::serve(
+        listener,
+        router,
+        std::future::pending(),
+    ));
     addr
 }
 
 async fn log_in(b: &WebDriver, addr: SocketAddr, user: &str) {
     b.goto(format!("http://{addr}/login")).await.unwrap();
-    b.find(By::Name("username")).await.unwrap().send_keys(user).await.unwrap();
-    b.find(By::Name("password")).await.unwrap().send_keys(PASSWORD).await.unwrap();
-    b.find(By::Css("button[type=submit]")).await.unwrap().click().await.unwrap();
-    b.find(By::Id("event-rows")).await.expect("the list after login");
+    b.find(By::Name("username"))
+        .await
+        .unwrap()
+        .send_keys(user)
+        .await
+        .unwrap();
+    b.find(By::Name("password"))
+        .await
+        .unwrap()
+        .send_keys(PASSWORD)
+        .await
+        .unwrap();
+    b.find(By::Css("button[type=submit]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    b.find(By::Id("event-rows"))
+        .await
+        .expect("the list after login");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -128,20 +153,44 @@ async fn hovering_a_row_highlights_its_whole_group() {
     let d = start_chromedriver();
     let b = browser(&d, 1280, 800).await;
     log_in(&b, addr, "victor").await;
-    let row = b.find(By::Css("tr[data-group='Alpha'] td.message")).await.unwrap();
-    b.action_chain().move_to_element_center(&row).perform().await.unwrap();
+    let row = b
+        .find(By::Css("tr[data-group='Alpha'] td.message"))
+        .await
+        .unwrap();
+    b.action_chain()
+        .move_to_element_center(&row)
+        .perform()
+        .await
+        .unwrap();
     let hl = b.find_all(By::Css("tr.hl")).await.unwrap();
     let mut groups = Vec::new();
     for r in &hl {
         groups.push(r.attr("data-group").await.unwrap().unwrap());
     }
     assert_eq!(groups, ["Alpha", "Alpha", "Alpha"]);
-    let bg = hl[0].find(By::Css("td")).await.unwrap().css_value("background-color").await.unwrap();
+    let bg = hl[0]
+        .find(By::Css("td"))
+        .await
+        .unwrap()
+        .css_value("background-color")
+        .await
+        .unwrap();
     let other = b.find(By::Css("tr[data-group='Beta'] td")).await.unwrap();
-    assert_ne!(bg, other.css_value("background-color").await.unwrap(), "highlight is visible");
+    assert_ne!(
+        bg,
+        other.css_value("background-color").await.unwrap(),
+        "highlight is visible"
+    );
     // Moving to a Beta row moves the highlight.
-    let beta = b.find(By::Css("tr[data-group='Beta'] td.message")).await.unwrap();
-    b.action_chain().move_to_element_center(&beta).perform().await.unwrap();
+    let beta = b
+        .find(By::Css("tr[data-group='Beta'] td.message"))
+        .await
+        .unwrap();
+    b.action_chain()
+        .move_to_element_center(&beta)
+        .perform()
+        .await
+        .unwrap();
     let hl = b.find_all(By::Css("tr.hl")).await.unwrap();
     assert_eq!(hl.len(), 2);
     assert_eq!(hl[0].attr("data-group").await.unwrap().unwrap(), "Beta");
@@ -158,8 +207,16 @@ async fn event_data_is_pretty_printed() {
     let d = start_chromedriver();
     let b = browser(&d, 1280, 800).await;
     log_in(&b, addr, "victor").await;
-    b.goto(format!("http://{addr}/events/{}", ids[0])).await.unwrap();
-    let text = b.find(By::Id("event-data")).await.unwrap().text().await.unwrap();
+    b.goto(format!("http://{addr}/events/{}", ids[0]))
+        .await
+        .unwrap();
+    let text = b
+        .find(By::Id("event-data"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert_eq!(
         text,
         "{\n  \"order\": {\n    \"id\": 42,\n    \"items\": [\n      \"a\",\n      \"b\"\n    ]\n  },\n  \"ok\": true\n}"
@@ -170,17 +227,26 @@ async fn event_data_is_pretty_printed() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn live_tail_shows_an_event_logged_after_the_page_loaded() {
     let fx = Fixture::new("sqlite").await;
-    fx.insert(vec![ev("info", "L", "already there", Utc::now())]).await;
+    fx.insert(vec![ev("info", "L", "already there", Utc::now())])
+        .await;
     let addr = serve(&fx).await;
     let d = start_chromedriver();
     let b = browser(&d, 1280, 800).await;
     log_in(&b, addr, "victor").await;
-    b.find(By::Id("live-tail")).await.unwrap().click().await.unwrap();
+    b.find(By::Id("live-tail"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
     // Give the EventSource a moment to connect, then log an event.
     tokio::time::sleep(Duration::from_millis(300)).await;
-    fx.insert(vec![ev("error", "L", "logged later", Utc::now())]).await;
+    fx.insert(vec![ev("error", "L", "logged later", Utc::now())])
+        .await;
     let row = b
-        .query(By::XPath("//tbody[@id='event-rows']/tr[1]//td[@class='message']"))
+        .query(By::XPath(
+            "//tbody[@id='event-rows']/tr[1]//td[@class='message']",
+        ))
         .with_text("logged later")
         .wait(Duration::from_secs(10), Duration::from_millis(100))
         .first()
@@ -202,17 +268,24 @@ async fn dark_mode_follows_the_browser() {
     log_in(&b, addr, "victor").await;
     let body_bg = |b: &WebDriver| {
         let b = b.clone();
-        async move { b.find(By::Tag("body")).await.unwrap().css_value("background-color").await.unwrap() }
+        async move {
+            b.find(By::Tag("body"))
+                .await
+                .unwrap()
+                .css_value("background-color")
+                .await
+                .unwrap()
+        }
     };
     let light = body_bg(&b).await;
     assert_eq!(light, "rgba(255, 255, 255, 1)");
     b.cdp()
         .send_raw(
-        "Emulation.setEmulatedMedia",
-        serde_json::json!({"features": [{"name": "prefers-color-scheme", "value": "dark"}]}),
-    )
-    .await
-    .unwrap();
+            "Emulation.setEmulatedMedia",
+            serde_json::json!({"features": [{"name": "prefers-color-scheme", "value": "dark"}]}),
+        )
+        .await
+        .unwrap();
     let dark = body_bg(&b).await;
     assert_eq!(dark, "rgba(13, 17, 23, 1)");
     b.quit().await.unwrap();
@@ -237,7 +310,9 @@ async fn screenshots_for_the_readme() {
             e
         };
         let mut first = mk("info", "About to send 1000 mails.", 0);
-        first.data = Some(serde_json::json!({"campaign": format!("newsletter-{run}"), "recipients": 1000, "template": {"name": "weekly", "lang": "en"}}));
+        first.data = Some(
+            serde_json::json!({"campaign": format!("newsletter-{run}"), "recipients": 1000, "template": {"name": "weekly", "lang": "en"}}),
+        );
         events.push(first);
         events.push(mk("info", "Batch 1 of 2 sent.", 42));
         if run % 3 == 1 {
@@ -250,10 +325,20 @@ async fn screenshots_for_the_readme() {
         }
     }
     for i in 0..4i64 {
-        let mut e = ev("critical", &format!("Order {}", 1040 + i), "Payment provider unreachable", now - chrono::Duration::hours(i * 13 + 3));
+        let mut e = ev(
+            "critical",
+            &format!("Order {}", 1040 + i),
+            "Payment provider unreachable",
+            now - chrono::Duration::hours(i * 13 + 3),
+        );
         e.initiator = Some("checkout".into());
         events.push(e);
-        let mut e = ev("info", &format!("Order {}", 1040 + i), "Order placed", now - chrono::Duration::hours(i * 13 + 3) - chrono::Duration::seconds(20));
+        let mut e = ev(
+            "info",
+            &format!("Order {}", 1040 + i),
+            "Order placed",
+            now - chrono::Duration::hours(i * 13 + 3) - chrono::Duration::seconds(20),
+        );
         e.initiator = Some("shop-web".into());
         events.push(e);
     }
@@ -263,11 +348,24 @@ async fn screenshots_for_the_readme() {
     let b = browser(&d, 1280, 860).await;
     log_in(&b, addr, "alice").await;
     std::fs::create_dir_all(&dir).unwrap();
-    let row = b.find(By::Css("#event-rows tr:nth-child(4) td.message")).await.unwrap();
-    b.action_chain().move_to_element_center(&row).perform().await.unwrap();
-    b.screenshot(&std::path::Path::new(&dir).join("events.png")).await.unwrap();
+    let row = b
+        .find(By::Css("#event-rows tr:nth-child(4) td.message"))
+        .await
+        .unwrap();
+    b.action_chain()
+        .move_to_element_center(&row)
+        .perform()
+        .await
+        .unwrap();
+    b.screenshot(&std::path::Path::new(&dir).join("events.png"))
+        .await
+        .unwrap();
     b.set_window_rect(0, 0, 1280, 1180).await.unwrap();
-    b.goto(format!("http://{addr}/events/{}", ids[16])).await.unwrap();
-    b.screenshot(&std::path::Path::new(&dir).join("event.png")).await.unwrap();
+    b.goto(format!("http://{addr}/events/{}", ids[16]))
+        .await
+        .unwrap();
+    b.screenshot(&std::path::Path::new(&dir).join("event.png"))
+        .await
+        .unwrap();
     b.quit().await.unwrap();
 }

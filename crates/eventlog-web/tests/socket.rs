@@ -20,7 +20,9 @@ async fn http(addr: std::net::SocketAddr, request: String) -> String {
 fn cookie(resp: &str, name: &str) -> String {
     let line = resp
         .lines()
-        .find(|l| l.to_ascii_lowercase().starts_with("set-cookie:") && l.contains(&format!("{name}=")))
+        .find(|l| {
+            l.to_ascii_lowercase().starts_with("set-cookie:") && l.contains(&format!("{name}="))
+        })
         .unwrap_or_else(|| panic!("no {name} cookie in {resp}"));
     let v = line.split_once(':').unwrap().1.trim();
     v.split(';').next().unwrap().to_owned()
@@ -28,7 +30,8 @@ fn cookie(resp: &str, name: &str) -> String {
 
 async fn login_and_list_over_a_real_socket(backend: &str) {
     let fx = Fixture::new(backend).await;
-    fx.insert(vec![ev("info", "Socket", "over the wire", Utc::now())]).await;
+    fx.insert(vec![ev("info", "Socket", "over the wire", Utc::now())])
+        .await;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
@@ -36,11 +39,18 @@ async fn login_and_list_over_a_real_socket(backend: &str) {
         let _ = stop_rx.await;
     }));
 
-    let page = http(addr, "GET /login HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".into()).await;
+    let page = http(
+        addr,
+        "GET /login HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".into(),
+    )
+    .await;
     assert!(page.starts_with("HTTP/1.1 200"), "{page}");
     let login_csrf = cookie(&page, "eventlog_login_csrf");
     let token = hidden(&page, "csrf");
-    let body = format!("username=alice&password={}&csrf={token}", PASSWORD.replace(' ', "+"));
+    let body = format!(
+        "username=alice&password={}&csrf={token}",
+        PASSWORD.replace(' ', "+")
+    );
     let resp = http(
         addr,
         format!(
@@ -54,12 +64,18 @@ async fn login_and_list_over_a_real_socket(backend: &str) {
     let session = cookie(&resp, "eventlog_session");
     let list = http(
         addr,
-        format!("GET /events HTTP/1.1\r\nHost: x\r\nConnection: close\r\nCookie: {session}\r\n\r\n"),
+        format!(
+            "GET /events HTTP/1.1\r\nHost: x\r\nConnection: close\r\nCookie: {session}\r\n\r\n"
+        ),
     )
     .await;
     assert!(list.starts_with("HTTP/1.1 200"), "{list}");
     assert!(list.contains("over the wire"));
-    let anon = http(addr, "GET /events HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".into()).await;
+    let anon = http(
+        addr,
+        "GET /events HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".into(),
+    )
+    .await;
     assert!(anon.starts_with("HTTP/1.1 303"), "{anon}");
     // Graceful shutdown ends the server task.
     stop_tx.send(()).unwrap();

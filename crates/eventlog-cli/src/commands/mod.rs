@@ -2,6 +2,6 @@
 
 pub mod log;
 pub mod migrate;
-pub mod types;
 pub mod serve;
+pub mod types;
 pub mod user;

@@ -65,7 +65,8 @@ fn read_password(from_stdin: bool) -> anyhow::Result<String> {
         return Ok(line.trim_end_matches(['\n', '\r']).to_owned());
     }
     let first = rpassword::prompt_password("Password: ").context("cannot read the password")?;
-    let second = rpassword::prompt_password("Repeat password: ").context("cannot read the password")?;
+    let second =
+        rpassword::prompt_password("Repeat password: ").context("cannot read the password")?;
     if first != second {
         bail!("the passwords do not match");
     }
@@ -81,7 +82,9 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
             password_stdin,
         } => {
             if name.trim().is_empty() || name.len() > 100 {
-                bail!("user name {name:?} is invalid: it must be 1 to 100 characters, not only spaces");
+                bail!(
+                    "user name {name:?} is invalid: it must be 1 to 100 characters, not only spaces"
+                );
             }
             let store = ctx.store().await?;
             let hash = hash_password(&read_password(password_stdin)?)?;
@@ -91,7 +94,9 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
             };
             match store.create_user(&name, &hash, role).await? {
                 Some(u) => println!("created user {} ({})", u.name, u.role),
-                None => bail!("user {name:?} already exists; use `eventlog user passwd {name}` to change the password"),
+                None => bail!(
+                    "user {name:?} already exists; use `eventlog user passwd {name}` to change the password"
+                ),
             }
         }
         Command::List { json } => {
@@ -101,7 +106,12 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
             } else {
                 println!("{:<24} {:<8} CREATED", "NAME", "ROLE");
                 for u in users {
-                    println!("{:<24} {:<8} {}", u.name, u.role, u.created_at.format("%Y-%m-%d %H:%M:%S UTC"));
+                    println!(
+                        "{:<24} {:<8} {}",
+                        u.name,
+                        u.role,
+                        u.created_at.format("%Y-%m-%d %H:%M:%S UTC")
+                    );
                 }
             }
         }

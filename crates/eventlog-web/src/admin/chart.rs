@@ -13,7 +13,9 @@ const BUCKETS: i64 = 60;
 pub const WIDTH: f64 = 1000.0;
 /// Drawing height.
 pub const HEIGHT: f64 = 120.0;
-const PALETTE: [&str; 6] = ["#4e79a7", "#f28e2b", "#59a14f", "#b07aa1", "#76b7b2", "#9c755f"];
+const PALETTE: [&str; 6] = [
+    "#4e79a7", "#f28e2b", "#59a14f", "#b07aa1", "#76b7b2", "#9c755f",
+];
 
 /// One stacked bar segment.
 #[derive(Debug, Clone)]
@@ -105,7 +107,9 @@ pub async fn build(
     let mut seen: Vec<String> = Vec::new();
     for (t, name, c) in rows {
         let i = ((t.timestamp() - origin) / bucket) as usize;
-        let Some(base) = stacked.get_mut(i) else { continue };
+        let Some(base) = stacked.get_mut(i) else {
+            continue;
+        };
         let h = c as f64 / max as f64 * HEIGHT;
         let y = HEIGHT - (*base as f64 / max as f64 * HEIGHT) - h;
         *base += c;

@@ -31,16 +31,22 @@ fn ids(pairs: &[(String, String)]) -> Result<Vec<i64>, AppError> {
         })
         .collect::<Result<_, _>>()?;
     if ids.is_empty() {
-        return Err(AppError::BadRequest("no events selected: pass id=… once per event".into()));
+        return Err(AppError::BadRequest(
+            "no events selected: pass id=… once per event".into(),
+        ));
     }
     if ids.len() > MAX_IDS {
-        return Err(AppError::BadRequest(format!("{} events selected; at most {MAX_IDS} per delete", ids.len())));
+        return Err(AppError::BadRequest(format!(
+            "{} events selected; at most {MAX_IDS} per delete",
+            ids.len()
+        )));
     }
     Ok(ids)
 }
 
 fn pairs(raw: &str) -> Result<Vec<(String, String)>, AppError> {
-    serde_urlencoded::from_str(raw).map_err(|e| AppError::BadRequest(format!("malformed form: {e}")))
+    serde_urlencoded::from_str(raw)
+        .map_err(|e| AppError::BadRequest(format!("malformed form: {e}")))
 }
 
 /// The confirmation page listing what would be deleted.
@@ -74,8 +80,13 @@ pub async fn submit(
     RawForm(body): RawForm,
 ) -> Result<Response, AppError> {
     user.require_admin()?;
-    let pairs = pairs(std::str::from_utf8(&body).map_err(|_| AppError::BadRequest("form is not UTF-8".into()))?)?;
-    let csrf = pairs.iter().find(|(k, _)| k == "csrf").map(|(_, v)| v.as_str());
+    let pairs = pairs(
+        std::str::from_utf8(&body).map_err(|_| AppError::BadRequest("form is not UTF-8".into()))?,
+    )?;
+    let csrf = pairs
+        .iter()
+        .find(|(k, _)| k == "csrf")
+        .map(|(_, v)| v.as_str());
     user.check_csrf(csrf)?;
     let ids = ids(&pairs)?;
     let n = state.store().delete(&ids).await?;

@@ -70,7 +70,10 @@ pub async fn page(
 ) -> Result<EventPage, AppError> {
     let id: i64 = id.parse().map_err(|_| AppError::NotFound)?;
     let event = state.store().get(id).await?.ok_or(AppError::NotFound)?;
-    let group = state.store().group_events(&event.group, GROUP_LIMIT).await?;
+    let group = state
+        .store()
+        .group_events(&event.group, GROUP_LIMIT)
+        .await?;
     let now = eventlog::event::now();
     let types = state.types();
     let mut rows = Vec::with_capacity(group.len());
@@ -100,16 +103,29 @@ pub async fn page(
         .map(|e| {
             let t = types.display(&e.event_type);
             Dot {
-                x: format!("{:.1}", 1.0 + (e.timestamp - first).num_milliseconds() as f64 / total * 98.0),
-                fill: t.bgcolor.or(t.color).unwrap_or_else(|| "#4e79a7".to_owned()),
+                x: format!(
+                    "{:.1}",
+                    1.0 + (e.timestamp - first).num_milliseconds() as f64 / total * 98.0
+                ),
+                fill: t
+                    .bgcolor
+                    .or(t.color)
+                    .unwrap_or_else(|| "#4e79a7".to_owned()),
                 r: if e.id == event.id { 7 } else { 4 },
-                title: format!("{} · {} · {}", format::absolute(e.timestamp), t.label, e.message),
+                title: format!(
+                    "{} · {} · {}",
+                    format::absolute(e.timestamp),
+                    t.label,
+                    e.message
+                ),
             }
         })
         .collect();
     let base = user.base.path();
     let data = match &event.data {
-        Some(v) => serde_json::to_string_pretty(v).map_err(|e| AppError::Internal(e.to_string()))?,
+        Some(v) => {
+            serde_json::to_string_pretty(v).map_err(|e| AppError::Internal(e.to_string()))?
+        }
         None => String::new(),
     };
     Ok(EventPage {
@@ -121,7 +137,11 @@ pub async fn page(
         ),
         time: format::absolute(event.timestamp),
         rel: format::relative(event.timestamp, now),
-        span: if group.len() > 1 { format::delay(first, last).replace(" later", "") } else { String::new() },
+        span: if group.len() > 1 {
+            format::delay(first, last).replace(" later", "")
+        } else {
+            String::new()
+        },
         truncated: group.len() >= GROUP_LIMIT,
         data,
         rows,

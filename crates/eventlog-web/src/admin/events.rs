@@ -102,7 +102,12 @@ pub async fn list(
         .collect();
     let next_url = page
         .next
-        .map(|c| format!("{base}/events?{}", params.query_with(&[("cursor", &c.to_string())])))
+        .map(|c| {
+            format!(
+                "{base}/events?{}",
+                params.query_with(&[("cursor", &c.to_string())])
+            )
+        })
         .unwrap_or_default();
     let mut chips = Vec::new();
     let mut chip = |label: &str, key: &str, value: &str| {
@@ -136,10 +141,19 @@ pub async fn list(
         first_url: format!("{base}/events?{}", params.query_with(&[("cursor", "")])),
         order_url: format!(
             "{base}/events?{}",
-            params.query_with(&[("cursor", ""), ("order", if order_desc { "asc" } else { "desc" })])
+            params.query_with(&[
+                ("cursor", ""),
+                ("order", if order_desc { "asc" } else { "desc" })
+            ])
         ),
-        export_csv: format!("{base}/events/export?{}", params.query_with(&[("cursor", ""), ("format", "csv")])),
-        export_jsonl: format!("{base}/events/export?{}", params.query_with(&[("cursor", ""), ("format", "jsonl")])),
+        export_csv: format!(
+            "{base}/events/export?{}",
+            params.query_with(&[("cursor", ""), ("format", "csv")])
+        ),
+        export_jsonl: format!(
+            "{base}/events/export?{}",
+            params.query_with(&[("cursor", ""), ("format", "jsonl")])
+        ),
         stream_url: format!(
             "{base}/events/stream?{}",
             params.query_with(&[("cursor", ""), ("after", &since_id.to_string())])

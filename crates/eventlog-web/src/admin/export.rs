@@ -55,7 +55,8 @@ pub fn csv_line(e: &Event) -> String {
     let fields = [
         e.id.to_string(),
         e.uuid.to_string(),
-        e.timestamp.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+        e.timestamp
+            .to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
         e.event_type.clone(),
         e.group.clone(),
         e.message.clone(),
@@ -89,7 +90,11 @@ pub async fn export(
     let params = ListParams::parse(query.as_deref())?;
     let pairs: Vec<(String, String)> =
         serde_urlencoded::from_str(query.as_deref().unwrap_or("")).unwrap_or_default();
-    let format = match pairs.iter().find(|(k, _)| k == "format").map(|(_, v)| v.as_str()) {
+    let format = match pairs
+        .iter()
+        .find(|(k, _)| k == "format")
+        .map(|(_, v)| v.as_str())
+    {
         Some("csv") => Format::Csv,
         Some("jsonl") => Format::Jsonl,
         other => {
@@ -126,11 +131,20 @@ pub async fn export(
         let state = state.clone();
         let filter = filter.clone();
         async move {
-            let Next::Fetch(cursor) = next else { return None };
-            match state.store().list(&filter, order, Some(&cursor), CHUNK).await {
+            let Next::Fetch(cursor) = next else {
+                return None;
+            };
+            match state
+                .store()
+                .list(&filter, order, Some(&cursor), CHUNK)
+                .await
+            {
                 Ok(page) => {
                     let chunk = render(&page.items);
-                    Some((Ok::<_, std::io::Error>(chunk), page.next.map_or(Next::Done, Next::Fetch)))
+                    Some((
+                        Ok::<_, std::io::Error>(chunk),
+                        page.next.map_or(Next::Done, Next::Fetch),
+                    ))
                 }
                 Err(e) => {
                     tracing::error!(error = %e, "export aborted by a storage error");

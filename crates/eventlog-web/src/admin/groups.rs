@@ -61,7 +61,10 @@ pub async fn list(
             AppError::BadRequest(format!("cursor={c:?} is not a valid pagination cursor"))
         })?),
     };
-    let page = state.store().groups(&filter, cursor.as_ref(), PAGE_SIZE).await?;
+    let page = state
+        .store()
+        .groups(&filter, cursor.as_ref(), PAGE_SIZE)
+        .await?;
     let base = user.base.path().to_owned();
     let types = state.types();
     let rows = page
@@ -76,7 +79,11 @@ pub async fn list(
                 first: format::absolute(g.first_at),
                 last: format::absolute(g.last_at),
                 last_rel: format::relative(g.last_at, now),
-                duration: if duration == "- same time" { "0s".to_owned() } else { duration.replace(" later", "") },
+                duration: if duration == "- same time" {
+                    "0s".to_owned()
+                } else {
+                    duration.replace(" later", "")
+                },
                 count: g.event_count,
                 status: types
                     .most_severe(g.types.iter().map(String::as_str))
@@ -86,7 +93,12 @@ pub async fn list(
         .collect();
     let next_url = page
         .next
-        .map(|c| format!("{base}/groups?{}", params.query_with(&[("cursor", &c.to_string())])))
+        .map(|c| {
+            format!(
+                "{base}/groups?{}",
+                params.query_with(&[("cursor", &c.to_string())])
+            )
+        })
         .unwrap_or_default();
     Ok(GroupsPage {
         type_options: type_options(&state, &params.types),

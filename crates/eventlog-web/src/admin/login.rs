@@ -81,7 +81,14 @@ pub async fn page(
     base: Base,
     Query(q): Query<LoginQuery>,
 ) -> Response {
-    login_page(&state, &base, StatusCode::OK, q.next, String::new(), String::new())
+    login_page(
+        &state,
+        &base,
+        StatusCode::OK,
+        q.next,
+        String::new(),
+        String::new(),
+    )
 }
 
 /// The login form's fields.
@@ -147,7 +154,12 @@ pub async fn submit(
     let expires = eventlog::event::now() + Duration::hours(SESSION_HOURS);
     state
         .store()
-        .create_session(&auth::hash_token(&token), user.id, &auth::random_token(), expires)
+        .create_session(
+            &auth::hash_token(&token),
+            user.id,
+            &auth::random_token(),
+            expires,
+        )
         .await?;
     let secure = state.secure_cookies();
     let mut resp = Redirect::to(&safe_next(&base, &form.next)).into_response();

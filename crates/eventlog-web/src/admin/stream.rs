@@ -45,7 +45,10 @@ pub async fn stream(
     let filter = params.filter(eventlog::event::now())?;
     let pairs: Vec<(String, String)> =
         serde_urlencoded::from_str(query.as_deref().unwrap_or("")).unwrap_or_default();
-    let from_query = pairs.iter().find(|(k, _)| k == "after").map(|(_, v)| v.clone());
+    let from_query = pairs
+        .iter()
+        .find(|(k, _)| k == "after")
+        .map(|(_, v)| v.clone());
     let last_event_id = headers
         .get("last-event-id")
         .and_then(|v| v.to_str().ok())
@@ -81,10 +84,17 @@ pub async fn stream(
                     .rev()
                     .map(|e| EventRow::new(state.types(), e, now))
                     .collect();
-                let html = RowsFragment { rows, base: base.clone(), is_admin }
-                    .render()
-                    .unwrap_or_default();
-                let msg = SseEvent::default().event("events").id(after.to_string()).data(html);
+                let html = RowsFragment {
+                    rows,
+                    base: base.clone(),
+                    is_admin,
+                }
+                .render()
+                .unwrap_or_default();
+                let msg = SseEvent::default()
+                    .event("events")
+                    .id(after.to_string())
+                    .data(html);
                 return Some((Ok(msg), after));
             }
         }

@@ -27,8 +27,16 @@ impl Fixture {
         let db = TestDb::backend(backend).await;
         let store = eventlog::store::open(db.url()).await.expect("open store");
         let hash = eventlog_web::auth::password::hash_password(PASSWORD).unwrap();
-        store.create_user("alice", &hash, Role::Admin).await.unwrap().unwrap();
-        store.create_user("victor", &hash, Role::Viewer).await.unwrap().unwrap();
+        store
+            .create_user("alice", &hash, Role::Admin)
+            .await
+            .unwrap()
+            .unwrap();
+        store
+            .create_user("victor", &hash, Role::Viewer)
+            .await
+            .unwrap()
+            .unwrap();
         Fixture { db, store }
     }
 
@@ -61,7 +69,9 @@ pub fn ev(ty: &str, group: &str, msg: &str, ts: DateTime<Utc>) -> NewEvent {
 }
 
 pub fn at(rfc3339: &str) -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339(rfc3339).unwrap().with_timezone(&Utc)
+    DateTime::parse_from_rfc3339(rfc3339)
+        .unwrap()
+        .with_timezone(&Utc)
 }
 
 /// A response, read whole.
@@ -117,7 +127,9 @@ impl Client {
                 self.cookies.insert(k.to_owned(), v.to_owned());
             }
         }
-        let bytes = axum::body::to_bytes(resp.into_body(), usize::MAX).await.unwrap();
+        let bytes = axum::body::to_bytes(resp.into_body(), usize::MAX)
+            .await
+            .unwrap();
         Resp {
             status,
             headers,

@@ -120,6 +120,5 @@ pub trait UserStore: Send + Sync + 'static {
     ) -> Result<Option<Session>, StoreError>;
 
     /// Ends a session (logout). Also drops every session that has expired before `now`.
-    async fn delete_session(&self, token_hash: &str, now: DateTime<Utc>)
-    -> Result<(), StoreError>;
+    async fn delete_session(&self, token_hash: &str, now: DateTime<Utc>) -> Result<(), StoreError>;
 }

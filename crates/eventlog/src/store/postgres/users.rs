@@ -85,12 +85,10 @@ impl UserStore for PostgresStore {
             .execute(&mut *tx)
             .await?
             .rows_affected();
-        sqlx::query(
-            "DELETE FROM sessions WHERE user_id IN (SELECT id FROM users WHERE name = $1)",
-        )
-        .bind(name)
-        .execute(&mut *tx)
-        .await?;
+        sqlx::query("DELETE FROM sessions WHERE user_id IN (SELECT id FROM users WHERE name = $1)")
+            .bind(name)
+            .execute(&mut *tx)
+            .await?;
         tx.commit().await?;
         Ok(n > 0)
     }
@@ -139,11 +137,7 @@ impl UserStore for PostgresStore {
         }
     }
 
-    async fn delete_session(
-        &self,
-        token_hash: &str,
-        now: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
+    async fn delete_session(&self, token_hash: &str, now: DateTime<Utc>) -> Result<(), StoreError> {
         sqlx::query("DELETE FROM sessions WHERE token_hash = $1 OR expires_at <= $2")
             .bind(token_hash)
             .bind(now)

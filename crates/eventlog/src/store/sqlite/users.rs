@@ -141,11 +141,7 @@ impl UserStore for SqliteStore {
         }
     }
 
-    async fn delete_session(
-        &self,
-        token_hash: &str,
-        now: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
+    async fn delete_session(&self, token_hash: &str, now: DateTime<Utc>) -> Result<(), StoreError> {
         sqlx::query("DELETE FROM sessions WHERE token_hash = ? OR expires_at <= ?")
             .bind(token_hash)
             .bind(now.timestamp_micros())
