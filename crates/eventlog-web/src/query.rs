@@ -6,6 +6,9 @@ use eventlog::store::{Cursor, DataMatch, EventFilter, GroupFilter, Order};
 
 use crate::error::AppError;
 
+/// A time range: (since, until), either end open.
+pub type TimeRange = (Option<DateTime<Utc>>, Option<DateTime<Utc>>);
+
 /// Parsed list parameters, kept as given so links can carry them on.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ListParams {
@@ -115,10 +118,7 @@ impl ListParams {
     }
 
     /// The time range selected by `date`, `since` and `until`.
-    pub fn range(
-        &self,
-        now: DateTime<Utc>,
-    ) -> Result<(Option<DateTime<Utc>>, Option<DateTime<Utc>>), AppError> {
+    pub fn range(&self, now: DateTime<Utc>) -> Result<TimeRange, AppError> {
         let today = Utc.from_utc_datetime(&now.date_naive().and_time(chrono::NaiveTime::MIN));
         let mut since = match self.date.as_str() {
             "today" => Some(today),

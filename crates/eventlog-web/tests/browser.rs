@@ -131,7 +131,10 @@ async fn log_in(b: &WebDriver, addr: SocketAddr, user: &str) {
         .click()
         .await
         .unwrap();
-    b.find(By::Id("event-rows"))
+    // The login POST (Argon2) may take a moment under load: wait for the list.
+    b.query(By::Id("event-rows"))
+        .wait(Duration::from_secs(15), Duration::from_millis(100))
+        .first()
         .await
         .expect("the list after login");
 }

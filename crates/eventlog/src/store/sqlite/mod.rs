@@ -292,15 +292,23 @@ fn push_filter(qb: &mut QueryBuilder<Sqlite>, f: &EventFilter) {
         qb.push(" AND ts < ").push_bind(until.timestamp_micros());
     }
     if let Some(text) = f.text.as_deref().filter(|t| !t.is_empty()) {
-        // LIKE is case-insensitive in SQLite (for ASCII letters).
-        let pattern = like_pattern(text);
-        qb.push(" AND (group_id LIKE ")
-            .push_bind(pattern.clone())
-            .push(" ESCAPE '\\' OR message LIKE ")
-            .push_bind(pattern.clone())
-            .push(" ESCAPE '\\' OR initiator LIKE ")
-            .push_bind(pattern)
-            .push(" ESCAPE '\\')");
+        // Three characters or more: the trigram index (migration 0002) finds substrings
+        // without a scan; shorter text falls back to LIKE (case-insensitive for ASCII).
+        if text.chars().count() >= 3 {
+            let phrase = format!("\"{}\"", text.replace('"', "\"\""));
+            qb.push(" AND id IN (SELECT rowid FROM events_search WHERE events_search MATCH ")
+                .push_bind(phrase)
+                .push(")");
+        } else {
+            let pattern = like_pattern(text);
+            qb.push(" AND (group_id LIKE ")
+                .push_bind(pattern.clone())
+                .push(" ESCAPE '\\' OR message LIKE ")
+                .push_bind(pattern.clone())
+                .push(" ESCAPE '\\' OR initiator LIKE ")
+                .push_bind(pattern)
+                .push(" ESCAPE '\\')");
+        }
     }
     if let Some(group) = &f.group {
         qb.push(" AND gid = (SELECT gid FROM event_groups WHERE group_id = ")

@@ -1,0 +1,152 @@
+//! `eventlog user …` and `eventlog serve`, run as the real binary on both backends.
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Command, Output, Stdio};
+
+use eventlog::store;
+
+fn eventlog(url: &str, args: &[&str], stdin: &str) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_eventlog"))
+        .env("EVENTLOG_DATABASE_URL", url)
+        .env_remove("EVENTLOG_CONFIG")
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run eventlog");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    child.wait_with_output().expect("wait for eventlog")
+}
+
+fn out(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+fn err(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+async fn users_are_added_listed_changed_and_removed(url: &str) {
+    let o = eventlog(
+        url,
+        &[
+            "user",
+            "add",
+            "alice",
+            "--role",
+            "admin",
+            "--password-stdin",
+        ],
+        "first password\n",
+    );
+    assert!(o.status.success(), "{}", err(&o));
+    assert_eq!(out(&o), "created user alice (admin)\n");
+    let o = eventlog(
+        url,
+        &["user", "add", "bob", "--password-stdin"],
+        "bob's password\n",
+    );
+    assert!(
+        out(&o).contains("bob (viewer)"),
+        "viewer is the default role"
+    );
+    let o = eventlog(
+        url,
+        &["user", "add", "alice", "--password-stdin"],
+        "another password\n",
+    );
+    assert!(!o.status.success());
+    assert!(
+        err(&o).contains("user \"alice\" already exists"),
+        "{}",
+        err(&o)
+    );
+    let o = eventlog(
+        url,
+        &["user", "add", "carol", "--password-stdin"],
+        "short\n",
+    );
+    assert!(!o.status.success());
+    assert!(
+        err(&o).contains("password is 5 characters long; it must be at least 8"),
+        "{}",
+        err(&o)
+    );
+
+    let o = eventlog(url, &["user", "list", "--json"], "");
+    let users: serde_json::Value = serde_json::from_str(&out(&o)).unwrap();
+    let names: Vec<_> = users
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["alice", "bob"]);
+    assert!(!out(&o).contains("argon2"), "hashes are never printed");
+
+    let s = store::open(url).await.unwrap();
+    let (_, old_hash) = s.user_by_name("alice").await.unwrap().unwrap();
+    assert!(old_hash.starts_with("$argon2id$"));
+    let o = eventlog(
+        url,
+        &["user", "passwd", "alice", "--password-stdin"],
+        "second password\n",
+    );
+    assert!(o.status.success(), "{}", err(&o));
+    let (_, new_hash) = s.user_by_name("alice").await.unwrap().unwrap();
+    assert_ne!(old_hash, new_hash);
+    assert!(eventlog_web::auth::password::verify_password(
+        "second password",
+        &new_hash
+    ));
+
+    let o = eventlog(url, &["user", "remove", "bob"], "");
+    assert!(o.status.success());
+    let o = eventlog(url, &["user", "remove", "bob"], "");
+    assert!(!o.status.success());
+    assert!(err(&o).contains("no user named \"bob\""));
+    let o = eventlog(
+        url,
+        &["user", "passwd", "nobody", "--password-stdin"],
+        "whatever123\n",
+    );
+    assert!(err(&o).contains("no user named \"nobody\""));
+}
+
+async fn serve_explains_how_to_create_the_first_user(url: &str) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_eventlog"))
+        .env("EVENTLOG_DATABASE_URL", url)
+        .env_remove("EVENTLOG_CONFIG")
+        .args(["serve", "--bind", "127.0.0.1:0"])
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run eventlog serve");
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let mut text = String::new();
+    while !text.contains("listening on http://") {
+        let line = lines.next().expect("serve output").unwrap();
+        text.push_str(&line);
+        text.push('\n');
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(text.contains("No admin user exists yet"), "{text}");
+    assert!(text.contains("user add admin --role admin"), "{text}");
+    assert!(text.contains("listening on http://127.0.0.1:"), "{text}");
+}
+
+macro_rules! both {
+    ($($name:ident),*) => {
+        mod sqlite { $( #[tokio::test] async fn $name() { let db = eventlog_testing::TestDb::sqlite(); super::$name(db.url()).await } )* }
+        mod postgres { $( #[tokio::test] async fn $name() { let db = eventlog_testing::TestDb::postgres().await; super::$name(db.url()).await } )* }
+    };
+}
+both!(
+    users_are_added_listed_changed_and_removed,
+    serve_explains_how_to_create_the_first_user
+);
