@@ -18,6 +18,9 @@ use crate::error::StoreError;
 use crate::event::{Event, NewEvent};
 use crate::store::{Inserted, Store};
 
+/// Rows of upkeep the writer does when its queue runs empty, before it waits again.
+const MAINTENANCE_BUDGET: usize = 5_000;
+
 /// Told about every event the writer stored, after its transaction committed. Called on the
 /// writer thread: implementations must hand work off (e.g. to a queue) and return quickly.
 pub trait CommitObserver: Send + Sync + 'static {
@@ -177,6 +180,12 @@ impl Worker {
             }
             for ack in acks.drain(..) {
                 let _ = ack.send(());
+            }
+            // Idle: do a bounded piece of upkeep (search indexing) before waiting for more.
+            if receiver.is_empty() {
+                if let Err(e) = runtime.block_on(store.maintain(MAINTENANCE_BUDGET)) {
+                    tracing::warn!(error = %e, "eventlog: store maintenance failed");
+                }
             }
         }
     }

@@ -45,6 +45,7 @@ store_tests!(
     filter_by_types,
     filter_by_since_and_until,
     filter_by_text_ignores_case,
+    search_finds_events_before_and_after_background_indexing,
     filter_by_text_treats_like_wildcards_literally,
     filter_by_group_and_initiator,
     filter_by_data_values,
@@ -228,6 +229,52 @@ async fn filter_by_since_and_until(db: TestDb) {
     );
     assert_eq!(messages(&*store, &f(Some(11), Some(31))).await, ["2", "3"]);
     assert!(messages(&*store, &f(Some(31), None)).await.is_empty());
+}
+
+/// SQLite indexes events for search in the background (`maintain`); a search must find the
+/// same events whether or not they are indexed yet, and deletes must keep the index right.
+async fn search_finds_events_before_and_after_background_indexing(db: TestDb) {
+    let store = open(&db).await;
+    let inserted = store
+        .insert_batch(&[
+            ev("info", "g1", "Alpha mail sent", 1),
+            ev("info", "g2", "beta MAIL queued", 2),
+            ev("info", "g3", "gamma", 3),
+        ])
+        .await
+        .unwrap();
+    let mail = EventFilter {
+        text: Some("mail".into()),
+        ..Default::default()
+    };
+    assert_eq!(
+        messages(&*store, &mail).await,
+        ["Alpha mail sent", "beta MAIL queued"]
+    );
+    let indexed = store.maintain(1_000).await.unwrap();
+    let expected = if store.backend() == "sqlite" { 3 } else { 0 };
+    assert_eq!(indexed, expected, "rows indexed");
+    assert_eq!(store.maintain(1_000).await.unwrap(), 0, "nothing left");
+    assert_eq!(
+        messages(&*store, &mail).await,
+        ["Alpha mail sent", "beta MAIL queued"]
+    );
+    // One indexed, one not yet: both found.
+    store
+        .insert_batch(&[ev("info", "g4", "delta Mail bounced", 4)])
+        .await
+        .unwrap();
+    assert_eq!(messages(&*store, &mail).await.len(), 3);
+    store.delete(&[inserted[0].id]).await.unwrap();
+    assert_eq!(
+        messages(&*store, &mail).await,
+        ["beta MAIL queued", "delta Mail bounced"]
+    );
+    store.maintain(1_000).await.unwrap();
+    assert_eq!(
+        messages(&*store, &mail).await,
+        ["beta MAIL queued", "delta Mail bounced"]
+    );
 }
 
 async fn filter_by_text_ignores_case(db: TestDb) {

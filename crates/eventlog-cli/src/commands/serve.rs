@@ -41,6 +41,20 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
     } else {
         None
     };
+    // Upkeep kept off the insert path (SQLite: the search index), for events that arrive
+    // through the API or from other processes.
+    let maintenance = {
+        let store = store.clone();
+        tokio::spawn(async move {
+            let mut ticker = tokio::time::interval(std::time::Duration::from_secs(2));
+            loop {
+                ticker.tick().await;
+                if let Err(e) = store.maintain(50_000).await {
+                    tracing::warn!(error = %e, "store maintenance failed");
+                }
+            }
+        })
+    };
     let mut state = eventlog_web::AppState::new(store, types.clone())
         .with_api_body_limit(config.api.body_limit);
     // Events posted with `send_mail` are mailed after their commit.
@@ -55,6 +69,7 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
     eventlog_web::serve(listener, eventlog_web::app(state), shutdown_signal())
         .await
         .context("server failed")?;
+    maintenance.abort();
     if let Some(task) = retention {
         task.abort();
     }

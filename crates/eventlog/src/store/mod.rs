@@ -79,6 +79,13 @@ pub trait Store: Send + Sync + 'static {
     /// Applies pending schema migrations.
     async fn migrate(&self) -> Result<(), StoreError>;
 
+    /// Background upkeep kept off the insert path, at most `budget` rows of work: on SQLite,
+    /// adding new events to the search index. Returns the rows handled (0: nothing pending).
+    /// Safe to call from several processes at once.
+    async fn maintain(&self, _budget: usize) -> Result<usize, StoreError> {
+        Ok(0)
+    }
+
     /// Stores events in one transaction. An event whose uuid is already stored (or appears
     /// earlier in the batch) is not written again; its existing id is returned. The result is
     /// in input order.

@@ -292,22 +292,29 @@ fn push_filter(qb: &mut QueryBuilder<Sqlite>, f: &EventFilter) {
         qb.push(" AND ts < ").push_bind(until.timestamp_micros());
     }
     if let Some(text) = f.text.as_deref().filter(|t| !t.is_empty()) {
-        // Three characters or more: the trigram index (migration 0002) finds substrings
-        // without a scan; shorter text falls back to LIKE (case-insensitive for ASCII).
-        if text.chars().count() >= 3 {
-            let phrase = format!("\"{}\"", text.replace('"', "\"\""));
-            qb.push(" AND id IN (SELECT rowid FROM events_search WHERE events_search MATCH ")
-                .push_bind(phrase)
-                .push(")");
-        } else {
-            let pattern = like_pattern(text);
-            qb.push(" AND (group_id LIKE ")
+        // Three characters or more: the trigram index finds substrings without a scan, for
+        // the rows indexed so far; newer rows (not indexed yet, see `maintain`) and shorter
+        // text use LIKE (case-insensitive for ASCII).
+        let pattern = like_pattern(text);
+        let push_like = |qb: &mut QueryBuilder<Sqlite>| {
+            qb.push("(group_id LIKE ")
                 .push_bind(pattern.clone())
                 .push(" ESCAPE '\\' OR message LIKE ")
                 .push_bind(pattern.clone())
                 .push(" ESCAPE '\\' OR initiator LIKE ")
-                .push_bind(pattern)
+                .push_bind(pattern.clone())
                 .push(" ESCAPE '\\')");
+        };
+        if text.chars().count() >= 3 {
+            let phrase = format!("\"{}\"", text.replace('"', "\"\""));
+            qb.push(" AND (id IN (SELECT rowid FROM events_search WHERE events_search MATCH ")
+                .push_bind(phrase)
+                .push(") OR (id > (SELECT indexed_upto FROM search_state) AND ");
+            push_like(qb);
+            qb.push("))");
+        } else {
+            qb.push(" AND ");
+            push_like(qb);
         }
     }
     if let Some(group) = &f.group {
@@ -366,8 +373,56 @@ fn row_to_group(row: &SqliteRow) -> Result<GroupSummary, StoreError> {
 const GROUP_COLUMNS: &str = "g.group_id, g.first_at, g.last_at, g.event_count, \
      (SELECT group_concat(t.event_type, ',') FROM event_group_types t WHERE t.gid = g.gid) AS types";
 
+impl SqliteStore {
+    /// Adds up to `limit` not yet indexed events to the search index, in one transaction.
+    /// Returns how many.
+    pub async fn index_for_search(&self, limit: usize) -> Result<usize, StoreError> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let upto: i64 = sqlx::query_scalar("SELECT indexed_upto FROM search_state")
+            .fetch_one(&mut *tx)
+            .await?;
+        let last: Option<i64> = sqlx::query_scalar(
+            "SELECT max(id) FROM (SELECT id FROM events WHERE id > ? ORDER BY id LIMIT ?)",
+        )
+        .bind(upto)
+        .bind(limit as i64)
+        .fetch_one(&mut *tx)
+        .await?;
+        let Some(last) = last else {
+            return Ok(0);
+        };
+        let added = sqlx::query(
+            "INSERT INTO events_search (rowid, group_id, message, initiator) \
+             SELECT id, group_id, message, initiator FROM events WHERE id > ? AND id <= ?",
+        )
+        .bind(upto)
+        .bind(last)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        sqlx::query("UPDATE search_state SET indexed_upto = ?")
+            .bind(last)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(added as usize)
+    }
+}
+
 #[async_trait]
 impl Store for SqliteStore {
+    async fn maintain(&self, budget: usize) -> Result<usize, StoreError> {
+        let mut done = 0;
+        while done < budget {
+            let n = self.index_for_search((budget - done).min(5_000)).await?;
+            if n == 0 {
+                break;
+            }
+            done += n;
+        }
+        Ok(done)
+    }
+
     fn backend(&self) -> &'static str {
         "sqlite"
     }
