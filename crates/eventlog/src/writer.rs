@@ -182,10 +182,10 @@ impl Worker {
                 let _ = ack.send(());
             }
             // Idle: do a bounded piece of upkeep (search indexing) before waiting for more.
-            if receiver.is_empty() {
-                if let Err(e) = runtime.block_on(store.maintain(MAINTENANCE_BUDGET)) {
-                    tracing::warn!(error = %e, "eventlog: store maintenance failed");
-                }
+            if receiver.is_empty()
+                && let Err(e) = runtime.block_on(store.maintain(MAINTENANCE_BUDGET))
+            {
+                tracing::warn!(error = %e, "eventlog: store maintenance failed");
             }
         }
     }
