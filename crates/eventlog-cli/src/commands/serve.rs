@@ -30,7 +30,7 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {bind}"))?;
     let addr = listener.local_addr()?;
-    eprintln!("eventlog admin on http://{addr}/ (API under /api/v1)");
+    eprintln!("eventlog admin listening on http://{addr}/ (API under /api/v1)");
     // Several servers may share one database: each applies retention; purges are idempotent.
     let retention = if config.retention.is_enabled() {
         let events: std::sync::Arc<dyn eventlog::store::Store> = store.clone();
