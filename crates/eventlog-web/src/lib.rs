@@ -54,6 +54,9 @@ struct Inner {
     poll_interval: std::time::Duration,
     api_body_limit: usize,
     api_observer: Option<Arc<dyn eventlog::CommitObserver>>,
+    host_auth: Option<Arc<dyn auth::host::HostAuth>>,
+    /// Secret behind the CSRF tokens of host-authenticated users.
+    csrf_secret: String,
 }
 
 impl AppState {
@@ -68,6 +71,12 @@ impl AppState {
                 poll_interval: std::time::Duration::from_secs(1),
                 api_body_limit: eventlog::config::ApiConfig::default().body_limit,
                 api_observer: None,
+                host_auth: None,
+                csrf_secret: format!(
+                    "{}{}",
+                    uuid::Uuid::new_v4().simple(),
+                    uuid::Uuid::new_v4().simple()
+                ),
             }),
         }
     }
@@ -111,6 +120,23 @@ impl AppState {
             inner.api_observer = Some(observer);
         }
         self
+    }
+
+    /// Lets the host application authenticate admin requests instead of eventlog's own
+    /// users and sessions (the login page is then not used).
+    pub fn with_host_auth(mut self, auth: Arc<dyn auth::host::HostAuth>) -> Self {
+        if let Some(inner) = Arc::get_mut(&mut self.inner) {
+            inner.host_auth = Some(auth);
+        }
+        self
+    }
+
+    pub(crate) fn host_auth(&self) -> Option<&Arc<dyn auth::host::HostAuth>> {
+        self.inner.host_auth.as_ref()
+    }
+
+    pub(crate) fn csrf_secret(&self) -> &str {
+        &self.inner.csrf_secret
     }
 
     /// The state of the `/api/v1` router.

@@ -1,6 +1,7 @@
 //! Logins: Argon2 passwords, sessions in the store behind an HttpOnly cookie, per-session
 //! CSRF tokens, and a login rate limit.
 
+pub mod host;
 pub mod password;
 pub mod rate_limit;
 pub mod session;
