@@ -466,13 +466,19 @@ async fn export_csv_and_jsonl_follow_the_filter(backend: &str) {
             .starts_with("text/csv")
     );
     let lines: Vec<&str> = r.body.lines().collect();
+    // The format of `eventlog export`, so a download imports with `eventlog import`.
     assert_eq!(
         lines[0],
-        "id,uuid,timestamp,type,group,message,initiator,send_mail,data"
+        "uuid,type,group,timestamp,message,initiator,data,send_mail"
     );
     assert_eq!(lines.len(), 2);
     assert!(
-        lines[1].contains(",error,E,\"quote \"\" and, comma\",,,\"{\"\"k\"\":\"\"v\"\"}\""),
+        lines[1].contains(",error,E,2026-04-01T00:00:00.000000Z,"),
+        "{}",
+        lines[1]
+    );
+    assert!(
+        lines[1].contains("\"quote \"\" and, comma\",,\"{\"\"k\"\":\"\"v\"\"}\","),
         "{}",
         lines[1]
     );
@@ -485,6 +491,10 @@ async fn export_csv_and_jsonl_follow_the_filter(backend: &str) {
         .collect();
     assert_eq!(lines.len(), 1501);
     assert_eq!(lines[1500]["message"], "quote \" and, comma");
+    let imported: Vec<_> = eventlog::export::read_jsonl(r.body.as_bytes())
+        .collect::<Result<_, _>>()
+        .expect("the download reads back as an import");
+    assert_eq!(imported.len(), 1501);
     let r = c.get("/events/export?format=xml").await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
     assert!(

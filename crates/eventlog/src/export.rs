@@ -196,6 +196,14 @@ impl<W: Write> ExportWriter<W> {
         }
     }
 
+    /// Pushes everything written so far through to the underlying writer.
+    pub fn flush(&mut self) -> io::Result<()> {
+        match &mut self.inner {
+            Inner::Csv(w) => w.flush(),
+            Inner::Jsonl { out, .. } => out.flush(),
+        }
+    }
+
     /// Flushes and returns the underlying writer.
     pub fn finish(self) -> io::Result<W> {
         match self.inner {

@@ -1,13 +1,16 @@
 //! `GET /events/export?format=csv|jsonl&…filters`: the current filter as a download.
 //!
-//! `eventlog::export` (shared with the CLI) had not landed when this was written, so the two
-//! small formatters live here; switch to the library's writers once they exist.
+//! The format is `eventlog::export`'s, the same as `eventlog export` writes and
+//! `eventlog import` reads.
+
+use std::sync::{Arc, Mutex};
 
 use axum::body::Body;
 use axum::extract::{RawQuery, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use eventlog::Event;
+use eventlog::export::{ExportFormat, ExportWriter};
 use eventlog::store::Cursor;
 
 use crate::AppState;
@@ -18,67 +21,51 @@ use crate::query::ListParams;
 /// Rows fetched per store call.
 const CHUNK: usize = 1000;
 
-/// Export formats.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Format {
-    /// Comma-separated values with a header row.
-    Csv,
-    /// One JSON object per line.
-    Jsonl,
+/// Rendering of pages of events in the export format shared with `eventlog export` (so an
+/// admin download imports with `eventlog import`).
+struct Renderer {
+    writer: ExportWriter<SharedBuffer>,
+    buffer: SharedBuffer,
 }
 
-/// CSV header.
-pub const CSV_HEADER: &str = "id,uuid,timestamp,type,group,message,initiator,send_mail,data\n";
+/// A byte buffer the writer fills and the response stream empties, chunk by chunk.
+#[derive(Clone, Default)]
+struct SharedBuffer(Arc<Mutex<Vec<u8>>>);
 
-fn csv_field(out: &mut String, value: &str) {
-    // Quote when needed; a leading =,+,-,@ is prefixed with ' so spreadsheets do not run it.
-    let guarded;
-    let value = if value.starts_with(['=', '+', '-', '@']) {
-        guarded = format!("'{value}");
-        guarded.as_str()
-    } else {
-        value
-    };
-    if value.contains([',', '"', '\n', '\r']) {
-        out.push('"');
-        out.push_str(&value.replace('"', "\"\""));
-        out.push('"');
-    } else {
-        out.push_str(value);
+impl std::io::Write for SharedBuffer {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .lock()
+            .map_err(|_| std::io::Error::other("export buffer poisoned"))?
+            .extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
     }
 }
 
-/// One event as a CSV line.
-pub fn csv_line(e: &Event) -> String {
-    let mut out = String::new();
-    let data = e.data.as_ref().map(|d| d.to_string()).unwrap_or_default();
-    let fields = [
-        e.id.to_string(),
-        e.uuid.to_string(),
-        e.timestamp
-            .to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
-        e.event_type.clone(),
-        e.group.clone(),
-        e.message.clone(),
-        e.initiator.clone().unwrap_or_default(),
-        e.send_mail.clone().unwrap_or_default(),
-        data,
-    ];
-    for (i, f) in fields.iter().enumerate() {
-        if i > 0 {
-            out.push(',');
+impl Renderer {
+    fn new(format: ExportFormat) -> Result<Renderer, AppError> {
+        let buffer = SharedBuffer::default();
+        let writer = ExportWriter::new(buffer.clone(), format)
+            .map_err(|e| AppError::Internal(e.to_string()))?;
+        Ok(Renderer { writer, buffer })
+    }
+
+    /// The bytes for these events (the first call also carries the CSV header).
+    fn render(&mut self, events: &[Event]) -> std::io::Result<Vec<u8>> {
+        for e in events {
+            self.writer.write_event(e)?;
         }
-        csv_field(&mut out, f);
+        self.writer.flush()?;
+        let mut bytes = self
+            .buffer
+            .0
+            .lock()
+            .map_err(|_| std::io::Error::other("export buffer poisoned"))?;
+        Ok(std::mem::take(&mut *bytes))
     }
-    out.push('\n');
-    out
-}
-
-/// One event as a JSON line.
-pub fn json_line(e: &Event) -> String {
-    let mut line = serde_json::to_string(e).unwrap_or_default();
-    line.push('\n');
-    line
 }
 
 /// The download.
@@ -90,44 +77,30 @@ pub async fn export(
     let params = ListParams::parse(query.as_deref())?;
     let pairs: Vec<(String, String)> =
         serde_urlencoded::from_str(query.as_deref().unwrap_or("")).unwrap_or_default();
-    let format = match pairs
+    let requested = pairs
         .iter()
         .find(|(k, _)| k == "format")
         .map(|(_, v)| v.as_str())
-    {
-        Some("csv") => Format::Csv,
-        Some("jsonl") => Format::Jsonl,
-        other => {
-            return Err(AppError::BadRequest(format!(
-                "format={:?} is not an export format: use csv or jsonl",
-                other.unwrap_or("")
-            )));
-        }
-    };
+        .unwrap_or("");
+    let format: ExportFormat = requested.parse().map_err(|_| {
+        AppError::BadRequest(format!(
+            "format={requested:?} is not an export format: use csv or jsonl"
+        ))
+    })?;
     let filter = params.filter(eventlog::event::now())?;
     let order = params.order;
     // Fetch the first chunk before answering, so a store error is a proper error page.
     let first = state.store().list(&filter, order, None, CHUNK).await?;
-    let head = match format {
-        Format::Csv => CSV_HEADER.to_owned(),
-        Format::Jsonl => String::new(),
-    };
-    let render = move |events: &[Event]| -> String {
-        events
-            .iter()
-            .map(|e| match format {
-                Format::Csv => csv_line(e),
-                Format::Jsonl => json_line(e),
-            })
-            .collect()
-    };
-    let first_chunk = format!("{head}{}", render(&first.items));
+    let mut renderer = Renderer::new(format)?;
+    let first_chunk = renderer
+        .render(&first.items)
+        .map_err(|e| AppError::Internal(e.to_string()))?;
     enum Next {
         Fetch(Cursor),
         Done,
     }
     let start = first.next.map_or(Next::Done, Next::Fetch);
-    let rest = futures_util::stream::unfold(start, move |next| {
+    let rest = futures_util::stream::unfold((start, renderer), move |(next, mut renderer)| {
         let state = state.clone();
         let filter = filter.clone();
         async move {
@@ -140,24 +113,22 @@ pub async fn export(
                 .await
             {
                 Ok(page) => {
-                    let chunk = render(&page.items);
-                    Some((
-                        Ok::<_, std::io::Error>(chunk),
-                        page.next.map_or(Next::Done, Next::Fetch),
-                    ))
+                    let chunk = renderer.render(&page.items);
+                    let next = page.next.map_or(Next::Done, Next::Fetch);
+                    Some((chunk, (next, renderer)))
                 }
                 Err(e) => {
                     tracing::error!(error = %e, "export aborted by a storage error");
-                    Some((Err(std::io::Error::other("storage error")), Next::Done))
+                    Some((
+                        Err(std::io::Error::other("storage error")),
+                        (Next::Done, renderer),
+                    ))
                 }
             }
         }
     });
     let body = futures_util::stream::iter([Ok(first_chunk)]).chain(rest);
-    let (ctype, ext) = match format {
-        Format::Csv => ("text/csv; charset=utf-8", "csv"),
-        Format::Jsonl => ("application/jsonl; charset=utf-8", "jsonl"),
-    };
+    let (ctype, ext) = (format.content_type(), format.extension());
     Ok((
         [
             (header::CONTENT_TYPE, ctype.to_owned()),
@@ -172,18 +143,3 @@ pub async fn export(
 }
 
 use futures_util::StreamExt as _;
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn csv_quotes_and_guards_formulas() {
-        let mut s = String::new();
-        csv_field(&mut s, "a,\"b\"\nc");
-        assert_eq!(s, "\"a,\"\"b\"\"\nc\"");
-        let mut s = String::new();
-        csv_field(&mut s, "=cmd()");
-        assert_eq!(s, "'=cmd()");
-    }
-}
