@@ -1,4 +1,6 @@
-//! The eventlog admin UI as an axum [`Router`] that an application can mount under any path.
+//! The eventlog admin UI and the `/api/v1` HTTP API as one axum [`Router`] that an
+//! application can mount under any path, with eventlog's own users or the host's
+//! authentication ([`auth::host::HostAuth`]).
 //!
 //! # Usage
 //!
