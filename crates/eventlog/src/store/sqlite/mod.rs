@@ -307,11 +307,16 @@ fn push_filter(qb: &mut QueryBuilder<Sqlite>, f: &EventFilter) {
         };
         if text.chars().count() >= 3 {
             let phrase = format!("\"{}\"", text.replace('"', "\"\""));
-            qb.push(" AND (id IN (SELECT rowid FROM events_search WHERE events_search MATCH ")
+            // One id list (a UNION, not an OR of two conditions) so SQLite looks the rows up
+            // by id instead of scanning the table to test each one.
+            qb.push(" AND id IN (SELECT rowid FROM events_search WHERE events_search MATCH ")
                 .push_bind(phrase)
-                .push(") OR (id > (SELECT indexed_upto FROM search_state) AND ");
+                .push(
+                    " UNION ALL SELECT id FROM events \
+                     WHERE id > (SELECT indexed_upto FROM search_state) AND ",
+                );
             push_like(qb);
-            qb.push("))");
+            qb.push(")");
         } else {
             qb.push(" AND ");
             push_like(qb);
