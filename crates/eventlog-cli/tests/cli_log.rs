@@ -126,30 +126,7 @@ async fn cron_job_example_groups_its_steps(url: &str) {
     assert!(stored[1].data.as_ref().unwrap()["bytes"].as_u64().unwrap() > 0);
 }
 
-macro_rules! on_both_backends {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test]
-                async fn $name() {
-                    let db = eventlog_testing::TestDb::sqlite();
-                    super::$name(db.url()).await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test]
-                async fn $name() {
-                    let db = eventlog_testing::TestDb::postgres().await;
-                    super::$name(db.url()).await;
-                }
-            )*
-        }
-    };
-}
-
-on_both_backends!(
+eventlog_testing::on_both_backends!(
     log_prints_the_group_and_continues_it,
     bad_input_exits_non_zero_with_the_reason_and_stores_nothing,
     cron_job_example_groups_its_steps,

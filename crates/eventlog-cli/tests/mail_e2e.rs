@@ -148,30 +148,7 @@ async fn http_send_mail_is_mailed_after_commit(url: &str) {
     drop(served);
 }
 
-macro_rules! on_both_backends {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    let db = eventlog_testing::TestDb::sqlite();
-                    super::$name(db.url()).await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    let db = eventlog_testing::TestDb::postgres().await;
-                    super::$name(db.url()).await;
-                }
-            )*
-        }
-    };
-}
-
-on_both_backends!(
+eventlog_testing::on_both_backends!(
     log_send_mail_mails_that_event_only,
     http_send_mail_is_mailed_after_commit,
 );

@@ -352,6 +352,38 @@ fn run(cmd: &mut Command) -> io::Result<Output> {
     }
 }
 
+/// Turns each `async fn NAME(url: &str)` of a test file into two tests, `sqlite::NAME` and
+/// `postgres::NAME`, each given the URL of a fresh database ([`TestDb`]). The PostgreSQL ones
+/// fail, never skip, when the test server is missing.
+///
+/// ```ignore
+/// async fn stores_an_event(url: &str) { /* … */ }
+/// eventlog_testing::on_both_backends!(stores_an_event);
+/// ```
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let db = $crate::TestDb::sqlite();
+                    super::$name(db.url()).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let db = $crate::TestDb::postgres().await;
+                    super::$name(db.url()).await;
+                }
+            )*
+        }
+    };
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

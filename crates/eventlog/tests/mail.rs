@@ -351,28 +351,7 @@ async fn a_dead_mail_server_loses_no_event(url: &str) {
     assert_eq!(store.count(&Default::default()).await.unwrap(), 20);
 }
 
-mod sqlite {
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn recorded_events_are_mailed_after_commit() {
-        let db = eventlog_testing::TestDb::sqlite();
-        super::recorded_events_are_mailed_after_commit(db.url()).await;
-    }
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn a_dead_mail_server_loses_no_event() {
-        let db = eventlog_testing::TestDb::sqlite();
-        super::a_dead_mail_server_loses_no_event(db.url()).await;
-    }
-}
-
-mod postgres {
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn recorded_events_are_mailed_after_commit() {
-        let db = eventlog_testing::TestDb::postgres().await;
-        super::recorded_events_are_mailed_after_commit(db.url()).await;
-    }
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn a_dead_mail_server_loses_no_event() {
-        let db = eventlog_testing::TestDb::postgres().await;
-        super::a_dead_mail_server_loses_no_event(db.url()).await;
-    }
-}
+eventlog_testing::on_both_backends!(
+    recorded_events_are_mailed_after_commit,
+    a_dead_mail_server_loses_no_event,
+);

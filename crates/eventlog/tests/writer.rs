@@ -316,30 +316,7 @@ async fn postgres_restart_mid_stream_loses_and_duplicates_nothing() {
     assert_eq!(stored, sent, "exactly the recorded events, each once");
 }
 
-macro_rules! on_both_backends {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    let db = eventlog_testing::TestDb::sqlite();
-                    super::$name(db.url()).await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    let db = eventlog_testing::TestDb::postgres().await;
-                    super::$name(db.url()).await;
-                }
-            )*
-        }
-    };
-}
-
-on_both_backends!(
+eventlog_testing::on_both_backends!(
     records_and_flushes,
     plain_threads_share_a_named_group,
     back_pressure_loses_nothing,
