@@ -382,6 +382,16 @@ impl SqliteStore {
     /// Adds up to `limit` not yet indexed events to the search index, in one transaction.
     /// Returns how many.
     pub async fn index_for_search(&self, limit: usize) -> Result<usize, StoreError> {
+        // The writer calls this whenever it goes idle: answer "nothing to do" with one cheap
+        // read (max(id) is the last rowid) instead of taking the write lock.
+        let behind: bool = sqlx::query_scalar(
+            "SELECT indexed_upto < (SELECT coalesce(max(id), 0) FROM events) FROM search_state",
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        if !behind {
+            return Ok(0);
+        }
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let upto: i64 = sqlx::query_scalar("SELECT indexed_upto FROM search_state")
             .fetch_one(&mut *tx)
