@@ -222,6 +222,7 @@ impl RawRow {
 
 /// Parses a timestamp as Django's SQLite backend writes it: `YYYY-MM-DD HH:MM:SS[.ffffff]` in
 /// UTC (no fraction when the microseconds are 0), also accepting a `T` separator and an offset.
+#[cfg_attr(not(feature = "sqlite"), allow(dead_code))]
 fn parse_sqlite_timestamp(text: &str) -> Result<DateTime<Utc>, RowProblem> {
     let t = text.trim();
     for format in ["%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S%.f"] {
