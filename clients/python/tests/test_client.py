@@ -319,6 +319,8 @@ class AgainstServer(unittest.TestCase):
         self.assertNotEqual(out.returncode, 0)
         self.assertIn("ConfigurationError: no eventlog server URL", out.stderr)
         self.assertTrue(issubclass(ConfigurationError, RuntimeError))
+        with self.assertRaisesRegex(ConfigurationError, "must start with http:// or https://"):
+            Client("events.internal:8000", "evl_x")
 
 
 class WithoutServer(unittest.TestCase):

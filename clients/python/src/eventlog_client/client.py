@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import atexit
 import datetime
+import http.client
 import json
 import logging
 import os
@@ -99,6 +100,10 @@ class Client:
             raise ConfigurationError(
                 "no eventlog API token: pass token=... or set EVENTLOG_TOKEN "
                 "(create one with `eventlog token add NAME`)"
+            )
+        if not url.startswith(("http://", "https://")):
+            raise ConfigurationError(
+                f"eventlog server URL {url!r} must start with http:// or https://"
             )
         if batch_size < 1 or max_buffer < 1:
             raise ValueError("batch_size and max_buffer must be at least 1")
@@ -282,9 +287,10 @@ class Client:
             except ValueError:
                 pass
             return e.code, body, retry_after
-        except (OSError, urllib.error.URLError) as e:
-            # Connection refused or reset, DNS failure, timeout: the server may come back.
-            return None, str(e), None
+        except (OSError, http.client.HTTPException) as e:
+            # Connection refused or reset, DNS failure, timeout, a response cut short: the
+            # server may come back. (URLError is an OSError.)
+            return None, str(e) or type(e).__name__, None
 
 
 _live_clients: "weakref.WeakSet[Client]" = weakref.WeakSet()
