@@ -31,7 +31,9 @@ fn eventlog(url: &str) -> Command {
 
 async fn tail_shows_control_characters_escaped(url: &str) {
     let store = store::open(url).await.unwrap();
-    let mut e = NewEvent::new("error", GroupId::named("G\u{1b}[31m").unwrap(), HOSTILE);
+    // Group ids cannot hold control characters (refused when recorded); messages and
+    // initiators may.
+    let mut e = NewEvent::new("error", GroupId::named("G").unwrap(), HOSTILE);
     e.initiator = Some("cron\u{7}".into());
     store.insert_batch(&[e]).await.unwrap();
 
@@ -41,8 +43,7 @@ async fn tail_shows_control_characters_escaped(url: &str) {
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(!text.contains(['\u{1b}', '\u{7}', '\r']), "{text:?}");
     assert!(
-        text.contains("G\\u{1b}[31m")
-            && text.contains("\\u{1b}]0;owned\\u{7}\\u{1b}[2Jreal\\rfake")
+        text.contains("\\u{1b}]0;owned\\u{7}\\u{1b}[2Jreal\\rfake")
             && text.contains("(cron\\u{7})"),
         "{text:?}"
     );

@@ -48,6 +48,7 @@ api_tests!(
     list_filters_and_cursor_pagination,
     get_event_and_group,
     openapi_paths_are_the_routes,
+    malformed_events_are_refused_and_not_echoed,
 );
 
 struct Server {
@@ -669,4 +670,105 @@ async fn concurrent_requests_get_their_own_ids(db: TestDb) {
     }
     assert_eq!(groups.len(), 24, "one new group per request");
     assert_eq!(s.count().await, 120);
+}
+
+/// Events given as arrays, keys given twice, blank or control-character groups and messages,
+/// and huge bad values: each a 400 that names the rule (quoting at most ~100 characters), and
+/// nothing is stored.
+async fn malformed_events_are_refused_and_not_echoed(db: TestDb) {
+    let s = Server::start(db).await;
+    let raw = |body: String, ctype: &'static str| {
+        let s = &s;
+        async move {
+            let r = s
+                .http
+                .post(format!("{}/events", s.base))
+                .bearer_auth(&s.token)
+                .header("content-type", ctype)
+                .body(body)
+                .send()
+                .await
+                .unwrap();
+            (r.status().as_u16(), r.json::<Value>().await.unwrap())
+        }
+    };
+    let json = "application/json";
+    for (body, says, index) in [
+        (
+            r#"[["info","m"]]"#.to_owned(),
+            "expected an event object",
+            Some(0),
+        ),
+        (
+            r#"[{"type":"info","message":"ok"},["info","m"]]"#.to_owned(),
+            "expected an event object",
+            Some(1),
+        ),
+        (
+            r#"{"type":"info","type":"error","message":"m"}"#.to_owned(),
+            "\"type\" is given twice",
+            None,
+        ),
+        (
+            r#"{"type":"info","message":" \t\u0007 "}"#.to_owned(),
+            "only spaces or control characters",
+            Some(0),
+        ),
+        (
+            r#"{"type":"info","message":"m","group":"   "}"#.to_owned(),
+            "only spaces",
+            Some(0),
+        ),
+        (
+            r#"{"type":"info","message":"m","group":"a\u0000b"}"#.to_owned(),
+            "control character",
+            Some(0),
+        ),
+        (
+            r#"{"type":"info","message":"m","group":"a\u001b[2Jb"}"#.to_owned(),
+            "control character",
+            Some(0),
+        ),
+        (
+            r#"5"#.to_owned(),
+            "expected an event object or an array",
+            None,
+        ),
+    ] {
+        let (status, answer) = raw(body.clone(), json).await;
+        assert_eq!(status, 400, "{body}: {answer}");
+        let error = answer["error"].as_str().unwrap();
+        assert!(error.contains(says), "{body}: {error}");
+        assert_eq!(
+            answer["index"].as_u64(),
+            index.map(|i| i as u64),
+            "{body}: {answer}"
+        );
+    }
+    let (status, answer) = raw("[\"info\",\"m\"]\n".to_owned(), "application/x-ndjson").await;
+    assert_eq!(status, 400, "{answer}");
+    assert!(
+        answer["error"].as_str().unwrap().contains("item 0"),
+        "{answer}"
+    );
+    // A 7 MiB bad value is quoted, not echoed.
+    let huge = "x".repeat(7 << 20);
+    for body in [
+        json!({"type": "info", "message": "m", "group": huge}),
+        json!({"type": huge, "message": "m"}),
+        json!({"type": "info", "message": "m", "timestamp": huge}),
+        json!({"type": "info", "message": "m", "send_mail": huge}),
+    ] {
+        let (status, answer) = raw(body.to_string(), json).await;
+        assert_eq!(status, 400);
+        let error = answer["error"].as_str().unwrap();
+        assert!(
+            error.len() < 1200,
+            "{} bytes: {}",
+            error.len(),
+            &error[..200]
+        );
+        assert!(error.contains("xxxxxxxx…"), "{}", &error[..200]);
+    }
+    assert_eq!(s.count().await, 0, "nothing was stored");
 }

@@ -16,6 +16,18 @@ pub enum ValidationError {
         /// Its length in characters.
         len: usize,
     },
+    /// A group id with a control character (NUL, ESC, newline, …).
+    #[error("group id {value:?} contains a control character; a group id is printable text")]
+    GroupControl {
+        /// The rejected group id.
+        value: String,
+    },
+    /// A group id of only spaces.
+    #[error("group id {value:?} is only spaces; a group id needs a visible character")]
+    BlankGroup {
+        /// The rejected group id.
+        value: String,
+    },
     /// An event type name that does not match `^[A-Za-z_][A-Za-z0-9_]{0,49}$`.
     #[error(
         "event type name {name:?} is invalid: a type name must match ^[A-Za-z_][A-Za-z0-9_]{{0,49}}$"
@@ -41,6 +53,9 @@ pub enum ValidationError {
     /// An empty message.
     #[error("message is empty; every event needs a message")]
     EmptyMessage,
+    /// A message of only spaces or control characters.
+    #[error("message has only spaces or control characters; every event needs a visible message")]
+    BlankMessage,
     /// An e-mail recipient that is not a plausible address.
     #[error("e-mail recipient {value:?} is not an e-mail address (expected local@domain)")]
     MailRecipient {
@@ -145,4 +160,13 @@ pub enum Error {
     /// The event log was shut down; nothing more can be recorded.
     #[error("the event log is closed")]
     Closed,
+}
+
+/// At most 100 characters of `value` (with `…` when cut), for quoting a value in an error:
+/// a rejected 7 MiB value is not echoed whole.
+pub fn shorten(value: &str) -> String {
+    match value.char_indices().nth(100) {
+        Some((at, _)) => format!("{}…", &value[..at]),
+        None => value.to_owned(),
+    }
 }

@@ -28,14 +28,22 @@ impl GroupId {
         GroupId(Uuid::new_v4().simple().to_string())
     }
 
-    /// A chosen group name; 1 to 40 characters.
+    /// A chosen group name; 1 to 40 characters, not only spaces, no control characters (a
+    /// name is shown in pages and terminals, and PostgreSQL cannot store NUL).
     pub fn named(name: impl Into<String>) -> Result<Self, ValidationError> {
         let name = name.into();
         let len = name.chars().count();
-        if (1..=MAX_GROUP_LEN).contains(&len) {
-            Ok(GroupId(name))
+        if !(1..=MAX_GROUP_LEN).contains(&len) {
+            Err(ValidationError::GroupLength {
+                value: crate::error::shorten(&name),
+                len,
+            })
+        } else if name.chars().any(char::is_control) {
+            Err(ValidationError::GroupControl { value: name })
+        } else if name.trim().is_empty() {
+            Err(ValidationError::BlankGroup { value: name })
         } else {
-            Err(ValidationError::GroupLength { value: name, len })
+            Ok(GroupId(name))
         }
     }
 
@@ -93,10 +101,12 @@ pub fn validate_initiator(initiator: &str) -> Result<(), ValidationError> {
     }
 }
 
-/// Checks a message: not empty.
+/// Checks a message: not empty, and not only spaces or control characters.
 pub fn validate_message(message: &str) -> Result<(), ValidationError> {
     if message.is_empty() {
         Err(ValidationError::EmptyMessage)
+    } else if message.chars().all(|c| c.is_whitespace() || c.is_control()) {
+        Err(ValidationError::BlankMessage)
     } else {
         Ok(())
     }
@@ -115,7 +125,7 @@ pub fn validate_mail_recipient(addr: &str) -> Result<(), ValidationError> {
         Ok(())
     } else {
         Err(ValidationError::MailRecipient {
-            value: addr.to_owned(),
+            value: crate::error::shorten(addr),
         })
     }
 }
@@ -214,6 +224,33 @@ pub struct Event {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn groups_and_messages_need_visible_text() {
+        for bad in ["a\u{0}b", "a\u{1b}[2J", "line\nbreak"] {
+            assert!(
+                matches!(
+                    GroupId::named(bad),
+                    Err(ValidationError::GroupControl { .. })
+                ),
+                "{bad:?}"
+            );
+        }
+        assert!(matches!(
+            GroupId::named("   "),
+            Err(ValidationError::BlankGroup { .. })
+        ));
+        assert!(GroupId::named(" Order 1 ").is_ok());
+        assert!(matches!(
+            validate_message(" \t\u{7}\r\n"),
+            Err(ValidationError::BlankMessage)
+        ));
+        assert!(validate_message(" ok ").is_ok());
+        let long = GroupId::named("x".repeat(5_000_000))
+            .unwrap_err()
+            .to_string();
+        assert!(long.len() < 300, "the value is quoted short: {long}");
+    }
 
     #[test]
     fn random_groups_are_32_lowercase_hex() {

@@ -17,7 +17,7 @@ pub fn validate_type_name(name: &str) -> Result<(), ValidationError> {
         Ok(())
     } else {
         Err(ValidationError::TypeName {
-            name: name.to_owned(),
+            name: crate::error::shorten(name),
         })
     }
 }

@@ -29,6 +29,7 @@ use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, 
 use thiserror::Error;
 
 use crate::error::StoreError;
+pub use crate::error::shorten;
 use crate::event_type::{EventTypes, validate_type_name};
 use crate::store::{Cursor, DataMatch, EventFilter, Order, Store};
 
@@ -36,8 +37,6 @@ use crate::store::{Cursor, DataMatch, EventFilter, Order, Store};
 pub const DEFAULT_LIMIT: usize = 100;
 /// Largest page size.
 pub const MAX_LIMIT: usize = 1000;
-/// Longest value quoted back in an error, in characters.
-const QUOTE_LIMIT: usize = 100;
 
 /// What a key of the filter language means; the one table behind the parser's list of known
 /// keys and the OpenAPI parameters.
@@ -181,14 +180,6 @@ impl fmt::Display for FilterError {
 }
 
 impl std::error::Error for FilterError {}
-
-/// At most 100 characters of `value`, with `…` when cut.
-pub fn shorten(value: &str) -> String {
-    match value.char_indices().nth(QUOTE_LIMIT) {
-        Some((at, _)) => format!("{}…", &value[..at]),
-        None => value.to_owned(),
-    }
-}
 
 /// Which end of a range a time bounds: a date alone means the start of that day for `since`
 /// and the end of that day (inclusive) for `until`.

@@ -214,6 +214,9 @@ impl<S: Send + Sync> FromRequestParts<S> for GroupsQuery {
         let mut cursor = None;
         if let Some(i) = pairs.iter().position(|(k, _)| k == "cursor") {
             let (key, value) = pairs.remove(i);
+            if value.contains('\0') {
+                return Err(bad_filter(FilterError::new(&key, &value, Rule::Nul)));
+            }
             if !value.is_empty() {
                 cursor = Some(
                     value

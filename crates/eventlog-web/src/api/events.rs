@@ -13,7 +13,9 @@ use uuid::Uuid;
 
 use eventlog::filter::{FilterError, ListQuery, Rule, TypeCheckError, form_pairs};
 
-use super::model::{ApiEvent, EventInput, IngestResponse, ListResponse};
+use super::model::{
+    ApiEvent, EventInput, IngestResponse, ListResponse, ShapeError, StrictEvent, check_shape,
+};
 use super::{ApiError, ApiState, Authorized};
 
 /// The filters of `GET /events`, parsed once; a bad or unknown key is a 400 naming it.
@@ -75,8 +77,13 @@ fn body_kind(headers: &HeaderMap) -> Result<BodyKind, ApiError> {
 /// that fails is the body parsed again item by item, to name the item that broke a rule.
 fn items(kind: BodyKind, body: &[u8]) -> Result<Vec<EventInput>, ApiError> {
     let item_error = |i: usize, e: String| ApiError::bad_request(format!("item {i}: {e}")).at(i);
+    let shape_error = |e: ShapeError| match e.index {
+        Some(i) => item_error(i, e.message),
+        None => ApiError::bad_request(e.message),
+    };
     match kind {
         BodyKind::Json => {
+            check_shape(body).map_err(shape_error)?;
             let first = body.iter().find(|b| !b.is_ascii_whitespace());
             let fast = match first {
                 Some(b'[') => serde_json::from_slice::<Vec<EventInput>>(body).ok(),
@@ -109,6 +116,12 @@ fn items(kind: BodyKind, body: &[u8]) -> Result<Vec<EventInput>, ApiError> {
             .filter(|line| !line.iter().all(u8::is_ascii_whitespace))
             .enumerate()
             .map(|(i, line)| {
+                // Syntax errors are reported by the parse below.
+                if let Err(e) = serde_json::from_slice::<StrictEvent>(line)
+                    && e.is_data()
+                {
+                    return Err(item_error(i, e.to_string()));
+                }
                 serde_json::from_slice::<EventInput>(line).map_err(|e| {
                     if e.is_data() {
                         item_error(i, e.to_string())
@@ -124,7 +137,12 @@ fn items(kind: BodyKind, body: &[u8]) -> Result<Vec<EventInput>, ApiError> {
 fn parse_timestamp(text: &str) -> Result<DateTime<Utc>, String> {
     DateTime::parse_from_rfc3339(text)
         .map(|t| t.with_timezone(&Utc).trunc_subsecs(6))
-        .map_err(|_| format!("timestamp {text:?} is not an RFC 3339 date-time"))
+        .map_err(|_| {
+            format!(
+                "timestamp {:?} is not an RFC 3339 date-time",
+                eventlog::filter::shorten(text)
+            )
+        })
 }
 
 fn to_new_event(

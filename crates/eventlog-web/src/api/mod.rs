@@ -199,7 +199,14 @@ impl ApiError {
         }
     }
 
+    /// A 400; a message quoting a huge value is cut, so a client is not sent back what it
+    /// sent (values are quoted at most 100 characters; this bounds whatever else quotes one).
     fn bad_request(message: impl Into<String>) -> Self {
+        let mut message = message.into();
+        if let Some((at, _)) = message.char_indices().nth(1000) {
+            message.truncate(at);
+            message.push('…');
+        }
         ApiError::new(StatusCode::BAD_REQUEST, message)
     }
 

@@ -116,3 +116,116 @@ pub struct GroupResponse {
     /// Its events, oldest first (at most 10,000).
     pub events: Vec<ApiEvent>,
 }
+
+/// The fields an event object may have (each at most once).
+const EVENT_FIELDS: usize = 8;
+
+/// Why a body's shape is refused before its fields are read: an item that is not a JSON
+/// object (an event given as an array would otherwise fill the fields in order), or a key
+/// given twice (the last would silently win).
+#[derive(Debug)]
+pub(crate) struct ShapeError {
+    /// The item of a batch, if the body is an array.
+    pub index: Option<usize>,
+    /// What is wrong.
+    pub message: String,
+}
+
+/// Checks that `body` is an event object or an array of event objects without repeated keys.
+/// `Ok(false)`: not JSON at all (the caller reports the syntax error).
+pub(crate) fn check_shape(body: &[u8]) -> Result<bool, ShapeError> {
+    use serde::de::DeserializeSeed;
+    let failed_at = std::cell::Cell::new(None);
+    let mut de = serde_json::Deserializer::from_slice(body);
+    match (BodySeed {
+        failed_at: &failed_at,
+    })
+    .deserialize(&mut de)
+    {
+        Ok(()) => Ok(true),
+        Err(e) if e.is_syntax() || e.is_eof() => Ok(false),
+        Err(e) => Err(ShapeError {
+            index: failed_at.get(),
+            message: e.to_string(),
+        }),
+    }
+}
+
+struct BodySeed<'a> {
+    failed_at: &'a std::cell::Cell<Option<usize>>,
+}
+
+impl<'de> serde::de::DeserializeSeed<'de> for BodySeed<'_> {
+    type Value = ();
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for BodySeed<'_> {
+    type Value = ();
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("an event object or an array of event objects")
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        let mut i = 0;
+        loop {
+            self.failed_at.set(Some(i));
+            if seq.next_element::<StrictEvent>()?.is_none() {
+                break;
+            }
+            i += 1;
+        }
+        self.failed_at.set(None);
+        Ok(())
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<(), A::Error> {
+        StrictEvent::visit(map).map(|_| ())
+    }
+}
+
+/// One event object, checked for shape only (values are skipped, not built).
+pub(crate) struct StrictEvent;
+
+impl StrictEvent {
+    fn visit<'de, A: serde::de::MapAccess<'de>>(mut map: A) -> Result<StrictEvent, A::Error> {
+        use serde::de::Error as _;
+        let mut seen: Vec<String> = Vec::with_capacity(EVENT_FIELDS);
+        while let Some(key) = map.next_key::<String>()? {
+            if seen.contains(&key) {
+                return Err(A::Error::custom(format!(
+                    "the key {:?} is given twice; each field may appear once",
+                    eventlog::filter::shorten(&key)
+                )));
+            }
+            if seen.len() == EVENT_FIELDS {
+                return Err(A::Error::custom(format!(
+                    "unknown field {:?}; an event has at most {EVENT_FIELDS} fields",
+                    eventlog::filter::shorten(&key)
+                )));
+            }
+            map.next_value::<serde::de::IgnoredAny>()?;
+            seen.push(key);
+        }
+        Ok(StrictEvent)
+    }
+}
+
+impl<'de> Deserialize<'de> for StrictEvent {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = StrictEvent;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("an event object ({\"type\": …, \"message\": …})")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                map: A,
+            ) -> Result<StrictEvent, A::Error> {
+                StrictEvent::visit(map)
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
