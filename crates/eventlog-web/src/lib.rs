@@ -34,10 +34,8 @@ pub mod admin;
 pub mod api;
 pub mod auth;
 pub mod error;
-pub mod filter_params;
 pub mod format;
 pub mod health;
-pub mod query;
 pub mod server;
 
 pub use error::AppError;
