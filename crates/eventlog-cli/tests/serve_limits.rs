@@ -271,3 +271,32 @@ async fn request_logs_are_json_lines_without_colour() {
     assert!(seen("/healthz", "200"), "{log}");
     assert!(seen("/nope", "404"), "{log}");
 }
+
+/// A keep-alive connection left idle after its request is closed by the server after
+/// `header_read_timeout`, so idle clients cannot pile up.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_keep_alive_connections_are_closed() {
+    let db = TestDb::sqlite();
+    let server = Serve::start(ServeSpec {
+        config: "[server]\nheader_read_timeout = \"1s\"\n",
+        ..ServeSpec::new(db.url())
+    });
+    let mut s = TcpStream::connect(server.addr).await.unwrap();
+    s.write_all(b"GET /livez HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let mut buf = vec![0u8; 4096];
+    let n = s.read(&mut buf).await.unwrap();
+    assert!(buf[..n].starts_with(b"HTTP/1.1 200"));
+    let idle = Instant::now();
+    let n = tokio::time::timeout(Duration::from_secs(10), s.read(&mut buf))
+        .await
+        .expect("the idle connection was not closed within 10 s")
+        .unwrap_or(0);
+    assert_eq!(n, 0, "expected the server to close the connection");
+    assert!(
+        idle.elapsed() >= Duration::from_millis(900),
+        "{:?}",
+        idle.elapsed()
+    );
+}
