@@ -4,6 +4,7 @@ pub mod export;
 pub mod filter_args;
 pub mod import;
 pub mod log;
+pub mod mail;
 pub mod migrate;
 pub mod purge;
 pub mod serve;
