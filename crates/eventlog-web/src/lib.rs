@@ -36,9 +36,7 @@ pub mod admin;
 pub mod api;
 pub mod auth;
 pub mod error;
-pub mod filter_params;
 pub mod format;
-pub mod query;
 
 pub use error::AppError;
 
