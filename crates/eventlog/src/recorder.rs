@@ -228,7 +228,7 @@ impl EventLog {
         self.inner
             .writer
             .queue
-            .send(Message::Event(Box::new(event)))
+            .send(Message::Event(event))
             .map_err(|_| Error::Closed)?;
         Ok(uuid)
     }
@@ -240,7 +240,7 @@ impl EventLog {
         self.inner
             .writer
             .queue
-            .send_async(Message::Event(Box::new(event)))
+            .send_async(Message::Event(event))
             .await
             .map_err(|_| Error::Closed)?;
         Ok(uuid)
