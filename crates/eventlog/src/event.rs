@@ -280,6 +280,71 @@ pub struct Event {
     pub send_mail: Option<String>,
 }
 
+/// The stored form of `e`, just inserted with `id`.
+pub fn stored_event(e: &NewEvent, id: i64) -> Event {
+    Event {
+        id,
+        uuid: e.uuid,
+        event_type: e.event_type.clone(),
+        group: e.group.as_str().to_owned(),
+        timestamp: e.timestamp,
+        message: e.message.clone(),
+        data: e.data.clone(),
+        initiator: e.initiator.clone(),
+        send_mail: e.send_mail.clone(),
+    }
+}
+
+/// Told about newly stored events after their transaction committed: by the background
+/// writer for recorded events and by the HTTP API for posted ones.
+///
+/// The contract: called once per committed batch, only with events that were created by it
+/// (an event whose uuid was already stored is left out), never before the commit. Called on
+/// the committing thread or task: implementations must hand work off and return quickly.
+/// E-mail does not depend on it for delivery (the outbox row is written in the event's own
+/// transaction); the mail sender uses it only to wake up at once instead of at its next poll.
+pub trait CommitObserver: Send + Sync + 'static {
+    /// `events` are the newly stored events of one batch (duplicates left out).
+    fn committed(&self, events: &[Event]);
+}
+
+/// Tells `observer` about the created events of one committed batch: `created` yields each
+/// newly stored event with its id. Does nothing when none was created. The one place that
+/// turns a committed batch into observer calls, for the writer and the HTTP API alike.
+pub fn notify_committed<'a>(
+    observer: &dyn CommitObserver,
+    created: impl IntoIterator<Item = (&'a NewEvent, i64)>,
+) {
+    let events: Vec<Event> = created
+        .into_iter()
+        .map(|(e, id)| stored_event(e, id))
+        .collect();
+    if !events.is_empty() {
+        observer.committed(&events);
+    }
+}
+
+/// Warns once, the first time an event with a `send_mail` recipient is committed in a process
+/// that sends no mail (no `[mail]` section, or the `mail` feature off). The event is stored and
+/// its mail queued in the outbox, where a process with `[mail]` (such as `eventlog serve`) sends
+/// it; but a silently unsent mail is a surprise, so it is said once.
+#[derive(Debug, Default)]
+pub struct UnsentMailWarning(std::sync::atomic::AtomicBool);
+
+impl CommitObserver for UnsentMailWarning {
+    fn committed(&self, events: &[Event]) {
+        if let Some(to) = events.iter().find_map(|e| e.send_mail.as_deref())
+            && !self.0.swap(true, std::sync::atomic::Ordering::Relaxed)
+        {
+            tracing::warn!(
+                to,
+                "eventlog: an event asks for a mail but this process has no [mail] \
+                 configuration; the mail stays queued until a process with [mail] sends it"
+            );
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
