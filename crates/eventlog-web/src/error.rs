@@ -25,9 +25,13 @@ pub enum AppError {
     /// No valid session: redirect to the login page at this URL.
     #[error("login required")]
     LoginRequired(String),
-    /// Too many failed logins.
-    #[error("too many failed logins; wait a few minutes and try again")]
-    TooManyRequests,
+    /// Too many login attempts (or streams); the client may retry after the duration.
+    #[error("too many attempts; wait a few seconds and try again")]
+    TooManyRequests(std::time::Duration),
+    /// The server is at a capacity limit (e.g. password checks running at once); the client
+    /// may retry after the duration.
+    #[error("the server is busy; try again in a moment")]
+    Busy(std::time::Duration),
     /// A storage failure: logged, shown as a generic 500.
     #[error("storage error")]
     Store(#[from] StoreError),
@@ -51,7 +55,8 @@ impl IntoResponse for AppError {
             AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
             AppError::Store(StoreError::InvalidCursor(_)) => StatusCode::BAD_REQUEST,
             AppError::Forbidden | AppError::Csrf => StatusCode::FORBIDDEN,
-            AppError::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
+            AppError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
+            AppError::Busy(_) => StatusCode::SERVICE_UNAVAILABLE,
             AppError::LoginRequired(url) => return Redirect::to(url).into_response(),
             AppError::Store(_) | AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         };
@@ -72,11 +77,17 @@ impl IntoResponse for AppError {
             title: status.canonical_reason().unwrap_or("Error"),
             message,
         };
+        let retry_after = match &self {
+            AppError::TooManyRequests(wait) | AppError::Busy(wait) => Some(*wait),
+            _ => None,
+        };
         let body = page.render().unwrap_or_else(|_| "error".to_owned());
         let mut resp = (status, Html(body)).into_response();
-        if status == StatusCode::TOO_MANY_REQUESTS {
+        if let Some(wait) = retry_after {
+            // Whole seconds, rounded up, at least 1.
+            let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
             resp.headers_mut()
-                .insert(header::RETRY_AFTER, header::HeaderValue::from_static("300"));
+                .insert(header::RETRY_AFTER, header::HeaderValue::from(secs.max(1)));
         }
         resp
     }

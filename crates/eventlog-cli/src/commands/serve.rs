@@ -55,17 +55,18 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
             }
         })
     };
-    let mut state = eventlog_web::AppState::new(store, types.clone())
-        .with_api_body_limit(config.api.body_limit);
+    let mut state = eventlog_web::AppState::builder(store, types.clone())
+        .api_body_limit(config.api.body_limit);
     // Events posted with `send_mail` are mailed after their commit.
     let mailer = match config.mail.clone() {
         Some(mail) => {
             let mailer = std::sync::Arc::new(eventlog::mail::Mailer::start(mail, types)?);
-            state = state.with_api_observer(mailer.clone());
+            state = state.api_observer(mailer.clone());
             Some(mailer)
         }
         None => None,
     };
+    let state = state.build();
     eventlog_web::serve(listener, eventlog_web::app(state), shutdown_signal())
         .await
         .context("server failed")?;
