@@ -52,7 +52,8 @@ enum Command {
     Tail(commands::tail::Args),
     /// Export events as CSV or JSON Lines (streamed; progress bar on a terminal).
     Export(commands::export::Args),
-    /// Import a JSON Lines export (idempotent: already stored events are skipped).
+    /// Import a JSON Lines export or, with --from-django, a django-eventlog database
+    /// (idempotent: already stored events are skipped).
     Import(commands::import::Args),
     /// Delete events older than a given age.
     Purge(commands::purge::Args),

@@ -80,7 +80,9 @@
 //! - [`config`] — `eventlog.toml`.
 //! - [`store`] — the [`store::Store`] trait, SQLite and PostgreSQL backends.
 //! - [`writer`] — the batching background writer.
+//! - [`django`] — importing a django-eventlog database.
 pub mod config;
+pub mod django;
 pub mod error;
 pub mod event;
 pub mod event_type;
