@@ -152,7 +152,10 @@ async fn a_login_flood_keeps_memory_bounded_and_healthz_answering() {
         statuses.iter().all(|s| matches!(s, 401 | 429 | 503)),
         "{statuses:?}"
     );
-    assert!(statuses.iter().any(|s| *s == 429 || *s == 503), "{statuses:?}");
+    assert!(
+        statuses.iter().any(|s| *s == 429 || *s == 503),
+        "{statuses:?}"
+    );
 
     let peak = server.peak_rss_mib();
     assert!(peak < 300, "eventlog serve peaked at {peak} MiB RSS");

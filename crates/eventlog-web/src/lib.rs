@@ -258,7 +258,9 @@ pub fn app(state: AppState) -> Router {
             get(admin::login::page)
                 .post(admin::login::submit)
                 // A login form is a few hundred bytes; a huge one is refused before parsing.
-                .layer(axum::extract::DefaultBodyLimit::max(admin::login::MAX_FORM_BYTES)),
+                .layer(axum::extract::DefaultBodyLimit::max(
+                    admin::login::MAX_FORM_BYTES,
+                )),
         )
         .route("/logout", post(admin::login::logout))
         .route("/events", get(admin::events::list))

@@ -138,7 +138,11 @@ async fn login_checks_csrf_and_password_and_is_rate_limited(backend: &str) {
     let r = c.login("alice", "wrong again").await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
     let r = c.login("alice", PASSWORD).await;
-    assert_eq!(r.status, StatusCode::SEE_OTHER, "third attempt is in the burst");
+    assert_eq!(
+        r.status,
+        StatusCode::SEE_OTHER,
+        "third attempt is in the burst"
+    );
     c.cookies.remove("eventlog_session");
     // The burst (3 attempts) is spent: throttled, with the wait in Retry-After.
     let r = c.login("Alice", PASSWORD).await;

@@ -55,8 +55,8 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
             }
         })
     };
-    let mut state = eventlog_web::AppState::builder(store, types.clone())
-        .api_body_limit(config.api.body_limit);
+    let mut state =
+        eventlog_web::AppState::builder(store, types.clone()).api_body_limit(config.api.body_limit);
     // Events posted with `send_mail` are mailed after their commit.
     let mailer = match config.mail.clone() {
         Some(mail) => {

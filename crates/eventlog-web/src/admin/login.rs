@@ -11,8 +11,8 @@ use axum::response::{IntoResponse, Redirect, Response};
 use chrono::Duration;
 use serde::Deserialize;
 
-use crate::auth::session::{cookie, set_cookie};
 use crate::auth::rate_limit::{MAX_PASSWORD_BYTES, MAX_USERNAME_CHARS, Refusal};
+use crate::auth::session::{cookie, set_cookie};
 use crate::auth::{self, CurrentUser, SESSION_COOKIE, password};
 use crate::error::AppError;
 use crate::{AppState, Base};
@@ -47,7 +47,9 @@ pub struct LoginQuery {
 /// to the events page.
 fn safe_next(base: &Base, next: &str) -> String {
     fn plain_path(p: &str) -> bool {
-        p.starts_with('/') && !p.starts_with("//") && !p.chars().any(|c| c == '\\' || c.is_control())
+        p.starts_with('/')
+            && !p.starts_with("//")
+            && !p.chars().any(|c| c == '\\' || c.is_control())
     }
     let decoded = percent_encoding::percent_decode_str(next).decode_utf8_lossy();
     if plain_path(next) && !next.chars().any(char::is_whitespace) && plain_path(&decoded) {
