@@ -20,8 +20,6 @@
 //! Links, redirects, cookie paths and assets follow the prefix axum's nesting strips, so no
 //! configuration is needed for it.
 
-use std::future::Future;
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Router;
@@ -36,11 +34,12 @@ pub mod admin;
 pub mod api;
 pub mod auth;
 pub mod error;
-pub mod filter_params;
 pub mod format;
-pub mod query;
+pub mod health;
+pub mod server;
 
 pub use error::AppError;
+pub use server::{ServeOptions, serve, serve_with};
 
 /// Shared state of the admin: the store, the configured types, the login protections and the
 /// settings. Made once by [`AppState::builder`] (or [`AppState::new`] for the defaults) and
@@ -245,14 +244,16 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Base {
     }
 }
 
-/// The admin routes (login, events, groups, delete, export, live tail, healthz, assets).
+/// The admin routes (login, events, groups, delete, export, live tail, healthz, livez,
+/// assets).
 pub fn app(state: AppState) -> Router {
     Router::new()
         .route(
             "/",
             get(|base: Base| async move { Redirect::to(&format!("{}/events", base.path())) }),
         )
-        .route("/healthz", get(|| async { "ok" }))
+        .route("/healthz", get(health::healthz))
+        .route("/livez", get(health::livez))
         .route(
             "/login",
             get(admin::login::page)
@@ -276,18 +277,4 @@ pub fn app(state: AppState) -> Router {
         .with_state(state.clone())
         // The API has its own state and authentication (tokens, not sessions).
         .nest(api::BASE_PATH, api::router(state.api_state()))
-}
-
-/// Serves `router` on `listener` until `shutdown` completes, then finishes open requests.
-pub async fn serve(
-    listener: tokio::net::TcpListener,
-    router: Router,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    axum::serve(
-        listener,
-        router.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await
 }

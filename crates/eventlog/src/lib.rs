@@ -87,6 +87,7 @@ pub mod error;
 pub mod event;
 pub mod event_type;
 pub mod export;
+pub mod filter;
 #[cfg(feature = "mail")]
 pub mod mail;
 #[cfg(feature = "mail")]

@@ -14,7 +14,7 @@ use serde::Deserialize;
 use crate::auth::rate_limit::{MAX_PASSWORD_BYTES, MAX_USERNAME_CHARS, Refusal};
 use crate::auth::session::{cookie, set_cookie};
 use crate::auth::{self, CurrentUser, SESSION_COOKIE, password};
-use crate::error::AppError;
+use crate::error::{AppError, Unavailable};
 use crate::{AppState, Base};
 
 /// Cookie holding the login form's CSRF token (double submit: there is no session yet).
@@ -157,7 +157,7 @@ pub async fn submit(
     {
         Ok(permit) => permit,
         Err(Refusal::Throttled(wait)) => return Err(AppError::TooManyRequests(wait)),
-        Err(Refusal::Busy(wait)) => return Err(AppError::Busy(wait)),
+        Err(Refusal::Busy) => return Err(AppError::Unavailable(Unavailable::LoginChecks)),
     };
     let found = state.store().user_by_name(&form.username).await?;
     let password = form.password.clone();

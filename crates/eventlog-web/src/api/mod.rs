@@ -219,7 +219,16 @@ impl ApiError {
 
 impl From<eventlog::StoreError> for ApiError {
     fn from(e: eventlog::StoreError) -> Self {
-        ApiError::internal(e)
+        if e.is_transient() {
+            // Unreachable, restarting, busy: the client may retry (`Retry-After`).
+            tracing::warn!(error = %e, "database unavailable while answering an API request");
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                crate::error::Unavailable::Database.to_string(),
+            )
+        } else {
+            ApiError::internal(e)
+        }
     }
 }
 
@@ -232,6 +241,11 @@ impl IntoResponse for ApiError {
                 header::WWW_AUTHENTICATE,
                 HeaderValue::from_static("Bearer realm=\"eventlog\""),
             );
+        }
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
         }
         response
     }

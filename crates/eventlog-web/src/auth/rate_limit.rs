@@ -75,8 +75,8 @@ impl Default for LoginLimits {
 pub enum Refusal {
     /// Too many attempts for this user or from this address: try again after the duration.
     Throttled(Duration),
-    /// Too many password checks are running: try again after the duration.
-    Busy(Duration),
+    /// Too many password checks are running: try again in a second.
+    Busy,
 }
 
 type Keyed<K> = RateLimiter<K, DefaultKeyedStateStore<K>, DefaultClock>;
@@ -149,7 +149,7 @@ impl LoginGuard {
         self.checks
             .clone()
             .try_acquire_owned()
-            .map_err(|_| Refusal::Busy(Duration::from_secs(1)))
+            .map_err(|_| Refusal::Busy)
     }
 
     /// User names and addresses currently remembered (for tests and metrics).
@@ -203,7 +203,7 @@ mod tests {
     fn concurrent_checks_are_capped() {
         let g = LoginGuard::new(&limits(10, 10));
         let held = g.attempt("a", A).unwrap();
-        assert!(matches!(g.attempt("b", A), Err(Refusal::Busy(_))));
+        assert!(matches!(g.attempt("b", A), Err(Refusal::Busy)));
         drop(held);
         assert!(g.attempt("c", A).is_ok());
     }
