@@ -112,7 +112,7 @@ impl AppStateBuilder {
         self
     }
 
-    /// Tells `observer` (e.g. an [`eventlog::mail::Mailer`]) about every event the API
+    /// Tells `observer` (e.g. the waker of an [`eventlog::mail::MailSender`]) about every event the API
     /// stores, after its commit.
     pub fn api_observer(mut self, observer: Arc<dyn eventlog::CommitObserver>) -> Self {
         self.api_observer = Some(observer);

@@ -16,6 +16,7 @@ use crate::event::{Event, NewEvent};
 mod cursor;
 mod filter;
 mod group_delta;
+pub mod outbox;
 #[cfg(feature = "postgres")]
 pub mod postgres;
 #[cfg(feature = "sqlite")]
@@ -25,14 +26,15 @@ mod users;
 
 pub use cursor::{Cursor, GroupCursor};
 pub use filter::{DataMatch, EventFilter, GroupFilter, Order};
+pub use outbox::{OutboxStatus, OutboxStore};
 pub use tokens::{TokenError, TokenInfo, TokenStore};
 pub use users::{Role, Session, User, UserStore};
 
-/// Everything a backend stores: events, admin users and sessions, API tokens.
+/// Everything a backend stores: events, admin users and sessions, API tokens, the mail outbox.
 /// `Arc<dyn Backend>` upcasts to `Arc<dyn Store>` (or the other parts) where only one is needed.
-pub trait Backend: Store + UserStore + TokenStore {}
+pub trait Backend: Store + UserStore + TokenStore + OutboxStore {}
 
-impl<T: Store + UserStore + TokenStore> Backend for T {}
+impl<T: Store + UserStore + TokenStore + OutboxStore> Backend for T {}
 
 /// How many rows a purge deletes per transaction, so it never holds a large lock for long.
 pub const PURGE_BATCH: usize = 5_000;

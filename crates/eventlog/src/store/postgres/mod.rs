@@ -25,6 +25,7 @@ use crate::store::{
     Page, Store,
 };
 
+mod outbox;
 mod tokens;
 mod users;
 
@@ -394,6 +395,8 @@ impl Store for PostgresStore {
         };
         let mut tx = self.pool.begin().await?;
         let results = Self::insert_events(&mut tx, events).await?;
+        // The mails of the new events, in the same transaction (the durable mail outbox).
+        outbox::enqueue(&mut tx, events, &results).await?;
         Self::update_groups_after_insert(&mut tx, events, &results).await?;
         tx.commit().await?;
         Ok(results)

@@ -25,6 +25,7 @@ use crate::store::{
 
 /// Rows per multi-row INSERT: 9 parameters each stays below SQLite's 32,766 limit, and
 /// a fixed size keeps the prepared statement cached.
+mod outbox;
 mod tokens;
 mod users;
 
@@ -466,6 +467,8 @@ impl Store for SqliteStore {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let gids = Self::upsert_groups(&mut tx, events).await?;
         let results = Self::insert_events(&mut tx, events, &gids).await?;
+        // The mails of the new events, in the same transaction (the durable mail outbox).
+        outbox::enqueue(&mut tx, events, &results).await?;
         // Duplicates are rare (retries, idempotent API calls): the summaries counted them as
         // new, so rebuild those groups from their stored events.
         let mut recount: Vec<String> = events
