@@ -92,7 +92,9 @@ async fn arbitrary_list_queries_never_fail_the_server(url: &str) {
     store.insert_batch(&[e]).await.unwrap();
     let token = store.create_token("fuzz").await.unwrap();
     let router = eventlog_web::app(
-        AppState::new(store.clone(), EventTypes::default()).with_host_auth(Arc::new(Viewer)),
+        AppState::builder(store.clone(), EventTypes::default())
+            .host_auth(Arc::new(Viewer))
+            .build(),
     );
     let handle = tokio::runtime::Handle::current();
     let mut runner = TestRunner::new(Config {
