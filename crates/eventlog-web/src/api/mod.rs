@@ -44,7 +44,7 @@ pub struct ApiState {
     pub types: Arc<EventTypes>,
     /// Largest request body in bytes (`[api] body_limit`).
     pub body_limit: usize,
-    /// SQLite only: the group-commit task, started on first use (see [`commit`]).
+    /// The group-commit tasks, started on first use (see [`commit`]).
     group_commit: Arc<std::sync::OnceLock<commit::GroupCommit>>,
     /// Told about newly stored events after their commit (e-mail notification).
     observer: Option<Arc<dyn eventlog::CommitObserver>>,
@@ -70,7 +70,7 @@ impl ApiState {
     }
 
     /// Stores a validated request's events and returns their ids after the commit: through
-    /// group commit on SQLite, directly (concurrent transactions) on PostgreSQL.
+    /// group commit (several requests share a transaction) on both backends.
     pub async fn insert(
         &self,
         events: Vec<eventlog::NewEvent>,
@@ -95,13 +95,10 @@ impl ApiState {
         &self,
         events: Vec<eventlog::NewEvent>,
     ) -> Result<Vec<eventlog::store::Inserted>, ApiError> {
-        if self.store.backend() != "sqlite" {
-            return Ok(self.store.insert_batch(&events).await?);
-        }
         let gc = self
             .group_commit
             .get_or_init(|| commit::GroupCommit::start(self.store.clone()));
-        gc.insert(events).await.map_err(ApiError::internal)
+        Ok(gc.insert(events).await?)
     }
 
     /// The same with `[api]` settings applied.
@@ -219,6 +216,10 @@ impl ApiError {
 
 impl From<eventlog::StoreError> for ApiError {
     fn from(e: eventlog::StoreError) -> Self {
+        if e.is_full() {
+            tracing::error!(error = %e, "API request failed: the database is full");
+            return ApiError::new(StatusCode::INSUFFICIENT_STORAGE, "database full");
+        }
         ApiError::internal(e)
     }
 }
