@@ -20,8 +20,6 @@
 //! Links, redirects, cookie paths and assets follow the prefix axum's nesting strips, so no
 //! configuration is needed for it.
 
-use std::future::Future;
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Router;
@@ -36,11 +34,12 @@ pub mod admin;
 pub mod api;
 pub mod auth;
 pub mod error;
-pub mod filter_params;
 pub mod format;
-pub mod query;
+pub mod health;
+pub mod server;
 
 pub use error::AppError;
+pub use server::{ServeOptions, serve, serve_with};
 
 /// Shared state of the admin: the store, the configured types and the login rate limit.
 #[derive(Clone)]
@@ -213,14 +212,16 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Base {
     }
 }
 
-/// The admin routes (login, events, groups, delete, export, live tail, healthz, assets).
+/// The admin routes (login, events, groups, delete, export, live tail, healthz, livez,
+/// assets).
 pub fn app(state: AppState) -> Router {
     Router::new()
         .route(
             "/",
             get(|base: Base| async move { Redirect::to(&format!("{}/events", base.path())) }),
         )
-        .route("/healthz", get(|| async { "ok" }))
+        .route("/healthz", get(health::healthz))
+        .route("/livez", get(health::livez))
         .route("/login", get(admin::login::page).post(admin::login::submit))
         .route("/logout", post(admin::login::logout))
         .route("/events", get(admin::events::list))
@@ -236,18 +237,4 @@ pub fn app(state: AppState) -> Router {
         .with_state(state.clone())
         // The API has its own state and authentication (tokens, not sessions).
         .nest(api::BASE_PATH, api::router(state.api_state()))
-}
-
-/// Serves `router` on `listener` until `shutdown` completes, then finishes open requests.
-pub async fn serve(
-    listener: tokio::net::TcpListener,
-    router: Router,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    axum::serve(
-        listener,
-        router.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await
 }

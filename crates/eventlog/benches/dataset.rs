@@ -106,7 +106,7 @@ impl Dataset {
         let i = self.made;
         self.made += 1;
         let rng = &mut self.rng;
-        let group = if i % self.big_every == 0 && i / self.big_every < BIG_GROUP_EVENTS {
+        let group = if i.is_multiple_of(self.big_every) && i / self.big_every < BIG_GROUP_EVENTS {
             self.big.clone()
         } else {
             if self.in_group == 20 {

@@ -4,6 +4,13 @@
 //! (RFC 3339, UTC, always six fractional digits), `message`, `initiator`, `data` (JSON text)
 //! and `send_mail`.
 //!
+//! **CSV cells cannot run as formulas.** A spreadsheet opening the CSV treats a cell that
+//! begins with `=`, `+`, `-`, `@`, a tab or a carriage return as a formula, so an event message
+//! such as `=HYPERLINK(…)` would run in the reader's spreadsheet. As OWASP recommends, such a
+//! cell is written with a leading `'` (`'=HYPERLINK(…)`), which spreadsheets show as text. This
+//! applies to every cell of the CSV (a negative number in `data` too: `'-5`). JSON Lines is
+//! written as stored, byte for byte: it is the format `eventlog import` reads back.
+//!
 //! The store-local `id` is deliberately **not** exported: it is an artefact of one database
 //! (gaps after deletes, different numbering on another server), while `uuid` identifies an
 //! event everywhere and is the idempotency key on import. Leaving `id` out is what makes the
@@ -134,6 +141,15 @@ pub struct ExportWriter<W: Write> {
     inner: Inner<W>,
 }
 
+/// A CSV cell as written: with a leading `'` when a spreadsheet would read it as a formula.
+pub fn csv_cell(cell: &str) -> std::borrow::Cow<'_, str> {
+    if cell.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{cell}").into()
+    } else {
+        cell.into()
+    }
+}
+
 fn csv_err(e: csv::Error) -> io::Error {
     match e.into_kind() {
         csv::ErrorKind::Io(e) => e,
@@ -165,16 +181,21 @@ impl<W: Write> ExportWriter<W> {
             Inner::Csv(w) => {
                 let data = event.data.as_ref().map(|d| d.to_string());
                 let uuid = event.uuid.to_string();
-                w.write_record([
-                    uuid.as_str(),
-                    &event.event_type,
-                    &event.group,
-                    &timestamp,
-                    &event.message,
-                    event.initiator.as_deref().unwrap_or(""),
-                    data.as_deref().unwrap_or(""),
-                    event.send_mail.as_deref().unwrap_or(""),
-                ])
+                w.write_record(
+                    [
+                        uuid.as_str(),
+                        &event.event_type,
+                        &event.group,
+                        &timestamp,
+                        &event.message,
+                        event.initiator.as_deref().unwrap_or(""),
+                        data.as_deref().unwrap_or(""),
+                        event.send_mail.as_deref().unwrap_or(""),
+                    ]
+                    .map(csv_cell)
+                    .iter()
+                    .map(|c| c.as_bytes()),
+                )
                 .map_err(csv_err)
             }
             Inner::Jsonl { out, line } => {
@@ -382,6 +403,38 @@ mod tests {
         assert_eq!(&row[4], "line one\nline two, with comma");
         assert_eq!(&row[6], r#"{"a":[1,"x"]}"#);
         assert_eq!(&row[7], "");
+    }
+
+    #[test]
+    fn csv_cells_cannot_run_as_formulas() {
+        for (cell, want) in [
+            ("=1+2", "'=1+2"),
+            ("+1", "'+1"),
+            ("-1", "'-1"),
+            ("@SUM(A1)", "'@SUM(A1)"),
+            ("\tx", "'\tx"),
+            ("\rx", "'\rx"),
+            ("a=b", "a=b"),
+            ("", ""),
+        ] {
+            assert_eq!(csv_cell(cell), want, "{cell:?}");
+        }
+        let mut e = event(1, Some(json!(-5)));
+        e.message = "=HYPERLINK(\"http://x\")".into();
+        e.initiator = Some("@evil".into());
+        let text = String::from_utf8(export(ExportFormat::Csv, &[e.clone()])).unwrap();
+        let mut rows = csv::Reader::from_reader(text.as_bytes());
+        let row = rows.records().next().unwrap().unwrap();
+        assert_eq!(&row[4], "'=HYPERLINK(\"http://x\")");
+        assert_eq!(&row[5], "'@evil");
+        assert_eq!(&row[6], "'-5");
+        // JSON Lines keeps the stored bytes.
+        let jsonl = String::from_utf8(export(ExportFormat::Jsonl, &[e])).unwrap();
+        assert!(
+            jsonl.contains(r#""message":"=HYPERLINK(\"http://x\")""#),
+            "{jsonl}"
+        );
+        assert!(jsonl.contains(r#""data":-5"#), "{jsonl}");
     }
 
     #[test]

@@ -80,11 +80,14 @@
 //! - [`config`] — `eventlog.toml`.
 //! - [`store`] — the [`store::Store`] trait, SQLite and PostgreSQL backends.
 //! - [`writer`] — the batching background writer.
+//! - [`django`] — importing a django-eventlog database.
 pub mod config;
+pub mod django;
 pub mod error;
 pub mod event;
 pub mod event_type;
 pub mod export;
+pub mod filter;
 #[cfg(feature = "mail")]
 pub mod mail;
 #[cfg(feature = "mail")]

@@ -30,8 +30,9 @@ pub struct Args {
 
 /// Streams the matching events page by page (keyset pagination) into the output.
 pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
-    let filter = args.filter.to_filter()?;
     let store = ctx.store().await?;
+    let types = ctx.config()?.event_types()?;
+    let filter = args.filter.to_filter(&types, store.as_ref()).await?;
     let out: Box<dyn Write> = match &args.output {
         Some(path) => Box::new(
             File::create(path).with_context(|| format!("cannot create {}", path.display()))?,

@@ -1,12 +1,14 @@
-//! Filter options shared by `tail` and `export`, turned into an `EventFilter` by the same
-//! parser as the API's query string (`eventlog_web::filter_params`).
+//! Filter options shared by `tail` and `export`, turned into an `EventFilter` by the filter
+//! language of `eventlog::filter`, the same as the admin's and the API's query strings.
 
-use eventlog::store::EventFilter;
+use eventlog::EventTypes;
+use eventlog::filter::{FilterError, ListQuery, TypeCheckError};
+use eventlog::store::{EventFilter, Store};
 
 /// Which events: every option narrows the selection.
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct FilterArgs {
-    /// Only this event type (repeat for several).
+    /// Only this event type (repeat for several, or separate with commas).
     #[arg(long = "type", value_name = "TYPE")]
     pub types: Vec<String>,
     /// Only this group.
@@ -18,10 +20,10 @@ pub struct FilterArgs {
     /// Only this initiator.
     #[arg(long)]
     pub initiator: Option<String>,
-    /// At or after this time (RFC 3339 or YYYY-MM-DD).
+    /// At or after this time, UTC: YYYY-MM-DD, YYYY-MM-DDTHH:MM[:SS] or RFC 3339.
     #[arg(long)]
     pub since: Option<String>,
-    /// Before this time (RFC 3339 or YYYY-MM-DD).
+    /// Before this time, same forms; a date alone includes that whole day.
     #[arg(long)]
     pub until: Option<String>,
     /// A value inside data: PATH=VALUE, e.g. customer.email=a@b.c (repeatable).
@@ -29,9 +31,25 @@ pub struct FilterArgs {
     pub data: Vec<String>,
 }
 
+/// The option that sets a key of the filter language, for error messages.
+fn option_of(key: &str) -> String {
+    match key {
+        "q" => "--query".to_owned(),
+        k => match k.strip_prefix("data.") {
+            Some(path) => format!("--data {path}=…"),
+            None => format!("--{k}"),
+        },
+    }
+}
+
 impl FilterArgs {
-    /// The filter these options describe.
-    pub fn to_filter(&self) -> anyhow::Result<EventFilter> {
+    /// The filter these options describe, parsed by the same rules as the admin's and the
+    /// API's query strings; a type must be configured or found in stored events.
+    pub async fn to_filter(
+        &self,
+        types: &EventTypes,
+        store: &dyn Store,
+    ) -> anyhow::Result<EventFilter> {
         let mut pairs: Vec<(String, String)> = Vec::new();
         pairs.extend(self.types.iter().map(|t| ("type".to_owned(), t.clone())));
         for (k, v) in [
@@ -51,9 +69,13 @@ impl FilterArgs {
                 .ok_or_else(|| anyhow::anyhow!("--data {d:?}: expected PATH=VALUE"))?;
             pairs.push((format!("data.{path}"), value.to_owned()));
         }
-        let q = eventlog_web::filter_params::parse_pairs(pairs).map_err(|e| {
-            anyhow::anyhow!("{}", e.to_string().replace("query parameter", "option"))
+        let option_error =
+            |e: FilterError| anyhow::anyhow!("{} {:?}: {}", option_of(&e.key), e.value, e.rule);
+        let (query, _) = ListQuery::from_pairs(pairs).map_err(option_error)?;
+        query.check_types(types, store).await.map_err(|e| match e {
+            TypeCheckError::Filter(e) => option_error(e),
+            TypeCheckError::Store(e) => e.into(),
         })?;
-        Ok(q.filter)
+        Ok(query.filter())
     }
 }

@@ -17,15 +17,35 @@ pub const BATCH: usize = 5_000;
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// A JSON Lines file as written by `eventlog export --format jsonl`; `-` reads stdin.
+    #[arg(
+        required_unless_present = "from_django",
+        conflicts_with = "from_django"
+    )]
+    file: Option<PathBuf>,
+    /// Import a django-eventlog database instead: a SQLite file path (or sqlite://PATH) or a
+    /// postgres:// URL of the Django project's database (read-only; table eventlog_event).
+    #[arg(long, value_name = "URL")]
+    from_django: Option<String>,
+}
+
+/// The file to import, once resolved.
+struct FileArgs {
     file: PathBuf,
 }
 
-/// Reads the file line by line and stores it in batches of 5,000 (uuids and timestamps kept),
+/// With `--from-django`, imports a django-eventlog database (see `import_django`). Otherwise
+/// reads the file line by line and stores it in batches of 5,000 (uuids and timestamps kept),
 /// so memory stays bounded. Events whose uuid is already stored are skipped: running the same
 /// import twice stores everything once. Stops at the first bad line, naming it; the batches
 /// before it are stored, and rerunning after a fix is safe. Event types need not be configured
 /// (an export of old events may hold types since removed).
 pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
+    let file = match (args.file, args.from_django) {
+        (_, Some(url)) => return super::import_django::run(ctx, &url).await,
+        (Some(file), None) => file,
+        (None, None) => anyhow::bail!("give a FILE to import or --from-django URL"),
+    };
+    let args = FileArgs { file };
     let store = ctx.store().await?;
     let (input, size): (Box<dyn Read>, u64) = if args.file.as_os_str() == "-" {
         (Box::new(std::io::stdin().lock()), 0)

@@ -3,6 +3,7 @@
 pub mod export;
 pub mod filter_args;
 pub mod import;
+pub mod import_django;
 pub mod log;
 pub mod migrate;
 pub mod purge;

@@ -28,8 +28,8 @@ pub struct Args {
 /// Prints the last events (oldest first), then follows new ones with `-f`.
 pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
     let types = ctx.config()?.event_types()?;
-    let filter = args.filter.to_filter()?;
     let store = ctx.store().await?;
+    let filter = args.filter.to_filter(&types, store.as_ref()).await?;
     let colour = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
     let mut out = std::io::stdout().lock();
     let mut last = store
@@ -70,10 +70,33 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
     }
 }
 
-/// One line: time, type (in its colours on a terminal), group, message, initiator.
+/// Text from an event as it may reach a terminal: control characters (ESC, BEL, CR, …) and
+/// the bidirectional overrides that reorder what is shown are written as escapes (`\u{1b}`,
+/// `\r`), so an event cannot retitle, clear or rewrite the operator's terminal; a newline is
+/// shown as `↵` to keep one event per line.
+pub fn printable(text: &str) -> std::borrow::Cow<'_, str> {
+    let unsafe_char =
+        |c: char| c.is_control() || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
+    if !text.chars().any(unsafe_char) {
+        return text.into();
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        match c {
+            '\n' => out.push('\u{21b5}'),
+            c if c.is_control() => out.extend(c.escape_default()),
+            c if unsafe_char(c) => out.extend(c.escape_unicode()),
+            c => out.push(c),
+        }
+    }
+    out.into()
+}
+
+/// One line: time, type (in its colours on a terminal), group, message, initiator; every
+/// event field passes through [`printable`], on a terminal and in a pipe alike.
 pub fn format_line(e: &Event, types: &EventTypes, colour: bool) -> String {
     let t = types.display(&e.event_type);
-    let label = format!("{:<8}", e.event_type);
+    let label = format!("{:<8}", printable(&e.event_type));
     let label = if colour {
         paint(&label, t.color.as_deref(), t.bgcolor.as_deref())
     } else {
@@ -83,11 +106,11 @@ pub fn format_line(e: &Event, types: &EventTypes, colour: bool) -> String {
         "{}  {}  {}  {}",
         e.timestamp.format("%Y-%m-%d %H:%M:%S%.3f"),
         label,
-        e.group,
-        e.message.replace('\n', "\u{21b5}")
+        printable(&e.group),
+        printable(&e.message)
     );
     if let Some(i) = &e.initiator {
-        line.push_str(&format!("  ({i})"));
+        line.push_str(&format!("  ({})", printable(i)));
     }
     line
 }
@@ -143,6 +166,15 @@ pub fn css_rgb(css: &str) -> Option<(u8, u8, u8)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn control_characters_are_shown_escaped() {
+        assert_eq!(printable("plain café"), "plain café");
+        assert_eq!(
+            printable("\u{1b}]0;owned\u{7}\u{1b}[2J a\rb\nc\u{202e}d"),
+            "\\u{1b}]0;owned\\u{7}\\u{1b}[2J a\\rb\u{21b5}c\\u{202e}d"
+        );
+    }
 
     #[test]
     fn css_colours_become_terminal_colours() {

@@ -2,15 +2,15 @@
 
 use askama::Template;
 use askama_web::WebTemplate;
-use axum::extract::{RawQuery, State};
+use axum::extract::State;
 use eventlog::store::Order;
 
 use super::chart::{self, Chart};
+use super::list_query::AdminQuery;
 use super::{EventRow, Layout, PAGE_SIZE, enc};
 use crate::AppState;
 use crate::auth::CurrentUser;
 use crate::error::AppError;
-use crate::query::ListParams;
 
 /// A type checkbox in the filter form.
 pub struct TypeOption {
@@ -41,7 +41,7 @@ pub struct EventsPage {
     page: Layout,
     base: String,
     is_admin: bool,
-    params: ListParams,
+    params: AdminQuery,
     rows: Vec<EventRow>,
     type_options: Vec<TypeOption>,
     chips: Vec<Chip>,
@@ -83,15 +83,21 @@ pub fn type_options(state: &AppState, selected: &[String]) -> Vec<TypeOption> {
 pub async fn list(
     State(state): State<AppState>,
     user: CurrentUser,
-    RawQuery(query): RawQuery,
+    params: AdminQuery,
 ) -> Result<EventsPage, AppError> {
-    let params = ListParams::parse(query.as_deref())?;
+    params
+        .check_types(state.types(), state.store().as_ref())
+        .await?;
     let now = eventlog::event::now();
-    let filter = params.filter(now)?;
-    let cursor = params.cursor()?;
+    let filter = params.filter(now);
     let page = state
         .store()
-        .list(&filter, params.order, cursor.as_ref(), PAGE_SIZE)
+        .list(
+            &filter,
+            params.list.order,
+            params.list.cursor.as_ref(),
+            PAGE_SIZE,
+        )
         .await?;
     let chart = chart::build(state.store().as_ref(), state.types(), &filter, now).await?;
     let base = user.base.path().to_owned();
@@ -113,9 +119,12 @@ pub async fn list(
     let mut chip = |label: &str, key: &str, value: &str| {
         let mut without = params.clone();
         match key {
-            "group" => without.group.clear(),
-            "initiator" => without.initiator.clear(),
-            k => without.data.retain(|(p, _)| format!("data.{p}") != k),
+            "group" => without.list.group = None,
+            "initiator" => without.list.initiator = None,
+            k => without
+                .list
+                .data
+                .retain(|m| format!("data.{}", m.path.join(".")) != k),
         }
         chips.push(Chip {
             text: format!("{label} = {value}"),
@@ -124,19 +133,20 @@ pub async fn list(
             value: value.to_owned(),
         });
     };
-    if !params.group.is_empty() {
-        chip("group", "group", &params.group);
+    if let Some(group) = &params.list.group {
+        chip("group", "group", group);
     }
-    if !params.initiator.is_empty() {
-        chip("initiator", "initiator", &params.initiator);
+    if let Some(initiator) = &params.list.initiator {
+        chip("initiator", "initiator", initiator);
     }
-    for (p, v) in &params.data {
-        chip(&format!("data.{p}"), &format!("data.{p}"), v);
+    for m in &params.list.data {
+        let key = format!("data.{}", m.path.join("."));
+        chip(&key, &key, &m.value);
     }
-    let order_desc = params.order == Order::Desc;
+    let order_desc = params.list.order == Order::Desc;
     let since_id = rows.iter().map(|r| r.id).max().unwrap_or(0);
     Ok(EventsPage {
-        type_options: type_options(&state, &params.types),
+        type_options: type_options(&state, &params.list.types),
         next_url,
         first_url: format!("{base}/events?{}", params.query_with(&[("cursor", "")])),
         order_url: format!(
@@ -158,7 +168,7 @@ pub async fn list(
             "{base}/events/stream?{}",
             params.query_with(&[("cursor", ""), ("after", &since_id.to_string())])
         ),
-        live: order_desc && params.cursor.is_empty(),
+        live: order_desc && !params.has_cursor(),
         order_desc,
         chips,
         chart,

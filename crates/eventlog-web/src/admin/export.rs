@@ -6,17 +6,18 @@
 use std::sync::{Arc, Mutex};
 
 use axum::body::Body;
-use axum::extract::{RawQuery, State};
+use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use eventlog::Event;
 use eventlog::export::{ExportFormat, ExportWriter};
 use eventlog::store::Cursor;
 
+use super::list_query::{AdminQuery, bad_filter};
 use crate::AppState;
 use crate::auth::CurrentUser;
 use crate::error::AppError;
-use crate::query::ListParams;
+use eventlog::filter::{FilterError, Rule};
 
 /// Rows fetched per store call.
 const CHUNK: usize = 1000;
@@ -72,23 +73,21 @@ impl Renderer {
 pub async fn export(
     State(state): State<AppState>,
     _user: CurrentUser,
-    RawQuery(query): RawQuery,
+    params: AdminQuery,
 ) -> Result<Response, AppError> {
-    let params = ListParams::parse(query.as_deref())?;
-    let pairs: Vec<(String, String)> =
-        serde_urlencoded::from_str(query.as_deref().unwrap_or("")).unwrap_or_default();
-    let requested = pairs
-        .iter()
-        .find(|(k, _)| k == "format")
-        .map(|(_, v)| v.as_str())
-        .unwrap_or("");
+    let requested = params.param("format").unwrap_or_default();
     let format: ExportFormat = requested.parse().map_err(|_| {
-        AppError::BadRequest(format!(
-            "format={requested:?} is not an export format: use csv or jsonl"
+        bad_filter(FilterError::new(
+            "format",
+            requested,
+            Rule::OneOf("csv, jsonl"),
         ))
     })?;
-    let filter = params.filter(eventlog::event::now())?;
-    let order = params.order;
+    params
+        .check_types(state.types(), state.store().as_ref())
+        .await?;
+    let filter = params.filter(eventlog::event::now());
+    let order = params.list.order;
     // Fetch the first chunk before answering, so a store error is a proper error page.
     let first = state.store().list(&filter, order, None, CHUNK).await?;
     let mut renderer = Renderer::new(format)?;

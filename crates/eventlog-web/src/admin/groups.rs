@@ -2,16 +2,15 @@
 
 use askama::Template;
 use askama_web::WebTemplate;
-use axum::extract::{RawQuery, State};
-use eventlog::store::GroupCursor;
+use axum::extract::State;
 
 use super::events::{TypeOption, type_options};
+use super::list_query::{AdminQuery, GroupsQuery};
 use super::{Layout, PAGE_SIZE, enc};
 use crate::AppState;
 use crate::auth::CurrentUser;
 use crate::error::AppError;
 use crate::format::{self, TypeLabel};
-use crate::query::ListParams;
 
 /// One group row.
 pub struct GroupRow {
@@ -40,7 +39,8 @@ pub struct GroupRow {
 /// The rendered page.
 pub struct GroupsPage {
     page: Layout,
-    params: ListParams,
+    params: AdminQuery,
+    has_cursor: bool,
     type_options: Vec<TypeOption>,
     rows: Vec<GroupRow>,
     next_url: String,
@@ -50,17 +50,16 @@ pub struct GroupsPage {
 pub async fn list(
     State(state): State<AppState>,
     user: CurrentUser,
-    RawQuery(query): RawQuery,
+    GroupsQuery {
+        filters: params,
+        cursor,
+    }: GroupsQuery,
 ) -> Result<GroupsPage, AppError> {
-    let params = ListParams::parse(query.as_deref())?;
+    params
+        .check_types(state.types(), state.store().as_ref())
+        .await?;
     let now = eventlog::event::now();
-    let filter = params.group_filter(now)?;
-    let cursor: Option<GroupCursor> = match params.cursor.as_str() {
-        "" => None,
-        c => Some(c.parse().map_err(|_| {
-            AppError::BadRequest(format!("cursor={c:?} is not a valid pagination cursor"))
-        })?),
-    };
+    let filter = params.group_filter(now);
     let page = state
         .store()
         .groups(&filter, cursor.as_ref(), PAGE_SIZE)
@@ -101,7 +100,8 @@ pub async fn list(
         })
         .unwrap_or_default();
     Ok(GroupsPage {
-        type_options: type_options(&state, &params.types),
+        type_options: type_options(&state, &params.list.types),
+        has_cursor: cursor.is_some(),
         page: Layout::new(&user),
         params,
         rows,

@@ -13,6 +13,7 @@ pub mod event;
 pub mod events;
 pub mod export;
 pub mod groups;
+pub mod list_query;
 pub mod login;
 pub mod stream;
 

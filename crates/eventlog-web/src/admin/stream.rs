@@ -8,16 +8,16 @@
 use std::convert::Infallible;
 
 use askama::Template;
-use axum::extract::{RawQuery, State};
+use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use futures_util::Stream;
 
 use super::EventRow;
+use super::list_query::AdminQuery;
 use crate::AppState;
 use crate::auth::CurrentUser;
 use crate::error::AppError;
-use crate::query::ListParams;
 
 /// Most events per message.
 const BATCH: usize = 200;
@@ -39,16 +39,10 @@ pub async fn stream(
     State(state): State<AppState>,
     user: CurrentUser,
     headers: HeaderMap,
-    RawQuery(query): RawQuery,
+    params: AdminQuery,
 ) -> Result<Sse<impl Stream<Item = Result<SseEvent, Infallible>>>, AppError> {
-    let params = ListParams::parse(query.as_deref())?;
-    let filter = params.filter(eventlog::event::now())?;
-    let pairs: Vec<(String, String)> =
-        serde_urlencoded::from_str(query.as_deref().unwrap_or("")).unwrap_or_default();
-    let from_query = pairs
-        .iter()
-        .find(|(k, _)| k == "after")
-        .map(|(_, v)| v.clone());
+    let filter = params.filter(eventlog::event::now());
+    let from_query = params.param("after").map(str::to_owned);
     let last_event_id = headers
         .get("last-event-id")
         .and_then(|v| v.to_str().ok())

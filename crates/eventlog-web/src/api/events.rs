@@ -3,16 +3,39 @@
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{FromRequestParts, Path, State};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode, header};
 use chrono::{DateTime, SubsecRound, Utc};
 use eventlog::{GroupId, NewEvent};
 use serde_json::Value;
 use uuid::Uuid;
 
-use super::model::{ApiEvent, EventInput, IngestResponse, ListParams, ListResponse};
+use eventlog::filter::{FilterError, ListQuery, Rule, TypeCheckError, form_pairs};
+
+use super::model::{ApiEvent, EventInput, IngestResponse, ListResponse};
 use super::{ApiError, ApiState, Authorized};
-use crate::filter_params;
+
+/// The filters of `GET /events`, parsed once; a bad or unknown key is a 400 naming it.
+pub struct ApiListQuery(pub ListQuery);
+
+impl<S: Send + Sync> FromRequestParts<S> for ApiListQuery {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let (query, rest) =
+            ListQuery::from_pairs(form_pairs(parts.uri.query().unwrap_or_default()))
+                .map_err(bad_filter)?;
+        if let Some((key, value)) = rest.first() {
+            return Err(bad_filter(FilterError::new(key, value, Rule::UnknownKey)));
+        }
+        Ok(ApiListQuery(query))
+    }
+}
+
+fn bad_filter(e: FilterError) -> ApiError {
+    ApiError::bad_request(e.to_string())
+}
 
 enum BodyKind {
     Json,
@@ -213,7 +236,7 @@ pub async fn ingest(
     get,
     path = "/events",
     tag = "events",
-    params(ListParams),
+    params(ListQuery),
     responses(
         (status = 200, body = ListResponse),
         (status = 400, body = ApiError, description = "A query parameter is invalid"),
@@ -223,18 +246,17 @@ pub async fn ingest(
 pub async fn list(
     State(state): State<ApiState>,
     _auth: Authorized,
-    RawQuery(query): RawQuery,
+    ApiListQuery(q): ApiListQuery,
 ) -> Result<Json<ListResponse>, ApiError> {
-    let q = filter_params::parse_query(query.as_deref().unwrap_or_default())
-        .map_err(|e| ApiError::bad_request(e.to_string()))?;
-    if let Some((key, _)) = q.rest.first() {
-        return Err(ApiError::bad_request(format!(
-            "unknown query parameter {key:?}; known: q, type, group, initiator, since, until, data.PATH, order, cursor, limit"
-        )));
-    }
+    q.check_types(&state.types, state.store.as_ref())
+        .await
+        .map_err(|e| match e {
+            TypeCheckError::Filter(e) => bad_filter(e),
+            TypeCheckError::Store(e) => e.into(),
+        })?;
     let page = state
         .store
-        .list(&q.filter, q.order, q.cursor.as_ref(), q.limit)
+        .list(&q.filter(), q.order, q.cursor.as_ref(), q.limit())
         .await?;
     Ok(Json(ListResponse {
         events: page.items.into_iter().map(ApiEvent::from).collect(),

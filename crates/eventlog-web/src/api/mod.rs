@@ -217,10 +217,20 @@ impl ApiError {
 impl From<eventlog::StoreError> for ApiError {
     fn from(e: eventlog::StoreError) -> Self {
         if e.is_full() {
+            // Checked before transient (a full disk is both): its own status and message.
             tracing::error!(error = %e, "API request failed: the database is full");
             return ApiError::new(StatusCode::INSUFFICIENT_STORAGE, "database full");
         }
-        ApiError::internal(e)
+        if e.is_transient() {
+            // Unreachable, restarting, busy: the client may retry (`Retry-After`).
+            tracing::warn!(error = %e, "database unavailable while answering an API request");
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                crate::error::Unavailable::Database.to_string(),
+            )
+        } else {
+            ApiError::internal(e)
+        }
     }
 }
 
@@ -233,6 +243,11 @@ impl IntoResponse for ApiError {
                 header::WWW_AUTHENTICATE,
                 HeaderValue::from_static("Bearer realm=\"eventlog\""),
             );
+        }
+        if status == StatusCode::SERVICE_UNAVAILABLE || status == StatusCode::INSUFFICIENT_STORAGE {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
         }
         response
     }

@@ -3,7 +3,7 @@
 use chrono::SecondsFormat;
 use eventlog::Event;
 use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
+use utoipa::ToSchema;
 use uuid::Uuid;
 
 /// One event to record (`POST /events`, alone, in an array, or one per line of JSON Lines).
@@ -115,31 +115,4 @@ pub struct GroupResponse {
     pub status: Option<String>,
     /// Its events, oldest first (at most 10,000).
     pub events: Vec<ApiEvent>,
-}
-
-/// Filters of `GET /events` (plus `data.PATH=VALUE`, e.g. `data.customer.email=a@b.c`).
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-#[allow(dead_code)] // documentation only: the query is parsed by `filter_params`
-pub struct ListParams {
-    /// Case-insensitive text in group, message or initiator.
-    q: Option<String>,
-    /// Event type; repeat for several, or separate with commas.
-    #[serde(rename = "type")]
-    #[param(rename = "type")]
-    event_type: Option<Vec<String>>,
-    /// Exactly this group.
-    group: Option<String>,
-    /// Exactly this initiator.
-    initiator: Option<String>,
-    /// At or after (RFC 3339 or YYYY-MM-DD).
-    since: Option<String>,
-    /// Before (RFC 3339 or YYYY-MM-DD).
-    until: Option<String>,
-    /// `desc` (newest first, default) or `asc`.
-    order: Option<String>,
-    /// `next_cursor` of the previous page.
-    cursor: Option<String>,
-    /// Page size, 1 to 1000 (default 100).
-    limit: Option<usize>,
 }

@@ -1,0 +1,144 @@
+//! Output that could attack its reader: terminal escapes through `eventlog tail` (in a pipe
+//! and on a terminal) and formulas in CSV exports (the real binary and the admin's download
+//! over a socket). On SQLite and PostgreSQL.
+
+use std::process::Command;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use axum::http::request::Parts;
+use eventlog::store::{self, Role};
+use eventlog::{EventTypes, GroupId, NewEvent};
+use eventlog_web::AppState;
+use eventlog_web::auth::host::{HostAuth, HostUser};
+
+eventlog_testing::on_both_backends!(
+    tail_shows_control_characters_escaped,
+    csv_exports_neutralise_formulas
+);
+
+/// What an attacker sends through the API: retitle the terminal, clear it, ring the bell,
+/// return the cursor to overwrite the line.
+const HOSTILE: &str = "\u{1b}]0;owned\u{7}\u{1b}[2Jreal\rfake";
+
+fn eventlog(url: &str) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_eventlog"));
+    c.env("EVENTLOG_DATABASE_URL", url)
+        .env("EVENTLOG_CONFIG", "eventlog.toml")
+        .current_dir(std::env::temp_dir());
+    c
+}
+
+async fn tail_shows_control_characters_escaped(url: &str) {
+    let store = store::open(url).await.unwrap();
+    let mut e = NewEvent::new("error", GroupId::named("G\u{1b}[31m").unwrap(), HOSTILE);
+    e.initiator = Some("cron\u{7}".into());
+    store.insert_batch(&[e]).await.unwrap();
+
+    // In a pipe.
+    let out = eventlog(url).args(["tail"]).output().unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(!text.contains(['\u{1b}', '\u{7}', '\r']), "{text:?}");
+    assert!(
+        text.contains("G\\u{1b}[31m")
+            && text.contains("\\u{1b}]0;owned\\u{7}\\u{1b}[2Jreal\\rfake")
+            && text.contains("(cron\\u{7})"),
+        "{text:?}"
+    );
+
+    // On a terminal (util-linux `script` gives the command a pseudo-terminal): colours are
+    // the only escapes written.
+    let out = Command::new("script")
+        .args([
+            "-qec",
+            &format!("{} tail", env!("CARGO_BIN_EXE_eventlog")),
+            "/dev/null",
+        ])
+        .env("EVENTLOG_DATABASE_URL", url)
+        .env("EVENTLOG_CONFIG", "eventlog.toml")
+        .env_remove("NO_COLOR")
+        .current_dir(std::env::temp_dir())
+        .output()
+        .expect("util-linux script runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.contains("\u{1b}[38;2;"),
+        "coloured on a terminal: {text:?}"
+    );
+    assert!(text.contains("\\u{1b}]0;owned\\u{7}"), "{text:?}");
+    assert!(!text.contains("\u{1b}]0;"), "{text:?}");
+    assert!(!text.contains("\u{1b}[2J"), "{text:?}");
+    assert!(!text.contains('\u{7}'), "{text:?}");
+}
+
+struct Viewer;
+
+#[async_trait]
+impl HostAuth for Viewer {
+    async fn user(&self, _: &Parts) -> Option<HostUser> {
+        Some(HostUser {
+            name: "viewer".into(),
+            role: Role::Viewer,
+        })
+    }
+}
+
+async fn csv_exports_neutralise_formulas(url: &str) {
+    let store = store::open(url).await.unwrap();
+    let mut e = NewEvent::new(
+        "info",
+        GroupId::named("+Order").unwrap(),
+        "=HYPERLINK(\"http://evil.example\",\"click\")",
+    );
+    e.initiator = Some("@admin".into());
+    e.data = Some(serde_json::json!(-5));
+    store.insert_batch(&[e]).await.unwrap();
+
+    let check = |csv: &str| {
+        let mut r = csv::Reader::from_reader(csv.as_bytes());
+        let row = r.records().next().unwrap().unwrap();
+        assert_eq!(&row[2], "'+Order");
+        assert_eq!(&row[4], "'=HYPERLINK(\"http://evil.example\",\"click\")");
+        assert_eq!(&row[5], "'@admin");
+        assert_eq!(&row[6], "'-5");
+    };
+    let out = eventlog(url)
+        .args(["export", "--format", "csv"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    check(&String::from_utf8(out.stdout).unwrap());
+    // JSON Lines stays as stored.
+    let out = eventlog(url)
+        .args(["export", "--format", "jsonl"])
+        .output()
+        .unwrap();
+    let line = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        line.contains(r#""group":"+Order""#) && line.contains(r#""data":-5"#),
+        "{line}"
+    );
+
+    let state =
+        AppState::new(store.clone(), EventTypes::default()).with_host_auth(Arc::new(Viewer));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(eventlog_web::serve(
+        listener,
+        eventlog_web::app(state),
+        std::future::pending(),
+    ));
+    let csv = reqwest::get(format!("http://{addr}/events/export?format=csv"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    check(&csv);
+}
