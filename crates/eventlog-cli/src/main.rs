@@ -73,6 +73,8 @@ enum Command {
     Import(commands::import::Args),
     /// Delete events older than a given age.
     Purge(commands::purge::Args),
+    /// The e-mail outbox: `mail status` shows what is queued, sent, retried, given up.
+    Mail(commands::mail::Args),
 }
 
 #[tokio::main]
@@ -91,6 +93,7 @@ async fn main() -> ExitCode {
         Command::Export(args) => commands::export::run(&ctx, args).await,
         Command::Import(args) => commands::import::run(&ctx, args).await,
         Command::Purge(args) => commands::purge::run(&ctx, args).await,
+        Command::Mail(args) => commands::mail::run(&ctx, args).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

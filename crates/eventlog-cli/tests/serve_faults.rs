@@ -299,7 +299,7 @@ async fn postgres_restart_under_http_load() {
         clients.push(tokio::spawn(async move {
             let client = http(Duration::from_secs(60));
             let mut ok_after_restart = 0;
-            while started.elapsed() < Duration::from_secs(8) || ok_after_restart == 0 {
+            while started.elapsed() < Duration::from_secs(5) || ok_after_restart == 0 {
                 assert!(started.elapsed() < Duration::from_secs(60), "never resumed");
                 let (ids, body) = batch("restart", 20);
                 let (status, took, _) = post(&client, &base, &token, &body).await;
@@ -319,7 +319,7 @@ async fn postgres_restart_under_http_load() {
             }
         }));
     }
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
     let cluster = tokio::task::spawn_blocking(move || {
         cluster.restart().unwrap();
         cluster

@@ -168,3 +168,135 @@ fn hidden(html: &str, name: &str) -> String {
     let len = html[start..].find('"').unwrap();
     html[start..start + len].to_owned()
 }
+
+/// `[api] max_inflight_bytes`: while two uploads hold the whole budget, a third gets `503`
+/// with `Retry-After` at once (before its body is read); when they are gone it is accepted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn request_bytes_in_flight_are_bounded() {
+    let db = TestDb::sqlite();
+    let token = support::token(db.url());
+    let server = Serve::start(ServeSpec {
+        config: "[api]\nbody_limit = 1048576\nmax_inflight_bytes = 2097152\n",
+        ..ServeSpec::new(db.url())
+    });
+    let body = {
+        let message = "x".repeat(1_000);
+        let items: Vec<_> = (0..1_000)
+            .map(|_| serde_json::json!({"type": "info", "message": message}))
+            .collect();
+        serde_json::to_vec(&items).unwrap()
+    };
+    assert!(body.len() < 1_048_576 && body.len() > 900_000);
+    let mut holders = Vec::new();
+    for _ in 0..2 {
+        let mut s = TcpStream::connect(server.addr).await.unwrap();
+        s.write_all(
+            format!(
+                "POST /api/v1/events HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\n\
+                 Content-Type: application/json\r\nContent-Length: {}\r\n\r\n[",
+                body.len()
+            )
+            .as_bytes(),
+        )
+        .await
+        .unwrap();
+        holders.push(s);
+    }
+    // Let the server take both in.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let client = http(Duration::from_secs(20));
+    let post = || {
+        client
+            .post(server.url("/api/v1/events"))
+            .bearer_auth(&token)
+            .header("Content-Type", "application/json")
+            .body(body.clone())
+            .send()
+    };
+    let refused = post().await.unwrap();
+    assert_eq!(refused.status(), 503, "{}", server.log());
+    assert_eq!(refused.headers()["retry-after"], "1");
+    let text = refused.text().await.unwrap();
+    assert!(text.contains("too much data at once"), "{text}");
+
+    drop(holders);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let accepted = post().await.unwrap();
+    assert_eq!(accepted.status(), 201, "{}", server.log());
+}
+
+/// Request logs (one line per request, from tower-http's trace layer) in JSON with
+/// `--log-format json`, and no colour codes when stderr is not a terminal.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn request_logs_are_json_lines_without_colour() {
+    let db = TestDb::sqlite();
+    let mut server = Serve::start(ServeSpec {
+        log_format: Some("json"),
+        ..ServeSpec::new(db.url())
+    });
+    let client = http(Duration::from_secs(20));
+    assert_eq!(
+        client
+            .get(server.url("/healthz"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    assert_eq!(
+        client
+            .get(server.url("/nope"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        404
+    );
+    server.signal("TERM");
+    server.wait_exit(Duration::from_secs(15)).expect("exits");
+    let log = server.log();
+    assert!(!log.contains('\u{1b}'), "colour codes in a pipe: {log}");
+    let requests: Vec<serde_json::Value> = log
+        .lines()
+        .filter(|l| l.starts_with('{'))
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .filter(|v: &serde_json::Value| v["span"]["uri"].is_string())
+        .collect();
+    let seen = |uri: &str, status: u64| {
+        requests
+            .iter()
+            .any(|v| v["span"]["uri"] == uri && v["fields"]["status"] == status)
+    };
+    assert!(seen("/healthz", 200), "{log}");
+    assert!(seen("/nope", 404), "{log}");
+}
+
+/// A keep-alive connection left idle after its request is closed by the server after
+/// `header_read_timeout`, so idle clients cannot pile up.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_keep_alive_connections_are_closed() {
+    let db = TestDb::sqlite();
+    let server = Serve::start(ServeSpec {
+        config: "[server]\nheader_read_timeout = \"1s\"\n",
+        ..ServeSpec::new(db.url())
+    });
+    let mut s = TcpStream::connect(server.addr).await.unwrap();
+    s.write_all(b"GET /livez HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let mut buf = vec![0u8; 4096];
+    let n = s.read(&mut buf).await.unwrap();
+    assert!(buf[..n].starts_with(b"HTTP/1.1 200"));
+    let idle = Instant::now();
+    let n = tokio::time::timeout(Duration::from_secs(10), s.read(&mut buf))
+        .await
+        .expect("the idle connection was not closed within 10 s")
+        .unwrap_or(0);
+    assert_eq!(n, 0, "expected the server to close the connection");
+    assert!(
+        idle.elapsed() >= Duration::from_millis(900),
+        "{:?}",
+        idle.elapsed()
+    );
+}

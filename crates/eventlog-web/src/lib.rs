@@ -114,7 +114,7 @@ impl AppState {
         self
     }
 
-    /// Tells `observer` (e.g. an [`eventlog::mail::Mailer`]) about every event the API
+    /// Tells `observer` (e.g. the waker of an [`eventlog::mail::MailSender`]) about every event the API
     /// stores, after its commit.
     pub fn with_api_observer(mut self, observer: Arc<dyn eventlog::CommitObserver>) -> Self {
         if let Some(inner) = Arc::get_mut(&mut self.inner) {

@@ -20,6 +20,7 @@ use hyper_util::server::graceful::GracefulShutdown;
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tower::ServiceExt as _;
+use tower_http::trace::{DefaultMakeSpan, DefaultOnRequest, DefaultOnResponse, TraceLayer};
 
 use crate::error::{AppError, Unavailable};
 
@@ -228,7 +229,14 @@ fn with_layers(router: Router, options: &ServeOptions, stopping: CancellationTok
         .layer(axum::middleware::from_fn(
             move |req: Request, next: Next| end_streams_on_shutdown(stopping.clone(), req, next),
         ))
-        .layer(tower_http::trace::TraceLayer::new_for_http())
+        // One log line per request at INFO (method, path, status, latency); `EVENTLOG_LOG`
+        // chooses the level.
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(DefaultMakeSpan::new().level(tracing::Level::INFO))
+                .on_request(DefaultOnRequest::new().level(tracing::Level::DEBUG))
+                .on_response(DefaultOnResponse::new().level(tracing::Level::INFO)),
+        )
 }
 
 /// `503` with `Retry-After` when the response has not started within `limit`; dropping the

@@ -247,7 +247,7 @@ async fn load(store: &dyn Backend, total: usize, mut jsonl: Option<&mut dyn Writ
             )
             .expect("writer");
             for e in &batch {
-                let stored: Event = eventlog::writer::stored_event(e, 0);
+                let stored: Event = eventlog::event::stored_event(e, 0);
                 w.write_event(&stored).expect("write jsonl");
             }
         }

@@ -55,32 +55,8 @@ impl Default for TypesConfig {
     }
 }
 
-/// `[writer]`: the batching writer behind every log call.
-#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct WriterConfig {
-    /// Events the in-memory queue holds before callers wait (back-pressure).
-    pub capacity: usize,
-    /// Most events stored in one transaction. The writer does not wait to fill a batch: it
-    /// stores what is queued, so batches grow only when events arrive faster than commits.
-    pub batch_size: usize,
-    /// Longest back-off between retries while the database is unreachable, in milliseconds.
-    pub max_backoff_ms: u64,
-    /// How long `close()` keeps retrying an unreachable database before it reports the
-    /// remaining events as failed, in milliseconds.
-    pub shutdown_timeout_ms: u64,
-}
-
-impl Default for WriterConfig {
-    fn default() -> Self {
-        WriterConfig {
-            capacity: 100_000,
-            batch_size: 5_000,
-            max_backoff_ms: 5_000,
-            shutdown_timeout_ms: 30_000,
-        }
-    }
-}
+/// `[writer]`: the batching writer behind every log call (the writer's own options type).
+pub use crate::writer::WriterOptions as WriterConfig;
 
 /// `[server]`: `eventlog serve`.
 ///

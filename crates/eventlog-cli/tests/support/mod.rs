@@ -26,6 +26,8 @@ pub struct ServeSpec<'a> {
     pub fd_limit: Option<u32>,
     /// Where to listen (default: a free port chosen by the server).
     pub bind: Option<SocketAddr>,
+    /// `--log-format`.
+    pub log_format: Option<&'a str>,
 }
 
 impl<'a> ServeSpec<'a> {
@@ -35,6 +37,7 @@ impl<'a> ServeSpec<'a> {
             config: "",
             fd_limit: None,
             bind: None,
+            log_format: None,
         }
     }
 }
@@ -65,6 +68,9 @@ impl Serve {
                 c
             }
         };
+        if let Some(format) = spec.log_format {
+            cmd.env("EVENTLOG_LOG_FORMAT", format);
+        }
         let mut child = cmd
             .env("EVENTLOG_DATABASE_URL", spec.url)
             .env("EVENTLOG_CONFIG", &config)

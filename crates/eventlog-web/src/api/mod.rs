@@ -79,15 +79,12 @@ impl ApiState {
             return self.insert_only(events).await;
         };
         let inserted = self.insert_only(events.clone()).await?;
-        let created: Vec<eventlog::Event> = events
+        let created = events
             .iter()
             .zip(&inserted)
             .filter(|(_, r)| r.created)
-            .map(|(e, r)| eventlog::writer::stored_event(e, r.id))
-            .collect();
-        if !created.is_empty() {
-            observer.committed(&created);
-        }
+            .map(|(e, r)| (e, r.id));
+        eventlog::event::notify_committed(observer.as_ref(), created);
         Ok(inserted)
     }
 

@@ -17,6 +17,7 @@ mod cursor;
 mod filter;
 pub mod group_commit;
 mod group_delta;
+pub mod outbox;
 #[cfg(feature = "postgres")]
 pub mod postgres;
 #[cfg(feature = "sqlite")]
@@ -27,14 +28,15 @@ mod users;
 pub use cursor::{Cursor, GroupCursor};
 pub use filter::{DataMatch, EventFilter, GroupFilter, MAX_SEARCH_WORDS, Order, search_words};
 pub use group_commit::GroupCommit;
+pub use outbox::{OutboxStatus, OutboxStore};
 pub use tokens::{TokenError, TokenInfo, TokenStore};
 pub use users::{Role, Session, User, UserStore};
 
-/// Everything a backend stores: events, admin users and sessions, API tokens.
+/// Everything a backend stores: events, admin users and sessions, API tokens, the mail outbox.
 /// `Arc<dyn Backend>` upcasts to `Arc<dyn Store>` (or the other parts) where only one is needed.
-pub trait Backend: Store + UserStore + TokenStore {}
+pub trait Backend: Store + UserStore + TokenStore + OutboxStore {}
 
-impl<T: Store + UserStore + TokenStore> Backend for T {}
+impl<T: Store + UserStore + TokenStore + OutboxStore> Backend for T {}
 
 /// How many rows a purge deletes per transaction, so it never holds a large lock for long.
 pub const PURGE_BATCH: usize = 5_000;

@@ -25,6 +25,7 @@ use crate::store::{
     Page, Store,
 };
 
+mod outbox;
 mod tokens;
 mod users;
 
@@ -216,6 +217,8 @@ impl PostgresStore {
         let mut tx = self.pool.begin().await?;
         let gids = Self::upsert_groups(&mut tx, events).await?;
         let results = Self::insert_events(&mut tx, events, &gids).await?;
+        // The mails of the new events, in the same transaction (the durable mail outbox).
+        outbox::enqueue(&mut tx, events, &results).await?;
         // Duplicates are rare (retries, idempotent API calls): the summaries counted them as
         // new, so rebuild those groups from their stored events.
         let recount: Vec<i64> = events

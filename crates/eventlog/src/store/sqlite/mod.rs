@@ -25,6 +25,7 @@ use crate::store::{
     Page, Store,
 };
 
+mod outbox;
 mod tokens;
 mod users;
 
@@ -344,6 +345,8 @@ impl SqliteStore {
     ) -> Result<Vec<Inserted>, StoreError> {
         let gids = Self::upsert_groups(conn, events).await?;
         let results = Self::insert_events(conn, events, &gids).await?;
+        // The mails of the new events, in the same transaction (the durable mail outbox).
+        outbox::enqueue(conn, events, &results).await?;
         // Duplicates are rare (retries, idempotent API calls): the summaries counted them as
         // new, so rebuild those groups from their stored events.
         let recount: Vec<i64> = events
