@@ -66,8 +66,20 @@ pub const MAX_SEARCH_WORDS: usize = 16;
 
 /// The words of a search text as the search indexes see them: runs of letters and digits,
 /// lowercased; everything else separates words. At most [`MAX_SEARCH_WORDS`].
+///
+/// Letters and digits by Unicode general category (L*, N*), as SQLite's `unicode61`
+/// tokenizer reads them: `char::is_alphanumeric` also counts the vowel signs of Indic and
+/// other scripts (marks), which the tokenizer splits on, so one word here became two tokens
+/// there, a phrase query that the index refuses (a 500 for `q=a\u{10a05}b`).
 pub fn search_words(text: &str) -> Vec<String> {
-    text.split(|c: char| !c.is_alphanumeric())
+    use unicode_properties::{GeneralCategoryGroup, UnicodeGeneralCategory};
+    let token_char = |c: char| {
+        matches!(
+            c.general_category_group(),
+            GeneralCategoryGroup::Letter | GeneralCategoryGroup::Number
+        )
+    };
+    text.split(|c: char| !token_char(c))
         .filter(|w| !w.is_empty())
         .take(MAX_SEARCH_WORDS)
         .map(str::to_lowercase)
