@@ -313,6 +313,10 @@ async fn event_page_shows_group_overview_and_pretty_data(backend: &str) {
     assert!(b.contains("This Event"));
     assert!(b.contains("<pre class=\"json\" id=\"event-data\">{\n  &#34;a&#34;: 1,\n  &#34;b&#34;: {\n    &#34;c&#34;: [\n"), "{b}");
     assert!(b.contains("<svg class=\"timeline\""));
+    assert!(b.contains("</a> · 5 events over "), "{b}");
+    // A group of one event says "1 event", not "1 events".
+    let r = c.get(&format!("/events/{}", ids[5])).await;
+    assert!(r.body.contains("</a> · 1 event</p>"), "{}", r.body);
     // The viewed event is highlighted wherever it is in the group.
     let r = c.get(&format!("/events/{}", ids[4])).await;
     let cur = r.body.find("class=\"current\"").unwrap();
