@@ -3,9 +3,8 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use anyhow::Context as _;
 use eventlog::Config;
-use eventlog::store::{self, Backend};
+use eventlog::store::{self, Backend, ConnectOptions};
 
 /// Global options, resolved.
 pub struct Context {
@@ -41,10 +40,27 @@ impl Context {
         &self.database_url
     }
 
-    /// Opens the store (applying migrations).
+    /// Opens the store (applying migrations) with the default pool options.
     pub async fn store(&self) -> anyhow::Result<Arc<dyn Backend>> {
-        store::open(&self.database_url)
-            .await
-            .with_context(|| format!("cannot open {}", store::redact(&self.database_url)))
+        self.store_with(ConnectOptions::default()).await
+    }
+
+    /// Opens the store with the given pool options. A failure is one message naming the
+    /// cause (the refused address, the missing directory or role) and what to do about it.
+    pub async fn store_with(&self, options: ConnectOptions) -> anyhow::Result<Arc<dyn Backend>> {
+        match store::open_with(&self.database_url, options).await {
+            Ok(store) => Ok(store),
+            Err(e) => {
+                let (cause, hint) =
+                    crate::diagnose::open_error(&self.database_url, &e, options).await;
+                let mut message =
+                    format!("cannot open {}: {cause}", store::redact(&self.database_url));
+                if let Some(hint) = hint {
+                    message.push_str("\nhint: ");
+                    message.push_str(&hint);
+                }
+                Err(anyhow::Error::msg(message))
+            }
+        }
     }
 }

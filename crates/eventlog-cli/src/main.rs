@@ -2,6 +2,7 @@
 
 mod commands;
 mod context;
+mod diagnose;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -30,8 +31,23 @@ pub struct Cli {
     )]
     config: PathBuf,
 
+    /// Log format on stderr: `text` (colour only on a terminal) or `json` (one object per
+    /// line, for log collectors). The level comes from `EVENTLOG_LOG` (default `warn`;
+    /// `info` shows one line per HTTP request).
+    #[arg(long, global = true, env = "EVENTLOG_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
+
     #[command(subcommand)]
     command: Command,
+}
+
+/// `--log-format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
 }
 
 #[derive(Debug, Subcommand)]
@@ -57,18 +73,14 @@ enum Command {
     Import(commands::import::Args),
     /// Delete events older than a given age.
     Purge(commands::purge::Args),
+    /// The e-mail outbox: `mail status` shows what is queued, sent, retried, given up.
+    Mail(commands::mail::Args),
 }
 
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("EVENTLOG_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    init_logging(cli.log_format);
     let ctx = context::Context::new(cli.database_url, cli.config);
     let result = match cli.command {
         Command::Log(args) => commands::log::run(&ctx, args).await,
@@ -81,12 +93,44 @@ async fn main() -> ExitCode {
         Command::Export(args) => commands::export::run(&ctx, args).await,
         Command::Import(args) => commands::import::run(&ctx, args).await,
         Command::Purge(args) => commands::purge::run(&ctx, args).await,
+        Command::Mail(args) => commands::mail::run(&ctx, args).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", report(&e));
             ExitCode::FAILURE
         }
     }
+}
+
+fn init_logging(format: LogFormat) {
+    use std::io::IsTerminal as _;
+    let filter = tracing_subscriber::EnvFilter::try_from_env("EVENTLOG_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Json => builder.json().init(),
+        // Colour codes only where a terminal shows them, never in a redirected file;
+        // `NO_COLOR` turns them off on a terminal too.
+        LogFormat::Text => builder
+            .with_ansi(std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none())
+            .init(),
+    }
+}
+
+/// The error and its causes, each said once: a cause whose text the message already
+/// contains (`database error: X` caused by `X`) is not repeated.
+fn report(e: &anyhow::Error) -> String {
+    let mut out = e.to_string();
+    for cause in e.chain().skip(1) {
+        let text = cause.to_string();
+        if !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+    }
+    out
 }

@@ -269,6 +269,41 @@ impl PgCluster {
         .map(drop)
     }
 
+    /// Freezes the server and all its processes (SIGSTOP), as a hung machine or a stalled
+    /// disk would: connections stay open, nothing answers. [`PgCluster::resume`] thaws it.
+    pub fn pause(&self) -> io::Result<()> {
+        self.signal_all("STOP")
+    }
+
+    /// Thaws a server frozen by [`PgCluster::pause`] (SIGCONT).
+    pub fn resume(&self) -> io::Result<()> {
+        self.signal_all("CONT")
+    }
+
+    /// Sends `signal` to the postmaster (its pid from `postmaster.pid`) and its children.
+    fn signal_all(&self, signal: &str) -> io::Result<()> {
+        let pidfile = std::fs::read_to_string(self.data_dir().join("postmaster.pid"))?;
+        let postmaster = pidfile
+            .lines()
+            .next()
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+            .ok_or_else(|| io::Error::other("postmaster.pid without a pid"))?
+            .to_owned();
+        let children = Command::new("pgrep").args(["-P", &postmaster]).output()?;
+        let mut pids: Vec<String> = String::from_utf8_lossy(&children.stdout)
+            .split_whitespace()
+            .map(str::to_owned)
+            .collect();
+        // Children first on STOP (none can notice the parent stopping), parent first on CONT.
+        if signal == "CONT" {
+            pids.insert(0, postmaster);
+        } else {
+            pids.push(postmaster);
+        }
+        run(Command::new("kill").arg(format!("-{signal}")).args(&pids)).map(drop)
+    }
+
     /// Whether the server is running.
     pub fn is_running(&self) -> bool {
         self.pg_command("pg_ctl")
@@ -314,6 +349,8 @@ impl PgCluster {
 
 impl Drop for PgCluster {
     fn drop(&mut self) {
+        // A frozen server cannot stop.
+        let _ = self.resume();
         if self.is_running() {
             let _ = self
                 .pg_command("pg_ctl")

@@ -37,10 +37,22 @@ pub struct SmtpSink {
     mails: Arc<Mutex<Vec<Received>>>,
 }
 
+/// A loopback address nobody listens on (bound, then released): a mail server that is down.
+/// Start a sink on it later with [`SmtpSink::start_on`] to bring the server up.
+pub async fn down_addr() -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    listener.local_addr().unwrap()
+}
+
 impl SmtpSink {
     /// Listens on 127.0.0.1 on a free port, serving on the current tokio runtime.
     pub async fn start(mode: Mode) -> SmtpSink {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        Self::start_on("127.0.0.1:0".parse().unwrap(), mode).await
+    }
+
+    /// Listens on `addr` (e.g. one from [`down_addr`]), serving on the current tokio runtime.
+    pub async fn start_on(addr: SocketAddr, mode: Mode) -> SmtpSink {
+        let listener = TcpListener::bind(addr).await.unwrap();
         let addr = listener.local_addr().unwrap();
         let mails = Arc::new(Mutex::new(Vec::new()));
         let store = mails.clone();

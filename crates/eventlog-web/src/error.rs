@@ -28,12 +28,68 @@ pub enum AppError {
     /// Too many failed logins.
     #[error("too many failed logins; wait a few minutes and try again")]
     TooManyRequests,
-    /// A storage failure: logged, shown as a generic 500.
+    /// The request cannot be served now; the client should retry after a few seconds
+    /// (`503` with `Retry-After`).
+    #[error("{0}")]
+    Unavailable(Unavailable),
+    /// A storage failure: logged, shown as a generic 500 (or as `503` "database
+    /// unavailable" when it is transient: unreachable, restarting, pool timed out, busy).
     #[error("storage error")]
     Store(#[from] StoreError),
     /// Any other server-side failure: logged, shown as a generic 500.
     #[error("internal error")]
     Internal(String),
+}
+
+/// Why a request is refused with `503`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Unavailable {
+    /// The database cannot be reached (or is busy) right now.
+    #[error("the database is unavailable; try again in a few seconds")]
+    Database,
+    /// Too many request bytes are being received at once (`[api] max_inflight_bytes`).
+    #[error("the server is receiving too much data at once; try again in a moment")]
+    Busy,
+    /// The response did not start within `[server] request_timeout`.
+    #[error("the request took too long; try again in a few seconds")]
+    Timeout,
+}
+
+impl Unavailable {
+    /// Seconds for `Retry-After`.
+    fn retry_after(self) -> u32 {
+        match self {
+            Unavailable::Database | Unavailable::Timeout => 5,
+            Unavailable::Busy => 1,
+        }
+    }
+}
+
+/// `503` with `Retry-After` and `{"error": "…"}`: how the API (and any client asking
+/// for JSON) is told to come back later.
+pub fn unavailable_json(reason: Unavailable) -> Response {
+    let mut resp = (
+        StatusCode::SERVICE_UNAVAILABLE,
+        axum::Json(serde_json::json!({ "error": reason.to_string() })),
+    )
+        .into_response();
+    resp.headers_mut().insert(
+        header::RETRY_AFTER,
+        header::HeaderValue::from(reason.retry_after()),
+    );
+    resp
+}
+
+impl AppError {
+    /// Why the request got `503`, if it did.
+    pub fn unavailable(&self) -> Option<Unavailable> {
+        match self {
+            AppError::Unavailable(reason) => Some(*reason),
+            AppError::Store(e) if e.is_transient() => Some(Unavailable::Database),
+            _ => None,
+        }
+    }
 }
 
 #[derive(Template)]
@@ -53,10 +109,16 @@ impl IntoResponse for AppError {
             AppError::Forbidden | AppError::Csrf => StatusCode::FORBIDDEN,
             AppError::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
             AppError::LoginRequired(url) => return Redirect::to(url).into_response(),
+            AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::Store(e) if e.is_transient() => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Store(_) | AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         };
         let message = match &self {
             AppError::Store(StoreError::InvalidCursor(_)) => "invalid pagination cursor".to_owned(),
+            AppError::Store(e) if e.is_transient() => {
+                tracing::warn!(error = %e, "database unavailable while answering a request");
+                Unavailable::Database.to_string()
+            }
             AppError::Store(e) => {
                 tracing::error!(error = %e, "storage error while answering a request");
                 "Something went wrong on the server; the details are in its log.".to_owned()
@@ -77,6 +139,12 @@ impl IntoResponse for AppError {
         if status == StatusCode::TOO_MANY_REQUESTS {
             resp.headers_mut()
                 .insert(header::RETRY_AFTER, header::HeaderValue::from_static("300"));
+        }
+        if let Some(reason) = self.unavailable() {
+            resp.headers_mut().insert(
+                header::RETRY_AFTER,
+                header::HeaderValue::from(reason.retry_after()),
+            );
         }
         resp
     }

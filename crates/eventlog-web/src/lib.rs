@@ -20,8 +20,6 @@
 //! Links, redirects, cookie paths and assets follow the prefix axum's nesting strips, so no
 //! configuration is needed for it.
 
-use std::future::Future;
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Router;
@@ -37,8 +35,11 @@ pub mod api;
 pub mod auth;
 pub mod error;
 pub mod format;
+pub mod health;
+pub mod server;
 
 pub use error::AppError;
+pub use server::{ServeOptions, serve, serve_with};
 
 /// Shared state of the admin: the store, the configured types and the login rate limit.
 #[derive(Clone)]
@@ -113,7 +114,7 @@ impl AppState {
         self
     }
 
-    /// Tells `observer` (e.g. an [`eventlog::mail::Mailer`]) about every event the API
+    /// Tells `observer` (e.g. the waker of an [`eventlog::mail::MailSender`]) about every event the API
     /// stores, after its commit.
     pub fn with_api_observer(mut self, observer: Arc<dyn eventlog::CommitObserver>) -> Self {
         if let Some(inner) = Arc::get_mut(&mut self.inner) {
@@ -211,14 +212,16 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Base {
     }
 }
 
-/// The admin routes (login, events, groups, delete, export, live tail, healthz, assets).
+/// The admin routes (login, events, groups, delete, export, live tail, healthz, livez,
+/// assets).
 pub fn app(state: AppState) -> Router {
     Router::new()
         .route(
             "/",
             get(|base: Base| async move { Redirect::to(&format!("{}/events", base.path())) }),
         )
-        .route("/healthz", get(|| async { "ok" }))
+        .route("/healthz", get(health::healthz))
+        .route("/livez", get(health::livez))
         .route("/login", get(admin::login::page).post(admin::login::submit))
         .route("/logout", post(admin::login::logout))
         .route("/events", get(admin::events::list))
@@ -234,18 +237,4 @@ pub fn app(state: AppState) -> Router {
         .with_state(state.clone())
         // The API has its own state and authentication (tokens, not sessions).
         .nest(api::BASE_PATH, api::router(state.api_state()))
-}
-
-/// Serves `router` on `listener` until `shutdown` completes, then finishes open requests.
-pub async fn serve(
-    listener: tokio::net::TcpListener,
-    router: Router,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    axum::serve(
-        listener,
-        router.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await
 }

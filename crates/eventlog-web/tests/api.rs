@@ -66,8 +66,12 @@ impl Server {
     async fn start_with_limit(db: TestDb, body_limit: usize) -> Server {
         let store = store::open(db.url()).await.unwrap();
         let token = store.create_token("test").await.unwrap();
-        let state = ApiState::new(store.clone(), EventTypes::default())
-            .with_config(&eventlog::config::ApiConfig { body_limit });
+        let state = ApiState::new(store.clone(), EventTypes::default()).with_config(
+            &eventlog::config::ApiConfig {
+                body_limit,
+                ..Default::default()
+            },
+        );
         // Mounted as the server mounts it.
         let app = Router::new().nest(api::BASE_PATH, api::router(state));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

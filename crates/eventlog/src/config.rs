@@ -5,6 +5,7 @@
 
 use std::net::SocketAddr;
 use std::path::Path;
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
@@ -23,6 +24,8 @@ pub struct Config {
     pub writer: WriterConfig,
     /// `eventlog serve`.
     pub server: ServerConfig,
+    /// `[database]`: connection pool and timeouts.
+    pub database: DatabaseConfig,
     /// The HTTP API under `/api/v1`.
     pub api: ApiConfig,
     /// Automatic deletion of old events.
@@ -52,46 +55,105 @@ impl Default for TypesConfig {
     }
 }
 
-/// `[writer]`: the batching writer behind every log call.
-#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct WriterConfig {
-    /// Events the in-memory queue holds before callers wait (back-pressure).
-    pub capacity: usize,
-    /// Most events stored in one transaction. The writer does not wait to fill a batch: it
-    /// stores what is queued, so batches grow only when events arrive faster than commits.
-    pub batch_size: usize,
-    /// Longest back-off between retries while the database is unreachable, in milliseconds.
-    pub max_backoff_ms: u64,
-    /// How long `close()` keeps retrying an unreachable database before it reports the
-    /// remaining events as failed, in milliseconds.
-    pub shutdown_timeout_ms: u64,
-}
-
-impl Default for WriterConfig {
-    fn default() -> Self {
-        WriterConfig {
-            capacity: 100_000,
-            batch_size: 5_000,
-            max_backoff_ms: 5_000,
-            shutdown_timeout_ms: 30_000,
-        }
-    }
-}
+/// `[writer]`: the batching writer behind every log call (the writer's own options type).
+pub use crate::writer::WriterOptions as WriterConfig;
 
 /// `[server]`: `eventlog serve`.
+///
+/// Durations are written like `10s`, `500ms` or `2m`. The defaults keep the server answering
+/// while slow or idle clients hold connections: a client that has not sent its request
+/// headers in `header_read_timeout` is disconnected, and beyond `max_connections` new
+/// connections wait in the kernel's queue instead of exhausting file descriptors.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ServerConfig {
     /// Address to listen on.
     pub bind: SocketAddr,
+    /// How long a client may take to send its request headers (also the longest a
+    /// keep-alive connection may sit idle between requests). Default 10 s.
+    #[serde(with = "duration")]
+    pub header_read_timeout: Duration,
+    /// How long a request may take until its response starts (reading the body included);
+    /// past it the client gets `503` with `Retry-After`. Live-tail streams are not cut by
+    /// it once they have started. Default 30 s.
+    #[serde(with = "duration")]
+    pub request_timeout: Duration,
+    /// Most connections served at once; further ones wait until one closes. The server
+    /// also stays below its file descriptor limit whatever this says. Default 10,000.
+    pub max_connections: usize,
+    /// After SIGTERM or SIGINT: how long in-flight requests may take to finish before the
+    /// server exits anyway. Live-tail streams are ended at once. Default 10 s.
+    #[serde(with = "duration")]
+    pub shutdown_grace: Duration,
 }
 
 impl Default for ServerConfig {
     fn default() -> Self {
         ServerConfig {
             bind: SocketAddr::from(([127, 0, 0, 1], 8000)),
+            header_read_timeout: Duration::from_secs(10),
+            request_timeout: Duration::from_secs(30),
+            max_connections: 10_000,
+            shutdown_grace: Duration::from_secs(10),
         }
+    }
+}
+
+/// `[database]`: how `eventlog serve` (and the other commands) use the database.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DatabaseConfig {
+    /// How long a request waits for a pooled connection before it fails (`503` from the
+    /// server). Short, so that an unreachable database answers fast instead of holding
+    /// requests. Default 2 s.
+    #[serde(with = "duration")]
+    pub acquire_timeout: Duration,
+    /// PostgreSQL only: the server cancels any statement of `eventlog serve` running longer
+    /// than this (`statement_timeout`). `0s` turns it off. Default 20 s, below
+    /// `[server] request_timeout`.
+    #[serde(with = "duration")]
+    pub statement_timeout: Duration,
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        let connect = crate::store::ConnectOptions::default();
+        DatabaseConfig {
+            acquire_timeout: connect.acquire_timeout,
+            statement_timeout: Duration::from_secs(20),
+        }
+    }
+}
+
+impl DatabaseConfig {
+    /// The pool options these settings describe (with the statement timeout, as the server
+    /// uses them).
+    pub fn connect_options(&self) -> crate::store::ConnectOptions {
+        crate::store::ConnectOptions {
+            acquire_timeout: self.acquire_timeout,
+            statement_timeout: (!self.statement_timeout.is_zero())
+                .then_some(self.statement_timeout),
+        }
+    }
+}
+
+/// Durations in the configuration, written like `10s`, `500ms` or `2m`.
+mod duration {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(&humantime::format_duration(*d))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        let text = String::deserialize(d)?;
+        humantime::parse_duration(text.trim()).map_err(|e| {
+            serde::de::Error::custom(format!(
+                "{text:?} is not a duration ({e}); write it like 10s, 500ms or 2m"
+            ))
+        })
     }
 }
 
@@ -101,12 +163,17 @@ impl Default for ServerConfig {
 pub struct ApiConfig {
     /// Largest request body in bytes; larger ones get 413. Default 8 MiB.
     pub body_limit: usize,
+    /// Most request body bytes the server holds at once, over all requests; a request
+    /// whose body would pass it gets `503` with `Retry-After` before its body is read, so
+    /// memory stays bounded under many large uploads. At least `body_limit`. Default 64 MiB.
+    pub max_inflight_bytes: usize,
 }
 
 impl Default for ApiConfig {
     fn default() -> Self {
         ApiConfig {
             body_limit: 8 * 1024 * 1024,
+            max_inflight_bytes: 64 * 1024 * 1024,
         }
     }
 }
@@ -121,6 +188,17 @@ impl Config {
         #[cfg(feature = "mail")]
         if let Some(mail) = &config.mail {
             mail.validate()?;
+        }
+        if config.api.max_inflight_bytes < config.api.body_limit {
+            return Err(Error::Config(format!(
+                "api.max_inflight_bytes ({}) must be at least api.body_limit ({})",
+                config.api.max_inflight_bytes, config.api.body_limit
+            )));
+        }
+        if config.server.max_connections == 0 {
+            return Err(Error::Config(
+                "server.max_connections must be at least 1".into(),
+            ));
         }
         if config.writer.capacity == 0 || config.writer.batch_size == 0 {
             return Err(Error::Config(
@@ -162,6 +240,25 @@ mod tests {
         assert_eq!(c.event_types().unwrap(), EventTypes::default());
         assert_eq!(c.server.bind.to_string(), "127.0.0.1:8000");
         assert_eq!(c.writer.capacity, 100_000);
+        assert_eq!(c.server.header_read_timeout, Duration::from_secs(10));
+        assert_eq!(c.database.acquire_timeout, Duration::from_secs(2));
+    }
+
+    #[test]
+    fn server_and_database_timeouts_are_durations() {
+        let c = Config::from_toml(
+            "[server]\nheader_read_timeout = \"3s\"\nshutdown_grace = \"500ms\"\n\
+             [database]\nacquire_timeout = \"1s\"\nstatement_timeout = \"0s\"\n",
+        )
+        .unwrap();
+        assert_eq!(c.server.header_read_timeout, Duration::from_secs(3));
+        assert_eq!(c.server.shutdown_grace, Duration::from_millis(500));
+        let connect = c.database.connect_options();
+        assert_eq!(connect.acquire_timeout, Duration::from_secs(1));
+        assert_eq!(connect.statement_timeout, None);
+        // Written back as it reads.
+        let again = Config::from_toml(&toml::to_string(&c).unwrap()).unwrap();
+        assert_eq!(again.server.shutdown_grace, Duration::from_millis(500));
     }
 
     #[test]
@@ -201,6 +298,13 @@ mod tests {
             err.to_string().contains("no event type is configured"),
             "{err}"
         );
+        let err = Config::from_toml("[server]\nheader_read_timeout = \"soon\"\n").unwrap_err();
+        assert!(
+            err.to_string().contains("\"soon\" is not a duration"),
+            "{err}"
+        );
+        let err = Config::from_toml("[api]\nmax_inflight_bytes = 10\n").unwrap_err();
+        assert!(err.to_string().contains("at least api.body_limit"), "{err}");
         let err = Config::from_toml("[writer]\ncapacity = 0\n").unwrap_err();
         assert!(err.to_string().contains("at least 1"), "{err}");
     }

@@ -1,10 +1,12 @@
 //! The event model: group ids, new events as recorded, and events as stored.
 
 use std::fmt;
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use chrono::{DateTime, SubsecRound, Utc};
 use serde::{Deserialize, Serialize};
-use uuid::Uuid;
+use uuid::{ClockSequence, ContextV7, Uuid};
 
 use crate::error::ValidationError;
 
@@ -18,14 +20,17 @@ pub const MAX_INITIATOR_LEN: usize = 500;
 /// Either random (a UUIDv4 as 32 lowercase hex digits) or a name the caller chose, such as
 /// `"Order 1234"`, 1 to 40 characters. The same name from any thread, process or machine is the
 /// same group.
+///
+/// Cloning is cheap (the text is shared): every event of a group carries its group's id.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
-pub struct GroupId(String);
+pub struct GroupId(Arc<str>);
 
 impl GroupId {
     /// A fresh random group id.
     pub fn random() -> Self {
-        GroupId(Uuid::new_v4().simple().to_string())
+        let mut buf = [0u8; uuid::fmt::Simple::LENGTH];
+        GroupId(Arc::from(&*Uuid::new_v4().simple().encode_lower(&mut buf)))
     }
 
     /// A chosen group name; 1 to 40 characters.
@@ -33,7 +38,7 @@ impl GroupId {
         let name = name.into();
         let len = name.chars().count();
         if (1..=MAX_GROUP_LEN).contains(&len) {
-            Ok(GroupId(name))
+            Ok(GroupId(name.into()))
         } else {
             Err(ValidationError::GroupLength { value: name, len })
         }
@@ -73,7 +78,7 @@ impl TryFrom<String> for GroupId {
 
 impl From<GroupId> for String {
     fn from(g: GroupId) -> String {
-        g.0
+        g.0.as_ref().to_owned()
     }
 }
 
@@ -125,6 +130,59 @@ pub fn now() -> DateTime<Utc> {
     Utc::now().trunc_subsecs(6)
 }
 
+thread_local! {
+    /// Each thread keeps its own UUIDv7 counter: `Uuid::now_v7()` shares one behind a
+    /// process-wide mutex (contended when many threads record) and asks the OS for 16 random
+    /// bytes on every call (a system call). This context reseeds its counter from the OS once
+    /// per millisecond; the rest of the randomness comes from the thread's own generator
+    /// (`rand`'s thread-local ChaCha, seeded from the OS).
+    static UUID_CONTEXT: ContextV7 = const { ContextV7::new() };
+}
+
+/// A new event's uuid and time, from one reading of the clock: a UUIDv7 and the time
+/// truncated to microseconds.
+///
+/// The UUIDv7 follows RFC 9562's "fixed-length dedicated counter" method: 48 bits of
+/// milliseconds since the epoch, a 42-bit counter (randomly seeded each millisecond,
+/// incremented within it), 32 random bits. So UUIDs made by one thread strictly increase, and
+/// those of different threads and processes differ by their random seeds.
+pub(crate) fn stamp() -> (Uuid, DateTime<Utc>) {
+    let since_epoch = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    let (secs, nanos) = (since_epoch.as_secs(), since_epoch.subsec_nanos());
+    // The context may move its time past the clock's (when its counter runs out within a
+    // millisecond), so the uuid uses the time it returns.
+    let (counter, uuid_secs, uuid_nanos) =
+        UUID_CONTEXT.with(|context| context.generate_timestamp_sequence(secs, nanos));
+    let uuid_millis = uuid_secs.saturating_mul(1_000) + u64::from(uuid_nanos / 1_000_000);
+    let timestamp = i64::try_from(secs)
+        .ok()
+        .and_then(|secs| DateTime::from_timestamp(secs, nanos / 1_000 * 1_000))
+        .unwrap_or_else(now);
+    (uuid_v7(uuid_millis, counter, rand::random()), timestamp)
+}
+
+/// Lays out a UUIDv7 from milliseconds, a 42-bit counter and 32 random bits. The counter goes
+/// into the bits right after the time that the version and variant leave free (4 + 8 + 6 + 24
+/// bits), most significant first, so a larger counter sorts later.
+fn uuid_v7(millis: u64, c: u64, random: u32) -> Uuid {
+    let r = random.to_be_bytes();
+    let bytes = [
+        (c >> 38) as u8 & 0x0F,
+        (c >> 30) as u8,
+        (c >> 24) as u8 & 0x3F,
+        (c >> 16) as u8,
+        (c >> 8) as u8,
+        c as u8,
+        r[0],
+        r[1],
+        r[2],
+        r[3],
+    ];
+    uuid::Builder::from_unix_timestamp_millis(millis, &bytes).into_uuid()
+}
+
 /// An event about to be stored. Build one through [`crate::EventLog`] or [`NewEvent::new`] and
 /// check it with [`NewEvent::validate`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -155,11 +213,12 @@ pub struct NewEvent {
 impl NewEvent {
     /// An event of `event_type` in `group`, now, with a fresh uuid and no optional fields.
     pub fn new(event_type: impl Into<String>, group: GroupId, message: impl Into<String>) -> Self {
+        let (uuid, timestamp) = stamp();
         NewEvent {
-            uuid: Uuid::now_v7(),
+            uuid,
             event_type: event_type.into(),
             group,
-            timestamp: now(),
+            timestamp,
             message: message.into(),
             data: None,
             initiator: None,
@@ -209,6 +268,71 @@ pub struct Event {
     pub initiator: Option<String>,
     /// Address notified by e-mail about this event.
     pub send_mail: Option<String>,
+}
+
+/// The stored form of `e`, just inserted with `id`.
+pub fn stored_event(e: &NewEvent, id: i64) -> Event {
+    Event {
+        id,
+        uuid: e.uuid,
+        event_type: e.event_type.clone(),
+        group: e.group.as_str().to_owned(),
+        timestamp: e.timestamp,
+        message: e.message.clone(),
+        data: e.data.clone(),
+        initiator: e.initiator.clone(),
+        send_mail: e.send_mail.clone(),
+    }
+}
+
+/// Told about newly stored events after their transaction committed: by the background
+/// writer for recorded events and by the HTTP API for posted ones.
+///
+/// The contract: called once per committed batch, only with events that were created by it
+/// (an event whose uuid was already stored is left out), never before the commit. Called on
+/// the committing thread or task: implementations must hand work off and return quickly.
+/// E-mail does not depend on it for delivery (the outbox row is written in the event's own
+/// transaction); the mail sender uses it only to wake up at once instead of at its next poll.
+pub trait CommitObserver: Send + Sync + 'static {
+    /// `events` are the newly stored events of one batch (duplicates left out).
+    fn committed(&self, events: &[Event]);
+}
+
+/// Tells `observer` about the created events of one committed batch: `created` yields each
+/// newly stored event with its id. Does nothing when none was created. The one place that
+/// turns a committed batch into observer calls, for the writer and the HTTP API alike.
+pub fn notify_committed<'a>(
+    observer: &dyn CommitObserver,
+    created: impl IntoIterator<Item = (&'a NewEvent, i64)>,
+) {
+    let events: Vec<Event> = created
+        .into_iter()
+        .map(|(e, id)| stored_event(e, id))
+        .collect();
+    if !events.is_empty() {
+        observer.committed(&events);
+    }
+}
+
+/// Warns once, the first time an event with a `send_mail` recipient is committed in a process
+/// that sends no mail (no `[mail]` section, or the `mail` feature off). The event is stored and
+/// its mail queued in the outbox, where a process with `[mail]` (such as `eventlog serve`) sends
+/// it; but a silently unsent mail is a surprise, so it is said once.
+#[derive(Debug, Default)]
+pub struct UnsentMailWarning(std::sync::atomic::AtomicBool);
+
+impl CommitObserver for UnsentMailWarning {
+    fn committed(&self, events: &[Event]) {
+        if let Some(to) = events.iter().find_map(|e| e.send_mail.as_deref())
+            && !self.0.swap(true, std::sync::atomic::Ordering::Relaxed)
+        {
+            tracing::warn!(
+                to,
+                "eventlog: an event asks for a mail but this process has no [mail] \
+                 configuration; the mail stays queued until a process with [mail] sends it"
+            );
+        }
+    }
 }
 
 #[cfg(test)]
@@ -287,6 +411,46 @@ mod tests {
                 "{bad}"
             );
         }
+    }
+
+    #[test]
+    fn stamps_share_one_clock_reading_and_increase_within_a_thread() {
+        let mut last = Uuid::nil();
+        for _ in 0..20_000 {
+            let (uuid, timestamp) = stamp();
+            assert_eq!(uuid.get_version_num(), 7);
+            assert!(uuid > last, "{uuid} after {last}");
+            let (secs, nanos) = uuid.get_timestamp().expect("v7 has a time").to_unix();
+            let uuid_millis = secs as i64 * 1_000 + i64::from(nanos / 1_000_000);
+            assert_eq!(uuid_millis, timestamp.timestamp_millis());
+            assert_eq!(timestamp.timestamp_subsec_nanos() % 1_000, 0);
+            last = uuid;
+        }
+    }
+
+    #[test]
+    fn uuids_from_many_threads_are_unique() {
+        let threads: Vec<_> = (0..8)
+            .map(|_| std::thread::spawn(|| (0..10_000).map(|_| stamp().0).collect::<Vec<_>>()))
+            .collect();
+        let mut all = std::collections::HashSet::new();
+        for t in threads {
+            for uuid in t.join().unwrap() {
+                assert!(all.insert(uuid), "duplicate {uuid}");
+            }
+        }
+        assert_eq!(all.len(), 80_000);
+    }
+
+    #[test]
+    fn group_ids_clone_and_convert_as_text() {
+        let g = GroupId::named("Order 1234").unwrap();
+        let copy = g.clone();
+        assert_eq!(copy, g);
+        assert_eq!(String::from(copy), "Order 1234");
+        assert_eq!(serde_json::to_string(&g).unwrap(), "\"Order 1234\"");
+        let back: GroupId = serde_json::from_str("\"Order 1234\"").unwrap();
+        assert_eq!(back, g);
     }
 
     #[test]

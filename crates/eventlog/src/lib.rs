@@ -90,8 +90,6 @@ pub mod export;
 pub mod filter;
 #[cfg(feature = "mail")]
 pub mod mail;
-#[cfg(feature = "mail")]
-mod mail_thread;
 mod recorder;
 pub mod retention;
 pub mod store;
@@ -101,7 +99,7 @@ pub mod writer;
 
 pub use config::Config;
 pub use error::{Error, StoreError, ValidationError};
-pub use event::{Event, GroupId, NewEvent};
+pub use event::{CommitObserver, Event, GroupId, NewEvent};
 pub use event_type::{EventType, EventTypes};
 pub use recorder::{EventBuilder, EventGroup, EventLog, EventLogBuilder};
-pub use writer::{CommitObserver, WriterStats};
+pub use writer::{WriterOptions, WriterStats};

@@ -10,10 +10,11 @@ use uuid::Uuid;
 
 use crate::config::{Config, WriterConfig};
 use crate::error::{Error, StoreError, ValidationError};
+use crate::event::CommitObserver;
 use crate::event::{GroupId, NewEvent, validate_initiator, validate_mail_recipient};
 use crate::event_type::EventTypes;
 use crate::store;
-use crate::writer::{self, CommitObserver, Message, WriterHandle, WriterStats};
+use crate::writer::{self, Message, WriterHandle, WriterStats};
 
 /// A handle to an event log: cheap to clone, usable from any thread and from async code.
 ///
@@ -29,14 +30,16 @@ pub struct EventLog {
 struct Inner {
     types: EventTypes,
     writer: WriterHandle,
+    /// The mail sender, started once the writer has migrated the store (two connections
+    /// migrating one SQLite file at once would collide).
     #[cfg(feature = "mail")]
-    mailer: Option<crate::mail_thread::MailerThread>,
+    mailer: std::sync::OnceLock<crate::mail::MailSender>,
 }
 
 impl Drop for Inner {
     fn drop(&mut self) {
-        // Fields drop after this: the writer is joined here, then the mailer (declared after
-        // it) sends what the writer's last commits queued.
+        // Fields drop after this: the writer is joined here, then the mail sender (declared
+        // after it) makes its last attempt at what the writer's last commits queued.
         self.writer.begin_close();
         // Dropping the queue's last sender lets the writer drain what is queued and stop.
         let (closed_tx, _) = flume::bounded(1);
@@ -113,23 +116,32 @@ impl EventLogBuilder {
         self
     }
 
-    fn start(mut self) -> Result<(EventLog, flume::Receiver<Result<(), StoreError>>), Error> {
+    fn start(mut self) -> Result<(EventLog, WriterReady, MailStart), Error> {
         #[cfg(feature = "mail")]
-        let mailer = match self.mail.take() {
-            Some(config) => {
-                let thread = crate::mail_thread::MailerThread::start(config, self.types.clone())?;
-                self.observers.push(thread.mailer.clone());
-                Some(thread)
-            }
-            None => None,
-        };
+        let mail = self.mail.take();
+        #[cfg(feature = "mail")]
+        let mail_wake = Arc::new(MailWake::default());
+        #[cfg(feature = "mail")]
+        let mail_configured = mail.is_some();
+        #[cfg(not(feature = "mail"))]
+        let mail_configured = false;
+        #[cfg(feature = "mail")]
+        if let Some(config) = &mail {
+            // Fail before connecting when the section is wrong.
+            config.validate()?;
+            self.observers.push(mail_wake.clone());
+        }
+        if !mail_configured {
+            self.observers
+                .push(Arc::new(crate::event::UnsentMailWarning::default()));
+        }
         let observer: Option<Arc<dyn CommitObserver>> = match self.observers.len() {
             0 => None,
             1 => self.observers.pop(),
             _ => Some(Arc::new(Observers(self.observers))),
         };
         let (ready_tx, ready_rx) = flume::bounded(1);
-        let url = self.url;
+        let url = self.url.clone();
         let writer = writer::spawn(
             self.writer,
             observer,
@@ -146,29 +158,77 @@ impl EventLogBuilder {
                 types: self.types,
                 writer,
                 #[cfg(feature = "mail")]
-                mailer,
+                mailer: std::sync::OnceLock::new(),
             }),
         };
-        Ok((log, ready_rx))
+        #[cfg(feature = "mail")]
+        let mail = mail.map(|config| (self.url, config, mail_wake));
+        #[cfg(not(feature = "mail"))]
+        let mail = None;
+        Ok((log, ready_rx, mail))
     }
 
-    /// Connects (applying migrations) and starts the writer.
+    /// Connects (applying migrations) and starts the writer, and the mail sender when mail is
+    /// configured.
     pub async fn open(self) -> Result<EventLog, Error> {
-        let (log, ready) = self.start()?;
+        let (log, ready, mail) = self.start()?;
         match ready.recv_async().await {
-            Ok(Ok(())) => Ok(log),
-            Ok(Err(e)) => Err(e.into()),
-            Err(_) => Err(Error::Closed),
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => return Err(e.into()),
+            Err(_) => return Err(Error::Closed),
         }
+        #[cfg(feature = "mail")]
+        if let Some((url, config, wake)) = mail {
+            let sender =
+                crate::mail::MailSender::start(&url, config, log.inner.types.clone()).await?;
+            log.install_mail_sender(sender, &wake);
+        }
+        #[cfg(not(feature = "mail"))]
+        let _: Option<()> = mail;
+        Ok(log)
     }
 
     /// [`EventLogBuilder::open`] for code without an async runtime.
     pub fn open_blocking(self) -> Result<EventLog, Error> {
-        let (log, ready) = self.start()?;
+        let (log, ready, mail) = self.start()?;
         match ready.recv() {
-            Ok(Ok(())) => Ok(log),
-            Ok(Err(e)) => Err(e.into()),
-            Err(_) => Err(Error::Closed),
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => return Err(e.into()),
+            Err(_) => return Err(Error::Closed),
+        }
+        #[cfg(feature = "mail")]
+        if let Some((url, config, wake)) = mail {
+            let sender =
+                crate::mail::MailSender::start_blocking(&url, config, log.inner.types.clone())?;
+            log.install_mail_sender(sender, &wake);
+        }
+        #[cfg(not(feature = "mail"))]
+        let _: Option<()> = mail;
+        Ok(log)
+    }
+}
+
+/// Told once the writer has connected (and migrated) or failed to.
+type WriterReady = flume::Receiver<Result<(), StoreError>>;
+
+/// What [`EventLogBuilder::start`] leaves to do once the writer is ready: start the mail sender
+/// (database URL, `[mail]`, the writer's hook to wake it).
+#[cfg(feature = "mail")]
+type MailStart = Option<(String, crate::mail::MailConfig, Arc<MailWake>)>;
+#[cfg(not(feature = "mail"))]
+type MailStart = Option<()>;
+
+/// The writer's hook into the mail sender, which starts after the writer: commits before it
+/// exists are found by its first look at the outbox.
+#[cfg(feature = "mail")]
+#[derive(Default)]
+struct MailWake(std::sync::OnceLock<Arc<dyn CommitObserver>>);
+
+#[cfg(feature = "mail")]
+impl CommitObserver for MailWake {
+    fn committed(&self, events: &[crate::event::Event]) {
+        if let Some(waker) = self.0.get() {
+            waker.committed(events);
         }
     }
 }
@@ -228,7 +288,7 @@ impl EventLog {
         self.inner
             .writer
             .queue
-            .send(Message::Event(Box::new(event)))
+            .send(Message::Event(event))
             .map_err(|_| Error::Closed)?;
         Ok(uuid)
     }
@@ -240,7 +300,7 @@ impl EventLog {
         self.inner
             .writer
             .queue
-            .send_async(Message::Event(Box::new(event)))
+            .send_async(Message::Event(event))
             .await
             .map_err(|_| Error::Closed)?;
         Ok(uuid)
@@ -283,16 +343,22 @@ impl EventLog {
         self.inner.writer.begin_close();
         self.flush().await?;
         #[cfg(feature = "mail")]
-        if let Some(mailer) = &self.inner.mailer {
+        if let Some(mailer) = self.inner.mailer.get() {
             mailer.close().await;
         }
         Ok(self.stats())
     }
 
-    /// Counters of the e-mail notifications, when mail is configured.
+    /// Counters of this process's mail sender, when mail is configured.
     #[cfg(feature = "mail")]
     pub fn mail_stats(&self) -> Option<crate::mail::MailStats> {
-        self.inner.mailer.as_ref().map(|m| m.mailer.stats())
+        self.inner.mailer.get().map(|m| m.stats())
+    }
+
+    #[cfg(feature = "mail")]
+    fn install_mail_sender(&self, sender: crate::mail::MailSender, wake: &MailWake) {
+        let _ = wake.0.set(sender.waker());
+        let _ = self.inner.mailer.set(sender);
     }
 
     /// [`EventLog::close`] for code without an async runtime.
@@ -300,7 +366,7 @@ impl EventLog {
         self.inner.writer.begin_close();
         self.flush_blocking()?;
         #[cfg(feature = "mail")]
-        if let Some(mailer) = &self.inner.mailer {
+        if let Some(mailer) = self.inner.mailer.get() {
             mailer.close_blocking();
         }
         Ok(self.stats())

@@ -13,19 +13,41 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use crate::config::WriterConfig;
+use serde::{Deserialize, Serialize};
+
 use crate::error::StoreError;
-use crate::event::{Event, NewEvent};
+use crate::event::{CommitObserver, NewEvent, notify_committed};
 use crate::store::{Inserted, Store};
 
 /// Rows of upkeep the writer does when its queue runs empty, before it waits again.
 const MAINTENANCE_BUDGET: usize = 5_000;
 
-/// Told about every event the writer stored, after its transaction committed. Called on the
-/// writer thread: implementations must hand work off (e.g. to a queue) and return quickly.
-pub trait CommitObserver: Send + Sync + 'static {
-    /// `events` are the newly stored events of one batch (duplicates left out).
-    fn committed(&self, events: &[Event]);
+/// The writer's settings: `[writer]` in `eventlog.toml`, or [`crate::EventLogBuilder`]'s
+/// setters. Defined here, not in `config`, so that the writer depends on nothing above it.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WriterOptions {
+    /// Events the in-memory queue holds before callers wait (back-pressure).
+    pub capacity: usize,
+    /// Most events stored in one transaction. The writer does not wait to fill a batch: it
+    /// stores what is queued, so batches grow only when events arrive faster than commits.
+    pub batch_size: usize,
+    /// Longest back-off between retries while the database is unreachable, in milliseconds.
+    pub max_backoff_ms: u64,
+    /// How long `close()` keeps retrying an unreachable database before it reports the
+    /// remaining events as failed, in milliseconds.
+    pub shutdown_timeout_ms: u64,
+}
+
+impl Default for WriterOptions {
+    fn default() -> Self {
+        WriterOptions {
+            capacity: 100_000,
+            batch_size: 5_000,
+            max_backoff_ms: 5_000,
+            shutdown_timeout_ms: 30_000,
+        }
+    }
 }
 
 /// What the writer has done so far.
@@ -51,8 +73,11 @@ pub(crate) struct Counters {
     failed: AtomicU64,
 }
 
+// Events travel unboxed: a box would be one more allocation on the caller's thread, freed
+// on the writer's (the costliest kind for the allocator).
+#[allow(clippy::large_enum_variant)]
 pub(crate) enum Message {
-    Event(Box<NewEvent>),
+    Event(NewEvent),
     /// Acknowledged once every message queued before it is stored (or given up).
     Flush(flume::Sender<()>),
 }
@@ -91,7 +116,7 @@ impl WriterHandle {
 /// Starts the writer thread. `connect` runs on the writer's own runtime and opens its store;
 /// its outcome is sent on `ready`.
 pub(crate) fn spawn<F, Fut>(
-    config: WriterConfig,
+    config: WriterOptions,
     observer: Option<Arc<dyn CommitObserver>>,
     connect: F,
     ready: flume::Sender<Result<(), StoreError>>,
@@ -146,7 +171,7 @@ where
 
 struct Worker {
     receiver: flume::Receiver<Message>,
-    config: WriterConfig,
+    config: WriterOptions,
     observer: Option<Arc<dyn CommitObserver>>,
     counters: Arc<Counters>,
     closing: Arc<AtomicBool>,
@@ -165,7 +190,7 @@ impl Worker {
             for message in std::iter::once(first).chain(receiver.drain()) {
                 match message {
                     Message::Event(e) => {
-                        batch.push(*e);
+                        batch.push(e);
                         if batch.len() >= self.config.batch_size {
                             self.store(runtime, store, &batch);
                             batch.clear();
@@ -256,30 +281,12 @@ impl Worker {
             .duplicates
             .fetch_add(results.len() as u64 - created, Ordering::Relaxed);
         if let Some(observer) = &self.observer {
-            let events: Vec<Event> = batch
+            let created = batch
                 .iter()
                 .zip(results)
                 .filter(|(_, r)| r.created)
-                .map(|(e, r)| stored_event(e, r.id))
-                .collect();
-            if !events.is_empty() {
-                observer.committed(&events);
-            }
+                .map(|(e, r)| (e, r.id));
+            notify_committed(observer.as_ref(), created);
         }
-    }
-}
-
-/// The stored form of an event that was just inserted with `id`.
-pub fn stored_event(e: &NewEvent, id: i64) -> Event {
-    Event {
-        id,
-        uuid: e.uuid,
-        event_type: e.event_type.clone(),
-        group: e.group.as_str().to_owned(),
-        timestamp: e.timestamp,
-        message: e.message.clone(),
-        data: e.data.clone(),
-        initiator: e.initiator.clone(),
-        send_mail: e.send_mail.clone(),
     }
 }

@@ -1,120 +1,232 @@
-//! The mailer against a real SMTP listener on loopback (a small SMTP sink over a tokio
-//! `TcpListener`, written here so it can also refuse or hang on purpose).
+//! E-mail through the durable outbox, with the real writer, real databases (SQLite file and
+//! PostgreSQL) and a real SMTP listener on loopback (`eventlog_testing::smtp`), which can also
+//! be down, refuse or hang on purpose.
 #![cfg(feature = "mail")]
 #![allow(clippy::unwrap_used)]
 
-use std::net::SocketAddr;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
-use chrono::TimeZone;
-use eventlog::mail::{MailConfig, Mailer};
-use eventlog::{Event, EventTypes};
-use eventlog_testing::smtp::{Mode, SmtpSink, header, part};
-
-fn event(id: i64, message: &str, send_mail: Option<&str>) -> Event {
-    Event {
-        id,
-        uuid: uuid::Uuid::now_v7(),
-        event_type: "warning".into(),
-        group: "Order 1".into(),
-        timestamp: chrono::Utc
-            .with_ymd_and_hms(2026, 11, 27, 10, 20, 30)
-            .single()
-            .unwrap(),
-        message: message.into(),
-        data: Some(serde_json::json!({"order": 1, "note": "<script>alert(1)</script>"})),
-        initiator: Some("<script>bob</script>".into()),
-        send_mail: send_mail.map(str::to_owned),
-    }
-}
+use eventlog::EventLog;
+use eventlog::mail::MailConfig;
+use eventlog::store::OutboxStatus;
+use eventlog_testing::smtp::{Mode, Received, SmtpSink, down_addr, header, part};
 
 fn config(url: String) -> MailConfig {
     MailConfig {
         url: Some(url),
         from: "Event Log <eventlog@example.com>".into(),
+        // Short waits: the tests bring the server up after a few seconds.
+        timeout_secs: 2,
+        retry_max_interval_secs: 1,
+        close_timeout_secs: 5,
         ..MailConfig::default()
     }
 }
 
-#[tokio::test]
-async fn one_mail_per_event_with_a_recipient() {
-    let sink = SmtpSink::start(Mode::Accept).await;
-    let mailer = Mailer::start(config(sink.url()), EventTypes::default()).unwrap();
-    mailer.notify(&[
-        event(1, "first <script>x</script>", Some("alice@example.com")),
-        event(2, "no mail for me", None),
-    ]);
-    // The writer's hook is the same entry point.
-    eventlog::CommitObserver::committed(&mailer, &[event(3, "third", Some("bob@example.org"))]);
-    mailer.notify(&[]);
-    mailer.close().await;
-
-    let stats = mailer.stats();
-    assert_eq!((stats.queued, stats.sent, stats.failed), (2, 2, 0));
-    let mut mails = sink.mails();
-    assert_eq!(mails.len(), 2, "{mails:#?}");
-    mails.sort_by_key(|m| m.to.clone());
-
-    let m = &mails[0];
-    assert_eq!(m.from, "<eventlog@example.com>");
-    assert_eq!(m.to, ["<alice@example.com>"]);
-    assert_eq!(header(&m.data, "To"), "alice@example.com");
-    assert_eq!(
-        header(&m.data, "From"),
-        "\"Event Log\" <eventlog@example.com>"
-    );
-    assert_eq!(header(&m.data, "Subject"), "Event Log: Warning");
-    assert!(header(&m.data, "Content-Type").starts_with("multipart/alternative"));
-    assert_eq!(
-        part(&m.data, "text/plain"),
-        "The Event was Warning on 2026-11-27 10:20:30 UTC\n\nfirst <script>x</script>\n\n-- <script>bob</script>"
-    );
-    let html = part(&m.data, "text/html");
-    assert!(
-        html.contains("The Event was Warning on 2026-11-27 10:20:30 UTC<br>"),
-        "{html}"
-    );
-    assert!(
-        html.contains("first &lt;script&gt;x&lt;/script&gt;"),
-        "{html}"
-    );
-    assert!(
-        html.contains("-- &lt;script&gt;bob&lt;/script&gt;"),
-        "{html}"
-    );
-    assert!(!html.contains("<script>"), "{html}");
-
-    assert_eq!(mails[1].to, ["<bob@example.org>"]);
-    assert!(part(&mails[1].data, "text/plain").contains("\n\nthird\n\n"));
+async fn outbox(url: &str) -> OutboxStatus {
+    let store = eventlog::store::open(url).await.unwrap();
+    store.outbox_status().await.unwrap()
 }
 
-#[tokio::test]
+/// Waits until the sink holds `n` mails (or 30 s passed), then a little longer so that a
+/// duplicate would have time to arrive too.
+async fn wait_for_mails(sink: &SmtpSink, n: usize) -> Vec<Received> {
+    let start = Instant::now();
+    while sink.mails().len() < n && start.elapsed() < Duration::from_secs(30) {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    sink.mails()
+}
+
+/// Through the real writer: a group's recipient mails every event of the group, an event's
+/// own recipient mails that event, others mail nobody; `close()` sends them.
+async fn recorded_events_are_mailed_after_commit(url: &str) {
+    let sink = SmtpSink::start(Mode::Accept).await;
+    let log = EventLog::builder(url)
+        .mail(config(sink.url()))
+        .open()
+        .await
+        .unwrap();
+    let watched = log.group().send_mail("ops@example.com").unwrap();
+    let first = watched.info("step 1").await.unwrap();
+    watched.error("step 2 failed").await.unwrap();
+    let quiet = log.group();
+    quiet.info("nobody hears this").await.unwrap();
+    quiet
+        .warning("but this one")
+        .send_mail("boss@example.com")
+        .await
+        .unwrap();
+    log.clone().close().await.unwrap();
+    let stats = log.mail_stats().unwrap();
+    assert_eq!((stats.sent, stats.given_up), (3, 0), "{stats:?}");
+    let mails = sink.mails();
+    let mut seen: Vec<_> = mails
+        .iter()
+        .map(|m| (m.to.join(","), header(&m.data, "Subject")))
+        .collect();
+    seen.sort();
+    assert_eq!(
+        seen,
+        [
+            (
+                "<boss@example.com>".to_owned(),
+                "Event Log: Warning".to_owned()
+            ),
+            (
+                "<ops@example.com>".to_owned(),
+                "Event Log: Error".to_owned()
+            ),
+            ("<ops@example.com>".to_owned(), "Event Log: Info".to_owned()),
+        ]
+    );
+    let ids: Vec<String> = mails
+        .iter()
+        .map(|m| header(&m.data, "Message-ID"))
+        .collect();
+    let want = eventlog::mail::message_id(first, "ops@example.com", "example.com");
+    assert!(ids.contains(&want), "{want} not in {ids:?}");
+    let status = outbox(url).await;
+    assert_eq!((status.queued, status.sent, status.given_up), (0, 3, 0));
+}
+
+/// The SMTP server is down while 100 mail events are recorded and the process (here: the
+/// `EventLog` with its writer and mail sender) is restarted once in between; then the server
+/// comes up. Exactly 100 mails arrive, one per event, none twice.
+async fn an_outage_and_a_restart_lose_no_mail_and_send_none_twice(url: &str) {
+    let addr = down_addr().await;
+    let started = Instant::now();
+    let mut uuids = HashSet::new();
+    for half in 0..2 {
+        let log = EventLog::builder(url)
+            .mail(config(format!("smtp://{addr}")))
+            .open()
+            .await
+            .unwrap();
+        let g = log.group().send_mail("ops@example.com").unwrap();
+        for i in 0..50 {
+            uuids.insert(g.error(format!("disk {half}/{i} failing")).await.unwrap());
+        }
+        // The restart: everything stored, the mail sender stopped with the server still down.
+        log.clone().close().await.unwrap();
+        let stats = log.mail_stats().unwrap();
+        assert_eq!(stats.sent, 0, "{stats:?}");
+        assert!(
+            stats.retried >= 50,
+            "each mail failed at least once: {stats:?}"
+        );
+    }
+    let status = outbox(url).await;
+    assert_eq!((status.queued, status.sent), (100, 0), "{status:?}");
+    // The server stays down for about 5 s in all.
+    tokio::time::sleep(Duration::from_secs(5).saturating_sub(started.elapsed())).await;
+    let log = EventLog::builder(url)
+        .mail(config(format!("smtp://{addr}")))
+        .open()
+        .await
+        .unwrap();
+    let sink = SmtpSink::start_on(addr, Mode::Accept).await;
+    let mails = wait_for_mails(&sink, 100).await;
+    log.close().await.unwrap();
+    assert_eq!(mails.len(), 100, "exactly 100 mails");
+    let mut per_event: HashMap<String, usize> = HashMap::new();
+    for m in &mails {
+        *per_event.entry(header(&m.data, "Message-ID")).or_default() += 1;
+    }
+    let want: HashSet<String> = uuids
+        .iter()
+        .map(|u| eventlog::mail::message_id(*u, "ops@example.com", "example.com"))
+        .collect();
+    assert_eq!(per_event.len(), 100, "none twice");
+    assert_eq!(per_event.keys().cloned().collect::<HashSet<_>>(), want);
+    let status = outbox(url).await;
+    assert_eq!(
+        (status.queued, status.sent, status.given_up),
+        (0, 100, 0),
+        "{status:?}"
+    );
+    assert!(status.retried >= 100, "{status:?}");
+}
+
+/// Two processes' senders on one database (here: two `EventLog`s): each mail is claimed by one
+/// of them only.
+async fn two_senders_send_each_mail_once(url: &str) {
+    let sink = SmtpSink::start(Mode::Accept).await;
+    let a = EventLog::builder(url)
+        .mail(config(sink.url()))
+        .open()
+        .await
+        .unwrap();
+    let b = EventLog::builder(url)
+        .mail(config(sink.url()))
+        .open()
+        .await
+        .unwrap();
+    let ga = a.group().send_mail("a@example.com").unwrap();
+    let gb = b.group().send_mail("b@example.com").unwrap();
+    for i in 0..40 {
+        ga.info(format!("a {i}")).await.unwrap();
+        gb.info(format!("b {i}")).await.unwrap();
+    }
+    a.flush().await.unwrap();
+    b.flush().await.unwrap();
+    let mails = wait_for_mails(&sink, 80).await;
+    let (sa, sb) = (a.mail_stats().unwrap(), b.mail_stats().unwrap());
+    a.close().await.unwrap();
+    b.close().await.unwrap();
+    let ids: HashSet<String> = mails
+        .iter()
+        .map(|m| header(&m.data, "Message-ID"))
+        .collect();
+    assert_eq!((mails.len(), ids.len()), (80, 80));
+    assert_eq!(sa.sent + sb.sent, 80, "{sa:?} {sb:?}");
+}
+
+eventlog_testing::on_both_backends!(
+    recorded_events_are_mailed_after_commit,
+    an_outage_and_a_restart_lose_no_mail_and_send_none_twice,
+    two_senders_send_each_mail_once,
+);
+
+fn sqlite_url(dir: &tempfile::TempDir) -> String {
+    format!("sqlite://{}", dir.path().join("events.db").display())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn custom_templates_fill_data_and_escape_it_in_html() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = sqlite_url(&dir);
     let sink = SmtpSink::start(Mode::Accept).await;
     let cfg = MailConfig {
         subject: "[{type}] {message}".into(),
-        body: "{message}\n{data}\nby {initiator} at {date}".into(),
+        body: "{message}\n{data}\nby {initiator}".into(),
         ..config(sink.url())
     };
-    let mailer = Mailer::start(cfg, EventTypes::default()).unwrap();
-    mailer.notify(&[event(1, "paid", Some("carol@example.com"))]);
-    mailer.close().await;
+    let log = EventLog::builder(&url).mail(cfg).open().await.unwrap();
+    let data = serde_json::json!({"order": 1, "note": "<script>alert(1)</script>"});
+    log.group()
+        .warning("paid <b>")
+        .data(&data)
+        .initiator("<script>bob</script>")
+        .send_mail("carol@example.com")
+        .await
+        .unwrap();
+    log.close().await.unwrap();
 
     let mails = sink.mails();
     assert_eq!(mails.len(), 1);
-    let data = &mails[0].data;
-    assert_eq!(header(data, "Subject"), "[Warning] paid");
-    // Key order depends on serde_json's `preserve_order` (which other crates of the
-    // workspace may switch on): compare against the same pretty printing.
-    let pretty = serde_json::to_string_pretty(
-        &serde_json::json!({"order": 1, "note": "<script>alert(1)</script>"}),
-    )
-    .unwrap();
+    let m = &mails[0].data;
+    assert_eq!(header(m, "Subject"), "[Warning] paid <b>");
+    assert_eq!(header(m, "From"), "\"Event Log\" <eventlog@example.com>");
+    let pretty = serde_json::to_string_pretty(&data).unwrap();
     assert_eq!(
-        part(data, "text/plain"),
-        format!("paid\n{pretty}\nby <script>bob</script> at 2026-11-27 10:20:30 UTC")
+        part(m, "text/plain"),
+        format!("paid <b>\n{pretty}\nby <script>bob</script>")
     );
-    let html = part(data, "text/html");
+    let html = part(m, "text/html");
     assert!(
         html.contains(&format!(
             "<pre>{}</pre>",
@@ -122,20 +234,66 @@ async fn custom_templates_fill_data_and_escape_it_in_html() {
         )),
         "{html}"
     );
+    assert!(html.contains("paid &lt;b&gt;<br>"), "{html}");
     assert!(
-        html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"),
+        html.contains("by &lt;script&gt;bob&lt;&#x2F;script&gt;"),
         "{html}"
     );
-    assert!(!html.contains("<script>"), "{html}");
+    assert!(
+        !html.contains("<script>") && !html.contains("<b>"),
+        "{html}"
+    );
 }
 
-/// A port nobody listens on: bound, then released.
-async fn dead_port() -> SocketAddr {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    listener.local_addr().unwrap()
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_permanent_refusal_is_given_up_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = sqlite_url(&dir);
+    let sink = SmtpSink::start(Mode::Reject).await;
+    let cfg = MailConfig {
+        fail_silently: true,
+        ..config(sink.url())
+    };
+    let log = EventLog::builder(&url).mail(cfg).open().await.unwrap();
+    let g = log.group().send_mail("erin@example.com").unwrap();
+    g.info("a").await.unwrap();
+    g.info("b").await.unwrap();
+    log.clone().close().await.unwrap();
+    let stats = log.mail_stats().unwrap();
+    assert_eq!((stats.sent, stats.retried, stats.given_up), (0, 0, 2));
+    assert!(sink.mails().is_empty());
+    let status = outbox(&url).await;
+    assert_eq!((status.queued, status.given_up), (0, 2), "{status:?}");
 }
 
-/// A `tracing` writer into a shared buffer, to see what the mailer logs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mails_failing_past_the_retry_period_are_given_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = sqlite_url(&dir);
+    let cfg = MailConfig {
+        give_up_after_secs: 2,
+        fail_silently: true,
+        ..config(format!("smtp://{}", down_addr().await))
+    };
+    let log = EventLog::builder(&url).mail(cfg).open().await.unwrap();
+    let g = log.group().send_mail("frank@example.com").unwrap();
+    for i in 0..3 {
+        g.info(format!("event {i}")).await.unwrap();
+    }
+    log.flush().await.unwrap();
+    let start = Instant::now();
+    while outbox(&url).await.given_up < 3 && start.elapsed() < Duration::from_secs(20) {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    log.clone().close().await.unwrap();
+    let status = outbox(&url).await;
+    assert_eq!((status.queued, status.sent, status.given_up), (0, 0, 3));
+    assert!(status.retried >= 3, "{status:?}");
+    // Events are never lost to mail failures.
+    assert_eq!(log.stats().stored, 3);
+}
+
+/// A `tracing` writer into a shared buffer, to see what is logged.
 #[derive(Clone, Default)]
 struct LogBuffer(Arc<Mutex<Vec<u8>>>);
 
@@ -149,209 +307,43 @@ impl std::io::Write for LogBuffer {
     }
 }
 
-impl LogBuffer {
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
-    }
-}
-
-/// Everything logged by this test binary. A global subscriber rather than a scoped one: tests
-/// run on parallel threads, and tracing caches per-callsite interest across them.
-fn logs() -> LogBuffer {
-    static LOGS: std::sync::OnceLock<LogBuffer> = std::sync::OnceLock::new();
-    LOGS.get_or_init(|| {
-        let logs = LogBuffer::default();
-        let writer = logs.clone();
-        let subscriber = tracing_subscriber::fmt()
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_a_mail_section_mail_is_queued_and_a_warning_logged_once() {
+    let logs = LogBuffer::default();
+    let writer = logs.clone();
+    // A global subscriber: the warning is logged on the writer thread.
+    tracing::subscriber::set_global_default(
+        tracing_subscriber::fmt()
             .with_ansi(false)
             .with_writer(move || writer.clone())
-            .finish();
-        tracing::subscriber::set_global_default(subscriber).unwrap();
-        logs
-    })
-    .clone()
-}
-
-#[tokio::test]
-async fn a_dead_server_counts_failures_without_blocking() {
-    let logs = logs();
-    for fail_silently in [false, true] {
-        let to = format!("dead-{fail_silently}@example.com");
-        let addr = dead_port().await;
-        let cfg = MailConfig {
-            fail_silently,
-            ..config(format!("smtp://{addr}"))
-        };
-        let mailer = Mailer::start(cfg, EventTypes::default()).unwrap();
-        let events: Vec<Event> = (0..3).map(|i| event(i, "lost mail", Some(&to))).collect();
-        mailer.notify(&events);
-        mailer.notify(&[event(9, "no recipient", None)]);
-        mailer.close().await;
-        let stats = mailer.stats();
-        assert_eq!(
-            (stats.queued, stats.sent, stats.failed),
-            (3, 0, 3),
-            "fail_silently={fail_silently}"
-        );
-        let text = logs.text();
-        let logged: Vec<&str> = text.lines().filter(|l| l.contains(&to)).collect();
-        if fail_silently {
-            assert!(logged.is_empty(), "{logged:#?}");
-        } else {
-            assert_eq!(logged.len(), 3, "{text}");
-            for line in logged {
-                assert!(line.contains("ERROR"), "{line}");
-                assert!(
-                    line.contains("cannot send event mail: SMTP error"),
-                    "{line}"
-                );
-            }
-        }
-    }
-}
-
-#[tokio::test]
-async fn a_refusing_server_counts_failures() {
-    let sink = SmtpSink::start(Mode::Reject).await;
-    let cfg = MailConfig {
-        fail_silently: true,
-        ..config(sink.url())
-    };
-    let mailer = Mailer::start(cfg, EventTypes::default()).unwrap();
-    mailer.notify(&[
-        event(1, "a", Some("erin@example.com")),
-        event(2, "b", Some("erin@example.com")),
-    ]);
-    mailer.close().await;
-    assert_eq!(mailer.stats().failed, 2);
-    assert_eq!(mailer.stats().sent, 0);
-    assert!(sink.mails().is_empty());
-}
-
-#[tokio::test]
-async fn a_full_queue_fails_fast_and_close_gives_up_after_its_timeout() {
-    let sink = SmtpSink::start(Mode::Hang).await;
-    let cfg = MailConfig {
-        queue_capacity: 1,
-        timeout_secs: 30,
-        close_timeout_secs: 1,
-        ..config(sink.url())
-    };
-    let mailer = Mailer::start(cfg, EventTypes::default()).unwrap();
-    let events: Vec<Event> = (0..5)
-        .map(|i| event(i, "stuck", Some("frank@example.com")))
+            .finish(),
+    )
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let url = sqlite_url(&dir);
+    let log = EventLog::open(&url).await.unwrap();
+    let g = log.group().send_mail("gina@example.com").unwrap();
+    g.info("one").await.unwrap();
+    log.flush().await.unwrap();
+    g.info("two").await.unwrap();
+    log.group().info("no mail asked").await.unwrap();
+    log.clone().close().await.unwrap();
+    assert!(log.mail_stats().is_none());
+    let text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    let warnings: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains("has no [mail] configuration"))
         .collect();
-    mailer.notify(&events);
-    // At most one mail is in the task's hands and one in the queue; the rest failed at once.
-    let stats = mailer.stats();
-    assert!(stats.failed >= 3, "{stats:?}");
-    assert_eq!(stats.queued + stats.failed, 5, "{stats:?}");
-    mailer.close().await;
-    let stats = mailer.stats();
-    assert_eq!((stats.sent, stats.failed, stats.pending), (0, 5, 0));
-    // After close, notifications are counted as failed, never queued.
-    mailer.notify(&events[..1]);
-    assert_eq!(mailer.stats().failed, 6);
-}
-
-#[tokio::test]
-async fn a_bad_recipient_is_a_counted_failure() {
+    assert_eq!(warnings.len(), 1, "{text}");
+    assert!(warnings[0].contains("WARN") && warnings[0].contains("gina@example.com"));
+    // The mails wait in the outbox for a process with [mail].
+    assert_eq!(outbox(&url).await.queued, 2);
     let sink = SmtpSink::start(Mode::Accept).await;
-    let mailer = Mailer::start(config(sink.url()), EventTypes::default()).unwrap();
-    mailer.notify(&[
-        event(1, "x", Some("not an address")),
-        event(2, "y", Some("ok@example.com")),
-    ]);
-    mailer.close().await;
-    let stats = mailer.stats();
-    assert_eq!((stats.sent, stats.failed), (1, 1));
-    assert_eq!(sink.mails().len(), 1);
-}
-
-#[tokio::test]
-async fn host_and_port_settings_reach_the_server() {
-    let sink = SmtpSink::start(Mode::Accept).await;
-    let cfg = MailConfig {
-        host: Some(sink.addr.ip().to_string()),
-        port: Some(sink.addr.port()),
-        from: "alerts@example.com".into(),
-        ..MailConfig::default()
-    };
-    let mailer = Mailer::start(cfg, EventTypes::default()).unwrap();
-    mailer.notify(&[event(1, "hello", Some("gina@example.com"))]);
-    mailer.close().await;
-    let mails = sink.mails();
-    assert_eq!(mails.len(), 1);
-    assert_eq!(mails[0].from, "<alerts@example.com>");
-}
-
-/// Through the real writer: a group's recipient mails every event of the group, an event's
-/// own recipient mails that event, others mail nobody; the mails are sent by `close()`.
-async fn recorded_events_are_mailed_after_commit(url: &str) {
-    let sink = SmtpSink::start(Mode::Accept).await;
-    let log = eventlog::EventLog::builder(url)
+    let sender = EventLog::builder(&url)
         .mail(config(sink.url()))
         .open()
         .await
         .unwrap();
-    let watched = log.group().send_mail("ops@example.com").unwrap();
-    watched.info("step 1").await.unwrap();
-    watched.error("step 2 failed").await.unwrap();
-    let quiet = log.group();
-    quiet.info("nobody hears this").await.unwrap();
-    quiet
-        .warning("but this one")
-        .send_mail("boss@example.com")
-        .await
-        .unwrap();
-    log.clone().close().await.unwrap();
-    let stats = log.mail_stats().unwrap();
-    assert_eq!((stats.sent, stats.failed), (3, 0), "{stats:?}");
-    let mut mails: Vec<_> = sink
-        .mails()
-        .into_iter()
-        .map(|m| (m.to.join(","), header(&m.data, "Subject")))
-        .collect();
-    mails.sort();
-    assert_eq!(
-        mails,
-        [
-            (
-                "<boss@example.com>".to_owned(),
-                "Event Log: Warning".to_owned()
-            ),
-            (
-                "<ops@example.com>".to_owned(),
-                "Event Log: Error".to_owned()
-            ),
-            ("<ops@example.com>".to_owned(), "Event Log: Info".to_owned()),
-        ]
-    );
+    sender.close().await.unwrap();
+    assert_eq!(sink.mails().len(), 2);
 }
-
-/// A dead mail server neither delays nor loses events.
-async fn a_dead_mail_server_loses_no_event(url: &str) {
-    let dead = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = dead.local_addr().unwrap();
-    drop(dead);
-    let log = eventlog::EventLog::builder(url)
-        .mail(config(format!("smtp://{addr}")))
-        .open()
-        .await
-        .unwrap();
-    let g = log.group().send_mail("ops@example.com").unwrap();
-    for i in 0..20 {
-        g.info(format!("event {i}")).await.unwrap();
-    }
-    log.clone().close().await.unwrap();
-    assert_eq!(log.stats().stored, 20);
-    let stats = log.mail_stats().unwrap();
-    assert_eq!((stats.sent, stats.failed), (0, 20), "{stats:?}");
-    let store = eventlog::store::open(url).await.unwrap();
-    assert_eq!(store.count(&Default::default()).await.unwrap(), 20);
-}
-
-eventlog_testing::on_both_backends!(
-    recorded_events_are_mailed_after_commit,
-    a_dead_mail_server_loses_no_event,
-);

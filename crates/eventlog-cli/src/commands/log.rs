@@ -42,6 +42,15 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
     }
     if let Some(to) = &args.send_mail {
         eventlog::event::validate_mail_recipient(to)?;
+        // Refused rather than queued: this command is the one place where the person asking
+        // for the mail is right there to fix the configuration.
+        if config.mail.is_none() {
+            anyhow::bail!(
+                "--send-mail needs a [mail] section in the configuration file (at least \
+                 `url = \"smtp://host:port\"` and `from = \"eventlog@example.com\"`); \
+                 none is configured, so no mail would be sent"
+            );
+        }
     }
     let data: Option<serde_json::Value> = args
         .data

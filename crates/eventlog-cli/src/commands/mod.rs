@@ -5,6 +5,7 @@ pub mod filter_args;
 pub mod import;
 pub mod import_django;
 pub mod log;
+pub mod mail;
 pub mod migrate;
 pub mod purge;
 pub mod serve;

@@ -14,11 +14,14 @@ pub struct Args {
     bind: Option<SocketAddr>,
 }
 
-/// Serves the admin until Ctrl-C or SIGTERM, then finishes open requests.
+/// Serves the admin until Ctrl-C or SIGTERM, then stops accepting, ends live-tail streams
+/// and lets open requests finish for up to `[server] shutdown_grace`.
 pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
     let config = ctx.config()?;
     let types = config.event_types()?;
-    let store = ctx.store().await?;
+    // The server fails fast while the database is unreachable (`503`), and PostgreSQL
+    // cancels statements that would hold a request past its timeout.
+    let store = ctx.store_with(config.database.connect_options()).await?;
     if !store.has_users().await? {
         eprintln!(
             "No admin user exists yet. Create the first one with:\n\n    eventlog --database-url {} user add admin --role admin\n",
@@ -57,18 +60,33 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
     };
     let mut state = eventlog_web::AppState::new(store, types.clone())
         .with_api_body_limit(config.api.body_limit);
-    // Events posted with `send_mail` are mailed after their commit.
+    // Events posted with `send_mail` get an outbox row in their own transaction; the mail
+    // sender (the same one `EventLog` starts) sends it, woken by the API's commits. Without
+    // `[mail]` the mail stays queued for another process, and the log says so once.
     let mailer = match config.mail.clone() {
         Some(mail) => {
-            let mailer = std::sync::Arc::new(eventlog::mail::Mailer::start(mail, types)?);
-            state = state.with_api_observer(mailer.clone());
-            Some(mailer)
+            let sender = eventlog::mail::MailSender::start(ctx.database_url(), mail, types)
+                .await
+                .context("cannot start the mail sender")?;
+            state = state.with_api_observer(sender.waker());
+            Some(sender)
         }
-        None => None,
+        None => {
+            state = state.with_api_observer(std::sync::Arc::new(
+                eventlog::event::UnsentMailWarning::default(),
+            ));
+            None
+        }
     };
-    eventlog_web::serve(listener, eventlog_web::app(state), shutdown_signal())
-        .await
-        .context("server failed")?;
+    let options = eventlog_web::ServeOptions::from_config(&config.server, &config.api);
+    eventlog_web::serve_with(
+        listener,
+        eventlog_web::app(state),
+        shutdown_signal(),
+        options,
+    )
+    .await
+    .context("server failed")?;
     maintenance.abort();
     if let Some(task) = retention {
         task.abort();
@@ -99,4 +117,5 @@ async fn shutdown_signal() {
         _ = ctrl_c => {},
         _ = term => {},
     }
+    eprintln!("eventlog: shutting down");
 }

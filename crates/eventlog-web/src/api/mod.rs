@@ -79,15 +79,12 @@ impl ApiState {
             return self.insert_only(events).await;
         };
         let inserted = self.insert_only(events.clone()).await?;
-        let created: Vec<eventlog::Event> = events
+        let created = events
             .iter()
             .zip(&inserted)
             .filter(|(_, r)| r.created)
-            .map(|(e, r)| eventlog::writer::stored_event(e, r.id))
-            .collect();
-        if !created.is_empty() {
-            observer.committed(&created);
-        }
+            .map(|(e, r)| (e, r.id));
+        eventlog::event::notify_committed(observer.as_ref(), created);
         Ok(inserted)
     }
 
@@ -219,7 +216,16 @@ impl ApiError {
 
 impl From<eventlog::StoreError> for ApiError {
     fn from(e: eventlog::StoreError) -> Self {
-        ApiError::internal(e)
+        if e.is_transient() {
+            // Unreachable, restarting, busy: the client may retry (`Retry-After`).
+            tracing::warn!(error = %e, "database unavailable while answering an API request");
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                crate::error::Unavailable::Database.to_string(),
+            )
+        } else {
+            ApiError::internal(e)
+        }
     }
 }
 
@@ -232,6 +238,11 @@ impl IntoResponse for ApiError {
                 header::WWW_AUTHENTICATE,
                 HeaderValue::from_static("Bearer realm=\"eventlog\""),
             );
+        }
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
         }
         response
     }

@@ -16,6 +16,7 @@ use crate::event::{Event, NewEvent};
 mod cursor;
 mod filter;
 mod group_delta;
+pub mod outbox;
 #[cfg(feature = "postgres")]
 pub mod postgres;
 #[cfg(feature = "sqlite")]
@@ -25,14 +26,15 @@ mod users;
 
 pub use cursor::{Cursor, GroupCursor};
 pub use filter::{DataMatch, EventFilter, GroupFilter, Order};
+pub use outbox::{OutboxStatus, OutboxStore};
 pub use tokens::{TokenError, TokenInfo, TokenStore};
 pub use users::{Role, Session, User, UserStore};
 
-/// Everything a backend stores: events, admin users and sessions, API tokens.
+/// Everything a backend stores: events, admin users and sessions, API tokens, the mail outbox.
 /// `Arc<dyn Backend>` upcasts to `Arc<dyn Store>` (or the other parts) where only one is needed.
-pub trait Backend: Store + UserStore + TokenStore {}
+pub trait Backend: Store + UserStore + TokenStore + OutboxStore {}
 
-impl<T: Store + UserStore + TokenStore> Backend for T {}
+impl<T: Store + UserStore + TokenStore + OutboxStore> Backend for T {}
 
 /// How many rows a purge deletes per transaction, so it never holds a large lock for long.
 pub const PURGE_BATCH: usize = 5_000;
@@ -159,13 +161,54 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<u64, StoreError>;
 }
 
+/// How a store connects: pool timeouts. [`open`] uses the defaults.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ConnectOptions {
+    /// How long an operation waits for a pooled connection (or for a new connection to be
+    /// made) before it fails with a transient error. Default 2 s: an unreachable database
+    /// is reported fast instead of holding every caller.
+    pub acquire_timeout: std::time::Duration,
+    /// PostgreSQL: the server cancels statements running longer than this
+    /// (`statement_timeout`, not applied to migrations). `None` (the default): no limit,
+    /// as long exports and imports need.
+    pub statement_timeout: Option<std::time::Duration>,
+}
+
+impl Default for ConnectOptions {
+    fn default() -> Self {
+        ConnectOptions {
+            acquire_timeout: std::time::Duration::from_secs(2),
+            statement_timeout: None,
+        }
+    }
+}
+
+impl ConnectOptions {
+    /// Options with this acquire timeout and statement timeout.
+    pub fn new(
+        acquire_timeout: std::time::Duration,
+        statement_timeout: Option<std::time::Duration>,
+    ) -> Self {
+        ConnectOptions {
+            acquire_timeout,
+            statement_timeout,
+        }
+    }
+}
+
 /// Opens the store a URL names and applies its migrations: `sqlite://PATH` (created if missing,
 /// WAL mode), `sqlite::memory:`, `postgres://…` or `postgresql://…`.
 pub async fn open(url: &str) -> Result<Arc<dyn Backend>, StoreError> {
+    open_with(url, ConnectOptions::default()).await
+}
+
+/// Like [`open`], with pool timeouts of the caller's choosing.
+pub async fn open_with(url: &str, options: ConnectOptions) -> Result<Arc<dyn Backend>, StoreError> {
     let scheme = url.split(':').next().unwrap_or_default();
     let store: Arc<dyn Backend> = match scheme {
-        "sqlite" => open_sqlite(url).await?,
-        "postgres" | "postgresql" => open_postgres(url).await?,
+        "sqlite" => open_sqlite(url, options).await?,
+        "postgres" | "postgresql" => open_postgres(url, options).await?,
         _ => {
             return Err(StoreError::UnsupportedUrl { url: redact(url) });
         }
@@ -175,31 +218,49 @@ pub async fn open(url: &str) -> Result<Arc<dyn Backend>, StoreError> {
 }
 
 #[cfg(feature = "sqlite")]
-async fn open_sqlite(url: &str) -> Result<Arc<dyn Backend>, StoreError> {
-    Ok(Arc::new(sqlite::SqliteStore::connect(url).await?))
+async fn open_sqlite(url: &str, options: ConnectOptions) -> Result<Arc<dyn Backend>, StoreError> {
+    Ok(Arc::new(
+        sqlite::SqliteStore::connect_with(url, options).await?,
+    ))
 }
 #[cfg(not(feature = "sqlite"))]
-async fn open_sqlite(_: &str) -> Result<Arc<dyn Backend>, StoreError> {
+async fn open_sqlite(_: &str, _: ConnectOptions) -> Result<Arc<dyn Backend>, StoreError> {
     Err(StoreError::BackendDisabled("sqlite"))
 }
 #[cfg(feature = "postgres")]
-async fn open_postgres(url: &str) -> Result<Arc<dyn Backend>, StoreError> {
-    Ok(Arc::new(postgres::PostgresStore::connect(url).await?))
+async fn open_postgres(url: &str, options: ConnectOptions) -> Result<Arc<dyn Backend>, StoreError> {
+    Ok(Arc::new(
+        postgres::PostgresStore::connect_with(url, options).await?,
+    ))
 }
 #[cfg(not(feature = "postgres"))]
-async fn open_postgres(_: &str) -> Result<Arc<dyn Backend>, StoreError> {
+async fn open_postgres(_: &str, _: ConnectOptions) -> Result<Arc<dyn Backend>, StoreError> {
     Err(StoreError::BackendDisabled("postgres"))
 }
 
-/// The URL without a password, for messages.
+/// The URL without its password, for messages: `postgres://u:***@h/db` when there is a
+/// password, the URL unchanged when there is none.
 pub fn redact(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(s), Some(at)) if at > s => {
-            let userinfo = &url[s + 3..at];
-            let user = userinfo.split(':').next().unwrap_or_default();
-            format!("{}://{}:***{}", &url[..s], user, &url[at..])
+    match url::Url::parse(url) {
+        Ok(mut parsed) if parsed.password().is_some() => {
+            if parsed.set_password(Some("***")).is_ok() {
+                parsed.to_string()
+            } else {
+                "<database URL>".to_owned()
+            }
         }
-        _ => url.to_owned(),
+        Ok(_) => url.to_owned(),
+        // Not a URL a parser accepts: show only what precedes a possible password.
+        Err(_) => match (url.find("://"), url.rfind('@')) {
+            (Some(s), Some(at)) if at > s => {
+                let userinfo = &url[s + 3..at];
+                match userinfo.split_once(':') {
+                    Some((user, _)) => format!("{}://{}:***{}", &url[..s], user, &url[at..]),
+                    None => url.to_owned(),
+                }
+            }
+            _ => url.to_owned(),
+        },
     }
 }
 
@@ -217,5 +278,21 @@ mod tests {
         assert!(msg.contains("unsupported database URL"), "{msg}");
         assert!(msg.contains("sqlite://PATH"), "{msg}");
         assert!(!msg.contains("secret"), "password leaked: {msg}");
+    }
+
+    #[test]
+    fn redact_hides_only_a_real_password() {
+        assert_eq!(
+            redact("postgres://eventlog:s3cr%40t@db.example:5432/events"),
+            "postgres://eventlog:***@db.example:5432/events"
+        );
+        // No password: nothing to hide, and no `:***` that reads like one.
+        assert_eq!(
+            redact("postgres://eventlog@localhost/events"),
+            "postgres://eventlog@localhost/events"
+        );
+        assert_eq!(redact("sqlite:///var/lib/ev.db"), "sqlite:///var/lib/ev.db");
+        assert_eq!(redact("sqlite://ev.db"), "sqlite://ev.db");
+        assert!(!redact("postgres://u:pa@ss@h/db").contains("pa"));
     }
 }

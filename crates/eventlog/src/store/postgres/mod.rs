@@ -8,7 +8,6 @@
 
 use std::collections::HashMap;
 use std::str::FromStr;
-use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -18,6 +17,7 @@ use uuid::Uuid;
 
 use crate::error::StoreError;
 use crate::event::{Event, GroupId, NewEvent};
+use crate::store::ConnectOptions;
 use crate::store::filter::like_pattern;
 use crate::store::group_delta::group_deltas;
 use crate::store::{
@@ -25,6 +25,7 @@ use crate::store::{
     Page, Store,
 };
 
+mod outbox;
 mod tokens;
 mod users;
 
@@ -64,15 +65,25 @@ pub struct PostgresStore {
 }
 
 impl PostgresStore {
-    /// Connects to `postgres://USER[:PASSWORD]@HOST[:PORT]/DB`. Does not migrate;
-    /// [`crate::store::open`] does.
+    /// Connects to `postgres://USER[:PASSWORD]@HOST[:PORT]/DB` with the default
+    /// [`ConnectOptions`]. Does not migrate; [`crate::store::open`] does.
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
-        let options = PgConnectOptions::from_str(url)?.application_name("eventlog");
+        Self::connect_with(url, ConnectOptions::default()).await
+    }
+
+    /// Connects with pool timeouts of the caller's choosing. Does not migrate.
+    pub async fn connect_with(url: &str, connect: ConnectOptions) -> Result<Self, StoreError> {
+        let mut options = PgConnectOptions::from_str(url)?.application_name("eventlog");
+        if let Some(limit) = connect.statement_timeout {
+            // Enforced by the server: a runaway query cannot hold a connection (and the
+            // request waiting on it) longer than this.
+            options = options.options([("statement_timeout", format!("{}", limit.as_millis()))]);
+        }
         let pool = PgPoolOptions::new()
             .max_connections(MAX_CONNECTIONS)
-            // A writer retrying through a server restart should get an error it can retry
-            // on, not hang for the default 30 s.
-            .acquire_timeout(Duration::from_secs(10))
+            // Callers get an error they can retry on (or show as "database unavailable")
+            // quickly, instead of every one of them waiting while the server is down.
+            .acquire_timeout(connect.acquire_timeout)
             .connect_with(options)
             .await?;
         Ok(PostgresStore { pool })
@@ -355,8 +366,18 @@ impl Store for PostgresStore {
 
     async fn migrate(&self) -> Result<(), StoreError> {
         // sqlx holds an advisory lock while migrating: servers starting together are safe.
+        // A migration may build an index over millions of rows: no statement timeout here.
+        let mut conn = self.pool.acquire().await?;
+        sqlx::query("SET statement_timeout = 0")
+            .execute(&mut *conn)
+            .await?;
+        // `run_direct` is sqlx's way around "`Acquire` is not general enough" inside an
+        // `async_trait` method; `run(&mut *conn)` does the same.
         sqlx::migrate!("migrations/postgres")
-            .run(&self.pool)
+            .run_direct(None, &mut *conn, false)
+            .await?;
+        sqlx::query("RESET statement_timeout")
+            .execute(&mut *conn)
             .await?;
         Ok(())
     }
@@ -374,6 +395,8 @@ impl Store for PostgresStore {
         };
         let mut tx = self.pool.begin().await?;
         let results = Self::insert_events(&mut tx, events).await?;
+        // The mails of the new events, in the same transaction (the durable mail outbox).
+        outbox::enqueue(&mut tx, events, &results).await?;
         Self::update_groups_after_insert(&mut tx, events, &results).await?;
         tx.commit().await?;
         Ok(results)

@@ -15,6 +15,7 @@ use uuid::Uuid;
 
 use crate::error::StoreError;
 use crate::event::{Event, NewEvent};
+use crate::store::ConnectOptions;
 use crate::store::filter::like_pattern;
 use crate::store::group_delta::group_deltas;
 use crate::store::{
@@ -24,6 +25,7 @@ use crate::store::{
 
 /// Rows per multi-row INSERT: 9 parameters each stays below SQLite's 32,766 limit, and
 /// a fixed size keeps the prepared statement cached.
+mod outbox;
 mod tokens;
 mod users;
 
@@ -39,9 +41,14 @@ pub struct SqliteStore {
 }
 
 impl SqliteStore {
-    /// Opens (creating if missing) the database at `sqlite://PATH` in WAL mode. Does not
-    /// migrate; [`crate::store::open`] does.
+    /// Opens (creating if missing) the database at `sqlite://PATH` in WAL mode, with the
+    /// default [`ConnectOptions`]. Does not migrate; [`crate::store::open`] does.
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        Self::connect_with(url, ConnectOptions::default()).await
+    }
+
+    /// Opens the database with pool timeouts of the caller's choosing. Does not migrate.
+    pub async fn connect_with(url: &str, connect: ConnectOptions) -> Result<Self, StoreError> {
         let in_memory = url.contains(":memory:") || url.contains("mode=memory");
         let options = SqliteConnectOptions::from_str(url)?
             .create_if_missing(true)
@@ -51,10 +58,14 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(Duration::from_secs(30))
             .pragma("temp_store", "memory")
-            .pragma("cache_size", "-65536");
+            // Page cache per connection, sized on purpose: 16 MiB (negative = KiB) × at
+            // most 8 connections bounds it at 128 MiB, enough for the hot index pages of
+            // millions of events without letting memory grow with load.
+            .pragma("cache_size", "-16384");
         let pool = SqlitePoolOptions::new()
             // An in-memory database exists per connection: share exactly one.
             .max_connections(if in_memory { 1 } else { 8 })
+            .acquire_timeout(connect.acquire_timeout)
             .connect_with(options)
             .await?;
         Ok(SqliteStore { pool })
@@ -456,6 +467,8 @@ impl Store for SqliteStore {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let gids = Self::upsert_groups(&mut tx, events).await?;
         let results = Self::insert_events(&mut tx, events, &gids).await?;
+        // The mails of the new events, in the same transaction (the durable mail outbox).
+        outbox::enqueue(&mut tx, events, &results).await?;
         // Duplicates are rare (retries, idempotent API calls): the summaries counted them as
         // new, so rebuild those groups from their stored events.
         let mut recount: Vec<String> = events

@@ -1,0 +1,197 @@
+//! The real `eventlog serve` as a child process, for tests of the server's behaviour under
+//! faults (signals, slow clients, database outages).
+
+#![allow(dead_code)] // Each test file uses a part.
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// A running `eventlog serve`; killed when dropped.
+pub struct Serve {
+    pub child: Child,
+    pub addr: SocketAddr,
+    stderr: Arc<Mutex<String>>,
+    _dir: tempfile::TempDir,
+}
+
+/// How to start it.
+pub struct ServeSpec<'a> {
+    pub url: &'a str,
+    /// `eventlog.toml` text.
+    pub config: &'a str,
+    /// `ulimit -n` for the child, through `sh -c`.
+    pub fd_limit: Option<u32>,
+    /// Where to listen (default: a free port chosen by the server).
+    pub bind: Option<SocketAddr>,
+    /// `--log-format`.
+    pub log_format: Option<&'a str>,
+}
+
+impl<'a> ServeSpec<'a> {
+    pub fn new(url: &'a str) -> Self {
+        ServeSpec {
+            url,
+            config: "",
+            fd_limit: None,
+            bind: None,
+            log_format: None,
+        }
+    }
+}
+
+impl Serve {
+    pub fn start(spec: ServeSpec<'_>) -> Serve {
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("eventlog.toml");
+        std::fs::write(&config, spec.config).unwrap();
+        let bind = spec
+            .bind
+            .map(|a| a.to_string())
+            .unwrap_or_else(|| "127.0.0.1:0".into());
+        let exe = env!("CARGO_BIN_EXE_eventlog");
+        let mut cmd = match spec.fd_limit {
+            Some(n) => {
+                let mut c = Command::new("sh");
+                c.args([
+                    "-c",
+                    &format!("ulimit -n {n} && exec \"$0\" serve --bind {bind}"),
+                    exe,
+                ]);
+                c
+            }
+            None => {
+                let mut c = Command::new(exe);
+                c.args(["serve", "--bind", &bind]);
+                c
+            }
+        };
+        if let Some(format) = spec.log_format {
+            cmd.env("EVENTLOG_LOG_FORMAT", format);
+        }
+        let mut child = cmd
+            .env("EVENTLOG_DATABASE_URL", spec.url)
+            .env("EVENTLOG_CONFIG", &config)
+            .env("EVENTLOG_LOG", "info")
+            .current_dir(dir.path())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start eventlog serve");
+        let stderr = child.stderr.take().unwrap();
+        let log = Arc::new(Mutex::new(String::new()));
+        let (tx, rx) = std::sync::mpsc::channel();
+        {
+            let log = log.clone();
+            std::thread::spawn(move || {
+                for line in BufReader::new(stderr).lines() {
+                    let Ok(line) = line else { break };
+                    if let Some(rest) = line.split("listening on http://").nth(1) {
+                        let addr = rest.split('/').next().unwrap_or_default().to_owned();
+                        let _ = tx.send(addr);
+                    }
+                    let mut log = log.lock().unwrap();
+                    log.push_str(&line);
+                    log.push('\n');
+                }
+            });
+        }
+        let addr = match rx.recv_timeout(Duration::from_secs(60)) {
+            Ok(addr) => addr.parse().unwrap(),
+            Err(_) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!(
+                    "eventlog serve did not start: {}",
+                    log.lock().unwrap().as_str()
+                );
+            }
+        };
+        Serve {
+            child,
+            addr,
+            stderr: log,
+            _dir: dir,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    /// What the server printed on stderr so far.
+    pub fn log(&self) -> String {
+        self.stderr.lock().unwrap().clone()
+    }
+
+    pub fn signal(&self, signal: &str) {
+        let status = Command::new("kill")
+            .args([&format!("-{signal}"), &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success(), "kill -{signal} failed");
+    }
+
+    /// Waits up to `limit` for the process to exit; its exit status, or `None`.
+    pub fn wait_exit(&mut self, limit: Duration) -> Option<std::process::ExitStatus> {
+        let start = Instant::now();
+        while start.elapsed() < limit {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        None
+    }
+}
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Runs the `eventlog` binary to completion with the database URL.
+pub fn eventlog(url: &str, args: &[&str], stdin: Option<&str>) -> std::process::Output {
+    use std::io::Write as _;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_eventlog"))
+        .args(args)
+        .env("EVENTLOG_DATABASE_URL", url)
+        .env("EVENTLOG_CONFIG", "eventlog.toml")
+        .current_dir(std::env::temp_dir())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut input = child.stdin.take().unwrap();
+    if let Some(text) = stdin {
+        input.write_all(text.as_bytes()).unwrap();
+    }
+    drop(input);
+    child.wait_with_output().unwrap()
+}
+
+/// A new API token (`eventlog token add`).
+pub fn token(url: &str) -> String {
+    let out = eventlog(url, &["token", "add", "faults"], None);
+    assert!(
+        out.status.success(),
+        "token add failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+}
+
+/// A client that gives up after `timeout`.
+pub fn http(timeout: Duration) -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(timeout)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}

@@ -1,0 +1,43 @@
+//! `/healthz` (the server and its database answer) and `/livez` (the process answers).
+
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+
+use crate::AppState;
+
+/// Longest `/healthz` waits for the database, so that a frozen database server makes the
+/// check fail instead of hang.
+const DATABASE_CHECK: Duration = Duration::from_secs(3);
+
+/// `GET /healthz`: `200 ok` when the database answers a query, otherwise `503` with
+/// `Retry-After` and `database unavailable`. For load balancers and container health checks.
+pub async fn healthz(State(state): State<AppState>) -> Response {
+    match tokio::time::timeout(DATABASE_CHECK, state.store().get(0)).await {
+        Ok(Ok(_)) => "ok".into_response(),
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "health check: database unavailable");
+            unavailable()
+        }
+        Err(_) => {
+            tracing::warn!("health check: database did not answer within {DATABASE_CHECK:?}");
+            unavailable()
+        }
+    }
+}
+
+fn unavailable() -> Response {
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        [(header::RETRY_AFTER, "5")],
+        "database unavailable",
+    )
+        .into_response()
+}
+
+/// `GET /livez`: `200 ok` while the process serves requests, whatever the database does.
+pub async fn livez() -> &'static str {
+    "ok"
+}

@@ -1,0 +1,330 @@
+//! Serving a router over TCP so that hostile or slow clients cannot take the server down:
+//! header-read and request timeouts, a connection cap, a bound on request body bytes in
+//! flight, request logs, and a graceful shutdown that ends live-tail streams and does not
+//! wait longer than a grace period.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{ConnectInfo, Request};
+use axum::http::header;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use futures_util::StreamExt as _;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use hyper_util::server::graceful::GracefulShutdown;
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+use tower::ServiceExt as _;
+use tower_http::trace::{DefaultMakeSpan, DefaultOnRequest, DefaultOnResponse, TraceLayer};
+
+use crate::error::{AppError, Unavailable};
+
+/// File descriptors kept free for the database pool, log files, mail and the listener
+/// itself when the connection cap is derived from the process's limit.
+const FD_RESERVE: u64 = 128;
+
+/// How the server treats connections and requests; [`ServeOptions::default`] keeps it
+/// answering under slow clients and large uploads.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct ServeOptions {
+    /// How long a client may take to send its request headers; also the longest a
+    /// keep-alive connection may stay idle between requests. Default 10 s.
+    pub header_read_timeout: Duration,
+    /// How long a request may take until its response starts; past it: `503` with
+    /// `Retry-After`. Default 30 s.
+    pub request_timeout: Duration,
+    /// Most connections served at once (further ones wait in the kernel's queue). The
+    /// server also stays 128 below its file descriptor limit. Default 10,000.
+    pub max_connections: usize,
+    /// After the shutdown signal: how long in-flight requests may take before the server
+    /// returns anyway. Default 10 s.
+    pub shutdown_grace: Duration,
+    /// Most request body bytes held at once over all requests; a request that would pass
+    /// it gets `503` with `Retry-After` before its body is read. Default 64 MiB.
+    pub max_inflight_bytes: usize,
+    /// What a body without `Content-Length` (chunked) counts against `max_inflight_bytes`:
+    /// the largest body a route accepts. Default 8 MiB.
+    pub body_limit: usize,
+}
+
+impl Default for ServeOptions {
+    fn default() -> Self {
+        let server = eventlog::config::ServerConfig::default();
+        let api = eventlog::config::ApiConfig::default();
+        ServeOptions::from_config(&server, &api)
+    }
+}
+
+impl ServeOptions {
+    /// The options `[server]` and `[api]` of `eventlog.toml` describe.
+    pub fn from_config(
+        server: &eventlog::config::ServerConfig,
+        api: &eventlog::config::ApiConfig,
+    ) -> Self {
+        ServeOptions {
+            header_read_timeout: server.header_read_timeout,
+            request_timeout: server.request_timeout,
+            max_connections: server.max_connections,
+            shutdown_grace: server.shutdown_grace,
+            max_inflight_bytes: api.max_inflight_bytes,
+            body_limit: api.body_limit,
+        }
+    }
+
+    /// The connection cap in effect: `max_connections`, lowered to stay below the file
+    /// descriptor limit (a server out of descriptors can accept nobody, not even
+    /// `/healthz`).
+    pub fn connection_cap(&self) -> usize {
+        let by_fds = fd_limit()
+            .map(|n| n.saturating_sub(FD_RESERVE).max(1))
+            .and_then(|n| usize::try_from(n).ok())
+            .unwrap_or(usize::MAX);
+        self.max_connections.clamp(1, by_fds.max(1))
+    }
+}
+
+#[cfg(unix)]
+fn fd_limit() -> Option<u64> {
+    rustix::process::getrlimit(rustix::process::Resource::Nofile).current
+}
+
+#[cfg(not(unix))]
+fn fd_limit() -> Option<u64> {
+    None
+}
+
+/// Serves `router` on `listener` with [`ServeOptions::default`] until `shutdown`
+/// completes, then stops accepting, ends live-tail streams and lets in-flight requests
+/// finish for up to the grace period.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    router: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    serve_with(listener, router, shutdown, ServeOptions::default()).await
+}
+
+/// Like [`serve`], with the given options.
+pub async fn serve_with(
+    listener: tokio::net::TcpListener,
+    router: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    options: ServeOptions,
+) -> std::io::Result<()> {
+    let stopping = CancellationToken::new();
+    let router = with_layers(router, &options, stopping.clone());
+
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(options.header_read_timeout);
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .keep_alive_interval(Some(options.header_read_timeout))
+        .keep_alive_timeout(options.header_read_timeout);
+    let builder = Arc::new(builder);
+
+    let cap = options.connection_cap();
+    let connections = Arc::new(Semaphore::new(cap));
+    let graceful = GracefulShutdown::new();
+    let mut shutdown = std::pin::pin!(shutdown);
+    tracing::debug!(connection_cap = cap, "serving");
+
+    loop {
+        // A permit first: beyond the cap, connections wait in the kernel's accept queue
+        // instead of using up file descriptors.
+        let permit = tokio::select! {
+            permit = connections.clone().acquire_owned() => match permit {
+                Ok(permit) => permit,
+                Err(_) => break,
+            },
+            () = &mut shutdown => break,
+        };
+        let (stream, remote) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(e) => {
+                    if !is_connection_error(&e) {
+                        // EMFILE and friends: back off instead of spinning.
+                        tracing::error!(error = %e, "accept failed");
+                        tokio::time::sleep(Duration::from_millis(200)).await;
+                    }
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let router = router.clone();
+        let service =
+            hyper::service::service_fn(move |mut request: Request<hyper::body::Incoming>| {
+                request.extensions_mut().insert(ConnectInfo(remote));
+                let router = router.clone();
+                async move { router.oneshot(request.map(Body::new)).await }
+            });
+        let builder = builder.clone();
+        let connection = builder
+            .serve_connection_with_upgrades(TokioIo::new(stream), service)
+            .into_owned();
+        let connection = graceful.watch(connection);
+        tokio::spawn(async move {
+            if let Err(e) = connection.await {
+                tracing::debug!(error = %e, %remote, "connection ended with an error");
+            }
+            drop(permit);
+        });
+    }
+
+    drop(listener);
+    // Live-tail streams never finish by themselves: end them now.
+    stopping.cancel();
+    tokio::select! {
+        () = graceful.shutdown() => {}
+        () = tokio::time::sleep(options.shutdown_grace) => {
+            tracing::warn!(
+                grace = ?options.shutdown_grace,
+                "requests still running after the shutdown grace period; closing them"
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Errors of one incoming connection (the client went away before `accept` returned),
+/// not of the listener.
+fn is_connection_error(e: &std::io::Error) -> bool {
+    matches!(
+        e.kind(),
+        std::io::ErrorKind::ConnectionRefused
+            | std::io::ErrorKind::ConnectionAborted
+            | std::io::ErrorKind::ConnectionReset
+    )
+}
+
+fn with_layers(router: Router, options: &ServeOptions, stopping: CancellationToken) -> Router {
+    let request_timeout = options.request_timeout;
+    let inflight = Arc::new(InflightBytes {
+        budget: Semaphore::new(options.max_inflight_bytes),
+        max: options.max_inflight_bytes,
+        unknown_length: options.body_limit,
+    });
+    router
+        .layer(axum::middleware::from_fn(
+            move |req: Request, next: Next| deadline(request_timeout, req, next),
+        ))
+        .layer(axum::middleware::from_fn(
+            move |req: Request, next: Next| {
+                let inflight = inflight.clone();
+                async move { inflight.admit(req, next).await }
+            },
+        ))
+        .layer(axum::middleware::from_fn(
+            move |req: Request, next: Next| end_streams_on_shutdown(stopping.clone(), req, next),
+        ))
+        // One log line per request at INFO (method, path, status, latency); `EVENTLOG_LOG`
+        // chooses the level.
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(DefaultMakeSpan::new().level(tracing::Level::INFO))
+                .on_request(DefaultOnRequest::new().level(tracing::Level::DEBUG))
+                .on_response(DefaultOnResponse::new().level(tracing::Level::INFO)),
+        )
+}
+
+/// `503` with `Retry-After` when the response has not started within `limit`; dropping the
+/// handler's future also gives back any pooled connection it held.
+async fn deadline(limit: Duration, req: Request, next: Next) -> Response {
+    let json = wants_json(&req);
+    match tokio::time::timeout(limit, next.run(req)).await {
+        Ok(response) => response,
+        Err(_) => refuse(Unavailable::Timeout, json),
+    }
+}
+
+/// API clients (and anyone asking for JSON) get JSON errors; browsers an HTML page.
+fn wants_json(req: &Request) -> bool {
+    req.uri().path().contains(crate::api::BASE_PATH)
+        || req
+            .headers()
+            .get(header::ACCEPT)
+            .is_some_and(|v| v.as_bytes().starts_with(b"application/json"))
+}
+
+fn refuse(reason: Unavailable, json: bool) -> Response {
+    if json {
+        crate::error::unavailable_json(reason)
+    } else {
+        AppError::Unavailable(reason).into_response()
+    }
+}
+
+/// The bound on request body bytes held at once.
+struct InflightBytes {
+    budget: Semaphore,
+    max: usize,
+    unknown_length: usize,
+}
+
+impl InflightBytes {
+    async fn admit(&self, req: Request, next: Next) -> Response {
+        let declared = req
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        let has_body = declared.is_some_and(|n| n > 0)
+            || req.headers().contains_key(header::TRANSFER_ENCODING);
+        if !has_body {
+            return next.run(req).await;
+        }
+        // A body larger than the route accepts is refused (413) without being read; count
+        // at most what can be read.
+        let bytes = declared
+            .map(|n| usize::try_from(n).unwrap_or(usize::MAX))
+            .unwrap_or(self.unknown_length)
+            .min(self.unknown_length)
+            .min(self.max);
+        let Ok(permits) = u32::try_from(bytes) else {
+            return next.run(req).await;
+        };
+        let json = wants_json(&req);
+        match self.budget.try_acquire_many(permits) {
+            Ok(permit) => {
+                let response = next.run(req).await;
+                drop(permit);
+                response
+            }
+            Err(_) => refuse(Unavailable::Busy, json),
+        }
+    }
+}
+
+/// Server-sent event streams (the live tail) end when the server shuts down, so that a
+/// browser tab cannot hold the shutdown.
+async fn end_streams_on_shutdown(
+    stopping: CancellationToken,
+    req: Request,
+    next: Next,
+) -> Response {
+    let response = next.run(req).await;
+    let is_stream = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"text/event-stream"));
+    if !is_stream {
+        return response;
+    }
+    let (parts, body) = response.into_parts();
+    let body = body
+        .into_data_stream()
+        .take_until(stopping.cancelled_owned());
+    Response::from_parts(parts, Body::from_stream(body))
+}
