@@ -174,8 +174,9 @@ async fn admin_api_and_cli_select_the_same_events(url: &str) {
         .map(|e| (e.id, e.message))
         .collect();
     let token = store.create_token("table").await.unwrap();
-    let state =
-        AppState::new(store.clone(), EventTypes::default()).with_host_auth(Arc::new(Viewer));
+    let state = AppState::builder(store.clone(), EventTypes::default())
+        .host_auth(Arc::new(Viewer))
+        .build();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(eventlog_web::serve(

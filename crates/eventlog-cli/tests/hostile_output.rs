@@ -125,8 +125,9 @@ async fn csv_exports_neutralise_formulas(url: &str) {
         "{line}"
     );
 
-    let state =
-        AppState::new(store.clone(), EventTypes::default()).with_host_auth(Arc::new(Viewer));
+    let state = AppState::builder(store.clone(), EventTypes::default())
+        .host_auth(Arc::new(Viewer))
+        .build();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(eventlog_web::serve(

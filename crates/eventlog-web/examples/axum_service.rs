@@ -68,8 +68,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // Recording: the batching writer. Reading: the admin, on its own store handle.
     let log = EventLog::open(&url).await?;
     let store = eventlog::store::open(&url).await?;
-    let admin = eventlog_web::AppState::new(store, log.event_types().clone())
-        .with_host_auth(Arc::new(StaffOnly));
+    let admin = eventlog_web::AppState::builder(store, log.event_types().clone())
+        .host_auth(Arc::new(StaffOnly))
+        .build();
 
     let app = Router::new()
         .route(

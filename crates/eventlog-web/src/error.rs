@@ -25,9 +25,9 @@ pub enum AppError {
     /// No valid session: redirect to the login page at this URL.
     #[error("login required")]
     LoginRequired(String),
-    /// Too many failed logins.
-    #[error("too many failed logins; wait a few minutes and try again")]
-    TooManyRequests,
+    /// Too many login attempts; the client may retry after the duration (`Retry-After`).
+    #[error("too many attempts; wait a few seconds and try again")]
+    TooManyRequests(std::time::Duration),
     /// The request cannot be served now; the client should retry after a few seconds
     /// (`503` with `Retry-After`).
     #[error("{0}")]
@@ -54,6 +54,9 @@ pub enum Unavailable {
     /// The response did not start within `[server] request_timeout`.
     #[error("the request took too long; try again in a few seconds")]
     Timeout,
+    /// As many password checks as there are CPUs are running (login flood).
+    #[error("too many logins are being checked at once; try again in a moment")]
+    LoginChecks,
 }
 
 impl Unavailable {
@@ -61,7 +64,7 @@ impl Unavailable {
     fn retry_after(self) -> u32 {
         match self {
             Unavailable::Database | Unavailable::Timeout => 5,
-            Unavailable::Busy => 1,
+            Unavailable::Busy | Unavailable::LoginChecks => 1,
         }
     }
 }
@@ -107,7 +110,7 @@ impl IntoResponse for AppError {
             AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
             AppError::Store(StoreError::InvalidCursor(_)) => StatusCode::BAD_REQUEST,
             AppError::Forbidden | AppError::Csrf => StatusCode::FORBIDDEN,
-            AppError::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
+            AppError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
             AppError::LoginRequired(url) => return Redirect::to(url).into_response(),
             AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Store(e) if e.is_transient() => StatusCode::SERVICE_UNAVAILABLE,
@@ -136,9 +139,11 @@ impl IntoResponse for AppError {
         };
         let body = page.render().unwrap_or_else(|_| "error".to_owned());
         let mut resp = (status, Html(body)).into_response();
-        if status == StatusCode::TOO_MANY_REQUESTS {
+        if let AppError::TooManyRequests(wait) = &self {
+            // Whole seconds, rounded up, at least 1.
+            let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
             resp.headers_mut()
-                .insert(header::RETRY_AFTER, header::HeaderValue::from_static("300"));
+                .insert(header::RETRY_AFTER, header::HeaderValue::from(secs.max(1)));
         }
         if let Some(reason) = self.unavailable() {
             resp.headers_mut().insert(

@@ -41,7 +41,9 @@ pub mod server;
 pub use error::AppError;
 pub use server::{ServeOptions, serve, serve_with};
 
-/// Shared state of the admin: the store, the configured types and the login rate limit.
+/// Shared state of the admin: the store, the configured types, the login protections and the
+/// settings. Made once by [`AppState::builder`] (or [`AppState::new`] for the defaults) and
+/// cheap to clone; it has no setters, so a setting can never be applied to one clone only.
 #[derive(Clone)]
 pub struct AppState {
     inner: Arc<Inner>,
@@ -50,7 +52,7 @@ pub struct AppState {
 struct Inner {
     store: Arc<dyn Backend>,
     types: EventTypes,
-    rate_limit: auth::LoginRateLimit,
+    login: auth::LoginGuard,
     secure_cookies: bool,
     poll_interval: std::time::Duration,
     api_body_limit: usize,
@@ -60,76 +62,106 @@ struct Inner {
     csrf_secret: String,
 }
 
-impl AppState {
-    /// State over a store, showing types as configured.
-    pub fn new(store: Arc<dyn Backend>, types: EventTypes) -> Self {
-        AppState {
-            inner: Arc::new(Inner {
-                store,
-                types,
-                rate_limit: auth::LoginRateLimit::default(),
-                secure_cookies: false,
-                poll_interval: std::time::Duration::from_secs(1),
-                api_body_limit: eventlog::config::ApiConfig::default().body_limit,
-                api_observer: None,
-                host_auth: None,
-                csrf_secret: format!(
-                    "{}{}",
-                    uuid::Uuid::new_v4().simple(),
-                    uuid::Uuid::new_v4().simple()
-                ),
-            }),
-        }
-    }
+/// Collects the settings of an [`AppState`]; [`AppStateBuilder::build`] makes it.
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+/// let store = eventlog::store::open("sqlite://events.db").await?;
+/// let state = eventlog_web::AppState::builder(store, eventlog::EventTypes::default())
+///     .secure_cookies(true)
+///     .api_body_limit(1024 * 1024)
+///     .build();
+/// let router = eventlog_web::app(state);
+/// # Ok(()) }
+/// ```
+#[must_use = "call .build() to make the AppState"]
+pub struct AppStateBuilder {
+    store: Arc<dyn Backend>,
+    types: EventTypes,
+    login_limits: auth::LoginLimits,
+    secure_cookies: bool,
+    poll_interval: std::time::Duration,
+    api_body_limit: usize,
+    api_observer: Option<Arc<dyn eventlog::CommitObserver>>,
+    host_auth: Option<Arc<dyn auth::host::HostAuth>>,
+}
 
-    /// Marks cookies `Secure` (when served over HTTPS, e.g. behind a TLS proxy).
-    pub fn with_secure_cookies(mut self, secure: bool) -> Self {
-        if let Some(inner) = Arc::get_mut(&mut self.inner) {
-            inner.secure_cookies = secure;
-        }
+impl AppStateBuilder {
+    /// Marks cookies `Secure` and names the session cookie with the `__Host-` prefix: set it
+    /// when browsers reach the admin over HTTPS (e.g. behind a TLS reverse proxy).
+    pub fn secure_cookies(mut self, secure: bool) -> Self {
+        self.secure_cookies = secure;
         self
     }
 
-    /// Replaces the login rate limit (tests use a small one).
-    pub fn with_rate_limit(mut self, limit: auth::LoginRateLimit) -> Self {
-        if let Some(inner) = Arc::get_mut(&mut self.inner) {
-            inner.rate_limit = limit;
-        }
+    /// Replaces the login throttles and the cap on concurrent password checks.
+    pub fn login_limits(mut self, limits: auth::LoginLimits) -> Self {
+        self.login_limits = limits;
         self
     }
 
-    /// How often the live tail polls the store.
-    pub fn with_poll_interval(mut self, interval: std::time::Duration) -> Self {
-        if let Some(inner) = Arc::get_mut(&mut self.inner) {
-            inner.poll_interval = interval;
-        }
+    /// How often the live tail polls the store (default 1 s).
+    pub fn poll_interval(mut self, interval: std::time::Duration) -> Self {
+        self.poll_interval = interval;
         self
     }
 
     /// The largest body `POST /api/v1/events` accepts (`[api] body_limit`).
-    pub fn with_api_body_limit(mut self, bytes: usize) -> Self {
-        if let Some(inner) = Arc::get_mut(&mut self.inner) {
-            inner.api_body_limit = bytes;
-        }
+    pub fn api_body_limit(mut self, bytes: usize) -> Self {
+        self.api_body_limit = bytes;
         self
     }
 
     /// Tells `observer` (e.g. the waker of an [`eventlog::mail::MailSender`]) about every event the API
     /// stores, after its commit.
-    pub fn with_api_observer(mut self, observer: Arc<dyn eventlog::CommitObserver>) -> Self {
-        if let Some(inner) = Arc::get_mut(&mut self.inner) {
-            inner.api_observer = Some(observer);
-        }
+    pub fn api_observer(mut self, observer: Arc<dyn eventlog::CommitObserver>) -> Self {
+        self.api_observer = Some(observer);
         self
     }
 
     /// Lets the host application authenticate admin requests instead of eventlog's own
     /// users and sessions (the login page is then not used).
-    pub fn with_host_auth(mut self, auth: Arc<dyn auth::host::HostAuth>) -> Self {
-        if let Some(inner) = Arc::get_mut(&mut self.inner) {
-            inner.host_auth = Some(auth);
-        }
+    pub fn host_auth(mut self, auth: Arc<dyn auth::host::HostAuth>) -> Self {
+        self.host_auth = Some(auth);
         self
+    }
+
+    /// The state, with every setting given.
+    pub fn build(self) -> AppState {
+        AppState {
+            inner: Arc::new(Inner {
+                store: self.store,
+                types: self.types,
+                login: auth::LoginGuard::new(&self.login_limits),
+                secure_cookies: self.secure_cookies,
+                poll_interval: self.poll_interval,
+                api_body_limit: self.api_body_limit,
+                api_observer: self.api_observer,
+                host_auth: self.host_auth,
+                csrf_secret: auth::random_token(),
+            }),
+        }
+    }
+}
+
+impl AppState {
+    /// State over a store, showing types as configured, with default settings.
+    pub fn new(store: Arc<dyn Backend>, types: EventTypes) -> Self {
+        AppState::builder(store, types).build()
+    }
+
+    /// Starts a state with settings of its own.
+    pub fn builder(store: Arc<dyn Backend>, types: EventTypes) -> AppStateBuilder {
+        AppStateBuilder {
+            store,
+            types,
+            login_limits: auth::LoginLimits::default(),
+            secure_cookies: false,
+            poll_interval: std::time::Duration::from_secs(1),
+            api_body_limit: eventlog::config::ApiConfig::default().body_limit,
+            api_observer: None,
+            host_auth: None,
+        }
     }
 
     pub(crate) fn host_auth(&self) -> Option<&Arc<dyn auth::host::HostAuth>> {
@@ -160,8 +192,8 @@ impl AppState {
         &self.inner.types
     }
 
-    pub(crate) fn rate_limit(&self) -> &auth::LoginRateLimit {
-        &self.inner.rate_limit
+    pub(crate) fn login_guard(&self) -> &auth::LoginGuard {
+        &self.inner.login
     }
 
     pub(crate) fn secure_cookies(&self) -> bool {
@@ -222,7 +254,15 @@ pub fn app(state: AppState) -> Router {
         )
         .route("/healthz", get(health::healthz))
         .route("/livez", get(health::livez))
-        .route("/login", get(admin::login::page).post(admin::login::submit))
+        .route(
+            "/login",
+            get(admin::login::page)
+                .post(admin::login::submit)
+                // A login form is a few hundred bytes; a huge one is refused before parsing.
+                .layer(axum::extract::DefaultBodyLimit::max(
+                    admin::login::MAX_FORM_BYTES,
+                )),
+        )
         .route("/logout", post(admin::login::logout))
         .route("/events", get(admin::events::list))
         .route("/events/stream", get(admin::stream::stream))

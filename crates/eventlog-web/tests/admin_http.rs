@@ -108,12 +108,18 @@ async fn login_sets_a_safe_cookie_and_logout_ends_the_session(backend: &str) {
 
 async fn login_checks_csrf_and_password_and_is_rate_limited(backend: &str) {
     let fx = Fixture::new(backend).await;
+    let throttle = |burst| eventlog_web::auth::Throttle {
+        burst,
+        period: Duration::from_secs(60),
+    };
     let state = fx
-        .state()
-        .with_rate_limit(eventlog_web::auth::LoginRateLimit::new(
-            2,
-            Duration::from_secs(60),
-        ));
+        .builder()
+        .login_limits(eventlog_web::auth::LoginLimits {
+            per_user: throttle(3),
+            per_address: throttle(100),
+            ..Default::default()
+        })
+        .build();
     let mut c = Client::new(eventlog_web::app(state));
     // Without the login CSRF cookie/token pair.
     let r = c
@@ -131,10 +137,19 @@ async fn login_checks_csrf_and_password_and_is_rate_limited(backend: &str) {
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
     let r = c.login("alice", "wrong again").await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
-    // Two failures for alice: now even the right password is refused.
     let r = c.login("alice", PASSWORD).await;
+    assert_eq!(
+        r.status,
+        StatusCode::SEE_OTHER,
+        "third attempt is in the burst"
+    );
+    c.cookies.remove("eventlog_session");
+    // The burst (3 attempts) is spent: throttled, with the wait in Retry-After.
+    let r = c.login("Alice", PASSWORD).await;
     assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS);
-    assert!(r.body.contains("too many failed logins"));
+    assert!(r.body.contains("too many attempts"));
+    let wait: u64 = r.headers["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=60).contains(&wait), "{wait}");
     assert!(!c.cookies.contains_key("eventlog_session"));
     // Another user is not affected.
     let r = c.login("victor", PASSWORD).await;

@@ -40,7 +40,9 @@ async fn host(db: &TestDb) -> (Router, i64) {
         .insert_batch(&[NewEvent::new("info", GroupId::random(), "hosted <event>")])
         .await
         .unwrap();
-    let state = AppState::new(store, EventTypes::default()).with_host_auth(Arc::new(HeaderAuth));
+    let state = AppState::builder(store, EventTypes::default())
+        .host_auth(Arc::new(HeaderAuth))
+        .build();
     let router = Router::new()
         .route("/", get(|| async { "host home" }))
         .nest("/admin/eventlog", app(state));

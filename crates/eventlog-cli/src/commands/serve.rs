@@ -58,8 +58,8 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
             }
         })
     };
-    let mut state = eventlog_web::AppState::new(store, types.clone())
-        .with_api_body_limit(config.api.body_limit);
+    let mut state =
+        eventlog_web::AppState::builder(store, types.clone()).api_body_limit(config.api.body_limit);
     // Events posted with `send_mail` get an outbox row in their own transaction; the mail
     // sender (the same one `EventLog` starts) sends it, woken by the API's commits. Without
     // `[mail]` the mail stays queued for another process, and the log says so once.
@@ -68,16 +68,17 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
             let sender = eventlog::mail::MailSender::start(ctx.database_url(), mail, types)
                 .await
                 .context("cannot start the mail sender")?;
-            state = state.with_api_observer(sender.waker());
+            state = state.api_observer(sender.waker());
             Some(sender)
         }
         None => {
-            state = state.with_api_observer(std::sync::Arc::new(
+            state = state.api_observer(std::sync::Arc::new(
                 eventlog::event::UnsentMailWarning::default(),
             ));
             None
         }
     };
+    let state = state.build();
     let options = eventlog_web::ServeOptions::from_config(&config.server, &config.api);
     eventlog_web::serve_with(
         listener,

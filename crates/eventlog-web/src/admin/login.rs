@@ -1,6 +1,6 @@
 //! `GET /login`, `POST /login`, `POST /logout`.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 
 use askama::Template;
 use askama_web::WebTemplate;
@@ -11,13 +11,16 @@ use axum::response::{IntoResponse, Redirect, Response};
 use chrono::Duration;
 use serde::Deserialize;
 
+use crate::auth::rate_limit::{MAX_PASSWORD_BYTES, MAX_USERNAME_CHARS, Refusal};
 use crate::auth::session::{cookie, set_cookie};
 use crate::auth::{self, CurrentUser, SESSION_COOKIE, password};
-use crate::error::AppError;
+use crate::error::{AppError, Unavailable};
 use crate::{AppState, Base};
 
 /// Cookie holding the login form's CSRF token (double submit: there is no session yet).
 const LOGIN_CSRF_COOKIE: &str = "eventlog_login_csrf";
+/// Largest login form body in bytes; larger ones get 413 before they are parsed.
+pub const MAX_FORM_BYTES: usize = 8 * 1024;
 /// How long a session lasts.
 const SESSION_HOURS: i64 = 12;
 
@@ -38,10 +41,18 @@ pub struct LoginQuery {
     next: String,
 }
 
-/// Where to go after login: only paths under the admin, never another site.
+/// Where to go after login: a path on this site, never another one. Browsers ignore tabs and
+/// newlines in URLs and treat `\\` like `/`, so `/\t/evil.example` or `/\\evil.example` would
+/// leave the site; anything but a plain absolute path (also once percent-decoded) falls back
+/// to the events page.
 fn safe_next(base: &Base, next: &str) -> String {
-    let ok = next.starts_with('/') && !next.starts_with("//") && !next.contains('\\');
-    if ok {
+    fn plain_path(p: &str) -> bool {
+        p.starts_with('/')
+            && !p.starts_with("//")
+            && !p.chars().any(|c| c == '\\' || c.is_control())
+    }
+    let decoded = percent_encoding::percent_decode_str(next).decode_utf8_lossy();
+    if plain_path(next) && !next.chars().any(char::is_whitespace) && plain_path(&decoded) {
         format!("{}{next}", base.path())
     } else {
         format!("{}/events", base.path())
@@ -102,12 +113,14 @@ pub struct LoginForm {
     next: String,
 }
 
-fn client_addr(parts: &Parts) -> String {
+/// The peer's IP address. Forwarding headers are not read: behind a reverse proxy every
+/// client has the proxy's address, and the per-address throttle is shared by all of them.
+fn client_addr(parts: &Parts) -> IpAddr {
     parts
         .extensions
         .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip().to_string())
-        .unwrap_or_else(|| "unknown".to_owned())
+        .map(|c| c.0.ip())
+        .unwrap_or(IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED))
 }
 
 /// Checks the password and starts a session.
@@ -121,25 +134,48 @@ pub async fn submit(
     if cookie_token.is_empty() || !auth::constant_time_eq(&cookie_token, &form.csrf) {
         return Err(AppError::Csrf);
     }
-    let addr = client_addr(&parts);
-    let limit = state.rate_limit();
-    if !limit.allowed(&form.username, &addr) {
-        return Err(AppError::TooManyRequests);
+    // Refused before any lookup, hashing or rate-limit entry; the name is not echoed back.
+    if form.username.chars().count() > MAX_USERNAME_CHARS
+        || form.password.len() > MAX_PASSWORD_BYTES
+    {
+        return Ok(login_page(
+            &state,
+            &base,
+            StatusCode::BAD_REQUEST,
+            form.next,
+            format!(
+                "User names have at most {MAX_USERNAME_CHARS} characters and passwords at most \
+                 {MAX_PASSWORD_BYTES} bytes."
+            ),
+            String::new(),
+        ));
     }
+    // Counted before the check, so concurrent attempts cannot exceed the throttle.
+    let permit = match state
+        .login_guard()
+        .attempt(&form.username, client_addr(&parts))
+    {
+        Ok(permit) => permit,
+        Err(Refusal::Throttled(wait)) => return Err(AppError::TooManyRequests(wait)),
+        Err(Refusal::Busy) => return Err(AppError::Unavailable(Unavailable::LoginChecks)),
+    };
     let found = state.store().user_by_name(&form.username).await?;
     let password = form.password.clone();
-    // Argon2 takes tens of milliseconds of CPU: keep it off the async workers.
-    let user = tokio::task::spawn_blocking(move || match found {
-        Some((user, hash)) => password::verify_password(&password, &hash).then_some(user),
-        None => {
-            password::verify_password(&password, password::dummy_hash());
-            None
+    // Argon2 takes tens of milliseconds of CPU and 19 MiB: keep it off the async workers, and
+    // hold the permit until it is done so that only so many run at once.
+    let user = tokio::task::spawn_blocking(move || {
+        let _permit = permit;
+        match found {
+            Some((user, hash)) => password::verify_password(&password, &hash).then_some(user),
+            None => {
+                password::verify_password(&password, password::dummy_hash());
+                None
+            }
         }
     })
     .await
     .map_err(|e| AppError::Internal(e.to_string()))?;
     let Some(user) = user else {
-        limit.failed(&form.username, &addr);
         return Ok(login_page(
             &state,
             &base,
@@ -149,7 +185,6 @@ pub async fn submit(
             form.username,
         ));
     };
-    limit.succeeded(&form.username, &addr);
     let token = auth::random_token();
     let expires = eventlog::event::now() + Duration::hours(SESSION_HOURS);
     state
@@ -212,5 +247,11 @@ mod tests {
         assert_eq!(safe_next(&base, "//evil.example"), "/events");
         assert_eq!(safe_next(&base, "https://evil.example"), "/events");
         assert_eq!(safe_next(&base, "/\\evil.example"), "/events");
+        assert_eq!(safe_next(&base, "/\t/evil.example"), "/events");
+        assert_eq!(safe_next(&base, "/%2F%2Fevil.example"), "/events");
+        assert_eq!(safe_next(&base, "/events?q=a%20b"), "/events?q=a%20b");
+        let mounted = Base("/admin".into());
+        assert_eq!(safe_next(&mounted, "/groups"), "/admin/groups");
+        assert_eq!(safe_next(&mounted, "//evil.example"), "/admin/events");
     }
 }

@@ -15,7 +15,7 @@ pub struct HostUser {
 }
 
 /// Plugs the host application's authentication in place of eventlog's users and sessions
-/// (see [`crate::AppState::with_host_auth`]).
+/// (see [`crate::AppStateBuilder::host_auth`]).
 ///
 /// ```
 /// use async_trait::async_trait;

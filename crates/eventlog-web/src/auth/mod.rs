@@ -6,7 +6,7 @@ pub mod password;
 pub mod rate_limit;
 pub mod session;
 
-pub use rate_limit::LoginRateLimit;
+pub use rate_limit::{LoginGuard, LoginLimits, Throttle};
 pub use session::{CurrentUser, SESSION_COOKIE};
 
 /// 256 random bits as 64 hex characters (two v4 UUIDs: 244 bits from the OS generator).

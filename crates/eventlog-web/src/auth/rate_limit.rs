@@ -1,65 +1,160 @@
-//! Failed logins per (user name, client address), in memory: a process restart forgets them,
-//! which is acceptable for slowing down password guessing.
+//! What protects the login form from floods and password guessing, in memory (a restart
+//! forgets it, which is acceptable for slowing guessing down):
+//!
+//! - a throttle per user name and one per client address (GCRA, from `governor`): a burst of
+//!   attempts, then one more each period. Every attempt is counted *before* the password is
+//!   checked, so concurrent attempts cannot slip past the limit. A throttled user waits a few
+//!   seconds and gets in with the right password; nobody is locked out for minutes.
+//! - tables of bounded size: keys are a keyed 64-bit hash of the (lower-cased) user name and the
+//!   client's IP address, and a table that is full refuses new attempts until old entries expire.
+//! - a cap on concurrent password checks (each Argon2 check takes 19 MiB and a CPU for tens of
+//!   milliseconds): attempts beyond it are refused at once with 503 and `Retry-After`.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::hash::BuildHasher;
+use std::net::IpAddr;
+use std::num::NonZeroU32;
+use std::sync::Arc;
+use std::time::Duration;
 
-/// Allows `max_failures` failed logins per key within `window`; then refuses until the oldest
-/// failure leaves the window.
-#[derive(Debug)]
-pub struct LoginRateLimit {
-    max_failures: usize,
-    window: Duration,
-    failures: Mutex<HashMap<String, Vec<Instant>>>,
+use governor::clock::{Clock, DefaultClock};
+use governor::state::keyed::DefaultKeyedStateStore;
+use governor::{Quota, RateLimiter};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+/// Longest user name the login form accepts, in characters; longer ones are refused before
+/// any lookup or hashing.
+pub const MAX_USERNAME_CHARS: usize = 150;
+/// Longest password the login form accepts, in bytes.
+pub const MAX_PASSWORD_BYTES: usize = 1024;
+
+/// A throttle: `burst` attempts at once, then one more every `period`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Throttle {
+    /// Attempts allowed in a row.
+    pub burst: u32,
+    /// Time after which one more attempt is allowed.
+    pub period: Duration,
 }
 
-impl Default for LoginRateLimit {
-    /// 5 failures per 5 minutes.
+/// The login protections' settings ([`crate::AppStateBuilder::login_limits`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoginLimits {
+    /// Attempts per user name, from any address. Default: 5, then one per 12 s.
+    pub per_user: Throttle,
+    /// Attempts per client address, for any user name. Default: 20, then one per 3 s. Behind a
+    /// reverse proxy every client has the proxy's address, so this limit is shared.
+    pub per_address: Throttle,
+    /// Most user names (and, separately, addresses) remembered at once. Default 100,000
+    /// (a few MiB).
+    pub max_tracked: usize,
+    /// Password checks running at once. Default: the number of CPUs.
+    pub concurrent_checks: usize,
+}
+
+impl Default for LoginLimits {
     fn default() -> Self {
-        LoginRateLimit::new(5, Duration::from_secs(300))
+        LoginLimits {
+            per_user: Throttle {
+                burst: 5,
+                period: Duration::from_secs(12),
+            },
+            per_address: Throttle {
+                burst: 20,
+                period: Duration::from_secs(3),
+            },
+            max_tracked: 100_000,
+            concurrent_checks: std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(2),
+        }
     }
 }
 
-impl LoginRateLimit {
-    /// A limit of `max_failures` per `window`.
-    pub fn new(max_failures: usize, window: Duration) -> Self {
-        LoginRateLimit {
-            max_failures,
-            window,
-            failures: Mutex::new(HashMap::new()),
+/// Why an attempt was refused before its password was checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// Too many attempts for this user or from this address: try again after the duration.
+    Throttled(Duration),
+    /// Too many password checks are running: try again in a second.
+    Busy,
+}
+
+type Keyed<K> = RateLimiter<K, DefaultKeyedStateStore<K>, DefaultClock>;
+
+/// The login protections, shared by every request.
+#[derive(Debug)]
+pub struct LoginGuard {
+    per_user: Keyed<u64>,
+    per_address: Keyed<IpAddr>,
+    max_tracked: usize,
+    checks: Arc<Semaphore>,
+    clock: DefaultClock,
+    hasher: std::hash::RandomState,
+}
+
+impl Default for LoginGuard {
+    fn default() -> Self {
+        LoginGuard::new(&LoginLimits::default())
+    }
+}
+
+fn quota(t: Throttle) -> Quota {
+    let period = t.period.max(Duration::from_nanos(1));
+    let burst = NonZeroU32::new(t.burst).unwrap_or(NonZeroU32::MIN);
+    Quota::with_period(period)
+        .unwrap_or_else(|| Quota::per_second(NonZeroU32::MIN))
+        .allow_burst(burst)
+}
+
+/// Counts one attempt for `key`, keeping the table within `max`.
+fn count<K>(limiter: &Keyed<K>, key: &K, max: usize, clock: &DefaultClock) -> Result<(), Duration>
+where
+    K: std::hash::Hash + Eq + Clone,
+{
+    if limiter.len() >= max {
+        limiter.retain_recent();
+        if limiter.len() >= max {
+            // Entries leave once their throttle has fully recovered; until then new keys wait.
+            return Err(Duration::from_secs(60));
+        }
+    }
+    limiter
+        .check_key(key)
+        .map_err(|not_until| not_until.wait_time_from(clock.now()))
+}
+
+impl LoginGuard {
+    /// Protections with these settings.
+    pub fn new(limits: &LoginLimits) -> Self {
+        LoginGuard {
+            per_user: RateLimiter::keyed(quota(limits.per_user)),
+            per_address: RateLimiter::keyed(quota(limits.per_address)),
+            max_tracked: limits.max_tracked.max(1),
+            checks: Arc::new(Semaphore::new(limits.concurrent_checks.max(1))),
+            clock: DefaultClock::default(),
+            hasher: std::hash::RandomState::new(),
         }
     }
 
-    fn key(user: &str, addr: &str) -> String {
-        format!("{}\u{0}{addr}", user.to_lowercase())
+    /// Counts an attempt by `user` from `addr` and, when allowed, reserves one of the
+    /// password-check slots (held until the returned permit is dropped).
+    pub fn attempt(&self, user: &str, addr: IpAddr) -> Result<OwnedSemaphorePermit, Refusal> {
+        let user_key = self.hasher.hash_one(user.to_lowercase());
+        // Both are counted even when the first refuses: a refused attempt is still an attempt.
+        let by_addr = count(&self.per_address, &addr, self.max_tracked, &self.clock);
+        let by_user = count(&self.per_user, &user_key, self.max_tracked, &self.clock);
+        if let Err(wait) = by_addr.and(by_user) {
+            return Err(Refusal::Throttled(wait.max(Duration::from_secs(1))));
+        }
+        self.checks
+            .clone()
+            .try_acquire_owned()
+            .map_err(|_| Refusal::Busy)
     }
 
-    /// Whether another attempt is allowed now.
-    pub fn allowed(&self, user: &str, addr: &str) -> bool {
-        let now = Instant::now();
-        let mut map = self.failures.lock().unwrap_or_else(|p| p.into_inner());
-        // Forget old entries so the map cannot grow without bound.
-        map.retain(|_, v| {
-            v.retain(|t| now.duration_since(*t) < self.window);
-            !v.is_empty()
-        });
-        map.get(&Self::key(user, addr))
-            .is_none_or(|v| v.len() < self.max_failures)
-    }
-
-    /// Records a failed attempt.
-    pub fn failed(&self, user: &str, addr: &str) {
-        let mut map = self.failures.lock().unwrap_or_else(|p| p.into_inner());
-        map.entry(Self::key(user, addr))
-            .or_default()
-            .push(Instant::now());
-    }
-
-    /// Forgets the failures of a key after a successful login.
-    pub fn succeeded(&self, user: &str, addr: &str) {
-        let mut map = self.failures.lock().unwrap_or_else(|p| p.into_inner());
-        map.remove(&Self::key(user, addr));
+    /// User names and addresses currently remembered (for tests and metrics).
+    pub fn tracked(&self) -> (usize, usize) {
+        (self.per_user.len(), self.per_address.len())
     }
 }
 
@@ -67,25 +162,60 @@ impl LoginRateLimit {
 mod tests {
     use super::*;
 
+    fn limits(user_burst: u32, addr_burst: u32) -> LoginLimits {
+        LoginLimits {
+            per_user: Throttle {
+                burst: user_burst,
+                period: Duration::from_secs(60),
+            },
+            per_address: Throttle {
+                burst: addr_burst,
+                period: Duration::from_secs(60),
+            },
+            max_tracked: 3,
+            concurrent_checks: 1,
+        }
+    }
+
+    const A: IpAddr = IpAddr::V4(std::net::Ipv4Addr::new(1, 2, 3, 4));
+    const B: IpAddr = IpAddr::V4(std::net::Ipv4Addr::new(5, 6, 7, 8));
+
     #[test]
-    fn blocks_after_max_failures_per_key() {
-        let rl = LoginRateLimit::new(2, Duration::from_secs(60));
-        assert!(rl.allowed("alice", "1.2.3.4"));
-        rl.failed("alice", "1.2.3.4");
-        rl.failed("Alice", "1.2.3.4");
-        assert!(!rl.allowed("alice", "1.2.3.4"));
-        assert!(rl.allowed("alice", "5.6.7.8"), "other address");
-        assert!(rl.allowed("bob", "1.2.3.4"), "other user");
-        rl.succeeded("alice", "1.2.3.4");
-        assert!(rl.allowed("alice", "1.2.3.4"));
+    fn throttles_per_user_and_per_address() {
+        let g = LoginGuard::new(&LoginLimits {
+            max_tracked: 100,
+            ..limits(2, 3)
+        });
+        drop(g.attempt("alice", A).unwrap());
+        drop(g.attempt("Alice", B).unwrap());
+        // Third attempt for alice, from anywhere: throttled, with a wait.
+        match g.attempt("ALICE", A) {
+            Err(Refusal::Throttled(wait)) => assert!(wait >= Duration::from_secs(1), "{wait:?}"),
+            other => panic!("{other:?}"),
+        }
+        // The refused attempt still counted for A: its third and last is bob's.
+        drop(g.attempt("bob", A).unwrap());
+        assert!(matches!(g.attempt("carol", A), Err(Refusal::Throttled(_))));
+        drop(g.attempt("carol", B).unwrap());
     }
 
     #[test]
-    fn failures_expire() {
-        let rl = LoginRateLimit::new(1, Duration::from_millis(20));
-        rl.failed("a", "x");
-        assert!(!rl.allowed("a", "x"));
-        std::thread::sleep(Duration::from_millis(30));
-        assert!(rl.allowed("a", "x"));
+    fn concurrent_checks_are_capped() {
+        let g = LoginGuard::new(&limits(10, 10));
+        let held = g.attempt("a", A).unwrap();
+        assert!(matches!(g.attempt("b", A), Err(Refusal::Busy)));
+        drop(held);
+        assert!(g.attempt("c", A).is_ok());
+    }
+
+    #[test]
+    fn tables_stay_bounded() {
+        let g = LoginGuard::new(&limits(10, 100));
+        for i in 0..10 {
+            let _ = g.attempt(&format!("user{i}"), A);
+        }
+        let (users, addrs) = g.tracked();
+        assert!(users <= 3, "{users}");
+        assert_eq!(addrs, 1);
     }
 }

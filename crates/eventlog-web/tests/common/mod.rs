@@ -40,9 +40,14 @@ impl Fixture {
         Fixture { db, store }
     }
 
+    /// The settings of [`Fixture::state`], to change some before `build()`.
+    pub fn builder(&self) -> eventlog_web::AppStateBuilder {
+        AppState::builder(self.store.clone(), EventTypes::default())
+            .poll_interval(std::time::Duration::from_millis(100))
+    }
+
     pub fn state(&self) -> AppState {
-        AppState::new(self.store.clone(), EventTypes::default())
-            .with_poll_interval(std::time::Duration::from_millis(100))
+        self.builder().build()
     }
 
     pub fn router(&self) -> Router {
