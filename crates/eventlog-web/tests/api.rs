@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use eventlog::EventTypes;
-use eventlog::store::{self, Backend, EventFilter};
+use eventlog::store::{self, Backend, EventFilter, Store};
 use eventlog_testing::TestDb;
 use eventlog_web::api::{self, ApiState};
 use serde_json::{Value, json};
@@ -41,6 +41,7 @@ api_tests!(
     json_lines_batches,
     same_id_twice_stores_one_event,
     racing_duplicate_ids_store_one_event,
+    racing_ids_in_opposite_orders_all_get_201,
     concurrent_requests_get_their_own_ids,
     body_over_the_limit_is_413,
     tokens_are_required_and_revocation_is_immediate,
@@ -309,6 +310,119 @@ async fn racing_duplicate_ids_store_one_event(db: TestDb) {
     assert_eq!(s.count().await, 100, "5 rounds × 20 distinct ids");
 }
 
+/// Two requests carrying the same 200 ids, one in reverse order, sent at once: on PostgreSQL
+/// their transactions lock the same uuids, and must not deadlock each other into a 500.
+async fn racing_ids_in_opposite_orders_all_get_201(db: TestDb) {
+    let s = Arc::new(Server::start(db).await);
+    for round in 0..40 {
+        let forward: Vec<Value> = (0..200)
+            .map(|i| {
+                json!({"type": "info", "message": format!("r{round} e{i}"),
+                       "id": format!("0193a0b0-0000-7000-8000-{:06}{:06}", round, i)})
+            })
+            .collect();
+        let mut backward = forward.clone();
+        backward.reverse();
+        let tasks: Vec<_> = [forward, backward]
+            .into_iter()
+            .map(|batch| {
+                let s = s.clone();
+                tokio::spawn(async move { s.post(Value::Array(batch)).await })
+            })
+            .collect();
+        for t in tasks {
+            let (status, body) = t.await.unwrap();
+            assert_eq!(status, 201, "round {round}: {body}");
+            assert_eq!(body["ids"].as_array().map(Vec::len), Some(200));
+        }
+    }
+    assert_eq!(s.count().await, 40 * 200);
+}
+
+/// A full SQLite database answers 507 `database full` (not a generic 500), and the first
+/// request after space returns is stored. `PRAGMA max_page_count` makes the file "full".
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn full_sqlite_database_is_507_and_recovers() {
+    let db = TestDb::sqlite();
+    let sqlite = Arc::new(
+        eventlog::store::sqlite::SqliteStore::connect(db.url())
+            .await
+            .unwrap(),
+    );
+    sqlite.migrate().await.unwrap();
+    let store: Arc<dyn Backend> = sqlite.clone();
+    let token = store.create_token("test").await.unwrap();
+    let state = ApiState::new(store.clone(), EventTypes::default());
+    let app = Router::new().nest(api::BASE_PATH, api::router(state));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let s = Server {
+        base: format!("http://{addr}/api/v1"),
+        http: reqwest::Client::new(),
+        store,
+        token,
+        _db: db,
+    };
+    let batch = |tag: &str| {
+        Value::Array(
+            (0..1_000)
+                .map(|i| json!({"type": "info", "message": format!("{tag} {i} {}", "m".repeat(200))}))
+                .collect(),
+        )
+    };
+    let (status, _) = s.post(batch("before")).await;
+    assert_eq!(status, 201);
+
+    let max_pages = |pages: i64| {
+        let sqlite = sqlite.clone();
+        async move {
+            // The pragma holds per connection: set it on all of them, until a round finds
+            // every one set (a connection the pool opened meanwhile gets it too).
+            loop {
+                let mut held = Vec::new();
+                let mut all_set = true;
+                for _ in 0..8 {
+                    let mut conn = sqlite.pool().acquire().await.unwrap();
+                    let now: i64 = sqlx::query_scalar("PRAGMA max_page_count")
+                        .fetch_one(&mut *conn)
+                        .await
+                        .unwrap();
+                    if now != pages {
+                        all_set = false;
+                        sqlx::query(sqlx::AssertSqlSafe(format!(
+                            "PRAGMA max_page_count = {pages}"
+                        )))
+                        .execute(&mut *conn)
+                        .await
+                        .unwrap();
+                    }
+                    held.push(conn);
+                }
+                drop(held);
+                if all_set {
+                    break;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            }
+        }
+    };
+    let pages: i64 = sqlx::query_scalar("PRAGMA page_count")
+        .fetch_one(sqlite.pool())
+        .await
+        .unwrap();
+    max_pages(pages).await;
+    for _ in 0..5 {
+        let (status, body) = s.post(batch("full")).await;
+        assert_eq!(status, 507, "{body}");
+        assert_eq!(body, json!({"error": "database full"}));
+    }
+    max_pages(1_000_000).await;
+    let (status, body) = s.post(batch("after")).await;
+    assert_eq!(status, 201, "the first request after space returns: {body}");
+    assert_eq!(s.count().await, 2_000);
+}
+
 async fn body_over_the_limit_is_413(db: TestDb) {
     let s = Server::start_with_limit(db, 10_000).await;
     let big = json!({"type": "info", "message": "x".repeat(20_000)});
@@ -457,6 +571,8 @@ async fn list_filters_and_cursor_pagination(db: TestDb) {
         page["events"][0]["timestamp"],
         "2026-01-01T00:00:00.000000Z"
     );
+    // Word prefixes: `mail` and `1` each start a word of the message or the initiator, so
+    // the initiator's own `1` (of `user:1`) satisfies `1` for every event of it.
     let (_, page) = s.get("/events?q=MAIL%201&initiator=user:1").await;
     let msgs: BTreeSet<_> = page["events"]
         .as_array()
@@ -471,7 +587,10 @@ async fn list_filters_and_cursor_pagination(db: TestDb) {
             "Mail 10".into(),
             "Mail 13".into(),
             "Mail 16".into(),
-            "Mail 19".into()
+            "Mail 19".into(),
+            "Mail 22".into(),
+            "Mail 4".into(),
+            "Mail 7".into()
         ])
     );
     let (_, page) = s.get("/events?data.customer.email=c1%40example.com&since=2026-01-01T00:00:20Z&until=2026-01-01T00:00:24Z").await;

@@ -94,6 +94,9 @@ pub enum StoreError {
     /// A stored row that could not be read back.
     #[error("corrupt row in the store: {0}")]
     Corrupt(String),
+    /// The error of a transaction shared by several callers (group commit).
+    #[error(transparent)]
+    Shared(std::sync::Arc<StoreError>),
 }
 
 impl StoreError {
@@ -101,6 +104,7 @@ impl StoreError {
     /// pool exhausted, database locked) rather than caused by the data itself.
     pub fn is_transient(&self) -> bool {
         match self {
+            StoreError::Shared(e) => e.is_transient(),
             StoreError::Database(e) => match e {
                 sqlx::Error::Io(_)
                 | sqlx::Error::Tls(_)
@@ -111,7 +115,8 @@ impl StoreError {
                 sqlx::Error::Database(db) => {
                     // PostgreSQL: class 08 (connection), 57P (operator intervention: shutdown,
                     // restart), 53 (insufficient resources), 40001/40P01 (serialization,
-                    // deadlock). SQLite: BUSY (5) and LOCKED (6).
+                    // deadlock). SQLite: BUSY (5), LOCKED (6) and FULL (13):
+                    // a full disk frees up, and the events must wait for it.
                     let code = db.code().map(|c| c.into_owned()).unwrap_or_default();
                     code.starts_with("08")
                         || code.starts_with("57P")
@@ -122,9 +127,22 @@ impl StoreError {
                         || code == "6"
                         || code == "517"
                         || code == "261"
+                        || code == "13"
                 }
                 _ => false,
             },
+            _ => false,
+        }
+    }
+
+    /// Whether the database or its disk is full (SQLite `SQLITE_FULL`, PostgreSQL class 53100
+    /// `disk_full`): transient, the write succeeds once space is freed.
+    pub fn is_full(&self) -> bool {
+        match self {
+            StoreError::Shared(e) => e.is_full(),
+            StoreError::Database(sqlx::Error::Database(db)) => {
+                matches!(db.code().as_deref(), Some("13") | Some("53100"))
+            }
             _ => false,
         }
     }

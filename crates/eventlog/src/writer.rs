@@ -155,6 +155,8 @@ where
                 Ok(store) => {
                     let _ = ready.send(Ok(()));
                     worker.run(&runtime, store.as_ref());
+                    // Nothing more will be written through this store: leave one tidy file.
+                    runtime.block_on(store.close());
                 }
                 Err(e) => {
                     let _ = ready.send(Err(e));
@@ -206,7 +208,7 @@ impl Worker {
             for ack in acks.drain(..) {
                 let _ = ack.send(());
             }
-            // Idle: do a bounded piece of upkeep (search indexing) before waiting for more.
+            // Idle: do a bounded piece of upkeep (on SQLite, truncating the WAL) before waiting.
             if receiver.is_empty()
                 && let Err(e) = runtime.block_on(store.maintain(MAINTENANCE_BUDGET))
             {

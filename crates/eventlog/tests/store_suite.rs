@@ -45,8 +45,9 @@ store_tests!(
     filter_by_types,
     filter_by_since_and_until,
     filter_by_text_ignores_case,
-    search_finds_events_before_and_after_background_indexing,
-    filter_by_text_treats_like_wildcards_literally,
+    search_is_current_right_after_insert_and_delete,
+    search_matches_word_prefixes,
+    search_finds_group_ids_and_their_prefix,
     filter_by_group_and_initiator,
     filter_by_data_values,
     order_both_ways,
@@ -231,9 +232,9 @@ async fn filter_by_since_and_until(db: TestDb) {
     assert!(messages(&*store, &f(Some(31), None)).await.is_empty());
 }
 
-/// SQLite indexes events for search in the background (`maintain`); a search must find the
-/// same events whether or not they are indexed yet, and deletes must keep the index right.
-async fn search_finds_events_before_and_after_background_indexing(db: TestDb) {
+/// The search index is written in the insert transaction: an event is found as soon as it
+/// is stored, with no upkeep in between, and a deleted one is gone at once.
+async fn search_is_current_right_after_insert_and_delete(db: TestDb) {
     let store = open(&db).await;
     let inserted = store
         .insert_batch(&[
@@ -251,15 +252,11 @@ async fn search_finds_events_before_and_after_background_indexing(db: TestDb) {
         messages(&*store, &mail).await,
         ["Alpha mail sent", "beta MAIL queued"]
     );
-    let indexed = store.maintain(1_000).await.unwrap();
-    let expected = if store.backend() == "sqlite" { 3 } else { 0 };
-    assert_eq!(indexed, expected, "rows indexed");
-    assert_eq!(store.maintain(1_000).await.unwrap(), 0, "nothing left");
     assert_eq!(
-        messages(&*store, &mail).await,
-        ["Alpha mail sent", "beta MAIL queued"]
+        store.maintain(1_000).await.unwrap(),
+        0,
+        "no search upkeep left"
     );
-    // One indexed, one not yet: both found.
     store
         .insert_batch(&[ev("info", "g4", "delta Mail bounced", 4)])
         .await
@@ -270,11 +267,13 @@ async fn search_finds_events_before_and_after_background_indexing(db: TestDb) {
         messages(&*store, &mail).await,
         ["beta MAIL queued", "delta Mail bounced"]
     );
-    store.maintain(1_000).await.unwrap();
-    assert_eq!(
-        messages(&*store, &mail).await,
-        ["beta MAIL queued", "delta Mail bounced"]
-    );
+    // A purged group's id is no longer found either.
+    store.delete(&[inserted[2].id]).await.unwrap();
+    let g3 = EventFilter {
+        text: Some("g3".into()),
+        ..Default::default()
+    };
+    assert!(messages(&*store, &g3).await.is_empty());
 }
 
 async fn filter_by_text_ignores_case(db: TestDb) {
@@ -322,8 +321,14 @@ async fn filter_by_text_ignores_case(db: TestDb) {
     assert!(messages(&*store, &f("nowhere")).await.is_empty());
 }
 
-async fn filter_by_text_treats_like_wildcards_literally(db: TestDb) {
+/// Search is by word prefix, the same on both backends: every word of the query (a run of
+/// letters and digits) must start a word of the message or initiator, or every word must
+/// start a word of the group id. Punctuation only separates words; LIKE wildcards mean
+/// nothing.
+async fn search_matches_word_prefixes(db: TestDb) {
     let store = open(&db).await;
+    let mut by_user = ev("info", "g", "login", 7);
+    by_user.initiator = Some("user:12345".into());
     store
         .insert_batch(&[
             ev("info", "g", "50% off", 1),
@@ -331,7 +336,8 @@ async fn filter_by_text_treats_like_wildcards_literally(db: TestDb) {
             ev("info", "g", "a_b", 3),
             ev("info", "g", "axb", 4),
             ev("info", "g", "back\\slash", 5),
-            ev("info", "g", "backslash", 6),
+            ev("info", "nightly-reindex", "Gateway timeout after 30 ms", 6),
+            by_user,
         ])
         .await
         .unwrap();
@@ -339,10 +345,67 @@ async fn filter_by_text_treats_like_wildcards_literally(db: TestDb) {
         text: Some(text.into()),
         ..Default::default()
     };
-    assert_eq!(messages(&*store, &f("50%")).await, ["50% off"]);
+    assert_eq!(messages(&*store, &f("50%")).await, ["50% off", "500 off"]);
     assert_eq!(messages(&*store, &f("a_b")).await, ["a_b"]);
-    assert_eq!(messages(&*store, &f("k\\s")).await, ["back\\slash"]);
-    assert!(messages(&*store, &f("%")).await.len() == 1);
+    assert_eq!(messages(&*store, &f("back\\sl")).await, ["back\\slash"]);
+    assert!(
+        messages(&*store, &f("k\\s")).await.is_empty(),
+        "not a substring search"
+    );
+    assert!(
+        messages(&*store, &f("%")).await.is_empty(),
+        "no word, no match"
+    );
+    assert_eq!(
+        messages(&*store, &f("TIME")).await,
+        ["Gateway timeout after 30 ms"]
+    );
+    assert_eq!(messages(&*store, &f("out")).await, Vec::<String>::new());
+    assert_eq!(
+        messages(&*store, &f("gateway 30")).await,
+        ["Gateway timeout after 30 ms"],
+        "every word, in any order"
+    );
+    assert!(messages(&*store, &f("gateway 31")).await.is_empty());
+    assert_eq!(
+        messages(&*store, &f("user:1234")).await,
+        ["login"],
+        "initiator"
+    );
+    assert_eq!(
+        messages(&*store, &f("nightly")).await,
+        ["Gateway timeout after 30 ms"],
+        "a word of the group id"
+    );
+    assert_eq!(
+        messages(&*store, &f("nightly-re")).await,
+        ["Gateway timeout after 30 ms"]
+    );
+}
+
+/// A random group id is one word: its full text and its 8-character prefix both find it.
+async fn search_finds_group_ids_and_their_prefix(db: TestDb) {
+    let store = open(&db).await;
+    let group = GroupId::random();
+    let mut a = NewEvent::new("info", group.clone(), "first of the group");
+    a.timestamp = ev("info", "x", "x", 1).timestamp;
+    let other = NewEvent::new("info", GroupId::random(), "another group");
+    store.insert_batch(&[a, other]).await.unwrap();
+    for text in [
+        group.as_str(),
+        &group.as_str()[..8],
+        &group.as_str().to_uppercase(),
+    ] {
+        let found = messages(
+            &*store,
+            &EventFilter {
+                text: Some(text.to_owned()),
+                ..Default::default()
+            },
+        )
+        .await;
+        assert_eq!(found, ["first of the group"], "{text}");
+    }
 }
 
 async fn filter_by_group_and_initiator(db: TestDb) {

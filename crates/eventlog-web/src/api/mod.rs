@@ -44,7 +44,7 @@ pub struct ApiState {
     pub types: Arc<EventTypes>,
     /// Largest request body in bytes (`[api] body_limit`).
     pub body_limit: usize,
-    /// SQLite only: the group-commit task, started on first use (see [`commit`]).
+    /// The group-commit tasks, started on first use (see [`commit`]).
     group_commit: Arc<std::sync::OnceLock<commit::GroupCommit>>,
     /// Told about newly stored events after their commit (e-mail notification).
     observer: Option<Arc<dyn eventlog::CommitObserver>>,
@@ -70,7 +70,7 @@ impl ApiState {
     }
 
     /// Stores a validated request's events and returns their ids after the commit: through
-    /// group commit on SQLite, directly (concurrent transactions) on PostgreSQL.
+    /// group commit (several requests share a transaction) on both backends.
     pub async fn insert(
         &self,
         events: Vec<eventlog::NewEvent>,
@@ -92,13 +92,10 @@ impl ApiState {
         &self,
         events: Vec<eventlog::NewEvent>,
     ) -> Result<Vec<eventlog::store::Inserted>, ApiError> {
-        if self.store.backend() != "sqlite" {
-            return Ok(self.store.insert_batch(&events).await?);
-        }
         let gc = self
             .group_commit
             .get_or_init(|| commit::GroupCommit::start(self.store.clone()));
-        gc.insert(events).await.map_err(ApiError::internal)
+        Ok(gc.insert(events).await?)
     }
 
     /// The same with `[api]` settings applied.
@@ -216,6 +213,11 @@ impl ApiError {
 
 impl From<eventlog::StoreError> for ApiError {
     fn from(e: eventlog::StoreError) -> Self {
+        if e.is_full() {
+            // Checked before transient (a full disk is both): its own status and message.
+            tracing::error!(error = %e, "API request failed: the database is full");
+            return ApiError::new(StatusCode::INSUFFICIENT_STORAGE, "database full");
+        }
         if e.is_transient() {
             // Unreachable, restarting, busy: the client may retry (`Retry-After`).
             tracing::warn!(error = %e, "database unavailable while answering an API request");
@@ -239,7 +241,7 @@ impl IntoResponse for ApiError {
                 HeaderValue::from_static("Bearer realm=\"eventlog\""),
             );
         }
-        if status == StatusCode::SERVICE_UNAVAILABLE {
+        if status == StatusCode::SERVICE_UNAVAILABLE || status == StatusCode::INSUFFICIENT_STORAGE {
             response
                 .headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));

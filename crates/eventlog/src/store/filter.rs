@@ -34,7 +34,9 @@ pub struct EventFilter {
     pub since: Option<DateTime<Utc>>,
     /// Before this time.
     pub until: Option<DateTime<Utc>>,
-    /// Case-insensitive substring of the group, message or initiator.
+    /// Search words: an event matches when every word of this text (a run of letters and
+    /// digits) starts a word of its message or initiator, or every word starts a word of its
+    /// group id; case-insensitive. See [`search_words`].
     pub text: Option<String>,
     /// Exactly this group.
     pub group: Option<String>,
@@ -59,6 +61,19 @@ pub struct GroupFilter {
     pub text: Option<String>,
 }
 
+/// Most words of a search that are looked up; the rest are ignored (bounds the cost).
+pub const MAX_SEARCH_WORDS: usize = 16;
+
+/// The words of a search text as the search indexes see them: runs of letters and digits,
+/// lowercased; everything else separates words. At most [`MAX_SEARCH_WORDS`].
+pub fn search_words(text: &str) -> Vec<String> {
+    text.split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .take(MAX_SEARCH_WORDS)
+        .map(str::to_lowercase)
+        .collect()
+}
+
 /// Escapes `%`, `_` and `\` for a `LIKE … ESCAPE '\'` pattern and wraps it in `%`.
 pub(crate) fn like_pattern(text: &str) -> String {
     let mut p = String::with_capacity(text.len() + 2);
@@ -76,6 +91,16 @@ pub(crate) fn like_pattern(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn search_words_are_lowercased_runs_of_letters_and_digits() {
+        assert_eq!(
+            search_words("User:4242 said \"Timeout\"; café-42_x"),
+            ["user", "4242", "said", "timeout", "café", "42", "x"]
+        );
+        assert!(search_words("%%% ... \"'").is_empty());
+        assert_eq!(search_words(&"a ".repeat(100)).len(), MAX_SEARCH_WORDS);
+    }
 
     #[test]
     fn like_patterns_escape_wildcards() {

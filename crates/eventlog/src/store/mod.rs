@@ -15,6 +15,7 @@ use crate::event::{Event, NewEvent};
 
 mod cursor;
 mod filter;
+pub mod group_commit;
 mod group_delta;
 pub mod outbox;
 #[cfg(feature = "postgres")]
@@ -25,7 +26,8 @@ pub mod tokens;
 mod users;
 
 pub use cursor::{Cursor, GroupCursor};
-pub use filter::{DataMatch, EventFilter, GroupFilter, Order};
+pub use filter::{DataMatch, EventFilter, GroupFilter, MAX_SEARCH_WORDS, Order, search_words};
+pub use group_commit::GroupCommit;
 pub use outbox::{OutboxStatus, OutboxStore};
 pub use tokens::{TokenError, TokenInfo, TokenStore};
 pub use users::{Role, Session, User, UserStore};
@@ -82,11 +84,16 @@ pub trait Store: Send + Sync + 'static {
     async fn migrate(&self) -> Result<(), StoreError>;
 
     /// Background upkeep kept off the insert path, at most `budget` rows of work: on SQLite,
-    /// adding new events to the search index. Returns the rows handled (0: nothing pending).
+    /// truncating the WAL once writes have stopped for a moment. Returns the rows handled
+    /// (0: nothing pending).
     /// Safe to call from several processes at once.
     async fn maintain(&self, _budget: usize) -> Result<usize, StoreError> {
         Ok(0)
     }
+
+    /// Leaves the database tidy and closes the connections: on SQLite, the WAL is
+    /// checkpointed and truncated. Called once nothing more will be written.
+    async fn close(&self) {}
 
     /// Stores events in one transaction. An event whose uuid is already stored (or appears
     /// earlier in the batch) is not written again; its existing id is returned. The result is

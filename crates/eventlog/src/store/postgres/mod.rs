@@ -18,7 +18,7 @@ use uuid::Uuid;
 use crate::error::StoreError;
 use crate::event::{Event, GroupId, NewEvent};
 use crate::store::ConnectOptions;
-use crate::store::filter::like_pattern;
+use crate::store::filter::{like_pattern, search_words};
 use crate::store::group_delta::group_deltas;
 use crate::store::{
     Cursor, EventFilter, GroupCursor, GroupFilter, GroupSummary, Inserted, Order, PURGE_BATCH,
@@ -33,25 +33,36 @@ mod users;
 /// small enough that several servers stay far below PostgreSQL's default 100 connections.
 const MAX_CONNECTIONS: u32 = 10;
 
-const EVENT_COLUMNS: &str =
-    "id, uuid, event_type, group_id, ts, message, data, initiator, send_mail";
+const EVENT_COLUMNS: &str = "id, uuid, event_type, \
+     (SELECT group_id FROM event_groups g WHERE g.gid = events.gid) AS group_id, \
+     ts, message, data, initiator, send_mail";
 
-/// `ORDER BY ord` makes ids follow input order, so events of equal timestamp keep the order
-/// they were recorded in.
-const INSERT_EVENTS: &str = "INSERT INTO events \
-     (uuid, event_type, group_id, ts, message, data, initiator, send_mail) \
-     SELECT u, t, g, ts, m, d::jsonb, i, s FROM UNNEST(\
-     $1::uuid[], $2::text[], $3::text[], $4::timestamptz[], $5::text[], $6::text[], \
+/// Ids are drawn in input order (`ORDER BY ord`), so events of equal timestamp keep the order
+/// they were recorded in; the rows are then inserted in uuid order, so that two transactions
+/// holding the same uuids (racing retries of one request) take their locks in the same order
+/// instead of deadlocking.
+const INSERT_EVENTS: &str = "WITH x AS MATERIALIZED (\
+     SELECT nextval(pg_get_serial_sequence('events', 'id')) AS id, u, t, g, ts, m, d, i, s \
+     FROM UNNEST(\
+     $1::uuid[], $2::text[], $3::int8[], $4::timestamptz[], $5::text[], $6::text[], \
      $7::text[], $8::text[]) WITH ORDINALITY AS x(u, t, g, ts, m, d, i, s, ord) \
-     ORDER BY ord \
+     ORDER BY ord) \
+     INSERT INTO events \
+     (id, uuid, event_type, gid, ts, message, data, initiator, send_mail) \
+     OVERRIDING SYSTEM VALUE \
+     SELECT id, u, t, g, ts, m, d::jsonb, i, s FROM x ORDER BY u, id \
      ON CONFLICT (uuid) DO NOTHING RETURNING id, uuid";
+
+/// Attempts of a batch that keeps failing on a deadlock or serialization failure.
+const ATTEMPTS: usize = 5;
 
 const UPSERT_GROUPS: &str = "INSERT INTO event_groups (group_id, first_at, last_at, event_count) \
      SELECT * FROM UNNEST($1::text[], $2::timestamptz[], $3::timestamptz[], $4::int8[]) \
      ON CONFLICT (group_id) DO UPDATE SET \
      first_at = LEAST(event_groups.first_at, excluded.first_at), \
      last_at = GREATEST(event_groups.last_at, excluded.last_at), \
-     event_count = event_groups.event_count + excluded.event_count";
+     event_count = event_groups.event_count + excluded.event_count \
+     RETURNING group_id, gid";
 
 const UPSERT_GROUP_TYPES: &str = "INSERT INTO event_group_types (group_id, event_type, event_count) \
      SELECT * FROM UNNEST($1::text[], $2::text[], $3::int8[]) \
@@ -94,28 +105,33 @@ impl PostgresStore {
         &self.pool
     }
 
-    /// Rebuilds the summaries of `groups` from their remaining events (after a delete).
+    /// Rebuilds the summaries of these groups from their remaining events (after a delete,
+    /// or when a batch turned out to hold duplicates); drops groups left without events.
     async fn recompute_groups(
         tx: &mut Transaction<'static, Postgres>,
-        mut groups: Vec<String>,
+        mut gids: Vec<i64>,
     ) -> Result<(), StoreError> {
-        if groups.is_empty() {
+        if gids.is_empty() {
             return Ok(());
         }
         // Sorted, so that concurrent transactions lock summary rows in the same order.
-        groups.sort();
-        groups.dedup();
+        gids.sort_unstable();
+        gids.dedup();
         for sql in [
-            "DELETE FROM event_group_types WHERE group_id = ANY($1)",
+            "SELECT 1 FROM event_groups WHERE gid = ANY($1) ORDER BY gid FOR UPDATE",
+            "DELETE FROM event_group_types WHERE group_id IN \
+             (SELECT group_id FROM event_groups WHERE gid = ANY($1))",
             "INSERT INTO event_group_types (group_id, event_type, event_count) \
-             SELECT group_id, event_type, count(*) FROM events \
-             WHERE group_id = ANY($1) GROUP BY group_id, event_type",
-            "DELETE FROM event_groups WHERE group_id = ANY($1)",
-            "INSERT INTO event_groups (group_id, first_at, last_at, event_count) \
-             SELECT group_id, min(ts), max(ts), count(*) FROM events \
-             WHERE group_id = ANY($1) GROUP BY group_id",
+             SELECT g.group_id, e.event_type, count(*) FROM events e \
+             JOIN event_groups g ON g.gid = e.gid \
+             WHERE e.gid = ANY($1) GROUP BY g.group_id, e.event_type",
+            "UPDATE event_groups g SET first_at = s.first_at, last_at = s.last_at, \
+             event_count = s.n FROM (SELECT gid, min(ts) AS first_at, max(ts) AS last_at, \
+             count(*) AS n FROM events WHERE gid = ANY($1) GROUP BY gid) s WHERE g.gid = s.gid",
+            "DELETE FROM event_groups g WHERE g.gid = ANY($1) \
+             AND NOT EXISTS (SELECT 1 FROM events e WHERE e.gid = g.gid)",
         ] {
-            sqlx::query(sql).bind(&groups).execute(&mut **tx).await?;
+            sqlx::query(sql).bind(&gids).execute(&mut **tx).await?;
         }
         Ok(())
     }
@@ -123,6 +139,7 @@ impl PostgresStore {
     async fn insert_events(
         tx: &mut Transaction<'static, Postgres>,
         events: &[NewEvent],
+        gids: &HashMap<String, i64>,
     ) -> Result<Vec<Inserted>, StoreError> {
         let n = events.len();
         let mut uuids = Vec::with_capacity(n);
@@ -136,7 +153,7 @@ impl PostgresStore {
         for e in events {
             uuids.push(e.uuid);
             types.push(e.event_type.as_str());
-            groups.push(e.group.as_str());
+            groups.push(gids.get(e.group.as_str()).copied().unwrap_or_default());
             times.push(e.timestamp);
             messages.push(e.message.as_str());
             data.push(e.data.as_ref().map(|d| d.to_string()));
@@ -195,16 +212,34 @@ impl PostgresStore {
         Ok(results)
     }
 
-    async fn update_groups_after_insert(
+    /// One attempt at a batch, in one transaction.
+    async fn insert_once(&self, events: &[NewEvent]) -> Result<Vec<Inserted>, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let gids = Self::upsert_groups(&mut tx, events).await?;
+        let results = Self::insert_events(&mut tx, events, &gids).await?;
+        // The mails of the new events, in the same transaction (the durable mail outbox).
+        outbox::enqueue(&mut tx, events, &results).await?;
+        // Duplicates are rare (retries, idempotent API calls): the summaries counted them as
+        // new, so rebuild those groups from their stored events.
+        let recount: Vec<i64> = events
+            .iter()
+            .zip(&results)
+            .filter(|(_, r)| !r.created)
+            .filter_map(|(e, _)| gids.get(e.group.as_str()).copied())
+            .collect();
+        Self::recompute_groups(&mut tx, recount).await?;
+        tx.commit().await?;
+        Ok(results)
+    }
+
+    /// Adds the batch to its groups' summaries (as if every event were new) and returns each
+    /// group's gid.
+    async fn upsert_groups(
         tx: &mut Transaction<'static, Postgres>,
         events: &[NewEvent],
-        results: &[Inserted],
-    ) -> Result<(), StoreError> {
-        let created: Vec<bool> = results.iter().map(|r| r.created).collect();
-        let (mut groups, mut types) = group_deltas(events, &created);
-        if groups.is_empty() {
-            return Ok(());
-        }
+    ) -> Result<HashMap<String, i64>, StoreError> {
+        let all_new = vec![true; events.len()];
+        let (mut groups, mut types) = group_deltas(events, &all_new);
         // Sorted, so that concurrent writers lock summary rows in the same order (no deadlock).
         groups.sort_by(|a, b| a.group.cmp(b.group));
         types.sort_by(|a, b| (a.group, a.event_type).cmp(&(b.group, b.event_type)));
@@ -212,13 +247,15 @@ impl PostgresStore {
         let firsts: Vec<DateTime<Utc>> = groups.iter().map(|g| g.first_at).collect();
         let lasts: Vec<DateTime<Utc>> = groups.iter().map(|g| g.last_at).collect();
         let counts: Vec<i64> = groups.iter().map(|g| g.count).collect();
-        sqlx::query(UPSERT_GROUPS)
+        let gids: HashMap<String, i64> = sqlx::query_as::<_, (String, i64)>(UPSERT_GROUPS)
             .bind(&names)
             .bind(&firsts)
             .bind(&lasts)
             .bind(&counts)
-            .execute(&mut **tx)
-            .await?;
+            .fetch_all(&mut **tx)
+            .await?
+            .into_iter()
+            .collect();
         let names: Vec<&str> = types.iter().map(|t| t.group).collect();
         let type_names: Vec<&str> = types.iter().map(|t| t.event_type).collect();
         let counts: Vec<i64> = types.iter().map(|t| t.count).collect();
@@ -228,7 +265,18 @@ impl PostgresStore {
             .bind(&counts)
             .execute(&mut **tx)
             .await?;
-        Ok(())
+        Ok(gids)
+    }
+}
+
+/// A deadlock (40P01) or serialization failure (40001): the transaction was rolled back and
+/// running it again succeeds.
+fn is_conflict(e: &StoreError) -> bool {
+    match e {
+        StoreError::Database(sqlx::Error::Database(db)) => {
+            matches!(db.code().as_deref(), Some("40P01") | Some("40001"))
+        }
+        _ => false,
     }
 }
 
@@ -307,17 +355,34 @@ fn push_filter(qb: &mut QueryBuilder<Postgres>, f: &EventFilter) {
         qb.push(" AND ts < ").push_bind(until);
     }
     if let Some(text) = f.text.as_deref().filter(|t| !t.is_empty()) {
-        let pattern = like_pattern(text);
-        qb.push(" AND (group_id ILIKE ")
-            .push_bind(pattern.clone())
-            .push(" ESCAPE '\\' OR message ILIKE ")
-            .push_bind(pattern.clone())
-            .push(" ESCAPE '\\' OR initiator ILIKE ")
-            .push_bind(pattern)
-            .push(" ESCAPE '\\')");
+        // Word prefixes in the GIN indexes: the events whose message or initiator has them,
+        // and the events of the groups whose id has them. The expressions are the indexed
+        // ones, word for word, or the indexes are not used.
+        match ts_query(text) {
+            Some(query) => {
+                qb.push(
+                    " AND id IN (SELECT id FROM events WHERE \
+                     eventlog_words(message || ' ' || coalesce(initiator, '')) \
+                     @@ to_tsquery('simple', ",
+                )
+                .push_bind(query.clone())
+                .push(
+                    ") UNION ALL SELECT e.id FROM events e WHERE e.gid IN (SELECT gid \
+                     FROM event_groups WHERE eventlog_words(group_id) @@ to_tsquery('simple', ",
+                )
+                .push_bind(query)
+                .push(")))");
+            }
+            // No letters or digits: no word to find.
+            None => {
+                qb.push(" AND FALSE");
+            }
+        }
     }
     if let Some(group) = &f.group {
-        qb.push(" AND group_id = ").push_bind(group.clone());
+        qb.push(" AND gid = (SELECT gid FROM event_groups WHERE group_id = ")
+            .push_bind(group.clone())
+            .push(")");
     }
     if let Some(initiator) = &f.initiator {
         qb.push(" AND initiator = ").push_bind(initiator.clone());
@@ -329,6 +394,17 @@ fn push_filter(qb: &mut QueryBuilder<Postgres>, f: &EventFilter) {
             .push("::text[] = ")
             .push_bind(m.value.clone());
     }
+}
+
+/// The tsquery for a search text: every word as a prefix (`'word':*`), all required.
+fn ts_query(text: &str) -> Option<String> {
+    let words = search_words(text);
+    if words.is_empty() {
+        return None;
+    }
+    // Words hold only letters and digits: nothing to escape inside the quotes.
+    let terms: Vec<String> = words.iter().map(|w| format!("'{w}':*")).collect();
+    Some(terms.join(" & "))
 }
 
 fn page_after<T, C>(mut items: Vec<T>, limit: usize, cursor: impl Fn(&T) -> C) -> Page<T, C> {
@@ -393,13 +469,16 @@ impl Store for PostgresStore {
         } else {
             events
         };
-        let mut tx = self.pool.begin().await?;
-        let results = Self::insert_events(&mut tx, events).await?;
-        // The mails of the new events, in the same transaction (the durable mail outbox).
-        outbox::enqueue(&mut tx, events, &results).await?;
-        Self::update_groups_after_insert(&mut tx, events, &results).await?;
-        tx.commit().await?;
-        Ok(results)
+        let mut attempt = 1;
+        loop {
+            match self.insert_once(events).await {
+                Err(e) if attempt < ATTEMPTS && is_conflict(&e) => {
+                    tracing::debug!(error = %e, attempt, "eventlog: batch insert retried");
+                    attempt += 1;
+                }
+                outcome => return outcome,
+            }
+        }
     }
 
     async fn get(&self, id: i64) -> Result<Option<Event>, StoreError> {
@@ -472,7 +551,8 @@ impl Store for PostgresStore {
 
     async fn group_events(&self, group: &str, limit: usize) -> Result<Vec<Event>, StoreError> {
         let sql = format!(
-            "SELECT {EVENT_COLUMNS} FROM events WHERE group_id = $1 ORDER BY ts, id LIMIT $2"
+            "SELECT {EVENT_COLUMNS} FROM events \
+             WHERE gid = (SELECT gid FROM event_groups WHERE group_id = $1) ORDER BY ts, id LIMIT $2"
         );
         let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(group)
@@ -578,8 +658,8 @@ impl Store for PostgresStore {
             return Ok(0);
         }
         let mut tx = self.pool.begin().await?;
-        let groups: Vec<String> =
-            sqlx::query_scalar("DELETE FROM events WHERE id = ANY($1) RETURNING group_id")
+        let groups: Vec<i64> =
+            sqlx::query_scalar("DELETE FROM events WHERE id = ANY($1) RETURNING gid")
                 .bind(ids)
                 .fetch_all(&mut *tx)
                 .await?;
@@ -597,10 +677,10 @@ impl Store for PostgresStore {
         let mut total = 0;
         loop {
             let mut tx = self.pool.begin().await?;
-            let groups: Vec<String> = sqlx::query_scalar(
+            let groups: Vec<i64> = sqlx::query_scalar(
                 "DELETE FROM events WHERE id IN (SELECT id FROM events \
                  WHERE ts < $1 AND ($2::text IS NULL OR event_type = $2) ORDER BY ts LIMIT $3) \
-                 RETURNING group_id",
+                 RETURNING gid",
             )
             .bind(before)
             .bind(event_type)

@@ -6,38 +6,77 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use sqlx::pool::PoolConnection;
+use sqlx::sqlite::SqliteConnection;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
     SqliteSynchronous,
 };
-use sqlx::{QueryBuilder, Row, Sqlite, Transaction};
+use sqlx::{QueryBuilder, Row, Sqlite};
 use uuid::Uuid;
 
 use crate::error::StoreError;
 use crate::event::{Event, NewEvent};
 use crate::store::ConnectOptions;
-use crate::store::filter::like_pattern;
+use crate::store::filter::{like_pattern, search_words};
 use crate::store::group_delta::group_deltas;
 use crate::store::{
     Cursor, EventFilter, GroupCursor, GroupFilter, GroupSummary, Inserted, Order, PURGE_BATCH,
     Page, Store,
 };
 
-/// Rows per multi-row INSERT: 9 parameters each stays below SQLite's 32,766 limit, and
-/// a fixed size keeps the prepared statement cached.
 mod outbox;
 mod tokens;
 mod users;
 
+/// Rows per multi-row INSERT: 8 parameters each stays below SQLite's 32,766 limit, and
+/// a fixed size keeps the prepared statement cached.
 const ROWS_PER_INSERT: usize = 3_000;
 
-const EVENT_COLUMNS: &str =
-    "id, uuid, event_type, group_id, ts, message, data, initiator, send_mail";
+const EVENT_COLUMNS: &str = "id, uuid, event_type, (SELECT group_id FROM event_groups g WHERE g.gid = events.gid) AS group_id, \
+     ts, message, data, initiator, send_mail";
 
 /// Events in a SQLite database file.
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     pool: SqlitePool,
+    /// The `-wal` file next to the database (`None` in memory).
+    wal: Option<std::path::PathBuf>,
+}
+
+/// Size of the WAL file past which a write checkpoints and truncates it.
+pub const WAL_LIMIT: u64 = 64 * 1024 * 1024;
+
+/// How long without writes before upkeep truncates the WAL.
+pub const IDLE_CHECKPOINT: Duration = Duration::from_secs(1);
+
+fn options_filename(url: &str) -> std::path::PathBuf {
+    SqliteConnectOptions::from_str(url)
+        .map(|o| o.get_filename().to_owned())
+        .unwrap_or_default()
+}
+
+/// Creates the database file readable and writable by its owner only (0600), whatever the
+/// umask: it holds password and token hashes. SQLite gives the `-wal` and `-shm` files the
+/// mode of the database file. An existing file is left as it is.
+fn create_private(path: &std::path::Path) -> Result<(), StoreError> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(path)
+        {
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(StoreError::Database(sqlx::Error::Io(e))),
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+    Ok(())
 }
 
 impl SqliteStore {
@@ -50,7 +89,11 @@ impl SqliteStore {
     /// Opens the database with pool timeouts of the caller's choosing. Does not migrate.
     pub async fn connect_with(url: &str, connect: ConnectOptions) -> Result<Self, StoreError> {
         let in_memory = url.contains(":memory:") || url.contains("mode=memory");
-        let options = SqliteConnectOptions::from_str(url)?
+        let options = SqliteConnectOptions::from_str(url)?;
+        if !in_memory {
+            create_private(options.get_filename())?;
+        }
+        let options = options
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             // NORMAL in WAL mode: a commit survives a crash of the application; the last
@@ -68,7 +111,92 @@ impl SqliteStore {
             .acquire_timeout(connect.acquire_timeout)
             .connect_with(options)
             .await?;
-        Ok(SqliteStore { pool })
+        let wal = (!in_memory).then(|| {
+            let mut p = options_filename(url).into_os_string();
+            p.push("-wal");
+            std::path::PathBuf::from(p)
+        });
+        Ok(SqliteStore { pool, wal })
+    }
+
+    /// Starts a write transaction on a connection of its own. IMMEDIATE takes the write lock
+    /// up front, so a busy database waits in the busy handler instead of failing on a
+    /// read-to-write upgrade. End it with [`Self::finish`].
+    async fn begin_write(&self) -> Result<PoolConnection<Sqlite>, StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        sqlx::query("BEGIN IMMEDIATE").execute(&mut *conn).await?;
+        Ok(conn)
+    }
+
+    /// Commits when `work` succeeded, otherwise rolls back. SQLite ends some transactions by
+    /// itself on an error (a full disk does); sqlx's own transaction guard then lost track and
+    /// refused every later `begin` on that connection ("non-zero transaction depth"). Plain
+    /// BEGIN/COMMIT/ROLLBACK statements keep no such state: the next request starts clean.
+    async fn finish<T>(
+        &self,
+        mut conn: PoolConnection<Sqlite>,
+        work: Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let outcome = match work {
+            Ok(value) => match sqlx::query("COMMIT").execute(&mut *conn).await {
+                Ok(_) => Ok(value),
+                Err(e) => Err(e.into()),
+            },
+            Err(e) => Err(e),
+        };
+        if outcome.is_err() {
+            // Either the rollback ends the transaction, or SQLite already ended it ("no
+            // transaction is active"): both leave the connection clean. Anything else (the
+            // connection itself broke) and it is closed instead of reused.
+            match sqlx::query("ROLLBACK").execute(&mut *conn).await {
+                Ok(_) => {}
+                Err(e) if e.to_string().contains("no transaction is active") => {}
+                Err(_) => conn.close_on_drop(),
+            }
+        } else {
+            drop(conn);
+            self.checkpoint_if_large().await;
+        }
+        outcome
+    }
+
+    /// Checkpoints the WAL into the database and truncates it to zero bytes. Readers still
+    /// using old pages make it a partial checkpoint; the next call finishes it.
+    pub async fn checkpoint(&self) -> Result<(), StoreError> {
+        sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Truncates the WAL once nothing has been written for [`IDLE_CHECKPOINT`]: an idle
+    /// database is one file again.
+    async fn checkpoint_if_idle(&self) -> Result<(), StoreError> {
+        let Some(wal) = &self.wal else { return Ok(()) };
+        let Ok(meta) = std::fs::metadata(wal) else {
+            return Ok(());
+        };
+        let quiet = meta
+            .modified()
+            .ok()
+            .and_then(|m| m.elapsed().ok())
+            .is_some_and(|e| e >= IDLE_CHECKPOINT);
+        if meta.len() > 0 && quiet {
+            self.checkpoint().await?;
+        }
+        Ok(())
+    }
+
+    /// The WAL grows past SQLite's automatic checkpoints while readers hold old snapshots
+    /// (large batches under a steady read load): truncate it once it passes [`WAL_LIMIT`].
+    async fn checkpoint_if_large(&self) {
+        let Some(wal) = &self.wal else { return };
+        let size = std::fs::metadata(wal).map(|m| m.len()).unwrap_or(0);
+        if size > WAL_LIMIT
+            && let Err(e) = self.checkpoint().await
+        {
+            tracing::warn!(error = %e, "eventlog: WAL checkpoint failed");
+        }
     }
 
     /// The connection pool, for the users and sessions tables kept beside the events.
@@ -79,19 +207,14 @@ impl SqliteStore {
     /// Rebuilds the summaries of these groups from their events (after deletes, or when a
     /// batch turned out to hold duplicates); drops groups left without events.
     async fn recompute_groups(
-        tx: &mut Transaction<'static, Sqlite>,
-        groups: Vec<String>,
+        conn: &mut SqliteConnection,
+        mut gids: Vec<i64>,
     ) -> Result<(), StoreError> {
-        if groups.is_empty() {
+        if gids.is_empty() {
             return Ok(());
         }
-        let json = serde_json::Value::from(groups).to_string();
-        let gids: Vec<i64> = sqlx::query_scalar(
-            "SELECT gid FROM event_groups WHERE group_id IN (SELECT value FROM json_each(?))",
-        )
-        .bind(&json)
-        .fetch_all(&mut **tx)
-        .await?;
+        gids.sort_unstable();
+        gids.dedup();
         let gids = serde_json::Value::from(gids).to_string();
         for sql in [
             "DELETE FROM event_group_types WHERE gid IN (SELECT value FROM json_each(?))",
@@ -106,7 +229,7 @@ impl SqliteStore {
              event_count = (SELECT count(*) FROM events e WHERE e.gid = event_groups.gid) \
              WHERE gid IN (SELECT value FROM json_each(?))",
         ] {
-            sqlx::query(sql).bind(&gids).execute(&mut **tx).await?;
+            sqlx::query(sql).bind(&gids).execute(&mut *conn).await?;
         }
         Ok(())
     }
@@ -114,7 +237,7 @@ impl SqliteStore {
     /// Adds the batch to its groups' summaries (as if every event were new) and returns each
     /// group's gid.
     async fn upsert_groups(
-        tx: &mut Transaction<'static, Sqlite>,
+        conn: &mut SqliteConnection,
         events: &[NewEvent],
     ) -> Result<HashMap<String, i64>, StoreError> {
         let all_new = vec![true; events.len()];
@@ -136,20 +259,28 @@ impl SqliteStore {
                  last_at = max(event_groups.last_at, excluded.last_at), \
                  event_count = event_groups.event_count + excluded.event_count",
             );
-            qb.build().execute(&mut **tx).await?;
-            // One row holding every gid as a JSON object: each row sqlx returns costs a
-            // round trip to its SQLite worker thread.
+            qb.build().execute(&mut *conn).await?;
+            // One row holding every gid as a JSON array of [position, gid]: each row sqlx
+            // returns costs a round trip to its SQLite worker thread. Positions, not names, as
+            // keys: JSON object keys would cut a name at a NUL character.
             let names = serde_json::Value::from(chunk.iter().map(|g| g.group).collect::<Vec<_>>())
                 .to_string();
             let json: String = sqlx::query_scalar(
-                "SELECT json_group_object(group_id, gid) FROM event_groups \
-                 WHERE group_id IN (SELECT value FROM json_each(?))",
+                "SELECT json_group_array(json_array(j.key, g.gid)) FROM json_each(?) j \
+                 JOIN event_groups g ON g.group_id = j.value",
             )
             .bind(names)
-            .fetch_one(&mut **tx)
+            .fetch_one(&mut *conn)
             .await?;
-            let chunk_gids: HashMap<String, i64> = serde_json::from_str(&json)
+            let pairs: Vec<(usize, i64)> = serde_json::from_str(&json)
                 .map_err(|e| StoreError::Corrupt(format!("group ids: {e}")))?;
+            let mut chunk_gids = HashMap::with_capacity(pairs.len());
+            for (i, gid) in pairs {
+                let group = chunk
+                    .get(i)
+                    .ok_or_else(|| StoreError::Corrupt(format!("group position {i}")))?;
+                chunk_gids.insert(group.group.to_owned(), gid);
+            }
             gids.extend(chunk_gids);
         }
         for chunk in types.chunks(ROWS_PER_INSERT) {
@@ -165,7 +296,7 @@ impl SqliteStore {
                 " ON CONFLICT (gid, event_type) DO UPDATE SET \
                  event_count = event_group_types.event_count + excluded.event_count",
             );
-            qb.build().execute(&mut **tx).await?;
+            qb.build().execute(&mut *conn).await?;
         }
         Ok(gids)
     }
@@ -173,7 +304,7 @@ impl SqliteStore {
     /// For a chunk where some uuids were already stored: the rows created by this insert are
     /// the ids after `last - created`; everything else is looked up by uuid.
     async fn resolve_conflicts(
-        tx: &mut Transaction<'static, Sqlite>,
+        conn: &mut SqliteConnection,
         chunk: &[NewEvent],
         last: i64,
         created: i64,
@@ -183,7 +314,7 @@ impl SqliteStore {
             let rows = sqlx::query("SELECT id, uuid FROM events WHERE id > ? AND id <= ?")
                 .bind(last - created)
                 .bind(last)
-                .fetch_all(&mut **tx)
+                .fetch_all(&mut *conn)
                 .await?;
             for row in rows {
                 new_ids.insert(row.try_get("uuid")?, row.try_get("id")?);
@@ -197,7 +328,7 @@ impl SqliteStore {
                 None => {
                     let id: i64 = sqlx::query_scalar("SELECT id FROM events WHERE uuid = ?")
                         .bind(e.uuid)
-                        .fetch_one(&mut **tx)
+                        .fetch_one(&mut *conn)
                         .await?;
                     results.push(Inserted { id, created: false });
                 }
@@ -206,21 +337,81 @@ impl SqliteStore {
         Ok(results)
     }
 
+    /// One batch insert, inside the caller's transaction. (Anything else written in the
+    /// same transaction as the events belongs here.)
+    async fn insert_in(
+        conn: &mut SqliteConnection,
+        events: &[NewEvent],
+    ) -> Result<Vec<Inserted>, StoreError> {
+        let gids = Self::upsert_groups(conn, events).await?;
+        let results = Self::insert_events(conn, events, &gids).await?;
+        // The mails of the new events, in the same transaction (the durable mail outbox).
+        outbox::enqueue(conn, events, &results).await?;
+        // Duplicates are rare (retries, idempotent API calls): the summaries counted them as
+        // new, so rebuild those groups from their stored events.
+        let recount: Vec<i64> = events
+            .iter()
+            .zip(&results)
+            .filter(|(_, r)| !r.created)
+            .filter_map(|(e, _)| gids.get(e.group.as_str()).copied())
+            .collect();
+        Self::recompute_groups(conn, recount).await?;
+        Ok(results)
+    }
+
+    /// Deletes events by id and rebuilds their groups' summaries, inside a transaction.
+    async fn delete_in(conn: &mut SqliteConnection, ids: &[i64]) -> Result<u64, StoreError> {
+        let mut groups = Vec::new();
+        for chunk in ids.chunks(ROWS_PER_INSERT) {
+            let mut qb = QueryBuilder::<Sqlite>::new("DELETE FROM events WHERE id IN (");
+            let mut sep = qb.separated(", ");
+            for id in chunk {
+                sep.push_bind(*id);
+            }
+            qb.push(") RETURNING gid");
+            let deleted: Vec<i64> = qb.build_query_scalar().fetch_all(&mut *conn).await?;
+            groups.extend(deleted);
+        }
+        let n = groups.len() as u64;
+        Self::recompute_groups(conn, groups).await?;
+        Ok(n)
+    }
+
+    /// Deletes one batch of at most [`PURGE_BATCH`] old events, inside a transaction.
+    async fn purge_batch(
+        conn: &mut SqliteConnection,
+        before: DateTime<Utc>,
+        event_type: Option<&str>,
+    ) -> Result<usize, StoreError> {
+        let groups: Vec<i64> = sqlx::query_scalar(
+            "DELETE FROM events WHERE id IN (SELECT id FROM events \
+             WHERE ts < ?1 AND (?2 IS NULL OR event_type = ?2) ORDER BY ts LIMIT ?3) \
+             RETURNING gid",
+        )
+        .bind(before.timestamp_micros())
+        .bind(event_type)
+        .bind(PURGE_BATCH as i64)
+        .fetch_all(&mut *conn)
+        .await?;
+        let n = groups.len();
+        Self::recompute_groups(conn, groups).await?;
+        Ok(n)
+    }
+
     async fn insert_events(
-        tx: &mut Transaction<'static, Sqlite>,
+        conn: &mut SqliteConnection,
         events: &[NewEvent],
         gids: &HashMap<String, i64>,
     ) -> Result<Vec<Inserted>, StoreError> {
         let mut results = Vec::with_capacity(events.len());
         for chunk in events.chunks(ROWS_PER_INSERT) {
             let mut qb = QueryBuilder::<Sqlite>::new(
-                "INSERT INTO events (uuid, event_type, gid, group_id, ts, message, data, initiator, send_mail) ",
+                "INSERT INTO events (uuid, event_type, gid, ts, message, data, initiator, send_mail) ",
             );
             qb.push_values(chunk, |mut row, e| {
                 row.push_bind(e.uuid)
                     .push_bind(e.event_type.clone())
                     .push_bind(gids.get(e.group.as_str()).copied().unwrap_or_default())
-                    .push_bind(e.group.as_str().to_owned())
                     .push_bind(e.timestamp.timestamp_micros())
                     .push_bind(e.message.clone())
                     .push_bind(e.data.as_ref().map(|d| d.to_string()))
@@ -228,7 +419,7 @@ impl SqliteStore {
                     .push_bind(e.send_mail.clone());
             });
             qb.push(" ON CONFLICT (uuid) DO NOTHING");
-            let done = qb.build().execute(&mut **tx).await?;
+            let done = qb.build().execute(&mut *conn).await?;
             let created = done.rows_affected() as i64;
             let last = done.last_insert_rowid();
             if created == chunk.len() as i64 {
@@ -240,7 +431,7 @@ impl SqliteStore {
                     created: true,
                 }));
             } else {
-                results.extend(Self::resolve_conflicts(tx, chunk, last, created).await?);
+                results.extend(Self::resolve_conflicts(conn, chunk, last, created).await?);
             }
         }
         Ok(results)
@@ -303,34 +494,24 @@ fn push_filter(qb: &mut QueryBuilder<Sqlite>, f: &EventFilter) {
         qb.push(" AND ts < ").push_bind(until.timestamp_micros());
     }
     if let Some(text) = f.text.as_deref().filter(|t| !t.is_empty()) {
-        // Three characters or more: the trigram index finds substrings without a scan, for
-        // the rows indexed so far; newer rows (not indexed yet, see `maintain`) and shorter
-        // text use LIKE (case-insensitive for ASCII).
-        let pattern = like_pattern(text);
-        let push_like = |qb: &mut QueryBuilder<Sqlite>| {
-            qb.push("(group_id LIKE ")
-                .push_bind(pattern.clone())
-                .push(" ESCAPE '\\' OR message LIKE ")
-                .push_bind(pattern.clone())
-                .push(" ESCAPE '\\' OR initiator LIKE ")
-                .push_bind(pattern.clone())
-                .push(" ESCAPE '\\')");
-        };
-        if text.chars().count() >= 3 {
-            let phrase = format!("\"{}\"", text.replace('"', "\"\""));
-            // One id list (a UNION, not an OR of two conditions) so SQLite looks the rows up
-            // by id instead of scanning the table to test each one.
-            qb.push(" AND id IN (SELECT rowid FROM events_search WHERE events_search MATCH ")
-                .push_bind(phrase)
-                .push(
-                    " UNION ALL SELECT id FROM events \
-                     WHERE id > (SELECT indexed_upto FROM search_state) AND ",
-                );
-            push_like(qb);
-            qb.push(")");
-        } else {
-            qb.push(" AND ");
-            push_like(qb);
+        // Word prefixes in the FTS5 indexes (kept by triggers in every insert transaction):
+        // the events whose message or initiator has them, and the events of the groups whose
+        // id has them. One id list (a UNION, not an OR) so the lookups stay index-driven.
+        match fts_query(text) {
+            Some(query) => {
+                qb.push(" AND id IN (SELECT rowid FROM events_search WHERE events_search MATCH ")
+                    .push_bind(query.clone())
+                    .push(
+                        " UNION ALL SELECT e.id FROM events e WHERE e.gid IN \
+                         (SELECT rowid FROM groups_search WHERE groups_search MATCH ",
+                    )
+                    .push_bind(query)
+                    .push("))");
+            }
+            // No letters or digits: no word to find.
+            None => {
+                qb.push(" AND 0");
+            }
         }
     }
     if let Some(group) = &f.group {
@@ -353,6 +534,17 @@ fn push_filter(qb: &mut QueryBuilder<Sqlite>, f: &EventFilter) {
             .push(") AS TEXT) END) = ")
             .push_bind(m.value.clone());
     }
+}
+
+/// The FTS5 query for a search text: every word as a prefix (`"word"*`), all required.
+fn fts_query(text: &str) -> Option<String> {
+    let words = search_words(text);
+    if words.is_empty() {
+        return None;
+    }
+    // Words hold only letters and digits: nothing to escape inside the quotes.
+    let terms: Vec<String> = words.iter().map(|w| format!("\"{w}\"*")).collect();
+    Some(terms.join(" AND "))
 }
 
 fn page_after<T, C>(mut items: Vec<T>, limit: usize, cursor: impl Fn(&T) -> C) -> Page<T, C> {
@@ -389,64 +581,19 @@ fn row_to_group(row: &SqliteRow) -> Result<GroupSummary, StoreError> {
 const GROUP_COLUMNS: &str = "g.group_id, g.first_at, g.last_at, g.event_count, \
      (SELECT group_concat(t.event_type, ',') FROM event_group_types t WHERE t.gid = g.gid) AS types";
 
-impl SqliteStore {
-    /// Adds up to `limit` not yet indexed events to the search index, in one transaction.
-    /// Returns how many.
-    pub async fn index_for_search(&self, limit: usize) -> Result<usize, StoreError> {
-        // The writer calls this whenever it goes idle: answer "nothing to do" with one cheap
-        // read (max(id) is the last rowid) instead of taking the write lock.
-        let behind: bool = sqlx::query_scalar(
-            "SELECT indexed_upto < (SELECT coalesce(max(id), 0) FROM events) FROM search_state",
-        )
-        .fetch_one(&self.pool)
-        .await?;
-        if !behind {
-            return Ok(0);
-        }
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        let upto: i64 = sqlx::query_scalar("SELECT indexed_upto FROM search_state")
-            .fetch_one(&mut *tx)
-            .await?;
-        let last: Option<i64> = sqlx::query_scalar(
-            "SELECT max(id) FROM (SELECT id FROM events WHERE id > ? ORDER BY id LIMIT ?)",
-        )
-        .bind(upto)
-        .bind(limit as i64)
-        .fetch_one(&mut *tx)
-        .await?;
-        let Some(last) = last else {
-            return Ok(0);
-        };
-        let added = sqlx::query(
-            "INSERT INTO events_search (rowid, group_id, message, initiator) \
-             SELECT id, group_id, message, initiator FROM events WHERE id > ? AND id <= ?",
-        )
-        .bind(upto)
-        .bind(last)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        sqlx::query("UPDATE search_state SET indexed_upto = ?")
-            .bind(last)
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        Ok(added as usize)
-    }
-}
-
 #[async_trait]
 impl Store for SqliteStore {
-    async fn maintain(&self, budget: usize) -> Result<usize, StoreError> {
-        let mut done = 0;
-        while done < budget {
-            let n = self.index_for_search((budget - done).min(5_000)).await?;
-            if n == 0 {
-                break;
-            }
-            done += n;
+    async fn maintain(&self, _budget: usize) -> Result<usize, StoreError> {
+        // Search is indexed in the insert transaction: the only upkeep is the WAL.
+        self.checkpoint_if_idle().await?;
+        Ok(0)
+    }
+
+    async fn close(&self) {
+        if let Err(e) = self.checkpoint().await {
+            tracing::warn!(error = %e, "eventlog: WAL checkpoint at close failed");
         }
-        Ok(done)
+        self.pool.close().await;
     }
 
     fn backend(&self) -> &'static str {
@@ -462,26 +609,9 @@ impl Store for SqliteStore {
         if events.is_empty() {
             return Ok(Vec::new());
         }
-        // IMMEDIATE takes the write lock up front, so a busy database waits in the busy
-        // handler instead of failing on a read-to-write upgrade.
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        let gids = Self::upsert_groups(&mut tx, events).await?;
-        let results = Self::insert_events(&mut tx, events, &gids).await?;
-        // The mails of the new events, in the same transaction (the durable mail outbox).
-        outbox::enqueue(&mut tx, events, &results).await?;
-        // Duplicates are rare (retries, idempotent API calls): the summaries counted them as
-        // new, so rebuild those groups from their stored events.
-        let mut recount: Vec<String> = events
-            .iter()
-            .zip(&results)
-            .filter(|(_, r)| !r.created)
-            .map(|(e, _)| e.group.as_str().to_owned())
-            .collect();
-        recount.sort();
-        recount.dedup();
-        Self::recompute_groups(&mut tx, recount).await?;
-        tx.commit().await?;
-        Ok(results)
+        let mut conn = self.begin_write().await?;
+        let work = Self::insert_in(&mut conn, events).await;
+        self.finish(conn, work).await
     }
 
     async fn get(&self, id: i64) -> Result<Option<Event>, StoreError> {
@@ -667,24 +797,9 @@ impl Store for SqliteStore {
         if ids.is_empty() {
             return Ok(0);
         }
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        let mut groups = Vec::new();
-        for chunk in ids.chunks(ROWS_PER_INSERT) {
-            let mut qb = QueryBuilder::<Sqlite>::new("DELETE FROM events WHERE id IN (");
-            let mut sep = qb.separated(", ");
-            for id in chunk {
-                sep.push_bind(*id);
-            }
-            qb.push(") RETURNING group_id");
-            let deleted: Vec<String> = qb.build_query_scalar().fetch_all(&mut *tx).await?;
-            groups.extend(deleted);
-        }
-        let n = groups.len() as u64;
-        groups.sort();
-        groups.dedup();
-        Self::recompute_groups(&mut tx, groups).await?;
-        tx.commit().await?;
-        Ok(n)
+        let mut conn = self.begin_write().await?;
+        let work = Self::delete_in(&mut conn, ids).await;
+        self.finish(conn, work).await
     }
 
     async fn purge(
@@ -694,29 +809,15 @@ impl Store for SqliteStore {
     ) -> Result<u64, StoreError> {
         let mut total = 0;
         loop {
-            let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-            let mut groups: Vec<String> = sqlx::query_scalar(
-                "DELETE FROM events WHERE id IN (SELECT id FROM events \
-                 WHERE ts < ?1 AND (?2 IS NULL OR event_type = ?2) ORDER BY ts LIMIT ?3) \
-                 RETURNING group_id",
-            )
-            .bind(before.timestamp_micros())
-            .bind(event_type)
-            .bind(PURGE_BATCH as i64)
-            .fetch_all(&mut *tx)
-            .await?;
-            let n = groups.len();
+            let mut conn = self.begin_write().await?;
+            let work = Self::purge_batch(&mut conn, before, event_type).await;
+            let n = self.finish(conn, work).await?;
             total += n as u64;
-            groups.sort();
-            groups.dedup();
-            Self::recompute_groups(&mut tx, groups).await?;
-            tx.commit().await?;
             if n < PURGE_BATCH {
                 return Ok(total);
             }
         }
     }
-
     async fn purge_count(
         &self,
         before: DateTime<Utc>,

@@ -4,7 +4,7 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use sqlx::{QueryBuilder, Row, Sqlite, Transaction};
+use sqlx::{QueryBuilder, Row, Sqlite};
 
 use super::{SqliteStore, micros_to_time};
 use crate::error::StoreError;
@@ -18,7 +18,7 @@ use crate::store::outbox::{
 /// Writes the outbox rows of a batch inside its transaction: one per newly created event that
 /// has a recipient.
 pub(super) async fn enqueue(
-    tx: &mut Transaction<'static, Sqlite>,
+    conn: &mut sqlx::SqliteConnection,
     events: &[NewEvent],
     results: &[Inserted],
 ) -> Result<(), StoreError> {
@@ -44,7 +44,7 @@ pub(super) async fn enqueue(
                 .push_bind(now);
         });
         qb.push(" ON CONFLICT (event_uuid, recipient) DO NOTHING");
-        qb.build().execute(&mut **tx).await?;
+        qb.build().execute(&mut *conn).await?;
     }
     Ok(())
 }

@@ -1,0 +1,409 @@
+//! Disk and search at volume: generates a log shaped like a real one, loads it into each
+//! backend, and reports the bytes of every table and index, the load rate, and the time of
+//! each kind of search.
+//!
+//! Run with: `cargo bench -p eventlog --bench dataset`
+//!
+//! - `EVENTLOG_BENCH_EVENTS` (default 1,000,000): how many events.
+//! - `EVENTLOG_BENCH_POSTGRES_URL`: a PostgreSQL server (maintenance database URL) in which the
+//!   bench creates and drops a database of its own; without it, `EVENTLOG_TEST_POSTGRES_URL`
+//!   is used the same way; without either, PostgreSQL is skipped (and says so).
+//! - `EVENTLOG_BENCH_JSONL=PATH`: also write the dataset as JSON Lines, for timing
+//!   `eventlog import PATH` on its own.
+//!
+//! The dataset: groups of 20 events with random (32-hex) ids, plus one named group of 5,000
+//! events spread over the whole run; messages of about 60 characters, ~3% with the word
+//! `timeout` and 10 with the rare word `quokka`; 40% with a small JSON object as data;
+//! initiators like `user:12345`; timestamps over 30 days. Searches ask for the admin's first
+//! page (100 events, newest first), as the event list does.
+
+use std::io::Write;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::{TimeDelta, Utc};
+use eventlog::store::{self, Backend, EventFilter, Order};
+use eventlog::{Event, GroupId, NewEvent};
+use serde_json::json;
+use sqlx::Row;
+
+/// The named group of 5,000 events.
+const BIG_GROUP: &str = "nightly-reindex";
+const BIG_GROUP_EVENTS: usize = 5_000;
+const BATCH: usize = 5_000;
+
+/// A small deterministic generator (splitmix64): the same dataset on every run.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+    fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
+        items[self.below(items.len() as u64) as usize]
+    }
+}
+
+const VERBS: &[&str] = &[
+    "Created",
+    "Updated",
+    "Shipped",
+    "Cancelled",
+    "Refunded",
+    "Exported",
+    "Imported",
+    "Synced",
+];
+const THINGS: &[&str] = &[
+    "order", "invoice", "customer", "shipment", "payment", "report", "account", "ticket",
+];
+const CHANNELS: &[&str] = &["web", "api", "batch", "mobile", "admin", "partner"];
+const TYPES: &[&str] = &[
+    "info", "info", "info", "info", "info", "info", "info", "info", "info", "info", "info", "info",
+    "info", "info", "info", "info", "warning", "warning", "error", "debug",
+];
+
+/// All events of the dataset, in time order, in batches.
+struct Dataset {
+    rng: Rng,
+    total: usize,
+    made: usize,
+    start: chrono::DateTime<Utc>,
+    step: TimeDelta,
+    big: GroupId,
+    big_every: usize,
+    group: GroupId,
+    in_group: usize,
+    /// Group ids handed out, for the searches.
+    pub sample_group: Option<String>,
+}
+
+impl Dataset {
+    fn new(total: usize) -> Self {
+        let span = TimeDelta::days(30);
+        Dataset {
+            rng: Rng(42),
+            total,
+            made: 0,
+            start: Utc::now() - span,
+            step: span / total.max(1) as i32,
+            big: GroupId::named(BIG_GROUP).expect("valid name"),
+            big_every: (total / BIG_GROUP_EVENTS).max(1),
+            group: GroupId::random(),
+            in_group: 0,
+            sample_group: None,
+        }
+    }
+
+    fn event(&mut self) -> NewEvent {
+        let i = self.made;
+        self.made += 1;
+        let rng = &mut self.rng;
+        let group = if i.is_multiple_of(self.big_every) && i / self.big_every < BIG_GROUP_EVENTS {
+            self.big.clone()
+        } else {
+            if self.in_group == 20 {
+                self.group = GroupId::random();
+                self.in_group = 0;
+            }
+            self.in_group += 1;
+            if i >= self.total / 2 && self.sample_group.is_none() {
+                self.sample_group = Some(self.group.as_str().to_owned());
+            }
+            self.group.clone()
+        };
+        let n = rng.below(1_000_000);
+        let message = if rng.below(100) < 3 {
+            format!(
+                "Gateway timeout after {} ms calling {} service for {} {n}",
+                rng.below(30_000),
+                rng.pick(CHANNELS),
+                rng.pick(THINGS)
+            )
+        } else if i % 100_000 == 7 {
+            format!(
+                "Unusual quokka sighting reported by the {} team",
+                rng.pick(CHANNELS)
+            )
+        } else {
+            format!(
+                "{} {} {n} via {} in {} ms for region eu-west-{}",
+                rng.pick(VERBS),
+                rng.pick(THINGS),
+                rng.pick(CHANNELS),
+                rng.below(2_000),
+                rng.below(4)
+            )
+        };
+        let mut e = NewEvent::new(rng.pick(TYPES), group, message);
+        e.timestamp = self.start + self.step * i as i32;
+        e.initiator = Some(format!("user:{}", rng.below(50_000)));
+        if rng.below(10) < 4 {
+            e.data =
+                Some(json!({"id": n, "amount": rng.below(100_000) as f64 / 100.0, "ok": true}));
+        }
+        e
+    }
+
+    fn batch(&mut self) -> Vec<NewEvent> {
+        let n = BATCH.min(self.total - self.made);
+        (0..n).map(|_| self.event()).collect()
+    }
+}
+
+fn mib(bytes: i64) -> String {
+    format!("{:.1} MiB", bytes as f64 / (1024.0 * 1024.0))
+}
+
+/// Median of five runs of the admin's first page for `filter`, and the number of hits.
+async fn time_search(store: &dyn Backend, filter: &EventFilter) -> (Duration, usize) {
+    let mut times = Vec::new();
+    let mut hits = 0;
+    for _ in 0..5 {
+        let start = Instant::now();
+        let page = store
+            .list(filter, Order::Desc, None, 100)
+            .await
+            .expect("search");
+        times.push(start.elapsed());
+        hits = page.items.len();
+    }
+    times.sort();
+    (times[2], hits)
+}
+
+async fn searches(store: &dyn Backend, sample_group: &str) {
+    let text = |t: &str| EventFilter {
+        text: Some(t.to_owned()),
+        ..EventFilter::default()
+    };
+    let cases = [
+        ("frequent word (timeout)", text("timeout")),
+        ("rare word (quokka)", text("quokka")),
+        ("full group id", text(sample_group)),
+        ("8-char group prefix", text(&sample_group[..8])),
+        ("initiator (user:4242)", text("user:4242")),
+        (
+            "type filter (warning)",
+            EventFilter {
+                types: vec!["warning".into()],
+                ..EventFilter::default()
+            },
+        ),
+        (
+            "rare type (critical, none stored)",
+            EventFilter {
+                types: vec!["critical".into()],
+                ..EventFilter::default()
+            },
+        ),
+        (
+            "group filter",
+            EventFilter {
+                group: Some(sample_group.to_owned()),
+                ..EventFilter::default()
+            },
+        ),
+        ("no filter", EventFilter::default()),
+    ];
+    for (name, filter) in cases {
+        let (t, hits) = time_search(store, &filter).await;
+        println!(
+            "  search {name:<36} {:>8.2} ms  ({hits} on the first page)",
+            t.as_secs_f64() * 1e3
+        );
+    }
+    let start = Instant::now();
+    let big = store
+        .group_events(BIG_GROUP, 10_000)
+        .await
+        .expect("group events");
+    println!(
+        "  group_events of the {}-event group   {:>8.2} ms",
+        big.len(),
+        start.elapsed().as_secs_f64() * 1e3
+    );
+}
+
+async fn load(store: &dyn Backend, total: usize, mut jsonl: Option<&mut dyn Write>) -> String {
+    let mut data = Dataset::new(total);
+    let start = Instant::now();
+    let mut generating = Duration::ZERO;
+    while data.made < total {
+        let g = Instant::now();
+        let batch = data.batch();
+        generating += g.elapsed();
+        if let Some(out) = jsonl.as_deref_mut() {
+            let mut w = eventlog::export::ExportWriter::new(
+                &mut *out,
+                eventlog::export::ExportFormat::Jsonl,
+            )
+            .expect("writer");
+            for e in &batch {
+                let stored: Event = eventlog::event::stored_event(e, 0);
+                w.write_event(&stored).expect("write jsonl");
+            }
+        }
+        store.insert_batch(&batch).await.expect("insert");
+    }
+    let secs = (start.elapsed() - generating).as_secs_f64();
+    println!(
+        "  loaded {total} events with insert_batch of {BATCH}: {:.0} events/s",
+        total as f64 / secs
+    );
+    data.sample_group.expect("a sample group")
+}
+
+async fn sqlite_disk(url: &str) {
+    let mut conn = <sqlx::SqliteConnection as sqlx::Connection>::connect(url)
+        .await
+        .expect("connect");
+    sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+        .execute(&mut conn)
+        .await
+        .expect("checkpoint");
+    let rows = sqlx::query(
+        "SELECT name, sum(pgsize) AS bytes FROM dbstat GROUP BY name ORDER BY bytes DESC",
+    )
+    .fetch_all(&mut conn)
+    .await
+    .expect("dbstat");
+    let mut total = 0i64;
+    for r in &rows {
+        let name: String = r.get("name");
+        let bytes: i64 = r.get("bytes");
+        total += bytes;
+        if bytes >= 64 * 1024 {
+            println!("  {name:<40} {:>12}", mib(bytes));
+        }
+    }
+    println!("  {:<40} {:>12}", "total (dbstat)", mib(total));
+    let path = url.trim_start_matches("sqlite://");
+    let file = std::fs::metadata(path).map(|m| m.len() as i64).unwrap_or(0);
+    let wal = std::fs::metadata(format!("{path}-wal"))
+        .map(|m| m.len() as i64)
+        .unwrap_or(0);
+    println!("  file {} + WAL {}", mib(file), mib(wal));
+}
+
+async fn postgres_disk(url: &str) {
+    let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(url)
+        .await
+        .expect("connect");
+    sqlx::query("VACUUM ANALYZE")
+        .execute(&mut conn)
+        .await
+        .expect("vacuum");
+    let rows = sqlx::query(
+        "SELECT c.relname::text AS name, c.relkind::text AS kind, \
+         CASE WHEN c.relkind = 'i' THEN pg_relation_size(c.oid) ELSE pg_table_size(c.oid) END AS bytes \
+         FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+         WHERE n.nspname = 'public' AND c.relkind IN ('r', 'i', 'm', 'p') \
+         ORDER BY bytes DESC",
+    )
+    .fetch_all(&mut conn)
+    .await
+    .expect("sizes");
+    let mut total = 0i64;
+    for r in &rows {
+        let name: String = r.get("name");
+        let kind: String = r.get("kind");
+        let bytes: i64 = r.get("bytes");
+        total += bytes;
+        if bytes >= 64 * 1024 {
+            let kind = if kind == "i" { "index" } else { "table" };
+            println!("  {name:<40} {kind:<6} {:>12}", mib(bytes));
+        }
+    }
+    println!("  {:<47} {:>12}", "total (tables + indexes)", mib(total));
+}
+
+fn main() {
+    // `cargo bench` passes --bench; `cargo test --benches` would too: run only on --bench.
+    if !std::env::args().any(|a| a == "--bench") {
+        return;
+    }
+    let total: usize = std::env::var("EVENTLOG_BENCH_EVENTS")
+        .ok()
+        .and_then(|v| v.replace('_', "").parse().ok())
+        .unwrap_or(1_000_000);
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let mut jsonl = std::env::var("EVENTLOG_BENCH_JSONL").ok().map(|p| {
+        std::io::BufWriter::new(std::fs::File::create(&p).expect("create the JSONL file"))
+    });
+
+    let dir = tempfile::tempdir().expect("temp dir");
+    let sqlite = format!("sqlite://{}", dir.path().join("dataset.db").display());
+    runtime.block_on(async {
+        println!("sqlite ({total} events)");
+        let store: Arc<dyn Backend> = store::open(&sqlite).await.expect("open");
+        let sample = load(
+            store.as_ref(),
+            total,
+            jsonl.as_mut().map(|w| w as &mut dyn Write),
+        )
+        .await;
+        // What a server would do between ingest bursts (a no-op once search is current).
+        while store.maintain(50_000).await.expect("maintain") > 0 {}
+        sqlite_disk(&sqlite).await;
+        searches(store.as_ref(), &sample).await;
+    });
+    if let Some(mut w) = jsonl {
+        w.flush().expect("flush the JSONL file");
+    }
+
+    let pg = std::env::var("EVENTLOG_BENCH_POSTGRES_URL")
+        .or_else(|_| std::env::var("EVENTLOG_TEST_POSTGRES_URL"));
+    let Ok(admin) = pg else {
+        println!(
+            "postgres: skipped (set EVENTLOG_BENCH_POSTGRES_URL or EVENTLOG_TEST_POSTGRES_URL)"
+        );
+        return;
+    };
+    runtime.block_on(async {
+        let db = pg_database(&admin).await;
+        println!("postgres ({total} events)");
+        let store: Arc<dyn Backend> = store::open(&db.1).await.expect("open");
+        let sample = load(store.as_ref(), total, None).await;
+        postgres_disk(&db.1).await;
+        searches(store.as_ref(), &sample).await;
+        drop(store);
+        drop_database(&admin, &db.0).await;
+    });
+}
+
+/// Creates a database of its own on the server; returns its name and URL.
+async fn pg_database(admin: &str) -> (String, String) {
+    let name = format!("bench_dataset_{}", std::process::id());
+    let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(admin)
+        .await
+        .expect("connect to PostgreSQL");
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+        "DROP DATABASE IF EXISTS {name}; CREATE DATABASE {name}"
+    )))
+    .execute(&mut conn)
+    .await
+    .expect("create database");
+    let base = match admin.rfind('/') {
+        Some(i) if i > admin.find("://").map_or(0, |s| s + 2) => &admin[..i],
+        _ => admin,
+    };
+    (name.clone(), format!("{base}/{name}"))
+}
+
+async fn drop_database(admin: &str, name: &str) {
+    if let Ok(mut conn) = <sqlx::PgConnection as sqlx::Connection>::connect(admin).await {
+        let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+            "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+        )))
+        .execute(&mut conn)
+        .await;
+    }
+}
