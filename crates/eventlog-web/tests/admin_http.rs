@@ -202,7 +202,7 @@ async fn list_shows_columns_and_filters_work(backend: &str) {
     );
     assert!(body.contains(">Order 1</a>"), "named group whole");
     assert!(
-        body.contains("style=\"color: red;\">Error</span>"),
+        body.contains("class=\"label type-error\">Error</span>"),
         "type colours"
     );
     assert!(
@@ -439,7 +439,7 @@ async fn groups_page_shows_status_and_filters(backend: &str) {
     assert!(row1.contains(">1m 15s<"), "duration: {row1}");
     assert!(row1.contains(">3<"), "count");
     assert!(
-        row1.contains("style=\"color: red;\">Error</span>"),
+        row1.contains("class=\"label type-error\">Error</span>"),
         "status = most severe: {row1}"
     );
     let row2 = &b[b.find(">Mail run 2</a>").unwrap()..];
