@@ -49,7 +49,8 @@ pub async fn types_css(State(state): State<AppState>) -> Response {
 /// A colour as a CSS value, or `None` when it could end the declaration or the rule.
 /// Configured colours are validated when the configuration is loaded; this check is repeated
 /// here because the stylesheet must stay well-formed whatever the colour: only letters,
-/// digits, `#(),.%` and spaces, parentheses balanced (an unclosed `(` would swallow the rules
+/// digits, `#(),.%/+-` and spaces (as the configuration check allows, for
+/// `rgb(255 0 0 / 50%)` and negative hues), parentheses balanced (an unclosed `(` would swallow the rules
 /// after it).
 fn css_colour(value: &str) -> Option<&str> {
     let mut depth = 0usize;
@@ -57,7 +58,8 @@ fn css_colour(value: &str) -> Option<&str> {
         match c {
             '(' => depth += 1,
             ')' => depth = depth.checked_sub(1)?,
-            c if c.is_ascii_alphanumeric() || "#,.% ".contains(c) => {}
+            // No `*`, so `/` cannot start a comment.
+            c if c.is_ascii_alphanumeric() || "#,.%/+- ".contains(c) => {}
             _ => return None,
         }
     }
