@@ -118,6 +118,64 @@ async fn users_are_added_listed_changed_and_removed(url: &str) {
     assert!(err(&o).contains("no user named \"nobody\""));
 }
 
+/// `user list` lines up its columns whatever the name lengths.
+async fn user_list_columns_line_up(url: &str) {
+    let long = "a_user_name_longer_than_24_chars";
+    for (name, role) in [("al", "admin"), (long, "viewer")] {
+        let o = eventlog(
+            url,
+            &["user", "add", name, "--role", role, "--password-stdin"],
+            "a good password\n",
+        );
+        assert!(o.status.success(), "{}", err(&o));
+    }
+    let o = eventlog(url, &["user", "list"], "");
+    assert!(o.status.success(), "{}", err(&o));
+    let text = out(&o);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 3, "{text}");
+    assert!(lines[0].starts_with("NAME "), "{text}");
+    let role_at = lines[0].find("ROLE").unwrap();
+    let created_at = lines[0].find("CREATED").unwrap();
+    let al = lines.iter().find(|l| l.starts_with("al ")).expect(&text);
+    let other = lines.iter().find(|l| l.starts_with(long)).expect(&text);
+    assert_eq!(al.find("admin"), Some(role_at), "{text}");
+    assert_eq!(other.find("viewer"), Some(role_at), "{text}");
+    for line in &lines[1..] {
+        assert_eq!(
+            line.find(" UTC").map(|i| i - 19),
+            Some(created_at),
+            "{text}"
+        );
+    }
+}
+
+/// Without a terminal, the prompt fails with a message that says to use `--password-stdin`.
+async fn user_add_without_a_terminal_suggests_password_stdin(url: &str) {
+    // `setsid` starts the binary in a new session, without a controlling terminal, as under
+    // cron or in a container, whatever terminal the test itself runs in.
+    let o = Command::new("setsid")
+        .arg("--wait")
+        .arg(env!("CARGO_BIN_EXE_eventlog"))
+        .args(["user", "add", "dora"])
+        .env("EVENTLOG_DATABASE_URL", url)
+        .env_remove("EVENTLOG_CONFIG")
+        .stdin(Stdio::null())
+        .output()
+        .expect("run setsid eventlog (setsid is in util-linux)");
+    assert!(!o.status.success());
+    let e = err(&o);
+    assert!(e.contains("cannot prompt for the password"), "{e}");
+    assert!(
+        e.contains("| eventlog user add dora --password-stdin`"),
+        "{e}"
+    );
+    let o = eventlog(url, &["user", "add", "--help"], "");
+    let help = out(&o);
+    assert!(!help.contains("admin user"), "{help}");
+    assert!(help.contains("a viewer unless `--role admin`"), "{help}");
+}
+
 async fn serve_explains_how_to_create_the_first_user(url: &str) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_eventlog"))
         .env("EVENTLOG_DATABASE_URL", url)
@@ -148,5 +206,7 @@ macro_rules! both {
 }
 both!(
     users_are_added_listed_changed_and_removed,
+    user_list_columns_line_up,
+    user_add_without_a_terminal_suggests_password_stdin,
     serve_explains_how_to_create_the_first_user
 );

@@ -69,32 +69,24 @@ pub fn short_group(group: &str) -> &str {
     }
 }
 
-/// A type label with its colours, ready for a template.
+/// A type label, ready for a template. Its colours come from the class `type-{name}` in the
+/// generated `/static/types.css`, not from a `style` attribute, which the
+/// Content-Security-Policy forbids.
 #[derive(Debug, Clone)]
 pub struct TypeLabel {
-    /// Type name.
+    /// Type name (a safe class name: `^[A-Za-z_][A-Za-z0-9_]{0,49}$`).
     pub name: String,
     /// Label (legacy types: the name in title case).
     pub label: String,
-    /// `style` attribute value (colours are validated when configured).
-    pub style: String,
 }
 
 impl TypeLabel {
     /// How `name` is shown under `types`.
     pub fn new(types: &EventTypes, name: &str) -> Self {
         let t = types.display(name);
-        let mut style = String::new();
-        if let Some(c) = &t.color {
-            style.push_str(&format!("color: {c};"));
-        }
-        if let Some(b) = &t.bgcolor {
-            style.push_str(&format!("background: {b};"));
-        }
         TypeLabel {
             name: t.name,
             label: t.label,
-            style,
         }
     }
 }
@@ -157,8 +149,6 @@ mod tests {
         let types = EventTypes::default();
         let l = TypeLabel::new(&types, "old_thing");
         assert_eq!(l.label, "Old_Thing");
-        assert_eq!(l.style, "");
-        let c = TypeLabel::new(&types, "critical");
-        assert_eq!(c.style, "color: white;background: red;");
+        assert_eq!(l.name, "old_thing");
     }
 }

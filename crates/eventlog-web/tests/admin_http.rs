@@ -202,7 +202,7 @@ async fn list_shows_columns_and_filters_work(backend: &str) {
     );
     assert!(body.contains(">Order 1</a>"), "named group whole");
     assert!(
-        body.contains("style=\"color: red;\">Error</span>"),
+        body.contains("class=\"label type-error\">Error</span>"),
         "type colours"
     );
     assert!(
@@ -328,6 +328,10 @@ async fn event_page_shows_group_overview_and_pretty_data(backend: &str) {
     assert!(b.contains("This Event"));
     assert!(b.contains("<pre class=\"json\" id=\"event-data\">{\n  &#34;a&#34;: 1,\n  &#34;b&#34;: {\n    &#34;c&#34;: [\n"), "{b}");
     assert!(b.contains("<svg class=\"timeline\""));
+    assert!(b.contains("</a> · 5 events over "), "{b}");
+    // A group of one event says "1 event", not "1 events".
+    let r = c.get(&format!("/events/{}", ids[5])).await;
+    assert!(r.body.contains("</a> · 1 event</p>"), "{}", r.body);
     // The viewed event is highlighted wherever it is in the group.
     let r = c.get(&format!("/events/{}", ids[4])).await;
     let cur = r.body.find("class=\"current\"").unwrap();
@@ -435,7 +439,7 @@ async fn groups_page_shows_status_and_filters(backend: &str) {
     assert!(row1.contains(">1m 15s<"), "duration: {row1}");
     assert!(row1.contains(">3<"), "count");
     assert!(
-        row1.contains("style=\"color: red;\">Error</span>"),
+        row1.contains("class=\"label type-error\">Error</span>"),
         "status = most severe: {row1}"
     );
     let row2 = &b[b.find(">Mail run 2</a>").unwrap()..];

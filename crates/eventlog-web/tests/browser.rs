@@ -372,3 +372,124 @@ async fn screenshots_for_the_readme() {
         .unwrap();
     b.quit().await.unwrap();
 }
+
+/// Installed in every new document before its own scripts run: collects the
+/// Content-Security-Policy violations the page reports.
+const CSP_LISTENER: &str = "window.__csp = []; document.addEventListener('securitypolicyviolation', \
+    function (e) { window.__csp.push(e.violatedDirective + ' ' + e.blockedURI + ' ' + e.sourceFile + ':' + e.lineNumber); });";
+
+async fn csp_violations(b: &WebDriver) -> Vec<String> {
+    let v = b
+        .execute("return window.__csp || null;", Vec::new())
+        .await
+        .unwrap();
+    serde_json::from_value(v.json().clone()).expect("the CSP listener is installed")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn type_colours_apply_under_the_content_security_policy() {
+    let fx = Fixture::new("sqlite").await;
+    let now = Utc::now();
+    let ids = fx
+        .insert(vec![
+            ev(
+                "info",
+                "Order 9",
+                "started",
+                now - chrono::Duration::minutes(3),
+            ),
+            ev(
+                "error",
+                "Order 9",
+                "failed",
+                now - chrono::Duration::minutes(2),
+            ),
+            ev(
+                "critical",
+                "Order 9",
+                "on fire",
+                now - chrono::Duration::minutes(1),
+            ),
+        ])
+        .await;
+    let addr = serve(&fx).await;
+    let d = start_chromedriver();
+    let b = browser(&d, 1280, 800).await;
+    b.cdp()
+        .send_raw(
+            "Page.addScriptToEvaluateOnNewDocument",
+            serde_json::json!({ "source": CSP_LISTENER }),
+        )
+        .await
+        .unwrap();
+    log_in(&b, addr, "victor").await;
+
+    // Default types: error is red text, critical white on red (from /static/types.css).
+    let critical = b
+        .find(By::Css("#event-rows span.label.type-critical"))
+        .await
+        .unwrap();
+    assert_eq!(
+        critical.css_value("color").await.unwrap(),
+        "rgba(255, 255, 255, 1)"
+    );
+    assert_eq!(
+        critical.css_value("background-color").await.unwrap(),
+        "rgba(255, 0, 0, 1)"
+    );
+    let error = b
+        .find(By::Css("#event-rows span.label.type-error"))
+        .await
+        .unwrap();
+    assert_eq!(
+        error.css_value("color").await.unwrap(),
+        "rgba(255, 0, 0, 1)"
+    );
+    // The chart legend's swatch takes the type's colour from a class too.
+    let swatch = b.find(By::Css(".legend i.swatch-critical")).await.unwrap();
+    assert_eq!(
+        swatch.css_value("background-color").await.unwrap(),
+        "rgba(255, 0, 0, 1)"
+    );
+    assert_eq!(csp_violations(&b).await, Vec::<String>::new(), "list page");
+
+    for path in [format!("/events/{}", ids[2]), "/groups".to_owned()] {
+        b.goto(format!("http://{addr}{path}")).await.unwrap();
+        let label = b.find(By::Css("span.label.type-critical")).await.unwrap();
+        assert_eq!(
+            label.css_value("background-color").await.unwrap(),
+            "rgba(255, 0, 0, 1)",
+            "{path}"
+        );
+        assert_eq!(csp_violations(&b).await, Vec::<String>::new(), "{path}");
+    }
+
+    // The policy is enforced and the listener sees it: an inline style attribute is blocked
+    // and reported.
+    b.execute(
+        "var p = document.createElement('p'); p.setAttribute('style', 'color: blue'); \
+         p.id = 'styled'; document.body.appendChild(p);",
+        Vec::new(),
+    )
+    .await
+    .unwrap();
+    let mut reported = Vec::new();
+    for _ in 0..50 {
+        reported = csp_violations(&b).await;
+        if !reported.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        reported.iter().any(|v| v.starts_with("style-src")),
+        "{reported:?}"
+    );
+    let styled = b.find(By::Id("styled")).await.unwrap();
+    assert_ne!(
+        styled.css_value("color").await.unwrap(),
+        "rgba(0, 0, 255, 1)",
+        "inline style is blocked"
+    );
+    b.quit().await.unwrap();
+}

@@ -65,6 +65,11 @@ fn main() {
         profile(&spec);
         return;
     }
+    // `cargo bench` passes --bench; test runners listing or running targets (nextest --list,
+    // `cargo test --benches`) must get no output and no run.
+    if !std::env::args().any(|a| a == "--bench") {
+        return;
+    }
     let wanted = |name: &str| sections.is_empty() || sections.iter().any(|s| s == name);
     println!(
         "timer overhead (included in every figure): {:?}",

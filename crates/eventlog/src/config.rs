@@ -182,8 +182,9 @@ impl Config {
     /// Parses and checks a configuration text.
     pub fn from_toml(text: &str) -> Result<Self, Error> {
         let config: Config = toml::from_str(text).map_err(|e| Error::Config(e.to_string()))?;
-        config.event_types()?;
+        let types = config.event_types()?;
         config.retention.check()?;
+        config.retention.check_types(&types)?;
         #[cfg(feature = "mail")]
         if let Some(mail) = &config.mail {
             mail.validate()?;

@@ -62,15 +62,17 @@ pub enum ValidationError {
         /// The rejected address.
         value: String,
     },
-    /// A CSS colour of an event type that could break out of a style attribute.
+    /// A colour of an event type that is not a CSS colour.
     #[error(
-        "colour {value:?} of event type {type_name:?} is invalid: use a CSS colour name, #hex, rgb()/hsl() (letters, digits, '#', '(', ')', ',', '.', '%' and spaces, at most 40 characters)"
+        "colour {value:?} of event type {type_name:?} is not a CSS colour ({reason}): use a colour name like red, #rgb/#rrggbb, rgb(), hsl(), hwb(), lab(), lch(), oklab() or oklch()"
     )]
     Color {
         /// The type whose colour was rejected.
         type_name: String,
         /// The rejected value.
         value: String,
+        /// Why it was rejected.
+        reason: String,
     },
     /// The same event type configured twice.
     #[error("event type {name:?} is configured twice; type names must be unique")]

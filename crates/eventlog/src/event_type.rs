@@ -22,20 +22,34 @@ pub fn validate_type_name(name: &str) -> Result<(), ValidationError> {
     }
 }
 
+/// Longest colour value accepted; real CSS colours are far shorter.
+const MAX_COLOR_LEN: usize = 100;
+
+/// Checks a colour with a real CSS colour parser (names, hex, and the colour functions), so
+/// a typo like `notacolor` is refused instead of rendering as no colour at all.
 fn validate_color(type_name: &str, value: &str) -> Result<(), ValidationError> {
-    let ok = !value.is_empty()
-        && value.chars().count() <= 40
-        && value
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "#(),.% ".contains(c));
-    if ok {
-        Ok(())
-    } else {
-        Err(ValidationError::Color {
-            type_name: type_name.to_owned(),
-            value: value.to_owned(),
-        })
+    let reject = |reason: &str| ValidationError::Color {
+        type_name: type_name.to_owned(),
+        value: value.to_owned(),
+        reason: reason.to_owned(),
+    };
+    if value.len() > MAX_COLOR_LEN {
+        return Err(reject("longer than 100 characters"));
     }
+    // The value is written into style attributes: besides parsing, allow only the characters
+    // CSS colours are made of, so nothing the parser tolerates can end a declaration.
+    if !value
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || "#(),.%/+- ".contains(c))
+    {
+        return Err(reject("unexpected character"));
+    }
+    // The parser also knows hsv(), which browsers do not.
+    if value.trim_start().to_ascii_lowercase().starts_with("hsv") {
+        return Err(reject("hsv() is not CSS"));
+    }
+    csscolorparser::parse(value).map_err(|e| reject(&e.to_string()))?;
+    Ok(())
 }
 
 /// One kind of event: `info`, `warning`, `mail_sent` …
@@ -290,6 +304,43 @@ mod tests {
             err.to_string()
                 .contains("colour \"red;}</style>\" of event type \"x\""),
             "{err}"
+        );
+    }
+
+    #[test]
+    fn colours_are_checked_by_a_css_parser() {
+        for ok in [
+            "red",
+            "RebeccaPurple",
+            "transparent",
+            "#fff",
+            "#ff000080",
+            "rgb(255, 0, 0)",
+            "rgb(255 0 0 / 50%)",
+            "hsl(120deg 100% 25%)",
+            "oklch(0.7 0.1 200)",
+        ] {
+            let t = EventType::new("x", "X").with_colors(Some(ok), Some(ok));
+            assert!(t.validate().is_ok(), "{ok} should be accepted");
+        }
+        for bad in ["notacolor", "#ggg", "rgb(1,2)", "hsv(0,100%,50%)", ""] {
+            let t = EventType::new("x", "X").with_colors(None, Some(bad));
+            let err = t.validate().unwrap_err().to_string();
+            assert!(
+                err.starts_with(&format!(
+                    "colour {bad:?} of event type \"x\" is not a CSS colour"
+                )),
+                "{err}"
+            );
+        }
+        let err = EventTypes::new(vec![
+            EventType::new("x", "X").with_colors(Some("notacolor"), None),
+        ])
+        .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "colour \"notacolor\" of event type \"x\" is not a CSS colour (invalid unknown format): \
+             use a colour name like red, #rgb/#rrggbb, rgb(), hsl(), hwb(), lab(), lch(), oklab() or oklch()"
         );
     }
 }

@@ -5,7 +5,7 @@
 //! default = "90d"      # every type without its own setting; leave out to keep forever
 //! interval = "1h"      # how often `eventlog serve` applies it (default 1h)
 //! [retention.types]
-//! debug = "7d"
+//! info = "7d"
 //! critical = "2y"
 //! ```
 //!
@@ -21,6 +21,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::error::Error;
+use crate::event_type::EventTypes;
 use crate::store::{EventFilter, Store};
 
 /// Parses a duration like `90d`, `12h`, `30m` or `1d 12h`.
@@ -77,6 +78,22 @@ impl RetentionConfig {
         named("interval".into(), &self.interval)?;
         for (t, d) in &self.types {
             named(format!("types.{t}"), d)?;
+        }
+        Ok(())
+    }
+
+    /// Checks that every type under `[retention.types]` is a configured event type, so a typo
+    /// does not silently keep that type's events forever; the message names the type and the
+    /// configured ones.
+    pub fn check_types(&self, configured: &EventTypes) -> Result<(), Error> {
+        for name in self.types.keys() {
+            if configured.get(name).is_none() {
+                return Err(Error::Config(format!(
+                    "retention.types.{name}: event type {name:?} is not configured; \
+                     configured types are: {}",
+                    configured.names().collect::<Vec<_>>().join(", ")
+                )));
+            }
         }
         Ok(())
     }
@@ -206,16 +223,33 @@ mod tests {
     #[test]
     fn config_checks_name_the_key() {
         let c: crate::Config = crate::Config::from_toml(
-            "[retention]\ndefault = \"90d\"\n[retention.types]\ndebug = \"7d\"\n",
+            "[retention]\ndefault = \"90d\"\n[retention.types]\ninfo = \"7d\"\n",
         )
         .unwrap();
         assert!(c.retention.is_enabled());
         assert_eq!(c.retention.interval().unwrap(), Duration::from_secs(3_600));
-        let e = crate::Config::from_toml("[retention.types]\ndebug = \"soon\"\n").unwrap_err();
+        let e = crate::Config::from_toml("[retention.types]\ninfo = \"soon\"\n").unwrap_err();
         assert!(
-            e.to_string().contains("retention.types.debug: \"soon\""),
+            e.to_string().contains("retention.types.info: \"soon\""),
             "{e}"
         );
         assert!(!crate::Config::from_toml("").unwrap().retention.is_enabled());
+    }
+
+    #[test]
+    fn retention_for_an_unconfigured_type_is_refused_with_its_name() {
+        let e = crate::Config::from_toml("[retention.types]\nnope = \"1d\"\n").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "configuration error: retention.types.nope: event type \"nope\" is not configured; \
+             configured types are: info, warning, error, critical"
+        );
+        // A type added in `[types]` may have its own retention.
+        let c = crate::Config::from_toml(
+            "[[types.type]]\nname = \"debug\"\nlabel = \"Debug\"\n\
+             [retention.types]\ndebug = \"7d\"\n",
+        )
+        .unwrap();
+        assert_eq!(c.retention.types["debug"], "7d");
     }
 }

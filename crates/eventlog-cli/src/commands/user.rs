@@ -23,7 +23,8 @@ enum RoleArg {
 
 #[derive(Debug, clap::Subcommand)]
 enum Command {
-    /// Create an admin user (password prompted, or read from stdin).
+    /// Create a user: a viewer unless `--role admin` (password prompted, or read from stdin
+    /// with `--password-stdin`).
     Add {
         /// Login name.
         name: String,
@@ -55,7 +56,9 @@ enum Command {
     },
 }
 
-fn read_password(from_stdin: bool) -> anyhow::Result<String> {
+/// Reads the password from stdin or prompts for it on the terminal; `command` is the command
+/// line to suggest when there is no terminal (`user add NAME`).
+fn read_password(from_stdin: bool, command: &str) -> anyhow::Result<String> {
     if from_stdin {
         let mut line = String::new();
         std::io::stdin()
@@ -64,9 +67,18 @@ fn read_password(from_stdin: bool) -> anyhow::Result<String> {
             .context("cannot read the password from stdin")?;
         return Ok(line.trim_end_matches(['\n', '\r']).to_owned());
     }
-    let first = rpassword::prompt_password("Password: ").context("cannot read the password")?;
-    let second =
-        rpassword::prompt_password("Repeat password: ").context("cannot read the password")?;
+    // The prompt reads the terminal, not stdin; without one (a script, a container, cron) the
+    // bare OS error ("No such device or address") does not say what to do instead.
+    let prompt = |text: &str| {
+        rpassword::prompt_password(text).map_err(|e| {
+            anyhow::anyhow!(
+                "cannot prompt for the password ({e}); without a terminal, pass it on stdin: \
+                 `printf '%s\\n' \"$PASSWORD\" | eventlog {command} --password-stdin`"
+            )
+        })
+    };
+    let first = prompt("Password: ")?;
+    let second = prompt("Repeat password: ")?;
     if first != second {
         bail!("the passwords do not match");
     }
@@ -87,7 +99,7 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
                 );
             }
             let store = ctx.store().await?;
-            let hash = hash_password(&read_password(password_stdin)?)?;
+            let hash = hash_password(&read_password(password_stdin, &format!("user add {name}"))?)?;
             let role = match role {
                 RoleArg::Admin => Role::Admin,
                 RoleArg::Viewer => Role::Viewer,
@@ -104,15 +116,21 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
             if json {
                 println!("{}", serde_json::to_string_pretty(&users)?);
             } else {
-                println!("{:<24} {:<8} CREATED", "NAME", "ROLE");
+                let mut table = comfy_table::Table::new();
+                table
+                    .load_style(comfy_table::presets::NOTHING)
+                    .set_header(["NAME", "ROLE", "CREATED"]);
                 for u in users {
-                    println!(
-                        "{:<24} {:<8} {}",
+                    table.add_row([
                         u.name,
-                        u.role,
-                        u.created_at.format("%Y-%m-%d %H:%M:%S UTC")
-                    );
+                        u.role.to_string(),
+                        u.created_at.format("%Y-%m-%d %H:%M:%S UTC").to_string(),
+                    ]);
                 }
+                for column in table.column_iter_mut() {
+                    column.set_padding((0, 2));
+                }
+                println!("{}", table.trim_fmt());
             }
         }
         Command::Remove { name } => {
@@ -129,7 +147,10 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
             if store.user_by_name(&name).await?.is_none() {
                 bail!("no user named {name:?}");
             }
-            let hash = hash_password(&read_password(password_stdin)?)?;
+            let hash = hash_password(&read_password(
+                password_stdin,
+                &format!("user passwd {name}"),
+            )?)?;
             if !store.set_password(&name, &hash).await? {
                 bail!("no user named {name:?}");
             }

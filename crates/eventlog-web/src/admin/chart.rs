@@ -16,6 +16,8 @@ pub const HEIGHT: f64 = 120.0;
 const PALETTE: [&str; 6] = [
     "#4e79a7", "#f28e2b", "#59a14f", "#b07aa1", "#76b7b2", "#9c755f",
 ];
+/// Fill of a type that is not configured (stored by an older configuration).
+pub(crate) const FALLBACK_FILL: &str = PALETTE[PALETTE.len() - 1];
 
 /// One stacked bar segment.
 #[derive(Debug, Clone)]
@@ -37,6 +39,8 @@ pub struct Bar {
 /// A legend entry.
 #[derive(Debug, Clone)]
 pub struct Legend {
+    /// Type name: the swatch takes its colour from the class `swatch-{name}`.
+    pub name: String,
     /// Type label.
     pub label: String,
     /// Colour.
@@ -58,7 +62,9 @@ pub struct Chart {
     pub max: i64,
 }
 
-fn color_of(types: &EventTypes, name: &str) -> String {
+/// Colour of a type in charts: its background, else its text colour, else one of a palette
+/// by severity (unconfigured types get [`FALLBACK_FILL`]).
+pub(crate) fn color_of(types: &EventTypes, name: &str) -> String {
     let t = types.display(name);
     t.bgcolor.or(t.color).unwrap_or_else(|| {
         let i = types.severity(name).unwrap_or(PALETTE.len() - 1);
@@ -118,6 +124,7 @@ pub async fn build(
         if !seen.contains(&name) {
             seen.push(name.clone());
             chart.legend.push(Legend {
+                name: name.clone(),
                 label: label.clone(),
                 fill: fill.clone(),
             });
