@@ -25,6 +25,9 @@ pub async fn open_error(
             let (host, port) = address(url);
             probe(&host, port, options.acquire_timeout).await
         }
+        // The SQLite store creates the file itself (owner-only permissions) before SQLite
+        // opens it, so a missing directory surfaces as an I/O error.
+        sqlx::Error::Io(e) if url.starts_with("sqlite:") => sqlite_cant_open(url, e.to_string()),
         sqlx::Error::Database(e) => {
             let code = e.code().map(|c| c.into_owned()).unwrap_or_default();
             let message = e.message().to_owned();
