@@ -81,6 +81,7 @@
 //! - [`store`] — the [`store::Store`] trait, SQLite and PostgreSQL backends.
 //! - [`writer`] — the batching background writer.
 //! - [`django`] — importing a django-eventlog database.
+mod background;
 pub mod config;
 pub mod django;
 pub mod error;

@@ -136,33 +136,28 @@ where
         closing: closing.clone(),
         closing_since: None,
     };
-    let thread = std::thread::Builder::new()
-        .name("eventlog-writer".into())
-        .spawn(move || {
-            let runtime = match tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-            {
-                Ok(rt) => rt,
-                Err(e) => {
-                    let _ = ready.send(Err(StoreError::Corrupt(format!(
-                        "cannot start the writer runtime: {e}"
-                    ))));
-                    return;
-                }
-            };
-            match runtime.block_on(connect()) {
-                Ok(store) => {
-                    let _ = ready.send(Ok(()));
-                    worker.run(&runtime, store.as_ref());
-                    // Nothing more will be written through this store: leave one tidy file.
-                    runtime.block_on(store.close());
-                }
-                Err(e) => {
-                    let _ = ready.send(Err(e));
-                }
+    let thread = crate::background::spawn("eventlog-writer", move |runtime| {
+        let runtime = match runtime {
+            Ok(rt) => rt,
+            Err(e) => {
+                let _ = ready.send(Err(StoreError::Corrupt(format!(
+                    "cannot start the writer runtime: {e}"
+                ))));
+                return;
             }
-        })?;
+        };
+        match runtime.block_on(connect()) {
+            Ok(store) => {
+                let _ = ready.send(Ok(()));
+                worker.run(&runtime, store.as_ref());
+                // Nothing more will be written through this store: leave one tidy file.
+                runtime.block_on(store.close());
+            }
+            Err(e) => {
+                let _ = ready.send(Err(e));
+            }
+        }
+    })?;
     Ok(WriterHandle {
         queue,
         counters,

@@ -112,43 +112,38 @@ impl MailSender {
         let (done_tx, done_rx) = flume::bounded(1);
         let url = database_url.to_owned();
         let worker_shared = shared.clone();
-        let thread = std::thread::Builder::new()
-            .name("eventlog-mail".into())
-            .spawn(move || {
-                let runtime = match tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                {
-                    Ok(rt) => rt,
+        let thread = crate::background::spawn("eventlog-mail", move |runtime| {
+            let runtime = match runtime {
+                Ok(rt) => rt,
+                Err(e) => {
+                    let _ = ready_tx.send(Err(Error::Config(format!(
+                        "cannot start the mail runtime: {e}"
+                    ))));
+                    return;
+                }
+            };
+            runtime.block_on(async move {
+                let store = match store::open(&url).await {
+                    Ok(store) => store,
                     Err(e) => {
-                        let _ = ready_tx.send(Err(Error::Config(format!(
-                            "cannot start the mail runtime: {e}"
-                        ))));
+                        let _ = ready_tx.send(Err(e.into()));
                         return;
                     }
                 };
-                runtime.block_on(async move {
-                    let store = match store::open(&url).await {
-                        Ok(store) => store,
-                        Err(e) => {
-                            let _ = ready_tx.send(Err(e.into()));
-                            return;
-                        }
-                    };
-                    // Built inside the runtime: the connection pool spawns its own cleanup task.
-                    let worker = Worker {
-                        store,
-                        transport: builder.build(),
-                        renderer,
-                        settings: Settings::from(&config),
-                        shared: worker_shared,
-                    };
-                    let _ = ready_tx.send(Ok(()));
-                    worker.run(stop_rx).await;
-                });
-                let _ = done_tx.send(());
-            })
-            .map_err(|e| Error::Config(format!("cannot start the mail thread: {e}")))?;
+                // Built inside the runtime: the connection pool spawns its own cleanup task.
+                let worker = Worker {
+                    store,
+                    transport: builder.build(),
+                    renderer,
+                    settings: Settings::from(&config),
+                    shared: worker_shared,
+                };
+                let _ = ready_tx.send(Ok(()));
+                worker.run(stop_rx).await;
+            });
+            let _ = done_tx.send(());
+        })
+        .map_err(|e| Error::Config(format!("cannot start the mail thread: {e}")))?;
         let sender = MailSender {
             shared,
             stop: std::sync::Mutex::new(Some(stop_tx)),
