@@ -85,12 +85,22 @@ impl Default for WriterConfig {
 pub struct ServerConfig {
     /// Address to listen on.
     pub bind: SocketAddr,
+    /// Cookies are `Secure` and named with the `__Host-` prefix: set this when browsers reach
+    /// the admin over HTTPS (a TLS reverse proxy). Default false.
+    pub secure_cookies: bool,
+    /// A session ends after this many minutes without a request. Default 60.
+    pub session_idle_minutes: u32,
+    /// A session ends this many hours after login, however active. Default 12.
+    pub session_hours: u32,
 }
 
 impl Default for ServerConfig {
     fn default() -> Self {
         ServerConfig {
             bind: SocketAddr::from(([127, 0, 0, 1], 8000)),
+            secure_cookies: false,
+            session_idle_minutes: 60,
+            session_hours: 12,
         }
     }
 }
@@ -120,6 +130,11 @@ impl Config {
         #[cfg(feature = "mail")]
         if let Some(mail) = &config.mail {
             mail.validate()?;
+        }
+        if config.server.session_idle_minutes == 0 || config.server.session_hours == 0 {
+            return Err(Error::Config(
+                "server.session_idle_minutes and server.session_hours must be at least 1".into(),
+            ));
         }
         if config.writer.capacity == 0 || config.writer.batch_size == 0 {
             return Err(Error::Config(
@@ -161,6 +176,11 @@ mod tests {
         assert_eq!(c.event_types().unwrap(), EventTypes::default());
         assert_eq!(c.server.bind.to_string(), "127.0.0.1:8000");
         assert_eq!(c.writer.capacity, 100_000);
+        assert!(!c.server.secure_cookies);
+        assert_eq!(c.server.session_idle_minutes, 60);
+        assert_eq!(c.server.session_hours, 12);
+        let err = Config::from_toml("[server]\nsession_idle_minutes = 0\n").unwrap_err();
+        assert!(err.to_string().contains("at least 1"), "{err}");
     }
 
     #[test]

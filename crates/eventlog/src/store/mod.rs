@@ -26,7 +26,7 @@ mod users;
 pub use cursor::{Cursor, GroupCursor};
 pub use filter::{DataMatch, EventFilter, GroupFilter, Order};
 pub use tokens::{TokenError, TokenInfo, TokenStore};
-pub use users::{Role, Session, User, UserStore};
+pub use users::{Role, SEEN_RESOLUTION_SECS, Session, User, UserStore};
 
 /// Everything a backend stores: events, admin users and sessions, API tokens.
 /// `Arc<dyn Backend>` upcasts to `Arc<dyn Store>` (or the other parts) where only one is needed.

@@ -13,6 +13,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::StoreError;
 
+/// A session's last-seen time is refreshed at most this often.
+pub const SEEN_RESOLUTION_SECS: i64 = 60;
+
 /// What a user may do in the admin.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -112,12 +115,23 @@ pub trait UserStore: Send + Sync + 'static {
         expires_at: DateTime<Utc>,
     ) -> Result<(), StoreError>;
 
-    /// The session stored under `token_hash`, if it has not expired at `now`.
+    /// The session stored under `token_hash`, if at `now` it has neither expired nor been
+    /// idle (no request) for `idle` or longer. Marks it as seen at `now` (at most once per
+    /// [`SEEN_RESOLUTION_SECS`](crate::store::SEEN_RESOLUTION_SECS), so that a busy session costs a read, not a write, per request).
     async fn session(
         &self,
         token_hash: &str,
         now: DateTime<Utc>,
+        idle: chrono::Duration,
     ) -> Result<Option<Session>, StoreError>;
+
+    /// Deletes every session that has expired or been idle for `idle` at `now`; returns how
+    /// many.
+    async fn purge_sessions(
+        &self,
+        now: DateTime<Utc>,
+        idle: chrono::Duration,
+    ) -> Result<u64, StoreError>;
 
     /// Ends a session (logout). Also drops every session that has expired before `now`.
     async fn delete_session(&self, token_hash: &str, now: DateTime<Utc>) -> Result<(), StoreError>;
