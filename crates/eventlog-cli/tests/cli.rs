@@ -9,29 +9,8 @@ use eventlog::{GroupId, NewEvent};
 use eventlog_testing::TestDb;
 use serde_json::json;
 
-macro_rules! cli_tests {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test]
-                async fn $name() {
-                    super::$name(eventlog_testing::TestDb::sqlite()).await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test]
-                async fn $name() {
-                    super::$name(eventlog_testing::TestDb::postgres().await).await;
-                }
-            )*
-        }
-    };
-}
-
-cli_tests!(
-    export_import_export_is_identical,
+eventlog_testing::on_both_backends!(
+    db: export_import_export_is_identical,
     import_is_idempotent_and_names_bad_lines,
     purge_by_age_and_type,
     token_add_list_revoke,

@@ -198,13 +198,7 @@ async fn serve_explains_how_to_create_the_first_user(url: &str) {
     assert!(text.contains("listening on http://127.0.0.1:"), "{text}");
 }
 
-macro_rules! both {
-    ($($name:ident),*) => {
-        mod sqlite { $( #[tokio::test] async fn $name() { let db = eventlog_testing::TestDb::sqlite(); super::$name(db.url()).await } )* }
-        mod postgres { $( #[tokio::test] async fn $name() { let db = eventlog_testing::TestDb::postgres().await; super::$name(db.url()).await } )* }
-    };
-}
-both!(
+eventlog_testing::on_both_backends!(
     users_are_added_listed_changed_and_removed,
     user_list_columns_line_up,
     user_add_without_a_terminal_suggests_password_stdin,

@@ -14,28 +14,7 @@ use sqlx::Connection;
 const FIXTURE_EVENTS: usize = 1_013;
 const FIXTURE_GROUPS: usize = 105;
 
-macro_rules! on_both_targets {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite_target {
-            $(
-                #[tokio::test]
-                async fn $name() {
-                    super::$name(eventlog_testing::TestDb::sqlite()).await;
-                }
-            )*
-        }
-        mod postgres_target {
-            $(
-                #[tokio::test]
-                async fn $name() {
-                    super::$name(eventlog_testing::TestDb::postgres().await).await;
-                }
-            )*
-        }
-    };
-}
-
-on_both_targets!(sqlite_fixture, postgres_fixture_then_sqlite_fixture);
+eventlog_testing::on_both_backends!(db: sqlite_fixture, postgres_fixture_then_sqlite_fixture);
 
 /// The shared fixtures directory: `../shared/fixtures` beside the checkout, or
 /// `EVENTLOG_FIXTURES_DIR`. Missing fixtures fail the test; they are never skipped.

@@ -270,13 +270,7 @@ async fn secure_cookies_are_host_prefixed(url: &str) {
     );
 }
 
-macro_rules! both {
-    ($($name:ident),*) => {
-        mod sqlite { $( #[tokio::test] async fn $name() { let db = eventlog_testing::TestDb::sqlite(); super::$name(db.url()).await } )* }
-        mod postgres { $( #[tokio::test] async fn $name() { let db = eventlog_testing::TestDb::postgres().await; super::$name(db.url()).await } )* }
-    };
-}
-both!(
+eventlog_testing::on_both_backends!(
     passwd_and_remove_end_the_users_sessions,
     idle_sessions_end_and_busy_ones_do_not,
     sessions_end_at_their_lifetime,

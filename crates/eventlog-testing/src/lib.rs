@@ -389,9 +389,15 @@ fn run(cmd: &mut Command) -> io::Result<Output> {
     }
 }
 
-/// Turns each `async fn NAME(url: &str)` of a test file into two tests, `sqlite::NAME` and
-/// `postgres::NAME`, each given the URL of a fresh database ([`TestDb`]). The PostgreSQL ones
-/// fail, never skip, when the test server is missing.
+/// Runs each named `async fn` of a test file on both backends: two tests, `sqlite::NAME` and
+/// `postgres::NAME`, on a multi-threaded runtime. The PostgreSQL ones fail, never skip, when the
+/// test server is missing. What the function is given depends on the form:
+///
+/// - `on_both_backends!(a, b)`: `async fn a(url: &str)`, the URL of a fresh database;
+/// - `on_both_backends!(db: a, b)`: `async fn a(db: TestDb)`, the fresh database itself (the
+///   test decides when it is dropped);
+/// - `on_both_backends!(backend: a, b)`: `async fn a(backend: &str)`, `"sqlite"` or
+///   `"postgres"`, for tests that build their database with [`TestDb::backend`] themselves.
 ///
 /// ```ignore
 /// async fn stores_an_event(url: &str) { /* … */ }
@@ -399,13 +405,12 @@ fn run(cmd: &mut Command) -> io::Result<Output> {
 /// ```
 #[macro_export]
 macro_rules! on_both_backends {
-    ($($name:ident),* $(,)?) => {
+    (@tests $form:ident: $($name:ident),*) => {
         mod sqlite {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $name() {
-                    let db = $crate::TestDb::sqlite();
-                    super::$name(db.url()).await;
+                    $crate::on_both_backends!(@call $form, super::$name, "sqlite");
                 }
             )*
         }
@@ -413,11 +418,29 @@ macro_rules! on_both_backends {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $name() {
-                    let db = $crate::TestDb::postgres().await;
-                    super::$name(db.url()).await;
+                    $crate::on_both_backends!(@call $form, super::$name, "postgres");
                 }
             )*
         }
+    };
+    (@call url, $f:path, $backend:literal) => {
+        let db = $crate::TestDb::backend($backend).await;
+        $f(db.url()).await
+    };
+    (@call db, $f:path, $backend:literal) => {
+        $f($crate::TestDb::backend($backend).await).await
+    };
+    (@call backend, $f:path, $backend:literal) => {
+        $f($backend).await
+    };
+    (db: $($name:ident),* $(,)?) => {
+        $crate::on_both_backends!(@tests db: $($name),*);
+    };
+    (backend: $($name:ident),* $(,)?) => {
+        $crate::on_both_backends!(@tests backend: $($name),*);
+    };
+    ($($name:ident),* $(,)?) => {
+        $crate::on_both_backends!(@tests url: $($name),*);
     };
 }
 

@@ -9,8 +9,8 @@ use chrono::Utc;
 use common::*;
 use eventlog::GroupId;
 
-both_backends!(
-    healthz_needs_no_login_everything_else_does,
+eventlog_testing::on_both_backends!(
+    backend: healthz_needs_no_login_everything_else_does,
     login_sets_a_safe_cookie_and_logout_ends_the_session,
     login_checks_csrf_and_password_and_is_rate_limited,
     list_shows_columns_and_filters_work,

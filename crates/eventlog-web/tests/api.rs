@@ -13,29 +13,8 @@ use eventlog_testing::TestDb;
 use eventlog_web::api::{self, ApiState};
 use serde_json::{Value, json};
 
-macro_rules! api_tests {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    super::$name(eventlog_testing::TestDb::sqlite()).await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    super::$name(eventlog_testing::TestDb::postgres().await).await;
-                }
-            )*
-        }
-    };
-}
-
-api_tests!(
-    single_event_is_committed_before_201,
+eventlog_testing::on_both_backends!(
+    db: single_event_is_committed_before_201,
     batch_without_groups_shares_one_new_group,
     one_bad_item_stores_nothing_and_names_the_index,
     json_lines_batches,

@@ -177,19 +177,8 @@ async fn host_roles_and_csrf_guard_deletes(db: TestDb) {
     assert_eq!(gone.status(), StatusCode::NOT_FOUND);
 }
 
-macro_rules! on_both_backends {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $( #[tokio::test] async fn $name() { super::$name(eventlog_testing::TestDb::sqlite()).await } )*
-        }
-        mod postgres {
-            $( #[tokio::test] async fn $name() { super::$name(eventlog_testing::TestDb::postgres().await).await } )*
-        }
-    };
-}
-
-on_both_backends!(
-    anonymous_requests_go_to_the_host_login,
+eventlog_testing::on_both_backends!(
+    db: anonymous_requests_go_to_the_host_login,
     host_users_see_the_admin_under_the_prefix,
     host_roles_and_csrf_guard_deletes,
 );

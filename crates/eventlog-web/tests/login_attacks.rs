@@ -10,8 +10,8 @@ use common::*;
 use eventlog_web::auth::{LoginLimits, Throttle};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-both_backends!(
-    concurrent_guesses_are_counted_before_checking_and_the_owner_gets_in_after_the_wait,
+eventlog_testing::on_both_backends!(
+    backend: concurrent_guesses_are_counted_before_checking_and_the_owner_gets_in_after_the_wait,
     next_after_login_never_leaves_the_site,
 );
 

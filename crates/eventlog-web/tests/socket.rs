@@ -6,7 +6,7 @@ use chrono::Utc;
 use common::*;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-both_backends!(login_and_list_over_a_real_socket);
+eventlog_testing::on_both_backends!(backend: login_and_list_over_a_real_socket);
 
 /// One HTTP/1.1 request with `Connection: close`; returns the raw response.
 async fn http(addr: std::net::SocketAddr, request: String) -> String {

@@ -97,8 +97,8 @@ pub enum StoreError {
         url: String,
     },
     /// A backend compiled out by cargo features.
-    #[error("the {0} backend is not compiled in; enable the cargo feature {0:?}")]
-    BackendDisabled(&'static str),
+    #[error("the {0} backend is not compiled in; enable the cargo feature \"{0}\"")]
+    BackendDisabled(crate::store::BackendKind),
     /// A pagination cursor that does not decode.
     #[error("invalid pagination cursor {0:?}")]
     InvalidCursor(String),

@@ -17,29 +17,8 @@ use eventlog::{GroupId, NewEvent};
 use eventlog_testing::{PgCluster, TestDb};
 use serde_json::json;
 
-macro_rules! store_tests {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test]
-                async fn $name() {
-                    super::$name(eventlog_testing::TestDb::sqlite()).await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test]
-                async fn $name() {
-                    super::$name(eventlog_testing::TestDb::postgres().await).await;
-                }
-            )*
-        }
-    };
-}
-
-store_tests!(
-    insert_and_get,
+eventlog_testing::on_both_backends!(
+    db: insert_and_get,
     same_uuid_twice_in_one_batch_is_stored_once,
     same_uuid_in_later_batches_is_stored_once,
     filter_by_types,
@@ -90,7 +69,10 @@ async fn messages(store: &dyn Backend, filter: &EventFilter) -> Vec<String> {
 
 async fn insert_and_get(db: TestDb) {
     let store = open(&db).await;
-    assert_eq!(store.backend(), db.url().split(':').next().unwrap());
+    assert_eq!(
+        Some(store.backend()),
+        eventlog::store::BackendKind::from_url(db.url())
+    );
     let mut full = ev("warning", "Order 1", "All emails sent!", 5);
     full.initiator = Some("Mailer Daemon".into());
     full.data = Some(json!({"sent": 1000, "to": ["a@example.com"], "ok": true, "ratio": 0.5}));
@@ -942,7 +924,7 @@ async fn nul_characters_do_not_break_a_batch(db: TestDb) {
     assert!(res.iter().all(|r| r.created), "{res:?}");
     let got = store.get(res[0].id).await.unwrap().unwrap();
     // SQLite keeps U+0000; PostgreSQL cannot store it and keeps U+FFFD instead.
-    let nul = if store.backend() == "postgres" {
+    let nul = if store.backend() == eventlog::store::BackendKind::Postgres {
         "\u{fffd}"
     } else {
         "\0"

@@ -205,18 +205,3 @@ pub fn hidden(html: &str, name: &str) -> String {
 pub fn row_count(html: &str) -> usize {
     html.matches("<tr data-group=").count()
 }
-
-/// Runs each named async fn (taking the backend name) on SQLite and on PostgreSQL.
-#[macro_export]
-macro_rules! both_backends {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-               async fn $name() { super::$name("sqlite").await } )*
-        }
-        mod postgres {
-            $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-               async fn $name() { super::$name("postgres").await } )*
-        }
-    };
-}

@@ -66,8 +66,8 @@ pub enum DjangoImportError {
         path: PathBuf,
     },
     /// A backend compiled out by cargo features.
-    #[error("the {0} backend is not compiled in; enable the cargo feature {0:?}")]
-    BackendDisabled(&'static str),
+    #[error("the {0} backend is not compiled in; enable the cargo feature \"{0}\"")]
+    BackendDisabled(crate::store::BackendKind),
     /// The source database could not be opened or asked about its tables.
     #[error("cannot open the django-eventlog database {url}: {source}")]
     Open {

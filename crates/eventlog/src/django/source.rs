@@ -84,7 +84,9 @@ impl DjangoSource {
         _: Option<&Path>,
         _: String,
     ) -> Result<Self, DjangoImportError> {
-        Err(DjangoImportError::BackendDisabled("sqlite"))
+        Err(DjangoImportError::BackendDisabled(
+            crate::store::BackendKind::Sqlite,
+        ))
     }
 
     #[cfg(feature = "postgres")]
@@ -150,7 +152,9 @@ impl DjangoSource {
 
     #[cfg(not(feature = "postgres"))]
     pub(super) async fn open_postgres(_: &str, _: String) -> Result<Self, DjangoImportError> {
-        Err(DjangoImportError::BackendDisabled("postgres"))
+        Err(DjangoImportError::BackendDisabled(
+            crate::store::BackendKind::Postgres,
+        ))
     }
 
     /// Up to `limit` rows with an id above `after_id`, in id order.

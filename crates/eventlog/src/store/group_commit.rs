@@ -48,7 +48,7 @@ impl GroupCommit {
     /// Starts the committer tasks on the current tokio runtime; they end when every handle
     /// is dropped.
     pub fn start(store: Arc<dyn Store>) -> Self {
-        let committers = if store.backend() == "sqlite" {
+        let committers = if store.backend() == super::BackendKind::Sqlite {
             1
         } else {
             POSTGRES_COMMITTERS

@@ -17,6 +17,7 @@ mod cursor;
 mod filter;
 pub mod group_commit;
 mod group_delta;
+mod kind;
 pub mod outbox;
 #[cfg(feature = "postgres")]
 pub mod postgres;
@@ -28,6 +29,7 @@ mod users;
 pub use cursor::{Cursor, GroupCursor};
 pub use filter::{DataMatch, EventFilter, GroupFilter, MAX_SEARCH_WORDS, Order, search_words};
 pub use group_commit::GroupCommit;
+pub use kind::BackendKind;
 pub use outbox::{OutboxStatus, OutboxStore};
 pub use tokens::{TokenError, TokenInfo, TokenStore};
 pub use users::{Role, Session, User, UserStore};
@@ -77,8 +79,8 @@ pub struct GroupSummary {
 /// The storage backend interface.
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
-    /// Which backend: `"sqlite"` or `"postgres"`.
-    fn backend(&self) -> &'static str;
+    /// Which database this store keeps its data in.
+    fn backend(&self) -> BackendKind;
 
     /// Applies pending schema migrations.
     async fn migrate(&self) -> Result<(), StoreError>;
@@ -212,11 +214,10 @@ pub async fn open(url: &str) -> Result<Arc<dyn Backend>, StoreError> {
 
 /// Like [`open`], with pool timeouts of the caller's choosing.
 pub async fn open_with(url: &str, options: ConnectOptions) -> Result<Arc<dyn Backend>, StoreError> {
-    let scheme = url.split(':').next().unwrap_or_default();
-    let store: Arc<dyn Backend> = match scheme {
-        "sqlite" => open_sqlite(url, options).await?,
-        "postgres" | "postgresql" => open_postgres(url, options).await?,
-        _ => {
+    let store: Arc<dyn Backend> = match BackendKind::from_url(url) {
+        Some(BackendKind::Sqlite) => open_sqlite(url, options).await?,
+        Some(BackendKind::Postgres) => open_postgres(url, options).await?,
+        None => {
             return Err(StoreError::UnsupportedUrl { url: redact(url) });
         }
     };
@@ -232,7 +233,7 @@ async fn open_sqlite(url: &str, options: ConnectOptions) -> Result<Arc<dyn Backe
 }
 #[cfg(not(feature = "sqlite"))]
 async fn open_sqlite(_: &str, _: ConnectOptions) -> Result<Arc<dyn Backend>, StoreError> {
-    Err(StoreError::BackendDisabled("sqlite"))
+    Err(StoreError::BackendDisabled(BackendKind::Sqlite))
 }
 #[cfg(feature = "postgres")]
 async fn open_postgres(url: &str, options: ConnectOptions) -> Result<Arc<dyn Backend>, StoreError> {
@@ -242,7 +243,7 @@ async fn open_postgres(url: &str, options: ConnectOptions) -> Result<Arc<dyn Bac
 }
 #[cfg(not(feature = "postgres"))]
 async fn open_postgres(_: &str, _: ConnectOptions) -> Result<Arc<dyn Backend>, StoreError> {
-    Err(StoreError::BackendDisabled("postgres"))
+    Err(StoreError::BackendDisabled(BackendKind::Postgres))
 }
 
 /// The URL without its password, for messages: `postgres://u:***@h/db` when there is a

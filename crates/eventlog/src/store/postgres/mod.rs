@@ -436,8 +436,8 @@ fn limit_param(limit: usize) -> i64 {
 
 #[async_trait]
 impl Store for PostgresStore {
-    fn backend(&self) -> &'static str {
-        "postgres"
+    fn backend(&self) -> crate::store::BackendKind {
+        crate::store::BackendKind::Postgres
     }
 
     async fn migrate(&self) -> Result<(), StoreError> {

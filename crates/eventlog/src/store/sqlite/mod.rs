@@ -596,8 +596,8 @@ impl Store for SqliteStore {
         self.pool.close().await;
     }
 
-    fn backend(&self) -> &'static str {
-        "sqlite"
+    fn backend(&self) -> crate::store::BackendKind {
+        crate::store::BackendKind::Sqlite
     }
 
     async fn migrate(&self) -> Result<(), StoreError> {
