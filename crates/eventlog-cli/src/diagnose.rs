@@ -20,44 +20,43 @@ pub async fn open_error(
     let StoreError::Database(db) = error else {
         return (error.to_string(), None);
     };
-    match db {
-        sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) if is_postgres(url) => {
-            let (host, port) = address(url);
-            probe(&host, port, options.acquire_timeout).await
-        }
-        // The SQLite store creates the file itself (owner-only permissions) before SQLite
-        // opens it, so a missing directory surfaces as an I/O error.
-        sqlx::Error::Io(e) if url.starts_with("sqlite:") => sqlite_cant_open(url, e.to_string()),
-        sqlx::Error::Database(e) => {
-            let code = e.code().map(|c| c.into_owned()).unwrap_or_default();
-            let message = e.message().to_owned();
-            let hint = match code.as_str() {
-                // invalid_authorization_specification: the role does not exist.
-                "28000" if message.contains("does not exist") => {
-                    let role = quoted(&message).unwrap_or("ROLE");
-                    Some(format!(
-                        "create the role, e.g. `createuser --login {role}` or in psql `CREATE ROLE {role} LOGIN PASSWORD '…';`, or use another user in the database URL"
-                    ))
-                }
-                "28P01" => Some(
-                    "check the user and password in the database URL (--database-url or EVENTLOG_DATABASE_URL)"
-                        .to_owned(),
-                ),
-                // invalid_catalog_name: no such database.
-                "3D000" => {
-                    let db = quoted(&message).unwrap_or("DB");
-                    Some(format!(
-                        "create it, e.g. `createdb {db}` (with `-O USER` for its owner), or name an existing database in the URL"
-                    ))
-                }
-                // SQLITE_CANTOPEN
-                "14" => return sqlite_cant_open(url, message),
-                _ => None,
-            };
-            (message, hint)
-        }
-        other => (other.to_string(), None),
+    if (db.is_pool_timeout() || db.io().is_some()) && is_postgres(url) {
+        let (host, port) = address(url);
+        return probe(&host, port, options.acquire_timeout).await;
     }
+    // The SQLite store creates the file itself (owner-only permissions) before SQLite
+    // opens it, so a missing directory surfaces as an I/O error.
+    if let Some(e) = db.io().filter(|_| url.starts_with("sqlite:")) {
+        return sqlite_cant_open(url, e.to_string());
+    }
+    let Some(message) = db.server_message().map(str::to_owned) else {
+        return (db.to_string(), None);
+    };
+    let code = db.code().unwrap_or_default();
+    let hint = match code.as_str() {
+        // invalid_authorization_specification: the role does not exist.
+        "28000" if message.contains("does not exist") => {
+            let role = quoted(&message).unwrap_or("ROLE");
+            Some(format!(
+                "create the role, e.g. `createuser --login {role}` or in psql `CREATE ROLE {role} LOGIN PASSWORD '…';`, or use another user in the database URL"
+            ))
+        }
+        "28P01" => Some(
+            "check the user and password in the database URL (--database-url or EVENTLOG_DATABASE_URL)"
+                .to_owned(),
+        ),
+        // invalid_catalog_name: no such database.
+        "3D000" => {
+            let db = quoted(&message).unwrap_or("DB");
+            Some(format!(
+                "create it, e.g. `createdb {db}` (with `-O USER` for its owner), or name an existing database in the URL"
+            ))
+        }
+        // SQLITE_CANTOPEN
+        "14" => return sqlite_cant_open(url, message),
+        _ => None,
+    };
+    (message, hint)
 }
 
 async fn probe(host: &str, port: u16, waited: Duration) -> (String, Option<String>) {

@@ -35,29 +35,64 @@ pub fn relative(t: DateTime<Utc>, now: DateTime<Utc>) -> String {
     }
 }
 
-/// The delay between two events of a group, as SPEC §4 writes it: `10s later`,
-/// `5m 10s later`, `1y 35d 2h 5m 10s later` (y = 365 days; zero units left out), or
-/// `- same time`.
+/// The delay between two events of a group as the event page lists it, each row against the
+/// row before: `10s later`, `5m 10s later`, `1y 35d 2h 5m 10s later`, or `- same time`.
 pub fn delay(from: DateTime<Utc>, to: DateTime<Utc>) -> String {
-    let mut secs = (to - from).num_seconds().max(0);
-    if secs == 0 {
-        return "- same time".to_owned();
+    let d = Delay::between(from, to);
+    if d.is_zero() {
+        "- same time".to_owned()
+    } else {
+        format!("{d} later")
     }
-    let mut parts = Vec::new();
-    for (unit, size) in [
-        ("y", 365 * 86_400),
-        ("d", 86_400),
-        ("h", 3600),
-        ("m", 60),
-        ("s", 1),
-    ] {
-        let n = secs / size;
-        secs %= size;
-        if n > 0 {
-            parts.push(format!("{n}{unit}"));
+}
+
+/// The time from one event to a later one, in whole seconds (never negative). Displays as
+/// `5m 10s` or `1y 35d 2h 5m 10s` (y = 365 days; zero units left out), `0s` when none.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Delay {
+    secs: i64,
+}
+
+impl Delay {
+    /// The delay from `from` to `to`; zero when `to` is not later.
+    pub fn between(from: DateTime<Utc>, to: DateTime<Utc>) -> Delay {
+        Delay {
+            secs: (to - from).num_seconds().max(0),
         }
     }
-    format!("{} later", parts.join(" "))
+
+    /// Whether both events fall in the same second.
+    pub fn is_zero(self) -> bool {
+        self.secs == 0
+    }
+}
+
+impl std::fmt::Display for Delay {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.secs == 0 {
+            return f.write_str("0s");
+        }
+        let mut secs = self.secs;
+        let mut first = true;
+        for (unit, size) in [
+            ("y", 365 * 86_400),
+            ("d", 86_400),
+            ("h", 3600),
+            ("m", 60),
+            ("s", 1),
+        ] {
+            let n = secs / size;
+            secs %= size;
+            if n > 0 {
+                if !first {
+                    f.write_str(" ")?;
+                }
+                write!(f, "{n}{unit}")?;
+                first = false;
+            }
+        }
+        Ok(())
+    }
 }
 
 /// A group as shown in lists: a random 32-hex id shortened to 8 characters, a name whole.
@@ -100,7 +135,9 @@ mod tests {
     }
 
     #[test]
-    fn delays_are_written_as_the_spec_says() {
+    fn delays_are_written_in_units_from_years_to_seconds() {
+        assert_eq!(Delay::between(t(10), t(0)).to_string(), "0s");
+        assert_eq!(Delay::between(t(0), t(3 * 3600 + 5)).to_string(), "3h 5s");
         assert_eq!(delay(t(0), t(0)), "- same time");
         assert_eq!(delay(t(0), t(10)), "10s later");
         assert_eq!(delay(t(0), t(5 * 60 + 10)), "5m 10s later");

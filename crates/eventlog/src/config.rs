@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::Error;
+use crate::error::{ConfigError, Error};
 use crate::event_type::{EventType, EventTypes};
 
 /// The whole configuration file.
@@ -194,46 +194,62 @@ impl Default for ApiConfig {
 impl Config {
     /// Parses and checks a configuration text.
     pub fn from_toml(text: &str) -> Result<Self, Error> {
-        let config: Config = toml::from_str(text).map_err(|e| Error::Config(e.to_string()))?;
+        let config: Config = toml::from_str(text).map_err(|e| ConfigError::Syntax {
+            message: e.to_string(),
+        })?;
         let types = config.event_types()?;
-        config.retention.check()?;
         config.retention.check_types(&types)?;
         #[cfg(feature = "mail")]
         if let Some(mail) = &config.mail {
             mail.validate()?;
         }
         if config.api.max_inflight_bytes < config.api.body_limit {
-            return Err(Error::Config(format!(
-                "api.max_inflight_bytes ({}) must be at least api.body_limit ({})",
-                config.api.max_inflight_bytes, config.api.body_limit
-            )));
+            return Err(ConfigError::value(
+                "api.max_inflight_bytes",
+                format!(
+                    "api.max_inflight_bytes ({}) must be at least api.body_limit ({})",
+                    config.api.max_inflight_bytes, config.api.body_limit
+                ),
+            )
+            .into());
         }
         if config.server.max_connections == 0 {
-            return Err(Error::Config(
-                "server.max_connections must be at least 1".into(),
-            ));
+            return Err(ConfigError::value(
+                "server.max_connections",
+                "server.max_connections must be at least 1",
+            )
+            .into());
         }
         if config.server.session_idle_timeout.is_zero() || config.server.session_lifetime.is_zero()
         {
-            return Err(Error::Config(
-                "server.session_idle_timeout and server.session_lifetime must be more than 0s"
-                    .into(),
-            ));
+            return Err(ConfigError::value(
+                "server.session_idle_timeout",
+                "server.session_idle_timeout and server.session_lifetime must be more than 0s",
+            )
+            .into());
         }
         if config.writer.capacity == 0 || config.writer.batch_size == 0 {
-            return Err(Error::Config(
-                "writer.capacity and writer.batch_size must be at least 1".into(),
-            ));
+            return Err(ConfigError::value(
+                "writer.capacity",
+                "writer.capacity and writer.batch_size must be at least 1",
+            )
+            .into());
         }
         Ok(config)
     }
 
     /// Reads and checks a configuration file.
     pub fn load(path: &Path) -> Result<Self, Error> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| Error::Config(format!("cannot read {}: {e}", path.display())))?;
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
         Config::from_toml(&text).map_err(|e| match e {
-            Error::Config(msg) => Error::Config(format!("{}: {msg}", path.display())),
+            Error::Config(source) => ConfigError::InFile {
+                path: path.to_owned(),
+                source: Box::new(source),
+            }
+            .into(),
             other => other,
         })
     }

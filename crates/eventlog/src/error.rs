@@ -2,11 +2,16 @@
 
 use thiserror::Error;
 
-/// A value that breaks one of the rules of the event model (SPEC §1).
+use crate::store::kind::BackendKind;
+
+/// A value that breaks one of the rules of the event model: a group id of 1 to 40 printable
+/// characters, a type name matching `^[A-Za-z_][A-Za-z0-9_]{0,49}$` that is configured, an
+/// initiator of at most 500 characters, a message with a visible character.
 ///
 /// Every variant names the offending value and the rule it broke, so the message can be shown to
 /// whoever supplied it as is.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
 pub enum ValidationError {
     /// A group id that is empty or longer than 40 characters.
     #[error("group id {value:?} is {len} characters long; a group id must be 1 to 40 characters")]
@@ -89,6 +94,7 @@ pub enum ValidationError {
 ///
 /// Database error text stays in here (and in logs); the web layer never shows it to clients.
 #[derive(Debug, Error)]
+#[non_exhaustive]
 pub enum StoreError {
     /// The database URL has a scheme no backend handles.
     #[error("unsupported database URL {url:?}: expected sqlite://PATH or postgres://USER@HOST/DB")]
@@ -98,22 +104,114 @@ pub enum StoreError {
     },
     /// A backend compiled out by cargo features.
     #[error("the {0} backend is not compiled in; enable the cargo feature \"{0}\"")]
-    BackendDisabled(crate::store::BackendKind),
+    BackendDisabled(BackendKind),
     /// A pagination cursor that does not decode.
     #[error("invalid pagination cursor {0:?}")]
     InvalidCursor(String),
     /// An error from the database driver.
     #[error("database error: {0}")]
-    Database(#[from] sqlx::Error),
+    Database(#[from] DatabaseError),
     /// A schema migration that failed.
     #[error("schema migration failed: {0}")]
-    Migrate(#[from] sqlx::migrate::MigrateError),
+    Migrate(#[source] Box<dyn std::error::Error + Send + Sync>),
     /// A stored row that could not be read back.
     #[error("corrupt row in the store: {0}")]
     Corrupt(String),
+    /// The operating system gave no random bytes (for a token).
+    #[error("no randomness from the operating system: {reason}")]
+    Randomness {
+        /// What the operating system said.
+        reason: String,
+    },
     /// The error of a transaction shared by several callers (group commit).
     #[error(transparent)]
     Shared(std::sync::Arc<StoreError>),
+}
+
+/// An error of the database driver. The driver's own type stays inside, so the driver can
+/// change without changing this API; ask it what callers act on instead.
+#[derive(Debug, Error)]
+#[error(transparent)]
+pub struct DatabaseError(sqlx::Error);
+
+impl DatabaseError {
+    /// The error code the database server gave: a PostgreSQL SQLSTATE (`28P01`, `3D000`) or
+    /// an SQLite result code (`5`, `14`). `None` when the server did not answer with an error.
+    pub fn code(&self) -> Option<String> {
+        match &self.0 {
+            sqlx::Error::Database(db) => db.code().map(|c| c.into_owned()),
+            _ => None,
+        }
+    }
+
+    /// The database server's message, when it answered with an error.
+    pub fn server_message(&self) -> Option<&str> {
+        match &self.0 {
+            sqlx::Error::Database(db) => Some(db.message()),
+            _ => None,
+        }
+    }
+
+    /// The input/output error, when the connection or file could not be used.
+    pub fn io(&self) -> Option<&std::io::Error> {
+        match &self.0 {
+            sqlx::Error::Io(e) => Some(e),
+            _ => None,
+        }
+    }
+
+    /// Whether no pooled connection became free (or could be opened) in time.
+    pub fn is_pool_timeout(&self) -> bool {
+        matches!(self.0, sqlx::Error::PoolTimedOut)
+    }
+
+    /// Whether the error is likely to go away by retrying: see [`StoreError::is_transient`].
+    pub fn is_transient(&self) -> bool {
+        match &self.0 {
+            sqlx::Error::Io(_)
+            | sqlx::Error::Tls(_)
+            | sqlx::Error::Protocol(_)
+            | sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::WorkerCrashed => true,
+            sqlx::Error::Database(_) => {
+                // PostgreSQL: class 08 (connection), 57P (operator intervention: shutdown,
+                // restart), 53 (insufficient resources), 40001/40P01 (serialization,
+                // deadlock). SQLite: BUSY (5), LOCKED (6) and FULL (13):
+                // a full disk frees up, and the events must wait for it.
+                let code = self.code().unwrap_or_default();
+                code.starts_with("08")
+                    || code.starts_with("57P")
+                    || code.starts_with("53")
+                    || code == "40001"
+                    || code == "40P01"
+                    || code == "5"
+                    || code == "6"
+                    || code == "517"
+                    || code == "261"
+                    || code == "13"
+            }
+            _ => false,
+        }
+    }
+}
+
+impl From<sqlx::Error> for DatabaseError {
+    fn from(e: sqlx::Error) -> Self {
+        DatabaseError(e)
+    }
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> Self {
+        StoreError::Database(DatabaseError(e))
+    }
+}
+
+impl From<sqlx::migrate::MigrateError> for StoreError {
+    fn from(e: sqlx::migrate::MigrateError) -> Self {
+        StoreError::Migrate(Box::new(e))
+    }
 }
 
 impl StoreError {
@@ -122,32 +220,7 @@ impl StoreError {
     pub fn is_transient(&self) -> bool {
         match self {
             StoreError::Shared(e) => e.is_transient(),
-            StoreError::Database(e) => match e {
-                sqlx::Error::Io(_)
-                | sqlx::Error::Tls(_)
-                | sqlx::Error::Protocol(_)
-                | sqlx::Error::PoolTimedOut
-                | sqlx::Error::PoolClosed
-                | sqlx::Error::WorkerCrashed => true,
-                sqlx::Error::Database(db) => {
-                    // PostgreSQL: class 08 (connection), 57P (operator intervention: shutdown,
-                    // restart), 53 (insufficient resources), 40001/40P01 (serialization,
-                    // deadlock). SQLite: BUSY (5), LOCKED (6) and FULL (13):
-                    // a full disk frees up, and the events must wait for it.
-                    let code = db.code().map(|c| c.into_owned()).unwrap_or_default();
-                    code.starts_with("08")
-                        || code.starts_with("57P")
-                        || code.starts_with("53")
-                        || code == "40001"
-                        || code == "40P01"
-                        || code == "5"
-                        || code == "6"
-                        || code == "517"
-                        || code == "261"
-                        || code == "13"
-                }
-                _ => false,
-            },
+            StoreError::Database(e) => e.is_transient(),
             _ => false,
         }
     }
@@ -157,16 +230,118 @@ impl StoreError {
     pub fn is_full(&self) -> bool {
         match self {
             StoreError::Shared(e) => e.is_full(),
-            StoreError::Database(sqlx::Error::Database(db)) => {
-                matches!(db.code().as_deref(), Some("13") | Some("53100"))
-            }
+            StoreError::Database(e) => matches!(e.code().as_deref(), Some("13") | Some("53100")),
             _ => false,
         }
     }
 }
 
+/// A configuration file or value that cannot be used. Every variant names the key at fault
+/// (`retention.types.info`, `mail.timeout_secs`) or the file.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// The configuration file could not be read.
+    #[error("cannot read {}: {source}", path.display())]
+    Read {
+        /// The file.
+        path: std::path::PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// An error in the named file.
+    #[error("{}: {source}", path.display())]
+    InFile {
+        /// The file.
+        path: std::path::PathBuf,
+        /// The error in it.
+        #[source]
+        source: Box<ConfigError>,
+    },
+    /// Not valid TOML, or a key or value of the wrong kind (the parser's message names the
+    /// line and the key).
+    #[error("{message}")]
+    Syntax {
+        /// The parser's message.
+        message: String,
+    },
+    /// A duration that is not one, or is zero where it must be positive.
+    #[error("{key}: {source}")]
+    Duration {
+        /// The key (`retention.default`, `retention.types.info`, `--older-than`).
+        key: String,
+        /// What is wrong with it.
+        #[source]
+        source: AgeError,
+    },
+    /// A value that breaks a rule.
+    #[error("{message}")]
+    Value {
+        /// The key at fault (`mail.timeout_secs`), or the first of several that go together.
+        key: &'static str,
+        /// The rule it broke, with the key and value.
+        message: String,
+    },
+    /// A retention age for a type that is not configured.
+    #[error(
+        "retention.types.{name}: event type {name:?} is not configured; configured types are: {configured}"
+    )]
+    RetentionType {
+        /// The type.
+        name: String,
+        /// The configured type names, comma separated.
+        configured: String,
+    },
+    /// A mail template that does not parse.
+    #[error("{message}")]
+    Template {
+        /// `mail.subject` or `mail.body`.
+        key: String,
+        /// What is wrong, naming the key.
+        message: String,
+    },
+}
+
+impl ConfigError {
+    /// A value breaking a rule: `key` names it, `message` says the rule (with the key).
+    pub fn value(key: &'static str, message: impl Into<String>) -> Self {
+        ConfigError::Value {
+            key,
+            message: message.into(),
+        }
+    }
+}
+
+/// A duration text that cannot be a retention age or interval.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum AgeError {
+    /// Not a duration.
+    #[error("{text:?} is not a duration ({reason}); write it like 90d, 12h or 30m")]
+    NotADuration {
+        /// The text as written.
+        text: String,
+        /// What the parser said.
+        reason: String,
+    },
+    /// Zero.
+    #[error("{text:?} is zero; a retention age must be positive")]
+    Zero {
+        /// The text as written.
+        text: String,
+    },
+    /// An age reaching before the earliest time the stores hold.
+    #[error("retention age {text:?} is too long")]
+    TooLong {
+        /// The text as written.
+        text: String,
+    },
+}
+
 /// Any error the library returns.
 #[derive(Debug, Error)]
+#[non_exhaustive]
 pub enum Error {
     /// Input that breaks a rule of the event model.
     #[error(transparent)]
@@ -176,7 +351,23 @@ pub enum Error {
     Store(#[from] StoreError),
     /// A configuration file or value that cannot be used.
     #[error("configuration error: {0}")]
-    Config(String),
+    Config(#[from] ConfigError),
+    /// A background thread (the writer, the mail sender) or its runtime could not be started.
+    #[error("cannot start the {what}: {source}")]
+    Spawn {
+        /// What: `writer thread`, `mail runtime`, …
+        what: &'static str,
+        /// The operating system's error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The database could not be opened when the event log started.
+    #[error("cannot open the database: {source}")]
+    Connect {
+        /// Why.
+        #[source]
+        source: StoreError,
+    },
     /// The event log was shut down; nothing more can be recorded.
     #[error("the event log is closed")]
     Closed,

@@ -99,7 +99,7 @@ pub mod tracing_layer;
 pub mod writer;
 
 pub use config::Config;
-pub use error::{Error, StoreError, ValidationError};
+pub use error::{ConfigError, DatabaseError, Error, StoreError, ValidationError};
 pub use event::{CommitObserver, Event, GroupId, NewEvent};
 pub use event_type::{EventType, EventTypes};
 pub use recorder::{EventBuilder, EventGroup, EventLog, EventLogBuilder};

@@ -9,7 +9,7 @@ use serde::Serialize;
 use uuid::Uuid;
 
 use crate::config::{Config, WriterConfig};
-use crate::error::{Error, StoreError, ValidationError};
+use crate::error::{Error, ValidationError};
 use crate::event::CommitObserver;
 use crate::event::{GroupId, NewEvent, validate_initiator, validate_mail_recipient};
 use crate::event_type::EventTypes;
@@ -152,7 +152,10 @@ impl EventLogBuilder {
             },
             ready_tx,
         )
-        .map_err(|e| Error::Config(format!("cannot start the writer thread: {e}")))?;
+        .map_err(|source| Error::Spawn {
+            what: "writer thread",
+            source,
+        })?;
         let log = EventLog {
             inner: Arc::new(Inner {
                 types: self.types,
@@ -174,7 +177,7 @@ impl EventLogBuilder {
         let (log, ready, mail) = self.start()?;
         match ready.recv_async().await {
             Ok(Ok(())) => {}
-            Ok(Err(e)) => return Err(e.into()),
+            Ok(Err(e)) => return Err(e),
             Err(_) => return Err(Error::Closed),
         }
         #[cfg(feature = "mail")]
@@ -193,7 +196,7 @@ impl EventLogBuilder {
         let (log, ready, mail) = self.start()?;
         match ready.recv() {
             Ok(Ok(())) => {}
-            Ok(Err(e)) => return Err(e.into()),
+            Ok(Err(e)) => return Err(e),
             Err(_) => return Err(Error::Closed),
         }
         #[cfg(feature = "mail")]
@@ -209,7 +212,7 @@ impl EventLogBuilder {
 }
 
 /// Told once the writer has connected (and migrated) or failed to.
-type WriterReady = flume::Receiver<Result<(), StoreError>>;
+type WriterReady = flume::Receiver<Result<(), Error>>;
 
 /// What [`EventLogBuilder::start`] leaves to do once the writer is ready: start the mail sender
 /// (database URL, `[mail]`, the writer's hook to wake it).

@@ -14,48 +14,108 @@
 //! batches.
 
 use std::collections::BTreeMap;
+use std::fmt;
+use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
+pub use crate::error::AgeError;
+use crate::error::{ConfigError, Error};
+use crate::event_type::EventTypes;
+use crate::store::{EventFilter, Store};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::error::Error;
-use crate::event_type::EventTypes;
-use crate::store::{EventFilter, Store};
-
-/// Parses a duration like `90d`, `12h`, `30m` or `1d 12h`.
-pub fn parse_duration(text: &str) -> Result<Duration, Error> {
-    let d = humantime::parse_duration(text.trim()).map_err(|e| {
-        Error::Config(format!(
-            "{text:?} is not a duration ({e}); write it like 90d, 12h or 30m"
-        ))
+/// Parses a duration like `90d`, `12h`, `30m` or `1d 12h`; zero is refused.
+pub fn parse_duration(text: &str) -> Result<Duration, AgeError> {
+    let d = humantime::parse_duration(text.trim()).map_err(|e| AgeError::NotADuration {
+        text: text.to_owned(),
+        reason: e.to_string(),
     })?;
     if d.is_zero() {
-        return Err(Error::Config(format!(
-            "{text:?} is zero; a retention age must be positive"
-        )));
+        return Err(AgeError::Zero {
+            text: text.to_owned(),
+        });
     }
     Ok(d)
 }
 
-/// `[retention]` of `eventlog.toml`. Durations are kept as written and checked by
-/// [`RetentionConfig::check`] (which `Config::from_toml` calls).
+/// A positive duration of the retention settings (`90d`, `12h`, `1d 12h`), parsed once when
+/// the configuration is read and kept with its text as written.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(into = "String")]
+pub struct Age {
+    text: String,
+    duration: Duration,
+}
+
+impl Age {
+    /// The duration.
+    pub fn duration(&self) -> Duration {
+        self.duration
+    }
+
+    /// The text as written.
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+}
+
+impl FromStr for Age {
+    type Err = AgeError;
+
+    fn from_str(text: &str) -> Result<Age, AgeError> {
+        Ok(Age {
+            duration: parse_duration(text)?,
+            text: text.to_owned(),
+        })
+    }
+}
+
+impl From<Age> for String {
+    fn from(age: Age) -> String {
+        age.text
+    }
+}
+
+impl fmt::Display for Age {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+impl PartialEq<&str> for Age {
+    fn eq(&self, other: &&str) -> bool {
+        self.text == *other
+    }
+}
+
+/// `[retention]` of `eventlog.toml`. Every duration is parsed when the configuration is read;
+/// a bad one is refused then, naming its key (`retention.types.info`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+#[serde(try_from = "RawRetention", into = "RawRetention")]
 pub struct RetentionConfig {
     /// Age after which events of types without their own setting are deleted; `None` keeps
     /// them forever.
-    pub default: Option<String>,
+    pub default: Option<Age>,
     /// Per-type ages, overriding `default`.
-    pub types: BTreeMap<String, String>,
+    pub types: BTreeMap<String, Age>,
     /// How often the server applies the policy.
-    pub interval: String,
+    pub interval: Age,
 }
 
-impl Default for RetentionConfig {
+/// `[retention]` as written, before its durations are parsed.
+#[derive(Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct RawRetention {
+    default: Option<String>,
+    types: BTreeMap<String, String>,
+    interval: String,
+}
+
+impl Default for RawRetention {
     fn default() -> Self {
-        RetentionConfig {
+        RawRetention {
             default: None,
             types: BTreeMap::new(),
             interval: "1h".into(),
@@ -63,36 +123,63 @@ impl Default for RetentionConfig {
     }
 }
 
-impl RetentionConfig {
-    /// Checks every duration; the message names the key.
-    pub fn check(&self) -> Result<(), Error> {
-        let named = |key: String, text: &str| {
-            parse_duration(text).map_err(|e| match e {
-                Error::Config(m) => Error::Config(format!("retention.{key}: {m}")),
-                other => other,
-            })
-        };
-        if let Some(d) = &self.default {
-            named("default".into(), d)?;
-        }
-        named("interval".into(), &self.interval)?;
-        for (t, d) in &self.types {
-            named(format!("types.{t}"), d)?;
-        }
-        Ok(())
-    }
+impl TryFrom<RawRetention> for RetentionConfig {
+    type Error = ConfigError;
 
+    fn try_from(raw: RawRetention) -> Result<Self, ConfigError> {
+        let age = |key: String, text: &str| {
+            text.parse::<Age>()
+                .map_err(|source| ConfigError::Duration { key, source })
+        };
+        Ok(RetentionConfig {
+            default: match &raw.default {
+                Some(d) => Some(age("retention.default".into(), d)?),
+                None => None,
+            },
+            interval: age("retention.interval".into(), &raw.interval)?,
+            types: raw
+                .types
+                .iter()
+                .map(|(t, d)| Ok((t.clone(), age(format!("retention.types.{t}"), d)?)))
+                .collect::<Result<_, ConfigError>>()?,
+        })
+    }
+}
+
+impl From<RetentionConfig> for RawRetention {
+    fn from(c: RetentionConfig) -> Self {
+        RawRetention {
+            default: c.default.map(String::from),
+            types: c.types.into_iter().map(|(t, a)| (t, a.into())).collect(),
+            interval: c.interval.into(),
+        }
+    }
+}
+
+impl Default for RetentionConfig {
+    fn default() -> Self {
+        RetentionConfig {
+            default: None,
+            types: BTreeMap::new(),
+            interval: Age {
+                text: "1h".into(),
+                duration: Duration::from_secs(3600),
+            },
+        }
+    }
+}
+
+impl RetentionConfig {
     /// Checks that every type under `[retention.types]` is a configured event type, so a typo
     /// does not silently keep that type's events forever; the message names the type and the
     /// configured ones.
-    pub fn check_types(&self, configured: &EventTypes) -> Result<(), Error> {
+    pub fn check_types(&self, configured: &EventTypes) -> Result<(), ConfigError> {
         for name in self.types.keys() {
             if configured.get(name).is_none() {
-                return Err(Error::Config(format!(
-                    "retention.types.{name}: event type {name:?} is not configured; \
-                     configured types are: {}",
-                    configured.names().collect::<Vec<_>>().join(", ")
-                )));
+                return Err(ConfigError::RetentionType {
+                    name: name.clone(),
+                    configured: configured.names().collect::<Vec<_>>().join(", "),
+                });
             }
         }
         Ok(())
@@ -104,8 +191,8 @@ impl RetentionConfig {
     }
 
     /// How often to apply the policy.
-    pub fn interval(&self) -> Result<Duration, Error> {
-        parse_duration(&self.interval)
+    pub fn interval(&self) -> Duration {
+        self.interval.duration()
     }
 }
 
@@ -123,11 +210,13 @@ impl RetentionReport {
     }
 }
 
-fn cutoff(now: DateTime<Utc>, age: Duration) -> Result<DateTime<Utc>, Error> {
-    chrono::Duration::from_std(age)
+fn cutoff(now: DateTime<Utc>, age: &Age) -> Result<DateTime<Utc>, AgeError> {
+    chrono::Duration::from_std(age.duration())
         .ok()
         .and_then(|a| now.checked_sub_signed(a))
-        .ok_or_else(|| Error::Config(format!("retention age {age:?} is too long")))
+        .ok_or_else(|| AgeError::TooLong {
+            text: age.as_str().to_owned(),
+        })
 }
 
 /// Applies the policy once, now: deletes, per type, the events older than its age.
@@ -143,12 +232,18 @@ pub async fn apply_at(
 ) -> Result<RetentionReport, Error> {
     let mut report = RetentionReport::default();
     for (event_type, age) in &config.types {
-        let before = cutoff(now, parse_duration(age)?)?;
+        let before = cutoff(now, age).map_err(|source| ConfigError::Duration {
+            key: format!("retention.types.{event_type}"),
+            source,
+        })?;
         let n = store.purge(before, Some(event_type)).await?;
         report.deleted.insert(event_type.clone(), n);
     }
     if let Some(age) = &config.default {
-        let before = cutoff(now, parse_duration(age)?)?;
+        let before = cutoff(now, age).map_err(|source| ConfigError::Duration {
+            key: "retention.default".into(),
+            source,
+        })?;
         // Which types have events past the default age: one bucket spanning all time, so the
         // histogram is a count per type. Types with their own setting are left to it.
         let old = EventFilter {
@@ -173,13 +268,9 @@ pub async fn apply_at(
 
 /// Applies the policy now and then every `interval`, on the current tokio runtime, until the
 /// returned task is aborted. Failures are logged and retried at the next interval.
-pub fn spawn(
-    store: Arc<dyn Store>,
-    config: RetentionConfig,
-) -> Result<tokio::task::JoinHandle<()>, Error> {
-    config.check()?;
-    let every = config.interval()?;
-    Ok(tokio::spawn(async move {
+pub fn spawn(store: Arc<dyn Store>, config: RetentionConfig) -> tokio::task::JoinHandle<()> {
+    let every = config.interval();
+    tokio::spawn(async move {
         let mut ticker = tokio::time::interval(every);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -192,7 +283,7 @@ pub fn spawn(
                 Err(e) => tracing::error!(error = %e, "retention: purge failed"),
             }
         }
-    }))
+    })
 }
 
 #[cfg(test)]
@@ -227,7 +318,7 @@ mod tests {
         )
         .unwrap();
         assert!(c.retention.is_enabled());
-        assert_eq!(c.retention.interval().unwrap(), Duration::from_secs(3_600));
+        assert_eq!(c.retention.interval(), Duration::from_secs(3_600));
         let e = crate::Config::from_toml("[retention.types]\ninfo = \"soon\"\n").unwrap_err();
         assert!(
             e.to_string().contains("retention.types.info: \"soon\""),

@@ -119,7 +119,7 @@ pub(crate) fn spawn<F, Fut>(
     config: WriterOptions,
     observer: Option<Arc<dyn CommitObserver>>,
     connect: F,
-    ready: flume::Sender<Result<(), StoreError>>,
+    ready: flume::Sender<Result<(), crate::Error>>,
 ) -> std::io::Result<WriterHandle>
 where
     F: FnOnce() -> Fut + Send + 'static,
@@ -140,9 +140,10 @@ where
         let runtime = match runtime {
             Ok(rt) => rt,
             Err(e) => {
-                let _ = ready.send(Err(StoreError::Corrupt(format!(
-                    "cannot start the writer runtime: {e}"
-                ))));
+                let _ = ready.send(Err(crate::Error::Spawn {
+                    what: "writer runtime",
+                    source: e,
+                }));
                 return;
             }
         };
@@ -154,7 +155,7 @@ where
                 runtime.block_on(store.close());
             }
             Err(e) => {
-                let _ = ready.send(Err(e));
+                let _ = ready.send(Err(crate::Error::Connect { source: e }));
             }
         }
     })?;

@@ -30,10 +30,10 @@ async fn per_type_ages_override_the_default(db: TestDb) {
         .collect();
     store.insert_batch(&events).await.unwrap();
     let config = RetentionConfig {
-        default: Some("90d".into()),
+        default: Some("90d".parse().unwrap()),
         types: BTreeMap::from([
-            ("error".into(), "365d".into()),
-            ("debug".into(), "7d".into()),
+            ("error".into(), "365d".parse().unwrap()),
+            ("debug".into(), "7d".parse().unwrap()),
         ]),
         ..RetentionConfig::default()
     };
@@ -67,12 +67,12 @@ async fn spawn_applies_periodically(db: TestDb) {
     e.timestamp = Utc::now() - chrono::Duration::days(2);
     store.insert_batch(&[e]).await.unwrap();
     let config = RetentionConfig {
-        default: Some("1d".into()),
-        interval: "100ms".into(),
+        default: Some("1d".parse().unwrap()),
+        interval: "100ms".parse().unwrap(),
         ..RetentionConfig::default()
     };
     let events: std::sync::Arc<dyn store::Store> = store.clone();
-    let task = retention::spawn(events, config).unwrap();
+    let task = retention::spawn(events, config);
     for _ in 0..100 {
         if store.count(&EventFilter::default()).await.unwrap() == 0 {
             break;
@@ -95,11 +95,8 @@ async fn spawn_applies_periodically(db: TestDb) {
         "applied again"
     );
     task.abort();
-    let bad = RetentionConfig {
-        interval: "often".into(),
-        ..RetentionConfig::default()
-    };
-    let err = retention::spawn(store.clone(), bad).unwrap_err();
+    // A bad interval is refused when the configuration is read, before anything runs.
+    let err = eventlog::Config::from_toml("[retention]\ninterval = \"often\"\n").unwrap_err();
     assert!(
         err.to_string().contains("retention.interval: \"often\""),
         "{err}"

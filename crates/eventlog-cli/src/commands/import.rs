@@ -41,7 +41,7 @@ struct FileArgs {
 /// (an export of old events may hold types since removed).
 pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
     let file = match (args.file, args.from_django) {
-        (_, Some(url)) => return super::import_django::run(ctx, &url).await,
+        (_, Some(url)) => return super::import_django::run(ctx, &url, BATCH).await,
         (Some(file), None) => file,
         (None, None) => anyhow::bail!("give a FILE to import or --from-django URL"),
     };

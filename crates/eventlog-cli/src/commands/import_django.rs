@@ -14,8 +14,8 @@ const SKIPPED_SHOWN: usize = 20;
 /// Reads the `eventlog_event` table of `url` and stores every row (see
 /// [`eventlog::django`]): a progress bar on a terminal, then one summary line on stderr.
 /// Rows that break eventlog's rules are listed (row id and rule) and make the command fail
-/// after everything else is stored, so a script notices.
-pub async fn run(ctx: &Context, url: &str) -> anyhow::Result<()> {
+/// after everything else is stored, so a script notices. Rows are stored `batch` at a time.
+pub async fn run(ctx: &Context, url: &str, batch: usize) -> anyhow::Result<()> {
     let source = DjangoSource::open(url).await?;
     let store = ctx.store().await?;
     let total = source.count().await?;
@@ -26,7 +26,7 @@ pub async fn run(ctx: &Context, url: &str) -> anyhow::Result<()> {
         )
     });
     let result = source
-        .import_into(store.as_ref(), super::import::BATCH, |so_far| {
+        .import_into(store.as_ref(), batch, |so_far| {
             if let Some(bar) = &progress {
                 bar.set_position(so_far.read);
             }

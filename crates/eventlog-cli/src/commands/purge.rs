@@ -21,10 +21,7 @@ pub struct Args {
 /// Deletes (in bounded batches) or counts the events older than the given age; prints the
 /// count on stdout.
 pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
-    let age = parse_duration(&args.older_than).map_err(|e| match e {
-        eventlog::Error::Config(m) => anyhow::anyhow!("--older-than: {m}"),
-        other => other.into(),
-    })?;
+    let age = parse_duration(&args.older_than).map_err(|e| anyhow::anyhow!("--older-than: {e}"))?;
     let before = eventlog::event::now()
         - chrono::Duration::from_std(age)
             .map_err(|_| anyhow::anyhow!("--older-than {:?} is too long", args.older_than))?;

@@ -37,10 +37,7 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
     // Several servers may share one database: each applies retention; purges are idempotent.
     let retention = if config.retention.is_enabled() {
         let events: std::sync::Arc<dyn eventlog::store::Store> = store.clone();
-        Some(eventlog::retention::spawn(
-            events,
-            config.retention.clone(),
-        )?)
+        Some(eventlog::retention::spawn(events, config.retention.clone()))
     } else {
         None
     };

@@ -138,7 +138,11 @@ pub async fn page(
         time: format::absolute(event.timestamp),
         rel: format::relative(event.timestamp, now),
         span: if group.len() > 1 {
-            format::delay(first, last).replace(" later", "")
+            match format::Delay::between(first, last) {
+                // Every event of the group in the same second.
+                d if d.is_zero() => "- same time".to_owned(),
+                d => d.to_string(),
+            }
         } else {
             String::new()
         },

@@ -69,25 +69,18 @@ pub async fn list(
     let rows = page
         .items
         .iter()
-        .map(|g| {
-            let duration = format::delay(g.first_at, g.last_at);
-            GroupRow {
-                group: g.group.clone(),
-                group_short: format::short_group(&g.group).to_owned(),
-                url: format!("{base}/events?group={}", enc(&g.group)),
-                first: format::absolute(g.first_at),
-                last: format::absolute(g.last_at),
-                last_rel: format::relative(g.last_at, now),
-                duration: if duration == "- same time" {
-                    "0s".to_owned()
-                } else {
-                    duration.replace(" later", "")
-                },
-                count: g.event_count,
-                status: types
-                    .most_severe(g.types.iter().map(String::as_str))
-                    .map(|t| TypeLabel::new(types, t)),
-            }
+        .map(|g| GroupRow {
+            group: g.group.clone(),
+            group_short: format::short_group(&g.group).to_owned(),
+            url: format!("{base}/events?group={}", enc(&g.group)),
+            first: format::absolute(g.first_at),
+            last: format::absolute(g.last_at),
+            last_rel: format::relative(g.last_at, now),
+            duration: format::Delay::between(g.first_at, g.last_at).to_string(),
+            count: g.event_count,
+            status: types
+                .most_severe(g.types.iter().map(String::as_str))
+                .map(|t| TypeLabel::new(types, t)),
         })
         .collect();
     let next_url = page

@@ -50,6 +50,7 @@ pub const TABLE: &str = "eventlog_event";
 
 /// An error that stops an import.
 #[derive(Debug, Error)]
+#[non_exhaustive]
 pub enum DjangoImportError {
     /// A source that is neither a SQLite file nor a PostgreSQL URL.
     #[error(
@@ -74,7 +75,7 @@ pub enum DjangoImportError {
         /// The source (without a password).
         url: String,
         /// The driver's error.
-        source: sqlx::Error,
+        source: crate::error::DatabaseError,
     },
     /// The source has no `eventlog_event` table.
     #[error(
@@ -102,7 +103,7 @@ pub enum DjangoImportError {
         /// The last row id read before the failure (0: none).
         after_id: i64,
         /// The driver's error.
-        source: sqlx::Error,
+        source: crate::error::DatabaseError,
     },
     /// Storing the events failed.
     #[error(transparent)]
@@ -111,6 +112,7 @@ pub enum DjangoImportError {
 
 /// Why one source row was not imported.
 #[derive(Debug, Clone, PartialEq, Error)]
+#[non_exhaustive]
 pub enum RowProblem {
     /// A column eventlog needs is NULL.
     #[error("column {0} is NULL")]
@@ -188,9 +190,9 @@ impl DjangoSource {
     /// Number of rows in the table.
     pub async fn count(&self) -> Result<u64, DjangoImportError> {
         let sql = "SELECT COUNT(*) FROM eventlog_event";
-        let read = |source| DjangoImportError::Read {
+        let read = |source: sqlx::Error| DjangoImportError::Read {
             after_id: 0,
-            source,
+            source: source.into(),
         };
         let n: i64 = match &self.source {
             #[cfg(feature = "sqlite")]

@@ -31,9 +31,9 @@ impl DjangoSource {
 
         use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
 
-        let open_err = |source| DjangoImportError::Open {
+        let open_err = |source: sqlx::Error| DjangoImportError::Open {
             url: redacted.clone(),
-            source,
+            source: source.into(),
         };
         let options = match path {
             Some(path) => {
@@ -98,9 +98,9 @@ impl DjangoSource {
 
         use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 
-        let open_err = |source| DjangoImportError::Open {
+        let open_err = |source: sqlx::Error| DjangoImportError::Open {
             url: redacted.clone(),
-            source,
+            source: source.into(),
         };
         let options = PgConnectOptions::from_str(url)
             .map_err(open_err)?
@@ -165,7 +165,10 @@ impl DjangoSource {
     ) -> Result<Vec<RawRow>, DjangoImportError> {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         let sql = sqlx::AssertSqlSafe(self.page_sql.as_str());
-        let read = |source| DjangoImportError::Read { after_id, source };
+        let read = |source: sqlx::Error| DjangoImportError::Read {
+            after_id,
+            source: source.into(),
+        };
         match &self.source {
             #[cfg(feature = "sqlite")]
             Source::Sqlite(pool) => {

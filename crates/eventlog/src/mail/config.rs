@@ -10,7 +10,7 @@ use lettre::{AsyncSmtpTransport, Tokio1Executor};
 use serde::{Deserialize, Serialize};
 
 use super::template::{DEFAULT_BODY, DEFAULT_SUBJECT, Template};
-use crate::error::Error;
+use crate::error::{ConfigError, Error};
 
 /// How the connection to the SMTP server is secured (when configured by `host`, not `url`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -130,22 +130,29 @@ impl MailConfig {
         self.sender()?;
         self.transport_builder()?;
         if self.retry_max_interval_secs == 0 {
-            return Err(Error::Config(
-                "mail.retry_max_interval_secs must be at least 1".into(),
-            ));
+            return Err(ConfigError::value(
+                "mail.retry_max_interval_secs",
+                "mail.retry_max_interval_secs must be at least 1",
+            )
+            .into());
         }
         if self.timeout_secs == 0 {
-            return Err(Error::Config("mail.timeout_secs must be at least 1".into()));
+            return Err(ConfigError::value(
+                "mail.timeout_secs",
+                "mail.timeout_secs must be at least 1",
+            )
+            .into());
         }
         Ok(())
     }
 
     pub(crate) fn sender(&self) -> Result<Mailbox, Error> {
         self.from.parse().map_err(|e| {
-            Error::Config(format!(
-                "mail.from {:?} is not an e-mail address: {e}",
-                self.from
-            ))
+            ConfigError::value(
+                "mail.from",
+                format!("mail.from {:?} is not an e-mail address: {e}", self.from),
+            )
+            .into()
         })
     }
 
@@ -160,21 +167,29 @@ impl MailConfig {
                 || self.password.is_some()
                 || self.tls != MailTls::None
             {
-                return Err(Error::Config(
-                    "set either mail.url or mail.host/port/username/password/tls, not both".into(),
-                ));
+                return Err(ConfigError::value(
+                    "mail.url",
+                    "set either mail.url or mail.host/port/username/password/tls, not both",
+                )
+                .into());
             }
             Transport::from_url(url).map_err(|e| {
-                Error::Config(format!(
-                    "mail.url {:?} is not a usable SMTP URL (smtp://host:port or smtps://…): {e}",
-                    redact_url(url)
+                Error::from(ConfigError::value(
+                    "mail.url",
+                    format!(
+                        "mail.url {:?} is not a usable SMTP URL (smtp://host:port or smtps://…): {e}",
+                        redact_url(url)
+                    ),
                 ))
             })?
         } else {
             let host = self.host.clone().unwrap_or_else(|| "localhost".into());
             let tls_params = || {
                 TlsParameters::new(host.clone()).map_err(|e| {
-                    Error::Config(format!("mail: cannot set up TLS for {host:?}: {e}"))
+                    Error::from(ConfigError::value(
+                        "mail.tls",
+                        format!("mail: cannot set up TLS for {host:?}: {e}"),
+                    ))
                 })
             };
             let (tls, port) = match self.tls {
@@ -191,9 +206,11 @@ impl MailConfig {
                 }
                 (None, None) => {}
                 _ => {
-                    return Err(Error::Config(
-                        "mail.username and mail.password go together; set both or neither".into(),
-                    ));
+                    return Err(ConfigError::value(
+                        "mail.username",
+                        "mail.username and mail.password go together; set both or neither",
+                    )
+                    .into());
                 }
             }
             builder

@@ -116,9 +116,10 @@ impl MailSender {
             let runtime = match runtime {
                 Ok(rt) => rt,
                 Err(e) => {
-                    let _ = ready_tx.send(Err(Error::Config(format!(
-                        "cannot start the mail runtime: {e}"
-                    ))));
+                    let _ = ready_tx.send(Err(Error::Spawn {
+                        what: "mail runtime",
+                        source: e,
+                    }));
                     return;
                 }
             };
@@ -126,7 +127,7 @@ impl MailSender {
                 let store = match store::open(&url).await {
                     Ok(store) => store,
                     Err(e) => {
-                        let _ = ready_tx.send(Err(e.into()));
+                        let _ = ready_tx.send(Err(Error::Connect { source: e }));
                         return;
                     }
                 };
@@ -143,7 +144,10 @@ impl MailSender {
             });
             let _ = done_tx.send(());
         })
-        .map_err(|e| Error::Config(format!("cannot start the mail thread: {e}")))?;
+        .map_err(|source| Error::Spawn {
+            what: "mail thread",
+            source,
+        })?;
         let sender = MailSender {
             shared,
             stop: std::sync::Mutex::new(Some(stop_tx)),

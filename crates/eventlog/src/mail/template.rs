@@ -1,7 +1,7 @@
 //! Subject and body templates: text with `{placeholder}`s, filled in from one event as plain
 //! text or as escaped HTML.
 
-use crate::error::Error;
+use crate::error::{ConfigError, Error};
 use crate::event::Event;
 use crate::event_type::EventTypes;
 
@@ -52,9 +52,11 @@ impl Template {
                 rest = after;
             } else {
                 let Some(end) = tail.find('}') else {
-                    return Err(Error::Config(format!(
-                        "unclosed '{{' in {key}; write {{{{ for a literal brace"
-                    )));
+                    return Err(ConfigError::Template {
+                        key: key.to_owned(),
+                        message: format!("unclosed '{{' in {key}; write {{{{ for a literal brace"),
+                    }
+                    .into());
                 };
                 let name = &tail[1..end];
                 let field = match name {
@@ -65,9 +67,13 @@ impl Template {
                     "initiator" => Field::Initiator,
                     _ => {
                         let known = PLACEHOLDERS.map(|p| format!("{{{p}}}")).join(", ");
-                        return Err(Error::Config(format!(
-                            "unknown placeholder {{{name}}} in {key}; known: {known}"
-                        )));
+                        return Err(ConfigError::Template {
+                            key: key.to_owned(),
+                            message: format!(
+                                "unknown placeholder {{{name}}} in {key}; known: {known}"
+                            ),
+                        }
+                        .into());
                     }
                 };
                 if !text.is_empty() {

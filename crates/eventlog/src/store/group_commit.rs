@@ -81,7 +81,7 @@ impl GroupCommit {
     /// committed. The error is the transaction's, shared by every request in it.
     pub async fn insert(&self, events: Vec<NewEvent>) -> Result<Vec<Inserted>, StoreError> {
         let (reply, answer) = tokio::sync::oneshot::channel();
-        let stopped = || StoreError::Database(sqlx::Error::PoolClosed);
+        let stopped = || StoreError::from(sqlx::Error::PoolClosed);
         self.tx
             .send_async(Job { events, reply })
             .await

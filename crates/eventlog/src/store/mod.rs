@@ -17,7 +17,7 @@ mod cursor;
 mod filter;
 pub mod group_commit;
 mod group_delta;
-mod kind;
+pub(crate) mod kind;
 pub mod outbox;
 #[cfg(feature = "postgres")]
 pub mod postgres;

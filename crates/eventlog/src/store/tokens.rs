@@ -62,8 +62,9 @@ pub fn hash_token(token: &str) -> String {
 /// A fresh random token: `evl_` and 32 random bytes as hex.
 pub fn generate_token() -> Result<String, StoreError> {
     let mut bytes = [0u8; 32];
-    getrandom::fill(&mut bytes)
-        .map_err(|e| StoreError::Corrupt(format!("no randomness for a token: {e}")))?;
+    getrandom::fill(&mut bytes).map_err(|e| StoreError::Randomness {
+        reason: e.to_string(),
+    })?;
     let mut token = String::with_capacity(TOKEN_PREFIX.len() + 64);
     token.push_str(TOKEN_PREFIX);
     for b in bytes {

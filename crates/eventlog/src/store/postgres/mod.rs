@@ -273,7 +273,7 @@ impl PostgresStore {
 /// running it again succeeds.
 fn is_conflict(e: &StoreError) -> bool {
     match e {
-        StoreError::Database(sqlx::Error::Database(db)) => {
+        StoreError::Database(db) => {
             matches!(db.code().as_deref(), Some("40P01") | Some("40001"))
         }
         _ => false,

@@ -71,7 +71,7 @@ fn create_private(path: &std::path::Path) -> Result<(), StoreError> {
         {
             Ok(_) => {}
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
-            Err(e) => return Err(StoreError::Database(sqlx::Error::Io(e))),
+            Err(e) => return Err(sqlx::Error::Io(e).into()),
         }
     }
     #[cfg(not(unix))]
