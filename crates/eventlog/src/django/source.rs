@@ -3,6 +3,7 @@
 
 use std::path::Path;
 
+#[cfg(feature = "postgres")]
 use chrono::{DateTime, Utc};
 
 use super::row::RawRow;
