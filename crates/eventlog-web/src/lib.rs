@@ -66,6 +66,7 @@ struct Inner {
     last_purge: std::sync::Mutex<Option<std::time::Instant>>,
     poll_interval: std::time::Duration,
     api_body_limit: usize,
+    limits: eventlog::config::LimitsConfig,
     api_observer: Option<Arc<dyn eventlog::CommitObserver>>,
     host_auth: Option<Arc<dyn auth::host::HostAuth>>,
     /// Secret behind the CSRF tokens of host-authenticated users.
@@ -96,6 +97,7 @@ pub struct AppStateBuilder {
     session_lifetime: std::time::Duration,
     poll_interval: std::time::Duration,
     api_body_limit: usize,
+    limits: eventlog::config::LimitsConfig,
     api_observer: Option<Arc<dyn eventlog::CommitObserver>>,
     host_auth: Option<Arc<dyn auth::host::HostAuth>>,
 }
@@ -145,6 +147,12 @@ impl AppStateBuilder {
         self
     }
 
+    /// The largest message and data an event posted to the API may have (`[limits]`).
+    pub fn limits(mut self, limits: eventlog::config::LimitsConfig) -> Self {
+        self.limits = limits;
+        self
+    }
+
     /// Tells `observer` (e.g. the waker of an [`eventlog::mail::MailSender`]) about every event the API
     /// stores, after its commit.
     pub fn api_observer(mut self, observer: Arc<dyn eventlog::CommitObserver>) -> Self {
@@ -172,6 +180,7 @@ impl AppStateBuilder {
                 last_purge: std::sync::Mutex::new(None),
                 poll_interval: self.poll_interval,
                 api_body_limit: self.api_body_limit,
+                limits: self.limits,
                 api_observer: self.api_observer,
                 host_auth: self.host_auth,
                 csrf_secret: auth::random_token(),
@@ -198,6 +207,7 @@ impl AppState {
             session_lifetime: std::time::Duration::from_secs(12 * 3600),
             poll_interval: std::time::Duration::from_secs(1),
             api_body_limit: eventlog::config::ApiConfig::default().body_limit,
+            limits: eventlog::config::LimitsConfig::default(),
             api_observer: None,
             host_auth: None,
         }
@@ -215,6 +225,7 @@ impl AppState {
     pub fn api_state(&self) -> api::ApiState {
         let mut api = api::ApiState::new(self.inner.store.clone(), self.inner.types.clone());
         api.body_limit = self.inner.api_body_limit;
+        api.limits = self.inner.limits;
         match &self.inner.api_observer {
             Some(observer) => api.with_observer(observer.clone()),
             None => api,

@@ -60,6 +60,7 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
     };
     let mut state = eventlog_web::AppState::builder(store, types.clone())
         .api_body_limit(config.api.body_limit)
+        .limits(config.limits)
         .server_config(&config.server);
     // Events posted with `send_mail` get an outbox row in their own transaction; the mail
     // sender (the same one `EventLog` starts) sends it, woken by the API's commits. Without
