@@ -63,10 +63,7 @@ async fn reads_come_from_the_replica_and_writes_from_the_primary() {
     let primary = PgCluster::start().expect("start a private PostgreSQL");
     let token = support::token(&primary.url());
     let replica = primary.start_replica().expect("start a streaming replica");
-    let config = format!(
-        "[database]\nread_database_url = \"{}\"\n",
-        replica.url()
-    );
+    let config = format!("[database]\nread_database_url = \"{}\"\n", replica.url());
     let server = Serve::start(ServeSpec {
         config: &config,
         ..ServeSpec::new(&primary.url())
@@ -97,7 +94,11 @@ async fn reads_come_from_the_replica_and_writes_from_the_primary() {
         .send()
         .await
         .unwrap();
-    assert_eq!(one.status(), 404, "a single event is read from the replica too");
+    assert_eq!(
+        one.status(),
+        404,
+        "a single event is read from the replica too"
+    );
 
     replica_sql(&replica.url(), "SELECT pg_wal_replay_resume()").await;
     wait_listed(&client, &server, &token, "held", 5).await;
@@ -106,5 +107,9 @@ async fn reads_come_from_the_replica_and_writes_from_the_primary() {
     assert_eq!(health.status(), 200);
     replica.stop().unwrap();
     let health = client.get(server.url("/healthz")).send().await.unwrap();
-    assert_eq!(health.status(), 503, "health reports an unreachable replica");
+    assert_eq!(
+        health.status(),
+        503,
+        "health reports an unreachable replica"
+    );
 }

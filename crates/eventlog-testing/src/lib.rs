@@ -243,7 +243,9 @@ impl PgCluster {
     /// A hot standby of this cluster made with `pg_basebackup` (streaming replication from
     /// this one, read-only, on its own port), started and caught up with the base backup.
     pub fn start_replica(&self) -> io::Result<PgCluster> {
-        let dir = tempfile::Builder::new().prefix("eventlog-pg-replica-").tempdir()?;
+        let dir = tempfile::Builder::new()
+            .prefix("eventlog-pg-replica-")
+            .tempdir()?;
         let port = free_port()?;
         let replica = PgCluster { dir, port };
         std::fs::create_dir(replica.socket_dir())?;
@@ -256,7 +258,14 @@ impl PgCluster {
         // `-R` writes `standby.signal` and the `primary_conninfo` that streams from here.
         run(replica
             .pg_command("pg_basebackup")
-            .args(["-h", "127.0.0.1", "-p", &self.port.to_string(), "-U", "postgres"])
+            .args([
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &self.port.to_string(),
+                "-U",
+                "postgres",
+            ])
             .arg("-D")
             .arg(replica.data_dir())
             .args(["-X", "stream", "-R", "--no-sync"]))?;

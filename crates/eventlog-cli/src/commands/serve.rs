@@ -58,8 +58,9 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
             }
         })
     };
-    let mut state =
-        eventlog_web::AppState::builder(store, types.clone()).api_body_limit(config.api.body_limit);
+    let mut state = eventlog_web::AppState::builder(store, types.clone())
+        .api_body_limit(config.api.body_limit)
+        .server_config(&config.server);
     if let Some(url) = &config.database.read_database_url {
         let replica = eventlog::store::open_replica(url, config.database.connect_options())
             .await
