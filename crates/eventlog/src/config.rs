@@ -371,7 +371,7 @@ mod tests {
         let group = crate::GroupId::named("g").unwrap();
         let mut e = crate::NewEvent::new("info", group, "äb");
         assert!(limits.check(&e).is_ok(), "4 bytes of UTF-8");
-        e.message = "äbc".into();
+        e.message = "äbcd".into();
         let err = limits.check(&e).unwrap_err().to_string();
         assert_eq!(
             err,
