@@ -57,6 +57,8 @@ pub struct AppState {
 
 struct Inner {
     store: Arc<dyn Backend>,
+    /// Where the event pages and API reads go: `store`, or a read replica.
+    reads: Arc<dyn Backend>,
     types: EventTypes,
     login: auth::LoginGuard,
     secure_cookies: bool,
@@ -66,6 +68,7 @@ struct Inner {
     last_purge: std::sync::Mutex<Option<std::time::Instant>>,
     poll_interval: std::time::Duration,
     api_body_limit: usize,
+    limits: eventlog::config::LimitsConfig,
     api_observer: Option<Arc<dyn eventlog::CommitObserver>>,
     host_auth: Option<Arc<dyn auth::host::HostAuth>>,
     /// Secret behind the CSRF tokens of host-authenticated users.
@@ -89,6 +92,7 @@ struct Inner {
 #[must_use = "call .build() to make the AppState"]
 pub struct AppStateBuilder {
     store: Arc<dyn Backend>,
+    reads: Option<Arc<dyn Backend>>,
     types: EventTypes,
     login_limits: auth::LoginLimits,
     secure_cookies: bool,
@@ -96,6 +100,7 @@ pub struct AppStateBuilder {
     session_lifetime: std::time::Duration,
     poll_interval: std::time::Duration,
     api_body_limit: usize,
+    limits: eventlog::config::LimitsConfig,
     api_observer: Option<Arc<dyn eventlog::CommitObserver>>,
     host_auth: Option<Arc<dyn auth::host::HostAuth>>,
 }
@@ -105,6 +110,14 @@ impl AppStateBuilder {
     /// when browsers reach the admin over HTTPS (e.g. behind a TLS reverse proxy).
     pub fn secure_cookies(mut self, secure: bool) -> Self {
         self.secure_cookies = secure;
+        self
+    }
+
+    /// Serves the event list, event and group pages, the chart, exports and the API's reads
+    /// from `replica` (e.g. [`eventlog::store::open_replica`] on a PostgreSQL hot standby).
+    /// Writes, users, sessions, tokens, health and the live tail stay on the primary store.
+    pub fn read_store(mut self, replica: Arc<dyn Backend>) -> Self {
+        self.reads = Some(replica);
         self
     }
 
@@ -145,6 +158,12 @@ impl AppStateBuilder {
         self
     }
 
+    /// The largest message and data an event posted to the API may have (`[limits]`).
+    pub fn limits(mut self, limits: eventlog::config::LimitsConfig) -> Self {
+        self.limits = limits;
+        self
+    }
+
     /// Tells `observer` (e.g. the waker of an [`eventlog::mail::MailSender`]) about every event the API
     /// stores, after its commit.
     pub fn api_observer(mut self, observer: Arc<dyn eventlog::CommitObserver>) -> Self {
@@ -163,6 +182,7 @@ impl AppStateBuilder {
     pub fn build(self) -> AppState {
         AppState {
             inner: Arc::new(Inner {
+                reads: self.reads.unwrap_or_else(|| self.store.clone()),
                 store: self.store,
                 types: self.types.clone(),
                 login: auth::LoginGuard::new(&self.login_limits),
@@ -172,6 +192,7 @@ impl AppStateBuilder {
                 last_purge: std::sync::Mutex::new(None),
                 poll_interval: self.poll_interval,
                 api_body_limit: self.api_body_limit,
+                limits: self.limits,
                 api_observer: self.api_observer,
                 host_auth: self.host_auth,
                 csrf_secret: auth::random_token(),
@@ -191,6 +212,7 @@ impl AppState {
     pub fn builder(store: Arc<dyn Backend>, types: EventTypes) -> AppStateBuilder {
         AppStateBuilder {
             store,
+            reads: None,
             types,
             login_limits: auth::LoginLimits::default(),
             secure_cookies: false,
@@ -198,6 +220,7 @@ impl AppState {
             session_lifetime: std::time::Duration::from_secs(12 * 3600),
             poll_interval: std::time::Duration::from_secs(1),
             api_body_limit: eventlog::config::ApiConfig::default().body_limit,
+            limits: eventlog::config::LimitsConfig::default(),
             api_observer: None,
             host_auth: None,
         }
@@ -213,8 +236,10 @@ impl AppState {
 
     /// The state of the `/api/v1` router.
     pub fn api_state(&self) -> api::ApiState {
-        let mut api = api::ApiState::new(self.inner.store.clone(), self.inner.types.clone());
+        let mut api = api::ApiState::new(self.inner.store.clone(), self.inner.types.clone())
+            .with_reads(self.inner.reads.clone());
         api.body_limit = self.inner.api_body_limit;
+        api.limits = self.inner.limits;
         match &self.inner.api_observer {
             Some(observer) => api.with_observer(observer.clone()),
             None => api,
@@ -224,6 +249,12 @@ impl AppState {
     /// The store.
     pub fn store(&self) -> &Arc<dyn Backend> {
         &self.inner.store
+    }
+
+    /// The store that serves reads of events and groups: the primary, or the read replica
+    /// given to [`AppStateBuilder::read_store`].
+    pub fn reads(&self) -> &Arc<dyn Backend> {
+        &self.inner.reads
     }
 
     /// The configured event types.

@@ -21,6 +21,7 @@ pub(crate) mod kind;
 pub mod outbox;
 #[cfg(feature = "postgres")]
 pub mod postgres;
+mod row;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
 pub mod tokens;
@@ -31,7 +32,7 @@ pub use filter::{DataMatch, EventFilter, GroupFilter, MAX_SEARCH_WORDS, Order, s
 pub use group_commit::GroupCommit;
 pub use kind::BackendKind;
 pub use outbox::{OutboxStatus, OutboxStore};
-pub use tokens::{TokenError, TokenInfo, TokenStore};
+pub use tokens::{TokenError, TokenInfo, TokenScope, TokenStore, VerifiedToken};
 pub use users::{Role, Session, User, UserStore};
 
 /// Everything a backend stores: events, admin users and sessions, API tokens, the mail outbox.
@@ -223,6 +224,19 @@ pub async fn open_with(url: &str, options: ConnectOptions) -> Result<Arc<dyn Bac
     };
     store.migrate().await?;
     Ok(store)
+}
+
+/// Opens a read-only replica of a PostgreSQL store (a hot standby that streams from the
+/// primary): no migrations are applied, since the replica follows the primary's schema.
+/// Only `postgres://` URLs: a SQLite file has no replicas.
+pub async fn open_replica(
+    url: &str,
+    options: ConnectOptions,
+) -> Result<Arc<dyn Backend>, StoreError> {
+    match url.split(':').next().unwrap_or_default() {
+        "postgres" | "postgresql" => open_postgres(url, options).await,
+        _ => Err(StoreError::UnsupportedUrl { url: redact(url) }),
+    }
 }
 
 #[cfg(feature = "sqlite")]
