@@ -299,9 +299,11 @@ impl Config {
             .into());
         }
         if config.limits.message_bytes == 0 || config.limits.data_bytes == 0 {
-            return Err(Error::Config(
-                "limits.message_bytes and limits.data_bytes must be at least 1".into(),
-            ));
+            return Err(ConfigError::value(
+                "limits.message_bytes",
+                "limits.message_bytes and limits.data_bytes must be at least 1",
+            )
+            .into());
         }
         if config.writer.capacity == 0 || config.writer.batch_size == 0 {
             return Err(ConfigError::value(
