@@ -6,138 +6,15 @@
 //! `event.png` there.
 
 mod common;
-
-use std::net::{SocketAddr, TcpStream};
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+use browser_support::*;
 use chrono::Utc;
 use common::*;
 use thirtyfour::prelude::*;
 
-const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
-const CHROMIUM: &str = "/usr/lib/chromium/chromium";
-
-/// A chromedriver of this test, killed on drop.
-struct Driver {
-    child: Child,
-    port: u16,
-    _profile: tempfile::TempDir,
-}
-
-impl Drop for Driver {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start_chromedriver() -> Driver {
-    assert!(
-        std::path::Path::new(CHROMEDRIVER).exists(),
-        "{CHROMEDRIVER} not found: install the Debian packages `chromium` and `chromium-driver` \
-         (apt-get install -y chromium chromium-driver, or run .ci/run)"
-    );
-    // Bind :0 to find a port; retry on the rare clash with another test process.
-    for _ in 0..10 {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let mut child = Command::new(CHROMEDRIVER)
-            .arg(format!("--port={port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {CHROMEDRIVER}: {e}"));
-        for _ in 0..100 {
-            if TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                return Driver {
-                    child,
-                    port,
-                    _profile: tempfile::tempdir().unwrap(),
-                };
-            }
-            if let Ok(Some(_)) = child.try_wait() {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let _ = child.kill();
-    }
-    panic!("chromedriver did not start listening");
-}
-
-async fn browser(driver: &Driver, width: u32, height: u32) -> WebDriver {
-    let mut caps = DesiredCapabilities::chrome();
-    caps.set_binary(CHROMIUM).unwrap();
-    for arg in [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-dev-shm-usage",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--disable-quic",
-        "--no-first-run",
-        "--hide-scrollbars",
-    ] {
-        caps.add_arg(arg).unwrap();
-    }
-    caps.add_arg(&format!("--window-size={width},{height}"))
-        .unwrap();
-    caps.add_arg(&format!(
-        "--user-data-dir={}",
-        driver._profile.path().display()
-    ))
-    .unwrap();
-    WebDriver::new(format!("http://127.0.0.1:{}", driver.port), caps)
-        .await
-        .expect("start a Chromium session")
-}
-
-/// Serves the admin on a real socket; returns its address.
-async fn serve(fx: &Fixture) -> SocketAddr {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let router = fx.router();
-    tokio::spawn(eventlog_web::serve(
-        listener,
-        router,
-        std::future::pending(),
-    ));
-    addr
-}
-
-async fn log_in(b: &WebDriver, addr: SocketAddr, user: &str) {
-    b.goto(format!("http://{addr}/login")).await.unwrap();
-    b.find(By::Name("username"))
-        .await
-        .unwrap()
-        .send_keys(user)
-        .await
-        .unwrap();
-    b.find(By::Name("password"))
-        .await
-        .unwrap()
-        .send_keys(PASSWORD)
-        .await
-        .unwrap();
-    b.find(By::Css("button[type=submit]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    // The login POST (Argon2) may take a moment under load: wait for the list.
-    b.query(By::Id("event-rows"))
-        .wait(Duration::from_secs(15), Duration::from_millis(100))
-        .first()
-        .await
-        .expect("the list after login");
-}
+#[path = "common/browser.rs"]
+mod browser_support;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hovering_a_row_highlights_its_whole_group() {
@@ -424,7 +301,8 @@ async fn type_colours_apply_under_the_content_security_policy() {
         .unwrap();
     log_in(&b, addr, "victor").await;
 
-    // Default types: error is red text, critical white on red (from /static/types.css).
+    // Default types: error is red text (on a white label), critical white on red (from
+    // /static/types.css).
     let critical = b
         .find(By::Css("#event-rows span.label.type-critical"))
         .await
@@ -435,7 +313,7 @@ async fn type_colours_apply_under_the_content_security_policy() {
     );
     assert_eq!(
         critical.css_value("background-color").await.unwrap(),
-        "rgba(255, 0, 0, 1)"
+        "rgba(196, 0, 0, 1)"
     );
     let error = b
         .find(By::Css("#event-rows span.label.type-error"))
@@ -443,13 +321,13 @@ async fn type_colours_apply_under_the_content_security_policy() {
         .unwrap();
     assert_eq!(
         error.css_value("color").await.unwrap(),
-        "rgba(255, 0, 0, 1)"
+        "rgba(196, 0, 0, 1)"
     );
     // The chart legend's swatch takes the type's colour from a class too.
     let swatch = b.find(By::Css(".legend i.swatch-critical")).await.unwrap();
     assert_eq!(
         swatch.css_value("background-color").await.unwrap(),
-        "rgba(255, 0, 0, 1)"
+        "rgba(196, 0, 0, 1)"
     );
     assert_eq!(csp_violations(&b).await, Vec::<String>::new(), "list page");
 
@@ -458,7 +336,7 @@ async fn type_colours_apply_under_the_content_security_policy() {
         let label = b.find(By::Css("span.label.type-critical")).await.unwrap();
         assert_eq!(
             label.css_value("background-color").await.unwrap(),
-            "rgba(255, 0, 0, 1)",
+            "rgba(196, 0, 0, 1)",
             "{path}"
         );
         assert_eq!(csp_violations(&b).await, Vec::<String>::new(), "{path}");
