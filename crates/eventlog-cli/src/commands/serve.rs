@@ -58,8 +58,9 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
             }
         })
     };
-    let mut state =
-        eventlog_web::AppState::builder(store, types.clone()).api_body_limit(config.api.body_limit);
+    let mut state = eventlog_web::AppState::builder(store, types.clone())
+        .api_body_limit(config.api.body_limit)
+        .server_config(&config.server);
     // Events posted with `send_mail` get an outbox row in their own transaction; the mail
     // sender (the same one `EventLog` starts) sends it, woken by the API's commits. Without
     // `[mail]` the mail stays queued for another process, and the log says so once.
