@@ -249,7 +249,7 @@ async fn admin_pages_in_chromium() {
     .await;
     let hl = b.find_all(By::Css("#event-rows tr.hl")).await.unwrap();
     let same = b
-        .find_all(By::Css(&format!("#event-rows tr[data-group='{group}']")))
+        .find_all(By::Css(format!("#event-rows tr[data-group='{group}']")))
         .await
         .unwrap();
     assert!(!hl.is_empty());
