@@ -1,9 +1,7 @@
 //! The admin in real headless Chromium: hover highlight of a group, JSON pretty-printing, the
 //! live tail, dark mode. Needs `/usr/bin/chromedriver` and Chromium (Debian packages
 //! `chromium`, `chromium-driver`); a missing driver fails the test with a message.
-//!
-//! With `EVENTLOG_SCREENSHOTS=DIR` set, `screenshots_for_the_readme` writes `events.png` and
-//! `event.png` there.
+//! The screenshots in `docs/screenshots` come from `browser_pages.rs`.
 
 mod common;
 use std::time::Duration;
@@ -168,85 +166,6 @@ async fn dark_mode_follows_the_browser() {
         .unwrap();
     let dark = body_bg(&b).await;
     assert_eq!(dark, "rgba(13, 17, 23, 1)");
-    b.quit().await.unwrap();
-}
-
-/// Writes the README screenshots when `EVENTLOG_SCREENSHOTS` names a directory.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn screenshots_for_the_readme() {
-    let Ok(dir) = std::env::var("EVENTLOG_SCREENSHOTS") else {
-        return;
-    };
-    let fx = Fixture::new("sqlite").await;
-    let now = Utc::now();
-    let mut events = Vec::new();
-    for run in 0..6i64 {
-        let g = eventlog::GroupId::random();
-        let t0 = now - chrono::Duration::hours(run * 9 + 1);
-        let mk = |ty: &str, msg: &str, secs: i64| {
-            let mut e = eventlog::NewEvent::new(ty, g.clone(), msg);
-            e.timestamp = t0 + chrono::Duration::seconds(secs);
-            e.initiator = Some("Mailer Daemon".into());
-            e
-        };
-        let mut first = mk("info", "About to send 1000 mails.", 0);
-        first.data = Some(
-            serde_json::json!({"campaign": format!("newsletter-{run}"), "recipients": 1000, "template": {"name": "weekly", "lang": "en"}}),
-        );
-        events.push(first);
-        events.push(mk("info", "Batch 1 of 2 sent.", 42));
-        if run % 3 == 1 {
-            events.push(mk("error", "There was an error sending the emails.", 310));
-        } else if run % 3 == 2 {
-            events.push(mk("warning", "SMTP server slow; retrying.", 125));
-            events.push(mk("info", "All emails sent!", 7510));
-        } else {
-            events.push(mk("info", "All emails sent!", 95));
-        }
-    }
-    for i in 0..4i64 {
-        let mut e = ev(
-            "critical",
-            &format!("Order {}", 1040 + i),
-            "Payment provider unreachable",
-            now - chrono::Duration::hours(i * 13 + 3),
-        );
-        e.initiator = Some("checkout".into());
-        events.push(e);
-        let mut e = ev(
-            "info",
-            &format!("Order {}", 1040 + i),
-            "Order placed",
-            now - chrono::Duration::hours(i * 13 + 3) - chrono::Duration::seconds(20),
-        );
-        e.initiator = Some("shop-web".into());
-        events.push(e);
-    }
-    let ids = fx.insert(events).await;
-    let addr = serve(&fx).await;
-    let d = start_chromedriver();
-    let b = browser(&d, 1280, 860).await;
-    log_in(&b, addr, "alice").await;
-    std::fs::create_dir_all(&dir).unwrap();
-    let row = b
-        .find(By::Css("#event-rows tr:nth-child(4) td.message"))
-        .await
-        .unwrap();
-    b.action_chain()
-        .move_to_element_center(&row)
-        .perform()
-        .await
-        .unwrap();
-    b.screenshot(&std::path::Path::new(&dir).join("events.png"))
-        .await
-        .unwrap();
-    b.set_window_rect(0, 0, 1280, 1180).await.unwrap();
-    b.goto(format!("http://{addr}/events/{}", ids[16]))
-        .await
-        .unwrap();
-    b.screenshot(&std::path::Path::new(&dir).join("event.png"))
-        .await
-        .unwrap();
     b.quit().await.unwrap();
 }
 
