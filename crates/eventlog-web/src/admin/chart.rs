@@ -125,7 +125,7 @@ async fn span(
     let since = match filter.since {
         Some(s) => s,
         None => {
-            let first = state.store().list(filter, Order::Asc, None, 1).await?;
+            let first = state.reads().list(filter, Order::Asc, None, 1).await?;
             match first.items.first() {
                 Some(e) => e.timestamp,
                 None => return Ok(None),
@@ -136,7 +136,7 @@ async fn span(
         Some(u) => u,
         None if filter.since.is_some() => now.max(since + Duration::seconds(1)),
         None => {
-            let last = state.store().list(filter, Order::Desc, None, 1).await?;
+            let last = state.reads().list(filter, Order::Desc, None, 1).await?;
             match last.items.first() {
                 // `until` is exclusive: just after the newest event.
                 Some(e) => e.timestamp + Duration::seconds(1),
@@ -162,7 +162,7 @@ pub async fn build(
     let mut f = filter.clone();
     f.since = Some(since);
     f.until = Some(until);
-    let rows = state.store().histogram(&f, bucket).await?;
+    let rows = state.reads().histogram(&f, bucket).await?;
     let origin = since.timestamp().div_euclid(bucket) * bucket;
     let n = ((until.timestamp() - 1 - origin).div_euclid(bucket) + 1).max(1) as usize;
     let slot = |t: DateTime<Utc>| ((t.timestamp() - origin).div_euclid(bucket)) as usize;

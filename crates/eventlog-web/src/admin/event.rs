@@ -140,7 +140,7 @@ pub async fn page(
 ) -> Result<EventPage, AppError> {
     let id: i64 = id.parse().map_err(|_| AppError::NotFound)?;
     let which = window(query.as_deref())?;
-    let store = state.store();
+    let store = state.reads();
     let event = store.get(id).await?.ok_or(AppError::NotFound)?;
     let in_group = EventFilter {
         group: Some(event.group.clone()),

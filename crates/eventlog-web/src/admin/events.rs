@@ -92,12 +92,12 @@ pub async fn list(
     params: AdminQuery,
 ) -> Result<EventsPage, AppError> {
     params
-        .check_types(state.types(), state.store().as_ref())
+        .check_types(state.types(), state.reads().as_ref())
         .await?;
     let now = eventlog::event::now();
     let filter = params.filter(now);
     let page = state
-        .store()
+        .reads()
         .list(
             &filter,
             params.list.order,
@@ -108,7 +108,7 @@ pub async fn list(
     let base = user.base.path().to_owned();
     let chart = chart::build(&state, &params, &filter, now, &base).await?;
     let count = format::count(
-        state.store().count_at_most(&filter, COUNT_BOUND).await?,
+        state.reads().count_at_most(&filter, COUNT_BOUND).await?,
         COUNT_BOUND,
         "event",
     );
