@@ -68,6 +68,7 @@ struct Inner {
     last_purge: std::sync::Mutex<Option<std::time::Instant>>,
     poll_interval: std::time::Duration,
     api_body_limit: usize,
+    limits: eventlog::config::LimitsConfig,
     api_observer: Option<Arc<dyn eventlog::CommitObserver>>,
     host_auth: Option<Arc<dyn auth::host::HostAuth>>,
     /// Secret behind the CSRF tokens of host-authenticated users.
@@ -101,6 +102,7 @@ pub struct AppStateBuilder {
     session_lifetime: std::time::Duration,
     poll_interval: std::time::Duration,
     api_body_limit: usize,
+    limits: eventlog::config::LimitsConfig,
     api_observer: Option<Arc<dyn eventlog::CommitObserver>>,
     host_auth: Option<Arc<dyn auth::host::HostAuth>>,
 }
@@ -158,6 +160,12 @@ impl AppStateBuilder {
         self
     }
 
+    /// The largest message and data an event posted to the API may have (`[limits]`).
+    pub fn limits(mut self, limits: eventlog::config::LimitsConfig) -> Self {
+        self.limits = limits;
+        self
+    }
+
     /// Tells `observer` (e.g. the waker of an [`eventlog::mail::MailSender`]) about every event the API
     /// stores, after its commit.
     pub fn api_observer(mut self, observer: Arc<dyn eventlog::CommitObserver>) -> Self {
@@ -191,6 +199,7 @@ impl AppStateBuilder {
                 last_purge: std::sync::Mutex::new(None),
                 poll_interval: self.poll_interval,
                 api_body_limit: self.api_body_limit,
+                limits: self.limits,
                 api_observer: self.api_observer,
                 host_auth: self.host_auth,
                 csrf_secret: auth::random_token(),
@@ -219,6 +228,7 @@ impl AppState {
             session_lifetime: std::time::Duration::from_secs(12 * 3600),
             poll_interval: std::time::Duration::from_secs(1),
             api_body_limit: eventlog::config::ApiConfig::default().body_limit,
+            limits: eventlog::config::LimitsConfig::default(),
             api_observer: None,
             host_auth: None,
         }
@@ -237,6 +247,7 @@ impl AppState {
         let mut api = api::ApiState::new(self.inner.store.clone(), self.inner.types.clone())
             .with_reads(self.inner.reads.clone());
         api.body_limit = self.inner.api_body_limit;
+        api.limits = self.inner.limits;
         match &self.inner.api_observer {
             Some(observer) => api.with_observer(observer.clone()),
             None => api,

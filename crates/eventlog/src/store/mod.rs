@@ -20,6 +20,7 @@ mod group_delta;
 pub mod outbox;
 #[cfg(feature = "postgres")]
 pub mod postgres;
+mod row;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
 pub mod tokens;
@@ -29,7 +30,7 @@ pub use cursor::{Cursor, GroupCursor};
 pub use filter::{DataMatch, EventFilter, GroupFilter, MAX_SEARCH_WORDS, Order, search_words};
 pub use group_commit::GroupCommit;
 pub use outbox::{OutboxStatus, OutboxStore};
-pub use tokens::{TokenError, TokenInfo, TokenStore};
+pub use tokens::{TokenError, TokenInfo, TokenScope, TokenStore, VerifiedToken};
 pub use users::{Role, Session, User, UserStore};
 
 /// Everything a backend stores: events, admin users and sessions, API tokens, the mail outbox.
