@@ -56,10 +56,11 @@ struct Inner {
     types: EventTypes,
     login: auth::LoginGuard,
     secure_cookies: bool,
-    poll_interval: std::time::Duration,
     api_body_limit: usize,
     api_observer: Option<Arc<dyn eventlog::CommitObserver>>,
     host_auth: Option<Arc<dyn auth::host::HostAuth>>,
+    /// The live tail's streams and their shared poller.
+    live_tail: Arc<admin::live::LiveTail>,
     /// Secret behind the CSRF tokens of host-authenticated users.
     csrf_secret: String,
     /// `/static/types.css`, built from `types` once.
@@ -85,6 +86,7 @@ pub struct AppStateBuilder {
     login_limits: auth::LoginLimits,
     secure_cookies: bool,
     poll_interval: std::time::Duration,
+    live_tail_limits: admin::live::StreamLimits,
     api_body_limit: usize,
     api_observer: Option<Arc<dyn eventlog::CommitObserver>>,
     host_auth: Option<Arc<dyn auth::host::HostAuth>>,
@@ -107,6 +109,13 @@ impl AppStateBuilder {
     /// How often the live tail polls the store (default 1 s).
     pub fn poll_interval(mut self, interval: std::time::Duration) -> Self {
         self.poll_interval = interval;
+        self
+    }
+
+    /// Limits on open live-tail streams, per session and in all (`[server]
+    /// live_tail_per_session`, `live_tail_max`); past them a stream gets `429`.
+    pub fn live_tail_limits(mut self, limits: admin::live::StreamLimits) -> Self {
+        self.live_tail_limits = limits;
         self
     }
 
@@ -134,11 +143,15 @@ impl AppStateBuilder {
     pub fn build(self) -> AppState {
         AppState {
             inner: Arc::new(Inner {
-                store: self.store,
+                store: self.store.clone(),
                 types: self.types.clone(),
                 login: auth::LoginGuard::new(&self.login_limits),
                 secure_cookies: self.secure_cookies,
-                poll_interval: self.poll_interval,
+                live_tail: admin::live::LiveTail::new(
+                    self.store.clone(),
+                    self.poll_interval,
+                    self.live_tail_limits,
+                ),
                 api_body_limit: self.api_body_limit,
                 api_observer: self.api_observer,
                 host_auth: self.host_auth,
@@ -163,6 +176,7 @@ impl AppState {
             login_limits: auth::LoginLimits::default(),
             secure_cookies: false,
             poll_interval: std::time::Duration::from_secs(1),
+            live_tail_limits: admin::live::StreamLimits::default(),
             api_body_limit: eventlog::config::ApiConfig::default().body_limit,
             api_observer: None,
             host_auth: None,
@@ -205,8 +219,10 @@ impl AppState {
         self.inner.secure_cookies
     }
 
-    pub(crate) fn poll_interval(&self) -> std::time::Duration {
-        self.inner.poll_interval
+    /// The live tail: its open streams and the poller they share (`polls()` counts its
+    /// reads).
+    pub fn live_tail(&self) -> &Arc<admin::live::LiveTail> {
+        &self.inner.live_tail
     }
 
     pub(crate) fn types_css(&self) -> &str {

@@ -85,6 +85,13 @@ pub struct ServerConfig {
     /// server exits anyway. Live-tail streams are ended at once. Default 10 s.
     #[serde(with = "duration")]
     pub shutdown_grace: Duration,
+    /// Live-tail streams one session (a logged-in browser) may hold open at once; more get
+    /// `429`. Default 4.
+    pub live_tail_per_session: usize,
+    /// Live-tail streams open at once over all sessions; more get `429`. They share one
+    /// read of new events per second, so each costs memory and rendering, not queries.
+    /// Default 100.
+    pub live_tail_max: usize,
 }
 
 impl Default for ServerConfig {
@@ -95,6 +102,8 @@ impl Default for ServerConfig {
             request_timeout: Duration::from_secs(30),
             max_connections: 10_000,
             shutdown_grace: Duration::from_secs(10),
+            live_tail_per_session: 4,
+            live_tail_max: 100,
         }
     }
 }

@@ -96,6 +96,18 @@ impl CurrentUser {
     }
 }
 
+/// The session stored under `token_hash`, if it still lets its user in: the one lookup
+/// behind every admin request, and behind the live tail's periodic re-check.
+pub async fn lookup(
+    state: &AppState,
+    token_hash: &str,
+) -> Result<Option<Session>, eventlog::StoreError> {
+    state
+        .store()
+        .session(token_hash, eventlog::event::now())
+        .await
+}
+
 impl FromRequestParts<AppState> for CurrentUser {
     type Rejection = AppError;
 
@@ -123,11 +135,7 @@ impl FromRequestParts<AppState> for CurrentUser {
             return Err(login());
         };
         let token_hash = super::hash_token(&token);
-        match state
-            .store()
-            .session(&token_hash, eventlog::event::now())
-            .await?
-        {
+        match lookup(state, &token_hash).await? {
             Some(session) => Ok(CurrentUser {
                 session,
                 token_hash,
