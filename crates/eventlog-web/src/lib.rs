@@ -43,6 +43,10 @@ pub mod server;
 pub use error::AppError;
 pub use server::{ServeOptions, serve, serve_with};
 
+/// Expired and idle sessions are deleted at most this often (or once per idle timeout, if
+/// that is shorter).
+pub const SESSION_PURGE_EVERY: std::time::Duration = std::time::Duration::from_secs(600);
+
 /// Shared state of the admin: the store, the configured types, the login protections and the
 /// settings. Made once by [`AppState::builder`] (or [`AppState::new`] for the defaults) and
 /// cheap to clone; it has no setters, so a setting can never be applied to one clone only.
@@ -56,6 +60,10 @@ struct Inner {
     types: EventTypes,
     login: auth::LoginGuard,
     secure_cookies: bool,
+    session_idle: std::time::Duration,
+    session_lifetime: std::time::Duration,
+    /// When expired sessions were last purged (at most every [`SESSION_PURGE_EVERY`]).
+    last_purge: std::sync::Mutex<Option<std::time::Instant>>,
     api_body_limit: usize,
     api_observer: Option<Arc<dyn eventlog::CommitObserver>>,
     host_auth: Option<Arc<dyn auth::host::HostAuth>>,
@@ -85,6 +93,8 @@ pub struct AppStateBuilder {
     types: EventTypes,
     login_limits: auth::LoginLimits,
     secure_cookies: bool,
+    session_idle: std::time::Duration,
+    session_lifetime: std::time::Duration,
     poll_interval: std::time::Duration,
     live_tail_limits: admin::live::StreamLimits,
     api_body_limit: usize,
@@ -98,6 +108,30 @@ impl AppStateBuilder {
     pub fn secure_cookies(mut self, secure: bool) -> Self {
         self.secure_cookies = secure;
         self
+    }
+
+    /// A session ends after this long without a request (default 1 h).
+    pub fn session_idle(mut self, idle: std::time::Duration) -> Self {
+        self.session_idle = idle;
+        self
+    }
+
+    /// A session ends this long after login, however active (default 12 h).
+    pub fn session_lifetime(mut self, lifetime: std::time::Duration) -> Self {
+        self.session_lifetime = lifetime;
+        self
+    }
+
+    /// `[server]` settings of `eventlog.toml`: secure cookies, session timeouts and the
+    /// limits on live-tail streams.
+    pub fn server_config(self, server: &eventlog::config::ServerConfig) -> Self {
+        self.secure_cookies(server.secure_cookies)
+            .session_idle(server.session_idle_timeout)
+            .session_lifetime(server.session_lifetime)
+            .live_tail_limits(admin::live::StreamLimits {
+                per_session: server.live_tail_per_session,
+                total: server.live_tail_max,
+            })
     }
 
     /// Replaces the login throttles and the cap on concurrent password checks.
@@ -147,6 +181,9 @@ impl AppStateBuilder {
                 types: self.types.clone(),
                 login: auth::LoginGuard::new(&self.login_limits),
                 secure_cookies: self.secure_cookies,
+                session_idle: self.session_idle,
+                session_lifetime: self.session_lifetime,
+                last_purge: std::sync::Mutex::new(None),
                 live_tail: admin::live::LiveTail::new(
                     self.store.clone(),
                     self.poll_interval,
@@ -175,6 +212,8 @@ impl AppState {
             types,
             login_limits: auth::LoginLimits::default(),
             secure_cookies: false,
+            session_idle: std::time::Duration::from_secs(3600),
+            session_lifetime: std::time::Duration::from_secs(12 * 3600),
             poll_interval: std::time::Duration::from_secs(1),
             live_tail_limits: admin::live::StreamLimits::default(),
             api_body_limit: eventlog::config::ApiConfig::default().body_limit,
@@ -223,6 +262,49 @@ impl AppState {
     /// reads).
     pub fn live_tail(&self) -> &Arc<admin::live::LiveTail> {
         &self.inner.live_tail
+    }
+
+    /// How long a session may go without a request.
+    pub(crate) fn session_idle(&self) -> chrono::Duration {
+        chrono::Duration::from_std(self.inner.session_idle).unwrap_or(chrono::Duration::MAX)
+    }
+
+    /// How long a session lasts at most.
+    pub(crate) fn session_lifetime(&self) -> chrono::Duration {
+        chrono::Duration::from_std(self.inner.session_lifetime).unwrap_or(chrono::Duration::MAX)
+    }
+
+    /// Deletes expired and idle sessions in the background, at most every
+    /// [`SESSION_PURGE_EVERY`] or idle timeout. Called on every request that carries a
+    /// session cookie and on every login: sessions only come into being through requests,
+    /// so this needs no timer of its own and works the same when the admin is embedded.
+    pub(crate) fn purge_sessions_now_and_then(&self) {
+        let now = std::time::Instant::now();
+        let every = SESSION_PURGE_EVERY.min(self.inner.session_idle);
+        {
+            let mut last = self
+                .inner
+                .last_purge
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
+            if last.is_some_and(|t| now.duration_since(t) < every) {
+                return;
+            }
+            *last = Some(now);
+        }
+        let state = self.clone();
+        tokio::spawn(async move {
+            let idle = state.session_idle();
+            match state
+                .store()
+                .purge_sessions(eventlog::event::now(), idle)
+                .await
+            {
+                Ok(0) => {}
+                Ok(n) => tracing::debug!(sessions = n, "purged expired sessions"),
+                Err(e) => tracing::warn!(error = %e, "cannot purge expired sessions"),
+            }
+        });
     }
 
     pub(crate) fn types_css(&self) -> &str {

@@ -60,10 +60,7 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
     };
     let mut state = eventlog_web::AppState::builder(store, types.clone())
         .api_body_limit(config.api.body_limit)
-        .live_tail_limits(eventlog_web::admin::live::StreamLimits {
-            per_session: config.server.live_tail_per_session,
-            total: config.server.live_tail_max,
-        });
+        .server_config(&config.server);
     // Events posted with `send_mail` get an outbox row in their own transaction; the mail
     // sender (the same one `EventLog` starts) sends it, woken by the API's commits. Without
     // `[mail]` the mail stays queued for another process, and the log says so once.
