@@ -38,10 +38,21 @@ async fn every_event_is_shown_once_with_a_transaction_held_open() {
         .unwrap();
     let out = support::eventlog(
         db.url(),
-        &["user", "add", "alice", "--role", "admin", "--password-stdin"],
+        &[
+            "user",
+            "add",
+            "alice",
+            "--role",
+            "admin",
+            "--password-stdin",
+        ],
         Some("correct horse battery staple\n"),
     );
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let server = Serve::start(ServeSpec::new(db.url()));
     let cookie = login(&server).await;
     let mut stream = http(Duration::from_secs(120))
@@ -56,7 +67,9 @@ async fn every_event_is_shown_once_with_a_transaction_held_open() {
         let sse = sse.clone();
         tokio::spawn(async move {
             while let Ok(Some(chunk)) = stream.chunk().await {
-                sse.lock().unwrap().push_str(&String::from_utf8_lossy(&chunk));
+                sse.lock()
+                    .unwrap()
+                    .push_str(&String::from_utf8_lossy(&chunk));
             }
         })
     };
@@ -135,7 +148,10 @@ async fn every_event_is_shown_once_with_a_transaction_held_open() {
         .fetch_one(&pool)
         .await
         .unwrap();
-    assert!(later > held_id, "later events have higher ids than the held one");
+    assert!(
+        later > held_id,
+        "later events have higher ids than the held one"
+    );
     // Let both followers read past the later events before the held one commits.
     tokio::time::sleep(Duration::from_millis(2500)).await;
     assert_eq!(count(&printed.lock().unwrap(), "held"), 0);

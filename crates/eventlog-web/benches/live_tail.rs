@@ -79,11 +79,15 @@ async fn main() {
     let resp = http
         .post(format!("{base}/login"))
         .header("cookie", jar.join("; "))
-        .form(&[
-            ("username", "bench"),
-            ("password", "bench password"),
-            ("csrf", &csrf),
-        ])
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(
+            serde_urlencoded::to_string([
+                ("username", "bench"),
+                ("password", "bench password"),
+                ("csrf", &csrf),
+            ])
+            .unwrap_or_default(),
+        )
         .send()
         .await
         .expect("login");

@@ -160,11 +160,7 @@ impl Tail {
                 let more = self.count_rest(&cursor).await;
                 return Some(SseEvent::default().event("skipped").data(more));
             }
-            let (events, next) = match self
-                .state
-                .store()
-                .follow(&self.filter, &cursor, page)
-                .await
+            let (events, next) = match self.state.store().follow(&self.filter, &cursor, page).await
             {
                 Ok(read) => read,
                 Err(e) => {
@@ -216,7 +212,11 @@ impl Tail {
         self.sub.next = batch.end();
         if skipped > 0 {
             // The count covers every event missed, before this stream's filter.
-            return Some(SseEvent::default().event("skipped").data(skipped.to_string()));
+            return Some(
+                SseEvent::default()
+                    .event("skipped")
+                    .data(skipped.to_string()),
+            );
         }
         let events: Vec<&Event> = batch
             .events

@@ -57,7 +57,7 @@ impl EventFilter {
     /// A `data` condition compares the value at that path of objects (strings without
     /// quotes, numbers and booleans as JSON writes them; JSON `null` never matches).
     pub fn matches(&self, event: &Event) -> bool {
-        if !self.types.is_empty() && !self.types.iter().any(|t| *t == event.event_type) {
+        if !self.types.is_empty() && !self.types.contains(&event.event_type) {
             return false;
         }
         if self.since.is_some_and(|since| event.timestamp < since)
