@@ -57,6 +57,8 @@ pub struct AppState {
 
 struct Inner {
     store: Arc<dyn Backend>,
+    /// Where the event pages and API reads go: `store`, or a read replica.
+    reads: Arc<dyn Backend>,
     types: EventTypes,
     login: auth::LoginGuard,
     secure_cookies: bool,
@@ -90,6 +92,7 @@ struct Inner {
 #[must_use = "call .build() to make the AppState"]
 pub struct AppStateBuilder {
     store: Arc<dyn Backend>,
+    reads: Option<Arc<dyn Backend>>,
     types: EventTypes,
     login_limits: auth::LoginLimits,
     secure_cookies: bool,
@@ -107,6 +110,14 @@ impl AppStateBuilder {
     /// when browsers reach the admin over HTTPS (e.g. behind a TLS reverse proxy).
     pub fn secure_cookies(mut self, secure: bool) -> Self {
         self.secure_cookies = secure;
+        self
+    }
+
+    /// Serves the event list, event and group pages, the chart, exports and the API's reads
+    /// from `replica` (e.g. [`eventlog::store::open_replica`] on a PostgreSQL hot standby).
+    /// Writes, users, sessions, tokens, health and the live tail stay on the primary store.
+    pub fn read_store(mut self, replica: Arc<dyn Backend>) -> Self {
+        self.reads = Some(replica);
         self
     }
 
@@ -177,6 +188,7 @@ impl AppStateBuilder {
     pub fn build(self) -> AppState {
         AppState {
             inner: Arc::new(Inner {
+                reads: self.reads.clone().unwrap_or_else(|| self.store.clone()),
                 store: self.store.clone(),
                 types: self.types.clone(),
                 login: auth::LoginGuard::new(&self.login_limits),
@@ -209,6 +221,7 @@ impl AppState {
     pub fn builder(store: Arc<dyn Backend>, types: EventTypes) -> AppStateBuilder {
         AppStateBuilder {
             store,
+            reads: None,
             types,
             login_limits: auth::LoginLimits::default(),
             secure_cookies: false,
@@ -232,7 +245,8 @@ impl AppState {
 
     /// The state of the `/api/v1` router.
     pub fn api_state(&self) -> api::ApiState {
-        let mut api = api::ApiState::new(self.inner.store.clone(), self.inner.types.clone());
+        let mut api = api::ApiState::new(self.inner.store.clone(), self.inner.types.clone())
+            .with_reads(self.inner.reads.clone());
         api.body_limit = self.inner.api_body_limit;
         match &self.inner.api_observer {
             Some(observer) => api.with_observer(observer.clone()),
@@ -243,6 +257,12 @@ impl AppState {
     /// The store.
     pub fn store(&self) -> &Arc<dyn Backend> {
         &self.inner.store
+    }
+
+    /// The store that serves reads of events and groups: the primary, or the read replica
+    /// given to [`AppStateBuilder::read_store`].
+    pub fn reads(&self) -> &Arc<dyn Backend> {
+        &self.inner.reads
     }
 
     /// The configured event types.

@@ -135,6 +135,11 @@ pub struct DatabaseConfig {
     /// `[server] request_timeout`.
     #[serde(with = "duration")]
     pub statement_timeout: Duration,
+    /// PostgreSQL only: a streaming replica (hot standby) that serves the admin's and the
+    /// API's reads, while writes, logins and the live tail stay on `database_url`. Reads may
+    /// lag the primary by the replica's replay delay. Default: none (everything on the
+    /// primary).
+    pub read_database_url: Option<String>,
 }
 
 impl Default for DatabaseConfig {
@@ -143,6 +148,7 @@ impl Default for DatabaseConfig {
         DatabaseConfig {
             acquire_timeout: connect.acquire_timeout,
             statement_timeout: Duration::from_secs(20),
+            read_database_url: None,
         }
     }
 }
