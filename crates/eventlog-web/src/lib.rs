@@ -67,6 +67,7 @@ struct Inner {
     /// When expired sessions were last purged (at most every [`SESSION_PURGE_EVERY`]).
     last_purge: std::sync::Mutex<Option<std::time::Instant>>,
     api_body_limit: usize,
+    limits: eventlog::config::LimitsConfig,
     api_observer: Option<Arc<dyn eventlog::CommitObserver>>,
     host_auth: Option<Arc<dyn auth::host::HostAuth>>,
     /// The live tail's streams and their shared poller.
@@ -101,6 +102,7 @@ pub struct AppStateBuilder {
     poll_interval: std::time::Duration,
     live_tail_limits: admin::live::StreamLimits,
     api_body_limit: usize,
+    limits: eventlog::config::LimitsConfig,
     api_observer: Option<Arc<dyn eventlog::CommitObserver>>,
     host_auth: Option<Arc<dyn auth::host::HostAuth>>,
 }
@@ -170,6 +172,12 @@ impl AppStateBuilder {
         self
     }
 
+    /// The largest message and data an event posted to the API may have (`[limits]`).
+    pub fn limits(mut self, limits: eventlog::config::LimitsConfig) -> Self {
+        self.limits = limits;
+        self
+    }
+
     /// Tells `observer` (e.g. the waker of an [`eventlog::mail::MailSender`]) about every event the API
     /// stores, after its commit.
     pub fn api_observer(mut self, observer: Arc<dyn eventlog::CommitObserver>) -> Self {
@@ -202,6 +210,7 @@ impl AppStateBuilder {
                     self.live_tail_limits,
                 ),
                 api_body_limit: self.api_body_limit,
+                limits: self.limits,
                 api_observer: self.api_observer,
                 host_auth: self.host_auth,
                 csrf_secret: auth::random_token(),
@@ -230,6 +239,7 @@ impl AppState {
             poll_interval: std::time::Duration::from_secs(1),
             live_tail_limits: admin::live::StreamLimits::default(),
             api_body_limit: eventlog::config::ApiConfig::default().body_limit,
+            limits: eventlog::config::LimitsConfig::default(),
             api_observer: None,
             host_auth: None,
         }
@@ -248,6 +258,7 @@ impl AppState {
         let mut api = api::ApiState::new(self.inner.store.clone(), self.inner.types.clone())
             .with_reads(self.inner.reads.clone());
         api.body_limit = self.inner.api_body_limit;
+        api.limits = self.inner.limits;
         match &self.inner.api_observer {
             Some(observer) => api.with_observer(observer.clone()),
             None => api,

@@ -21,6 +21,7 @@ mod group_delta;
 pub mod outbox;
 #[cfg(feature = "postgres")]
 pub mod postgres;
+mod row;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
 pub mod tokens;
@@ -31,7 +32,7 @@ pub use filter::{DataMatch, EventFilter, GroupFilter, MAX_SEARCH_WORDS, Order, s
 pub use follow::FollowCursor;
 pub use group_commit::GroupCommit;
 pub use outbox::{OutboxStatus, OutboxStore};
-pub use tokens::{TokenError, TokenInfo, TokenStore};
+pub use tokens::{TokenError, TokenInfo, TokenScope, TokenStore, VerifiedToken};
 pub use users::{Role, Session, User, UserStore};
 
 /// Everything a backend stores: events, admin users and sessions, API tokens, the mail outbox.
