@@ -96,6 +96,9 @@ pub async fn list(
         .await?;
     let now = eventlog::event::now();
     let filter = params.filter(now);
+    // Taken before the events are read: the live tail catches up from here, so an event
+    // stored while the page renders is shown by one or the other, never by neither.
+    let live_from = state.live_tail().position().await?;
     let page = state
         .reads()
         .list(
@@ -155,7 +158,6 @@ pub async fn list(
         chip(&key, &key, &m.value);
     }
     let order_desc = params.list.order == Order::Desc;
-    let since_id = rows.iter().map(|r| r.id).max().unwrap_or(0);
     Ok(EventsPage {
         type_options: type_options(&state, &params.list.types),
         next_url,
@@ -177,7 +179,7 @@ pub async fn list(
         ),
         stream_url: format!(
             "{base}/events/stream?{}",
-            params.query_with(&[("cursor", ""), ("after", &since_id.to_string())])
+            params.query_with(&[("cursor", ""), ("after", &live_from.to_string())])
         ),
         live: order_desc && !params.has_cursor(),
         order_desc,

@@ -15,6 +15,7 @@ use crate::event::{Event, NewEvent};
 
 mod cursor;
 mod filter;
+mod follow;
 pub mod group_commit;
 mod group_delta;
 pub mod outbox;
@@ -28,6 +29,7 @@ mod users;
 
 pub use cursor::{Cursor, GroupCursor};
 pub use filter::{DataMatch, EventFilter, GroupFilter, MAX_SEARCH_WORDS, Order, search_words};
+pub use follow::FollowCursor;
 pub use group_commit::GroupCommit;
 pub use outbox::{OutboxStatus, OutboxStore};
 pub use tokens::{TokenError, TokenInfo, TokenScope, TokenStore, VerifiedToken};
@@ -117,13 +119,19 @@ pub trait Store: Send + Sync + 'static {
         limit: usize,
     ) -> Result<Page<Event, Cursor>, StoreError>;
 
-    /// Events with an id greater than `after_id`, oldest first: the live tail.
-    async fn list_since_id(
+    /// Where following the log starts: after every event committed so far.
+    async fn follow_start(&self) -> Result<FollowCursor, StoreError>;
+
+    /// The live tail: events matching `filter` committed after `cursor`, at most `limit`, in
+    /// id order, and the cursor to read on from. Successive calls return every committed
+    /// event exactly once, whatever order concurrent transactions commit in. Fewer than
+    /// `limit` events: there was nothing more to read.
+    async fn follow(
         &self,
         filter: &EventFilter,
-        after_id: i64,
+        cursor: &FollowCursor,
         limit: usize,
-    ) -> Result<Vec<Event>, StoreError>;
+    ) -> Result<(Vec<Event>, FollowCursor), StoreError>;
 
     /// Every event of a group in time order (ties by id), at most `limit`.
     async fn group_events(&self, group: &str, limit: usize) -> Result<Vec<Event>, StoreError>;
