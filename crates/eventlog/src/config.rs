@@ -97,6 +97,13 @@ pub struct ServerConfig {
     /// A session ends this long after login, however active. Default 12 h.
     #[serde(with = "duration")]
     pub session_lifetime: Duration,
+    /// Live-tail streams one session (a logged-in browser) may hold open at once; more get
+    /// `429`. Default 4.
+    pub live_tail_per_session: usize,
+    /// Live-tail streams open at once over all sessions; more get `429`. They share one
+    /// read of new events per second, so each costs memory and rendering, not queries.
+    /// Default 100.
+    pub live_tail_max: usize,
 }
 
 impl Default for ServerConfig {
@@ -110,6 +117,8 @@ impl Default for ServerConfig {
             secure_cookies: false,
             session_idle_timeout: Duration::from_secs(3600),
             session_lifetime: Duration::from_secs(12 * 3600),
+            live_tail_per_session: 4,
+            live_tail_max: 100,
         }
     }
 }
