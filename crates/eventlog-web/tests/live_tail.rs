@@ -10,8 +10,8 @@ use chrono::Utc;
 use common::*;
 use eventlog_web::admin::live::StreamLimits;
 
-both_backends!(
-    fifty_filtered_streams_share_one_poll,
+eventlog_testing::on_both_backends!(
+    backend: fifty_filtered_streams_share_one_poll,
     a_stream_ends_when_its_session_ends
 );
 
