@@ -40,7 +40,18 @@ fn metrics_addr(server: &Serve) -> String {
 async fn metrics_count_known_traffic_on_their_own_address() {
     let db = TestDb::sqlite();
     let sink = SmtpSink::start(Mode::Accept).await;
-    let token = support::token(db.url());
+    // Scope `all`: the test also reads events back.
+    let out = support::eventlog(
+        db.url(),
+        &["token", "add", "metrics", "--scope", "all"],
+        None,
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let token = String::from_utf8(out.stdout).unwrap().trim().to_owned();
     let config = format!(
         "[server]\nmetrics_bind = \"127.0.0.1:0\"\n\
          [mail]\nurl = \"{}\"\nfrom = \"eventlog@example.com\"\n",

@@ -19,8 +19,18 @@
   }
 
   // Live tail: new rows (rendered and escaped by the server) arrive over server-sent events.
+  // A row already shown (the page and the stream's catch-up may both hold it) is not added
+  // twice; the table keeps at most MAX_LIVE_ROWS rows.
+  var MAX_LIVE_ROWS = 1000;
   function setupLiveTail(box, tbody) {
     var source = null;
+    function notice(text) {
+      var row = tbody.insertRow(0);
+      row.className = "live-notice";
+      var cell = row.insertCell(0);
+      cell.colSpan = 6;
+      cell.textContent = text;
+    }
     function start() {
       source = new EventSource(box.dataset.url);
       source.addEventListener("events", function (ev) {
@@ -28,9 +38,20 @@
         tmp.innerHTML = ev.data;
         var rows = Array.prototype.slice.call(tmp.rows);
         for (var i = rows.length - 1; i >= 0; i--) {
+          if (tbody.querySelector('tr[data-id="' + rows[i].dataset.id + '"]')) continue;
           rows[i].classList.add("new");
           tbody.insertBefore(rows[i], tbody.firstChild);
         }
+        while (tbody.rows.length > MAX_LIVE_ROWS) tbody.deleteRow(tbody.rows.length - 1);
+      });
+      source.addEventListener("skipped", function (ev) {
+        notice(ev.data + " new events were not shown here (the live tail fell behind); reload the page to see them.");
+      });
+      source.addEventListener("ended", function () {
+        source.close();
+        source = null;
+        box.checked = false;
+        notice("Live tail ended: the session is over. Log in again to resume.");
       });
     }
     box.addEventListener("change", function () {

@@ -167,7 +167,11 @@ async fn every_response_carries_the_security_headers() {
     assert_csp_clean(&missing.body, "404 page");
 
     // API reads (token auth) are never cached either.
-    let token = fx.store.create_token("reader").await.unwrap();
+    let token = fx
+        .store
+        .create_token("reader", eventlog::store::TokenScope::All)
+        .await
+        .unwrap();
     for path in ["/api/v1/events", &format!("/api/v1/events/{}", ids[0])] {
         let req = c
             .request("GET", path)

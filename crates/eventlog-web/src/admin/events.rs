@@ -86,12 +86,15 @@ pub async fn list(
     params: AdminQuery,
 ) -> Result<EventsPage, AppError> {
     params
-        .check_types(state.types(), state.store().as_ref())
+        .check_types(state.types(), state.reads().as_ref())
         .await?;
     let now = eventlog::event::now();
     let filter = params.filter(now);
+    // Taken before the events are read: the live tail catches up from here, so an event
+    // stored while the page renders is shown by one or the other, never by neither.
+    let live_from = state.live_tail().position().await?;
     let page = state
-        .store()
+        .reads()
         .list(
             &filter,
             params.list.order,
@@ -99,7 +102,7 @@ pub async fn list(
             PAGE_SIZE,
         )
         .await?;
-    let chart = chart::build(state.store().as_ref(), state.types(), &filter, now).await?;
+    let chart = chart::build(state.reads().as_ref(), state.types(), &filter, now).await?;
     let base = user.base.path().to_owned();
     let rows: Vec<EventRow> = page
         .items
@@ -144,7 +147,6 @@ pub async fn list(
         chip(&key, &key, &m.value);
     }
     let order_desc = params.list.order == Order::Desc;
-    let since_id = rows.iter().map(|r| r.id).max().unwrap_or(0);
     Ok(EventsPage {
         type_options: type_options(&state, &params.list.types),
         next_url,
@@ -166,7 +168,7 @@ pub async fn list(
         ),
         stream_url: format!(
             "{base}/events/stream?{}",
-            params.query_with(&[("cursor", ""), ("after", &since_id.to_string())])
+            params.query_with(&[("cursor", ""), ("after", &live_from.to_string())])
         ),
         live: order_desc && !params.has_cursor(),
         order_desc,

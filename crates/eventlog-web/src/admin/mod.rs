@@ -14,6 +14,7 @@ pub mod events;
 pub mod export;
 pub mod groups;
 pub mod list_query;
+pub mod live;
 pub mod login;
 pub mod stream;
 

@@ -15,11 +15,13 @@ use crate::event::{Event, NewEvent};
 
 mod cursor;
 mod filter;
+mod follow;
 pub mod group_commit;
 mod group_delta;
 pub mod outbox;
 #[cfg(feature = "postgres")]
 pub mod postgres;
+mod row;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
 pub mod tokens;
@@ -27,9 +29,10 @@ mod users;
 
 pub use cursor::{Cursor, GroupCursor};
 pub use filter::{DataMatch, EventFilter, GroupFilter, MAX_SEARCH_WORDS, Order, search_words};
+pub use follow::FollowCursor;
 pub use group_commit::GroupCommit;
 pub use outbox::{OutboxStatus, OutboxStore};
-pub use tokens::{TokenError, TokenInfo, TokenStore};
+pub use tokens::{TokenError, TokenInfo, TokenScope, TokenStore, VerifiedToken};
 pub use users::{Role, Session, User, UserStore};
 
 /// Everything a backend stores: events, admin users and sessions, API tokens, the mail outbox.
@@ -196,13 +199,19 @@ pub trait Store: Send + Sync + 'static {
         limit: usize,
     ) -> Result<Page<Event, Cursor>, StoreError>;
 
-    /// Events with an id greater than `after_id`, oldest first: the live tail.
-    async fn list_since_id(
+    /// Where following the log starts: after every event committed so far.
+    async fn follow_start(&self) -> Result<FollowCursor, StoreError>;
+
+    /// The live tail: events matching `filter` committed after `cursor`, at most `limit`, in
+    /// id order, and the cursor to read on from. Successive calls return every committed
+    /// event exactly once, whatever order concurrent transactions commit in. Fewer than
+    /// `limit` events: there was nothing more to read.
+    async fn follow(
         &self,
         filter: &EventFilter,
-        after_id: i64,
+        cursor: &FollowCursor,
         limit: usize,
-    ) -> Result<Vec<Event>, StoreError>;
+    ) -> Result<(Vec<Event>, FollowCursor), StoreError>;
 
     /// Every event of a group in time order (ties by id), at most `limit`.
     async fn group_events(&self, group: &str, limit: usize) -> Result<Vec<Event>, StoreError>;
@@ -306,6 +315,19 @@ pub async fn connect_with(
     let scheme = url.split(':').next().unwrap_or_default();
     match scheme {
         "sqlite" => open_sqlite(url, options).await,
+        "postgres" | "postgresql" => open_postgres(url, options).await,
+        _ => Err(StoreError::UnsupportedUrl { url: redact(url) }),
+    }
+}
+
+/// Opens a read-only replica of a PostgreSQL store (a hot standby that streams from the
+/// primary): no migrations are applied, since the replica follows the primary's schema.
+/// Only `postgres://` URLs: a SQLite file has no replicas.
+pub async fn open_replica(
+    url: &str,
+    options: ConnectOptions,
+) -> Result<Arc<dyn Backend>, StoreError> {
+    match url.split(':').next().unwrap_or_default() {
         "postgres" | "postgresql" => open_postgres(url, options).await,
         _ => Err(StoreError::UnsupportedUrl { url: redact(url) }),
     }

@@ -2,22 +2,12 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use sqlx::Row;
-use sqlx::postgres::PgRow;
 
 use super::PostgresStore;
 use crate::error::StoreError;
+use crate::store::row::StoredRow as _;
+use crate::store::users::{session_from_row, session_needs_touch, user_from_row};
 use crate::store::{Role, Session, User, UserStore};
-
-fn row_to_user(row: &PgRow) -> Result<User, StoreError> {
-    let role: String = row.try_get("role")?;
-    Ok(User {
-        id: row.try_get("id")?,
-        name: row.try_get("name")?,
-        role: role.parse()?,
-        created_at: row.try_get("created_at")?,
-    })
-}
 
 #[async_trait]
 impl UserStore for PostgresStore {
@@ -37,7 +27,7 @@ impl UserStore for PostgresStore {
         .bind(crate::event::now())
         .fetch_optional(self.pool())
         .await?;
-        row.as_ref().map(row_to_user).transpose()
+        row.as_ref().map(user_from_row).transpose()
     }
 
     async fn user_by_name(&self, name: &str) -> Result<Option<(User, String)>, StoreError> {
@@ -48,7 +38,7 @@ impl UserStore for PostgresStore {
         .fetch_optional(self.pool())
         .await?;
         match row {
-            Some(r) => Ok(Some((row_to_user(&r)?, r.try_get("password_hash")?))),
+            Some(r) => Ok(Some((user_from_row(&r)?, r.text("password_hash")?))),
             None => Ok(None),
         }
     }
@@ -57,7 +47,7 @@ impl UserStore for PostgresStore {
         let rows = sqlx::query("SELECT id, name, role, created_at FROM users ORDER BY name")
             .fetch_all(self.pool())
             .await?;
-        rows.iter().map(row_to_user).collect()
+        rows.iter().map(user_from_row).collect()
     }
 
     async fn has_users(&self) -> Result<bool, StoreError> {
@@ -101,13 +91,14 @@ impl UserStore for PostgresStore {
         expires_at: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         sqlx::query(
-            "INSERT INTO sessions (token_hash, user_id, csrf_token, expires_at) \
-             VALUES ($1, $2, $3, $4)",
+            "INSERT INTO sessions (token_hash, user_id, csrf_token, expires_at, last_seen_at) \
+             VALUES ($1, $2, $3, $4, $5)",
         )
         .bind(token_hash)
         .bind(user_id)
         .bind(csrf_token)
         .bind(expires_at)
+        .bind(crate::event::now())
         .execute(self.pool())
         .await?;
         Ok(())
@@ -117,24 +108,41 @@ impl UserStore for PostgresStore {
         &self,
         token_hash: &str,
         now: DateTime<Utc>,
+        idle: chrono::Duration,
     ) -> Result<Option<Session>, StoreError> {
         let row = sqlx::query(
-            "SELECT u.id, u.name, u.role, u.created_at, s.csrf_token, s.expires_at \
-             FROM sessions s JOIN users u ON u.id = s.user_id \
-             WHERE s.token_hash = $1 AND s.expires_at > $2",
+            "SELECT u.id, u.name, u.role, u.created_at, s.csrf_token, s.expires_at, \
+             s.last_seen_at FROM sessions s JOIN users u ON u.id = s.user_id \
+             WHERE s.token_hash = $1 AND s.expires_at > $2 AND s.last_seen_at > $3",
         )
         .bind(token_hash)
         .bind(now)
+        .bind(now - idle)
         .fetch_optional(self.pool())
         .await?;
-        match row {
-            Some(r) => Ok(Some(Session {
-                user: row_to_user(&r)?,
-                csrf_token: r.try_get("csrf_token")?,
-                expires_at: r.try_get("expires_at")?,
-            })),
-            None => Ok(None),
+        let Some(r) = row else { return Ok(None) };
+        let (session, seen) = session_from_row(&r)?;
+        if session_needs_touch(seen, now, idle) {
+            sqlx::query("UPDATE sessions SET last_seen_at = $1 WHERE token_hash = $2")
+                .bind(now)
+                .bind(token_hash)
+                .execute(self.pool())
+                .await?;
         }
+        Ok(Some(session))
+    }
+
+    async fn purge_sessions(
+        &self,
+        now: DateTime<Utc>,
+        idle: chrono::Duration,
+    ) -> Result<u64, StoreError> {
+        let done = sqlx::query("DELETE FROM sessions WHERE expires_at <= $1 OR last_seen_at <= $2")
+            .bind(now)
+            .bind(now - idle)
+            .execute(self.pool())
+            .await?;
+        Ok(done.rows_affected())
     }
 
     async fn delete_session(&self, token_hash: &str, now: DateTime<Utc>) -> Result<(), StoreError> {

@@ -18,13 +18,15 @@ use uuid::Uuid;
 use crate::error::StoreError;
 use crate::event::{Event, NewEvent};
 use crate::store::ConnectOptions;
+use crate::store::cursor::page_after;
 use crate::store::filter::{like_pattern, search_words};
 use crate::store::group_delta::group_deltas;
 use crate::store::{
-    Cursor, EventFilter, GroupCursor, GroupFilter, GroupSummary, Inserted, Order, PURGE_BATCH,
-    Page, Store,
+    Cursor, EventFilter, FollowCursor, GroupCursor, GroupFilter, GroupSummary, Inserted, Order,
+    PURGE_BATCH, Page, Store,
 };
 
+mod follow;
 mod outbox;
 mod tokens;
 mod users;
@@ -547,16 +549,6 @@ fn fts_query(text: &str) -> Option<String> {
     Some(terms.join(" AND "))
 }
 
-fn page_after<T, C>(mut items: Vec<T>, limit: usize, cursor: impl Fn(&T) -> C) -> Page<T, C> {
-    let next = if items.len() > limit {
-        items.truncate(limit);
-        items.last().map(cursor)
-    } else {
-        None
-    };
-    Page { items, next }
-}
-
 fn split_types(types: Option<String>) -> Vec<String> {
     types
         .map(|t| {
@@ -673,20 +665,17 @@ impl Store for SqliteStore {
         }))
     }
 
-    async fn list_since_id(
+    async fn follow_start(&self) -> Result<FollowCursor, StoreError> {
+        follow::start(&self.pool).await
+    }
+
+    async fn follow(
         &self,
         filter: &EventFilter,
-        after_id: i64,
+        cursor: &FollowCursor,
         limit: usize,
-    ) -> Result<Vec<Event>, StoreError> {
-        let mut qb = QueryBuilder::<Sqlite>::new(format!("SELECT {EVENT_COLUMNS} FROM events"));
-        push_filter(&mut qb, filter);
-        qb.push(" AND id > ")
-            .push_bind(after_id)
-            .push(" ORDER BY id ASC LIMIT ")
-            .push_bind(limit as i64);
-        let rows = qb.build().fetch_all(&self.pool).await?;
-        rows.iter().map(row_to_event).collect()
+    ) -> Result<(Vec<Event>, FollowCursor), StoreError> {
+        follow::read(&self.pool, filter, cursor, limit).await
     }
 
     async fn group_events(&self, group: &str, limit: usize) -> Result<Vec<Event>, StoreError> {
