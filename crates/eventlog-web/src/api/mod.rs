@@ -18,7 +18,7 @@ use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use eventlog::EventTypes;
-use eventlog::store::{Backend, VerifiedToken};
+use eventlog::store::{Backend, TokenScope, VerifiedToken};
 use serde::Serialize;
 use utoipa::OpenApi;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -292,16 +292,26 @@ async fn authorize(parts: &Parts, state: &ApiState) -> Result<VerifiedToken, Api
     }
 }
 
-/// `403` for a valid token whose scope does not allow the request.
-fn out_of_scope(token: &VerifiedToken, wanted: &str, scopes: &str) -> ApiError {
-    ApiError::new(
+/// The request's token if its scope `allows` the request; `403` naming the scope otherwise.
+async fn authorize_for(
+    parts: &Parts,
+    state: &ApiState,
+    allows: fn(TokenScope) -> bool,
+    wanted: &str,
+    scopes: &str,
+) -> Result<VerifiedToken, ApiError> {
+    let token = authorize(parts, state).await?;
+    if allows(token.scope) {
+        return Ok(token);
+    }
+    Err(ApiError::new(
         StatusCode::FORBIDDEN,
         format!(
             "the token {:?} has scope {}; {wanted} needs a token of scope {scopes} \
              (eventlog token add NAME --scope …)",
             token.name, token.scope
         ),
-    )
+    ))
 }
 
 /// A request authorized to record events: its token has scope `ingest` or `all`.
@@ -314,12 +324,10 @@ impl FromRequestParts<ApiState> for CanIngest {
         parts: &mut Parts,
         state: &ApiState,
     ) -> Result<Self, Self::Rejection> {
-        let token = authorize(parts, state).await?;
-        if token.scope.can_ingest() {
-            Ok(CanIngest(token))
-        } else {
-            Err(out_of_scope(&token, "recording events", "ingest or all"))
-        }
+        let allows = TokenScope::can_ingest;
+        authorize_for(parts, state, allows, "recording events", "ingest or all")
+            .await
+            .map(CanIngest)
     }
 }
 
@@ -333,11 +341,8 @@ impl FromRequestParts<ApiState> for CanRead {
         parts: &mut Parts,
         state: &ApiState,
     ) -> Result<Self, Self::Rejection> {
-        let token = authorize(parts, state).await?;
-        if token.scope.can_read() {
-            Ok(CanRead(token))
-        } else {
-            Err(out_of_scope(&token, "reading", "read or all"))
-        }
+        authorize_for(parts, state, TokenScope::can_read, "reading", "read or all")
+            .await
+            .map(CanRead)
     }
 }
