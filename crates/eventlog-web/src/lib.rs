@@ -77,6 +77,8 @@ struct Inner {
     csrf_secret: String,
     /// `/static/types.css`, built from `types` once.
     types_css: String,
+    /// A distinct chart colour per configured type, built from `types` once.
+    chart_colors: std::collections::HashMap<String, String>,
 }
 
 /// Collects the settings of an [`AppState`]; [`AppStateBuilder::build`] makes it.
@@ -195,6 +197,11 @@ impl AppStateBuilder {
 
     /// The state, with every setting given.
     pub fn build(self) -> AppState {
+        // Said once, where the configuration takes effect: a label some people cannot read.
+        for warning in admin::colors::contrast_warnings(&self.types) {
+            tracing::warn!("{warning}");
+        }
+        let chart_colors = admin::colors::chart_colors(&self.types);
         AppState {
             inner: Arc::new(Inner {
                 reads: self.reads.clone().unwrap_or_else(|| self.store.clone()),
@@ -215,7 +222,8 @@ impl AppStateBuilder {
                 api_observer: self.api_observer,
                 host_auth: self.host_auth,
                 csrf_secret: auth::random_token(),
-                types_css: admin::assets::build_types_css(&self.types),
+                types_css: admin::assets::build_types_css(&self.types, &chart_colors),
+                chart_colors,
             }),
         }
     }
@@ -341,6 +349,14 @@ impl AppState {
 
     pub(crate) fn types_css(&self) -> &str {
         &self.inner.types_css
+    }
+
+    /// The chart colour of a type (configured or not).
+    pub(crate) fn chart_color(&self, name: &str) -> &str {
+        self.inner
+            .chart_colors
+            .get(name)
+            .map_or(admin::colors::FALLBACK_FILL, String::as_str)
     }
 }
 

@@ -1146,6 +1146,16 @@ async fn count_and_histogram(db: TestDb) {
         ..Default::default()
     };
     assert_eq!(store.count(&errors).await.unwrap(), 2);
+    // Bounded counts: exact up to the bound, `bound + 1` beyond it.
+    let all = EventFilter::default();
+    assert_eq!(store.count_at_most(&all, 10).await.unwrap(), 5);
+    assert_eq!(store.count_at_most(&all, 5).await.unwrap(), 5);
+    assert_eq!(store.count_at_most(&all, 4).await.unwrap(), 5);
+    assert_eq!(store.count_at_most(&all, 2).await.unwrap(), 3);
+    assert_eq!(store.count_at_most(&all, 0).await.unwrap(), 1);
+    assert_eq!(store.count_at_most(&errors, 1).await.unwrap(), 2);
+    assert_eq!(store.count_at_most(&errors, 2).await.unwrap(), 2);
+    assert_eq!(store.count_at_most(&all, u64::MAX).await.unwrap(), 5);
 
     let mut hist = store.histogram(&EventFilter::default(), 60).await.unwrap();
     hist.sort();

@@ -11,6 +11,11 @@ use super::{EventRow, Layout, PAGE_SIZE, enc};
 use crate::AppState;
 use crate::auth::CurrentUser;
 use crate::error::AppError;
+use crate::format;
+
+/// The list says how many events match, exactly up to this many ("10,000+ events" beyond):
+/// counting stops there, so the count costs at most this many index entries.
+pub const COUNT_BOUND: u64 = 10_000;
 
 /// A type checkbox in the filter form.
 pub struct TypeOption {
@@ -46,6 +51,7 @@ pub struct EventsPage {
     type_options: Vec<TypeOption>,
     chips: Vec<Chip>,
     chart: Chart,
+    count: String,
     next_url: String,
     first_url: String,
     order_url: String,
@@ -102,8 +108,13 @@ pub async fn list(
             PAGE_SIZE,
         )
         .await?;
-    let chart = chart::build(state.reads().as_ref(), state.types(), &filter, now).await?;
     let base = user.base.path().to_owned();
+    let chart = chart::build(&state, &params, &filter, now, &base).await?;
+    let count = format::count(
+        state.reads().count_at_most(&filter, COUNT_BOUND).await?,
+        COUNT_BOUND,
+        "event",
+    );
     let rows: Vec<EventRow> = page
         .items
         .iter()
@@ -174,6 +185,7 @@ pub async fn list(
         order_desc,
         chips,
         chart,
+        count,
         rows,
         params,
         base: base.clone(),

@@ -8,6 +8,7 @@ use crate::format::{self, TypeLabel};
 
 pub mod assets;
 pub mod chart;
+pub mod colors;
 pub mod delete;
 pub mod event;
 pub mod events;

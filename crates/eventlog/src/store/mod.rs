@@ -230,6 +230,11 @@ pub trait Store: Send + Sync + 'static {
     /// Number of events matching `filter`. Exact, so it scans: not for page rendering.
     async fn count(&self, filter: &EventFilter) -> Result<u64, StoreError>;
 
+    /// Number of events matching `filter`, counted no further than `bound + 1`: the exact
+    /// number when it is at most `bound`, else `bound + 1` ("more than `bound`"). It reads at
+    /// most `bound + 1` index entries, so a page can show it on every load of a huge table.
+    async fn count_at_most(&self, filter: &EventFilter, bound: u64) -> Result<u64, StoreError>;
+
     /// Number of events per (time bucket, type) for the chart; `bucket_secs` wide buckets,
     /// keyed by bucket start.
     async fn histogram(

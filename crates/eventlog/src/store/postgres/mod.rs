@@ -622,6 +622,15 @@ impl Store for PostgresStore {
         Ok(n.max(0) as u64)
     }
 
+    async fn count_at_most(&self, filter: &EventFilter, bound: u64) -> Result<u64, StoreError> {
+        let limit = i64::try_from(bound.saturating_add(1)).unwrap_or(i64::MAX);
+        let mut qb = QueryBuilder::<Postgres>::new("SELECT count(*) FROM (SELECT 1 FROM events");
+        push_filter(&mut qb, filter);
+        qb.push(" LIMIT ").push_bind(limit).push(") AS matching");
+        let n: i64 = qb.build_query_scalar().fetch_one(&self.pool).await?;
+        Ok(n.max(0) as u64)
+    }
+
     async fn histogram(
         &self,
         filter: &EventFilter,
