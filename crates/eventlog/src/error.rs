@@ -301,6 +301,14 @@ pub enum ConfigError {
         /// The rule it broke, with the key and value.
         message: String,
     },
+    /// An environment variable that overrides a key but cannot be used.
+    #[error("{message}")]
+    Env {
+        /// The variable (`EVENTLOG_SERVER__BIND`).
+        var: String,
+        /// What is wrong, naming the variable and the key.
+        message: String,
+    },
     /// A retention age for a type that is not configured.
     #[error(
         "retention.types.{name}: event type {name:?} is not configured; configured types are: {configured}"
