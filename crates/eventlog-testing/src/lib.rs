@@ -240,6 +240,47 @@ impl PgCluster {
         Ok(cluster)
     }
 
+    /// A hot standby of this cluster made with `pg_basebackup` (streaming replication from
+    /// this one, read-only, on its own port), started and caught up with the base backup.
+    pub fn start_replica(&self) -> io::Result<PgCluster> {
+        let dir = tempfile::Builder::new()
+            .prefix("eventlog-pg-replica-")
+            .tempdir()?;
+        let port = free_port()?;
+        let replica = PgCluster { dir, port };
+        std::fs::create_dir(replica.socket_dir())?;
+        if is_root()? {
+            run(Command::new("chown")
+                .arg("-R")
+                .arg("postgres:postgres")
+                .arg(replica.dir.path()))?;
+        }
+        // `-R` writes `standby.signal` and the `primary_conninfo` that streams from here.
+        run(replica
+            .pg_command("pg_basebackup")
+            .args([
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &self.port.to_string(),
+                "-U",
+                "postgres",
+            ])
+            .arg("-D")
+            .arg(replica.data_dir())
+            .args(["-X", "stream", "-R", "--no-sync"]))?;
+        let conf_path = replica.data_dir().join("postgresql.conf");
+        let mut text = std::fs::read_to_string(&conf_path)?;
+        // Later lines win: the copy keeps the primary's port and socket directory otherwise.
+        text.push_str(&format!(
+            "\n# eventlog test replica\nport = {port}\nunix_socket_directories = '{}'\nhot_standby = on\n",
+            replica.socket_dir().display()
+        ));
+        std::fs::write(&conf_path, text)?;
+        replica.pg_ctl_start()?;
+        Ok(replica)
+    }
+
     /// The superuser URL of the `postgres` database.
     pub fn url(&self) -> String {
         format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)

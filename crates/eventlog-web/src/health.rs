@@ -1,5 +1,6 @@
 //! `/healthz` (the server and its database answer) and `/livez` (the process answers).
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::State;
@@ -12,20 +13,27 @@ use crate::AppState;
 /// check fail instead of hang.
 const DATABASE_CHECK: Duration = Duration::from_secs(3);
 
-/// `GET /healthz`: `200 ok` when the database answers a query, otherwise `503` with
-/// `Retry-After` and `database unavailable`. For load balancers and container health checks.
+/// `GET /healthz`: `200 ok` when the database (and the read replica, when one is configured)
+/// answers a query, otherwise `503` with `Retry-After` and `database unavailable`. For load
+/// balancers and container health checks.
 pub async fn healthz(State(state): State<AppState>) -> Response {
-    match tokio::time::timeout(DATABASE_CHECK, state.store().get(0)).await {
-        Ok(Ok(_)) => "ok".into_response(),
-        Ok(Err(e)) => {
-            tracing::warn!(error = %e, "health check: database unavailable");
-            unavailable()
-        }
-        Err(_) => {
-            tracing::warn!("health check: database did not answer within {DATABASE_CHECK:?}");
-            unavailable()
+    let replica = (!Arc::ptr_eq(state.store(), state.reads())).then(|| state.reads());
+    for (role, store) in
+        std::iter::once(("database", state.store())).chain(replica.map(|r| ("read replica", r)))
+    {
+        match tokio::time::timeout(DATABASE_CHECK, store.get(0)).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "health check: {role} unavailable");
+                return unavailable();
+            }
+            Err(_) => {
+                tracing::warn!("health check: {role} did not answer within {DATABASE_CHECK:?}");
+                return unavailable();
+            }
         }
     }
+    "ok".into_response()
 }
 
 fn unavailable() -> Response {

@@ -43,6 +43,10 @@ pub mod server;
 pub use error::AppError;
 pub use server::{ServeOptions, serve, serve_with};
 
+/// Expired and idle sessions are deleted at most this often (or once per idle timeout, if
+/// that is shorter).
+pub const SESSION_PURGE_EVERY: std::time::Duration = std::time::Duration::from_secs(600);
+
 /// Shared state of the admin: the store, the configured types, the login protections and the
 /// settings. Made once by [`AppState::builder`] (or [`AppState::new`] for the defaults) and
 /// cheap to clone; it has no setters, so a setting can never be applied to one clone only.
@@ -53,9 +57,15 @@ pub struct AppState {
 
 struct Inner {
     store: Arc<dyn Backend>,
+    /// Where the event pages and API reads go: `store`, or a read replica.
+    reads: Arc<dyn Backend>,
     types: EventTypes,
     login: auth::LoginGuard,
     secure_cookies: bool,
+    session_idle: std::time::Duration,
+    session_lifetime: std::time::Duration,
+    /// When expired sessions were last purged (at most every [`SESSION_PURGE_EVERY`]).
+    last_purge: std::sync::Mutex<Option<std::time::Instant>>,
     poll_interval: std::time::Duration,
     api_body_limit: usize,
     api_observer: Option<Arc<dyn eventlog::CommitObserver>>,
@@ -81,9 +91,12 @@ struct Inner {
 #[must_use = "call .build() to make the AppState"]
 pub struct AppStateBuilder {
     store: Arc<dyn Backend>,
+    reads: Option<Arc<dyn Backend>>,
     types: EventTypes,
     login_limits: auth::LoginLimits,
     secure_cookies: bool,
+    session_idle: std::time::Duration,
+    session_lifetime: std::time::Duration,
     poll_interval: std::time::Duration,
     api_body_limit: usize,
     api_observer: Option<Arc<dyn eventlog::CommitObserver>>,
@@ -96,6 +109,33 @@ impl AppStateBuilder {
     pub fn secure_cookies(mut self, secure: bool) -> Self {
         self.secure_cookies = secure;
         self
+    }
+
+    /// Serves the event list, event and group pages, the chart, exports and the API's reads
+    /// from `replica` (e.g. [`eventlog::store::open_replica`] on a PostgreSQL hot standby).
+    /// Writes, users, sessions, tokens, health and the live tail stay on the primary store.
+    pub fn read_store(mut self, replica: Arc<dyn Backend>) -> Self {
+        self.reads = Some(replica);
+        self
+    }
+
+    /// A session ends after this long without a request (default 1 h).
+    pub fn session_idle(mut self, idle: std::time::Duration) -> Self {
+        self.session_idle = idle;
+        self
+    }
+
+    /// A session ends this long after login, however active (default 12 h).
+    pub fn session_lifetime(mut self, lifetime: std::time::Duration) -> Self {
+        self.session_lifetime = lifetime;
+        self
+    }
+
+    /// `[server]` settings of `eventlog.toml`: secure cookies and session timeouts.
+    pub fn server_config(self, server: &eventlog::config::ServerConfig) -> Self {
+        self.secure_cookies(server.secure_cookies)
+            .session_idle(server.session_idle_timeout)
+            .session_lifetime(server.session_lifetime)
     }
 
     /// Replaces the login throttles and the cap on concurrent password checks.
@@ -134,10 +174,14 @@ impl AppStateBuilder {
     pub fn build(self) -> AppState {
         AppState {
             inner: Arc::new(Inner {
+                reads: self.reads.unwrap_or_else(|| self.store.clone()),
                 store: self.store,
                 types: self.types.clone(),
                 login: auth::LoginGuard::new(&self.login_limits),
                 secure_cookies: self.secure_cookies,
+                session_idle: self.session_idle,
+                session_lifetime: self.session_lifetime,
+                last_purge: std::sync::Mutex::new(None),
                 poll_interval: self.poll_interval,
                 api_body_limit: self.api_body_limit,
                 api_observer: self.api_observer,
@@ -159,9 +203,12 @@ impl AppState {
     pub fn builder(store: Arc<dyn Backend>, types: EventTypes) -> AppStateBuilder {
         AppStateBuilder {
             store,
+            reads: None,
             types,
             login_limits: auth::LoginLimits::default(),
             secure_cookies: false,
+            session_idle: std::time::Duration::from_secs(3600),
+            session_lifetime: std::time::Duration::from_secs(12 * 3600),
             poll_interval: std::time::Duration::from_secs(1),
             api_body_limit: eventlog::config::ApiConfig::default().body_limit,
             api_observer: None,
@@ -179,7 +226,8 @@ impl AppState {
 
     /// The state of the `/api/v1` router.
     pub fn api_state(&self) -> api::ApiState {
-        let mut api = api::ApiState::new(self.inner.store.clone(), self.inner.types.clone());
+        let mut api = api::ApiState::new(self.inner.store.clone(), self.inner.types.clone())
+            .with_reads(self.inner.reads.clone());
         api.body_limit = self.inner.api_body_limit;
         match &self.inner.api_observer {
             Some(observer) => api.with_observer(observer.clone()),
@@ -190,6 +238,12 @@ impl AppState {
     /// The store.
     pub fn store(&self) -> &Arc<dyn Backend> {
         &self.inner.store
+    }
+
+    /// The store that serves reads of events and groups: the primary, or the read replica
+    /// given to [`AppStateBuilder::read_store`].
+    pub fn reads(&self) -> &Arc<dyn Backend> {
+        &self.inner.reads
     }
 
     /// The configured event types.
@@ -203,6 +257,49 @@ impl AppState {
 
     pub(crate) fn secure_cookies(&self) -> bool {
         self.inner.secure_cookies
+    }
+
+    /// How long a session may go without a request.
+    pub(crate) fn session_idle(&self) -> chrono::Duration {
+        chrono::Duration::from_std(self.inner.session_idle).unwrap_or(chrono::Duration::MAX)
+    }
+
+    /// How long a session lasts at most.
+    pub(crate) fn session_lifetime(&self) -> chrono::Duration {
+        chrono::Duration::from_std(self.inner.session_lifetime).unwrap_or(chrono::Duration::MAX)
+    }
+
+    /// Deletes expired and idle sessions in the background, at most every
+    /// [`SESSION_PURGE_EVERY`] or idle timeout. Called on every request that carries a
+    /// session cookie and on every login: sessions only come into being through requests,
+    /// so this needs no timer of its own and works the same when the admin is embedded.
+    pub(crate) fn purge_sessions_now_and_then(&self) {
+        let now = std::time::Instant::now();
+        let every = SESSION_PURGE_EVERY.min(self.inner.session_idle);
+        {
+            let mut last = self
+                .inner
+                .last_purge
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
+            if last.is_some_and(|t| now.duration_since(t) < every) {
+                return;
+            }
+            *last = Some(now);
+        }
+        let state = self.clone();
+        tokio::spawn(async move {
+            let idle = state.session_idle();
+            match state
+                .store()
+                .purge_sessions(eventlog::event::now(), idle)
+                .await
+            {
+                Ok(0) => {}
+                Ok(n) => tracing::debug!(sessions = n, "purged expired sessions"),
+                Err(e) => tracing::warn!(error = %e, "cannot purge expired sessions"),
+            }
+        });
     }
 
     pub(crate) fn poll_interval(&self) -> std::time::Duration {

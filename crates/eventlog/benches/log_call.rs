@@ -12,8 +12,8 @@
 //! - `build`: the event built but not queued (validation, uuid, clock, data to JSON).
 //! - `single`: one thread recording, 5 rounds of 100,000 calls, a flush between rounds.
 //! - `threads`: 1, 2, 4 and 8 threads recording at once into one `EventLog`, 400,000 calls
-//!   in all, each thread in its own group: per-call figures over all threads and the total
-//!   calls/s from the first call to the last.
+//!   in all in 5 rounds, each thread in its own group: per-call figures over all threads and
+//!   the total calls/s from the first call to the last (the median round, and the range).
 //!
 //! For instruction counts (stable on a busy machine), `EVENTLOG_BENCH_PROFILE=record:N` (or
 //! `build:N`) makes N calls inside `profiled_calls` and exits; run the bench binary under
@@ -134,6 +134,9 @@ fn single() {
 
 fn threads() {
     const TOTAL: usize = 400_000;
+    // Each thread count runs in rounds and reports the median round's calls/s: on a shared
+    // machine one stalled thread can stretch a single round's wall time many-fold.
+    const ROUNDS: usize = 5;
     let dir = tempfile::tempdir().expect("temp dir");
     let log = open(&dir);
     let warm = log.group();
@@ -142,43 +145,51 @@ fn threads() {
     }
     log.flush_blocking().expect("flush");
     for n in [1usize, 2, 4, 8] {
-        let per_thread = TOTAL / n;
-        let barrier = Arc::new(Barrier::new(n + 1));
-        let before = log.stats().stored;
-        let workers: Vec<_> = (0..n)
-            .map(|_| {
-                let log = log.clone();
-                let barrier = barrier.clone();
-                std::thread::spawn(move || {
-                    let g = log.group();
-                    let mut samples = Samples::with_capacity(per_thread);
-                    barrier.wait();
-                    for i in 0..per_thread as u64 {
-                        samples.time(|| call(&g, i));
-                    }
-                    (samples, Instant::now())
-                })
-            })
-            .collect();
-        barrier.wait();
-        let start = Instant::now();
+        let per_thread = TOTAL / ROUNDS / n;
         let mut all = Samples::with_capacity(TOTAL);
-        let mut end = start;
-        for w in workers {
-            let (samples, done) = w.join().expect("thread");
-            all.merge(samples);
-            end = end.max(done);
+        let mut rates = Vec::with_capacity(ROUNDS);
+        let mut stored = 0;
+        for _ in 0..ROUNDS {
+            let barrier = Arc::new(Barrier::new(n + 1));
+            let before = log.stats().stored;
+            let workers: Vec<_> = (0..n)
+                .map(|_| {
+                    let log = log.clone();
+                    let barrier = barrier.clone();
+                    std::thread::spawn(move || {
+                        let g = log.group();
+                        let mut samples = Samples::with_capacity(per_thread);
+                        barrier.wait();
+                        for i in 0..per_thread as u64 {
+                            samples.time(|| call(&g, i));
+                        }
+                        (samples, Instant::now())
+                    })
+                })
+                .collect();
+            barrier.wait();
+            let start = Instant::now();
+            let mut end = start;
+            for w in workers {
+                let (samples, done) = w.join().expect("thread");
+                all.merge(samples);
+                end = end.max(done);
+            }
+            rates.push((per_thread * n) as f64 / (end - start).as_secs_f64());
+            stored += log.stats().stored - before;
+            log.flush_blocking().expect("flush");
         }
-        let wall = end - start;
-        let stored = log.stats().stored - before;
+        rates.sort_by(f64::total_cmp);
+        let calls = per_thread * n * ROUNDS;
         println!(
-            "log_call/threads/{n}: {}\n    {:.0} calls/s in all; the writer stored {} events ({:.0} %) while the calls ran",
+            "log_call/threads/{n}: {}\n    {:.0} calls/s in all (median of {ROUNDS} rounds; {:.0}–{:.0}); the writer stored {} events ({:.0} %) while the calls ran",
             all.summary(),
-            (per_thread * n) as f64 / wall.as_secs_f64(),
+            rates[ROUNDS / 2],
+            rates[0],
+            rates[ROUNDS - 1],
             stored,
-            stored as f64 * 100.0 / (per_thread * n) as f64
+            stored as f64 * 100.0 / calls as f64
         );
-        log.flush_blocking().expect("flush");
     }
 }
 

@@ -85,6 +85,16 @@ pub struct ServerConfig {
     /// server exits anyway. Live-tail streams are ended at once. Default 10 s.
     #[serde(with = "duration")]
     pub shutdown_grace: Duration,
+    /// Cookies are `Secure` and named with the `__Host-` prefix (`Path=/`, no `Domain`): set
+    /// this when browsers reach the admin over HTTPS (a TLS reverse proxy in front). Browsers
+    /// then never send the session cookie over plain HTTP. Default false.
+    pub secure_cookies: bool,
+    /// A session ends after this long without a request. Default 1 h.
+    #[serde(with = "duration")]
+    pub session_idle_timeout: Duration,
+    /// A session ends this long after login, however active. Default 12 h.
+    #[serde(with = "duration")]
+    pub session_lifetime: Duration,
 }
 
 impl Default for ServerConfig {
@@ -95,6 +105,9 @@ impl Default for ServerConfig {
             request_timeout: Duration::from_secs(30),
             max_connections: 10_000,
             shutdown_grace: Duration::from_secs(10),
+            secure_cookies: false,
+            session_idle_timeout: Duration::from_secs(3600),
+            session_lifetime: Duration::from_secs(12 * 3600),
         }
     }
 }
@@ -113,6 +126,11 @@ pub struct DatabaseConfig {
     /// `[server] request_timeout`.
     #[serde(with = "duration")]
     pub statement_timeout: Duration,
+    /// PostgreSQL only: a streaming replica (hot standby) that serves the admin's and the
+    /// API's reads, while writes, logins and the live tail stay on `database_url`. Reads may
+    /// lag the primary by the replica's replay delay. Default: none (everything on the
+    /// primary).
+    pub read_database_url: Option<String>,
 }
 
 impl Default for DatabaseConfig {
@@ -121,6 +139,7 @@ impl Default for DatabaseConfig {
         DatabaseConfig {
             acquire_timeout: connect.acquire_timeout,
             statement_timeout: Duration::from_secs(20),
+            read_database_url: None,
         }
     }
 }
@@ -200,6 +219,13 @@ impl Config {
                 "server.max_connections must be at least 1".into(),
             ));
         }
+        if config.server.session_idle_timeout.is_zero() || config.server.session_lifetime.is_zero()
+        {
+            return Err(Error::Config(
+                "server.session_idle_timeout and server.session_lifetime must be more than 0s"
+                    .into(),
+            ));
+        }
         if config.writer.capacity == 0 || config.writer.batch_size == 0 {
             return Err(Error::Config(
                 "writer.capacity and writer.batch_size must be at least 1".into(),
@@ -259,6 +285,11 @@ mod tests {
         // Written back as it reads.
         let again = Config::from_toml(&toml::to_string(&c).unwrap()).unwrap();
         assert_eq!(again.server.shutdown_grace, Duration::from_millis(500));
+        assert!(!c.server.secure_cookies);
+        assert_eq!(c.server.session_idle_timeout, Duration::from_secs(3600));
+        assert_eq!(c.server.session_lifetime, Duration::from_secs(12 * 3600));
+        let err = Config::from_toml("[server]\nsession_idle_timeout = \"0s\"\n").unwrap_err();
+        assert!(err.to_string().contains("more than 0s"), "{err}");
     }
 
     #[test]

@@ -140,3 +140,53 @@ async fn the_wal_is_truncated_when_idle_and_at_close() {
     let store = open(&db).await;
     assert_eq!(store.count(&Default::default()).await.unwrap(), 12_000);
 }
+
+#[tokio::test]
+async fn a_wal_held_open_by_a_reader_is_truncated_once_it_passes_the_limit() {
+    let db = TestDb::sqlite();
+    let store = open(&db).await;
+    let wal = format!("{}-wal", path(&db));
+    let size = || std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0);
+
+    // A reader holding a snapshot keeps SQLite's own checkpoints from reusing the WAL, so
+    // every batch appends to it: the way a steady read load lets it grow.
+    let mut reader = store.pool().acquire().await.unwrap();
+    sqlx::query("BEGIN").execute(&mut *reader).await.unwrap();
+    let _: i64 = sqlx::query_scalar("SELECT count(*) FROM events")
+        .fetch_one(&mut *reader)
+        .await
+        .unwrap();
+    let filler = "x".repeat(16_000);
+    let group = GroupId::random();
+    let batch = |round: usize| -> Vec<NewEvent> {
+        (0..250)
+            .map(|i| NewEvent::new("info", group.clone(), format!("{round}-{i} {filler}")))
+            .collect()
+    };
+    let mut round = 0;
+    while size() <= eventlog::store::sqlite::WAL_LIMIT {
+        store.insert_batch(&batch(round)).await.unwrap();
+        round += 1;
+        assert!(
+            round < 200,
+            "the WAL never passed the limit: {} bytes",
+            size()
+        );
+    }
+    sqlx::query("COMMIT").execute(&mut *reader).await.unwrap();
+    drop(reader);
+
+    // The next write finds the WAL past the limit and truncates it at once, long before the
+    // idle checkpoint would (the file was written a moment ago).
+    store.insert_batch(&batch(round)).await.unwrap();
+    assert_eq!(
+        size(),
+        0,
+        "a write that finds the WAL past {} bytes truncates it",
+        eventlog::store::sqlite::WAL_LIMIT
+    );
+    assert_eq!(
+        store.count(&Default::default()).await.unwrap(),
+        (round as u64 + 1) * 250
+    );
+}

@@ -58,8 +58,20 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
             }
         })
     };
-    let mut state =
-        eventlog_web::AppState::builder(store, types.clone()).api_body_limit(config.api.body_limit);
+    let mut state = eventlog_web::AppState::builder(store, types.clone())
+        .api_body_limit(config.api.body_limit)
+        .server_config(&config.server);
+    if let Some(url) = &config.database.read_database_url {
+        let replica = eventlog::store::open_replica(url, config.database.connect_options())
+            .await
+            .with_context(|| {
+                format!(
+                    "cannot open the read replica {}",
+                    eventlog::store::redact(url)
+                )
+            })?;
+        state = state.read_store(replica);
+    }
     // Events posted with `send_mail` get an outbox row in their own transaction; the mail
     // sender (the same one `EventLog` starts) sends it, woken by the API's commits. Without
     // `[mail]` the mail stays queued for another process, and the log says so once.

@@ -69,9 +69,9 @@ pub async fn page(
     Path(id): Path<String>,
 ) -> Result<EventPage, AppError> {
     let id: i64 = id.parse().map_err(|_| AppError::NotFound)?;
-    let event = state.store().get(id).await?.ok_or(AppError::NotFound)?;
+    let event = state.reads().get(id).await?.ok_or(AppError::NotFound)?;
     let group = state
-        .store()
+        .reads()
         .group_events(&event.group, GROUP_LIMIT)
         .await?;
     let now = eventlog::event::now();

@@ -86,12 +86,12 @@ pub async fn list(
     params: AdminQuery,
 ) -> Result<EventsPage, AppError> {
     params
-        .check_types(state.types(), state.store().as_ref())
+        .check_types(state.types(), state.reads().as_ref())
         .await?;
     let now = eventlog::event::now();
     let filter = params.filter(now);
     let page = state
-        .store()
+        .reads()
         .list(
             &filter,
             params.list.order,
@@ -99,7 +99,7 @@ pub async fn list(
             PAGE_SIZE,
         )
         .await?;
-    let chart = chart::build(state.store().as_ref(), state.types(), &filter, now).await?;
+    let chart = chart::build(state.reads().as_ref(), state.types(), &filter, now).await?;
     let base = user.base.path().to_owned();
     let rows: Vec<EventRow> = page
         .items

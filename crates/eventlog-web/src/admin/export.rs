@@ -84,12 +84,12 @@ pub async fn export(
         ))
     })?;
     params
-        .check_types(state.types(), state.store().as_ref())
+        .check_types(state.types(), state.reads().as_ref())
         .await?;
     let filter = params.filter(eventlog::event::now());
     let order = params.list.order;
     // Fetch the first chunk before answering, so a store error is a proper error page.
-    let first = state.store().list(&filter, order, None, CHUNK).await?;
+    let first = state.reads().list(&filter, order, None, CHUNK).await?;
     let mut renderer = Renderer::new(format)?;
     let first_chunk = renderer
         .render(&first.items)
@@ -107,7 +107,7 @@ pub async fn export(
                 return None;
             };
             match state
-                .store()
+                .reads()
                 .list(&filter, order, Some(&cursor), CHUNK)
                 .await
             {

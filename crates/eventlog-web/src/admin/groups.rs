@@ -56,12 +56,12 @@ pub async fn list(
     }: GroupsQuery,
 ) -> Result<GroupsPage, AppError> {
     params
-        .check_types(state.types(), state.store().as_ref())
+        .check_types(state.types(), state.reads().as_ref())
         .await?;
     let now = eventlog::event::now();
     let filter = params.group_filter(now);
     let page = state
-        .store()
+        .reads()
         .groups(&filter, cursor.as_ref(), PAGE_SIZE)
         .await?;
     let base = user.base.path().to_owned();

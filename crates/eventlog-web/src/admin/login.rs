@@ -8,11 +8,10 @@ use axum::extract::{ConnectInfo, Form, Query, State};
 use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
-use chrono::Duration;
 use serde::Deserialize;
 
 use crate::auth::rate_limit::{MAX_PASSWORD_BYTES, MAX_USERNAME_CHARS, Refusal};
-use crate::auth::session::{cookie, set_cookie};
+use crate::auth::session::{cookie, cookie_name, set_cookie};
 use crate::auth::{self, CurrentUser, SESSION_COOKIE, password};
 use crate::error::{AppError, Unavailable};
 use crate::{AppState, Base};
@@ -21,8 +20,6 @@ use crate::{AppState, Base};
 const LOGIN_CSRF_COOKIE: &str = "eventlog_login_csrf";
 /// Largest login form body in bytes; larger ones get 413 before they are parsed.
 pub const MAX_FORM_BYTES: usize = 8 * 1024;
-/// How long a session lasts.
-const SESSION_HOURS: i64 = 12;
 
 #[derive(Template, WebTemplate)]
 #[template(path = "login.html")]
@@ -130,7 +127,11 @@ pub async fn submit(
     Form(form): Form<LoginForm>,
 ) -> Result<Response, AppError> {
     let base = Base::from_parts(&parts);
-    let cookie_token = cookie(&parts, LOGIN_CSRF_COOKIE).unwrap_or_default();
+    let cookie_token = cookie(
+        &parts,
+        &cookie_name(LOGIN_CSRF_COOKIE, state.secure_cookies()),
+    )
+    .unwrap_or_default();
     if cookie_token.is_empty() || !auth::constant_time_eq(&cookie_token, &form.csrf) {
         return Err(AppError::Csrf);
     }
@@ -185,8 +186,10 @@ pub async fn submit(
             form.username,
         ));
     };
+    state.purge_sessions_now_and_then();
     let token = auth::random_token();
-    let expires = eventlog::event::now() + Duration::hours(SESSION_HOURS);
+    let lifetime = state.session_lifetime();
+    let expires = eventlog::event::now() + lifetime;
     state
         .store()
         .create_session(
@@ -200,7 +203,13 @@ pub async fn submit(
     let mut resp = Redirect::to(&safe_next(&base, &form.next)).into_response();
     let headers = resp.headers_mut();
     for c in [
-        set_cookie(SESSION_COOKIE, &token, &base, SESSION_HOURS * 3600, secure),
+        set_cookie(
+            SESSION_COOKIE,
+            &token,
+            &base,
+            lifetime.num_seconds(),
+            secure,
+        ),
         set_cookie(LOGIN_CSRF_COOKIE, "", &base, 0, secure),
     ] {
         if let Ok(v) = header::HeaderValue::from_str(&c) {

@@ -266,14 +266,14 @@ pub async fn list(
     _auth: Authorized,
     ApiListQuery(q): ApiListQuery,
 ) -> Result<Json<ListResponse>, ApiError> {
-    q.check_types(&state.types, state.store.as_ref())
+    q.check_types(&state.types, state.reads.as_ref())
         .await
         .map_err(|e| match e {
             TypeCheckError::Filter(e) => bad_filter(e),
             TypeCheckError::Store(e) => e.into(),
         })?;
     let page = state
-        .store
+        .reads
         .list(&q.filter(), q.order, q.cursor.as_ref(), q.limit())
         .await?;
     Ok(Json(ListResponse {
@@ -300,9 +300,9 @@ pub async fn get_one(
     Path(id): Path<String>,
 ) -> Result<Json<ApiEvent>, ApiError> {
     let event = if let Ok(n) = id.parse::<i64>() {
-        state.store.get(n).await?
+        state.reads.get(n).await?
     } else if let Ok(uuid) = id.parse::<Uuid>() {
-        state.store.get_by_uuid(uuid).await?
+        state.reads.get_by_uuid(uuid).await?
     } else {
         return Err(ApiError::bad_request(format!(
             "{id:?} is neither an event id nor a uuid"

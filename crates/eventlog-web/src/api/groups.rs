@@ -33,7 +33,7 @@ pub async fn get_group(
         .group_summary(&group)
         .await?
         .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, format!("no group {group:?}")))?;
-    let events = state.store.group_events(&group, MAX_GROUP_EVENTS).await?;
+    let events = state.reads.group_events(&group, MAX_GROUP_EVENTS).await?;
     let status = state
         .types
         .most_severe(summary.types.iter().map(String::as_str))

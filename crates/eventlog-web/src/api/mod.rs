@@ -40,6 +40,8 @@ pub struct ApiState {
     /// The store: events are inserted directly (not through the background writer) so that
     /// a 201 means committed.
     pub store: Arc<dyn Backend>,
+    /// Where list and get requests read: `store`, or a read replica.
+    pub reads: Arc<dyn Backend>,
     /// The configured event types; ingest rejects others.
     pub types: Arc<EventTypes>,
     /// Largest request body in bytes (`[api] body_limit`).
@@ -54,12 +56,19 @@ impl ApiState {
     /// State with the default body limit (8 MiB).
     pub fn new(store: Arc<dyn Backend>, types: EventTypes) -> Self {
         ApiState {
+            reads: store.clone(),
             store,
             types: Arc::new(types),
             body_limit: eventlog::config::ApiConfig::default().body_limit,
             group_commit: Arc::default(),
             observer: None,
         }
+    }
+
+    /// Serves list and get requests from `reads` (a read replica) instead of the primary.
+    pub fn with_reads(mut self, reads: Arc<dyn Backend>) -> Self {
+        self.reads = reads;
+        self
     }
 
     /// Tells `observer` about every event this API stores, after the commit (the server

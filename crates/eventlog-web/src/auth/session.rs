@@ -25,11 +25,23 @@ pub fn cookie(parts: &Parts, name: &str) -> Option<String> {
         .map(|(_, v)| v.to_owned())
 }
 
-/// `Set-Cookie` value: HttpOnly, SameSite=Lax, scoped to where the admin is mounted.
+/// The name a cookie has on the wire: with `secure`, the `__Host-` prefix, which browsers
+/// accept only from HTTPS, with `Path=/` and no `Domain` (so no sibling subdomain can plant it).
+pub fn cookie_name(name: &str, secure: bool) -> String {
+    if secure {
+        format!("__Host-{name}")
+    } else {
+        name.to_owned()
+    }
+}
+
+/// `Set-Cookie` value: HttpOnly, SameSite=Lax, scoped to where the admin is mounted (or, with
+/// `secure`, `Secure`, `__Host-`-prefixed and `Path=/`, as that prefix requires).
 pub fn set_cookie(name: &str, value: &str, base: &Base, max_age_secs: i64, secure: bool) -> String {
+    let name = cookie_name(name, secure);
+    let path = if secure { "/" } else { base.cookie_path() };
     format!(
-        "{name}={value}; Path={}; HttpOnly; SameSite=Lax; Max-Age={max_age_secs}{}",
-        base.cookie_path(),
+        "{name}={value}; Path={path}; HttpOnly; SameSite=Lax; Max-Age={max_age_secs}{}",
         if secure { "; Secure" } else { "" }
     )
 }
@@ -119,13 +131,15 @@ impl FromRequestParts<AppState> for CurrentUser {
                 }),
             };
         }
-        let Some(token) = cookie(parts, SESSION_COOKIE) else {
+        let name = cookie_name(SESSION_COOKIE, state.secure_cookies());
+        let Some(token) = cookie(parts, &name) else {
             return Err(login());
         };
+        state.purge_sessions_now_and_then();
         let token_hash = super::hash_token(&token);
         match state
             .store()
-            .session(&token_hash, eventlog::event::now())
+            .session(&token_hash, eventlog::event::now(), state.session_idle())
             .await?
         {
             Some(session) => Ok(CurrentUser {

@@ -229,6 +229,19 @@ pub async fn open_with(url: &str, options: ConnectOptions) -> Result<Arc<dyn Bac
     Ok(store)
 }
 
+/// Opens a read-only replica of a PostgreSQL store (a hot standby that streams from the
+/// primary): no migrations are applied, since the replica follows the primary's schema.
+/// Only `postgres://` URLs: a SQLite file has no replicas.
+pub async fn open_replica(
+    url: &str,
+    options: ConnectOptions,
+) -> Result<Arc<dyn Backend>, StoreError> {
+    match url.split(':').next().unwrap_or_default() {
+        "postgres" | "postgresql" => open_postgres(url, options).await,
+        _ => Err(StoreError::UnsupportedUrl { url: redact(url) }),
+    }
+}
+
 #[cfg(feature = "sqlite")]
 async fn open_sqlite(url: &str, options: ConnectOptions) -> Result<Arc<dyn Backend>, StoreError> {
     Ok(Arc::new(

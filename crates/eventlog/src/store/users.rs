@@ -13,6 +13,21 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::StoreError;
 
+/// A session's last-seen time is refreshed at most this often (or a quarter of the idle
+/// timeout, if that is shorter), so that a busy session costs a read, not a write, per request.
+const SEEN_RESOLUTION_SECS: i64 = 60;
+
+/// Whether a session last marked as seen at `seen` is to be marked again at `now`, for an idle
+/// timeout of `idle`: often enough that a session in use never times out, rarely enough that
+/// most requests do not write.
+pub(crate) fn session_needs_touch(
+    seen: DateTime<Utc>,
+    now: DateTime<Utc>,
+    idle: chrono::Duration,
+) -> bool {
+    now - seen >= chrono::Duration::seconds(SEEN_RESOLUTION_SECS).min(idle / 4)
+}
+
 /// What a user may do in the admin.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -112,12 +127,23 @@ pub trait UserStore: Send + Sync + 'static {
         expires_at: DateTime<Utc>,
     ) -> Result<(), StoreError>;
 
-    /// The session stored under `token_hash`, if it has not expired at `now`.
+    /// The session stored under `token_hash`, if at `now` it has neither expired nor been
+    /// idle (no request) for `idle` or longer. Marks it as seen at `now` (at most once a
+    /// minute, so that a busy session costs a read, not a write, per request).
     async fn session(
         &self,
         token_hash: &str,
         now: DateTime<Utc>,
+        idle: chrono::Duration,
     ) -> Result<Option<Session>, StoreError>;
+
+    /// Deletes every session that at `now` has expired or been idle for `idle` or longer;
+    /// returns how many.
+    async fn purge_sessions(
+        &self,
+        now: DateTime<Utc>,
+        idle: chrono::Duration,
+    ) -> Result<u64, StoreError>;
 
     /// Ends a session (logout). Also drops every session that has expired before `now`.
     async fn delete_session(&self, token_hash: &str, now: DateTime<Utc>) -> Result<(), StoreError>;

@@ -7,6 +7,7 @@ use sqlx::postgres::PgRow;
 
 use super::PostgresStore;
 use crate::error::StoreError;
+use crate::store::users::session_needs_touch;
 use crate::store::{Role, Session, User, UserStore};
 
 fn row_to_user(row: &PgRow) -> Result<User, StoreError> {
@@ -101,13 +102,14 @@ impl UserStore for PostgresStore {
         expires_at: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         sqlx::query(
-            "INSERT INTO sessions (token_hash, user_id, csrf_token, expires_at) \
-             VALUES ($1, $2, $3, $4)",
+            "INSERT INTO sessions (token_hash, user_id, csrf_token, expires_at, last_seen_at) \
+             VALUES ($1, $2, $3, $4, $5)",
         )
         .bind(token_hash)
         .bind(user_id)
         .bind(csrf_token)
         .bind(expires_at)
+        .bind(crate::event::now())
         .execute(self.pool())
         .await?;
         Ok(())
@@ -117,24 +119,45 @@ impl UserStore for PostgresStore {
         &self,
         token_hash: &str,
         now: DateTime<Utc>,
+        idle: chrono::Duration,
     ) -> Result<Option<Session>, StoreError> {
         let row = sqlx::query(
-            "SELECT u.id, u.name, u.role, u.created_at, s.csrf_token, s.expires_at \
-             FROM sessions s JOIN users u ON u.id = s.user_id \
-             WHERE s.token_hash = $1 AND s.expires_at > $2",
+            "SELECT u.id, u.name, u.role, u.created_at, s.csrf_token, s.expires_at, \
+             s.last_seen_at FROM sessions s JOIN users u ON u.id = s.user_id \
+             WHERE s.token_hash = $1 AND s.expires_at > $2 AND s.last_seen_at > $3",
         )
         .bind(token_hash)
         .bind(now)
+        .bind(now - idle)
         .fetch_optional(self.pool())
         .await?;
-        match row {
-            Some(r) => Ok(Some(Session {
-                user: row_to_user(&r)?,
-                csrf_token: r.try_get("csrf_token")?,
-                expires_at: r.try_get("expires_at")?,
-            })),
-            None => Ok(None),
+        let Some(r) = row else { return Ok(None) };
+        let seen: DateTime<Utc> = r.try_get("last_seen_at")?;
+        if session_needs_touch(seen, now, idle) {
+            sqlx::query("UPDATE sessions SET last_seen_at = $1 WHERE token_hash = $2")
+                .bind(now)
+                .bind(token_hash)
+                .execute(self.pool())
+                .await?;
         }
+        Ok(Some(Session {
+            user: row_to_user(&r)?,
+            csrf_token: r.try_get("csrf_token")?,
+            expires_at: r.try_get("expires_at")?,
+        }))
+    }
+
+    async fn purge_sessions(
+        &self,
+        now: DateTime<Utc>,
+        idle: chrono::Duration,
+    ) -> Result<u64, StoreError> {
+        let done = sqlx::query("DELETE FROM sessions WHERE expires_at <= $1 OR last_seen_at <= $2")
+            .bind(now)
+            .bind(now - idle)
+            .execute(self.pool())
+            .await?;
+        Ok(done.rows_affected())
     }
 
     async fn delete_session(&self, token_hash: &str, now: DateTime<Utc>) -> Result<(), StoreError> {

@@ -7,6 +7,7 @@ use sqlx::sqlite::SqliteRow;
 
 use super::{SqliteStore, micros_to_time};
 use crate::error::StoreError;
+use crate::store::users::session_needs_touch;
 use crate::store::{Role, Session, User, UserStore};
 
 fn row_to_user(row: &SqliteRow) -> Result<User, StoreError> {
@@ -106,12 +107,14 @@ impl UserStore for SqliteStore {
         expires_at: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         sqlx::query(
-            "INSERT INTO sessions (token_hash, user_id, csrf_token, expires_at) VALUES (?, ?, ?, ?)",
+            "INSERT INTO sessions (token_hash, user_id, csrf_token, expires_at, last_seen_at) \
+             VALUES (?, ?, ?, ?, ?)",
         )
         .bind(token_hash)
         .bind(user_id)
         .bind(csrf_token)
         .bind(expires_at.timestamp_micros())
+        .bind(crate::event::now().timestamp_micros())
         .execute(self.pool())
         .await?;
         Ok(())
@@ -121,24 +124,45 @@ impl UserStore for SqliteStore {
         &self,
         token_hash: &str,
         now: DateTime<Utc>,
+        idle: chrono::Duration,
     ) -> Result<Option<Session>, StoreError> {
         let row = sqlx::query(
-            "SELECT u.id, u.name, u.role, u.created_at, s.csrf_token, s.expires_at \
-             FROM sessions s JOIN users u ON u.id = s.user_id \
-             WHERE s.token_hash = ? AND s.expires_at > ?",
+            "SELECT u.id, u.name, u.role, u.created_at, s.csrf_token, s.expires_at, \
+             s.last_seen_at FROM sessions s JOIN users u ON u.id = s.user_id \
+             WHERE s.token_hash = ? AND s.expires_at > ? AND s.last_seen_at > ?",
         )
         .bind(token_hash)
         .bind(now.timestamp_micros())
+        .bind((now - idle).timestamp_micros())
         .fetch_optional(self.pool())
         .await?;
-        match row {
-            Some(r) => Ok(Some(Session {
-                user: row_to_user(&r)?,
-                csrf_token: r.try_get("csrf_token")?,
-                expires_at: micros_to_time(r.try_get("expires_at")?)?,
-            })),
-            None => Ok(None),
+        let Some(r) = row else { return Ok(None) };
+        let seen = micros_to_time(r.try_get("last_seen_at")?)?;
+        if session_needs_touch(seen, now, idle) {
+            sqlx::query("UPDATE sessions SET last_seen_at = ? WHERE token_hash = ?")
+                .bind(now.timestamp_micros())
+                .bind(token_hash)
+                .execute(self.pool())
+                .await?;
         }
+        Ok(Some(Session {
+            user: row_to_user(&r)?,
+            csrf_token: r.try_get("csrf_token")?,
+            expires_at: micros_to_time(r.try_get("expires_at")?)?,
+        }))
+    }
+
+    async fn purge_sessions(
+        &self,
+        now: DateTime<Utc>,
+        idle: chrono::Duration,
+    ) -> Result<u64, StoreError> {
+        let done = sqlx::query("DELETE FROM sessions WHERE expires_at <= ? OR last_seen_at <= ?")
+            .bind(now.timestamp_micros())
+            .bind((now - idle).timestamp_micros())
+            .execute(self.pool())
+            .await?;
+        Ok(done.rows_affected())
     }
 
     async fn delete_session(&self, token_hash: &str, now: DateTime<Utc>) -> Result<(), StoreError> {

@@ -23,13 +23,14 @@
 //! search box) count as absent. No value may contain NUL (U+0000), which neither database can
 //! compare; a data path key may not contain `"`, `\` or control characters.
 
-use std::fmt;
+mod error;
+mod keys;
+mod time;
 
-use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Utc};
-use thiserror::Error;
+pub use error::{FilterError, Rule, TypeCheckError, shorten};
+pub use keys::{KEYS, KeyDoc};
+pub use time::{End, TimeBound};
 
-use crate::error::StoreError;
-pub use crate::error::shorten;
 use crate::event_type::{EventTypes, validate_type_name};
 use crate::store::{Cursor, DataMatch, EventFilter, Order, Store};
 
@@ -37,222 +38,6 @@ use crate::store::{Cursor, DataMatch, EventFilter, Order, Store};
 pub const DEFAULT_LIMIT: usize = 100;
 /// Largest page size.
 pub const MAX_LIMIT: usize = 1000;
-
-/// What a key of the filter language means; the one table behind the parser's list of known
-/// keys and the OpenAPI parameters.
-pub struct KeyDoc {
-    /// The key in a query string.
-    pub key: &'static str,
-    /// What it selects.
-    pub doc: &'static str,
-    /// Whether its value is a number (else text).
-    pub integer: bool,
-}
-
-/// Every key [`ListQuery::from_pairs`] understands, besides `data.PATH`.
-pub const KEYS: &[KeyDoc] = &[
-    KeyDoc {
-        key: "q",
-        doc: "Case-insensitive text in group, message or initiator.",
-        integer: false,
-    },
-    KeyDoc {
-        key: "type",
-        doc: "Event type; repeat for several, or separate with commas. A type that is neither configured nor stored is an error.",
-        integer: false,
-    },
-    KeyDoc {
-        key: "group",
-        doc: "Exactly this group.",
-        integer: false,
-    },
-    KeyDoc {
-        key: "initiator",
-        doc: "Exactly this initiator.",
-        integer: false,
-    },
-    KeyDoc {
-        key: "since",
-        doc: "At or after this time (UTC): YYYY-MM-DD, YYYY-MM-DDTHH:MM[:SS] or RFC 3339.",
-        integer: false,
-    },
-    KeyDoc {
-        key: "until",
-        doc: "Before this time, same forms; a date alone includes that whole day.",
-        integer: false,
-    },
-    KeyDoc {
-        key: "order",
-        doc: "`desc` (newest first, default) or `asc`.",
-        integer: false,
-    },
-    KeyDoc {
-        key: "cursor",
-        doc: "`next_cursor` of the previous page.",
-        integer: false,
-    },
-    KeyDoc {
-        key: "limit",
-        doc: "Page size, 1 to 1000 (default 100).",
-        integer: true,
-    },
-];
-
-/// The rule a filter value broke.
-#[derive(Debug, Clone, PartialEq, Eq, Error)]
-#[non_exhaustive]
-pub enum Rule {
-    /// Not one of the accepted time forms.
-    #[error(
-        "not a time: use YYYY-MM-DD, YYYY-MM-DDTHH:MM, YYYY-MM-DDTHH:MM:SS or RFC 3339 (2026-01-31T12:00:00Z)"
-    )]
-    Time,
-    /// A time outside years 0001 to 9999.
-    #[error("the year must be from 0001 to 9999")]
-    YearRange,
-    /// `order` is not `asc` or `desc`.
-    #[error("not \"asc\" or \"desc\"")]
-    Order,
-    /// `cursor` does not come from a previous page.
-    #[error("not a cursor from a previous page")]
-    Cursor,
-    /// `limit` out of range.
-    #[error("not a number from 1 to {MAX_LIMIT}")]
-    Limit,
-    /// An empty key between dots in a data path.
-    #[error("a data path needs a key between every dot (data.KEY or data.KEY.SUBKEY)")]
-    DataPathEmpty,
-    /// A data path key with a character the stores cannot look up.
-    #[error("a data path key may not contain '\"', '\\' or control characters")]
-    DataPathChar,
-    /// Not a valid type name.
-    #[error("not a type name: a letter or '_', then letters, digits or '_', at most 50")]
-    TypeName,
-    /// A type that is neither configured nor found in stored events.
-    #[error("unknown type: neither configured ({configured}) nor found in stored events")]
-    UnknownType {
-        /// The configured type names, comma-separated.
-        configured: String,
-    },
-    /// A NUL character, which neither database can compare.
-    #[error("contains a NUL character (U+0000)")]
-    Nul,
-    /// A key this listing does not know.
-    #[error(
-        "unknown parameter; known: q, type, group, initiator, since, until, data.PATH, order, cursor, limit"
-    )]
-    UnknownKey,
-    /// A key the listing knows with a value it does not (e.g. the admin's `date`).
-    #[error("not one of: {0}")]
-    OneOf(&'static str),
-    /// The query string is not `key=value&…`.
-    #[error("not a query string of key=value pairs")]
-    Malformed,
-}
-
-/// A filter value that cannot be used: which key, the value (shortened to 100 characters) and
-/// the rule it broke.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FilterError {
-    /// The key as given (`until`, `type`, `data.customer.email`).
-    pub key: String,
-    /// The value, shortened to 100 characters.
-    pub value: String,
-    /// What is wrong with it.
-    pub rule: Rule,
-}
-
-impl FilterError {
-    /// An error for `key=value`, quoting at most 100 characters of the value.
-    pub fn new(key: &str, value: &str, rule: Rule) -> Self {
-        FilterError {
-            key: key.to_owned(),
-            value: shorten(value),
-            rule,
-        }
-    }
-}
-
-impl fmt::Display for FilterError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}={:?}: {}", self.key, self.value, self.rule)
-    }
-}
-
-impl std::error::Error for FilterError {}
-
-/// Which end of a range a time bounds: a date alone means the start of that day for `since`
-/// and the end of that day (inclusive) for `until`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum End {
-    /// The start (`since`).
-    Since,
-    /// The end (`until`).
-    Until,
-}
-
-/// A time bound: the text as given (kept so a form shows what was typed) and the instant.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TimeBound {
-    text: String,
-    at: DateTime<Utc>,
-}
-
-impl TimeBound {
-    /// Parses `text` as the `end` of a range; `key` names it in the error.
-    pub fn parse(key: &str, text: &str, end: End) -> Result<TimeBound, FilterError> {
-        let err = |rule| FilterError::new(key, text, rule);
-        let at = if let Ok(t) = DateTime::parse_from_rfc3339(text) {
-            t.with_timezone(&Utc)
-        } else if let Some(t) = [
-            "%Y-%m-%dT%H:%M",
-            "%Y-%m-%dT%H:%M:%S",
-            "%Y-%m-%d %H:%M",
-            "%Y-%m-%d %H:%M:%S",
-        ]
-        .iter()
-        .find_map(|fmt| NaiveDateTime::parse_from_str(text, fmt).ok())
-        {
-            Utc.from_utc_datetime(&t)
-        } else if let Ok(d) = NaiveDate::parse_from_str(text, "%Y-%m-%d") {
-            let d = match end {
-                End::Since => d,
-                // The whole day is included: the bound is the next midnight (exclusive).
-                End::Until => d.succ_opt().ok_or_else(|| err(Rule::YearRange))?,
-            };
-            Utc.from_utc_datetime(&d.and_time(NaiveTime::MIN))
-        } else {
-            return Err(err(Rule::Time));
-        };
-        // Bounded years keep every later computation (chart spans, presets) far from
-        // chrono's limits, and both databases store them.
-        if !(1..=10_000).contains(&at.year()) || (at.year() == 10_000 && end == End::Since) {
-            return Err(err(Rule::YearRange));
-        }
-        Ok(TimeBound {
-            text: text.to_owned(),
-            at,
-        })
-    }
-
-    /// A bound at an instant, written as RFC 3339.
-    pub fn at_instant(at: DateTime<Utc>) -> TimeBound {
-        TimeBound {
-            text: at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
-            at,
-        }
-    }
-
-    /// The instant.
-    pub fn at(&self) -> DateTime<Utc> {
-        self.at
-    }
-
-    /// The text as given.
-    pub fn as_str(&self) -> &str {
-        &self.text
-    }
-}
 
 /// A parsed listing request: which events, in which order, from where, how many.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -461,62 +246,12 @@ impl ListQuery {
     }
 }
 
-/// Why [`ListQuery::check_types`] refused.
-#[derive(Debug, Error)]
-pub enum TypeCheckError {
-    /// A type that does not exist.
-    #[error(transparent)]
-    Filter(#[from] FilterError),
-    /// The store could not be asked.
-    #[error(transparent)]
-    Store(#[from] StoreError),
-}
-
 /// Decoded key/value pairs of a query string (`+` is a space, `%XX` a byte; invalid UTF-8
 /// becomes U+FFFD).
 pub fn form_pairs(query: &str) -> Vec<(String, String)> {
     form_urlencoded::parse(query.as_bytes())
         .into_owned()
         .collect()
-}
-
-#[cfg(feature = "openapi")]
-impl utoipa::IntoParams for ListQuery {
-    fn into_params(
-        _parameter_in: impl Fn() -> Option<utoipa::openapi::path::ParameterIn>,
-    ) -> Vec<utoipa::openapi::path::Parameter> {
-        use utoipa::openapi::path::{ParameterBuilder, ParameterIn};
-        use utoipa::openapi::{ObjectBuilder, Required, Type};
-        let mut params: Vec<_> = KEYS
-            .iter()
-            .map(|k| {
-                let ty = if k.integer {
-                    Type::Integer
-                } else {
-                    Type::String
-                };
-                ParameterBuilder::new()
-                    .name(k.key)
-                    .parameter_in(ParameterIn::Query)
-                    .required(Required::False)
-                    .description(Some(k.doc))
-                    .schema(Some(ObjectBuilder::new().schema_type(ty)))
-                    .build()
-            })
-            .collect();
-        params.push(
-            ParameterBuilder::new()
-                .name("data.PATH")
-                .parameter_in(ParameterIn::Query)
-                .required(Required::False)
-                .description(Some(
-                    "The value at PATH inside `data` equals this text, e.g. `data.customer.email=a@b.c`.",
-                ))
-                .schema(Some(ObjectBuilder::new().schema_type(Type::String)))
-                .build(),
-        );
-        params
-    }
 }
 
 #[cfg(test)]
@@ -601,28 +336,5 @@ mod tests {
         let e = parse(&format!("since={}", "x".repeat(10_000))).unwrap_err();
         assert_eq!(e.value.chars().count(), 101);
         assert!(e.to_string().len() < 300, "{e}");
-    }
-
-    #[test]
-    fn every_time_form() {
-        for (text, end, want) in [
-            ("2026-01-31", End::Since, "2026-01-31T00:00:00+00:00"),
-            ("2026-01-31", End::Until, "2026-02-01T00:00:00+00:00"),
-            ("2026-01-31T12:05", End::Until, "2026-01-31T12:05:00+00:00"),
-            (
-                "2026-01-31 12:05:07",
-                End::Since,
-                "2026-01-31T12:05:07+00:00",
-            ),
-            (
-                "2026-01-31T12:00:00+01:00",
-                End::Since,
-                "2026-01-31T11:00:00+00:00",
-            ),
-            ("9999-12-31", End::Until, "+10000-01-01T00:00:00+00:00"),
-        ] {
-            let t = TimeBound::parse("t", text, end).unwrap();
-            assert_eq!(t.at().to_rfc3339(), want, "{text}");
-        }
     }
 }

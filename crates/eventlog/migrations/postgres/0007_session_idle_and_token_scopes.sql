@@ -1,0 +1,8 @@
+-- Sessions end after a period without requests (idle timeout) as well as at their absolute
+-- expiry; existing sessions count as idle from now on.
+ALTER TABLE sessions ADD COLUMN last_seen_at TIMESTAMPTZ NOT NULL DEFAULT now();
+CREATE INDEX sessions_last_seen ON sessions (last_seen_at);
+
+-- API tokens get a scope: what they may do. Existing tokens keep full access.
+ALTER TABLE api_tokens ADD COLUMN scope TEXT NOT NULL DEFAULT 'all'
+    CHECK (scope IN ('ingest', 'read', 'all'));
