@@ -160,7 +160,10 @@ fn main() {
         }
         for backend in backends {
             let batches = std::env::var("INGEST_BATCHES").unwrap_or_else(|_| "1000,100,1".into());
-            for batch in batches.split(',').filter_map(|b| b.trim().parse::<usize>().ok()) {
+            for batch in batches
+                .split(',')
+                .filter_map(|b| b.trim().parse::<usize>().ok())
+            {
                 let db = TestDb::backend(backend).await;
                 run_case(&db, backend, batch).await;
                 if batch > 1 {

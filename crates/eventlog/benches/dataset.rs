@@ -8,6 +8,7 @@
 //! - `EVENTLOG_BENCH_POSTGRES_URL`: a PostgreSQL server (maintenance database URL) in which the
 //!   bench creates and drops a database of its own; without it, `EVENTLOG_TEST_POSTGRES_URL`
 //!   is used the same way; without either, PostgreSQL is skipped (and says so).
+//! - `EVENTLOG_BENCH_BACKENDS=sqlite` or `=postgres`: run one backend only.
 //! - `EVENTLOG_BENCH_JSONL=PATH`: also write the dataset as JSON Lines, for timing
 //!   `eventlog import PATH` on its own.
 //!
@@ -87,7 +88,12 @@ struct Dataset {
 
 impl Dataset {
     fn new(total: usize) -> Self {
-        Self::starting(total, 42, Utc::now() - TimeDelta::days(30), TimeDelta::days(30))
+        Self::starting(
+            total,
+            42,
+            Utc::now() - TimeDelta::days(30),
+            TimeDelta::days(30),
+        )
     }
 
     /// `total` events from `start` over `span`, from generator seed `seed`.
@@ -244,8 +250,7 @@ async fn searches_during_ingest(store: Arc<dyn Backend>, sample_group: &str) {
         let (store, stop) = (store.clone(), stop.clone());
         tokio::spawn(async move {
             // Far more than it will get to: the writer stops when the searches are done.
-            let mut data =
-                Dataset::starting(100_000_000, 7, Utc::now(), TimeDelta::days(1_000));
+            let mut data = Dataset::starting(100_000_000, 7, Utc::now(), TimeDelta::days(1_000));
             let mut stored = 0usize;
             let start = Instant::now();
             while !stop.load(std::sync::atomic::Ordering::Relaxed) {
@@ -374,9 +379,15 @@ fn main() {
         std::io::BufWriter::new(std::fs::File::create(&p).expect("create the JSONL file"))
     });
 
+    // EVENTLOG_BENCH_BACKENDS=postgres (or sqlite) runs one backend only.
+    let only = std::env::var("EVENTLOG_BENCH_BACKENDS").unwrap_or_default();
+    let run = |backend: &str| only.is_empty() || only.split(',').any(|b| b.trim() == backend);
     let dir = tempfile::tempdir().expect("temp dir");
     let sqlite = format!("sqlite://{}", dir.path().join("dataset.db").display());
     runtime.block_on(async {
+        if !run("sqlite") {
+            return;
+        }
         println!("sqlite ({total} events)");
         let store: Arc<dyn Backend> = store::open(&sqlite).await.expect("open");
         let sample = load(
@@ -399,6 +410,9 @@ fn main() {
 
     let pg = std::env::var("EVENTLOG_BENCH_POSTGRES_URL")
         .or_else(|_| std::env::var("EVENTLOG_TEST_POSTGRES_URL"));
+    if !run("postgres") {
+        return;
+    }
     let Ok(admin) = pg else {
         println!(
             "postgres: skipped (set EVENTLOG_BENCH_POSTGRES_URL or EVENTLOG_TEST_POSTGRES_URL)"
@@ -426,12 +440,17 @@ async fn pg_database(admin: &str) -> (String, String) {
     let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(admin)
         .await
         .expect("connect to PostgreSQL");
-    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
-        "DROP DATABASE IF EXISTS {name}; CREATE DATABASE {name}"
-    )))
-    .execute(&mut conn)
-    .await
-    .expect("create database");
+    // One statement each: several in one call run as one transaction, which DROP DATABASE
+    // and CREATE DATABASE refuse.
+    for sql in [
+        format!("DROP DATABASE IF EXISTS {name}"),
+        format!("CREATE DATABASE {name}"),
+    ] {
+        sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+            .execute(&mut conn)
+            .await
+            .expect("create database");
+    }
     let base = match admin.rfind('/') {
         Some(i) if i > admin.find("://").map_or(0, |s| s + 2) => &admin[..i],
         _ => admin,

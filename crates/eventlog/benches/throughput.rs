@@ -7,9 +7,10 @@
 //!
 //! - batched writer: `EventLog` from the caller's thread, until everything is stored;
 //! - raw ceiling: the same rows into the same schema (search index and group summaries
-//!   included) with no library around them: on SQLite, prepared single-row statements on one
-//!   `rusqlite` connection, 5,000 events per transaction, WAL and synchronous=NORMAL as the
-//!   store sets them; on PostgreSQL, the group upsert as one statement and the events by
+//!   included) with no eventlog code around them: on SQLite, prepared single-row statements
+//!   on one sqlx connection, 5,000 events per transaction, WAL and synchronous=NORMAL as the
+//!   store sets them (each statement is a round trip to sqlx's SQLite thread: a C-level loop
+//!   would be faster still); on PostgreSQL, the group upsert as one statement and the events by
 //!   `COPY`, 5,000 per transaction;
 //! - naive: one autocommitted INSERT per event, awaited before the next (django-eventlog's way).
 //!
@@ -123,76 +124,72 @@ fn summaries(batch: &[NewEvent]) -> Summaries<'_> {
     }
 }
 
-/// The SQLite ceiling: prepared statements on one rusqlite connection, no library.
-fn raw_sqlite(path: &std::path::Path) -> f64 {
+/// The SQLite ceiling: prepared single-row statements on one connection (sqlx caches each
+/// statement prepared), no eventlog code around them.
+async fn raw_sqlite(url: &str) -> f64 {
+    use sqlx::{Connection, Row};
     let all = events(RAW_EVENTS);
-    let mut conn = rusqlite::Connection::open(path).unwrap();
-    conn.execute_batch(
+    let mut conn = sqlx::SqliteConnection::connect(url).await.unwrap();
+    sqlx::raw_sql(
         "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA cache_size = -16384;",
     )
+    .execute(&mut conn)
+    .await
     .unwrap();
     let start = Instant::now();
     for batch in all.chunks(RAW_BATCH) {
         let sums = summaries(batch);
-        let tx = conn.transaction().unwrap();
-        {
-            let mut upsert = tx
-                .prepare_cached(
-                    "INSERT INTO event_groups (group_id, first_at, last_at, event_count) \
-                     VALUES (?1, ?2, ?3, ?4) ON CONFLICT (group_id) DO UPDATE SET \
-                     first_at = min(first_at, excluded.first_at), \
-                     last_at = max(last_at, excluded.last_at), \
-                     event_count = event_count + excluded.event_count RETURNING gid",
-                )
-                .unwrap();
-            let mut gids: HashMap<&str, i64> = HashMap::with_capacity(sums.groups.len());
-            for (g, first, last, n) in &sums.groups {
-                let gid: i64 = upsert
-                    .query_row(
-                        rusqlite::params![
-                            g,
-                            first.timestamp_micros(),
-                            last.timestamp_micros(),
-                            n
-                        ],
-                        |r| r.get(0),
-                    )
-                    .unwrap();
-                gids.insert(g, gid);
-            }
-            let mut types = tx
-                .prepare_cached(
-                    "INSERT INTO event_group_types (gid, event_type, event_count) \
-                     VALUES (?1, ?2, ?3) ON CONFLICT (gid, event_type) DO UPDATE SET \
-                     event_count = event_count + excluded.event_count",
-                )
-                .unwrap();
-            for (g, t, n) in &sums.types {
-                types.execute(rusqlite::params![gids[g], t, n]).unwrap();
-            }
-            let mut insert = tx
-                .prepare_cached(
-                    "INSERT INTO events (uuid, event_type, gid, ts, message, data, initiator, \
-                     send_mail) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) \
-                     ON CONFLICT (uuid) DO NOTHING",
-                )
-                .unwrap();
-            for e in batch {
-                insert
-                    .execute(rusqlite::params![
-                        e.uuid.as_bytes().as_slice(),
-                        e.event_type,
-                        gids[e.group.as_str()],
-                        e.timestamp.timestamp_micros(),
-                        e.message,
-                        e.data.as_ref().map(|d| d.to_string()),
-                        e.initiator,
-                        e.send_mail,
-                    ])
-                    .unwrap();
-            }
+        let mut tx = conn.begin().await.unwrap();
+        let mut gids: HashMap<&str, i64> = HashMap::with_capacity(sums.groups.len());
+        for (g, first, last, n) in &sums.groups {
+            let row = sqlx::query(
+                "INSERT INTO event_groups (group_id, first_at, last_at, event_count) \
+                 VALUES (?1, ?2, ?3, ?4) ON CONFLICT (group_id) DO UPDATE SET \
+                 first_at = min(first_at, excluded.first_at), \
+                 last_at = max(last_at, excluded.last_at), \
+                 event_count = event_count + excluded.event_count RETURNING gid",
+            )
+            .bind(*g)
+            .bind(first.timestamp_micros())
+            .bind(last.timestamp_micros())
+            .bind(*n)
+            .fetch_one(&mut *tx)
+            .await
+            .unwrap();
+            gids.insert(g, row.get(0));
         }
-        tx.commit().unwrap();
+        for (g, t, n) in &sums.types {
+            sqlx::query(
+                "INSERT INTO event_group_types (gid, event_type, event_count) \
+                 VALUES (?1, ?2, ?3) ON CONFLICT (gid, event_type) DO UPDATE SET \
+                 event_count = event_count + excluded.event_count",
+            )
+            .bind(gids[g])
+            .bind(*t)
+            .bind(*n)
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+        }
+        for e in batch {
+            sqlx::query(
+                "INSERT INTO events (uuid, event_type, gid, ts, message, data, initiator, \
+                 send_mail) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) \
+                 ON CONFLICT (uuid) DO NOTHING",
+            )
+            .bind(e.uuid)
+            .bind(e.event_type.as_str())
+            .bind(gids[e.group.as_str()])
+            .bind(e.timestamp.timestamp_micros())
+            .bind(e.message.as_str())
+            .bind(e.data.as_ref().map(|d| d.to_string()))
+            .bind(e.initiator.as_deref())
+            .bind(e.send_mail.as_deref())
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+        }
+        tx.commit().await.unwrap();
     }
     RAW_EVENTS as f64 / start.elapsed().as_secs_f64()
 }
@@ -332,13 +329,14 @@ fn main() {
     let dir = tempfile::tempdir().expect("temp dir");
 
     // The raw ceiling in a database of its own, created and migrated by the store.
-    let raw_path = dir.path().join("raw.db");
-    let raw_url = format!("sqlite://{}", raw_path.display());
-    runtime.block_on(async {
-        let store = store::open(&raw_url).await.expect("create the raw database");
+    let raw_url = format!("sqlite://{}", dir.path().join("raw.db").display());
+    let raw = runtime.block_on(async {
+        let store = store::open(&raw_url)
+            .await
+            .expect("create the raw database");
         store.close().await;
+        raw_sqlite(&raw_url).await
     });
-    let raw = raw_sqlite(&raw_path);
     let sqlite = format!("sqlite://{}", dir.path().join("bench.db").display());
     report("sqlite", &sqlite, raw, &runtime);
 

@@ -190,7 +190,7 @@ async fn same_uuid_in_later_batches_is_stored_once(db: TestDb) {
 async fn repeats_are_taken_back_from_the_right_summaries(db: TestDb) {
     let store = open(&db).await;
     let a = ev("error", "first", "a", 10);
-    store.insert_batch(&[a.clone()]).await.unwrap();
+    store.insert_batch(std::slice::from_ref(&a)).await.unwrap();
     let mut a_elsewhere = a.clone();
     a_elsewhere.group = group("second");
     a_elsewhere.event_type = "critical".into();
@@ -216,7 +216,11 @@ async fn repeats_are_taken_back_from_the_right_summaries(db: TestDb) {
         (at(5), at(7), 2),
         "the repeat's time and count are not the group's"
     );
-    assert_eq!(second.types, ["info"], "the repeat's type is not the group's");
+    assert_eq!(
+        second.types,
+        ["info"],
+        "the repeat's type is not the group's"
+    );
     assert!(
         store.group_summary("third").await.unwrap().is_none(),
         "a group of repeats only is not kept"
@@ -227,7 +231,10 @@ async fn repeats_are_taken_back_from_the_right_summaries(db: TestDb) {
     };
     assert!(messages(store.as_ref(), &search).await.is_empty());
     let first = store.group_summary("first").await.unwrap().unwrap();
-    assert_eq!((first.event_count, first.types.clone()), (1, vec!["error".to_owned()]));
+    assert_eq!(
+        (first.event_count, first.types.clone()),
+        (1, vec!["error".to_owned()])
+    );
     assert_eq!((first.first_at, first.last_at), (at(10), at(10)));
 }
 
@@ -240,7 +247,13 @@ async fn imports_queue_no_mail(db: TestDb) {
     let res = store.import_batch(&[mailed.clone()]).await.unwrap();
     assert!(res[0].created);
     assert_eq!(
-        store.get(res[0].id).await.unwrap().unwrap().send_mail.as_deref(),
+        store
+            .get(res[0].id)
+            .await
+            .unwrap()
+            .unwrap()
+            .send_mail
+            .as_deref(),
         Some("ops@example.com"),
         "the recipient is kept on the event"
     );

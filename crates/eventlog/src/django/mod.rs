@@ -220,10 +220,7 @@ impl DjangoSource {
         let batch = batch.max(1);
         let mut summary = ImportSummary::default();
         let mut rows = self.page(0, batch).await?;
-        loop {
-            let Some(last) = rows.last() else {
-                break;
-            };
+        while let Some(last) = rows.last() {
             let after_id = last.id;
             let full_page = rows.len() == batch;
             let mut events = Vec::with_capacity(rows.len());

@@ -93,7 +93,11 @@ fn ts_query(text: &str) -> Option<String> {
     Some(terms.join(" & "))
 }
 
-pub(super) fn page_after<T, C>(mut items: Vec<T>, limit: usize, cursor: impl Fn(&T) -> C) -> Page<T, C> {
+pub(super) fn page_after<T, C>(
+    mut items: Vec<T>,
+    limit: usize,
+    cursor: impl Fn(&T) -> C,
+) -> Page<T, C> {
     let next = if items.len() > limit {
         items.truncate(limit);
         items.last().map(cursor)

@@ -7,8 +7,7 @@ use uuid::Uuid;
 
 use super::PostgresStore;
 use super::read::{
-    EVENT_COLUMNS, GROUP_COLUMNS, limit_param, page_after, push_filter, row_to_event,
-    row_to_group,
+    EVENT_COLUMNS, GROUP_COLUMNS, limit_param, page_after, push_filter, row_to_event, row_to_group,
 };
 use crate::error::StoreError;
 use crate::event::{Event, NewEvent};

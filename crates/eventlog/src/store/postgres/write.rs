@@ -160,7 +160,6 @@ impl PostgresStore {
         mail: Mail,
     ) -> Result<Vec<Inserted>, StoreError> {
         if events.is_empty() {
-
             return Ok(Vec::new());
         }
         let cleaned: Vec<NewEvent>;
@@ -246,7 +245,10 @@ impl PostgresStore {
              last_at = (SELECT max(ts) FROM events e WHERE e.gid = g.gid) \
              WHERE gid = ANY($1)",
         ] {
-            sqlx::query(sql).bind(&group_gids).execute(&mut **tx).await?;
+            sqlx::query(sql)
+                .bind(&group_gids)
+                .execute(&mut **tx)
+                .await?;
         }
         Ok(())
     }

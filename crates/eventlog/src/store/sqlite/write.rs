@@ -231,7 +231,10 @@ impl SqliteStore {
     }
 
     /// Deletes events by id and rebuilds their groups' summaries, inside a transaction.
-    pub(super) async fn delete_in(conn: &mut SqliteConnection, ids: &[i64]) -> Result<u64, StoreError> {
+    pub(super) async fn delete_in(
+        conn: &mut SqliteConnection,
+        ids: &[i64],
+    ) -> Result<u64, StoreError> {
         let mut groups = Vec::new();
         for chunk in ids.chunks(ROWS_PER_INSERT) {
             let mut qb = QueryBuilder::<Sqlite>::new("DELETE FROM events WHERE id IN (");
