@@ -55,7 +55,8 @@ class Server:
         )
         Path(self.env["EVENTLOG_CONFIG"]).write_text("")
         out = subprocess.run(
-            [BIN, "token", "add", "python-client"],
+            # The tests read the events back through the API too.
+            [BIN, "token", "add", "python-client", "--scope", "all"],
             env=self.env,
             capture_output=True,
             text=True,

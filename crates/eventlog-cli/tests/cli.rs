@@ -224,12 +224,47 @@ async fn token_add_list_revoke(db: TestDb) {
     let token = token.trim();
     assert!(token.starts_with("evl_") && token.len() == 68, "{token}");
     let store = store::open(db.url()).await.unwrap();
+    let verified = store.verify_token(token).await.unwrap().expect("valid");
+    assert_eq!(verified.name, "ci");
     assert_eq!(
-        store.verify_token(token).await.unwrap().as_deref(),
-        Some("ci")
+        verified.scope,
+        store::TokenScope::Ingest,
+        "ingest is the default scope"
     );
+    ok(db.url(), &["token", "add", "dashboard", "--scope", "read"]);
     let list = ok(db.url(), &["token", "list"]);
-    assert!(list.contains("ci"), "{list}");
+    let lines: Vec<&str> = list.lines().collect();
+    assert_eq!(lines.len(), 3, "{list}");
+    let header: Vec<&str> = lines[0].split_whitespace().collect();
+    assert_eq!(
+        header,
+        ["NAME", "SCOPE", "CREATED", "LAST", "USED"],
+        "{list}"
+    );
+    assert!(
+        lines[1].starts_with("ci ") && lines[1].contains(" ingest "),
+        "{list}"
+    );
+    assert!(
+        lines[2].starts_with("dashboard ") && lines[2].contains(" read "),
+        "{list}"
+    );
+    // Columns line up: every row's scope starts where the header's does.
+    let col = lines[0].find("SCOPE").unwrap();
+    for line in &lines[1..] {
+        assert_ne!(line.as_bytes()[col], b' ', "{list}");
+        assert_eq!(line.as_bytes()[col - 1], b' ', "{list}");
+    }
+    let json = ok(db.url(), &["token", "list", "--json"]);
+    let json: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(json[1]["scope"], "read", "{json}");
+    let out = eventlog(db.url(), &["token", "add", "x", "--scope", "admin"]);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("possible values: ingest, read, all"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(!list.contains(&token[4..]), "the secret is never listed");
     let out = eventlog(db.url(), &["token", "add", "ci"]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("already exists"));

@@ -173,7 +173,10 @@ async fn admin_api_and_cli_select_the_same_events(url: &str) {
         .into_iter()
         .map(|e| (e.id, e.message))
         .collect();
-    let token = store.create_token("table").await.unwrap();
+    let token = store
+        .create_token("table", eventlog::store::TokenScope::All)
+        .await
+        .unwrap();
     let state = AppState::builder(store.clone(), EventTypes::default())
         .host_auth(Arc::new(Viewer))
         .build();

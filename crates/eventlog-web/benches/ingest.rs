@@ -28,7 +28,7 @@ fn env_num(name: &str, default: u64) -> u64 {
 async fn run_case(db: &TestDb, label: &str, batch: usize) {
     let store = store::open(db.url()).await.expect("open store");
     let token = store
-        .create_token(&format!("bench-{batch}"))
+        .create_token(&format!("bench-{batch}"), eventlog::store::TokenScope::All)
         .await
         .expect("token");
     let state = ApiState::new(store.clone(), EventTypes::default());

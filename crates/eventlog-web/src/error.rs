@@ -28,6 +28,9 @@ pub enum AppError {
     /// Too many login attempts; the client may retry after the duration (`Retry-After`).
     #[error("too many attempts; wait a few seconds and try again")]
     TooManyRequests(std::time::Duration),
+    /// A limit on open live-tail streams refuses another (`429`); the message says which.
+    #[error("{0}")]
+    TooManyStreams(String),
     /// The request cannot be served now; the client should retry after a few seconds
     /// (`503` with `Retry-After`).
     #[error("{0}")]
@@ -110,7 +113,9 @@ impl IntoResponse for AppError {
             AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
             AppError::Store(StoreError::InvalidCursor(_)) => StatusCode::BAD_REQUEST,
             AppError::Forbidden | AppError::Csrf => StatusCode::FORBIDDEN,
-            AppError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
+            AppError::TooManyRequests(_) | AppError::TooManyStreams(_) => {
+                StatusCode::TOO_MANY_REQUESTS
+            }
             AppError::LoginRequired(url) => return Redirect::to(url).into_response(),
             AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Store(e) if e.is_transient() => StatusCode::SERVICE_UNAVAILABLE,

@@ -8,6 +8,54 @@ pub fn absolute(t: DateTime<Utc>) -> String {
     t.format("%Y-%m-%d %H:%M:%S UTC").to_string()
 }
 
+/// A time as the pages show it: relative, with the absolute time on hover and for screen
+/// readers, and ISO 8601 for the `datetime` attribute (and the viewer's time zone option).
+#[derive(Debug, Clone)]
+pub struct TimeText {
+    /// ISO 8601.
+    pub iso: String,
+    /// Absolute, in UTC.
+    pub abs: String,
+    /// Relative to now.
+    pub rel: String,
+}
+
+impl TimeText {
+    /// `t` seen at `now`.
+    pub fn new(t: DateTime<Utc>, now: DateTime<Utc>) -> Self {
+        TimeText {
+            iso: t.to_rfc3339(),
+            abs: absolute(t),
+            rel: relative(t, now),
+        }
+    }
+}
+
+/// A number with thousands separators: `1,234,567`.
+pub fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, d) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(d);
+    }
+    out
+}
+
+/// A bounded count (from `count_at_most`) in words: `1 event`, `1,234 events`, or
+/// `10,000+ events` when it went past `bound`.
+pub fn count(n: u64, bound: u64, noun: &str) -> String {
+    if n > bound {
+        format!("{}+ {noun}s", thousands(bound))
+    } else if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{} {noun}s", thousands(n))
+    }
+}
+
 /// Relative time: `just now`, `3 minutes ago`, `1 day ago`, `in 5 minutes`.
 pub fn relative(t: DateTime<Utc>, now: DateTime<Utc>) -> String {
     let secs = (now - t).num_seconds();
@@ -126,6 +174,18 @@ mod tests {
             delay(a, a + chrono::Duration::milliseconds(400)),
             "- same time"
         );
+    }
+
+    #[test]
+    fn counts_are_written_with_separators_and_a_bound() {
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(1234), "1,234");
+        assert_eq!(thousands(1_234_567), "1,234,567");
+        assert_eq!(count(0, 10_000, "event"), "0 events");
+        assert_eq!(count(1, 10_000, "event"), "1 event");
+        assert_eq!(count(10_000, 10_000, "event"), "10,000 events");
+        assert_eq!(count(10_001, 10_000, "event"), "10,000+ events");
     }
 
     #[test]

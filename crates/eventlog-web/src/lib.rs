@@ -66,14 +66,18 @@ struct Inner {
     session_lifetime: std::time::Duration,
     /// When expired sessions were last purged (at most every [`SESSION_PURGE_EVERY`]).
     last_purge: std::sync::Mutex<Option<std::time::Instant>>,
-    poll_interval: std::time::Duration,
     api_body_limit: usize,
+    limits: eventlog::config::LimitsConfig,
     api_observer: Option<Arc<dyn eventlog::CommitObserver>>,
     host_auth: Option<Arc<dyn auth::host::HostAuth>>,
+    /// The live tail's streams and their shared poller.
+    live_tail: Arc<admin::live::LiveTail>,
     /// Secret behind the CSRF tokens of host-authenticated users.
     csrf_secret: String,
     /// `/static/types.css`, built from `types` once.
     types_css: String,
+    /// A distinct chart colour per configured type, built from `types` once.
+    chart_colors: std::collections::HashMap<String, String>,
 }
 
 /// Collects the settings of an [`AppState`]; [`AppStateBuilder::build`] makes it.
@@ -98,7 +102,9 @@ pub struct AppStateBuilder {
     session_idle: std::time::Duration,
     session_lifetime: std::time::Duration,
     poll_interval: std::time::Duration,
+    live_tail_limits: admin::live::StreamLimits,
     api_body_limit: usize,
+    limits: eventlog::config::LimitsConfig,
     api_observer: Option<Arc<dyn eventlog::CommitObserver>>,
     host_auth: Option<Arc<dyn auth::host::HostAuth>>,
 }
@@ -131,11 +137,16 @@ impl AppStateBuilder {
         self
     }
 
-    /// `[server]` settings of `eventlog.toml`: secure cookies and session timeouts.
+    /// `[server]` settings of `eventlog.toml`: secure cookies, session timeouts and the
+    /// limits on live-tail streams.
     pub fn server_config(self, server: &eventlog::config::ServerConfig) -> Self {
         self.secure_cookies(server.secure_cookies)
             .session_idle(server.session_idle_timeout)
             .session_lifetime(server.session_lifetime)
+            .live_tail_limits(admin::live::StreamLimits {
+                per_session: server.live_tail_per_session,
+                total: server.live_tail_max,
+            })
     }
 
     /// Replaces the login throttles and the cap on concurrent password checks.
@@ -150,9 +161,22 @@ impl AppStateBuilder {
         self
     }
 
+    /// Limits on open live-tail streams, per session and in all (`[server]
+    /// live_tail_per_session`, `live_tail_max`); past them a stream gets `429`.
+    pub fn live_tail_limits(mut self, limits: admin::live::StreamLimits) -> Self {
+        self.live_tail_limits = limits;
+        self
+    }
+
     /// The largest body `POST /api/v1/events` accepts (`[api] body_limit`).
     pub fn api_body_limit(mut self, bytes: usize) -> Self {
         self.api_body_limit = bytes;
+        self
+    }
+
+    /// The largest message and data an event posted to the API may have (`[limits]`).
+    pub fn limits(mut self, limits: eventlog::config::LimitsConfig) -> Self {
+        self.limits = limits;
         self
     }
 
@@ -172,22 +196,33 @@ impl AppStateBuilder {
 
     /// The state, with every setting given.
     pub fn build(self) -> AppState {
+        // Said once, where the configuration takes effect: a label some people cannot read.
+        for warning in admin::colors::contrast_warnings(&self.types) {
+            tracing::warn!("{warning}");
+        }
+        let chart_colors = admin::colors::chart_colors(&self.types);
         AppState {
             inner: Arc::new(Inner {
-                reads: self.reads.unwrap_or_else(|| self.store.clone()),
-                store: self.store,
+                reads: self.reads.clone().unwrap_or_else(|| self.store.clone()),
+                store: self.store.clone(),
                 types: self.types.clone(),
                 login: auth::LoginGuard::new(&self.login_limits),
                 secure_cookies: self.secure_cookies,
                 session_idle: self.session_idle,
                 session_lifetime: self.session_lifetime,
                 last_purge: std::sync::Mutex::new(None),
-                poll_interval: self.poll_interval,
+                live_tail: admin::live::LiveTail::new(
+                    self.store.clone(),
+                    self.poll_interval,
+                    self.live_tail_limits,
+                ),
                 api_body_limit: self.api_body_limit,
+                limits: self.limits,
                 api_observer: self.api_observer,
                 host_auth: self.host_auth,
                 csrf_secret: auth::random_token(),
-                types_css: admin::assets::build_types_css(&self.types),
+                types_css: admin::assets::build_types_css(&self.types, &chart_colors),
+                chart_colors,
             }),
         }
     }
@@ -210,7 +245,9 @@ impl AppState {
             session_idle: std::time::Duration::from_secs(3600),
             session_lifetime: std::time::Duration::from_secs(12 * 3600),
             poll_interval: std::time::Duration::from_secs(1),
+            live_tail_limits: admin::live::StreamLimits::default(),
             api_body_limit: eventlog::config::ApiConfig::default().body_limit,
+            limits: eventlog::config::LimitsConfig::default(),
             api_observer: None,
             host_auth: None,
         }
@@ -229,6 +266,7 @@ impl AppState {
         let mut api = api::ApiState::new(self.inner.store.clone(), self.inner.types.clone())
             .with_reads(self.inner.reads.clone());
         api.body_limit = self.inner.api_body_limit;
+        api.limits = self.inner.limits;
         match &self.inner.api_observer {
             Some(observer) => api.with_observer(observer.clone()),
             None => api,
@@ -257,6 +295,12 @@ impl AppState {
 
     pub(crate) fn secure_cookies(&self) -> bool {
         self.inner.secure_cookies
+    }
+
+    /// The live tail: its open streams and the poller they share (`polls()` counts its
+    /// reads).
+    pub fn live_tail(&self) -> &Arc<admin::live::LiveTail> {
+        &self.inner.live_tail
     }
 
     /// How long a session may go without a request.
@@ -302,12 +346,16 @@ impl AppState {
         });
     }
 
-    pub(crate) fn poll_interval(&self) -> std::time::Duration {
-        self.inner.poll_interval
-    }
-
     pub(crate) fn types_css(&self) -> &str {
         &self.inner.types_css
+    }
+
+    /// The chart colour of a type (configured or not).
+    pub(crate) fn chart_color(&self, name: &str) -> &str {
+        self.inner
+            .chart_colors
+            .get(name)
+            .map_or(admin::colors::FALLBACK_FILL, String::as_str)
     }
 }
 

@@ -23,6 +23,8 @@ both_backends!(
     user_supplied_text_is_escaped,
     mounts_under_a_prefix,
     bad_input_is_a_400_naming_the_parameter,
+    list_says_how_many_events_match_up_to_a_bound,
+    a_big_group_shows_a_window_with_paging_links,
 );
 
 async fn healthz_needs_no_login_everything_else_does(backend: &str) {
@@ -316,17 +318,17 @@ async fn event_page_shows_group_overview_and_pretty_data(backend: &str) {
     let b = &r.body;
     assert!(b.contains("Event Group Overview"));
     assert!(
-        b.contains(">2026-03-01 10:00:00 UTC</a>"),
+        b.contains(">2026-03-01 10:00:00 UTC</time></a>"),
         "first row shows date and time"
     );
-    assert!(b.contains(">10s later</a>"));
-    assert!(b.contains(">5m 10s later</a>"));
-    assert!(b.contains(">- same time</a>"));
-    assert!(b.contains(">3d 2h 5m 10s later</a>"));
+    assert!(b.contains(">10s later</time></a>"));
+    assert!(b.contains(">5m 10s later</time></a>"));
+    assert!(b.contains(">- same time</time></a>"));
+    assert!(b.contains(">3d 2h 5m 10s later</time></a>"));
     assert!(!b.contains("not in group"));
     assert_eq!(b.matches("class=\"current\"").count(), 1);
     assert!(b.contains("This Event"));
-    assert!(b.contains("<pre class=\"json\" id=\"event-data\">{\n  &#34;a&#34;: 1,\n  &#34;b&#34;: {\n    &#34;c&#34;: [\n"), "{b}");
+    assert!(b.contains("<pre class=\"json\" id=\"event-data\" tabindex=\"0\">{\n  &#34;a&#34;: 1,\n  &#34;b&#34;: {\n    &#34;c&#34;: [\n"), "{b}");
     assert!(b.contains("<svg class=\"timeline\""));
     assert!(b.contains("</a> · 5 events over "), "{b}");
     // A group of one event says "1 event", not "1 events".
@@ -660,5 +662,124 @@ async fn bad_input_is_a_400_naming_the_parameter(backend: &str) {
         let r = c.get(q).await;
         assert_eq!(r.status, StatusCode::BAD_REQUEST, "{q}");
         assert!(r.body.contains(msg), "{q}: {}", r.body);
+    }
+}
+
+async fn list_says_how_many_events_match_up_to_a_bound(backend: &str) {
+    let fx = Fixture::new(backend).await;
+    let t = at("2026-02-01T00:00:00Z");
+    let s = |n: i64| t + chrono::Duration::seconds(n);
+    fx.insert(vec![
+        ev("info", "A", "one", s(1)),
+        ev("error", "A", "two", s(2)),
+        ev("info", "B", "three", s(3)),
+    ])
+    .await;
+    let mut c = Client::new(fx.router());
+    c.login("victor", PASSWORD).await;
+    let count = |body: &str| {
+        let marker = "id=\"event-count\">";
+        let start = body.find(marker).expect("the count") + marker.len();
+        body[start..].split('<').next().unwrap().to_owned()
+    };
+    assert_eq!(count(&c.get("/events").await.body), "3 events");
+    assert_eq!(count(&c.get("/events?type=error").await.body), "1 event");
+    assert_eq!(count(&c.get("/events?q=nothing").await.body), "0 events");
+    // Past the bound the count stops: "10,000+".
+    let many: Vec<_> = (0..10_000)
+        .map(|i| ev("info", "Many", "m", s(10 + i)))
+        .collect();
+    fx.insert(many).await;
+    assert_eq!(count(&c.get("/events").await.body), "10,000+ events");
+    assert_eq!(
+        count(&c.get("/events?group=Many").await.body),
+        "10,000 events"
+    );
+    assert_eq!(count(&c.get("/events?group=A").await.body), "2 events");
+}
+
+async fn a_big_group_shows_a_window_with_paging_links(backend: &str) {
+    let fx = Fixture::new(backend).await;
+    let t = at("2026-02-01T00:00:00Z");
+    let events: Vec<_> = (0..5_000i64)
+        .map(|i| {
+            let mut e = ev(
+                if i % 100 == 7 { "error" } else { "info" },
+                "Big",
+                &format!("step {i} of the nightly reindex finished without surprises"),
+                t + chrono::Duration::seconds(i),
+            );
+            e.initiator = Some(format!("user:{}", 10_000 + i));
+            e
+        })
+        .collect();
+    let ids = fx.insert(events).await;
+    let mut c = Client::new(fx.router());
+    c.login("victor", PASSWORD).await;
+    // The messages in the group table (not the viewed event's own, below it).
+    let steps = |body: &str| -> Vec<i64> {
+        let body = &body[..body.find("<h2>This Event").unwrap()];
+        body.match_indices(">step ")
+            .map(|(i, _)| body[i + 6..].split(' ').next().unwrap().parse().unwrap())
+            .collect()
+    };
+    let link = |body: &str, marker: &str| -> String {
+        let i = body
+            .find(marker)
+            .unwrap_or_else(|| panic!("no {marker} in page"));
+        let start = body[..i].rfind("href=\"").unwrap() + 6;
+        body[start..]
+            .split('"')
+            .next()
+            .unwrap()
+            .replace("&#38;", "&")
+    };
+    // Around the viewed event: 50 before, 50 after.
+    let r = c.get(&format!("/events/{}", ids[2_500])).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(r.body.len() < 200_000, "{} bytes", r.body.len());
+    assert_eq!(steps(&r.body), (2_450..=2_550).collect::<Vec<_>>());
+    assert!(
+        r.body.contains("</a> · 5,000 events over "),
+        "the whole group is counted"
+    );
+    assert!(r.body.contains(" · 101 shown"));
+    assert_eq!(r.body.matches("class=\"current\"").count(), 1);
+    // Paging: later, earlier, first and last.
+    let later = link(&r.body, ">101 later ›<");
+    let r2 = c.get(&later).await;
+    assert_eq!(steps(&r2.body), (2_551..=2_651).collect::<Vec<_>>());
+    assert!(r2.body.len() < 200_000);
+    let earlier = link(&r.body, ">‹ 101 earlier<");
+    assert_eq!(
+        steps(&c.get(&earlier).await.body),
+        (2_349..=2_449).collect::<Vec<_>>()
+    );
+    let last = c.get(&link(&r.body, ">Last events »<")).await;
+    assert_eq!(steps(&last.body), (4_899..=4_999).collect::<Vec<_>>());
+    assert!(
+        !last.body.contains("later ›"),
+        "nothing after the last window"
+    );
+    assert!(last.body.contains("‹ 101 earlier"));
+    let first = c.get(&link(&r.body, ">« First events<")).await;
+    assert_eq!(steps(&first.body), (0..=100).collect::<Vec<_>>());
+    assert!(
+        !first.body.contains("earlier<"),
+        "nothing before the first window"
+    );
+    // Near the start the window is cut, with no earlier link.
+    let r = c.get(&format!("/events/{}", ids[3])).await;
+    assert_eq!(steps(&r.body), (0..=53).collect::<Vec<_>>());
+    assert!(!r.body.contains("« First events"));
+    // Hostile positions are a 400.
+    for bad in [
+        "before=x",
+        "after=1_",
+        "at=middle",
+        "before=999999999999999999_1",
+    ] {
+        let r = c.get(&format!("/events/{}?{bad}", ids[0])).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{bad}");
     }
 }

@@ -67,7 +67,10 @@ impl Server {
 
     async fn start_with_limit(db: TestDb, body_limit: usize) -> Server {
         let store = store::open(db.url()).await.unwrap();
-        let token = store.create_token("test").await.unwrap();
+        let token = store
+            .create_token("test", eventlog::store::TokenScope::All)
+            .await
+            .unwrap();
         let state = ApiState::new(store.clone(), EventTypes::default()).with_config(
             &eventlog::config::ApiConfig {
                 body_limit,
@@ -352,7 +355,10 @@ async fn full_sqlite_database_is_507_and_recovers() {
     );
     sqlite.migrate().await.unwrap();
     let store: Arc<dyn Backend> = sqlite.clone();
-    let token = store.create_token("test").await.unwrap();
+    let token = store
+        .create_token("test", eventlog::store::TokenScope::All)
+        .await
+        .unwrap();
     let state = ApiState::new(store.clone(), EventTypes::default());
     let app = Router::new().nest(api::BASE_PATH, api::router(state));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -475,7 +481,11 @@ async fn tokens_are_required_and_revocation_is_immediate(db: TestDb) {
         .unwrap();
     assert_eq!(basic.status(), 401);
 
-    let other = s.store.create_token("soon-revoked").await.unwrap();
+    let other = s
+        .store
+        .create_token("soon-revoked", eventlog::store::TokenScope::All)
+        .await
+        .unwrap();
     let ok = s
         .http
         .post(&url)

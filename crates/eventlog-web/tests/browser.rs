@@ -1,143 +1,18 @@
 //! The admin in real headless Chromium: hover highlight of a group, JSON pretty-printing, the
 //! live tail, dark mode. Needs `/usr/bin/chromedriver` and Chromium (Debian packages
 //! `chromium`, `chromium-driver`); a missing driver fails the test with a message.
-//!
-//! With `EVENTLOG_SCREENSHOTS=DIR` set, `screenshots_for_the_readme` writes `events.png` and
-//! `event.png` there.
+//! The screenshots in `docs/screenshots` come from `browser_pages.rs`.
 
 mod common;
-
-use std::net::{SocketAddr, TcpStream};
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+use browser_support::*;
 use chrono::Utc;
 use common::*;
 use thirtyfour::prelude::*;
 
-const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
-const CHROMIUM: &str = "/usr/lib/chromium/chromium";
-
-/// A chromedriver of this test, killed on drop.
-struct Driver {
-    child: Child,
-    port: u16,
-    _profile: tempfile::TempDir,
-}
-
-impl Drop for Driver {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start_chromedriver() -> Driver {
-    assert!(
-        std::path::Path::new(CHROMEDRIVER).exists(),
-        "{CHROMEDRIVER} not found: install the Debian packages `chromium` and `chromium-driver` \
-         (apt-get install -y chromium chromium-driver, or run .ci/run)"
-    );
-    // Bind :0 to find a port; retry on the rare clash with another test process.
-    for _ in 0..10 {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let mut child = Command::new(CHROMEDRIVER)
-            .arg(format!("--port={port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {CHROMEDRIVER}: {e}"));
-        for _ in 0..100 {
-            if TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                return Driver {
-                    child,
-                    port,
-                    _profile: tempfile::tempdir().unwrap(),
-                };
-            }
-            if let Ok(Some(_)) = child.try_wait() {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let _ = child.kill();
-    }
-    panic!("chromedriver did not start listening");
-}
-
-async fn browser(driver: &Driver, width: u32, height: u32) -> WebDriver {
-    let mut caps = DesiredCapabilities::chrome();
-    caps.set_binary(CHROMIUM).unwrap();
-    for arg in [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-dev-shm-usage",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--disable-quic",
-        "--no-first-run",
-        "--hide-scrollbars",
-    ] {
-        caps.add_arg(arg).unwrap();
-    }
-    caps.add_arg(&format!("--window-size={width},{height}"))
-        .unwrap();
-    caps.add_arg(&format!(
-        "--user-data-dir={}",
-        driver._profile.path().display()
-    ))
-    .unwrap();
-    WebDriver::new(format!("http://127.0.0.1:{}", driver.port), caps)
-        .await
-        .expect("start a Chromium session")
-}
-
-/// Serves the admin on a real socket; returns its address.
-async fn serve(fx: &Fixture) -> SocketAddr {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let router = fx.router();
-    tokio::spawn(eventlog_web::serve(
-        listener,
-        router,
-        std::future::pending(),
-    ));
-    addr
-}
-
-async fn log_in(b: &WebDriver, addr: SocketAddr, user: &str) {
-    b.goto(format!("http://{addr}/login")).await.unwrap();
-    b.find(By::Name("username"))
-        .await
-        .unwrap()
-        .send_keys(user)
-        .await
-        .unwrap();
-    b.find(By::Name("password"))
-        .await
-        .unwrap()
-        .send_keys(PASSWORD)
-        .await
-        .unwrap();
-    b.find(By::Css("button[type=submit]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    // The login POST (Argon2) may take a moment under load: wait for the list.
-    b.query(By::Id("event-rows"))
-        .wait(Duration::from_secs(15), Duration::from_millis(100))
-        .first()
-        .await
-        .expect("the list after login");
-}
+#[path = "common/browser.rs"]
+mod browser_support;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hovering_a_row_highlights_its_whole_group() {
@@ -294,85 +169,6 @@ async fn dark_mode_follows_the_browser() {
     b.quit().await.unwrap();
 }
 
-/// Writes the README screenshots when `EVENTLOG_SCREENSHOTS` names a directory.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn screenshots_for_the_readme() {
-    let Ok(dir) = std::env::var("EVENTLOG_SCREENSHOTS") else {
-        return;
-    };
-    let fx = Fixture::new("sqlite").await;
-    let now = Utc::now();
-    let mut events = Vec::new();
-    for run in 0..6i64 {
-        let g = eventlog::GroupId::random();
-        let t0 = now - chrono::Duration::hours(run * 9 + 1);
-        let mk = |ty: &str, msg: &str, secs: i64| {
-            let mut e = eventlog::NewEvent::new(ty, g.clone(), msg);
-            e.timestamp = t0 + chrono::Duration::seconds(secs);
-            e.initiator = Some("Mailer Daemon".into());
-            e
-        };
-        let mut first = mk("info", "About to send 1000 mails.", 0);
-        first.data = Some(
-            serde_json::json!({"campaign": format!("newsletter-{run}"), "recipients": 1000, "template": {"name": "weekly", "lang": "en"}}),
-        );
-        events.push(first);
-        events.push(mk("info", "Batch 1 of 2 sent.", 42));
-        if run % 3 == 1 {
-            events.push(mk("error", "There was an error sending the emails.", 310));
-        } else if run % 3 == 2 {
-            events.push(mk("warning", "SMTP server slow; retrying.", 125));
-            events.push(mk("info", "All emails sent!", 7510));
-        } else {
-            events.push(mk("info", "All emails sent!", 95));
-        }
-    }
-    for i in 0..4i64 {
-        let mut e = ev(
-            "critical",
-            &format!("Order {}", 1040 + i),
-            "Payment provider unreachable",
-            now - chrono::Duration::hours(i * 13 + 3),
-        );
-        e.initiator = Some("checkout".into());
-        events.push(e);
-        let mut e = ev(
-            "info",
-            &format!("Order {}", 1040 + i),
-            "Order placed",
-            now - chrono::Duration::hours(i * 13 + 3) - chrono::Duration::seconds(20),
-        );
-        e.initiator = Some("shop-web".into());
-        events.push(e);
-    }
-    let ids = fx.insert(events).await;
-    let addr = serve(&fx).await;
-    let d = start_chromedriver();
-    let b = browser(&d, 1280, 860).await;
-    log_in(&b, addr, "alice").await;
-    std::fs::create_dir_all(&dir).unwrap();
-    let row = b
-        .find(By::Css("#event-rows tr:nth-child(4) td.message"))
-        .await
-        .unwrap();
-    b.action_chain()
-        .move_to_element_center(&row)
-        .perform()
-        .await
-        .unwrap();
-    b.screenshot(&std::path::Path::new(&dir).join("events.png"))
-        .await
-        .unwrap();
-    b.set_window_rect(0, 0, 1280, 1180).await.unwrap();
-    b.goto(format!("http://{addr}/events/{}", ids[16]))
-        .await
-        .unwrap();
-    b.screenshot(&std::path::Path::new(&dir).join("event.png"))
-        .await
-        .unwrap();
-    b.quit().await.unwrap();
-}
-
 /// Installed in every new document before its own scripts run: collects the
 /// Content-Security-Policy violations the page reports.
 const CSP_LISTENER: &str = "window.__csp = []; document.addEventListener('securitypolicyviolation', \
@@ -424,7 +220,8 @@ async fn type_colours_apply_under_the_content_security_policy() {
         .unwrap();
     log_in(&b, addr, "victor").await;
 
-    // Default types: error is red text, critical white on red (from /static/types.css).
+    // Default types: error is red text (on a white label), critical white on red (from
+    // /static/types.css).
     let critical = b
         .find(By::Css("#event-rows span.label.type-critical"))
         .await
@@ -435,7 +232,7 @@ async fn type_colours_apply_under_the_content_security_policy() {
     );
     assert_eq!(
         critical.css_value("background-color").await.unwrap(),
-        "rgba(255, 0, 0, 1)"
+        "rgba(196, 0, 0, 1)"
     );
     let error = b
         .find(By::Css("#event-rows span.label.type-error"))
@@ -443,13 +240,13 @@ async fn type_colours_apply_under_the_content_security_policy() {
         .unwrap();
     assert_eq!(
         error.css_value("color").await.unwrap(),
-        "rgba(255, 0, 0, 1)"
+        "rgba(196, 0, 0, 1)"
     );
     // The chart legend's swatch takes the type's colour from a class too.
     let swatch = b.find(By::Css(".legend i.swatch-critical")).await.unwrap();
     assert_eq!(
         swatch.css_value("background-color").await.unwrap(),
-        "rgba(255, 0, 0, 1)"
+        "rgba(196, 0, 0, 1)"
     );
     assert_eq!(csp_violations(&b).await, Vec::<String>::new(), "list page");
 
@@ -458,7 +255,7 @@ async fn type_colours_apply_under_the_content_security_policy() {
         let label = b.find(By::Css("span.label.type-critical")).await.unwrap();
         assert_eq!(
             label.css_value("background-color").await.unwrap(),
-            "rgba(255, 0, 0, 1)",
+            "rgba(196, 0, 0, 1)",
             "{path}"
         );
         assert_eq!(csp_violations(&b).await, Vec::<String>::new(), "{path}");

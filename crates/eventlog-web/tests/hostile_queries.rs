@@ -99,7 +99,10 @@ async fn arbitrary_list_queries_never_fail_the_server(url: &str) {
     e.data = Some(serde_json::json!({"customer": {"email": "a@b.c"}, "n": -1}));
     e.initiator = Some("cron".into());
     store.insert_batch(&[e]).await.unwrap();
-    let token = store.create_token("fuzz").await.unwrap();
+    let token = store
+        .create_token("fuzz", eventlog::store::TokenScope::All)
+        .await
+        .unwrap();
     let router = eventlog_web::app(
         AppState::builder(store.clone(), EventTypes::default())
             .host_auth(Arc::new(Viewer))

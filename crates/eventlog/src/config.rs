@@ -28,6 +28,8 @@ pub struct Config {
     pub database: DatabaseConfig,
     /// The HTTP API under `/api/v1`.
     pub api: ApiConfig,
+    /// `[limits]`: the largest message and data an event may have.
+    pub limits: LimitsConfig,
     /// Automatic deletion of old events.
     pub retention: crate::retention::RetentionConfig,
     /// `[mail]`: e-mail notification; absent means no mail is sent.
@@ -95,6 +97,13 @@ pub struct ServerConfig {
     /// A session ends this long after login, however active. Default 12 h.
     #[serde(with = "duration")]
     pub session_lifetime: Duration,
+    /// Live-tail streams one session (a logged-in browser) may hold open at once; more get
+    /// `429`. Default 4.
+    pub live_tail_per_session: usize,
+    /// Live-tail streams open at once over all sessions; more get `429`. They share one
+    /// read of new events per second, so each costs memory and rendering, not queries.
+    /// Default 100.
+    pub live_tail_max: usize,
 }
 
 impl Default for ServerConfig {
@@ -108,6 +117,8 @@ impl Default for ServerConfig {
             secure_cookies: false,
             session_idle_timeout: Duration::from_secs(3600),
             session_lifetime: Duration::from_secs(12 * 3600),
+            live_tail_per_session: 4,
+            live_tail_max: 100,
         }
     }
 }
@@ -197,6 +208,68 @@ impl Default for ApiConfig {
     }
 }
 
+/// `[limits]`: the largest message and structured data an event may have. Events past them
+/// are refused (the API answers `400` naming the cap), so one client cannot fill the database
+/// or the admin's pages with a few huge events.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LimitsConfig {
+    /// Longest message, in bytes of UTF-8. Default 64 KiB (65,536).
+    pub message_bytes: usize,
+    /// Longest `data`, in bytes as compact JSON. Default 256 KiB (262,144).
+    pub data_bytes: usize,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        LimitsConfig {
+            message_bytes: 64 * 1024,
+            data_bytes: 256 * 1024,
+        }
+    }
+}
+
+impl LimitsConfig {
+    /// Checks an event's message and data against the caps.
+    pub fn check(&self, event: &crate::event::NewEvent) -> Result<(), crate::ValidationError> {
+        let bytes = event.message.len();
+        if bytes > self.message_bytes {
+            return Err(crate::ValidationError::MessageBytes {
+                bytes,
+                limit: self.message_bytes,
+            });
+        }
+        if let Some(data) = &event.data {
+            let bytes = json_len(data);
+            if bytes > self.data_bytes {
+                return Err(crate::ValidationError::DataBytes {
+                    bytes,
+                    limit: self.data_bytes,
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The length of a value written as compact JSON, counted without building the text.
+fn json_len(value: &serde_json::Value) -> usize {
+    struct Count(usize);
+    impl std::io::Write for Count {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0 += buf.len();
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut count = Count(0);
+    // Writing a `Value` to a sink that never fails cannot fail.
+    let _ = serde_json::to_writer(&mut count, value);
+    count.0
+}
+
 impl Config {
     /// Parses and checks a configuration text.
     pub fn from_toml(text: &str) -> Result<Self, Error> {
@@ -224,6 +297,11 @@ impl Config {
             return Err(Error::Config(
                 "server.session_idle_timeout and server.session_lifetime must be more than 0s"
                     .into(),
+            ));
+        }
+        if config.limits.message_bytes == 0 || config.limits.data_bytes == 0 {
+            return Err(Error::Config(
+                "limits.message_bytes and limits.data_bytes must be at least 1".into(),
             ));
         }
         if config.writer.capacity == 0 || config.writer.batch_size == 0 {
@@ -285,11 +363,40 @@ mod tests {
         // Written back as it reads.
         let again = Config::from_toml(&toml::to_string(&c).unwrap()).unwrap();
         assert_eq!(again.server.shutdown_grace, Duration::from_millis(500));
+        assert_eq!(c.limits.message_bytes, 65_536);
+        assert_eq!(c.limits.data_bytes, 262_144);
         assert!(!c.server.secure_cookies);
         assert_eq!(c.server.session_idle_timeout, Duration::from_secs(3600));
         assert_eq!(c.server.session_lifetime, Duration::from_secs(12 * 3600));
         let err = Config::from_toml("[server]\nsession_idle_timeout = \"0s\"\n").unwrap_err();
         assert!(err.to_string().contains("more than 0s"), "{err}");
+    }
+
+    #[test]
+    fn limits_count_bytes_of_the_message_and_of_the_data_as_json() {
+        let limits = Config::from_toml("[limits]\nmessage_bytes = 4\ndata_bytes = 11\n")
+            .unwrap()
+            .limits;
+        let group = crate::GroupId::named("g").unwrap();
+        let mut e = crate::NewEvent::new("info", group, "äb");
+        assert!(limits.check(&e).is_ok(), "4 bytes of UTF-8");
+        e.message = "äbcd".into();
+        let err = limits.check(&e).unwrap_err().to_string();
+        assert_eq!(
+            err,
+            "message is 5 bytes long; [limits] message_bytes allows at most 4 bytes (UTF-8)"
+        );
+        e.message = "m".into();
+        e.data = Some(serde_json::json!({"k": "abc"}));
+        assert!(limits.check(&e).is_ok(), "the data is 11 bytes as JSON");
+        e.data = Some(serde_json::json!({"k": "abcd"}));
+        let err = limits.check(&e).unwrap_err().to_string();
+        assert!(
+            err.contains("data is 12 bytes") && err.contains("data_bytes allows at most 11"),
+            "{err}"
+        );
+        let err = Config::from_toml("[limits]\ndata_bytes = 0\n").unwrap_err();
+        assert!(err.to_string().contains("at least 1"), "{err}");
     }
 
     #[test]

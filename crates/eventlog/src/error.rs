@@ -50,6 +50,24 @@ pub enum ValidationError {
         /// Its length in characters.
         len: usize,
     },
+    /// A message longer than `[limits] message_bytes`.
+    #[error(
+        "message is {bytes} bytes long; [limits] message_bytes allows at most {limit} bytes (UTF-8)"
+    )]
+    MessageBytes {
+        /// The message's length in bytes.
+        bytes: usize,
+        /// The configured cap.
+        limit: usize,
+    },
+    /// Structured data longer than `[limits] data_bytes` as JSON.
+    #[error("data is {bytes} bytes long as JSON; [limits] data_bytes allows at most {limit} bytes")]
+    DataBytes {
+        /// The data's length in bytes, written as compact JSON.
+        bytes: usize,
+        /// The configured cap.
+        limit: usize,
+    },
     /// An empty message.
     #[error("message is empty; every event needs a message")]
     EmptyMessage,

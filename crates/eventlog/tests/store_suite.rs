@@ -11,7 +11,8 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use eventlog::store::{
-    self, Backend, Cursor, DataMatch, EventFilter, GroupCursor, GroupFilter, Order, PURGE_BATCH,
+    self, Backend, Cursor, DataMatch, EventFilter, FollowCursor, GroupCursor, GroupFilter, Order,
+    PURGE_BATCH,
 };
 use eventlog::{GroupId, NewEvent};
 use eventlog_testing::{PgCluster, TestDb};
@@ -54,7 +55,9 @@ store_tests!(
     filter_by_data_values,
     order_both_ways,
     keyset_pagination_with_identical_timestamps_loses_and_repeats_nothing,
-    list_since_id_returns_newer_events_oldest_first,
+    follow_returns_newer_events_in_id_order,
+    follow_under_concurrent_writers_returns_each_event_once,
+    in_memory_filter_agrees_with_the_store,
     group_events_are_in_time_order,
     groups_page_filters_and_paginates,
     summaries_follow_deletes,
@@ -672,8 +675,34 @@ async fn keyset_pagination_with_identical_timestamps_loses_and_repeats_nothing(d
     assert!(p2.next.is_none());
 }
 
-async fn list_since_id_returns_newer_events_oldest_first(db: TestDb) {
+/// Follows from `cursor` until a read returns less than `limit`: the events and the cursor.
+async fn follow_all(
+    store: &dyn Backend,
+    filter: &EventFilter,
+    mut cursor: FollowCursor,
+    limit: usize,
+) -> (Vec<eventlog::Event>, FollowCursor) {
+    let mut all = Vec::new();
+    loop {
+        let (events, next) = store.follow(filter, &cursor, limit).await.unwrap();
+        let n = events.len();
+        all.extend(events);
+        cursor = next;
+        if n < limit {
+            return (all, cursor);
+        }
+    }
+}
+
+async fn follow_returns_newer_events_in_id_order(db: TestDb) {
     let store = open(&db).await;
+    store
+        .insert_batch(&[ev("info", "g", "old", 1)])
+        .await
+        .unwrap();
+    let start = store.follow_start().await.unwrap();
+    let all = EventFilter::default();
+    assert!(store.follow(&all, &start, 10).await.unwrap().0.is_empty());
     let res = store
         .insert_batch(&[
             ev("info", "g", "1", 50),
@@ -683,34 +712,274 @@ async fn list_since_id_returns_newer_events_oldest_first(db: TestDb) {
         ])
         .await
         .unwrap();
-    let all = EventFilter::default();
-    let newer = store.list_since_id(&all, res[0].id, 10).await.unwrap();
+    let (newer, end) = follow_all(&*store, &all, start.clone(), 10).await;
     assert_eq!(
         newer.iter().map(|e| e.id).collect::<Vec<_>>(),
-        vec![res[1].id, res[2].id, res[3].id],
+        res.iter().map(|r| r.id).collect::<Vec<_>>(),
         "by id, whatever the timestamps"
     );
-    let limited = store.list_since_id(&all, res[0].id, 2).await.unwrap();
-    assert_eq!(limited.len(), 2);
+    // Page by page, through the text form a browser sends back.
+    let (first, next) = store.follow(&all, &start, 3).await.unwrap();
+    assert_eq!(first.len(), 3);
+    let next: FollowCursor = next.to_string().parse().unwrap();
+    let (rest, _) = store.follow(&all, &next, 3).await.unwrap();
+    assert_eq!(
+        rest.iter().map(|e| e.message.as_str()).collect::<Vec<_>>(),
+        ["4"]
+    );
     let errors = EventFilter {
         types: vec!["error".into()],
         ..Default::default()
     };
-    let newer_errors = store.list_since_id(&errors, res[1].id, 10).await.unwrap();
+    let (newer_errors, _) = follow_all(&*store, &errors, start.clone(), 10).await;
     assert_eq!(
         newer_errors
             .iter()
             .map(|e| e.message.as_str())
             .collect::<Vec<_>>(),
-        ["4"]
+        ["2", "4"]
     );
-    assert!(
-        store
-            .list_since_id(&all, res[3].id, 10)
+    assert!(store.follow(&all, &end, 10).await.unwrap().0.is_empty());
+    // A bare id (an old link) follows the events after it.
+    let (after_second, _) = follow_all(&*store, &all, FollowCursor::after_id(res[1].id), 10).await;
+    assert_eq!(after_second.len(), 2);
+    // A catch-up bounded by a later position stops there.
+    let later = store.follow_start().await.unwrap();
+    store
+        .insert_batch(&[ev("info", "g", "5", 1)])
+        .await
+        .unwrap();
+    let (caught_up, done) = follow_all(&*store, &all, start.until(&later), 2).await;
+    assert_eq!(caught_up.len(), 4, "not the event stored after `later`");
+    assert_eq!(done, later);
+}
+
+/// Writers on several connections while a reader follows in small pages: every event is
+/// read once. On PostgreSQL one transaction also holds an event uncommitted while later
+/// ones commit (ids become visible out of order): it is read once it commits.
+async fn follow_under_concurrent_writers_returns_each_event_once(db: TestDb) {
+    let store = open(&db).await;
+    let all = EventFilter::default();
+    let start = store.follow_start().await.unwrap();
+    let held = match db.url().starts_with("postgres") {
+        true => Some(hold_event_uncommitted(db.url(), "held back").await),
+        false => None,
+    };
+    let writers: Vec<_> = (0..4)
+        .map(|w| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                for b in 0..25 {
+                    let batch: Vec<NewEvent> = (0..8)
+                        .map(|i| ev("info", &format!("w{w}"), &format!("{w}-{b}-{i}"), i))
+                        .collect();
+                    store.insert_batch(&batch).await.unwrap();
+                }
+            })
+        })
+        .collect();
+    let mut seen = Vec::new();
+    let mut cursor = start;
+    let mut writers_done = false;
+    let mut held = held;
+    loop {
+        let (events, next) = store.follow(&all, &cursor, 7).await.unwrap();
+        let n = events.len();
+        seen.extend(events.into_iter().map(|e| e.message));
+        cursor = next;
+        if writers_done && held.is_none() && n < 7 {
+            break;
+        }
+        if !writers_done && writers.iter().all(|w| w.is_finished()) {
+            writers_done = true;
+            if let Some(tx) = held.take() {
+                // Later events were committed and read; now the earlier id commits.
+                assert!(!seen.iter().any(|m| m == "held back"));
+                tx.commit().await.unwrap();
+            }
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    for w in writers {
+        w.await.unwrap();
+    }
+    let stored = store.count(&all).await.unwrap() as usize;
+    let unique: HashSet<&String> = seen.iter().collect();
+    assert_eq!(unique.len(), seen.len(), "an event was read twice");
+    assert_eq!(seen.len(), stored, "every stored event was read");
+    if db.url().starts_with("postgres") {
+        assert!(seen.iter().any(|m| m == "held back"));
+    }
+}
+
+/// A raw transaction that inserts one event (its id drawn now) and is left open.
+async fn hold_event_uncommitted(
+    url: &str,
+    message: &str,
+) -> sqlx::Transaction<'static, sqlx::Postgres> {
+    let pool = sqlx::PgPool::connect(url).await.unwrap();
+    let mut tx = pool.begin().await.unwrap();
+    let gid: i64 = sqlx::query_scalar(
+        "INSERT INTO event_groups (group_id, first_at, last_at, event_count) \
+         VALUES ('held', now(), now(), 1) RETURNING gid",
+    )
+    .fetch_one(&mut *tx)
+    .await
+    .unwrap();
+    sqlx::query(
+        "INSERT INTO events (ts, gid, uuid, event_type, message) VALUES (now(), $1, $2, 'info', $3)",
+    )
+    .bind(gid)
+    .bind(uuid::Uuid::new_v4())
+    .bind(message)
+    .execute(&mut *tx)
+    .await
+    .unwrap();
+    tx
+}
+
+/// The same filters, evaluated by the store and in memory, select the same events: one
+/// case per filter key, and a few combined.
+async fn in_memory_filter_agrees_with_the_store(db: TestDb) {
+    let store = open(&db).await;
+    let mut batch = Vec::new();
+    let datas = [
+        Some(json!({"customer": {"email": "user@example.com"}, "n": 42, "ok": true, "price": 1.5})),
+        Some(json!({"customer": {"email": "other@example.com"}, "n": 7, "ok": false})),
+        Some(json!({"n": "42", "tags": ["a", "b"], "none": null})),
+        Some(json!("just a string")),
+        None,
+    ];
+    let texts = [
+        ("Mail server quit", Some("Mailer Daemon")),
+        ("About to send 1000 mails", None),
+        ("Café ouvert: User:4242 said \"Timeout\"", Some("user:42")),
+        ("all emails sent!", Some("cron")),
+        ("nothing to see", None),
+    ];
+    let groups = [
+        "Order 1234",
+        "mail-run-7",
+        "0f3a9c2e5b7d4e1f8a6b3c9d2e5f7a1b",
+        "Zürich batch",
+    ];
+    let types = ["info", "warning", "error", "critical"];
+    for i in 0..40usize {
+        let (msg, initiator) = texts[i % texts.len()];
+        let mut e = ev(types[i % 4], groups[i % groups.len()], msg, i as i64 * 60);
+        e.initiator = initiator.map(str::to_owned);
+        e.data = datas[i % datas.len()].clone();
+        batch.push(e);
+    }
+    store.insert_batch(&batch).await.unwrap();
+    let data = |path: &[&str], value: &str| DataMatch {
+        path: path.iter().map(|k| k.to_string()).collect(),
+        value: value.to_owned(),
+    };
+    let text = |t: &str| EventFilter {
+        text: Some(t.into()),
+        ..Default::default()
+    };
+    let filters = vec![
+        EventFilter::default(),
+        EventFilter {
+            types: vec!["error".into(), "critical".into()],
+            ..Default::default()
+        },
+        EventFilter {
+            since: Some(at(600)),
+            ..Default::default()
+        },
+        EventFilter {
+            until: Some(at(600)),
+            ..Default::default()
+        },
+        EventFilter {
+            since: Some(at(300)),
+            until: Some(at(1200)),
+            ..Default::default()
+        },
+        text("mail"),
+        text("MAILER dae"),
+        text("user 42"),
+        text("café timeout"),
+        text("order 12"),
+        text("zür"),
+        text("0f3a9c2e"),
+        text("sent emails"),
+        text("quit order"),
+        text("%%%"),
+        text("ail"),
+        EventFilter {
+            group: Some("mail-run-7".into()),
+            ..Default::default()
+        },
+        EventFilter {
+            initiator: Some("user:42".into()),
+            ..Default::default()
+        },
+        EventFilter {
+            data: vec![data(&["customer", "email"], "user@example.com")],
+            ..Default::default()
+        },
+        EventFilter {
+            data: vec![data(&["n"], "42")],
+            ..Default::default()
+        },
+        EventFilter {
+            data: vec![data(&["price"], "1.5")],
+            ..Default::default()
+        },
+        EventFilter {
+            data: vec![data(&["ok"], "false")],
+            ..Default::default()
+        },
+        EventFilter {
+            data: vec![data(&["none"], "null")],
+            ..Default::default()
+        },
+        EventFilter {
+            data: vec![data(&["customer"], "x")],
+            ..Default::default()
+        },
+        EventFilter {
+            types: vec!["info".into()],
+            text: Some("mail".into()),
+            group: Some("Order 1234".into()),
+            ..Default::default()
+        },
+        EventFilter {
+            types: vec!["warning".into()],
+            since: Some(at(100)),
+            data: vec![data(&["ok"], "true"), data(&["n"], "42")],
+            ..Default::default()
+        },
+    ];
+    let stored = store
+        .list(&EventFilter::default(), Order::Asc, None, 1000)
+        .await
+        .unwrap()
+        .items;
+    assert_eq!(stored.len(), 40);
+    let mut answers = HashSet::new();
+    for f in &filters {
+        let by_store: Vec<i64> = store
+            .list(f, Order::Asc, None, 1000)
             .await
             .unwrap()
-            .is_empty()
-    );
+            .items
+            .iter()
+            .map(|e| e.id)
+            .collect();
+        let in_memory: Vec<i64> = stored
+            .iter()
+            .filter(|e| f.matches(e))
+            .map(|e| e.id)
+            .collect();
+        assert_eq!(in_memory, by_store, "{f:?}");
+        answers.insert(by_store);
+    }
+    assert!(answers.len() > 15, "the cases select different events");
 }
 
 async fn group_events_are_in_time_order(db: TestDb) {
@@ -960,6 +1229,16 @@ async fn count_and_histogram(db: TestDb) {
         ..Default::default()
     };
     assert_eq!(store.count(&errors).await.unwrap(), 2);
+    // Bounded counts: exact up to the bound, `bound + 1` beyond it.
+    let all = EventFilter::default();
+    assert_eq!(store.count_at_most(&all, 10).await.unwrap(), 5);
+    assert_eq!(store.count_at_most(&all, 5).await.unwrap(), 5);
+    assert_eq!(store.count_at_most(&all, 4).await.unwrap(), 5);
+    assert_eq!(store.count_at_most(&all, 2).await.unwrap(), 3);
+    assert_eq!(store.count_at_most(&all, 0).await.unwrap(), 1);
+    assert_eq!(store.count_at_most(&errors, 1).await.unwrap(), 2);
+    assert_eq!(store.count_at_most(&errors, 2).await.unwrap(), 2);
+    assert_eq!(store.count_at_most(&all, u64::MAX).await.unwrap(), 5);
 
     let mut hist = store.histogram(&EventFilter::default(), 60).await.unwrap();
     hist.sort();

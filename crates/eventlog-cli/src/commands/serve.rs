@@ -60,6 +60,7 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
     };
     let mut state = eventlog_web::AppState::builder(store, types.clone())
         .api_body_limit(config.api.body_limit)
+        .limits(config.limits)
         .server_config(&config.server);
     if let Some(url) = &config.database.read_database_url {
         let replica = eventlog::store::open_replica(url, config.database.connect_options())

@@ -15,7 +15,8 @@ pub struct Args {
     /// Keep running and print new events as they are stored.
     #[arg(short, long)]
     follow: bool,
-    /// How many of the latest events to print first.
+    /// How many of the latest events to print first (`-n 0`: only events stored from now
+    /// on).
     #[arg(short = 'n', long, default_value_t = 20)]
     lines: usize,
     /// How often to look for new events in follow mode, in milliseconds.
@@ -31,37 +32,37 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
     let store = ctx.store().await?;
     let filter = args.filter.to_filter(&types, store.as_ref()).await?;
     let colour = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
-    let mut out = std::io::stdout().lock();
+    // Where following starts is taken before the latest events are read, so that nothing
+    // committed in between is missed; what both return is printed once (`shown`).
+    let mut cursor = match args.follow {
+        true => Some(store.follow_start().await?),
+        false => None,
+    };
     let mut last = store
         .list(&filter, Order::Desc, None, args.lines)
         .await?
         .items;
     last.reverse();
-    let mut last_id = last.iter().map(|e| e.id).max().unwrap_or(0);
+    let shown: std::collections::HashSet<i64> = last.iter().map(|e| e.id).collect();
+    let mut out = std::io::stdout().lock();
     for e in &last {
         writeln!(out, "{}", format_line(e, &types, colour))?;
     }
     out.flush()?;
-    if !args.follow {
-        return Ok(());
-    }
-    if last.is_empty() {
-        // Start after everything already stored, not from the beginning.
-        let newest = store
-            .list(&Default::default(), Order::Desc, None, 1)
-            .await?;
-        last_id = newest.items.first().map_or(0, |e| e.id).max(last_id);
-    }
     drop(out);
+    let Some(mut cursor) = cursor.take() else {
+        return Ok(());
+    };
     loop {
-        let new = store.list_since_id(&filter, last_id, 1000).await?;
+        let (new, next) = store.follow(&filter, &cursor, FOLLOW_PAGE).await?;
+        cursor = next;
         let mut out = std::io::stdout().lock();
-        for e in &new {
+        for e in new.iter().filter(|e| !shown.contains(&e.id)) {
             writeln!(out, "{}", format_line(e, &types, colour))?;
-            last_id = last_id.max(e.id);
         }
         out.flush()?;
-        if new.len() < 1000 {
+        drop(out);
+        if new.len() < FOLLOW_PAGE {
             tokio::select! {
                 _ = tokio::time::sleep(Duration::from_millis(args.interval)) => {}
                 _ = tokio::signal::ctrl_c() => return Ok(()),
@@ -69,6 +70,9 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
         }
     }
 }
+
+/// Events read at once while following.
+const FOLLOW_PAGE: usize = 1000;
 
 /// Text from an event as it may reach a terminal: control characters (ESC, BEL, CR, …) and
 /// the bidirectional overrides that reorder what is shown are written as escapes (`\u{1b}`,

@@ -67,13 +67,18 @@ fn css_colour(value: &str) -> Option<&str> {
 }
 
 /// The stylesheet of `types`: `.label.type-{name}` with the text and background colours of
-/// each configured type that has any, and `.legend .swatch-{name}` with its chart colour.
+/// each configured type that has any (a text colour alone is drawn on
+/// [`LABEL_BACKGROUND`](super::colors::LABEL_BACKGROUND), so its contrast is the same in both
+/// themes), and `.legend .swatch-{name}` with its chart colour from `chart_colors`.
 /// Type names match `^[A-Za-z_][A-Za-z0-9_]{0,49}$`, so they are class names as they are.
-pub fn build_types_css(types: &EventTypes) -> String {
+pub fn build_types_css(
+    types: &EventTypes,
+    chart_colors: &std::collections::HashMap<String, String>,
+) -> String {
     let mut css = String::from("/* Colours of the configured event types. */\n");
     css.push_str(&format!(
         ".legend i {{ background: {}; }}\n",
-        super::chart::FALLBACK_FILL
+        super::colors::FALLBACK_FILL
     ));
     for t in types.iter() {
         if eventlog::event_type::validate_type_name(&t.name).is_err() {
@@ -83,13 +88,18 @@ pub fn build_types_css(types: &EventTypes) -> String {
         if let Some(c) = t.color.as_deref().and_then(css_colour) {
             decls.push_str(&format!(" color: {c};"));
         }
-        if let Some(b) = t.bgcolor.as_deref().and_then(css_colour) {
-            decls.push_str(&format!(" background: {b};"));
+        match t.bgcolor.as_deref().and_then(css_colour) {
+            Some(b) => decls.push_str(&format!(" background: {b};")),
+            None if !decls.is_empty() => decls.push_str(&format!(
+                " background: {}; border-color: transparent;",
+                super::colors::LABEL_BACKGROUND
+            )),
+            None => {}
         }
         if !decls.is_empty() {
             css.push_str(&format!(".label.type-{} {{{decls} }}\n", t.name));
         }
-        if let Some(fill) = css_colour(&super::chart::color_of(types, &t.name)) {
+        if let Some(fill) = chart_colors.get(&t.name).and_then(|c| css_colour(c)) {
             css.push_str(&format!(
                 ".legend i.swatch-{} {{ background: {fill}; }}\n",
                 t.name

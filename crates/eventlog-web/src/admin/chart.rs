@@ -1,39 +1,68 @@
 //! The chart of events over time by type: stacked bars, rendered on the server as SVG.
+//!
+//! It covers what the list is filtered to: the chosen range, or, without one, the data's own
+//! extent (its first and last matching event, two index lookups). The bucket width is the
+//! smallest of a ladder of round widths (minute … year) that fits the span in at most
+//! [`MAX_BUCKETS`] bars. Each bar links to the list narrowed to its bucket.
 
 use chrono::{DateTime, Duration, Utc};
 use eventlog::EventTypes;
-use eventlog::store::EventFilter;
+use eventlog::store::{EventFilter, Order};
 
+use super::list_query::AdminQuery;
+use crate::AppState;
 use crate::error::AppError;
 use crate::format::absolute;
 
-/// Number of bars.
-const BUCKETS: i64 = 60;
+/// Most bars.
+pub const MAX_BUCKETS: i64 = 60;
 /// Drawing size.
 pub const WIDTH: f64 = 1000.0;
 /// Drawing height.
 pub const HEIGHT: f64 = 120.0;
-const PALETTE: [&str; 6] = [
-    "#4e79a7", "#f28e2b", "#59a14f", "#b07aa1", "#76b7b2", "#9c755f",
-];
-/// Fill of a type that is not configured (stored by an older configuration).
-pub(crate) const FALLBACK_FILL: &str = PALETTE[PALETTE.len() - 1];
 
-/// One stacked bar segment.
+/// Round bucket widths in seconds, with their names: the chart uses the first that fits.
+const LADDER: [(i64, &str); 14] = [
+    (60, "minute"),
+    (5 * 60, "5 minutes"),
+    (15 * 60, "15 minutes"),
+    (30 * 60, "30 minutes"),
+    (3600, "hour"),
+    (3 * 3600, "3 hours"),
+    (6 * 3600, "6 hours"),
+    (12 * 3600, "12 hours"),
+    (86_400, "day"),
+    (2 * 86_400, "2 days"),
+    (7 * 86_400, "week"),
+    (30 * 86_400, "30 days"),
+    (91 * 86_400, "quarter"),
+    (365 * 86_400, "year"),
+];
+
+/// One bar: its segments (one per type) and the link to its bucket.
 #[derive(Debug, Clone)]
 pub struct Bar {
     /// Left edge.
     pub x: String,
-    /// Top edge.
-    pub y: String,
     /// Width.
     pub w: String,
+    /// The list narrowed to this bucket.
+    pub href: String,
+    /// What the bar says: its time span and count, for the tooltip and screen readers.
+    pub title: String,
+    /// Segments, bottom up.
+    pub segments: Vec<Segment>,
+}
+
+/// One stacked segment of a bar.
+#[derive(Debug, Clone)]
+pub struct Segment {
+    /// Top edge.
+    pub y: String,
     /// Height.
     pub h: String,
     /// Fill colour.
     pub fill: String,
-    /// Tooltip.
-    pub title: String,
 }
 
 /// A legend entry.
@@ -43,100 +72,216 @@ pub struct Legend {
     pub name: String,
     /// Type label.
     pub label: String,
-    /// Colour.
-    pub fill: String,
 }
 
 /// The chart: bars, legend and the time span it covers.
 #[derive(Debug, Clone, Default)]
 pub struct Chart {
-    /// Bar segments.
+    /// Bars that have events.
     pub bars: Vec<Bar>,
-    /// Legend.
+    /// Legend, least severe type first (unconfigured types last).
     pub legend: Vec<Legend>,
     /// Start of the span.
     pub from: String,
+    /// Start of the span, ISO 8601.
+    pub from_iso: String,
     /// End of the span.
     pub to: String,
+    /// End of the span, ISO 8601.
+    pub to_iso: String,
+    /// Width of one bar in words (`hour`, `day` …).
+    pub bucket: String,
     /// Largest bar total.
     pub max: i64,
+    /// Events in the chart: every event the filter matches.
+    pub total: i64,
 }
 
-/// Colour of a type in charts: its background, else its text colour, else one of a palette
-/// by severity (unconfigured types get [`FALLBACK_FILL`]).
-pub(crate) fn color_of(types: &EventTypes, name: &str) -> String {
-    let t = types.display(name);
-    t.bgcolor.or(t.color).unwrap_or_else(|| {
-        let i = types.severity(name).unwrap_or(PALETTE.len() - 1);
-        PALETTE[i % PALETTE.len()].to_owned()
-    })
+/// The bucket width (seconds) and its name for a span of `span` seconds.
+pub fn bucket_for(span: i64) -> (i64, &'static str) {
+    LADDER
+        .iter()
+        .copied()
+        .find(|(w, _)| span <= w * MAX_BUCKETS)
+        .unwrap_or_else(|| {
+            // Spans over 60 years: whole multiples of a year.
+            let years = span / (365 * 86_400 * MAX_BUCKETS) + 1;
+            (years * 365 * 86_400, "several years")
+        })
 }
 
-/// Builds the chart of `filter` over its time range, or the last 7 days when it has none.
-pub async fn build(
-    store: &dyn eventlog::store::Store,
-    types: &EventTypes,
+/// How a bucket bound is written in a link: what the form's `datetime-local` inputs show.
+fn link_time(t: DateTime<Utc>) -> String {
+    t.format("%Y-%m-%dT%H:%M").to_string()
+}
+
+/// The time span the chart covers: the filter's range, or the data's extent. `None` when
+/// nothing matches.
+async fn span(
+    state: &AppState,
     filter: &EventFilter,
     now: DateTime<Utc>,
+) -> Result<Option<(DateTime<Utc>, DateTime<Utc>)>, AppError> {
+    let since = match filter.since {
+        Some(s) => s,
+        None => {
+            let first = state.reads().list(filter, Order::Asc, None, 1).await?;
+            match first.items.first() {
+                Some(e) => e.timestamp,
+                None => return Ok(None),
+            }
+        }
+    };
+    let until = match filter.until {
+        Some(u) => u,
+        None if filter.since.is_some() => now.max(since + Duration::seconds(1)),
+        None => {
+            let last = state.reads().list(filter, Order::Desc, None, 1).await?;
+            match last.items.first() {
+                // `until` is exclusive: just after the newest event.
+                Some(e) => e.timestamp + Duration::seconds(1),
+                None => return Ok(None),
+            }
+        }
+    };
+    Ok((since < until).then_some((since, until)))
+}
+
+/// Builds the chart of `filter` (the list's, from `params` at `now`).
+pub async fn build(
+    state: &AppState,
+    params: &AdminQuery,
+    filter: &EventFilter,
+    now: DateTime<Utc>,
+    base: &str,
 ) -> Result<Chart, AppError> {
-    let until = filter.until.unwrap_or(now);
-    let since = filter.since.unwrap_or(until - Duration::days(7));
-    if since >= until {
+    let Some((since, until)) = span(state, filter, now).await? else {
         return Ok(Chart::default());
-    }
-    let span = (until - since).num_seconds().max(1);
-    let bucket = (span / BUCKETS).max(60);
+    };
+    let (bucket, bucket_name) = bucket_for((until - since).num_seconds().max(1));
     let mut f = filter.clone();
     f.since = Some(since);
     f.until = Some(until);
-    let rows = store.histogram(&f, bucket).await?;
-    let origin = since.timestamp() / bucket * bucket;
-    let n = ((until.timestamp() - origin) / bucket + 1) as usize;
+    let rows = state.reads().histogram(&f, bucket).await?;
+    let origin = since.timestamp().div_euclid(bucket) * bucket;
+    let n = ((until.timestamp() - 1 - origin).div_euclid(bucket) + 1).max(1) as usize;
+    let slot = |t: DateTime<Utc>| ((t.timestamp() - origin).div_euclid(bucket)) as usize;
     let mut totals = vec![0i64; n];
     for (t, _, c) in &rows {
-        if let Some(slot) = totals.get_mut(((t.timestamp() - origin) / bucket) as usize) {
-            *slot += c;
+        if let Some(s) = totals.get_mut(slot(*t)) {
+            *s += c;
         }
     }
     let max = totals.iter().copied().max().unwrap_or(0);
     let mut chart = Chart {
         from: absolute(since),
+        from_iso: since.to_rfc3339(),
         to: absolute(until),
+        to_iso: until.to_rfc3339(),
+        bucket: bucket_name.to_owned(),
         max,
+        total: totals.iter().sum(),
         ..Chart::default()
     };
     if max == 0 {
         return Ok(chart);
     }
+    let types = state.types();
+    // Segments stack in severity order, least severe at the bottom.
+    let mut rows = rows;
+    rows.sort_by_key(|(t, name, _)| (*t, types.severity(name).map_or(0, |s| s + 1)));
     let w = WIDTH / n as f64;
+    let mut bars: Vec<Option<Bar>> = vec![None; n];
     let mut stacked = vec![0i64; n];
-    let mut seen: Vec<String> = Vec::new();
-    for (t, name, c) in rows {
-        let i = ((t.timestamp() - origin) / bucket) as usize;
-        let Some(base) = stacked.get_mut(i) else {
+    let mut present: Vec<&str> = Vec::new();
+    for (t, name, c) in &rows {
+        let i = slot(*t);
+        let (Some(base_count), Some(bar)) = (stacked.get_mut(i), bars.get_mut(i)) else {
             continue;
         };
-        let h = c as f64 / max as f64 * HEIGHT;
-        let y = HEIGHT - (*base as f64 / max as f64 * HEIGHT) - h;
-        *base += c;
-        let fill = color_of(types, &name);
-        let label = types.display(&name).label;
-        if !seen.contains(&name) {
-            seen.push(name.clone());
-            chart.legend.push(Legend {
-                name: name.clone(),
-                label: label.clone(),
-                fill: fill.clone(),
-            });
+        let h = *c as f64 / max as f64 * HEIGHT;
+        let y = HEIGHT - (*base_count as f64 / max as f64 * HEIGHT) - h;
+        *base_count += c;
+        if !present.contains(&name.as_str()) {
+            present.push(name);
         }
-        chart.bars.push(Bar {
-            x: format!("{:.1}", i as f64 * w),
+        let bar = bar.get_or_insert_with(|| {
+            let start = DateTime::from_timestamp(origin + i as i64 * bucket, 0).unwrap_or(since);
+            let end = start + Duration::seconds(bucket);
+            let href = format!(
+                "{base}/events?{}",
+                params.query_with(&[
+                    ("cursor", ""),
+                    ("date", ""),
+                    ("since", &link_time(start.max(since))),
+                    ("until", &link_time(end.min(until + Duration::seconds(59)))),
+                ])
+            );
+            Bar {
+                x: format!("{:.1}", i as f64 * w),
+                w: format!("{:.1}", (w - 1.0).max(0.5)),
+                href,
+                title: String::new(),
+                segments: Vec::new(),
+            }
+        });
+        bar.segments.push(Segment {
             y: format!("{y:.1}"),
-            w: format!("{:.1}", (w - 1.0).max(0.5)),
             h: format!("{h:.1}"),
-            fill,
-            title: format!("{label}: {c} from {}", absolute(t)),
+            fill: state.chart_color(name).to_owned(),
         });
     }
+    for (i, bar) in bars.iter_mut().enumerate() {
+        if let Some(bar) = bar {
+            let start = DateTime::from_timestamp(origin + i as i64 * bucket, 0).unwrap_or(since);
+            let n = totals[i];
+            bar.title = format!(
+                "{n} event{} from {} ({bucket_name}); show them",
+                if n == 1 { "" } else { "s" },
+                absolute(start)
+            );
+        }
+    }
+    chart.bars = bars.into_iter().flatten().collect();
+    chart.legend = legend(types, &present);
     Ok(chart)
+}
+
+/// The legend of the types present, in severity order (unconfigured types last, by name).
+fn legend(types: &EventTypes, present: &[&str]) -> Vec<Legend> {
+    let mut names: Vec<&str> = present.to_vec();
+    names.sort_by_key(|n| (types.severity(n).unwrap_or(usize::MAX), n.to_string()));
+    names
+        .into_iter()
+        .map(|n| Legend {
+            name: n.to_owned(),
+            label: types.display(n).label,
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn buckets_are_round_and_fit() {
+        assert_eq!(bucket_for(30 * 60), (60, "minute"));
+        assert_eq!(bucket_for(86_400), (30 * 60, "30 minutes"));
+        assert_eq!(bucket_for(7 * 86_400), (3 * 3600, "3 hours"));
+        assert_eq!(bucket_for(30 * 86_400), (12 * 3600, "12 hours"));
+        assert_eq!(bucket_for(365 * 86_400), (7 * 86_400, "week"));
+        for span in [1, 59, 3600, 86_400 * 90, 86_400 * 3650, 86_400 * 365 * 500] {
+            let (w, _) = bucket_for(span);
+            assert!(span <= w * MAX_BUCKETS, "{span}");
+        }
+    }
+
+    #[test]
+    fn legend_follows_severity() {
+        let types = EventTypes::default();
+        let l = legend(&types, &["critical", "old", "info", "error"]);
+        let names: Vec<&str> = l.iter().map(|l| l.name.as_str()).collect();
+        assert_eq!(names, ["info", "error", "critical", "old"]);
+    }
 }

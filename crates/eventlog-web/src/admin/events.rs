@@ -11,6 +11,11 @@ use super::{EventRow, Layout, PAGE_SIZE, enc};
 use crate::AppState;
 use crate::auth::CurrentUser;
 use crate::error::AppError;
+use crate::format;
+
+/// The list says how many events match, exactly up to this many ("10,000+ events" beyond):
+/// counting stops there, so the count costs at most this many index entries.
+pub const COUNT_BOUND: u64 = 10_000;
 
 /// A type checkbox in the filter form.
 pub struct TypeOption {
@@ -46,6 +51,7 @@ pub struct EventsPage {
     type_options: Vec<TypeOption>,
     chips: Vec<Chip>,
     chart: Chart,
+    count: String,
     next_url: String,
     first_url: String,
     order_url: String,
@@ -90,6 +96,9 @@ pub async fn list(
         .await?;
     let now = eventlog::event::now();
     let filter = params.filter(now);
+    // Taken before the events are read: the live tail catches up from here, so an event
+    // stored while the page renders is shown by one or the other, never by neither.
+    let live_from = state.live_tail().position().await?;
     let page = state
         .reads()
         .list(
@@ -99,8 +108,13 @@ pub async fn list(
             PAGE_SIZE,
         )
         .await?;
-    let chart = chart::build(state.reads().as_ref(), state.types(), &filter, now).await?;
     let base = user.base.path().to_owned();
+    let chart = chart::build(&state, &params, &filter, now, &base).await?;
+    let count = format::count(
+        state.reads().count_at_most(&filter, COUNT_BOUND).await?,
+        COUNT_BOUND,
+        "event",
+    );
     let rows: Vec<EventRow> = page
         .items
         .iter()
@@ -144,7 +158,6 @@ pub async fn list(
         chip(&key, &key, &m.value);
     }
     let order_desc = params.list.order == Order::Desc;
-    let since_id = rows.iter().map(|r| r.id).max().unwrap_or(0);
     Ok(EventsPage {
         type_options: type_options(&state, &params.list.types),
         next_url,
@@ -166,12 +179,13 @@ pub async fn list(
         ),
         stream_url: format!(
             "{base}/events/stream?{}",
-            params.query_with(&[("cursor", ""), ("after", &since_id.to_string())])
+            params.query_with(&[("cursor", ""), ("after", &live_from.to_string())])
         ),
         live: order_desc && !params.has_cursor(),
         order_desc,
         chips,
         chart,
+        count,
         rows,
         params,
         base: base.clone(),

@@ -20,16 +20,14 @@ pub struct GroupRow {
     pub group_short: String,
     /// Link to its events.
     pub url: String,
-    /// First event, absolute.
-    pub first: String,
-    /// Last event, absolute.
-    pub last: String,
-    /// Last event, relative.
-    pub last_rel: String,
+    /// First event.
+    pub first: format::TimeText,
+    /// Last event.
+    pub last: format::TimeText,
     /// Duration from first to last.
     pub duration: String,
-    /// Number of events.
-    pub count: i64,
+    /// Number of events, with thousands separators.
+    pub count: String,
     /// Most severe type.
     pub status: Option<TypeLabel>,
 }
@@ -75,15 +73,14 @@ pub async fn list(
                 group: g.group.clone(),
                 group_short: format::short_group(&g.group).to_owned(),
                 url: format!("{base}/events?group={}", enc(&g.group)),
-                first: format::absolute(g.first_at),
-                last: format::absolute(g.last_at),
-                last_rel: format::relative(g.last_at, now),
+                first: format::TimeText::new(g.first_at, now),
+                last: format::TimeText::new(g.last_at, now),
                 duration: if duration == "- same time" {
                     "0s".to_owned()
                 } else {
                     duration.replace(" later", "")
                 },
-                count: g.event_count,
+                count: format::thousands(g.event_count.max(0) as u64),
                 status: types
                     .most_severe(g.types.iter().map(String::as_str))
                     .map(|t| TypeLabel::new(types, t)),

@@ -8,12 +8,14 @@ use crate::format::{self, TypeLabel};
 
 pub mod assets;
 pub mod chart;
+pub mod colors;
 pub mod delete;
 pub mod event;
 pub mod events;
 pub mod export;
 pub mod groups;
 pub mod list_query;
+pub mod live;
 pub mod login;
 pub mod stream;
 

@@ -1,26 +1,44 @@
-//! `GET /events/stream?after=ID&…filters`: the live tail, as server-sent events.
+//! `GET /events/stream?after=CURSOR&…filters`: the live tail, as server-sent events.
 //!
-//! Polls `Store::list_since_id` (works the same with several servers on one database) and
-//! sends each batch of new events as rendered table rows (escaped on the server) in an
-//! `events` message; the message id is the last event id, so a reconnecting browser resumes
-//! where it left off (`Last-Event-ID`).
+//! Every stream is fed by the one shared poller ([`super::live`]) and keeps the events its
+//! filter selects ([`EventFilter::matches`], the same answer as the stores' queries). Each
+//! batch goes out as rendered table rows (escaped on the server) in an `events` message whose
+//! id is the follow cursor after it, so a reconnecting browser resumes where it left off
+//! (`Last-Event-ID`), and a page passes its own position as `after`: the stream first
+//! catches up from there (at most [`CATCH_UP`] events) to where the poller stands.
+//!
+//! Other messages: `skipped` (data: a number) when the stream fell behind and events were
+//! not sent to it; `ended` (data: why) before the stream closes because its session ended
+//! (logout, expiry, user removed — checked every [`SESSION_CHECK`]).
+//!
+//! Limits: `[server] live_tail_per_session` streams per session and `live_tail_max` in all;
+//! past them `429`.
 
 use std::convert::Infallible;
+use std::time::Duration;
 
 use askama::Template;
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
+use eventlog::Event;
+use eventlog::store::{EventFilter, FollowCursor};
 use futures_util::Stream;
+use tokio::sync::broadcast::error::RecvError;
 
 use super::EventRow;
 use super::list_query::AdminQuery;
+use super::live::{Batch, Slot, Subscription};
 use crate::AppState;
 use crate::auth::CurrentUser;
 use crate::error::AppError;
 
-/// Most events per message.
-const BATCH: usize = 200;
+/// How often a stream checks that its session is still valid.
+pub const SESSION_CHECK: Duration = Duration::from_secs(5);
+
+/// Most events a stream sends to catch up from the position its page was rendered at; past
+/// it the stream says how many it skipped.
+pub const CATCH_UP: usize = 1000;
 
 /// Rows rendered for the live tail, newest first.
 #[derive(Template)]
@@ -47,51 +65,211 @@ pub async fn stream(
         .get("last-event-id")
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
-    let after: i64 = match last_event_id.or(from_query) {
-        Some(v) => v
-            .parse()
-            .map_err(|_| AppError::BadRequest(format!("after={v:?} is not an event id")))?,
-        None => 0,
+    let after: Option<FollowCursor> = match last_event_id.or(from_query) {
+        Some(v) => Some(v.parse().map_err(|_| {
+            AppError::BadRequest(format!(
+                "after={:?} is not a live-tail position",
+                eventlog::filter::shorten(&v)
+            ))
+        })?),
+        None => None,
     };
-    let base = user.base.path().to_owned();
-    let is_admin = user.is_admin();
-    let interval = state.poll_interval();
-    let s = futures_util::stream::unfold(after, move |mut after| {
-        let state = state.clone();
-        let filter = filter.clone();
-        let base = base.clone();
-        async move {
-            loop {
-                tokio::time::sleep(interval).await;
-                let events = match state.store().list_since_id(&filter, after, BATCH).await {
-                    Ok(e) => e,
-                    Err(e) => {
-                        tracing::warn!(error = %e, "live tail poll failed");
-                        continue;
-                    }
-                };
-                let Some(last) = events.last() else { continue };
-                after = last.id;
-                let now = eventlog::event::now();
-                let rows = events
-                    .iter()
-                    .rev()
-                    .map(|e| EventRow::new(state.types(), e, now))
-                    .collect();
-                let html = RowsFragment {
-                    rows,
-                    base: base.clone(),
-                    is_admin,
-                }
-                .render()
-                .unwrap_or_default();
-                let msg = SseEvent::default()
-                    .event("events")
-                    .id(after.to_string())
-                    .data(html);
-                return Some((Ok(msg), after));
-            }
-        }
+    let live = state.live_tail();
+    let session_key = if user.token_hash.is_empty() {
+        format!("host:{}", user.user().name)
+    } else {
+        user.token_hash.clone()
+    };
+    let slot = live
+        .reserve(&session_key)
+        .map_err(|e| AppError::TooManyStreams(e.to_string()))?;
+    let sub = live.subscribe().await?;
+    let tail = Tail {
+        state: state.clone(),
+        base: user.base.path().to_owned(),
+        user,
+        filter,
+        catch_up: after.map(|c| c.until(&sub.position)),
+        caught_up: 0,
+        sub,
+        check: tokio::time::interval_at(tokio::time::Instant::now() + SESSION_CHECK, SESSION_CHECK),
+        ended: false,
+        _slot: slot,
+    };
+    let s = futures_util::stream::unfold(tail, |mut tail| async move {
+        let msg = tail.next_message().await?;
+        Some((Ok(msg), tail))
     });
     Ok(Sse::new(s).keep_alive(KeepAlive::default()))
+}
+
+/// One open stream.
+struct Tail {
+    state: AppState,
+    user: CurrentUser,
+    filter: EventFilter,
+    base: String,
+    /// Still catching up from the page's position: the cursor to read on from.
+    catch_up: Option<FollowCursor>,
+    caught_up: usize,
+    sub: Subscription,
+    check: tokio::time::Interval,
+    ended: bool,
+    _slot: Slot,
+}
+
+impl Tail {
+    /// The next message, or `None` when the stream is over.
+    async fn next_message(&mut self) -> Option<SseEvent> {
+        if self.ended {
+            return None;
+        }
+        if let Some(msg) = self.catch_up().await {
+            return Some(msg);
+        }
+        loop {
+            tokio::select! {
+                batch = self.sub.batches.recv() => match batch {
+                    Ok(batch) => {
+                        if let Some(msg) = self.on_batch(&batch) {
+                            return Some(msg);
+                        }
+                    }
+                    // The sequence numbers of the next batch tell how many were missed.
+                    Err(RecvError::Lagged(_)) => continue,
+                    // The poller stopped (it does only without streams): end, the browser
+                    // reconnects.
+                    Err(RecvError::Closed) => return None,
+                },
+                _ = self.check.tick() => {
+                    if !self.session_is_live().await {
+                        self.ended = true;
+                        return Some(SseEvent::default().event("ended").data("session ended"));
+                    }
+                }
+            }
+        }
+    }
+
+    /// The next catch-up message, until the stream has reached the poller's position.
+    async fn catch_up(&mut self) -> Option<SseEvent> {
+        while let Some(cursor) = self.catch_up.take() {
+            let page = (CATCH_UP - self.caught_up).min(super::live::PAGE);
+            if page == 0 {
+                // Too far behind: the rest is not sent, and the count says so.
+                let more = self.count_rest(&cursor).await;
+                return Some(SseEvent::default().event("skipped").data(more));
+            }
+            let (events, next) = match self.state.store().follow(&self.filter, &cursor, page).await
+            {
+                Ok(read) => read,
+                Err(e) => {
+                    tracing::warn!(error = %e, "live tail: catching up failed");
+                    return Some(SseEvent::default().event("skipped").data("some"));
+                }
+            };
+            let done = events.len() < page;
+            if !done {
+                self.catch_up = Some(next);
+            }
+            self.caught_up += events.len();
+            if !events.is_empty() {
+                // Once caught up, the poller's position is where a reconnect resumes.
+                let id = done.then(|| self.sub.position.to_string());
+                return Some(self.render(&events, id));
+            }
+        }
+        None
+    }
+
+    /// How many events a catch-up from `cursor` would still send, as text.
+    async fn count_rest(&self, cursor: &FollowCursor) -> String {
+        let mut n = 0;
+        let mut cursor = cursor.clone();
+        // Bounded: a client's position far in the past is not counted to the end.
+        for _ in 0..10 {
+            match self
+                .state
+                .store()
+                .follow(&self.filter, &cursor, super::live::PAGE)
+                .await
+            {
+                Ok((events, next)) => {
+                    n += events.len();
+                    if events.len() < super::live::PAGE {
+                        return n.to_string();
+                    }
+                    cursor = next;
+                }
+                Err(_) => break,
+            }
+        }
+        format!("{n}+")
+    }
+
+    fn on_batch(&mut self, batch: &Batch) -> Option<SseEvent> {
+        let skipped = batch.first.saturating_sub(self.sub.next);
+        self.sub.next = batch.end();
+        if skipped > 0 {
+            // The count covers every event missed, before this stream's filter.
+            return Some(
+                SseEvent::default()
+                    .event("skipped")
+                    .data(skipped.to_string()),
+            );
+        }
+        let events: Vec<&Event> = batch
+            .events
+            .iter()
+            .filter(|e| self.filter.matches(e))
+            .collect();
+        // A position to resume from only when it is between two polls (not mid-page).
+        let id = (!batch.cursor.is_mid_page()).then(|| batch.cursor.to_string());
+        if events.is_empty() {
+            return None;
+        }
+        Some(self.render_refs(&events, id))
+    }
+
+    fn render(&self, events: &[Event], id: Option<String>) -> SseEvent {
+        let refs: Vec<&Event> = events.iter().collect();
+        self.render_refs(&refs, id)
+    }
+
+    fn render_refs(&self, events: &[&Event], id: Option<String>) -> SseEvent {
+        let now = eventlog::event::now();
+        let rows = events
+            .iter()
+            .rev()
+            .map(|e| EventRow::new(self.state.types(), e, now))
+            .collect();
+        let html = RowsFragment {
+            rows,
+            base: self.base.clone(),
+            is_admin: self.user.is_admin(),
+        }
+        .render()
+        .unwrap_or_default();
+        let msg = SseEvent::default().event("events").data(html);
+        match id {
+            Some(id) => msg.id(id),
+            None => msg,
+        }
+    }
+
+    /// Whether the stream's session still lets its user in (the same lookup as every admin
+    /// request). A database error keeps the stream open: the next check decides.
+    async fn session_is_live(&self) -> bool {
+        if self.user.token_hash.is_empty() {
+            // Vouched for by the host application per request: nothing stored to re-check.
+            return true;
+        }
+        match crate::auth::session::lookup(&self.state, &self.user.token_hash).await {
+            Ok(session) => session.is_some(),
+            Err(e) => {
+                tracing::warn!(error = %e, "live tail: checking the session failed");
+                true
+            }
+        }
+    }
 }

@@ -16,7 +16,7 @@ use eventlog::filter::{FilterError, ListQuery, Rule, TypeCheckError, form_pairs}
 use super::model::{
     ApiEvent, EventInput, IngestResponse, ListResponse, ShapeError, StrictEvent, check_shape,
 };
-use super::{ApiError, ApiState, Authorized};
+use super::{ApiError, ApiState, CanIngest, CanRead};
 
 /// The filters of `GET /events`, parsed once; a bad or unknown key is a 400 naming it.
 pub struct ApiListQuery(pub ListQuery);
@@ -173,6 +173,7 @@ fn to_new_event(
         send_mail: input.send_mail,
     };
     event.validate().map_err(|e| e.to_string())?;
+    state.limits.check(&event).map_err(|e| e.to_string())?;
     Ok(event)
 }
 
@@ -195,15 +196,16 @@ fn to_new_event(
     ),
     responses(
         (status = 201, body = IngestResponse, description = "Committed"),
-        (status = 400, body = ApiError, description = "An item broke a rule; nothing was stored"),
+        (status = 400, body = ApiError, description = "An item broke a rule (such as the [limits] on message and data size); nothing was stored"),
         (status = 401, body = ApiError, description = "Missing, invalid or revoked token"),
+        (status = 403, body = ApiError, description = "The token's scope is read: it may not record events"),
         (status = 413, body = ApiError, description = "Body larger than [api] body_limit"),
         (status = 415, body = ApiError, description = "Not JSON or JSON Lines"),
     )
 )]
 pub async fn ingest(
     State(state): State<ApiState>,
-    _auth: Authorized,
+    _auth: CanIngest,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<(StatusCode, Json<IngestResponse>), ApiError> {
@@ -259,11 +261,12 @@ pub async fn ingest(
         (status = 200, body = ListResponse),
         (status = 400, body = ApiError, description = "A query parameter is invalid"),
         (status = 401, body = ApiError),
+        (status = 403, body = ApiError, description = "The token's scope is ingest: it may not read"),
     )
 )]
 pub async fn list(
     State(state): State<ApiState>,
-    _auth: Authorized,
+    _auth: CanRead,
     ApiListQuery(q): ApiListQuery,
 ) -> Result<Json<ListResponse>, ApiError> {
     q.check_types(&state.types, state.reads.as_ref())
@@ -291,12 +294,13 @@ pub async fn list(
     responses(
         (status = 200, body = ApiEvent),
         (status = 401, body = ApiError),
+        (status = 403, body = ApiError, description = "The token's scope is ingest: it may not read"),
         (status = 404, body = ApiError, description = "No such event"),
     )
 )]
 pub async fn get_one(
     State(state): State<ApiState>,
-    _auth: Authorized,
+    _auth: CanRead,
     Path(id): Path<String>,
 ) -> Result<Json<ApiEvent>, ApiError> {
     let event = if let Ok(n) = id.parse::<i64>() {

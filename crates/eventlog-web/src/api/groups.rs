@@ -6,7 +6,7 @@ use axum::http::StatusCode;
 use chrono::SecondsFormat;
 
 use super::model::{ApiEvent, GroupResponse};
-use super::{ApiError, ApiState, Authorized};
+use super::{ApiError, ApiState, CanRead};
 
 /// Most events returned for one group.
 pub const MAX_GROUP_EVENTS: usize = 10_000;
@@ -20,12 +20,13 @@ pub const MAX_GROUP_EVENTS: usize = 10_000;
     responses(
         (status = 200, body = GroupResponse),
         (status = 401, body = ApiError),
+        (status = 403, body = ApiError, description = "The token's scope is ingest: it may not read"),
         (status = 404, body = ApiError, description = "No event in that group"),
     )
 )]
 pub async fn get_group(
     State(state): State<ApiState>,
-    _auth: Authorized,
+    _auth: CanRead,
     Path(group): Path<String>,
 ) -> Result<Json<GroupResponse>, ApiError> {
     let summary = state

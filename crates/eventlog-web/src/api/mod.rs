@@ -1,7 +1,8 @@
 //! The HTTP API, `/api/v1`: ingest events, read events and groups, the OpenAPI document.
 //!
 //! Every route except `openapi.json` needs `Authorization: Bearer evl_…` (see
-//! `eventlog token add`); admin sessions do not authorize it. Errors are JSON,
+//! `eventlog token add`) of a scope that allows it: `POST` needs `ingest` or `all`, every
+//! `GET` `read` or `all` (else `403`); admin sessions do not authorize it. Errors are JSON,
 //! `{"error": "…"}`, with `"index"` for the item of a batch that broke a rule. Database text
 //! never reaches a client: it is logged and answered with a generic 500.
 //!
@@ -17,7 +18,7 @@ use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use eventlog::EventTypes;
-use eventlog::store::Backend;
+use eventlog::store::{Backend, TokenScope, VerifiedToken};
 use serde::Serialize;
 use utoipa::OpenApi;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -46,6 +47,8 @@ pub struct ApiState {
     pub types: Arc<EventTypes>,
     /// Largest request body in bytes (`[api] body_limit`).
     pub body_limit: usize,
+    /// The largest message and data of an event (`[limits]`).
+    pub limits: eventlog::config::LimitsConfig,
     /// The group-commit tasks, started on first use (see [`commit`]).
     group_commit: Arc<std::sync::OnceLock<commit::GroupCommit>>,
     /// Told about newly stored events after their commit (e-mail notification).
@@ -60,6 +63,7 @@ impl ApiState {
             store,
             types: Arc::new(types),
             body_limit: eventlog::config::ApiConfig::default().body_limit,
+            limits: eventlog::config::LimitsConfig::default(),
             group_commit: Arc::default(),
             observer: None,
         }
@@ -266,33 +270,79 @@ impl IntoResponse for ApiError {
     }
 }
 
-/// The name of the token that authorized the request.
-pub struct Authorized(pub String);
+/// The valid token a request carries, whatever its scope; `401` without one.
+async fn authorize(parts: &Parts, state: &ApiState) -> Result<VerifiedToken, ApiError> {
+    let unauthorized = |m: &str| ApiError::new(StatusCode::UNAUTHORIZED, m);
+    let value = parts
+        .headers
+        .get(header::AUTHORIZATION)
+        .ok_or_else(|| unauthorized("missing Authorization: Bearer <token> header"))?;
+    let token = value
+        .to_str()
+        .ok()
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
+        .map(str::trim)
+        .ok_or_else(|| unauthorized("the Authorization header must be Bearer <token>"))?;
+    match state.store.verify_token(token).await? {
+        Some(token) => Ok(token),
+        None => Err(unauthorized("invalid or revoked API token")),
+    }
+}
 
-impl FromRequestParts<ApiState> for Authorized {
+/// The request's token if its scope `allows` the request; `403` naming the scope otherwise.
+async fn authorize_for(
+    parts: &Parts,
+    state: &ApiState,
+    allows: fn(TokenScope) -> bool,
+    wanted: &str,
+    scopes: &str,
+) -> Result<VerifiedToken, ApiError> {
+    let token = authorize(parts, state).await?;
+    if allows(token.scope) {
+        return Ok(token);
+    }
+    Err(ApiError::new(
+        StatusCode::FORBIDDEN,
+        format!(
+            "the token {:?} has scope {}; {wanted} needs a token of scope {scopes} \
+             (eventlog token add NAME --scope …)",
+            token.name, token.scope
+        ),
+    ))
+}
+
+/// A request authorized to record events: its token has scope `ingest` or `all`.
+pub struct CanIngest(pub VerifiedToken);
+
+impl FromRequestParts<ApiState> for CanIngest {
     type Rejection = ApiError;
 
     async fn from_request_parts(
         parts: &mut Parts,
         state: &ApiState,
     ) -> Result<Self, Self::Rejection> {
-        let unauthorized = |m: &str| ApiError::new(StatusCode::UNAUTHORIZED, m);
-        let value = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .ok_or_else(|| unauthorized("missing Authorization: Bearer <token> header"))?;
-        let token = value
-            .to_str()
-            .ok()
-            .and_then(|v| {
-                v.strip_prefix("Bearer ")
-                    .or_else(|| v.strip_prefix("bearer "))
-            })
-            .map(str::trim)
-            .ok_or_else(|| unauthorized("the Authorization header must be Bearer <token>"))?;
-        match state.store.verify_token(token).await? {
-            Some(name) => Ok(Authorized(name)),
-            None => Err(unauthorized("invalid or revoked API token")),
-        }
+        let allows = TokenScope::can_ingest;
+        authorize_for(parts, state, allows, "recording events", "ingest or all")
+            .await
+            .map(CanIngest)
+    }
+}
+
+/// A request authorized to read events and groups: its token has scope `read` or `all`.
+pub struct CanRead(pub VerifiedToken);
+
+impl FromRequestParts<ApiState> for CanRead {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &ApiState,
+    ) -> Result<Self, Self::Rejection> {
+        authorize_for(parts, state, TokenScope::can_read, "reading", "read or all")
+            .await
+            .map(CanRead)
     }
 }

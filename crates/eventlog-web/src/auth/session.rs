@@ -108,6 +108,19 @@ impl CurrentUser {
     }
 }
 
+/// The session stored under `token_hash`, if it still lets its user in (not ended, expired
+/// or idle too long): the one lookup behind every admin request, and behind the live tail's
+/// periodic re-check (so an open live tail counts as activity for the idle timeout).
+pub async fn lookup(
+    state: &AppState,
+    token_hash: &str,
+) -> Result<Option<Session>, eventlog::StoreError> {
+    state
+        .store()
+        .session(token_hash, eventlog::event::now(), state.session_idle())
+        .await
+}
+
 impl FromRequestParts<AppState> for CurrentUser {
     type Rejection = AppError;
 
@@ -137,11 +150,7 @@ impl FromRequestParts<AppState> for CurrentUser {
         };
         state.purge_sessions_now_and_then();
         let token_hash = super::hash_token(&token);
-        match state
-            .store()
-            .session(&token_hash, eventlog::event::now(), state.session_idle())
-            .await?
-        {
+        match lookup(state, &token_hash).await? {
             Some(session) => Ok(CurrentUser {
                 session,
                 token_hash,

@@ -6,6 +6,23 @@ use std::str::FromStr;
 use chrono::{DateTime, Utc};
 
 use crate::error::StoreError;
+use crate::store::Page;
+
+/// The page of a keyset query that asked for `limit + 1` rows: the first `limit`, and the
+/// cursor of the last one when the extra row shows that more follow.
+pub(crate) fn page_after<T, C>(
+    mut items: Vec<T>,
+    limit: usize,
+    cursor: impl Fn(&T) -> C,
+) -> Page<T, C> {
+    let next = if items.len() > limit {
+        items.truncate(limit);
+        items.last().map(cursor)
+    } else {
+        None
+    };
+    Page { items, next }
+}
 
 /// Position in an event listing: the (timestamp, id) of the last row of the previous page.
 /// Shown in URLs as `MICROS_ID`.

@@ -3,6 +3,8 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::event::Event;
+
 /// Sort order of an event listing, by (timestamp, id).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -47,6 +49,75 @@ pub struct EventFilter {
     pub data: Vec<DataMatch>,
 }
 
+impl EventFilter {
+    /// Whether `event` is one this filter selects, decided in memory: the same answer as the
+    /// stores' queries give (the live tail reads new events once and filters them for each
+    /// viewer). Search words match as the search indexes do: each word of the search must
+    /// start a word of the message or initiator, or each must start a word of the group.
+    /// A `data` condition compares the value at that path of objects (strings without
+    /// quotes, numbers and booleans as JSON writes them; JSON `null` never matches).
+    pub fn matches(&self, event: &Event) -> bool {
+        if !self.types.is_empty() && !self.types.contains(&event.event_type) {
+            return false;
+        }
+        if self.since.is_some_and(|since| event.timestamp < since)
+            || self.until.is_some_and(|until| event.timestamp >= until)
+        {
+            return false;
+        }
+        if self.group.as_ref().is_some_and(|g| *g != event.group)
+            || self
+                .initiator
+                .as_ref()
+                .is_some_and(|i| Some(i) != event.initiator.as_ref())
+        {
+            return false;
+        }
+        if let Some(text) = self.text.as_deref().filter(|t| !t.is_empty())
+            && !text_matches(text, event)
+        {
+            return false;
+        }
+        self.data
+            .iter()
+            .all(|m| data_text(event.data.as_ref(), &m.path).is_some_and(|v| v == m.value))
+    }
+}
+
+/// Whether every search word starts a word of the message or initiator, or every one starts
+/// a word of the group.
+fn text_matches(text: &str, event: &Event) -> bool {
+    let wanted = search_words(text);
+    if wanted.is_empty() {
+        return false;
+    }
+    let all_start = |words: Vec<String>| {
+        wanted
+            .iter()
+            .all(|w| words.iter().any(|have| have.starts_with(w.as_str())))
+    };
+    let mut body: Vec<String> = words(&event.message).collect();
+    if let Some(i) = &event.initiator {
+        body.extend(words(i));
+    }
+    all_start(body) || all_start(words(&event.group).collect())
+}
+
+/// The value at `path` (object keys) as the stores compare it: strings without quotes,
+/// other scalars as JSON writes them, arrays and objects as compact JSON; `None` for JSON
+/// `null` or a missing path.
+fn data_text(data: Option<&serde_json::Value>, path: &[String]) -> Option<String> {
+    let mut v = data?;
+    for key in path {
+        v = v.as_object()?.get(key)?;
+    }
+    match v {
+        serde_json::Value::Null => None,
+        serde_json::Value::String(s) => Some(s.clone()),
+        other => Some(other.to_string()),
+    }
+}
+
 /// Which groups to select on the groups page.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GroupFilter {
@@ -72,6 +143,11 @@ pub const MAX_SEARCH_WORDS: usize = 16;
 /// other scripts (marks), which the tokenizer splits on, so one word here became two tokens
 /// there, a phrase query that the index refuses (a 500 for `q=a\u{10a05}b`).
 pub fn search_words(text: &str) -> Vec<String> {
+    words(text).take(MAX_SEARCH_WORDS).collect()
+}
+
+/// Every word of a text as the search indexes see it: runs of letters and digits, lowercased.
+fn words(text: &str) -> impl Iterator<Item = String> + '_ {
     use unicode_properties::{GeneralCategoryGroup, UnicodeGeneralCategory};
     let token_char = |c: char| {
         matches!(
@@ -79,11 +155,9 @@ pub fn search_words(text: &str) -> Vec<String> {
             GeneralCategoryGroup::Letter | GeneralCategoryGroup::Number
         )
     };
-    text.split(|c: char| !token_char(c))
+    text.split(move |c: char| !token_char(c))
         .filter(|w| !w.is_empty())
-        .take(MAX_SEARCH_WORDS)
         .map(str::to_lowercase)
-        .collect()
 }
 
 /// Escapes `%`, `_` and `\` for a `LIKE … ESCAPE '\'` pattern and wraps it in `%`.
@@ -112,6 +186,89 @@ mod tests {
         );
         assert!(search_words("%%% ... \"'").is_empty());
         assert_eq!(search_words(&"a ".repeat(100)).len(), MAX_SEARCH_WORDS);
+    }
+
+    fn event() -> Event {
+        Event {
+            id: 1,
+            uuid: uuid::Uuid::nil(),
+            event_type: "error".into(),
+            group: "Order 1234".into(),
+            timestamp: DateTime::from_timestamp(1_700_000_000, 0).unwrap_or_default(),
+            message: "Mail server quit: User:4242 said \"Timeout\"".into(),
+            data: Some(
+                serde_json::json!({"customer": {"email": "a@b.c"}, "n": 42, "ok": true, "none": null, "price": 1.5}),
+            ),
+            initiator: Some("Mailer Daemon".into()),
+            send_mail: None,
+        }
+    }
+
+    #[test]
+    fn in_memory_matching_follows_each_key() {
+        let e = event();
+        let t = e.timestamp;
+        let f = |f: EventFilter| f.matches(&e);
+        assert!(f(EventFilter::default()));
+        assert!(f(EventFilter {
+            types: vec!["info".into(), "error".into()],
+            ..Default::default()
+        }));
+        assert!(!f(EventFilter {
+            types: vec!["info".into()],
+            ..Default::default()
+        }));
+        assert!(f(EventFilter {
+            since: Some(t),
+            until: Some(t + chrono::Duration::microseconds(1)),
+            ..Default::default()
+        }));
+        assert!(
+            !f(EventFilter {
+                until: Some(t),
+                ..Default::default()
+            }),
+            "until is exclusive"
+        );
+        let text = |q: &str| {
+            f(EventFilter {
+                text: Some(q.into()),
+                ..Default::default()
+            })
+        };
+        assert!(text("mail"));
+        assert!(text("TIMEOUT user 42"), "prefixes of message words");
+        assert!(text("daemon quit"), "message and initiator together");
+        assert!(text("order 12"), "the group's words");
+        assert!(!text("order quit"), "group and message words do not mix");
+        assert!(!text("ail"), "a word must start a word");
+        assert!(!text("%%%"), "no word: nothing");
+        let eq = |g: Option<&str>, i: Option<&str>| {
+            f(EventFilter {
+                group: g.map(Into::into),
+                initiator: i.map(Into::into),
+                ..Default::default()
+            })
+        };
+        assert!(eq(Some("Order 1234"), Some("Mailer Daemon")));
+        assert!(!eq(Some("order 1234"), None), "exact group");
+        assert!(!eq(None, Some("Mailer")), "exact initiator");
+        let data = |path: &[&str], value: &str| {
+            f(EventFilter {
+                data: vec![DataMatch {
+                    path: path.iter().map(|k| k.to_string()).collect(),
+                    value: value.into(),
+                }],
+                ..Default::default()
+            })
+        };
+        assert!(data(&["customer", "email"], "a@b.c"));
+        assert!(data(&["n"], "42"));
+        assert!(data(&["ok"], "true"));
+        assert!(data(&["price"], "1.5"));
+        assert!(!data(&["none"], "null"), "JSON null is SQL NULL");
+        assert!(!data(&["n", "x"], "42"));
+        assert!(!data(&["missing"], ""));
     }
 
     #[test]

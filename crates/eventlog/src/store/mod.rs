@@ -15,11 +15,13 @@ use crate::event::{Event, NewEvent};
 
 mod cursor;
 mod filter;
+mod follow;
 pub mod group_commit;
 mod group_delta;
 pub mod outbox;
 #[cfg(feature = "postgres")]
 pub mod postgres;
+mod row;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
 pub mod tokens;
@@ -27,9 +29,10 @@ mod users;
 
 pub use cursor::{Cursor, GroupCursor};
 pub use filter::{DataMatch, EventFilter, GroupFilter, MAX_SEARCH_WORDS, Order, search_words};
+pub use follow::FollowCursor;
 pub use group_commit::GroupCommit;
 pub use outbox::{OutboxStatus, OutboxStore};
-pub use tokens::{TokenError, TokenInfo, TokenStore};
+pub use tokens::{TokenError, TokenInfo, TokenScope, TokenStore, VerifiedToken};
 pub use users::{Role, Session, User, UserStore};
 
 /// Everything a backend stores: events, admin users and sessions, API tokens, the mail outbox.
@@ -121,13 +124,19 @@ pub trait Store: Send + Sync + 'static {
         limit: usize,
     ) -> Result<Page<Event, Cursor>, StoreError>;
 
-    /// Events with an id greater than `after_id`, oldest first: the live tail.
-    async fn list_since_id(
+    /// Where following the log starts: after every event committed so far.
+    async fn follow_start(&self) -> Result<FollowCursor, StoreError>;
+
+    /// The live tail: events matching `filter` committed after `cursor`, at most `limit`, in
+    /// id order, and the cursor to read on from. Successive calls return every committed
+    /// event exactly once, whatever order concurrent transactions commit in. Fewer than
+    /// `limit` events: there was nothing more to read.
+    async fn follow(
         &self,
         filter: &EventFilter,
-        after_id: i64,
+        cursor: &FollowCursor,
         limit: usize,
-    ) -> Result<Vec<Event>, StoreError>;
+    ) -> Result<(Vec<Event>, FollowCursor), StoreError>;
 
     /// Every event of a group in time order (ties by id), at most `limit`.
     async fn group_events(&self, group: &str, limit: usize) -> Result<Vec<Event>, StoreError>;
@@ -145,6 +154,11 @@ pub trait Store: Send + Sync + 'static {
 
     /// Number of events matching `filter`. Exact, so it scans: not for page rendering.
     async fn count(&self, filter: &EventFilter) -> Result<u64, StoreError>;
+
+    /// Number of events matching `filter`, counted no further than `bound + 1`: the exact
+    /// number when it is at most `bound`, else `bound + 1` ("more than `bound`"). It reads at
+    /// most `bound + 1` index entries, so a page can show it on every load of a huge table.
+    async fn count_at_most(&self, filter: &EventFilter, bound: u64) -> Result<u64, StoreError>;
 
     /// Number of events per (time bucket, type) for the chart; `bucket_secs` wide buckets,
     /// keyed by bucket start.

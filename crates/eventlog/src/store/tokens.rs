@@ -3,8 +3,12 @@
 //! A token is `evl_` followed by 64 hex digits (32 random bytes from the operating system). It
 //! is shown once, when created; afterwards nobody, not even the database, can recover it.
 //! Backends implement the four storage methods; creating and verifying are provided on top.
+//!
+//! Each token has a [`TokenScope`]: what it may do. An application that only records events
+//! embeds an `ingest` token, so a leaked copy cannot read the log.
 
-use std::fmt::Write as _;
+use std::fmt::{self, Write as _};
+use std::str::FromStr;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -13,6 +17,7 @@ use sha2::{Digest, Sha256};
 use thiserror::Error;
 
 use crate::error::StoreError;
+use crate::store::row::StoredRow;
 
 /// Every token starts with this, so leaked tokens are easy to recognise (and to scan for).
 pub const TOKEN_PREFIX: &str = "evl_";
@@ -22,11 +27,75 @@ pub const MAX_TOKEN_NAME_LEN: usize = 100;
 /// read, not a write per request.
 pub const LAST_USED_RESOLUTION_SECS: i64 = 60;
 
-/// A token as listed: its name and dates, never the secret.
+/// What a token may do with the API.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TokenScope {
+    /// Record events (`POST /api/v1/events`), nothing else: what an application embeds.
+    Ingest,
+    /// Read events and groups (every `GET`), nothing else.
+    Read,
+    /// Both. Tokens made before scopes existed have this scope.
+    All,
+}
+
+impl TokenScope {
+    /// `"ingest"`, `"read"` or `"all"`, as stored.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TokenScope::Ingest => "ingest",
+            TokenScope::Read => "read",
+            TokenScope::All => "all",
+        }
+    }
+
+    /// Whether a token of this scope may record events.
+    pub fn can_ingest(self) -> bool {
+        matches!(self, TokenScope::Ingest | TokenScope::All)
+    }
+
+    /// Whether a token of this scope may read events and groups.
+    pub fn can_read(self) -> bool {
+        matches!(self, TokenScope::Read | TokenScope::All)
+    }
+}
+
+impl fmt::Display for TokenScope {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for TokenScope {
+    type Err = StoreError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "ingest" => Ok(TokenScope::Ingest),
+            "read" => Ok(TokenScope::Read),
+            "all" => Ok(TokenScope::All),
+            other => Err(StoreError::Corrupt(format!(
+                "unknown token scope {other:?}: expected ingest, read or all"
+            ))),
+        }
+    }
+}
+
+/// A valid token presented by a client: whose it is and what it may do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifiedToken {
+    /// The token's name.
+    pub name: String,
+    /// What it may do.
+    pub scope: TokenScope,
+}
+
+/// A token as listed: its name, scope and dates, never the secret.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TokenInfo {
     /// The unique name given at creation ("ci", "billing-service").
     pub name: String,
+    /// What it may do.
+    pub scope: TokenScope,
     /// When it was created.
     pub created_at: DateTime<Utc>,
     /// When it last authenticated a request (to the minute), if ever.
@@ -84,6 +153,34 @@ pub fn validate_token_name(name: &str) -> Result<(), TokenError> {
     }
 }
 
+/// A listed token from a row with the columns `name`, `scope`, `created_at`, `last_used_at`.
+pub(crate) fn token_info_from_row(row: &impl StoredRow) -> Result<TokenInfo, StoreError> {
+    Ok(TokenInfo {
+        name: row.text("name")?,
+        scope: row.text("scope")?.parse()?,
+        created_at: row.time("created_at")?,
+        last_used_at: row.opt_time("last_used_at")?,
+    })
+}
+
+/// A presented token, and when it was last used, from a row with the columns `name`,
+/// `scope`, `last_used_at`.
+pub(crate) fn verified_from_row(
+    row: &impl StoredRow,
+) -> Result<(VerifiedToken, Option<DateTime<Utc>>), StoreError> {
+    let token = VerifiedToken {
+        name: row.text("name")?,
+        scope: row.text("scope")?.parse()?,
+    };
+    Ok((token, row.opt_time("last_used_at")?))
+}
+
+/// Whether a token last used at `last` is to be marked as used at `now`: only a stale
+/// timestamp costs a write (SQLite has one writer at a time).
+pub(crate) fn token_needs_touch(last: Option<DateTime<Utc>>, now: DateTime<Utc>) -> bool {
+    last.is_none_or(|t| (now - t).num_seconds() >= LAST_USED_RESOLUTION_SECS)
+}
+
 /// Storage of API tokens (only their hashes). Implemented by every backend.
 #[async_trait]
 pub trait TokenStore: Send + Sync + 'static {
@@ -92,6 +189,7 @@ pub trait TokenStore: Send + Sync + 'static {
         &self,
         name: &str,
         hash: &str,
+        scope: TokenScope,
         created_at: DateTime<Utc>,
     ) -> Result<bool, StoreError>;
 
@@ -101,20 +199,21 @@ pub trait TokenStore: Send + Sync + 'static {
     /// Deletes the token with this name; `false` when there is none.
     async fn revoke_token(&self, name: &str) -> Result<bool, StoreError>;
 
-    /// The name of the token with this hash, refreshing its `last_used_at` when older than
+    /// The token with this hash, refreshing its `last_used_at` when older than
     /// [`LAST_USED_RESOLUTION_SECS`]; `None` for unknown (or revoked) tokens.
-    async fn token_name_by_hash(
+    async fn token_by_hash(
         &self,
         hash: &str,
         now: DateTime<Utc>,
-    ) -> Result<Option<String>, StoreError>;
+    ) -> Result<Option<VerifiedToken>, StoreError>;
 
-    /// Creates a token named `name` and returns it: the only time the secret is available.
-    async fn create_token(&self, name: &str) -> Result<String, TokenError> {
+    /// Creates a token named `name` that may do what `scope` allows, and returns it: the only
+    /// time the secret is available.
+    async fn create_token(&self, name: &str, scope: TokenScope) -> Result<String, TokenError> {
         validate_token_name(name)?;
         let token = generate_token()?;
         if self
-            .insert_token_hash(name, &hash_token(&token), crate::event::now())
+            .insert_token_hash(name, &hash_token(&token), scope, crate::event::now())
             .await?
         {
             Ok(token)
@@ -123,12 +222,12 @@ pub trait TokenStore: Send + Sync + 'static {
         }
     }
 
-    /// The name of the token, if it is a valid, unrevoked token.
-    async fn verify_token(&self, token: &str) -> Result<Option<String>, StoreError> {
+    /// The token's name and scope, if it is a valid, unrevoked token.
+    async fn verify_token(&self, token: &str) -> Result<Option<VerifiedToken>, StoreError> {
         if !token.starts_with(TOKEN_PREFIX) {
             return Ok(None);
         }
-        self.token_name_by_hash(&hash_token(token), crate::event::now())
+        self.token_by_hash(&hash_token(token), crate::event::now())
             .await
     }
 }

@@ -12,6 +12,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::error::StoreError;
+use crate::store::row::StoredRow;
 
 /// A session's last-seen time is refreshed at most this often (or a quarter of the idle
 /// timeout, if that is shorter), so that a busy session costs a read, not a write, per request.
@@ -89,6 +90,29 @@ pub struct Session {
     pub csrf_token: String,
     /// When the session stops being valid.
     pub expires_at: DateTime<Utc>,
+}
+
+/// A user from a row with the columns `id`, `name`, `role`, `created_at`.
+pub(crate) fn user_from_row(row: &impl StoredRow) -> Result<User, StoreError> {
+    Ok(User {
+        id: row.int("id")?,
+        name: row.text("name")?,
+        role: row.text("role")?.parse()?,
+        created_at: row.time("created_at")?,
+    })
+}
+
+/// A session, and when it was last marked as seen, from a row with the user's columns and
+/// `csrf_token`, `expires_at`, `last_seen_at`.
+pub(crate) fn session_from_row(
+    row: &impl StoredRow,
+) -> Result<(Session, DateTime<Utc>), StoreError> {
+    let session = Session {
+        user: user_from_row(row)?,
+        csrf_token: row.text("csrf_token")?,
+        expires_at: row.time("expires_at")?,
+    };
+    Ok((session, row.time("last_seen_at")?))
 }
 
 /// Storage of admin users and login sessions.

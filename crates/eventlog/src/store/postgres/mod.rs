@@ -16,12 +16,16 @@ use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use crate::error::StoreError;
 use crate::store::ConnectOptions;
 
+mod follow;
 mod outbox;
 mod read;
 mod store_impl;
 mod tokens;
 mod users;
 mod write;
+
+use read::limit_param;
+use read::{EVENT_COLUMNS, push_filter, row_to_event};
 
 /// Connections per process: enough for the writer, the web handlers and a live tail at once,
 /// small enough that several servers stay far below PostgreSQL's default 100 connections.

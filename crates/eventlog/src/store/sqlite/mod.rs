@@ -17,12 +17,15 @@ use sqlx::sqlite::{
 use crate::error::StoreError;
 use crate::store::ConnectOptions;
 
+mod follow;
 mod outbox;
 mod read;
 mod store_impl;
 mod tokens;
 mod users;
 mod write;
+
+use read::{EVENT_COLUMNS, push_filter, row_to_event};
 
 /// Rows per multi-row INSERT: 8 parameters each stays below SQLite's 32,766 limit, and
 /// a fixed size keeps the prepared statement cached.

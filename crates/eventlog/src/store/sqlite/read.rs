@@ -7,7 +7,7 @@ use super::micros_to_time;
 use crate::error::StoreError;
 use crate::event::Event;
 use crate::store::filter::search_words;
-use crate::store::{EventFilter, GroupSummary, Page};
+use crate::store::{EventFilter, GroupSummary};
 
 pub(super) const EVENT_COLUMNS: &str = "id, uuid, event_type, (SELECT group_id FROM event_groups g WHERE g.gid = events.gid) AS group_id, \
      ts, message, data, initiator, send_mail";
@@ -114,20 +114,6 @@ fn fts_query(text: &str) -> Option<String> {
     // Words hold only letters and digits: nothing to escape inside the quotes.
     let terms: Vec<String> = words.iter().map(|w| format!("\"{w}\"*")).collect();
     Some(terms.join(" AND "))
-}
-
-pub(super) fn page_after<T, C>(
-    mut items: Vec<T>,
-    limit: usize,
-    cursor: impl Fn(&T) -> C,
-) -> Page<T, C> {
-    let next = if items.len() > limit {
-        items.truncate(limit);
-        items.last().map(cursor)
-    } else {
-        None
-    };
-    Page { items, next }
 }
 
 fn split_types(types: Option<String>) -> Vec<String> {

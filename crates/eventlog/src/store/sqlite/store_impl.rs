@@ -7,16 +7,15 @@ use uuid::Uuid;
 
 use super::SqliteStore;
 use super::micros_to_time;
-use super::read::{
-    EVENT_COLUMNS, GROUP_COLUMNS, page_after, push_filter, row_to_event, row_to_group,
-};
+use super::read::{EVENT_COLUMNS, GROUP_COLUMNS, push_filter, row_to_event, row_to_group};
 use crate::error::StoreError;
 use crate::event::{Event, NewEvent};
+use crate::store::cursor::page_after;
 use crate::store::filter::like_pattern;
 use crate::store::group_delta::Mail;
 use crate::store::{
-    Cursor, EventFilter, GroupCursor, GroupFilter, GroupSummary, Inserted, Order, PURGE_BATCH,
-    Page, Store,
+    Cursor, EventFilter, FollowCursor, GroupCursor, GroupFilter, GroupSummary, Inserted, Order,
+    PURGE_BATCH, Page, Store,
 };
 
 #[async_trait]
@@ -116,20 +115,17 @@ impl Store for SqliteStore {
         }))
     }
 
-    async fn list_since_id(
+    async fn follow_start(&self) -> Result<FollowCursor, StoreError> {
+        super::follow::start(&self.pool).await
+    }
+
+    async fn follow(
         &self,
         filter: &EventFilter,
-        after_id: i64,
+        cursor: &FollowCursor,
         limit: usize,
-    ) -> Result<Vec<Event>, StoreError> {
-        let mut qb = QueryBuilder::<Sqlite>::new(format!("SELECT {EVENT_COLUMNS} FROM events"));
-        push_filter(&mut qb, filter);
-        qb.push(" AND id > ")
-            .push_bind(after_id)
-            .push(" ORDER BY id ASC LIMIT ")
-            .push_bind(limit as i64);
-        let rows = qb.build().fetch_all(&self.pool).await?;
-        rows.iter().map(row_to_event).collect()
+    ) -> Result<(Vec<Event>, FollowCursor), StoreError> {
+        super::follow::read(&self.pool, filter, cursor, limit).await
     }
 
     async fn group_events(&self, group: &str, limit: usize) -> Result<Vec<Event>, StoreError> {
@@ -213,6 +209,15 @@ impl Store for SqliteStore {
     async fn count(&self, filter: &EventFilter) -> Result<u64, StoreError> {
         let mut qb = QueryBuilder::<Sqlite>::new("SELECT count(*) FROM events");
         push_filter(&mut qb, filter);
+        let n: i64 = qb.build_query_scalar().fetch_one(&self.pool).await?;
+        Ok(n as u64)
+    }
+
+    async fn count_at_most(&self, filter: &EventFilter, bound: u64) -> Result<u64, StoreError> {
+        let limit = i64::try_from(bound.saturating_add(1)).unwrap_or(i64::MAX);
+        let mut qb = QueryBuilder::<Sqlite>::new("SELECT count(*) FROM (SELECT 1 FROM events");
+        push_filter(&mut qb, filter);
+        qb.push(" LIMIT ").push_bind(limit).push(") AS matching");
         let n: i64 = qb.build_query_scalar().fetch_one(&self.pool).await?;
         Ok(n as u64)
     }

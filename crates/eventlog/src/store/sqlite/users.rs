@@ -2,23 +2,12 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use sqlx::Row;
-use sqlx::sqlite::SqliteRow;
 
-use super::{SqliteStore, micros_to_time};
+use super::SqliteStore;
 use crate::error::StoreError;
-use crate::store::users::session_needs_touch;
+use crate::store::row::StoredRow as _;
+use crate::store::users::{session_from_row, session_needs_touch, user_from_row};
 use crate::store::{Role, Session, User, UserStore};
-
-fn row_to_user(row: &SqliteRow) -> Result<User, StoreError> {
-    let role: String = row.try_get("role")?;
-    Ok(User {
-        id: row.try_get("id")?,
-        name: row.try_get("name")?,
-        role: role.parse()?,
-        created_at: micros_to_time(row.try_get("created_at")?)?,
-    })
-}
 
 #[async_trait]
 impl UserStore for SqliteStore {
@@ -38,7 +27,7 @@ impl UserStore for SqliteStore {
         .bind(crate::event::now().timestamp_micros())
         .fetch_optional(self.pool())
         .await?;
-        row.as_ref().map(row_to_user).transpose()
+        row.as_ref().map(user_from_row).transpose()
     }
 
     async fn user_by_name(&self, name: &str) -> Result<Option<(User, String)>, StoreError> {
@@ -49,7 +38,7 @@ impl UserStore for SqliteStore {
         .fetch_optional(self.pool())
         .await?;
         match row {
-            Some(r) => Ok(Some((row_to_user(&r)?, r.try_get("password_hash")?))),
+            Some(r) => Ok(Some((user_from_row(&r)?, r.text("password_hash")?))),
             None => Ok(None),
         }
     }
@@ -58,7 +47,7 @@ impl UserStore for SqliteStore {
         let rows = sqlx::query("SELECT id, name, role, created_at FROM users ORDER BY name")
             .fetch_all(self.pool())
             .await?;
-        rows.iter().map(row_to_user).collect()
+        rows.iter().map(user_from_row).collect()
     }
 
     async fn has_users(&self) -> Result<bool, StoreError> {
@@ -137,7 +126,7 @@ impl UserStore for SqliteStore {
         .fetch_optional(self.pool())
         .await?;
         let Some(r) = row else { return Ok(None) };
-        let seen = micros_to_time(r.try_get("last_seen_at")?)?;
+        let (session, seen) = session_from_row(&r)?;
         if session_needs_touch(seen, now, idle) {
             sqlx::query("UPDATE sessions SET last_seen_at = ? WHERE token_hash = ?")
                 .bind(now.timestamp_micros())
@@ -145,11 +134,7 @@ impl UserStore for SqliteStore {
                 .execute(self.pool())
                 .await?;
         }
-        Ok(Some(Session {
-            user: row_to_user(&r)?,
-            csrf_token: r.try_get("csrf_token")?,
-            expires_at: micros_to_time(r.try_get("expires_at")?)?,
-        }))
+        Ok(Some(session))
     }
 
     async fn purge_sessions(

@@ -1,0 +1,234 @@
+//! Following the log is exact: with concurrent writers on PostgreSQL and one transaction
+//! that commits after later events were committed (its id is lower than theirs), the admin's
+//! live tail (`eventlog serve`, SSE over HTTP) and `eventlog tail -f -n 0` (the real binary,
+//! its stdout) each show every event exactly once, and nothing stored before they started.
+
+mod support;
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use eventlog::{GroupId, NewEvent};
+use eventlog_testing::TestDb;
+use support::{Serve, ServeSpec, http};
+
+const WRITERS: usize = 4;
+const BATCHES: usize = 25;
+const PER_BATCH: usize = 10;
+
+fn event(message: String) -> NewEvent {
+    NewEvent::new("info", GroupId::named("follow").unwrap(), message)
+}
+
+/// `m:KEY:end`, counted in a text.
+fn count(text: &str, key: &str) -> usize {
+    text.matches(&format!("m:{key}:end")).count()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_event_is_shown_once_with_a_transaction_held_open() {
+    let db = TestDb::postgres().await;
+    let store = eventlog::store::open(db.url()).await.unwrap();
+    store
+        .insert_batch(&[event("m:before:end".into())])
+        .await
+        .unwrap();
+    let out = support::eventlog(
+        db.url(),
+        &[
+            "user",
+            "add",
+            "alice",
+            "--role",
+            "admin",
+            "--password-stdin",
+        ],
+        Some("correct horse battery staple\n"),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let server = Serve::start(ServeSpec::new(db.url()));
+    let cookie = login(&server).await;
+    let mut stream = http(Duration::from_secs(120))
+        .get(server.url("/events/stream"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stream.status(), 200);
+    let sse = Arc::new(Mutex::new(String::new()));
+    let reader = {
+        let sse = sse.clone();
+        tokio::spawn(async move {
+            while let Ok(Some(chunk)) = stream.chunk().await {
+                sse.lock()
+                    .unwrap()
+                    .push_str(&String::from_utf8_lossy(&chunk));
+            }
+        })
+    };
+
+    let mut tail = Command::new(env!("CARGO_BIN_EXE_eventlog"))
+        .args(["tail", "-f", "-n", "0", "--interval", "100"])
+        .env("EVENTLOG_DATABASE_URL", db.url())
+        .env("EVENTLOG_CONFIG", "eventlog.toml")
+        .env("NO_COLOR", "1")
+        .current_dir(std::env::temp_dir())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let printed = Arc::new(Mutex::new(String::new()));
+    {
+        let printed = printed.clone();
+        let stdout = tail.stdout.take().unwrap();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                let mut p = printed.lock().unwrap();
+                p.push_str(&line);
+                p.push('\n');
+            }
+        });
+    }
+    // Both followers are running once each has shown a probe; probes are not counted.
+    for i in 0.. {
+        assert!(i < 300, "the followers did not start");
+        store
+            .insert_batch(&[event(format!("probe {i}"))])
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        if printed.lock().unwrap().contains("probe") && sse.lock().unwrap().contains("probe") {
+            break;
+        }
+    }
+
+    // An event whose id is drawn now, committed after everything below.
+    let pool = sqlx::PgPool::connect(db.url()).await.unwrap();
+    let mut held = pool.begin().await.unwrap();
+    let gid: i64 = sqlx::query_scalar("SELECT gid FROM event_groups WHERE group_id = 'follow'")
+        .fetch_one(&mut *held)
+        .await
+        .unwrap();
+    let held_id: i64 = sqlx::query_scalar(
+        "INSERT INTO events (ts, gid, uuid, event_type, message) \
+         VALUES (now(), $1, $2, 'info', 'm:held:end') RETURNING id",
+    )
+    .bind(gid)
+    .bind(uuid::Uuid::new_v4())
+    .fetch_one(&mut *held)
+    .await
+    .unwrap();
+
+    let writers: Vec<_> = (0..WRITERS)
+        .map(|w| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                for b in 0..BATCHES {
+                    let batch: Vec<NewEvent> = (0..PER_BATCH)
+                        .map(|i| event(format!("m:{w}-{b}-{i}:end")))
+                        .collect();
+                    store.insert_batch(&batch).await.unwrap();
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                }
+            })
+        })
+        .collect();
+    for w in writers {
+        w.await.unwrap();
+    }
+    let later: i64 = sqlx::query_scalar("SELECT max(id) FROM events")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert!(
+        later > held_id,
+        "later events have higher ids than the held one"
+    );
+    // Let both followers read past the later events before the held one commits.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert_eq!(count(&printed.lock().unwrap(), "held"), 0);
+    held.commit().await.unwrap();
+
+    let mut keys: Vec<String> = vec!["held".into()];
+    for w in 0..WRITERS {
+        for b in 0..BATCHES {
+            for i in 0..PER_BATCH {
+                keys.push(format!("{w}-{b}-{i}"));
+            }
+        }
+    }
+    let all_seen = |text: &str| keys.iter().all(|k| count(text, k) >= 1);
+    for _ in 0..300 {
+        if all_seen(&printed.lock().unwrap()) && all_seen(&sse.lock().unwrap()) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // A moment more: a duplicate would arrive now.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let _ = tail.kill();
+    let _ = tail.wait();
+    reader.abort();
+    for (name, text) in [
+        ("tail -f", printed.lock().unwrap().clone()),
+        ("admin live tail", sse.lock().unwrap().clone()),
+    ] {
+        let wrong: HashMap<&String, usize> = keys
+            .iter()
+            .map(|k| (k, count(&text, k)))
+            .filter(|(_, n)| *n != 1)
+            .collect();
+        assert!(
+            wrong.is_empty(),
+            "{name}: events not shown exactly once (key: times): {wrong:?}"
+        );
+        assert_eq!(count(&text, "before"), 0, "{name} showed an older event");
+    }
+}
+
+/// Logs in through the form; the `Cookie` header of the session.
+async fn login(server: &Serve) -> String {
+    let client = http(Duration::from_secs(20));
+    let page = client.get(server.url("/login")).send().await.unwrap();
+    let jar = cookies_of(&page);
+    let html = page.text().await.unwrap();
+    let marker = "name=\"csrf\" value=\"";
+    let start = html.find(marker).unwrap() + marker.len();
+    let csrf = &html[start..start + html[start..].find('"').unwrap()];
+    let resp = client
+        .post(server.url("/login"))
+        .header("Cookie", jar.join("; "))
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body(
+            form_urlencoded::Serializer::new(String::new())
+                .extend_pairs([
+                    ("username", "alice"),
+                    ("password", "correct horse battery staple"),
+                    ("csrf", csrf),
+                ])
+                .finish(),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert!(resp.status().is_redirection(), "login: {}", resp.status());
+    cookies_of(&resp).join("; ")
+}
+
+fn cookies_of(resp: &reqwest::Response) -> Vec<String> {
+    resp.headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .filter_map(|v| v.split(';').next())
+        .map(str::to_owned)
+        .collect()
+}

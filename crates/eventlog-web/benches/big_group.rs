@@ -1,0 +1,154 @@
+//! The event page of a 5,000-event group over real HTTP: size and server time.
+//!
+//! Run with: `cargo bench -p eventlog-web --bench big_group`
+//! (a quick debug-build look: `cargo test -p eventlog-web --bench big_group`).
+//!
+//! A fresh SQLite store gets one group of 5,000 events (plus nothing else); the admin is served
+//! on a loopback socket; after logging in, the page of the middle event and the next window
+//! (`?after=`) are each fetched 50 times after 5 warm-ups; the median and p90 of the
+//! time to the last byte and the page size are printed.
+
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use eventlog::store::Role;
+use eventlog::{EventTypes, GroupId, NewEvent};
+
+const RUNS: usize = 50;
+
+#[tokio::main]
+async fn main() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = format!("sqlite://{}", dir.path().join("bench.db").display());
+    let store = eventlog::store::open(&url).await.expect("open store");
+    let t0 = Utc::now() - chrono::Duration::hours(2);
+    let group = GroupId::named("Big import").expect("group");
+    let events: Vec<NewEvent> = (0..5_000i64)
+        .map(|i| {
+            let mut e = NewEvent::new(
+                if i % 97 == 3 { "error" } else { "info" },
+                group.clone(),
+                format!(
+                    "Row {i} of the nightly import stored for customer {}",
+                    i % 7919
+                ),
+            );
+            e.timestamp = t0 + chrono::Duration::milliseconds(i * 1_300);
+            e.initiator = Some(format!("user:{}", 10_000 + i % 500));
+            e
+        })
+        .collect();
+    let ids: Vec<i64> = store
+        .insert_batch(&events)
+        .await
+        .expect("insert")
+        .iter()
+        .map(|i| i.id)
+        .collect();
+    let hash = eventlog_web::auth::password::hash_password("bench password").expect("hash");
+    store
+        .create_user("bench", &hash, Role::Viewer)
+        .await
+        .expect("user")
+        .expect("new user");
+    let router = eventlog_web::app(eventlog_web::AppState::new(store, EventTypes::default()));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(eventlog_web::serve(
+        listener,
+        router,
+        std::future::pending(),
+    ));
+
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
+    let login = client
+        .get(format!("http://{addr}/login"))
+        .send()
+        .await
+        .expect("login page");
+    let cookie: Vec<String> = login
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok()?.split(';').next().map(str::to_owned))
+        .collect();
+    let body = login.text().await.expect("body");
+    let csrf = body
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .expect("csrf")
+        .to_owned();
+    let resp = client
+        .post(format!("http://{addr}/login"))
+        .header("cookie", cookie.join("; "))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(
+            serde_urlencoded::to_string([
+                ("username", "bench"),
+                ("password", "bench password"),
+                ("csrf", csrf.as_str()),
+            ])
+            .expect("form"),
+        )
+        .send()
+        .await
+        .expect("log in");
+    let mut cookies = cookie;
+    cookies.extend(
+        resp.headers()
+            .get_all("set-cookie")
+            .iter()
+            .filter_map(|v| v.to_str().ok()?.split(';').next().map(str::to_owned)),
+    );
+    let cookie = cookies.join("; ");
+
+    let middle = ids[2_500];
+    let after = format!(
+        "{}_{}",
+        events[2_550].timestamp.timestamp_micros(),
+        ids[2_550]
+    );
+    for (name, path) in [
+        (
+            "event page, middle of the group",
+            format!("/events/{middle}"),
+        ),
+        (
+            "next window (?after=)",
+            format!("/events/{middle}?after={after}"),
+        ),
+    ] {
+        let mut times = Vec::with_capacity(RUNS);
+        let mut size = 0;
+        for run in 0..RUNS + 5 {
+            let started = Instant::now();
+            let r = client
+                .get(format!("http://{addr}{path}"))
+                .header("cookie", &cookie)
+                .send()
+                .await
+                .expect("request");
+            assert_eq!(r.status(), 200, "{path}");
+            let body = r.bytes().await.expect("body");
+            let took = started.elapsed();
+            size = body.len();
+            if run >= 5 {
+                times.push(took);
+            }
+        }
+        times.sort();
+        let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+        println!(
+            "{name:<34} median {:>6.2} ms  p90 {:>6.2} ms  {:>7} bytes",
+            ms(times[RUNS / 2]),
+            ms(times[RUNS * 9 / 10]),
+            size
+        );
+    }
+}

@@ -1,0 +1,244 @@
+//! The live tail over a real socket (`eventlog_web::serve`, reqwest): one shared poll for
+//! every stream, in-memory filters, limits on open streams, and streams that end with their
+//! session.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use common::*;
+use eventlog_web::admin::live::StreamLimits;
+
+both_backends!(
+    fifty_filtered_streams_share_one_poll,
+    a_stream_ends_when_its_session_ends
+);
+
+/// A server on 127.0.0.1:0 serving `state`; stops when the sender is dropped.
+async fn serve(state: eventlog_web::AppState) -> (String, tokio::sync::oneshot::Sender<()>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(eventlog_web::serve(
+        listener,
+        eventlog_web::app(state),
+        async {
+            let _ = stop_rx.await;
+        },
+    ));
+    (base, stop_tx)
+}
+
+fn http() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(Duration::from_secs(60))
+        .build()
+        .unwrap()
+}
+
+fn cookies_of(resp: &reqwest::Response) -> Vec<String> {
+    resp.headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .filter_map(|v| v.split(';').next())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Logs in over HTTP; the `Cookie` header of the session.
+async fn login(base: &str, user: &str) -> String {
+    let c = http();
+    let page = c.get(format!("{base}/login")).send().await.unwrap();
+    let jar = cookies_of(&page);
+    let csrf = hidden(&page.text().await.unwrap(), "csrf");
+    let resp = c
+        .post(format!("{base}/login"))
+        .header("cookie", jar.join("; "))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(
+            serde_urlencoded::to_string([
+                ("username", user),
+                ("password", PASSWORD),
+                ("csrf", &csrf),
+            ])
+            .unwrap_or_default(),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert!(resp.status().is_redirection(), "login: {}", resp.status());
+    cookies_of(&resp)
+        .into_iter()
+        .filter(|c| c.starts_with("eventlog_session"))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+async fn open_stream(base: &str, cookie: &str, query: &str) -> reqwest::Response {
+    http()
+        .get(format!("{base}/events/stream?{query}"))
+        .header("cookie", cookie)
+        .send()
+        .await
+        .unwrap()
+}
+
+/// Reads the stream until `done` holds for what was read, or `limit` passes; what was read.
+async fn read_until(
+    resp: &mut reqwest::Response,
+    limit: Duration,
+    done: impl Fn(&str) -> bool,
+) -> String {
+    let deadline = tokio::time::Instant::now() + limit;
+    let mut text = String::new();
+    while !done(&text) {
+        match tokio::time::timeout_at(deadline, resp.chunk()).await {
+            Ok(Ok(Some(chunk))) => text.push_str(&String::from_utf8_lossy(&chunk)),
+            // The server ended the stream, or the time is up.
+            Ok(Ok(None)) | Ok(Err(_)) | Err(_) => break,
+        }
+    }
+    text
+}
+
+/// 50 streams with a `data.*` filter cost one read of new events per interval, not 50, and
+/// each stream gets exactly the events its filter selects.
+async fn fifty_filtered_streams_share_one_poll(backend: &str) {
+    let fx = Fixture::new(backend).await;
+    let state = fx
+        .builder()
+        .live_tail_limits(StreamLimits {
+            per_session: 60,
+            total: 60,
+        })
+        .build();
+    let live = state.live_tail().clone();
+    let (base, _stop) = serve(state).await;
+    let cookie = login(&base, "victor").await;
+    let mut streams = Vec::new();
+    for _ in 0..50 {
+        let resp = open_stream(&base, &cookie, "data.customer.email=a%40b.c").await;
+        assert_eq!(resp.status(), 200);
+        streams.push(resp);
+    }
+    assert_eq!(live.open_streams(), 50);
+    let before = live.polls();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let polls = live.polls() - before;
+    // The interval is 100 ms: about 20 reads in 2 s for all 50 streams (50 per interval
+    // would be 1,000).
+    assert!(
+        (5..=30).contains(&polls),
+        "{polls} reads in 2 s for 50 streams"
+    );
+    let mut wanted = ev("info", "G", "for a@b.c", Utc::now());
+    wanted.data = Some(serde_json::json!({"customer": {"email": "a@b.c"}}));
+    let mut other = ev("info", "G", "for someone else", Utc::now());
+    other.data = Some(serde_json::json!({"customer": {"email": "x@y.z"}}));
+    fx.insert(vec![other, wanted]).await;
+    for s in &mut streams {
+        let text = read_until(s, Duration::from_secs(10), |t| t.contains("for a@b.c")).await;
+        assert!(text.contains("event: events"), "{text}");
+        assert!(text.contains("for a@b.c"), "{text}");
+        assert!(!text.contains("someone else"), "{text}");
+    }
+}
+
+/// Logout, and the user's removal, end an open stream within the 5 s session check.
+async fn a_stream_ends_when_its_session_ends(backend: &str) {
+    let fx = Fixture::new(backend).await;
+    let (base, _stop) = serve(fx.state()).await;
+
+    // Logout.
+    let cookie = login(&base, "alice").await;
+    let mut stream = open_stream(&base, &cookie, "").await;
+    assert_eq!(stream.status(), 200);
+    let page = http()
+        .get(format!("{base}/groups"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    let csrf = hidden(&page.text().await.unwrap(), "csrf");
+    let out = http()
+        .post(format!("{base}/logout"))
+        .header("cookie", &cookie)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(serde_urlencoded::to_string([("csrf", csrf.as_str())]).unwrap_or_default())
+        .send()
+        .await
+        .unwrap();
+    assert!(out.status().is_redirection(), "logout: {}", out.status());
+    let started = Instant::now();
+    let text = read_until(&mut stream, Duration::from_secs(15), |_| false).await;
+    assert!(
+        started.elapsed() < Duration::from_millis(6500),
+        "ended after {:?}",
+        started.elapsed()
+    );
+    assert!(text.contains("event: ended"), "{text}");
+
+    // The user removed (as `eventlog user remove` does).
+    let cookie = login(&base, "victor").await;
+    let mut stream = open_stream(&base, &cookie, "").await;
+    assert_eq!(stream.status(), 200);
+    assert!(fx.store.remove_user("victor").await.unwrap());
+    let started = Instant::now();
+    let text = read_until(&mut stream, Duration::from_secs(15), |_| false).await;
+    assert!(
+        started.elapsed() < Duration::from_millis(6500),
+        "ended after {:?}",
+        started.elapsed()
+    );
+    assert!(text.contains("event: ended"), "{text}");
+}
+
+/// Past the limits, a stream gets `429` and a message naming the limit; a closed stream
+/// frees its place.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn streams_are_limited_per_session_and_overall() {
+    let fx = Fixture::new("sqlite").await;
+    let state = fx
+        .builder()
+        .live_tail_limits(StreamLimits {
+            per_session: 2,
+            total: 3,
+        })
+        .build();
+    let live = state.live_tail().clone();
+    let (base, _stop) = serve(state).await;
+    let alice = login(&base, "alice").await;
+    let victor = login(&base, "victor").await;
+    let a1 = open_stream(&base, &alice, "").await;
+    let a2 = open_stream(&base, &alice, "").await;
+    assert_eq!((a1.status().as_u16(), a2.status().as_u16()), (200, 200));
+    let a3 = open_stream(&base, &alice, "").await;
+    assert_eq!(a3.status(), 429);
+    assert!(
+        a3.text()
+            .await
+            .unwrap()
+            .contains("this session already has 2 live tails open"),
+    );
+    let v1 = open_stream(&base, &victor, "").await;
+    assert_eq!(v1.status(), 200, "another session has its own share");
+    let v2 = open_stream(&base, &victor, "").await;
+    assert_eq!(v2.status(), 429);
+    assert!(
+        v2.text()
+            .await
+            .unwrap()
+            .contains("the server has 3 live tails open")
+    );
+    drop(a1);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while live.open_streams() > 2 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let v3 = open_stream(&base, &victor, "").await;
+    assert_eq!(v3.status(), 200, "a closed stream gives its place back");
+    drop((a2, v1, v3));
+}

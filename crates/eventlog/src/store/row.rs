@@ -1,0 +1,54 @@
+//! Reading a stored row's columns the same way on both backends, so that the mapping of rows
+//! to users, sessions and tokens is written once: only the SQL differs per backend. Times are
+//! `TIMESTAMPTZ` in PostgreSQL and microseconds since the Unix epoch (UTC) in SQLite.
+
+use chrono::{DateTime, Utc};
+use sqlx::Row as _;
+
+use crate::error::StoreError;
+
+/// The columns of a row, by name.
+pub(crate) trait StoredRow {
+    /// A text column.
+    fn text(&self, column: &str) -> Result<String, StoreError>;
+    /// An integer column.
+    fn int(&self, column: &str) -> Result<i64, StoreError>;
+    /// A time column.
+    fn time(&self, column: &str) -> Result<DateTime<Utc>, StoreError>;
+    /// A time column that may be NULL.
+    fn opt_time(&self, column: &str) -> Result<Option<DateTime<Utc>>, StoreError>;
+}
+
+#[cfg(feature = "sqlite")]
+impl StoredRow for sqlx::sqlite::SqliteRow {
+    fn text(&self, column: &str) -> Result<String, StoreError> {
+        Ok(self.try_get(column)?)
+    }
+    fn int(&self, column: &str) -> Result<i64, StoreError> {
+        Ok(self.try_get(column)?)
+    }
+    fn time(&self, column: &str) -> Result<DateTime<Utc>, StoreError> {
+        super::sqlite::micros_to_time(self.try_get(column)?)
+    }
+    fn opt_time(&self, column: &str) -> Result<Option<DateTime<Utc>>, StoreError> {
+        self.try_get::<Option<i64>, _>(column)?
+            .map(super::sqlite::micros_to_time)
+            .transpose()
+    }
+}
+
+#[cfg(feature = "postgres")]
+impl StoredRow for sqlx::postgres::PgRow {
+    fn text(&self, column: &str) -> Result<String, StoreError> {
+        Ok(self.try_get(column)?)
+    }
+    fn int(&self, column: &str) -> Result<i64, StoreError> {
+        Ok(self.try_get(column)?)
+    }
+    fn time(&self, column: &str) -> Result<DateTime<Utc>, StoreError> {
+        Ok(self.try_get(column)?)
+    }
+    fn opt_time(&self, column: &str) -> Result<Option<DateTime<Utc>>, StoreError> {
+        Ok(self.try_get(column)?)
+    }
+}

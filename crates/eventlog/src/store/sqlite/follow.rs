@@ -1,0 +1,72 @@
+//! Following the log on SQLite: one writer at a time, so ids become visible in id order and
+//! the last id read is the whole position.
+
+use sqlx::{QueryBuilder, Sqlite, SqlitePool};
+
+use super::{EVENT_COLUMNS, push_filter, row_to_event};
+use crate::error::StoreError;
+use crate::event::Event;
+use crate::store::EventFilter;
+use crate::store::follow::{FollowCursor, Mark};
+
+pub(super) async fn start(pool: &SqlitePool) -> Result<FollowCursor, StoreError> {
+    let last: Option<i64> = sqlx::query_scalar("SELECT max(id) FROM events")
+        .fetch_one(pool)
+        .await?;
+    Ok(FollowCursor::after_id(last.unwrap_or(0)))
+}
+
+/// The id a mark stands for; a PostgreSQL snapshot means nothing here.
+fn id_of(mark: &Mark, cursor: &FollowCursor) -> Result<i64, StoreError> {
+    match mark {
+        Mark::Id(id) => Ok(*id),
+        Mark::Snapshot(_) => Err(StoreError::InvalidCursor(cursor.to_string())),
+    }
+}
+
+pub(super) async fn read(
+    pool: &SqlitePool,
+    filter: &EventFilter,
+    cursor: &FollowCursor,
+    limit: usize,
+) -> Result<(Vec<Event>, FollowCursor), StoreError> {
+    let (mut events, mut next) = read_once(pool, filter, cursor, limit).await?;
+    if events.len() < limit && cursor.read_on_after_short_page() {
+        // The page begun earlier is done; fill this one with what was committed since, so
+        // that a short answer always means "nothing more".
+        let (more, after) = read_once(pool, filter, &next, limit - events.len()).await?;
+        events.extend(more);
+        next = after;
+    }
+    Ok((events, next))
+}
+
+async fn read_once(
+    pool: &SqlitePool,
+    filter: &EventFilter,
+    cursor: &FollowCursor,
+    limit: usize,
+) -> Result<(Vec<Event>, FollowCursor), StoreError> {
+    let from = id_of(&cursor.mark, cursor)?.max(cursor.after_id);
+    let end = cursor.end.as_ref().map(|m| id_of(m, cursor)).transpose()?;
+    let mut qb = QueryBuilder::<Sqlite>::new(format!("SELECT {EVENT_COLUMNS} FROM events"));
+    push_filter(&mut qb, filter);
+    qb.push(" AND id > ").push_bind(from);
+    if let Some(end) = end {
+        qb.push(" AND id <= ").push_bind(end);
+    }
+    qb.push(" ORDER BY id LIMIT ")
+        .push_bind(i64::try_from(limit).unwrap_or(i64::MAX));
+    let rows = qb.build().fetch_all(pool).await?;
+    let events = rows
+        .iter()
+        .map(row_to_event)
+        .collect::<Result<Vec<_>, _>>()?;
+    let last = events.last().map(|e| e.id);
+    let next = match end {
+        Some(end) => cursor.advance(Mark::Id(end), events.len(), last, limit),
+        // Unbounded: whatever was read is everything up to the last id.
+        None => FollowCursor::after_id(last.unwrap_or(from)),
+    };
+    Ok((events, next))
+}
