@@ -6,26 +6,46 @@ use std::sync::Arc;
 use eventlog::Config;
 use eventlog::store::{self, Backend, ConnectOptions};
 
-/// Global options, resolved.
+/// The database URL when neither `--database-url`, `EVENTLOG_DATABASE_URL` nor the
+/// configuration file's `database_url` gives one.
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://eventlog.db";
+
+/// Global options, resolved with one precedence for every setting: command-line flag, then
+/// environment variable, then configuration file, then default.
 pub struct Context {
-    database_url: String,
+    /// `--database-url` or `EVENTLOG_DATABASE_URL` (clap prefers the flag).
+    database_url: Option<String>,
     config_path: PathBuf,
+    /// Loaded once, on first use.
+    config: std::sync::OnceLock<Result<Config, String>>,
 }
 
 impl Context {
-    pub fn new(database_url: String, config_path: PathBuf) -> Self {
+    pub fn new(database_url: Option<String>, config_path: PathBuf) -> Self {
         Context {
             database_url,
             config_path,
+            config: std::sync::OnceLock::new(),
         }
     }
 
-    /// The configuration: the file if it exists; defaults if the default path is absent.
+    /// The configuration: the file if it exists (defaults if the default path is absent),
+    /// each key overridden by its `EVENTLOG_SECTION__KEY` environment variable.
     pub fn config(&self) -> anyhow::Result<Config> {
+        self.config
+            .get_or_init(|| self.load_config().map_err(|e| format!("{e:#}")))
+            .clone()
+            .map_err(anyhow::Error::msg)
+    }
+
+    fn load_config(&self) -> anyhow::Result<Config> {
+        // Variables that are not UTF-8 cannot name a key or hold a value we read.
+        let vars = std::env::vars_os()
+            .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)));
         if self.config_path.exists() {
-            Ok(Config::load(&self.config_path)?)
+            Ok(Config::load_with_env(Some(&self.config_path), vars)?)
         } else if self.config_path.as_os_str() == "eventlog.toml" {
-            Ok(Config::default())
+            Ok(Config::load_with_env(None, vars)?)
         } else {
             anyhow::bail!(
                 "configuration file {} not found",
@@ -34,10 +54,17 @@ impl Context {
         }
     }
 
-    /// The database URL given on the command line or in the environment.
-    #[allow(dead_code)] // For the subcommands still to come (serve, export).
-    pub fn database_url(&self) -> &str {
-        &self.database_url
+    /// The database URL: `--database-url`, else `EVENTLOG_DATABASE_URL`, else
+    /// `database_url` in the configuration file, else `sqlite://eventlog.db`. The file is
+    /// read only when neither the flag nor the variable gives the URL.
+    pub fn database_url(&self) -> anyhow::Result<String> {
+        if let Some(url) = &self.database_url {
+            return Ok(url.clone());
+        }
+        Ok(self
+            .config()?
+            .database_url
+            .unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned()))
     }
 
     /// Opens the store (applying migrations) with the default pool options.
@@ -48,13 +75,30 @@ impl Context {
     /// Opens the store with the given pool options. A failure is one message naming the
     /// cause (the refused address, the missing directory or role) and what to do about it.
     pub async fn store_with(&self, options: ConnectOptions) -> anyhow::Result<Arc<dyn Backend>> {
-        match store::open_with(&self.database_url, options).await {
+        self.open(options, true).await
+    }
+
+    /// Connects to the store without migrating it (`eventlog migrate` does, and reports).
+    pub async fn store_unmigrated(&self) -> anyhow::Result<Arc<dyn Backend>> {
+        self.open(ConnectOptions::default(), false).await
+    }
+
+    async fn open(
+        &self,
+        options: ConnectOptions,
+        migrate: bool,
+    ) -> anyhow::Result<Arc<dyn Backend>> {
+        let url = self.database_url()?;
+        let opened = if migrate {
+            store::open_with(&url, options).await
+        } else {
+            store::connect_with(&url, options).await
+        };
+        match opened {
             Ok(store) => Ok(store),
             Err(e) => {
-                let (cause, hint) =
-                    crate::diagnose::open_error(&self.database_url, &e, options).await;
-                let mut message =
-                    format!("cannot open {}: {cause}", store::redact(&self.database_url));
+                let (cause, hint) = crate::diagnose::open_error(&url, &e, options).await;
+                let mut message = format!("cannot open {}: {cause}", store::redact(&url));
                 if let Some(hint) = hint {
                     message.push_str("\nhint: ");
                     message.push_str(&hint);

@@ -3,6 +3,7 @@
 mod commands;
 mod context;
 mod diagnose;
+mod metrics;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -13,14 +14,10 @@ use clap::{Parser, Subcommand};
 #[derive(Debug, Parser)]
 #[command(name = "eventlog", version, about)]
 pub struct Cli {
-    /// Database URL: sqlite://PATH or postgres://USER@HOST/DB.
-    #[arg(
-        long,
-        global = true,
-        env = "EVENTLOG_DATABASE_URL",
-        default_value = "sqlite://eventlog.db"
-    )]
-    database_url: String,
+    /// Database URL: sqlite://PATH or postgres://USER@HOST/DB. Without it:
+    /// `database_url` in the configuration file, else sqlite://eventlog.db.
+    #[arg(long, global = true, env = "EVENTLOG_DATABASE_URL")]
+    database_url: Option<String>,
 
     /// Configuration file (event types, mail, retention, bind address).
     #[arg(

@@ -182,7 +182,27 @@ async fn migrate_creates_the_schema() {
     let db = TestDb::sqlite();
     let out = eventlog(db.url(), &["migrate"]);
     assert!(out.status.success(), "{}", stderr(&out));
-    assert!(stderr(&out).contains("up to date"));
+    // A new database: every migration is named, and the version it ends at.
+    let text = stderr(&out);
+    let last = latest_migration("sqlite");
+    assert!(
+        text.contains("to the sqlite database: 0001 events, 0002 users")
+            && text.contains(&format!("; it is now at {last}")),
+        "{text}"
+    );
+    let count = std::fs::read_dir(migrations_dir("sqlite")).unwrap().count();
+    assert!(
+        text.contains(&format!("applied {count} migrations")),
+        "{text}"
+    );
+    // Run again: nothing to apply, and it says so.
+    let again = eventlog(db.url(), &["migrate"]);
+    assert!(again.status.success(), "{}", stderr(&again));
+    assert!(
+        stderr(&again).contains(&format!("the sqlite database is up to date (at {last})")),
+        "{}",
+        stderr(&again)
+    );
     assert!(events(db.url()).await.is_empty());
     let bad = eventlog("mysql://localhost/x", &["migrate"]);
     assert!(!bad.status.success());
@@ -191,4 +211,20 @@ async fn migrate_creates_the_schema() {
         "{}",
         stderr(&bad)
     );
+}
+
+fn migrations_dir(backend: &str) -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../eventlog/migrations")
+        .join(backend)
+}
+
+/// The newest migration's number, as the files name it (`0006`).
+fn latest_migration(backend: &str) -> String {
+    let mut names: Vec<String> = std::fs::read_dir(migrations_dir(backend))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy()[..4].to_owned())
+        .collect();
+    names.sort();
+    names.pop().unwrap()
 }

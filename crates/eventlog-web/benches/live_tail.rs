@@ -56,6 +56,7 @@ async fn main() {
         .expect("user")
         .expect("new user");
     let state = eventlog_web::AppState::new(store.clone(), EventTypes::default());
+    let live = state.live_tail().clone();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
@@ -113,18 +114,23 @@ async fn main() {
             let mut pending = String::new();
             while let Ok(Some(chunk)) = stream.chunk().await {
                 pending.push_str(&String::from_utf8_lossy(&chunk));
+                if std::env::var_os("LIVE_DEBUG").is_some() {
+                    eprintln!("chunk {} bytes, pending {}", chunk.len(), pending.len());
+                }
                 // Whole messages only (a blank line ends one).
                 let Some(end) = pending.rfind("\n\n") else {
                     continue;
                 };
                 let done: String = pending.drain(..end + 2).collect();
                 n += done.matches("<tr data-group=").count() as u64;
-                for line in done.lines() {
-                    if let Some(count) = line.strip_prefix("data: ")
-                        && done.contains("event: skipped")
-                        && let Ok(k) = count.trim().parse::<u64>()
-                    {
-                        skipped.fetch_add(k, std::sync::atomic::Ordering::Relaxed);
+                if done.contains("event: skipped") {
+                    for line in done.lines() {
+                        if let Some(Ok(k)) = line
+                            .strip_prefix("data: ")
+                            .map(|count| count.trim().parse::<u64>())
+                        {
+                            skipped.fetch_add(k, std::sync::atomic::Ordering::Relaxed);
+                        }
                     }
                 }
                 delivered.lock().expect("lock").push((Instant::now(), n));
@@ -191,6 +197,7 @@ async fn main() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     reader.abort();
+    println!("poller reads: {}", live.polls());
     let delivered = delivered.lock().expect("lock").clone();
     let committed = committed.lock().expect("lock").clone();
     let got = delivered.last().map_or(0, |d| d.1);

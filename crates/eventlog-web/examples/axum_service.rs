@@ -38,24 +38,36 @@ struct Shop {
     log: EventLog,
 }
 
+/// The service's error type: any eventlog error converts into it with `?`.
+struct ShopError(eventlog::Error);
+
+impl<E: Into<eventlog::Error>> From<E> for ShopError {
+    fn from(e: E) -> Self {
+        ShopError(e.into())
+    }
+}
+
+impl axum::response::IntoResponse for ShopError {
+    fn into_response(self) -> axum::response::Response {
+        let status = match self.0 {
+            eventlog::Error::Invalid(_) => axum::http::StatusCode::BAD_REQUEST,
+            _ => axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        (status, self.0.to_string()).into_response()
+    }
+}
+
 async fn place_order(
     State(shop): State<Shop>,
     Json(order): Json<serde_json::Value>,
-) -> Result<Json<serde_json::Value>, String> {
+) -> Result<Json<serde_json::Value>, ShopError> {
     let id = order["id"].as_u64().unwrap_or(0);
     let e = shop
         .log
-        .group_named(format!("Order {id}"))
-        .map_err(|e| e.to_string())?
-        .initiator("shop-web")
-        .map_err(|e| e.to_string())?;
-    e.info("Order placed")
-        .data(&order)
-        .await
-        .map_err(|e| e.to_string())?;
-    e.info("Payment captured")
-        .await
-        .map_err(|e| e.to_string())?;
+        .group_named(format!("Order {id}"))?
+        .initiator("shop-web");
+    e.info("Order placed").data(&order).await?;
+    e.info("Payment captured").await?;
     Ok(Json(json!({"order": id, "group": e.id().as_str()})))
 }
 

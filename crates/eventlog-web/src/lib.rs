@@ -38,6 +38,7 @@ pub mod auth;
 pub mod error;
 pub mod format;
 pub mod health;
+mod http_metrics;
 pub mod server;
 
 pub use error::AppError;
@@ -430,8 +431,14 @@ pub fn app(state: AppState) -> Router {
         .route("/static/types.css", get(admin::assets::types_css))
         .route("/static/{file}", get(admin::assets::asset))
         .with_state(state.clone())
+        // Counted by route pattern: inside each router, where the matched route is known
+        // (a layer around the nesting router would only see the nesting prefix).
+        .layer(axum::middleware::from_fn(http_metrics::track))
         // The API has its own state and authentication (tokens, not sessions).
-        .nest(api::BASE_PATH, api::router(state.api_state()));
+        .nest(
+            api::BASE_PATH,
+            api::router(state.api_state()).layer(axum::middleware::from_fn(http_metrics::track)),
+        );
     with_security_headers(router)
 }
 

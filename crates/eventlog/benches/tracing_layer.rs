@@ -52,7 +52,7 @@ fn marked_events() {
     let start = Instant::now();
     let group = log
         .group_named("Mail run 42")
-        .and_then(|g| g.initiator("Mailer Daemon"))
+        .map(|g| g.initiator("Mailer Daemon"))
         .expect("group");
     let direct = rounds(&log, |i| {
         group

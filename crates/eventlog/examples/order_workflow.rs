@@ -47,7 +47,7 @@ fn main() -> Result<(), eventlog::Error> {
         thread::spawn(move || -> Result<(), eventlog::Error> {
             let e = log
                 .group_named(format!("Order {order}"))?
-                .initiator("warehouse")?;
+                .initiator("warehouse");
             e.info("Picked and packed")
                 .data(&Shipment {
                     carrier: "DHL",
@@ -64,7 +64,7 @@ fn main() -> Result<(), eventlog::Error> {
         thread::spawn(move || -> Result<(), eventlog::Error> {
             let e = log
                 .group_named(format!("Order {order}"))?
-                .initiator("billing")?;
+                .initiator("billing");
             e.info("Payment captured")
                 .data(&serde_json::json!({ "amount": "42.00", "currency": "EUR" }))
                 .record()?;

@@ -104,6 +104,11 @@ pub struct ServerConfig {
     /// read of new events per second, so each costs memory and rendering, not queries.
     /// Default 100.
     pub live_tail_max: usize,
+    /// Where to serve `GET /metrics` (Prometheus text format), e.g. `127.0.0.1:9090`: an
+    /// address of its own, so that metrics are never public with the admin. Absent (the
+    /// default): no metrics are served.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub metrics_bind: Option<SocketAddr>,
 }
 
 impl Default for ServerConfig {
@@ -119,6 +124,7 @@ impl Default for ServerConfig {
             session_lifetime: Duration::from_secs(12 * 3600),
             live_tail_per_session: 4,
             live_tail_max: 100,
+            metrics_bind: None,
         }
     }
 }
@@ -208,6 +214,117 @@ impl Default for ApiConfig {
     }
 }
 
+/// Prefix of the environment variables that override configuration keys.
+pub const ENV_PREFIX: &str = "EVENTLOG_";
+
+/// Separates a section from its key in an environment variable's name
+/// (`EVENTLOG_SERVER__BIND` is `[server] bind`).
+pub const ENV_SEPARATOR: &str = "__";
+
+/// One configuration key set by an environment variable.
+#[derive(Debug, Clone)]
+struct EnvOverride {
+    /// The variable, to name it in errors.
+    var: String,
+    /// The key's path: `["server", "bind"]`.
+    path: Vec<String>,
+    /// The value as written.
+    raw: String,
+}
+
+impl EnvOverride {
+    /// The variables that name configuration keys: `EVENTLOG_DATABASE_URL` (the one
+    /// top-level key) and every `EVENTLOG_SECTION__KEY[__KEY…]`. Other `EVENTLOG_` variables
+    /// (`EVENTLOG_CONFIG`, `EVENTLOG_LOG`, …) are options of the command line, not keys.
+    fn from_vars(vars: impl IntoIterator<Item = (String, String)>) -> Vec<EnvOverride> {
+        let mut found: Vec<EnvOverride> = vars
+            .into_iter()
+            .filter_map(|(var, raw)| {
+                let name = var.strip_prefix(ENV_PREFIX)?;
+                let path: Vec<String> = if name == "DATABASE_URL" {
+                    vec!["database_url".to_owned()]
+                } else if name.contains(ENV_SEPARATOR) {
+                    name.split(ENV_SEPARATOR)
+                        .map(|part| part.to_ascii_lowercase())
+                        .collect()
+                } else {
+                    return None;
+                };
+                Some(EnvOverride { var, path, raw })
+            })
+            .collect();
+        // Deterministic: the same environment always gives the same result and first error.
+        found.sort_by(|a, b| a.var.cmp(&b.var));
+        found
+    }
+
+    /// The value as TOML would read it (`8` a number, `true` a boolean, `[1, 2]` an array),
+    /// and as a plain string.
+    fn values(&self) -> (Option<toml::Value>, toml::Value) {
+        let typed = toml::from_str::<toml::Table>(&format!("v = {}", self.raw))
+            .ok()
+            .and_then(|mut t| t.remove("v"))
+            .filter(|v| !v.is_str());
+        (typed, toml::Value::String(self.raw.clone()))
+    }
+
+    /// Sets the key in `table`, typed when the key takes the typed value, else as a string.
+    /// Tried on its own first, so that an error names this variable.
+    fn apply(&self, table: &mut toml::Table) -> Result<(), Error> {
+        if self.path.iter().any(String::is_empty) {
+            return Err(Error::Config(format!(
+                "{}: empty section or key name (write {ENV_PREFIX}SECTION{ENV_SEPARATOR}KEY)",
+                self.var
+            )));
+        }
+        let (typed, text) = self.values();
+        let mut first_error = None;
+        for value in typed.into_iter().chain([text]) {
+            let mut alone = toml::Table::new();
+            insert(&mut alone, &self.path, value.clone());
+            match toml::Value::Table(alone).try_into::<Config>() {
+                Ok(_) => {
+                    insert(table, &self.path, value);
+                    return Ok(());
+                }
+                Err(e) => {
+                    first_error.get_or_insert(e);
+                }
+            }
+        }
+        let e = first_error.map(|e| e.to_string()).unwrap_or_default();
+        Err(Error::Config(format!(
+            "environment variable {}={:?} (key {}): {}",
+            self.var,
+            self.raw,
+            self.path.join("."),
+            e.trim()
+        )))
+    }
+}
+
+/// Sets `path` in `table`, creating the sections on the way (a section given as something
+/// else in the file is replaced: the environment wins).
+fn insert(table: &mut toml::Table, path: &[String], value: toml::Value) {
+    let Some((last, sections)) = path.split_last() else {
+        return;
+    };
+    let mut at = table;
+    for section in sections {
+        let entry = at
+            .entry(section.clone())
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        if !entry.is_table() {
+            *entry = toml::Value::Table(toml::Table::new());
+        }
+        let toml::Value::Table(next) = entry else {
+            return;
+        };
+        at = next;
+    }
+    at.insert(last.clone(), value);
+}
+
 /// `[limits]`: the largest message and structured data an event may have. Events past them
 /// are refused (the API answers `400` naming the cap), so one client cannot fill the database
 /// or the admin's pages with a few huge events.
@@ -273,7 +390,37 @@ fn json_len(value: &serde_json::Value) -> usize {
 impl Config {
     /// Parses and checks a configuration text.
     pub fn from_toml(text: &str) -> Result<Self, Error> {
-        let config: Config = toml::from_str(text).map_err(|e| Error::Config(e.to_string()))?;
+        Self::from_toml_and_env(text, std::iter::empty())
+    }
+
+    /// Parses a configuration text, then lets environment variables override its keys, and
+    /// checks the result. `EVENTLOG_SERVER__BIND=0.0.0.0:8000` sets `[server] bind`:
+    /// [`ENV_PREFIX`], the section, [`ENV_SEPARATOR`], the key, in any case (nested
+    /// sections: `EVENTLOG_RETENTION__TYPES__DEBUG=7d`); `EVENTLOG_DATABASE_URL` sets
+    /// `database_url`. Values are read as TOML values where the key takes one (`8`, `true`)
+    /// and as strings otherwise. An error names the variable.
+    pub fn from_toml_and_env(
+        text: &str,
+        vars: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self, Error> {
+        let overrides = EnvOverride::from_vars(vars);
+        let config: Config = if overrides.is_empty() {
+            toml::from_str(text).map_err(|e| Error::Config(e.to_string()))?
+        } else {
+            let mut table: toml::Table =
+                toml::from_str(text).map_err(|e| Error::Config(e.to_string()))?;
+            for o in &overrides {
+                o.apply(&mut table)?;
+            }
+            toml::Value::Table(table).try_into().map_err(|e| {
+                let vars: Vec<&str> = overrides.iter().map(|o| o.var.as_str()).collect();
+                Error::Config(format!(
+                    "{} (with the environment variables {})",
+                    e.to_string().trim(),
+                    vars.join(", ")
+                ))
+            })?
+        };
         let types = config.event_types()?;
         config.retention.check()?;
         config.retention.check_types(&types)?;
@@ -314,10 +461,25 @@ impl Config {
 
     /// Reads and checks a configuration file.
     pub fn load(path: &Path) -> Result<Self, Error> {
+        Self::load_with_env(Some(path), std::iter::empty())
+    }
+
+    /// The configuration `eventlog` runs with: the file (or the defaults without one), its
+    /// keys overridden by the `EVENTLOG_SECTION__KEY` variables of `vars` (pass
+    /// `std::env::vars()`), as [`Config::from_toml_and_env`] describes.
+    pub fn load_with_env(
+        path: Option<&Path>,
+        vars: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self, Error> {
+        let Some(path) = path else {
+            return Config::from_toml_and_env("", vars);
+        };
         let text = std::fs::read_to_string(path)
             .map_err(|e| Error::Config(format!("cannot read {}: {e}", path.display())))?;
-        Config::from_toml(&text).map_err(|e| match e {
-            Error::Config(msg) => Error::Config(format!("{}: {msg}", path.display())),
+        Config::from_toml_and_env(&text, vars).map_err(|e| match e {
+            Error::Config(msg) if !msg.starts_with("environment variable") => {
+                Error::Config(format!("{}: {msg}", path.display()))
+            }
             other => other,
         })
     }
@@ -445,6 +607,98 @@ mod tests {
         assert!(err.to_string().contains("at least api.body_limit"), "{err}");
         let err = Config::from_toml("[writer]\ncapacity = 0\n").unwrap_err();
         assert!(err.to_string().contains("at least 1"), "{err}");
+    }
+
+    fn env(vars: &[(&str, &str)]) -> Vec<(String, String)> {
+        vars.iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn environment_overrides_the_file() {
+        let file = "database_url = \"sqlite://file.db\"\n[server]\nbind = \"127.0.0.1:1\"\n\
+                    max_connections = 5\n";
+        let c = Config::from_toml_and_env(
+            file,
+            env(&[
+                ("EVENTLOG_SERVER__BIND", "0.0.0.0:9000"),
+                ("EVENTLOG_DATABASE_URL", "postgres://db/x"),
+                ("EVENTLOG_WRITER__BATCH_SIZE", "77"),
+                ("EVENTLOG_SERVER__SHUTDOWN_GRACE", "3s"),
+                // Not keys: command-line options and other programs' variables.
+                ("EVENTLOG_CONFIG", "x.toml"),
+                ("EVENTLOG_LOG", "debug"),
+                ("EVENTLOG_TEST_POSTGRES_URL", "postgres://x"),
+                ("OTHER__THING", "1"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(c.server.bind.to_string(), "0.0.0.0:9000");
+        assert_eq!(c.database_url.as_deref(), Some("postgres://db/x"));
+        assert_eq!(c.writer.batch_size, 77);
+        assert_eq!(c.server.shutdown_grace, Duration::from_secs(3));
+        // Keys the environment does not name keep the file's value.
+        assert_eq!(c.server.max_connections, 5);
+        // Without variables: the file.
+        let c = Config::from_toml_and_env(file, env(&[])).unwrap();
+        assert_eq!(c.server.bind.to_string(), "127.0.0.1:1");
+        assert_eq!(c.database_url.as_deref(), Some("sqlite://file.db"));
+    }
+
+    #[test]
+    fn environment_errors_name_the_variable() {
+        let err =
+            Config::from_toml_and_env("", env(&[("EVENTLOG_SERVER__BIND", "not-an-address")]))
+                .unwrap_err()
+                .to_string();
+        assert!(
+            err.contains("EVENTLOG_SERVER__BIND=\"not-an-address\"") && err.contains("server.bind"),
+            "{err}"
+        );
+        let err = Config::from_toml_and_env("", env(&[("EVENTLOG_SERVER__BNID", "1")]))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("EVENTLOG_SERVER__BNID") && err.contains("unknown field `bnid`"),
+            "{err}"
+        );
+        let err =
+            Config::from_toml_and_env("", env(&[("EVENTLOG_SERVER__MAX_CONNECTIONS", "many")]))
+                .unwrap_err()
+                .to_string();
+        assert!(err.contains("EVENTLOG_SERVER__MAX_CONNECTIONS"), "{err}");
+        // Checks across keys still apply to the result.
+        let err = Config::from_toml_and_env("", env(&[("EVENTLOG_WRITER__CAPACITY", "0")]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("at least 1"), "{err}");
+    }
+
+    #[cfg(feature = "mail")]
+    #[test]
+    fn environment_sets_nested_mail_keys() {
+        let file = "[mail]\nurl = \"smtp://file:25\"\nfrom = \"a@example.com\"\n";
+        let c = Config::from_toml_and_env(
+            file,
+            env(&[
+                ("EVENTLOG_MAIL__URL", "smtp://env:2525"),
+                // A string key whose value reads as a number stays a string.
+                ("EVENTLOG_MAIL__SUBJECT", "12345"),
+            ]),
+        )
+        .unwrap();
+        let mail = c.mail.expect("mail section");
+        assert_eq!(mail.url.as_deref(), Some("smtp://env:2525"));
+        assert_eq!(mail.subject, "12345");
+        assert_eq!(mail.from, "a@example.com");
+        // The whole section from the environment alone.
+        let c = Config::from_toml_and_env("", env(&[("EVENTLOG_MAIL__URL", "smtp://env:2525")]))
+            .unwrap();
+        assert_eq!(
+            c.mail.expect("mail from env").url.as_deref(),
+            Some("smtp://env:2525")
+        );
     }
 
     #[cfg(feature = "mail")]

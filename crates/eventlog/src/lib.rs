@@ -91,6 +91,7 @@ pub mod export;
 pub mod filter;
 #[cfg(feature = "mail")]
 pub mod mail;
+pub mod metrics;
 mod recorder;
 pub mod retention;
 pub mod store;

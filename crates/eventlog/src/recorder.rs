@@ -1,6 +1,5 @@
 //! The recording API: [`EventLog`], [`EventGroup`] and the one-line [`EventBuilder`].
 
-use std::fmt::Debug;
 use std::future::{Future, IntoFuture};
 use std::pin::Pin;
 use std::sync::Arc;
@@ -21,7 +20,10 @@ use crate::writer::{self, Message, WriterHandle, WriterStats};
 /// Recording puts the event on a bounded in-memory queue and returns; a background writer
 /// stores queued events in batches, one transaction each. [`EventLog::flush`] waits until
 /// everything recorded before it is stored; [`EventLog::close`] flushes and stops the writer.
-/// Dropping the last handle closes it too (blocking up to the shutdown timeout).
+/// Dropping the last handle closes it too, but blocks at most `[writer] drop_timeout_ms`
+/// (default 5 s) for the writer and the mail sender together; past it they finish in the
+/// background, and whatever is not stored when the process exits is lost. Call
+/// [`EventLog::close`] to wait for everything.
 #[derive(Clone)]
 pub struct EventLog {
     inner: Arc<Inner>,
@@ -37,16 +39,35 @@ struct Inner {
 }
 
 impl Drop for Inner {
+    /// Stores what is queued and lets the mail sender make its last attempt, blocking at
+    /// most `drop_timeout_ms` for both together; past it they go on in the background.
+    /// Without this bound a drop could block for the writer's shutdown timeout (30 s with
+    /// an unreachable database) and then for the mail sender's close timeout.
     fn drop(&mut self) {
-        // Fields drop after this: the writer is joined here, then the mail sender (declared
-        // after it) makes its last attempt at what the writer's last commits queued.
+        let deadline = std::time::Instant::now() + self.writer.drop_timeout;
         self.writer.begin_close();
         // Dropping the queue's last sender lets the writer drain what is queued and stop.
         let (closed_tx, _) = flume::bounded(1);
         let queue = std::mem::replace(&mut self.writer.queue, closed_tx);
         drop(queue);
-        if let Some(thread) = self.writer.take_thread() {
-            let _ = thread.join();
+        let writer_done = self.writer.join_until(deadline);
+        if !writer_done {
+            tracing::warn!(
+                timeout = ?self.writer.drop_timeout,
+                "eventlog: dropped while events were still being stored; the writer goes on \
+                 in the background (call close() to wait for it)"
+            );
+        }
+        // Then the mail sender makes its last attempt at what the writer's commits queued,
+        // in what is left of the time.
+        #[cfg(feature = "mail")]
+        if let Some(mailer) = self.mailer.take()
+            && !mailer.close_until(deadline)
+        {
+            tracing::warn!(
+                "eventlog: dropped while mails were still being sent; they stay queued in the \
+                 outbox for the next sender (call close() to wait for them)"
+            );
         }
     }
 }
@@ -282,14 +303,42 @@ impl EventLog {
     }
 
     /// Queues a fully built event, waiting while the queue is full.
+    ///
+    /// Called on a tokio runtime's worker thread, a wait for space does not silently stall
+    /// that worker's other tasks: on a multi-threaded runtime the wait runs in
+    /// [`tokio::task::block_in_place`] (the worker's tasks move to another thread); on a
+    /// current-thread runtime, where that is impossible, it blocks the runtime (logged once
+    /// as a warning). Async code should prefer `.await` ([`EventLog::record`]).
     pub fn record_blocking(&self, event: NewEvent) -> Result<Uuid, Error> {
         self.check(&event)?;
         let uuid = event.uuid;
-        self.inner
-            .writer
-            .queue
-            .send(Message::Event(event))
-            .map_err(|_| Error::Closed)?;
+        // The common case, whatever the caller: space in the queue, no wait at all.
+        let event = match self.inner.writer.queue.try_send(Message::Event(event)) {
+            Ok(()) => return Ok(uuid),
+            Err(flume::TrySendError::Disconnected(_)) => return Err(Error::Closed),
+            Err(flume::TrySendError::Full(message)) => message,
+        };
+        let send = || {
+            self.inner
+                .writer
+                .queue
+                .send(event)
+                .map_err(|_| Error::Closed)
+        };
+        match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
+            Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(send)?,
+            Ok(_) => {
+                static WARNED: std::sync::Once = std::sync::Once::new();
+                WARNED.call_once(|| {
+                    tracing::warn!(
+                        "eventlog: .record() waited for queue space on a current-thread tokio \
+                         runtime, blocking it; use .await in async code"
+                    );
+                });
+                send()?;
+            }
+            Err(_) => send()?,
+        }
         Ok(uuid)
     }
 
@@ -308,8 +357,15 @@ impl EventLog {
 
     fn check(&self, event: &NewEvent) -> Result<(), ValidationError> {
         // require() checks the name's syntax too.
-        self.inner.types.require(&event.event_type)?;
-        event.validate_fields()
+        let checked = self
+            .inner
+            .types
+            .require(&event.event_type)
+            .and_then(|_| event.validate_fields());
+        if checked.is_err() {
+            crate::metrics::events_refused("library", 1);
+        }
+        checked
     }
 
     /// Waits until every event recorded before this call is stored (or given up).
@@ -402,19 +458,29 @@ impl EventGroup {
         &self.id
     }
 
-    /// Mails `address` about every event of this group.
-    pub fn send_mail(mut self, address: impl Into<String>) -> Result<Self, ValidationError> {
-        let address = address.into();
-        validate_mail_recipient(&address)?;
-        self.send_mail = Some(address);
-        Ok(self)
+    /// Mails `address` about every event of this group. Checked when an event is recorded
+    /// (a bad address fails that call with [`ValidationError::MailRecipient`]), so the
+    /// builder chain stays unbroken; [`EventGroup::check`] checks it at once.
+    pub fn send_mail(mut self, address: impl Into<String>) -> Self {
+        self.send_mail = Some(address.into());
+        self
     }
 
-    /// The initiator of every event of this group that names none itself.
-    pub fn initiator(mut self, initiator: impl Into<String>) -> Result<Self, ValidationError> {
-        let initiator = initiator.into();
-        validate_initiator(&initiator)?;
-        self.initiator = Some(initiator);
+    /// The initiator of every event of this group that names none itself. Checked when an
+    /// event is recorded, like [`EventGroup::send_mail`].
+    pub fn initiator(mut self, initiator: impl Into<String>) -> Self {
+        self.initiator = Some(initiator.into());
+        self
+    }
+
+    /// Checks the group's defaults now rather than at the first record.
+    pub fn check(self) -> Result<Self, ValidationError> {
+        if let Some(address) = &self.send_mail {
+            validate_mail_recipient(address)?;
+        }
+        if let Some(initiator) = &self.initiator {
+            validate_initiator(initiator)?;
+        }
         Ok(self)
     }
 
@@ -462,12 +528,13 @@ impl EventBuilder<'_> {
         self
     }
 
-    /// Structured details: anything `Serialize`. If serialization fails, the value's `Debug`
-    /// form is stored as a JSON string instead: recording never fails because of its data.
-    pub fn data<T: Serialize + Debug + ?Sized>(mut self, data: &T) -> Self {
+    /// Structured details: anything `Serialize`. If serialization fails (a map with
+    /// non-string keys, a failing `Serialize` impl), the data is stored as
+    /// `{"unserializable": "<the error>"}` instead: recording never fails because of its data.
+    pub fn data<T: Serialize + ?Sized>(mut self, data: &T) -> Self {
         self.event.data = Some(
             serde_json::to_value(data)
-                .unwrap_or_else(|_| serde_json::Value::String(format!("{data:?}"))),
+                .unwrap_or_else(|e| serde_json::json!({ "unserializable": e.to_string() })),
         );
         self
     }

@@ -37,6 +37,11 @@ pub struct WriterOptions {
     /// How long `close()` keeps retrying an unreachable database before it reports the
     /// remaining events as failed, in milliseconds.
     pub shutdown_timeout_ms: u64,
+    /// How long dropping the last [`crate::EventLog`] handle may block, in milliseconds, for
+    /// the writer and the mail sender together. Past it the drop returns and they finish in
+    /// the background (what is not stored when the process exits is lost); `close()` is the
+    /// way to wait for everything. Default 5,000.
+    pub drop_timeout_ms: u64,
 }
 
 impl Default for WriterOptions {
@@ -46,6 +51,7 @@ impl Default for WriterOptions {
             batch_size: 5_000,
             max_backoff_ms: 5_000,
             shutdown_timeout_ms: 30_000,
+            drop_timeout_ms: 5_000,
         }
     }
 }
@@ -88,6 +94,9 @@ pub(crate) struct WriterHandle {
     counters: Arc<Counters>,
     closing: Arc<AtomicBool>,
     thread: std::sync::Mutex<Option<JoinHandle<()>>>,
+    /// Disconnected when the writer thread has finished.
+    done: flume::Receiver<()>,
+    pub(crate) drop_timeout: Duration,
 }
 
 impl WriterHandle {
@@ -107,9 +116,19 @@ impl WriterHandle {
         self.closing.store(true, Ordering::SeqCst);
     }
 
-    /// Takes the thread handle (once) to join it.
-    pub(crate) fn take_thread(&self) -> Option<JoinHandle<()>> {
-        self.thread.lock().ok().and_then(|mut t| t.take())
+    /// Waits until `deadline` for the writer thread to finish (it finishes once every
+    /// sender is gone and the queue is drained); true if it did. Past the deadline the
+    /// thread is left to finish in the background.
+    pub(crate) fn join_until(&self, deadline: Instant) -> bool {
+        match self.done.recv_deadline(deadline) {
+            Err(flume::RecvTimeoutError::Timeout) => false,
+            Ok(()) | Err(flume::RecvTimeoutError::Disconnected) => {
+                if let Some(thread) = self.thread.lock().ok().and_then(|mut t| t.take()) {
+                    let _ = thread.join();
+                }
+                true
+            }
+        }
     }
 }
 
@@ -136,7 +155,10 @@ where
         closing: closing.clone(),
         closing_since: None,
     };
+    let (done_tx, done) = flume::bounded::<()>(0);
     let thread = crate::background::spawn("eventlog-writer", move |runtime| {
+        // Dropped when this closure returns: tells `join_until` the thread is done.
+        let _done = done_tx;
         let runtime = match runtime {
             Ok(rt) => rt,
             Err(e) => {
@@ -163,6 +185,8 @@ where
         counters,
         closing,
         thread: std::sync::Mutex::new(Some(thread)),
+        done,
+        drop_timeout: Duration::from_millis(config.drop_timeout_ms),
     })
 }
 
@@ -182,6 +206,8 @@ impl Worker {
         let receiver = self.receiver.clone();
         // Ends when every sender is gone and the queue is empty.
         while let Ok(first) = receiver.recv() {
+            ::metrics::gauge!(crate::metrics::QUEUE_DEPTH, "source" => "writer")
+                .set(receiver.len() as f64 + 1.0);
             // drain() takes everything queued under one lock: far less contention with the
             // callers than a try_recv() per message.
             for message in std::iter::once(first).chain(receiver.drain()) {
@@ -200,6 +226,8 @@ impl Worker {
                 self.store(runtime, store, &batch);
                 batch.clear();
             }
+            ::metrics::gauge!(crate::metrics::QUEUE_DEPTH, "source" => "writer")
+                .set(receiver.len() as f64);
             for ack in acks.drain(..) {
                 let _ = ack.send(());
             }
@@ -219,9 +247,10 @@ impl Worker {
         let mut backoff = Duration::from_millis(20);
         let max_backoff = Duration::from_millis(self.config.max_backoff_ms.max(1));
         loop {
+            let started = Instant::now();
             match runtime.block_on(store.insert_batch(batch)) {
                 Ok(results) => {
-                    self.committed(batch, &results);
+                    self.committed(batch, &results, started.elapsed());
                     return;
                 }
                 Err(e) if e.is_transient() => {
@@ -232,6 +261,8 @@ impl Worker {
                             self.counters
                                 .failed
                                 .fetch_add(batch.len() as u64, Ordering::Relaxed);
+                            ::metrics::counter!(crate::metrics::EVENTS_FAILED)
+                                .increment(batch.len() as u64);
                             tracing::error!(
                                 events = batch.len(),
                                 error = %e,
@@ -253,6 +284,7 @@ impl Worker {
                 Err(e) => {
                     if let [event] = batch {
                         self.counters.failed.fetch_add(1, Ordering::Relaxed);
+                        ::metrics::counter!(crate::metrics::EVENTS_FAILED).increment(1);
                         tracing::error!(
                             uuid = %event.uuid,
                             event_type = %event.event_type,
@@ -271,12 +303,20 @@ impl Worker {
         }
     }
 
-    fn committed(&self, batch: &[NewEvent], results: &[Inserted]) {
+    fn committed(&self, batch: &[NewEvent], results: &[Inserted], took: Duration) {
         let created = results.iter().filter(|r| r.created).count() as u64;
         self.counters.stored.fetch_add(created, Ordering::Relaxed);
         self.counters
             .duplicates
             .fetch_add(results.len() as u64 - created, Ordering::Relaxed);
+        crate::metrics::batch_committed(
+            "writer",
+            batch.len(),
+            created,
+            results.len() as u64 - created,
+            crate::metrics::mails_queued(batch, results),
+            took,
+        );
         if let Some(observer) = &self.observer {
             let created = batch
                 .iter()

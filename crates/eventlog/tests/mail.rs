@@ -50,7 +50,7 @@ async fn recorded_events_are_mailed_after_commit(url: &str) {
         .open()
         .await
         .unwrap();
-    let watched = log.group().send_mail("ops@example.com").unwrap();
+    let watched = log.group().send_mail("ops@example.com");
     let first = watched.info("step 1").await.unwrap();
     watched.error("step 2 failed").await.unwrap();
     let quiet = log.group();
@@ -106,7 +106,7 @@ async fn an_outage_and_a_restart_lose_no_mail_and_send_none_twice(url: &str) {
             .open()
             .await
             .unwrap();
-        let g = log.group().send_mail("ops@example.com").unwrap();
+        let g = log.group().send_mail("ops@example.com");
         for i in 0..50 {
             uuids.insert(g.error(format!("disk {half}/{i} failing")).await.unwrap());
         }
@@ -165,8 +165,8 @@ async fn two_senders_send_each_mail_once(url: &str) {
         .open()
         .await
         .unwrap();
-    let ga = a.group().send_mail("a@example.com").unwrap();
-    let gb = b.group().send_mail("b@example.com").unwrap();
+    let ga = a.group().send_mail("a@example.com");
+    let gb = b.group().send_mail("b@example.com");
     for i in 0..40 {
         ga.info(format!("a {i}")).await.unwrap();
         gb.info(format!("b {i}")).await.unwrap();
@@ -255,7 +255,7 @@ async fn a_permanent_refusal_is_given_up_at_once() {
         ..config(sink.url())
     };
     let log = EventLog::builder(&url).mail(cfg).open().await.unwrap();
-    let g = log.group().send_mail("erin@example.com").unwrap();
+    let g = log.group().send_mail("erin@example.com");
     g.info("a").await.unwrap();
     g.info("b").await.unwrap();
     log.clone().close().await.unwrap();
@@ -276,7 +276,7 @@ async fn mails_failing_past_the_retry_period_are_given_up() {
         ..config(format!("smtp://{}", down_addr().await))
     };
     let log = EventLog::builder(&url).mail(cfg).open().await.unwrap();
-    let g = log.group().send_mail("frank@example.com").unwrap();
+    let g = log.group().send_mail("frank@example.com");
     for i in 0..3 {
         g.info(format!("event {i}")).await.unwrap();
     }
@@ -322,7 +322,7 @@ async fn without_a_mail_section_mail_is_queued_and_a_warning_logged_once() {
     let dir = tempfile::tempdir().unwrap();
     let url = sqlite_url(&dir);
     let log = EventLog::open(&url).await.unwrap();
-    let g = log.group().send_mail("gina@example.com").unwrap();
+    let g = log.group().send_mail("gina@example.com");
     g.info("one").await.unwrap();
     log.flush().await.unwrap();
     g.info("two").await.unwrap();

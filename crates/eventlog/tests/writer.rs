@@ -139,14 +139,38 @@ async fn invalid_events_fail_at_the_call_and_store_nothing(url: &str) {
         err.to_string().contains("must be 1 to 40 characters"),
         "{err}"
     );
-    assert!(log.group().send_mail("nope").is_err());
-    assert!(log.group().initiator("i".repeat(501)).is_err());
+    // Group defaults keep the chain unbroken: checked by `check()` or at the record.
+    assert!(log.group().send_mail("nope").check().is_err());
+    assert!(log.group().initiator("i".repeat(501)).check().is_err());
+    let err = log
+        .group()
+        .initiator("i".repeat(501))
+        .info("x")
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::Invalid(ValidationError::InitiatorLength { len: 501 })
+        ),
+        "{err}"
+    );
+    let err = log
+        .group()
+        .send_mail("nope")
+        .info("x")
+        .record()
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::Invalid(ValidationError::MailRecipient { .. })),
+        "{err}"
+    );
     log.flush().await.unwrap();
     assert!(all_events(url).await.is_empty(), "nothing half-written");
     assert_eq!(log.close().await.unwrap().stored, 0);
 }
 
-#[derive(Debug)]
+/// No `Debug`: `.data()` needs only `Serialize`.
 struct NotJson(HashMap<(u8, u8), &'static str>);
 
 impl serde::Serialize for NotJson {
@@ -156,7 +180,7 @@ impl serde::Serialize for NotJson {
     }
 }
 
-async fn unserializable_data_is_stored_as_its_debug_form(url: &str) {
+async fn unserializable_data_is_stored_with_its_error(url: &str) {
     let log = EventLog::open(url).await.unwrap();
     let data = NotJson(HashMap::from([((1, 2), "x")]));
     log.group().info("odd data").data(&data).await.unwrap();
@@ -164,8 +188,8 @@ async fn unserializable_data_is_stored_as_its_debug_form(url: &str) {
     let events = all_events(url).await;
     assert_eq!(
         events[0].data,
-        Some(json!(r#"NotJson({(1, 2): "x"})"#)),
-        "stored as the Debug string"
+        Some(json!({"unserializable": "key must be a string"})),
+        "stored as the serialization error"
     );
 }
 
@@ -196,7 +220,7 @@ async fn observers_see_each_stored_event_once(url: &str) {
         .open()
         .await
         .unwrap();
-    let g = log.group().send_mail("ops@example.com").unwrap();
+    let g = log.group().send_mail("ops@example.com");
     let first: NewEvent = g.info("one").into_event();
     log.record(first.clone()).await.unwrap();
     log.record(first).await.unwrap(); // duplicate: not observed again
@@ -322,7 +346,7 @@ eventlog_testing::on_both_backends!(
     back_pressure_loses_nothing,
     dropping_the_last_handle_stores_everything,
     invalid_events_fail_at_the_call_and_store_nothing,
-    unserializable_data_is_stored_as_its_debug_form,
+    unserializable_data_is_stored_with_its_error,
     the_same_uuid_is_stored_once,
     observers_see_each_stored_event_once,
     a_bad_url_fails_at_open,

@@ -58,16 +58,12 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
         .map(serde_json::from_str)
         .transpose()
         .context("--data is not valid JSON")?;
-    let log = EventLog::builder(ctx.database_url())
+    let url = ctx.database_url()?;
+    let log = EventLog::builder(url.as_str())
         .config(&config)?
         .open()
         .await
-        .with_context(|| {
-            format!(
-                "cannot open {}",
-                eventlog::store::redact(ctx.database_url())
-            )
-        })?;
+        .with_context(|| format!("cannot open {}", eventlog::store::redact(&url)))?;
     let group = log.group_with_id(group);
     let mut event = group.event(&args.event_type, args.message);
     if let Some(initiator) = args.initiator {

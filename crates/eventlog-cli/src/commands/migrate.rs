@@ -6,9 +6,33 @@ use crate::context::Context;
 #[derive(Debug, clap::Args)]
 pub struct Args {}
 
-/// Opens the database, which applies every pending migration.
+/// Applies every pending migration and says which (or that there was none).
 pub async fn run(ctx: &Context, _args: Args) -> anyhow::Result<()> {
-    let store = ctx.store().await?;
-    eprintln!("{} database is up to date", store.backend());
+    let store = ctx.store_unmigrated().await?;
+    let migrated = store.migrate().await?;
+    eprintln!("{}", report(store.backend(), &migrated));
     Ok(())
+}
+
+/// `applied 2 migrations to the sqlite database: 0005 compact rows, 0006 mail outbox; it is
+/// now at 0006`, or `the sqlite database is up to date (at 0006)`.
+fn report(backend: &str, migrated: &eventlog::store::Migrated) -> String {
+    let at = migrated
+        .version
+        .map_or_else(|| "none".to_owned(), |v| format!("{v:04}"));
+    match migrated.applied.len() {
+        0 => format!("the {backend} database is up to date (at {at}); nothing to apply"),
+        n => {
+            let names: Vec<String> = migrated
+                .applied
+                .iter()
+                .map(|(v, d)| format!("{v:04} {d}"))
+                .collect();
+            let plural = if n == 1 { "" } else { "s" };
+            format!(
+                "applied {n} migration{plural} to the {backend} database: {}; it is now at {at}",
+                names.join(", ")
+            )
+        }
+    }
 }

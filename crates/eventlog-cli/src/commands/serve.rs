@@ -25,9 +25,18 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
     if !store.has_users().await? {
         eprintln!(
             "No admin user exists yet. Create the first one with:\n\n    eventlog --database-url {} user add admin --role admin\n",
-            eventlog::store::redact(ctx.database_url())
+            eventlog::store::redact(&ctx.database_url()?)
         );
     }
+    // Installed before anything records, so that every count since the start is kept.
+    let metrics = match config.server.metrics_bind {
+        Some(bind) => {
+            let server = crate::metrics::start(bind, store.clone()).await?;
+            eprintln!("eventlog metrics on http://{}/metrics", server.addr);
+            Some(server)
+        }
+        None => None,
+    };
     let bind = args.bind.unwrap_or(config.server.bind);
     let listener = tokio::net::TcpListener::bind(bind)
         .await
@@ -78,7 +87,7 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
     // `[mail]` the mail stays queued for another process, and the log says so once.
     let mailer = match config.mail.clone() {
         Some(mail) => {
-            let sender = eventlog::mail::MailSender::start(ctx.database_url(), mail, types)
+            let sender = eventlog::mail::MailSender::start(&ctx.database_url()?, mail, types)
                 .await
                 .context("cannot start the mail sender")?;
             state = state.api_observer(sender.waker());
@@ -102,6 +111,7 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
     .await
     .context("server failed")?;
     maintenance.abort();
+    drop(metrics);
     if let Some(task) = retention {
         task.abort();
     }

@@ -225,11 +225,15 @@ pub async fn ingest(
         }
     })?;
     let items = items(kind, &body)?;
+    let count = items.len() as u64;
     let mut shared_group = None;
     let mut events = Vec::with_capacity(items.len());
     for (i, item) in items.into_iter().enumerate() {
-        let event = to_new_event(&state, item, &mut shared_group)
-            .map_err(|e| ApiError::bad_request(format!("item {i}: {e}")).at(i))?;
+        let event = to_new_event(&state, item, &mut shared_group).map_err(|e| {
+            // All or nothing: one bad item refuses every event of the request.
+            eventlog::metrics::events_refused("api", count);
+            ApiError::bad_request(format!("item {i}: {e}")).at(i)
+        })?;
         events.push(event);
     }
     let mut groups: Vec<String> = events.iter().map(|e| e.group.to_string()).collect();

@@ -41,7 +41,7 @@
 //! use eventlog::{EventLog, mail::MailConfig};
 //! let config = MailConfig { url: Some("smtp://127.0.0.1:25".into()), ..MailConfig::default() };
 //! let log = EventLog::builder(url).mail(config).open().await?;
-//! log.group().send_mail("ops@example.com")?.error("Backup failed").await?;
+//! log.group().send_mail("ops@example.com").error("Backup failed").await?;
 //! log.close().await?; // stores the event, then tries its mail once more before returning
 //! # Ok(()) }
 //! ```

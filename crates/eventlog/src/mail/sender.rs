@@ -59,6 +59,8 @@ pub struct MailSender {
     stop: std::sync::Mutex<Option<tokio::sync::oneshot::Sender<()>>>,
     done: flume::Receiver<()>,
     thread: std::sync::Mutex<Option<std::thread::JoinHandle<()>>>,
+    /// Set when closing gave up waiting: dropping then does not wait either.
+    detached: std::sync::atomic::AtomicBool,
 }
 
 impl std::fmt::Debug for MailSender {
@@ -149,6 +151,7 @@ impl MailSender {
             stop: std::sync::Mutex::new(Some(stop_tx)),
             done: done_rx,
             thread: std::sync::Mutex::new(Some(thread)),
+            detached: std::sync::atomic::AtomicBool::new(false),
         };
         Ok((sender, ready_rx))
     }
@@ -188,8 +191,30 @@ impl MailSender {
     }
 }
 
+impl MailSender {
+    /// Stops the sender, waiting for its last attempt until `deadline`; true if it finished.
+    /// Past the deadline the thread is left to finish in the background (what it has not
+    /// sent stays queued in the outbox).
+    pub(crate) fn close_until(self, deadline: std::time::Instant) -> bool {
+        self.begin_stop();
+        let finished = !matches!(
+            self.done.recv_deadline(deadline),
+            Err(flume::RecvTimeoutError::Timeout)
+        );
+        if !finished {
+            // Detach: without its handle, our Drop neither waits nor joins.
+            drop(self.thread.lock().ok().and_then(|mut t| t.take()));
+            self.detached.store(true, Ordering::SeqCst);
+        }
+        finished
+    }
+}
+
 impl Drop for MailSender {
     fn drop(&mut self) {
+        if self.detached.load(Ordering::SeqCst) {
+            return;
+        }
         self.close_blocking();
         if let Some(thread) = self.thread.lock().ok().and_then(|mut t| t.take()) {
             let _ = thread.join();
@@ -356,9 +381,11 @@ impl Worker {
         match outcome {
             Delivery::Sent => {
                 self.shared.sent.fetch_add(1, Ordering::Relaxed);
+                ::metrics::counter!(crate::metrics::MAIL_SENT).increment(1);
             }
             Delivery::Retry { at, error } => {
                 self.shared.retried.fetch_add(1, Ordering::Relaxed);
+                ::metrics::counter!(crate::metrics::MAIL_RETRIED).increment(1);
                 if !self.settings.fail_silently {
                     tracing::warn!(event = %mail.event_uuid, to, retry_at = %at,
                         "cannot send event mail yet: {error}");
@@ -366,6 +393,7 @@ impl Worker {
             }
             Delivery::GiveUp { error } => {
                 self.shared.given_up.fetch_add(1, Ordering::Relaxed);
+                ::metrics::counter!(crate::metrics::MAIL_FAILED).increment(1);
                 if !self.settings.fail_silently {
                     tracing::error!(event = %mail.event_uuid, to,
                         "cannot send event mail; giving up: {error}");

@@ -70,6 +70,8 @@ impl GroupCommit {
                             Err(_) => break,
                         }
                     }
+                    ::metrics::gauge!(crate::metrics::QUEUE_DEPTH, "source" => "group_commit")
+                        .set(rx.len() as f64);
                     commit(store.as_ref(), jobs).await;
                 }
             });
@@ -94,14 +96,28 @@ impl GroupCommit {
 }
 
 async fn commit(store: &dyn Store, jobs: Vec<Job>) {
-    let result = if let [job] = &jobs[..] {
-        store.insert_batch(&job.events).await
+    let started = std::time::Instant::now();
+    let (result, mails) = if let [job] = &jobs[..] {
+        let result = store.insert_batch(&job.events).await;
+        let mails = committed_mails(&job.events, &result);
+        (result, mails)
     } else {
         let all: Vec<NewEvent> = jobs.iter().flat_map(|j| j.events.iter().cloned()).collect();
-        store.insert_batch(&all).await
+        let result = store.insert_batch(&all).await;
+        let mails = committed_mails(&all, &result);
+        (result, mails)
     };
     match result {
         Ok(inserted) => {
+            let created = inserted.iter().filter(|r| r.created).count() as u64;
+            crate::metrics::batch_committed(
+                "group_commit",
+                inserted.len(),
+                created,
+                inserted.len() as u64 - created,
+                mails,
+                started.elapsed(),
+            );
             let mut rest = &inserted[..];
             for job in jobs {
                 let (mine, tail) = rest.split_at(job.events.len().min(rest.len()));
@@ -115,5 +131,12 @@ async fn commit(store: &dyn Store, jobs: Vec<Job>) {
                 let _ = job.reply.send(Err(e.clone()));
             }
         }
+    }
+}
+
+fn committed_mails(events: &[NewEvent], result: &Result<Vec<Inserted>, StoreError>) -> u64 {
+    match result {
+        Ok(inserted) => crate::metrics::mails_queued(events, inserted),
+        Err(_) => 0,
     }
 }

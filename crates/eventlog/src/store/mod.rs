@@ -77,14 +77,94 @@ pub struct GroupSummary {
     pub types: Vec<String>,
 }
 
+/// What [`Store::migrate`] did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Migrated {
+    /// The migrations this call applied, oldest first: version and description.
+    pub applied: Vec<(i64, String)>,
+    /// The newest migration the database has now.
+    pub version: Option<i64>,
+}
+
+/// Runs `migrator` on `conn` and reports the migrations it applied (versions the database
+/// did not have before).
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+pub(crate) async fn run_migrations<C: sqlx::migrate::Migrate>(
+    migrator: &sqlx::migrate::Migrator,
+    conn: &mut C,
+) -> Result<Migrated, StoreError> {
+    conn.ensure_migrations_table(&migrator.table_name).await?;
+    let before: std::collections::HashSet<i64> = conn
+        .list_applied_migrations(&migrator.table_name)
+        .await?
+        .into_iter()
+        .map(|m| m.version)
+        .collect();
+    migrator.run_direct(None, conn, false).await?;
+    let known = migrator
+        .iter()
+        .filter(|m| !m.migration_type.is_down_migration());
+    Ok(Migrated {
+        applied: known
+            .clone()
+            .filter(|m| !before.contains(&m.version))
+            .map(|m| (m.version, m.description.to_string()))
+            .collect(),
+        version: known.map(|m| m.version).max(),
+    })
+}
+
+/// Connections of a store's pool at one moment.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct PoolStatus {
+    /// Connections open (in use or idle).
+    pub open: u32,
+    /// Open connections not in use.
+    pub idle: u32,
+    /// Most connections the pool opens.
+    pub max: u32,
+}
+
+impl PoolStatus {
+    #[cfg(any(feature = "sqlite", feature = "postgres"))]
+    fn of<DB: sqlx::Database>(pool: &sqlx::Pool<DB>) -> Self {
+        PoolStatus {
+            open: pool.size(),
+            idle: u32::try_from(pool.num_idle()).unwrap_or(u32::MAX),
+            max: pool.options().get_max_connections(),
+        }
+    }
+
+    /// Connections in use.
+    pub fn in_use(&self) -> u32 {
+        self.open.saturating_sub(self.idle)
+    }
+
+    /// Sets the pool gauges of [`crate::metrics`] to this status.
+    pub fn record(&self) {
+        ::metrics::gauge!(crate::metrics::POOL_CONNECTIONS, "state" => "in_use")
+            .set(f64::from(self.in_use()));
+        ::metrics::gauge!(crate::metrics::POOL_CONNECTIONS, "state" => "idle")
+            .set(f64::from(self.idle));
+        ::metrics::gauge!(crate::metrics::POOL_MAX_CONNECTIONS).set(f64::from(self.max));
+    }
+}
+
 /// The storage backend interface.
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
     /// Which backend: `"sqlite"` or `"postgres"`.
     fn backend(&self) -> &'static str;
 
-    /// Applies pending schema migrations.
-    async fn migrate(&self) -> Result<(), StoreError>;
+    /// The connection pool right now (for metrics).
+    fn pool_status(&self) -> PoolStatus {
+        PoolStatus::default()
+    }
+
+    /// Applies pending schema migrations; says which it applied.
+    async fn migrate(&self) -> Result<Migrated, StoreError>;
 
     /// Background upkeep kept off the insert path, at most `budget` rows of work: on SQLite,
     /// truncating the WAL once writes have stopped for a moment. Returns the rows handled
@@ -231,16 +311,23 @@ pub async fn open(url: &str) -> Result<Arc<dyn Backend>, StoreError> {
 
 /// Like [`open`], with pool timeouts of the caller's choosing.
 pub async fn open_with(url: &str, options: ConnectOptions) -> Result<Arc<dyn Backend>, StoreError> {
-    let scheme = url.split(':').next().unwrap_or_default();
-    let store: Arc<dyn Backend> = match scheme {
-        "sqlite" => open_sqlite(url, options).await?,
-        "postgres" | "postgresql" => open_postgres(url, options).await?,
-        _ => {
-            return Err(StoreError::UnsupportedUrl { url: redact(url) });
-        }
-    };
+    let store = connect_with(url, options).await?;
     store.migrate().await?;
     Ok(store)
+}
+
+/// Connects to the store a URL names without migrating it (then call [`Store::migrate`],
+/// which reports what it applied).
+pub async fn connect_with(
+    url: &str,
+    options: ConnectOptions,
+) -> Result<Arc<dyn Backend>, StoreError> {
+    let scheme = url.split(':').next().unwrap_or_default();
+    match scheme {
+        "sqlite" => open_sqlite(url, options).await,
+        "postgres" | "postgresql" => open_postgres(url, options).await,
+        _ => Err(StoreError::UnsupportedUrl { url: redact(url) }),
+    }
 }
 
 /// Opens a read-only replica of a PostgreSQL store (a hot standby that streams from the

@@ -25,7 +25,11 @@ impl Store for PostgresStore {
         "postgres"
     }
 
-    async fn migrate(&self) -> Result<(), StoreError> {
+    fn pool_status(&self) -> crate::store::PoolStatus {
+        crate::store::PoolStatus::of(&self.pool)
+    }
+
+    async fn migrate(&self) -> Result<crate::store::Migrated, StoreError> {
         // sqlx holds an advisory lock while migrating: servers starting together are safe.
         // A migration may build an index over millions of rows: no statement timeout here.
         let mut conn = self.pool.acquire().await?;
@@ -34,13 +38,15 @@ impl Store for PostgresStore {
             .await?;
         // `run_direct` is sqlx's way around "`Acquire` is not general enough" inside an
         // `async_trait` method; `run(&mut *conn)` does the same.
-        sqlx::migrate!("migrations/postgres")
-            .run_direct(None, &mut *conn, false)
-            .await?;
+        // (Two servers starting together may both report a migration as applied by them;
+        // the lock still lets only one apply it.)
+        let migrated =
+            crate::store::run_migrations(&sqlx::migrate!("migrations/postgres"), &mut *conn)
+                .await?;
         sqlx::query("RESET statement_timeout")
             .execute(&mut *conn)
             .await?;
-        Ok(())
+        Ok(migrated)
     }
 
     async fn insert_batch(&self, events: &[NewEvent]) -> Result<Vec<Inserted>, StoreError> {

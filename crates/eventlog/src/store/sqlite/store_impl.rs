@@ -37,9 +37,13 @@ impl Store for SqliteStore {
         "sqlite"
     }
 
-    async fn migrate(&self) -> Result<(), StoreError> {
-        sqlx::migrate!("migrations/sqlite").run(&self.pool).await?;
-        Ok(())
+    fn pool_status(&self) -> crate::store::PoolStatus {
+        crate::store::PoolStatus::of(&self.pool)
+    }
+
+    async fn migrate(&self) -> Result<crate::store::Migrated, StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        crate::store::run_migrations(&sqlx::migrate!("migrations/sqlite"), &mut *conn).await
     }
 
     async fn insert_batch(&self, events: &[NewEvent]) -> Result<Vec<Inserted>, StoreError> {

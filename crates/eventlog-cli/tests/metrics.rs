@@ -1,0 +1,229 @@
+//! `GET /metrics` of the real `eventlog serve`, read over HTTP after known traffic: the
+//! counters say exactly what was stored, refused, duplicated, mailed and requested.
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use eventlog_testing::TestDb;
+use eventlog_testing::smtp::{Mode, SmtpSink};
+use serde_json::json;
+use support::{Serve, ServeSpec, http};
+
+/// The value of the sample `name{labels…}` (labels in any order, all given ones present).
+fn sample(text: &str, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+    text.lines()
+        .filter(|l| !l.starts_with('#'))
+        .find_map(|line| {
+            let (series, value) = line.rsplit_once(' ')?;
+            let (metric, rest) = series.split_once('{').unwrap_or((series, ""));
+            if metric != name {
+                return None;
+            }
+            let all = labels
+                .iter()
+                .all(|(k, v)| rest.contains(&format!("{k}=\"{v}\"")));
+            all.then(|| value.parse().ok()).flatten()
+        })
+}
+
+fn metrics_addr(server: &Serve) -> String {
+    let log = server.log();
+    let rest = log
+        .split("eventlog metrics on http://")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no metrics address printed:\n{log}"));
+    rest.split('/').next().unwrap().to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_count_known_traffic_on_their_own_address() {
+    let db = TestDb::sqlite();
+    let sink = SmtpSink::start(Mode::Accept).await;
+    // Scope `all`: the test also reads events back.
+    let out = support::eventlog(
+        db.url(),
+        &["token", "add", "metrics", "--scope", "all"],
+        None,
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let token = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    let config = format!(
+        "[server]\nmetrics_bind = \"127.0.0.1:0\"\n\
+         [mail]\nurl = \"{}\"\nfrom = \"eventlog@example.com\"\n",
+        sink.url()
+    );
+    let server = Serve::start(ServeSpec {
+        config: &config,
+        ..ServeSpec::new(db.url())
+    });
+    let metrics_url = format!("http://{}/metrics", metrics_addr(&server));
+    let client = http(Duration::from_secs(15));
+    let post = |body: serde_json::Value| {
+        client
+            .post(server.url("/api/v1/events"))
+            .bearer_auth(&token)
+            .json(&body)
+            .send()
+    };
+
+    // 3 new events in two requests, one of them mailed; then one repeated id (a duplicate)
+    // and a request of two items refused for the second one's unknown type.
+    let id = uuid::Uuid::now_v7();
+    let first = post(json!([
+        {"type": "info", "message": "one", "id": id},
+        {"type": "info", "message": "two", "send_mail": "ops@example.com"},
+    ]))
+    .await
+    .unwrap();
+    assert_eq!(first.status(), 201);
+    let second = post(json!({"type": "warning", "message": "three"}))
+        .await
+        .unwrap();
+    assert_eq!(second.status(), 201);
+    let again = post(json!({"type": "info", "message": "one", "id": id}))
+        .await
+        .unwrap();
+    assert_eq!(again.status(), 201);
+    let refused = post(json!([
+        {"type": "info", "message": "fine"},
+        {"type": "nope", "message": "bad type"},
+    ]))
+    .await
+    .unwrap();
+    assert_eq!(refused.status(), 400);
+    // Two reads of one event by id, and two paths no route matches.
+    for path in ["/api/v1/events/1", "/api/v1/events/2", "/nope/1", "/nope/2"] {
+        client
+            .get(server.url(path))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap();
+    }
+
+    // Metrics are not served with the admin and API.
+    let public = client.get(server.url("/metrics")).send().await.unwrap();
+    assert_eq!(public.status(), 404, "/metrics must not be public");
+
+    // The mail is sent after the commit, off the request: wait for it.
+    let started = Instant::now();
+    let text = loop {
+        let resp = client.get(&metrics_url).send().await.unwrap();
+        assert_eq!(resp.status(), 200);
+        let content_type = resp.headers()[reqwest::header::CONTENT_TYPE]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        assert!(
+            content_type.starts_with("text/plain; version=0.0.4"),
+            "{content_type}"
+        );
+        let text = resp.text().await.unwrap();
+        if sample(&text, "eventlog_mail_sent_total", &[]) == Some(1.0)
+            || started.elapsed() > Duration::from_secs(20)
+        {
+            break text;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let group = [("source", "group_commit")];
+    assert_eq!(
+        sample(&text, "eventlog_events_stored_total", &group),
+        Some(3.0),
+        "{text}"
+    );
+    assert_eq!(
+        sample(&text, "eventlog_events_duplicate_total", &group),
+        Some(1.0),
+        "{text}"
+    );
+    assert_eq!(
+        sample(&text, "eventlog_events_refused_total", &[("source", "api")]),
+        Some(2.0),
+        "{text}"
+    );
+    assert_eq!(
+        sample(&text, "eventlog_mail_queued_total", &group),
+        Some(1.0),
+        "{text}"
+    );
+    assert_eq!(
+        sample(&text, "eventlog_mail_sent_total", &[]),
+        Some(1.0),
+        "{text}"
+    );
+    assert_eq!(sink.mails().len(), 1);
+    // Three commits (the refused request never reached the store), histograms with buckets.
+    assert_eq!(
+        sample(&text, "eventlog_batch_size_count", &group),
+        Some(3.0),
+        "{text}"
+    );
+    assert_eq!(
+        sample(&text, "eventlog_batch_size_sum", &group),
+        Some(4.0),
+        "{text}"
+    );
+    assert_eq!(
+        sample(&text, "eventlog_commit_seconds_count", &group),
+        Some(3.0),
+        "{text}"
+    );
+    assert!(
+        sample(&text, "eventlog_commit_seconds_bucket", &[("le", "+Inf")]).is_some(),
+        "{text}"
+    );
+
+    // Requests by route pattern and status, never by raw path.
+    let requests = |method, route, status| {
+        sample(
+            &text,
+            "eventlog_http_requests_total",
+            &[("method", method), ("route", route), ("status", status)],
+        )
+    };
+    assert_eq!(
+        requests("POST", "/api/v1/events", "201"),
+        Some(3.0),
+        "{text}"
+    );
+    assert_eq!(
+        requests("POST", "/api/v1/events", "400"),
+        Some(1.0),
+        "{text}"
+    );
+    assert_eq!(
+        requests("GET", "/api/v1/events/{id}", "200"),
+        Some(2.0),
+        "{text}"
+    );
+    assert_eq!(requests("GET", "unmatched", "404"), Some(3.0), "{text}");
+    assert!(!text.contains("route=\"/api/v1/events/1\""), "{text}");
+    assert!(!text.contains("/nope"), "{text}");
+    assert_eq!(
+        sample(
+            &text,
+            "eventlog_http_request_duration_seconds_count",
+            &[("route", "/api/v1/events/{id}")]
+        ),
+        Some(2.0),
+        "{text}"
+    );
+
+    // The pool, read at the scrape: SQLite opens at most 8 connections.
+    assert_eq!(
+        sample(&text, "eventlog_db_pool_max_connections", &[]),
+        Some(8.0),
+        "{text}"
+    );
+    assert!(sample(&text, "eventlog_db_pool_connections", &[("state", "idle")]).is_some());
+    assert!(
+        text.contains("# HELP eventlog_events_stored_total"),
+        "{text}"
+    );
+}
