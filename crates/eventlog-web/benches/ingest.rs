@@ -1,10 +1,11 @@
 //! HTTP ingest throughput: `POST /api/v1/events` over a real loopback socket with a pooled
-//! HTTP client, batches of 100 and single events, into SQLite (and PostgreSQL when
-//! EVENTLOG_TEST_POSTGRES_URL is set). Prints events per second.
+//! HTTP client, batches of 1,000 and 100 and single events, into SQLite (and PostgreSQL when
+//! EVENTLOG_TEST_POSTGRES_URL is set). Prints events per second, and the same load straight
+//! into the store for comparison.
 //!
 //! Run with: cargo bench -p eventlog-web --bench ingest
 //! (INGEST_SECS=N sets the measuring time per case, default 5; INGEST_CLIENTS=N the number
-//! of concurrent clients, default 16.)
+//! of concurrent clients, default 16; INGEST_BATCHES=1000,100,1 the batch sizes.)
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -158,12 +159,18 @@ fn main() {
             backends.push("postgres");
         }
         for backend in backends {
-            for batch in [100, 1] {
+            let batches = std::env::var("INGEST_BATCHES").unwrap_or_else(|_| "1000,100,1".into());
+            for batch in batches
+                .split(',')
+                .filter_map(|b| b.trim().parse::<usize>().ok())
+            {
                 let db = TestDb::backend(backend).await;
                 run_case(&db, backend, batch).await;
+                if batch > 1 {
+                    let db = TestDb::backend(backend).await;
+                    store_only(&db, backend, batch).await;
+                }
             }
-            let db = TestDb::backend(backend).await;
-            store_only(&db, backend, 100).await;
         }
     });
 }

@@ -8,6 +8,7 @@
 //! - `EVENTLOG_BENCH_POSTGRES_URL`: a PostgreSQL server (maintenance database URL) in which the
 //!   bench creates and drops a database of its own; without it, `EVENTLOG_TEST_POSTGRES_URL`
 //!   is used the same way; without either, PostgreSQL is skipped (and says so).
+//! - `EVENTLOG_BENCH_BACKENDS=sqlite` or `=postgres`: run one backend only.
 //! - `EVENTLOG_BENCH_JSONL=PATH`: also write the dataset as JSON Lines, for timing
 //!   `eventlog import PATH` on its own.
 //!
@@ -87,12 +88,21 @@ struct Dataset {
 
 impl Dataset {
     fn new(total: usize) -> Self {
-        let span = TimeDelta::days(30);
+        Self::starting(
+            total,
+            42,
+            Utc::now() - TimeDelta::days(30),
+            TimeDelta::days(30),
+        )
+    }
+
+    /// `total` events from `start` over `span`, from generator seed `seed`.
+    fn starting(total: usize, seed: u64, start: chrono::DateTime<Utc>, span: TimeDelta) -> Self {
         Dataset {
-            rng: Rng(42),
+            rng: Rng(seed),
             total,
             made: 0,
-            start: Utc::now() - span,
+            start,
             step: span / total.max(1) as i32,
             big: GroupId::named(BIG_GROUP).expect("valid name"),
             big_every: (total / BIG_GROUP_EVENTS).max(1),
@@ -232,6 +242,36 @@ async fn searches(store: &dyn Backend, sample_group: &str) {
     );
 }
 
+/// The searches again while another task inserts batches of the same shape as fast as the
+/// store takes them (newer events than the dataset's): search must not depend on upkeep.
+async fn searches_during_ingest(store: Arc<dyn Backend>, sample_group: &str) {
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writer = {
+        let (store, stop) = (store.clone(), stop.clone());
+        tokio::spawn(async move {
+            // Far more than it will get to: the writer stops when the searches are done.
+            let mut data = Dataset::starting(100_000_000, 7, Utc::now(), TimeDelta::days(1_000));
+            let mut stored = 0usize;
+            let start = Instant::now();
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let batch = data.batch();
+                store.insert_batch(&batch).await.expect("insert");
+                stored += batch.len();
+            }
+            (stored, start.elapsed())
+        })
+    };
+    // Let the writer get going first.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    searches(store.as_ref(), sample_group).await;
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let (stored, took) = writer.await.expect("writer");
+    println!(
+        "  meanwhile stored {stored} events with insert_batch of {BATCH}: {:.0} events/s",
+        stored as f64 / took.as_secs_f64()
+    );
+}
+
 async fn load(store: &dyn Backend, total: usize, mut jsonl: Option<&mut dyn Write>) -> String {
     let mut data = Dataset::new(total);
     let start = Instant::now();
@@ -339,9 +379,15 @@ fn main() {
         std::io::BufWriter::new(std::fs::File::create(&p).expect("create the JSONL file"))
     });
 
+    // EVENTLOG_BENCH_BACKENDS=postgres (or sqlite) runs one backend only.
+    let only = std::env::var("EVENTLOG_BENCH_BACKENDS").unwrap_or_default();
+    let run = |backend: &str| only.is_empty() || only.split(',').any(|b| b.trim() == backend);
     let dir = tempfile::tempdir().expect("temp dir");
     let sqlite = format!("sqlite://{}", dir.path().join("dataset.db").display());
     runtime.block_on(async {
+        if !run("sqlite") {
+            return;
+        }
         println!("sqlite ({total} events)");
         let store: Arc<dyn Backend> = store::open(&sqlite).await.expect("open");
         let sample = load(
@@ -353,7 +399,10 @@ fn main() {
         // What a server would do between ingest bursts (a no-op once search is current).
         while store.maintain(50_000).await.expect("maintain") > 0 {}
         sqlite_disk(&sqlite).await;
+        println!("  searches right after the load:");
         searches(store.as_ref(), &sample).await;
+        println!("  searches during sustained ingest:");
+        searches_during_ingest(store.clone(), &sample).await;
     });
     if let Some(mut w) = jsonl {
         w.flush().expect("flush the JSONL file");
@@ -361,6 +410,9 @@ fn main() {
 
     let pg = std::env::var("EVENTLOG_BENCH_POSTGRES_URL")
         .or_else(|_| std::env::var("EVENTLOG_TEST_POSTGRES_URL"));
+    if !run("postgres") {
+        return;
+    }
     let Ok(admin) = pg else {
         println!(
             "postgres: skipped (set EVENTLOG_BENCH_POSTGRES_URL or EVENTLOG_TEST_POSTGRES_URL)"
@@ -373,7 +425,10 @@ fn main() {
         let store: Arc<dyn Backend> = store::open(&db.1).await.expect("open");
         let sample = load(store.as_ref(), total, None).await;
         postgres_disk(&db.1).await;
+        println!("  searches right after the load:");
         searches(store.as_ref(), &sample).await;
+        println!("  searches during sustained ingest:");
+        searches_during_ingest(store.clone(), &sample).await;
         drop(store);
         drop_database(&admin, &db.0).await;
     });
@@ -385,12 +440,17 @@ async fn pg_database(admin: &str) -> (String, String) {
     let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(admin)
         .await
         .expect("connect to PostgreSQL");
-    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
-        "DROP DATABASE IF EXISTS {name}; CREATE DATABASE {name}"
-    )))
-    .execute(&mut conn)
-    .await
-    .expect("create database");
+    // One statement each: several in one call run as one transaction, which DROP DATABASE
+    // and CREATE DATABASE refuse.
+    for sql in [
+        format!("DROP DATABASE IF EXISTS {name}"),
+        format!("CREATE DATABASE {name}"),
+    ] {
+        sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+            .execute(&mut conn)
+            .await
+            .expect("create database");
+    }
     let base = match admin.rfind('/') {
         Some(i) if i > admin.find("://").map_or(0, |s| s + 2) => &admin[..i],
         _ => admin,

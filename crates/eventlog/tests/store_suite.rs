@@ -22,6 +22,8 @@ eventlog_testing::on_both_backends!(
     db: insert_and_get,
     same_uuid_twice_in_one_batch_is_stored_once,
     same_uuid_in_later_batches_is_stored_once,
+    repeats_are_taken_back_from_the_right_summaries,
+    imports_queue_no_mail,
     filter_by_types,
     filter_by_since_and_until,
     filter_by_text_ignores_case,
@@ -166,6 +168,87 @@ async fn same_uuid_in_later_batches_is_stored_once(db: TestDb) {
     let summary = store.group_summary("g").await.unwrap().unwrap();
     assert_eq!(summary.event_count, 3);
     assert_eq!((summary.first_at, summary.last_at), (at(1), at(3)));
+}
+
+/// A repeat (stored uuid) sent with another group, type and time: the summaries of the
+/// batch's groups count only what was created, and a group made only of repeats is not kept.
+async fn repeats_are_taken_back_from_the_right_summaries(db: TestDb) {
+    let store = open(&db).await;
+    let a = ev("error", "first", "a", 10);
+    store.insert_batch(std::slice::from_ref(&a)).await.unwrap();
+    let mut a_elsewhere = a.clone();
+    a_elsewhere.group = group("second");
+    a_elsewhere.event_type = "critical".into();
+    a_elsewhere.timestamp = at(1);
+    let mut only_repeat = a.clone();
+    only_repeat.group = group("third");
+    let res = store
+        .import_batch(&[
+            a_elsewhere,
+            ev("info", "second", "b", 5),
+            only_repeat,
+            ev("info", "second", "c", 7),
+        ])
+        .await
+        .unwrap();
+    assert_eq!(
+        res.iter().map(|r| r.created).collect::<Vec<_>>(),
+        [false, true, false, true]
+    );
+    let second = store.group_summary("second").await.unwrap().unwrap();
+    assert_eq!(
+        (second.first_at, second.last_at, second.event_count),
+        (at(5), at(7), 2),
+        "the repeat's time and count are not the group's"
+    );
+    assert_eq!(
+        second.types,
+        ["info"],
+        "the repeat's type is not the group's"
+    );
+    assert!(
+        store.group_summary("third").await.unwrap().is_none(),
+        "a group of repeats only is not kept"
+    );
+    let search = EventFilter {
+        text: Some("third".into()),
+        ..EventFilter::default()
+    };
+    assert!(messages(store.as_ref(), &search).await.is_empty());
+    let first = store.group_summary("first").await.unwrap().unwrap();
+    assert_eq!(
+        (first.event_count, first.types.clone()),
+        (1, vec!["error".to_owned()])
+    );
+    assert_eq!((first.first_at, first.last_at), (at(10), at(10)));
+}
+
+/// Imported events were mailed where they were recorded: importing (or re-importing) them
+/// queues nothing, while recording the same kind of event does.
+async fn imports_queue_no_mail(db: TestDb) {
+    let store = open(&db).await;
+    let mut mailed = ev("error", "g", "disk full", 1);
+    mailed.send_mail = Some("ops@example.com".into());
+    let res = store.import_batch(&[mailed.clone()]).await.unwrap();
+    assert!(res[0].created);
+    assert_eq!(
+        store
+            .get(res[0].id)
+            .await
+            .unwrap()
+            .unwrap()
+            .send_mail
+            .as_deref(),
+        Some("ops@example.com"),
+        "the recipient is kept on the event"
+    );
+    assert_eq!(store.outbox_status().await.unwrap().queued, 0);
+    store.import_batch(&[mailed]).await.unwrap();
+    assert_eq!(store.outbox_status().await.unwrap().queued, 0);
+    let mut recorded = ev("error", "g", "disk full again", 2);
+    recorded.send_mail = Some("ops@example.com".into());
+    store.insert_batch(&[recorded]).await.unwrap();
+    assert_eq!(store.outbox_status().await.unwrap().queued, 1);
 }
 
 async fn filter_by_types(db: TestDb) {

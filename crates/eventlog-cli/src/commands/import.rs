@@ -5,7 +5,8 @@ use std::io::{BufRead, BufReader, IsTerminal, Read};
 use std::path::PathBuf;
 
 use anyhow::Context as _;
-use eventlog::export::read_jsonl;
+use eventlog::NewEvent;
+use eventlog::export::{ImportError, read_jsonl};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::context::Context;
@@ -35,7 +36,7 @@ struct FileArgs {
 
 /// With `--from-django`, imports a django-eventlog database (see `import_django`). Otherwise
 /// reads the file line by line and stores it in batches of 5,000 (uuids and timestamps kept),
-/// so memory stays bounded. Events whose uuid is already stored are skipped: running the same
+/// so memory stays bounded; no mail is queued for imported events. Events whose uuid is already stored are skipped: running the same
 /// import twice stores everything once. Stops at the first bad line, naming it; the batches
 /// before it are stored, and rerunning after a fix is safe. Event types need not be configured
 /// (an export of old events may hold types since removed).
@@ -47,8 +48,8 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
     };
     let args = FileArgs { file };
     let store = ctx.store().await?;
-    let (input, size): (Box<dyn Read>, u64) = if args.file.as_os_str() == "-" {
-        (Box::new(std::io::stdin().lock()), 0)
+    let (input, size): (Box<dyn Read + Send>, u64) = if args.file.as_os_str() == "-" {
+        (Box::new(std::io::stdin()), 0)
     } else {
         let f = File::open(&args.file)
             .with_context(|| format!("cannot open {}", args.file.display()))?;
@@ -63,38 +64,57 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
         )
     });
-    let reader: Box<dyn BufRead> = match &progress {
+    let reader: Box<dyn BufRead + Send> = match &progress {
         Some(bar) => Box::new(BufReader::with_capacity(1 << 16, bar.wrap_read(input))),
         None => Box::new(BufReader::with_capacity(1 << 16, input)),
     };
+    // Reading and parsing on a thread of their own, a batch ahead of the store: the next
+    // batch is parsed while the current one is written.
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Result<Vec<NewEvent>, ImportError>>(2);
+    let reading = tokio::task::spawn_blocking(move || {
+        let mut batch = Vec::with_capacity(BATCH);
+        for next in read_jsonl(reader) {
+            match next {
+                Ok(e) => batch.push(e),
+                Err(e) => {
+                    // The events read before the bad line are stored first.
+                    let _ = tx.blocking_send(Ok(std::mem::take(&mut batch)));
+                    let _ = tx.blocking_send(Err(e));
+                    return;
+                }
+            }
+            if batch.len() >= BATCH {
+                let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
+                if tx.blocking_send(Ok(full)).is_err() {
+                    return;
+                }
+            }
+        }
+        if !batch.is_empty() {
+            let _ = tx.blocking_send(Ok(batch));
+        }
+    });
     let (mut created, mut skipped) = (0u64, 0u64);
-    let mut batch = Vec::with_capacity(BATCH);
-    let mut lines = read_jsonl(reader);
-    loop {
-        let next = lines.next().transpose().with_context(|| {
+    while let Some(next) = rx.recv().await {
+        let batch = next.with_context(|| {
             format!(
                 "{}: import stopped; {created} events stored before it",
                 args.file.display()
             )
         })?;
-        let end = next.is_none();
-        if let Some(e) = next {
-            batch.push(e);
+        if batch.is_empty() {
+            continue;
         }
-        if batch.len() >= BATCH || (end && !batch.is_empty()) {
-            for r in store.insert_batch(&batch).await? {
-                if r.created {
-                    created += 1;
-                } else {
-                    skipped += 1;
-                }
+        // Imported events were notified where they were first recorded: no mail is queued.
+        for r in store.import_batch(&batch).await? {
+            if r.created {
+                created += 1;
+            } else {
+                skipped += 1;
             }
-            batch.clear();
-        }
-        if end {
-            break;
         }
     }
+    reading.await.context("the reading thread failed")?;
     if let Some(bar) = progress {
         bar.finish_and_clear();
     }

@@ -4,7 +4,7 @@
 //! table `eventlog_event`: `id`, `type`, `group`, `timestamp`, `message`, `initiator`, and from
 //! version 2.0 on `data` (JSON). [`DjangoSource`] reads that table from a SQLite file or a
 //! PostgreSQL database, read-only, in pages of rows in id order, and stores every row as an
-//! event through [`Store::insert_batch`]:
+//! event through [`Store::import_batch`] (no mail is queued for imported events):
 //!
 //! - types are kept as they are, configured or not: a type no longer configured (a legacy
 //!   type) displays as its name in title case, as in django-eventlog's admin;
@@ -205,9 +205,10 @@ impl DjangoSource {
     }
 
     /// Reads every row in id order, `batch` rows at a time, and stores them in `target`, one
-    /// [`Store::insert_batch`] per page (memory stays bounded by the page). `progress` is
-    /// called after each page with the totals so far. Rows already imported are counted in
-    /// [`ImportSummary::already_present`]; rows breaking eventlog's rules in
+    /// [`Store::import_batch`] per page (memory stays bounded by two pages: the next page is
+    /// read while the current one is stored). No mail is queued for imported events.
+    /// `progress` is called after each page with the totals so far. Rows already imported are
+    /// counted in [`ImportSummary::already_present`]; rows breaking eventlog's rules in
     /// [`ImportSummary::skipped`].
     ///
     /// On an error, the pages before it are stored; running the import again continues
@@ -220,13 +221,9 @@ impl DjangoSource {
     ) -> Result<ImportSummary, DjangoImportError> {
         let batch = batch.max(1);
         let mut summary = ImportSummary::default();
-        let mut after_id = 0i64;
-        loop {
-            let rows = self.page(after_id, batch).await?;
-            let Some(last) = rows.last() else {
-                break;
-            };
-            after_id = last.id;
+        let mut rows = self.page(0, batch).await?;
+        while let Some(last) = rows.last() {
+            let after_id = last.id;
             let full_page = rows.len() == batch;
             let mut events = Vec::with_capacity(rows.len());
             for row in rows {
@@ -237,19 +234,30 @@ impl DjangoSource {
                     Err(problem) => summary.skipped.push(SkippedRow { id, problem }),
                 }
             }
-            if !events.is_empty() {
-                for r in target.insert_batch(&events).await? {
-                    if r.created {
-                        summary.created += 1;
-                    } else {
-                        summary.already_present += 1;
-                    }
+            let store = async {
+                if events.is_empty() {
+                    Ok(Vec::new())
+                } else {
+                    target.import_batch(&events).await
+                }
+            };
+            let next = async {
+                if full_page {
+                    self.page(after_id, batch).await
+                } else {
+                    Ok(Vec::new())
+                }
+            };
+            let (stored, next) = tokio::join!(store, next);
+            for r in stored? {
+                if r.created {
+                    summary.created += 1;
+                } else {
+                    summary.already_present += 1;
                 }
             }
             progress(&summary);
-            if !full_page {
-                break;
-            }
+            rows = next?;
         }
         Ok(summary)
     }

@@ -65,3 +65,48 @@ pub(crate) fn group_deltas<'a>(
     }
     (groups, types)
 }
+
+/// Whether a batch's new events are queued for mail (recorded events) or not (imports).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Mail {
+    Queue,
+    Skip,
+}
+
+/// What to take back from the group summaries after an insert that counted every event of
+/// the batch as new, when some were already stored: per group (gid, count) and per
+/// (gid, group id, type, count).
+pub(crate) struct DuplicateDeltas<'a> {
+    pub groups: Vec<(i64, i64)>,
+    pub types: Vec<(i64, &'a str, &'a str, i64)>,
+}
+
+impl<'a> DuplicateDeltas<'a> {
+    /// `None` when every event was created (the usual case: nothing to take back).
+    pub fn of(
+        events: &'a [NewEvent],
+        results: &[crate::store::Inserted],
+        gids: &HashMap<String, i64>,
+    ) -> Option<Self> {
+        let duplicate: Vec<bool> = results.iter().map(|r| !r.created).collect();
+        if !duplicate.contains(&true) {
+            return None;
+        }
+        let gid = |group: &str| gids.get(group).copied().unwrap_or_default();
+        let (groups, types) = group_deltas(events, &duplicate);
+        let mut groups: Vec<(i64, i64)> = groups.iter().map(|g| (gid(g.group), g.count)).collect();
+        let mut types: Vec<(i64, &'a str, &'a str, i64)> = types
+            .iter()
+            .map(|t| (gid(t.group), t.group, t.event_type, t.count))
+            .collect();
+        // Sorted, so that concurrent writers touch summary rows in the same order.
+        groups.sort_unstable();
+        types.sort_unstable();
+        Some(DuplicateDeltas { groups, types })
+    }
+
+    /// The gids of the groups concerned, ascending.
+    pub fn gids(&self) -> Vec<i64> {
+        self.groups.iter().map(|(gid, _)| *gid).collect()
+    }
+}

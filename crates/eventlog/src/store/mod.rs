@@ -185,6 +185,11 @@ pub trait Store: Send + Sync + 'static {
     /// in input order.
     async fn insert_batch(&self, events: &[NewEvent]) -> Result<Vec<Inserted>, StoreError>;
 
+    /// Stores events as [`Store::insert_batch`] does, but queues no mail for them: imported
+    /// events (an export loaded back, a django-eventlog database) were already notified
+    /// where they were first recorded, and a re-import must not mail anyone again.
+    async fn import_batch(&self, events: &[NewEvent]) -> Result<Vec<Inserted>, StoreError>;
+
     /// One event by id.
     async fn get(&self, id: i64) -> Result<Option<Event>, StoreError>;
 

@@ -1,0 +1,296 @@
+//! [`Store`] for [`PostgresStore`]: each method one statement or one transaction.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use sqlx::{Postgres, QueryBuilder, Row};
+use uuid::Uuid;
+
+use super::PostgresStore;
+use super::read::{
+    EVENT_COLUMNS, GROUP_COLUMNS, limit_param, push_filter, row_to_event, row_to_group,
+};
+use crate::error::StoreError;
+use crate::event::{Event, NewEvent};
+use crate::store::cursor::page_after;
+use crate::store::filter::like_pattern;
+use crate::store::group_delta::Mail;
+use crate::store::{
+    Cursor, EventFilter, FollowCursor, GroupCursor, GroupFilter, GroupSummary, Inserted, Order,
+    PURGE_BATCH, Page, Store,
+};
+
+#[async_trait]
+impl Store for PostgresStore {
+    fn backend(&self) -> crate::store::BackendKind {
+        crate::store::BackendKind::Postgres
+    }
+
+    fn pool_status(&self) -> crate::store::PoolStatus {
+        crate::store::PoolStatus::of(&self.pool)
+    }
+
+    async fn migrate(&self) -> Result<crate::store::Migrated, StoreError> {
+        // sqlx holds an advisory lock while migrating: servers starting together are safe.
+        // A migration may build an index over millions of rows: no statement timeout here.
+        let mut conn = self.pool.acquire().await?;
+        sqlx::query("SET statement_timeout = 0")
+            .execute(&mut *conn)
+            .await?;
+        // `run_direct` is sqlx's way around "`Acquire` is not general enough" inside an
+        // `async_trait` method; `run(&mut *conn)` does the same.
+        // (Two servers starting together may both report a migration as applied by them;
+        // the lock still lets only one apply it.)
+        let migrated =
+            crate::store::run_migrations(&sqlx::migrate!("migrations/postgres"), &mut *conn)
+                .await?;
+        sqlx::query("RESET statement_timeout")
+            .execute(&mut *conn)
+            .await?;
+        Ok(migrated)
+    }
+
+    async fn insert_batch(&self, events: &[NewEvent]) -> Result<Vec<Inserted>, StoreError> {
+        self.insert_with(events, Mail::Queue).await
+    }
+
+    async fn import_batch(&self, events: &[NewEvent]) -> Result<Vec<Inserted>, StoreError> {
+        self.insert_with(events, Mail::Skip).await
+    }
+
+    async fn get(&self, id: i64) -> Result<Option<Event>, StoreError> {
+        let sql = format!("SELECT {EVENT_COLUMNS} FROM events WHERE id = $1");
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(row_to_event).transpose()
+    }
+
+    async fn get_by_uuid(&self, uuid: Uuid) -> Result<Option<Event>, StoreError> {
+        let sql = format!("SELECT {EVENT_COLUMNS} FROM events WHERE uuid = $1");
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(uuid)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(row_to_event).transpose()
+    }
+
+    async fn list(
+        &self,
+        filter: &EventFilter,
+        order: Order,
+        after: Option<&Cursor>,
+        limit: usize,
+    ) -> Result<Page<Event, Cursor>, StoreError> {
+        let mut qb = QueryBuilder::<Postgres>::new(format!("SELECT {EVENT_COLUMNS} FROM events"));
+        push_filter(&mut qb, filter);
+        let (cmp, dir) = match order {
+            Order::Desc => ("<", "DESC"),
+            Order::Asc => (">", "ASC"),
+        };
+        if let Some(c) = after {
+            // A row comparison: the (ts, id) indexes serve it as one range.
+            qb.push(format!(" AND (ts, id) {cmp} ("))
+                .push_bind(c.timestamp)
+                .push(", ")
+                .push_bind(c.id)
+                .push(")");
+        }
+        qb.push(format!(" ORDER BY ts {dir}, id {dir} LIMIT "))
+            .push_bind(limit_param(limit).saturating_add(1));
+        let rows = qb.build().fetch_all(&self.pool).await?;
+        let events = rows
+            .iter()
+            .map(row_to_event)
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(page_after(events, limit, |e| Cursor {
+            timestamp: e.timestamp,
+            id: e.id,
+        }))
+    }
+
+    async fn follow_start(&self) -> Result<FollowCursor, StoreError> {
+        super::follow::start(&self.pool).await
+    }
+
+    async fn follow(
+        &self,
+        filter: &EventFilter,
+        cursor: &FollowCursor,
+        limit: usize,
+    ) -> Result<(Vec<Event>, FollowCursor), StoreError> {
+        super::follow::read(&self.pool, filter, cursor, limit).await
+    }
+
+    async fn group_events(&self, group: &str, limit: usize) -> Result<Vec<Event>, StoreError> {
+        let sql = format!(
+            "SELECT {EVENT_COLUMNS} FROM events \
+             WHERE gid = (SELECT gid FROM event_groups WHERE group_id = $1) ORDER BY ts, id LIMIT $2"
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(group)
+            .bind(limit_param(limit))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(row_to_event).collect()
+    }
+
+    async fn groups(
+        &self,
+        filter: &GroupFilter,
+        after: Option<&GroupCursor>,
+        limit: usize,
+    ) -> Result<Page<GroupSummary, GroupCursor>, StoreError> {
+        let mut qb = QueryBuilder::<Postgres>::new(format!(
+            "SELECT {GROUP_COLUMNS} FROM event_groups g WHERE TRUE"
+        ));
+        if !filter.types.is_empty() {
+            qb.push(
+                " AND EXISTS (SELECT 1 FROM event_group_types t \
+                 WHERE t.group_id = g.group_id AND t.event_type = ANY(",
+            )
+            .push_bind(filter.types.clone())
+            .push("))");
+        }
+        if let Some(since) = filter.since {
+            qb.push(" AND g.last_at >= ").push_bind(since);
+        }
+        if let Some(until) = filter.until {
+            qb.push(" AND g.first_at < ").push_bind(until);
+        }
+        if let Some(text) = filter.text.as_deref().filter(|t| !t.is_empty()) {
+            qb.push(" AND g.group_id ILIKE ")
+                .push_bind(like_pattern(text))
+                .push(" ESCAPE '\\'");
+        }
+        if let Some(c) = after {
+            qb.push(" AND (g.last_at, g.group_id) < (")
+                .push_bind(c.last_at)
+                .push(", ")
+                .push_bind(c.group.clone())
+                .push(")");
+        }
+        // group_id is COLLATE "C" (see the migration): byte order, the same as SQLite's.
+        qb.push(" ORDER BY g.last_at DESC, g.group_id DESC LIMIT ")
+            .push_bind(limit_param(limit).saturating_add(1));
+        let rows = qb.build().fetch_all(&self.pool).await?;
+        let groups = rows
+            .iter()
+            .map(row_to_group)
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(page_after(groups, limit, |g| GroupCursor {
+            last_at: g.last_at,
+            group: g.group.clone(),
+        }))
+    }
+
+    async fn group_summary(&self, group: &str) -> Result<Option<GroupSummary>, StoreError> {
+        let sql = format!("SELECT {GROUP_COLUMNS} FROM event_groups g WHERE g.group_id = $1");
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(group)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(row_to_group).transpose()
+    }
+
+    async fn count(&self, filter: &EventFilter) -> Result<u64, StoreError> {
+        let mut qb = QueryBuilder::<Postgres>::new("SELECT count(*) FROM events");
+        push_filter(&mut qb, filter);
+        let n: i64 = qb.build_query_scalar().fetch_one(&self.pool).await?;
+        Ok(n.max(0) as u64)
+    }
+
+    async fn count_at_most(&self, filter: &EventFilter, bound: u64) -> Result<u64, StoreError> {
+        let limit = i64::try_from(bound.saturating_add(1)).unwrap_or(i64::MAX);
+        let mut qb = QueryBuilder::<Postgres>::new("SELECT count(*) FROM (SELECT 1 FROM events");
+        push_filter(&mut qb, filter);
+        qb.push(" LIMIT ").push_bind(limit).push(") AS matching");
+        let n: i64 = qb.build_query_scalar().fetch_one(&self.pool).await?;
+        Ok(n.max(0) as u64)
+    }
+
+    async fn histogram(
+        &self,
+        filter: &EventFilter,
+        bucket_secs: i64,
+    ) -> Result<Vec<(DateTime<Utc>, String, i64)>, StoreError> {
+        let width = bucket_secs.max(1);
+        // date_bin floors to multiples of the width counted from the Unix epoch, like the
+        // SQLite backend's integer division.
+        let mut qb = QueryBuilder::<Postgres>::new(format!(
+            "SELECT date_bin(make_interval(secs => {width}), ts, TIMESTAMPTZ '1970-01-01 00:00:00+00') \
+             AS bucket, event_type, count(*) AS n FROM events"
+        ));
+        push_filter(&mut qb, filter);
+        qb.push(" GROUP BY bucket, event_type ORDER BY bucket, event_type");
+        let rows = qb.build().fetch_all(&self.pool).await?;
+        rows.iter()
+            .map(|r| {
+                Ok((
+                    r.try_get("bucket")?,
+                    r.try_get("event_type")?,
+                    r.try_get("n")?,
+                ))
+            })
+            .collect()
+    }
+
+    async fn delete(&self, ids: &[i64]) -> Result<u64, StoreError> {
+        if ids.is_empty() {
+            return Ok(0);
+        }
+        let mut tx = self.pool.begin().await?;
+        let groups: Vec<i64> =
+            sqlx::query_scalar("DELETE FROM events WHERE id = ANY($1) RETURNING gid")
+                .bind(ids)
+                .fetch_all(&mut *tx)
+                .await?;
+        let n = groups.len() as u64;
+        Self::recompute_groups(&mut tx, groups).await?;
+        tx.commit().await?;
+        Ok(n)
+    }
+
+    async fn purge(
+        &self,
+        before: DateTime<Utc>,
+        event_type: Option<&str>,
+    ) -> Result<u64, StoreError> {
+        let mut total = 0;
+        loop {
+            let mut tx = self.pool.begin().await?;
+            let groups: Vec<i64> = sqlx::query_scalar(
+                "DELETE FROM events WHERE id IN (SELECT id FROM events \
+                 WHERE ts < $1 AND ($2::text IS NULL OR event_type = $2) ORDER BY ts LIMIT $3) \
+                 RETURNING gid",
+            )
+            .bind(before)
+            .bind(event_type)
+            .bind(PURGE_BATCH as i64)
+            .fetch_all(&mut *tx)
+            .await?;
+            let n = groups.len();
+            total += n as u64;
+            Self::recompute_groups(&mut tx, groups).await?;
+            tx.commit().await?;
+            if n < PURGE_BATCH {
+                return Ok(total);
+            }
+        }
+    }
+
+    async fn purge_count(
+        &self,
+        before: DateTime<Utc>,
+        event_type: Option<&str>,
+    ) -> Result<u64, StoreError> {
+        let n: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM events WHERE ts < $1 AND ($2::text IS NULL OR event_type = $2)",
+        )
+        .bind(before)
+        .bind(event_type)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(n.max(0) as u64)
+    }
+}

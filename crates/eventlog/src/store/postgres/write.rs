@@ -1,0 +1,349 @@
+//! The PostgreSQL write paths: a batch insert (group summaries, events, mail outbox),
+//! retried on a deadlock, and the summaries' upkeep after deletes.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use sqlx::{Postgres, Row, Transaction};
+use uuid::Uuid;
+
+use super::{PostgresStore, outbox};
+use crate::error::StoreError;
+use crate::event::{GroupId, NewEvent};
+use crate::store::Inserted;
+use crate::store::group_delta::{DuplicateDeltas, Mail, group_deltas};
+
+/// Ids are drawn in input order (`ORDER BY ord`), so events of equal timestamp keep the order
+/// they were recorded in; the rows are then inserted in uuid order, so that two transactions
+/// holding the same uuids (racing retries of one request) take their locks in the same order
+/// instead of deadlocking.
+const INSERT_EVENTS: &str = "WITH x AS MATERIALIZED (\
+     SELECT nextval(pg_get_serial_sequence('events', 'id')) AS id, u, t, g, ts, m, d, i, s \
+     FROM UNNEST(\
+     $1::uuid[], $2::text[], $3::int8[], $4::timestamptz[], $5::text[], $6::text[], \
+     $7::text[], $8::text[]) WITH ORDINALITY AS x(u, t, g, ts, m, d, i, s, ord) \
+     ORDER BY ord) \
+     INSERT INTO events \
+     (id, uuid, event_type, gid, ts, message, data, initiator, send_mail) \
+     OVERRIDING SYSTEM VALUE \
+     SELECT id, u, t, g, ts, m, d::jsonb, i, s FROM x ORDER BY u, id \
+     ON CONFLICT (uuid) DO NOTHING RETURNING id, uuid";
+
+/// Attempts of a batch that keeps failing on a deadlock or serialization failure.
+const ATTEMPTS: usize = 5;
+
+const UPSERT_GROUPS: &str = "INSERT INTO event_groups (group_id, first_at, last_at, event_count) \
+     SELECT * FROM UNNEST($1::text[], $2::timestamptz[], $3::timestamptz[], $4::int8[]) \
+     ON CONFLICT (group_id) DO UPDATE SET \
+     first_at = LEAST(event_groups.first_at, excluded.first_at), \
+     last_at = GREATEST(event_groups.last_at, excluded.last_at), \
+     event_count = event_groups.event_count + excluded.event_count \
+     RETURNING group_id, gid";
+
+const UPSERT_GROUP_TYPES: &str = "INSERT INTO event_group_types (group_id, event_type, event_count) \
+     SELECT * FROM UNNEST($1::text[], $2::text[], $3::int8[]) \
+     ON CONFLICT (group_id, event_type) DO UPDATE SET \
+     event_count = event_group_types.event_count + excluded.event_count";
+
+impl PostgresStore {
+    /// Rebuilds the summaries of these groups from their remaining events (after a delete,
+    /// or when a batch turned out to hold duplicates); drops groups left without events.
+    pub(super) async fn recompute_groups(
+        tx: &mut Transaction<'static, Postgres>,
+        mut gids: Vec<i64>,
+    ) -> Result<(), StoreError> {
+        if gids.is_empty() {
+            return Ok(());
+        }
+        // Sorted, so that concurrent transactions lock summary rows in the same order.
+        gids.sort_unstable();
+        gids.dedup();
+        for sql in [
+            "SELECT 1 FROM event_groups WHERE gid = ANY($1) ORDER BY gid FOR UPDATE",
+            "DELETE FROM event_group_types WHERE group_id IN \
+             (SELECT group_id FROM event_groups WHERE gid = ANY($1))",
+            "INSERT INTO event_group_types (group_id, event_type, event_count) \
+             SELECT g.group_id, e.event_type, count(*) FROM events e \
+             JOIN event_groups g ON g.gid = e.gid \
+             WHERE e.gid = ANY($1) GROUP BY g.group_id, e.event_type",
+            "UPDATE event_groups g SET first_at = s.first_at, last_at = s.last_at, \
+             event_count = s.n FROM (SELECT gid, min(ts) AS first_at, max(ts) AS last_at, \
+             count(*) AS n FROM events WHERE gid = ANY($1) GROUP BY gid) s WHERE g.gid = s.gid",
+            "DELETE FROM event_groups g WHERE g.gid = ANY($1) \
+             AND NOT EXISTS (SELECT 1 FROM events e WHERE e.gid = g.gid)",
+        ] {
+            sqlx::query(sql).bind(&gids).execute(&mut **tx).await?;
+        }
+        Ok(())
+    }
+
+    pub(super) async fn insert_events(
+        tx: &mut Transaction<'static, Postgres>,
+        events: &[NewEvent],
+        gids: &HashMap<String, i64>,
+    ) -> Result<Vec<Inserted>, StoreError> {
+        let n = events.len();
+        let mut uuids = Vec::with_capacity(n);
+        let mut types = Vec::with_capacity(n);
+        let mut groups = Vec::with_capacity(n);
+        let mut times = Vec::with_capacity(n);
+        let mut messages = Vec::with_capacity(n);
+        let mut data = Vec::with_capacity(n);
+        let mut initiators = Vec::with_capacity(n);
+        let mut mails = Vec::with_capacity(n);
+        for e in events {
+            uuids.push(e.uuid);
+            types.push(e.event_type.as_str());
+            groups.push(gids.get(e.group.as_str()).copied().unwrap_or_default());
+            times.push(e.timestamp);
+            messages.push(e.message.as_str());
+            data.push(e.data.as_ref().map(|d| d.to_string()));
+            initiators.push(e.initiator.as_deref());
+            mails.push(e.send_mail.as_deref());
+        }
+        let rows = sqlx::query(INSERT_EVENTS)
+            .bind(&uuids)
+            .bind(&types)
+            .bind(&groups)
+            .bind(&times)
+            .bind(&messages)
+            .bind(&data)
+            .bind(&initiators)
+            .bind(&mails)
+            .fetch_all(&mut **tx)
+            .await?;
+        let mut created_ids: HashMap<Uuid, i64> = HashMap::with_capacity(rows.len());
+        for row in &rows {
+            created_ids.insert(row.try_get("uuid")?, row.try_get("id")?);
+        }
+        let mut results = Vec::with_capacity(n);
+        let mut missing = Vec::new();
+        for (i, e) in events.iter().enumerate() {
+            // remove(): a uuid repeated within the batch was created once, by its first copy.
+            match created_ids.remove(&e.uuid) {
+                Some(id) => results.push(Inserted { id, created: true }),
+                None => {
+                    missing.push(i);
+                    results.push(Inserted {
+                        id: 0,
+                        created: false,
+                    });
+                }
+            }
+        }
+        if !missing.is_empty() {
+            let wanted: Vec<Uuid> = missing.iter().map(|&i| events[i].uuid).collect();
+            let existing: HashMap<Uuid, i64> = sqlx::query_as::<_, (Uuid, i64)>(
+                "SELECT uuid, id FROM events WHERE uuid = ANY($1)",
+            )
+            .bind(&wanted)
+            .fetch_all(&mut **tx)
+            .await?
+            .into_iter()
+            .collect();
+            for i in missing {
+                results[i].id = *existing.get(&events[i].uuid).ok_or_else(|| {
+                    StoreError::Corrupt(format!(
+                        "event {} was neither inserted nor found",
+                        events[i].uuid
+                    ))
+                })?;
+            }
+        }
+        Ok(results)
+    }
+
+    /// A batch in one transaction, retried on a deadlock or serialization failure.
+    pub(super) async fn insert_with(
+        &self,
+        events: &[NewEvent],
+        mail: Mail,
+    ) -> Result<Vec<Inserted>, StoreError> {
+        if events.is_empty() {
+            return Ok(Vec::new());
+        }
+        let cleaned: Vec<NewEvent>;
+        let events = if events.iter().any(has_nul) {
+            cleaned = events.iter().map(without_nul).collect();
+            &cleaned[..]
+        } else {
+            events
+        };
+        let mut attempt = 1;
+        loop {
+            match self.insert_once(events, mail).await {
+                Err(e) if attempt < ATTEMPTS && is_conflict(&e) => {
+                    tracing::debug!(error = %e, attempt, "eventlog: batch insert retried");
+                    attempt += 1;
+                }
+                outcome => return outcome,
+            }
+        }
+    }
+
+    /// One attempt at a batch, in one transaction.
+    pub(super) async fn insert_once(
+        &self,
+        events: &[NewEvent],
+        mail: Mail,
+    ) -> Result<Vec<Inserted>, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let gids = Self::upsert_groups(&mut tx, events).await?;
+        let results = Self::insert_events(&mut tx, events, &gids).await?;
+        if mail == Mail::Queue {
+            // The mails of the new events, in the same transaction (the durable mail outbox).
+            outbox::enqueue(&mut tx, events, &results).await?;
+        }
+        Self::uncount_duplicates(&mut tx, events, &results, &gids).await?;
+        tx.commit().await?;
+        Ok(results)
+    }
+
+    /// The summaries counted every event of the batch as new: take back the ones that were
+    /// already stored (retries, idempotent API calls, a re-import). Counts are subtracted, so
+    /// the cost is the batch's, not its groups' sizes; a group's first and last times are
+    /// read back from the (group, time) index, since a stored copy may have another time.
+    /// The rows were locked by the upsert, in the same order.
+    pub(super) async fn uncount_duplicates(
+        tx: &mut Transaction<'static, Postgres>,
+        events: &[NewEvent],
+        results: &[Inserted],
+        gids: &HashMap<String, i64>,
+    ) -> Result<(), StoreError> {
+        let Some(deltas) = DuplicateDeltas::of(events, results, gids) else {
+            return Ok(());
+        };
+        let (group_gids, group_counts): (Vec<i64>, Vec<i64>) =
+            deltas.groups.iter().copied().unzip();
+        let type_groups: Vec<&str> = deltas.types.iter().map(|t| t.1).collect();
+        let type_names: Vec<&str> = deltas.types.iter().map(|t| t.2).collect();
+        let type_counts: Vec<i64> = deltas.types.iter().map(|t| t.3).collect();
+        sqlx::query(
+            "UPDATE event_groups g SET event_count = g.event_count - d.n \
+             FROM UNNEST($1::int8[], $2::int8[]) d(gid, n) WHERE g.gid = d.gid",
+        )
+        .bind(&group_gids)
+        .bind(&group_counts)
+        .execute(&mut **tx)
+        .await?;
+        sqlx::query(
+            "UPDATE event_group_types t SET event_count = t.event_count - d.n \
+             FROM UNNEST($1::text[], $2::text[], $3::int8[]) d(group_id, event_type, n) \
+             WHERE t.group_id = d.group_id AND t.event_type = d.event_type",
+        )
+        .bind(&type_groups)
+        .bind(&type_names)
+        .bind(&type_counts)
+        .execute(&mut **tx)
+        .await?;
+        for sql in [
+            "DELETE FROM event_group_types WHERE event_count <= 0 \
+             AND group_id IN (SELECT group_id FROM event_groups WHERE gid = ANY($1))",
+            "DELETE FROM event_groups WHERE event_count <= 0 AND gid = ANY($1)",
+            "UPDATE event_groups g SET \
+             first_at = (SELECT min(ts) FROM events e WHERE e.gid = g.gid), \
+             last_at = (SELECT max(ts) FROM events e WHERE e.gid = g.gid) \
+             WHERE gid = ANY($1)",
+        ] {
+            sqlx::query(sql)
+                .bind(&group_gids)
+                .execute(&mut **tx)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Adds the batch to its groups' summaries (as if every event were new) and returns each
+    /// group's gid.
+    pub(super) async fn upsert_groups(
+        tx: &mut Transaction<'static, Postgres>,
+        events: &[NewEvent],
+    ) -> Result<HashMap<String, i64>, StoreError> {
+        let all_new = vec![true; events.len()];
+        let (mut groups, mut types) = group_deltas(events, &all_new);
+        // Sorted, so that concurrent writers lock summary rows in the same order (no deadlock).
+        groups.sort_by(|a, b| a.group.cmp(b.group));
+        types.sort_by(|a, b| (a.group, a.event_type).cmp(&(b.group, b.event_type)));
+        let names: Vec<&str> = groups.iter().map(|g| g.group).collect();
+        let firsts: Vec<DateTime<Utc>> = groups.iter().map(|g| g.first_at).collect();
+        let lasts: Vec<DateTime<Utc>> = groups.iter().map(|g| g.last_at).collect();
+        let counts: Vec<i64> = groups.iter().map(|g| g.count).collect();
+        let gids: HashMap<String, i64> = sqlx::query_as::<_, (String, i64)>(UPSERT_GROUPS)
+            .bind(&names)
+            .bind(&firsts)
+            .bind(&lasts)
+            .bind(&counts)
+            .fetch_all(&mut **tx)
+            .await?
+            .into_iter()
+            .collect();
+        let names: Vec<&str> = types.iter().map(|t| t.group).collect();
+        let type_names: Vec<&str> = types.iter().map(|t| t.event_type).collect();
+        let counts: Vec<i64> = types.iter().map(|t| t.count).collect();
+        sqlx::query(UPSERT_GROUP_TYPES)
+            .bind(&names)
+            .bind(&type_names)
+            .bind(&counts)
+            .execute(&mut **tx)
+            .await?;
+        Ok(gids)
+    }
+}
+
+/// A deadlock (40P01) or serialization failure (40001): the transaction was rolled back and
+/// running it again succeeds.
+fn is_conflict(e: &StoreError) -> bool {
+    match e {
+        StoreError::Database(db) => {
+            matches!(db.code().as_deref(), Some("40P01") | Some("40001"))
+        }
+        _ => false,
+    }
+}
+
+/// Whether an event holds U+0000, which PostgreSQL text and `jsonb` cannot store (SQLite can).
+fn has_nul(e: &NewEvent) -> bool {
+    fn in_value(v: &serde_json::Value) -> bool {
+        match v {
+            serde_json::Value::String(s) => s.contains('\0'),
+            serde_json::Value::Array(items) => items.iter().any(in_value),
+            serde_json::Value::Object(map) => {
+                map.iter().any(|(k, v)| k.contains('\0') || in_value(v))
+            }
+            _ => false,
+        }
+    }
+    e.group.as_str().contains('\0')
+        || e.message.contains('\0')
+        || e.initiator.as_deref().is_some_and(|i| i.contains('\0'))
+        || e.send_mail.as_deref().is_some_and(|m| m.contains('\0'))
+        || e.data.as_ref().is_some_and(in_value)
+}
+
+/// The event with every U+0000 replaced by U+FFFD, so that one stray NUL does not make the
+/// whole batch fail.
+fn without_nul(e: &NewEvent) -> NewEvent {
+    fn text(s: &str) -> String {
+        s.replace('\0', "\u{fffd}")
+    }
+    fn value(v: &serde_json::Value) -> serde_json::Value {
+        match v {
+            serde_json::Value::String(s) => serde_json::Value::String(text(s)),
+            serde_json::Value::Array(items) => items.iter().map(value).collect(),
+            serde_json::Value::Object(map) => {
+                map.iter().map(|(k, v)| (text(k), value(v))).collect()
+            }
+            other => other.clone(),
+        }
+    }
+    let mut clean = e.clone();
+    // A group name of 1 to 40 characters stays one: the replacement is one character.
+    if let Ok(group) = GroupId::named(text(e.group.as_str())) {
+        clean.group = group;
+    }
+    clean.message = text(&e.message);
+    clean.initiator = e.initiator.as_deref().map(text);
+    clean.send_mail = e.send_mail.as_deref().map(text);
+    clean.data = e.data.as_ref().map(value);
+    clean
+}

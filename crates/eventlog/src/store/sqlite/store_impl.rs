@@ -1,0 +1,291 @@
+//! [`Store`] for [`SqliteStore`]: each method one statement or one write transaction.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use sqlx::{QueryBuilder, Row, Sqlite};
+use uuid::Uuid;
+
+use super::SqliteStore;
+use super::micros_to_time;
+use super::read::{EVENT_COLUMNS, GROUP_COLUMNS, push_filter, row_to_event, row_to_group};
+use crate::error::StoreError;
+use crate::event::{Event, NewEvent};
+use crate::store::cursor::page_after;
+use crate::store::filter::like_pattern;
+use crate::store::group_delta::Mail;
+use crate::store::{
+    Cursor, EventFilter, FollowCursor, GroupCursor, GroupFilter, GroupSummary, Inserted, Order,
+    PURGE_BATCH, Page, Store,
+};
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn maintain(&self, _budget: usize) -> Result<usize, StoreError> {
+        // Search is indexed in the insert transaction: the only upkeep is the WAL.
+        self.checkpoint_if_idle().await?;
+        Ok(0)
+    }
+
+    async fn close(&self) {
+        if let Err(e) = self.checkpoint().await {
+            tracing::warn!(error = %e, "eventlog: WAL checkpoint at close failed");
+        }
+        self.pool.close().await;
+    }
+
+    fn backend(&self) -> crate::store::BackendKind {
+        crate::store::BackendKind::Sqlite
+    }
+
+    fn pool_status(&self) -> crate::store::PoolStatus {
+        crate::store::PoolStatus::of(&self.pool)
+    }
+
+    async fn migrate(&self) -> Result<crate::store::Migrated, StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        crate::store::run_migrations(&sqlx::migrate!("migrations/sqlite"), &mut *conn).await
+    }
+
+    async fn insert_batch(&self, events: &[NewEvent]) -> Result<Vec<Inserted>, StoreError> {
+        if events.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut conn = self.begin_write().await?;
+        let work = Self::insert_in(&mut conn, events, Mail::Queue).await;
+        self.finish(conn, work).await
+    }
+
+    async fn import_batch(&self, events: &[NewEvent]) -> Result<Vec<Inserted>, StoreError> {
+        if events.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut conn = self.begin_write().await?;
+        let work = Self::insert_in(&mut conn, events, Mail::Skip).await;
+        self.finish(conn, work).await
+    }
+
+    async fn get(&self, id: i64) -> Result<Option<Event>, StoreError> {
+        let sql = format!("SELECT {EVENT_COLUMNS} FROM events WHERE id = ?");
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(row_to_event).transpose()
+    }
+
+    async fn get_by_uuid(&self, uuid: Uuid) -> Result<Option<Event>, StoreError> {
+        let sql = format!("SELECT {EVENT_COLUMNS} FROM events WHERE uuid = ?");
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(uuid)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(row_to_event).transpose()
+    }
+
+    async fn list(
+        &self,
+        filter: &EventFilter,
+        order: Order,
+        after: Option<&Cursor>,
+        limit: usize,
+    ) -> Result<Page<Event, Cursor>, StoreError> {
+        let mut qb = QueryBuilder::<Sqlite>::new(format!("SELECT {EVENT_COLUMNS} FROM events"));
+        push_filter(&mut qb, filter);
+        // A range on ts (which the indexes serve) plus a tie-break on id.
+        let (cmp_eq, cmp, dir) = match order {
+            Order::Desc => ("<=", "<", "DESC"),
+            Order::Asc => (">=", ">", "ASC"),
+        };
+        if let Some(c) = after {
+            let micros = c.timestamp.timestamp_micros();
+            qb.push(format!(" AND ts {cmp_eq} "))
+                .push_bind(micros)
+                .push(format!(" AND (ts {cmp} "))
+                .push_bind(micros)
+                .push(format!(" OR id {cmp} "))
+                .push_bind(c.id)
+                .push(")");
+        }
+        qb.push(format!(" ORDER BY ts {dir}, id {dir} LIMIT "))
+            .push_bind(limit as i64 + 1);
+        let rows = qb.build().fetch_all(&self.pool).await?;
+        let events = rows
+            .iter()
+            .map(row_to_event)
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(page_after(events, limit, |e| Cursor {
+            timestamp: e.timestamp,
+            id: e.id,
+        }))
+    }
+
+    async fn follow_start(&self) -> Result<FollowCursor, StoreError> {
+        super::follow::start(&self.pool).await
+    }
+
+    async fn follow(
+        &self,
+        filter: &EventFilter,
+        cursor: &FollowCursor,
+        limit: usize,
+    ) -> Result<(Vec<Event>, FollowCursor), StoreError> {
+        super::follow::read(&self.pool, filter, cursor, limit).await
+    }
+
+    async fn group_events(&self, group: &str, limit: usize) -> Result<Vec<Event>, StoreError> {
+        let sql = format!(
+            "SELECT {EVENT_COLUMNS} FROM events \
+             WHERE gid = (SELECT gid FROM event_groups WHERE group_id = ?) ORDER BY ts, id LIMIT ?"
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(group)
+            .bind(limit as i64)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(row_to_event).collect()
+    }
+
+    async fn groups(
+        &self,
+        filter: &GroupFilter,
+        after: Option<&GroupCursor>,
+        limit: usize,
+    ) -> Result<Page<GroupSummary, GroupCursor>, StoreError> {
+        let mut qb = QueryBuilder::<Sqlite>::new(format!(
+            "SELECT {GROUP_COLUMNS} FROM event_groups g WHERE 1 = 1"
+        ));
+        if !filter.types.is_empty() {
+            qb.push(
+                " AND EXISTS (SELECT 1 FROM event_group_types t \
+                 WHERE t.gid = g.gid AND t.event_type IN (",
+            );
+            let mut sep = qb.separated(", ");
+            for t in &filter.types {
+                sep.push_bind(t.clone());
+            }
+            qb.push("))");
+        }
+        if let Some(since) = filter.since {
+            qb.push(" AND g.last_at >= ")
+                .push_bind(since.timestamp_micros());
+        }
+        if let Some(until) = filter.until {
+            qb.push(" AND g.first_at < ")
+                .push_bind(until.timestamp_micros());
+        }
+        if let Some(text) = filter.text.as_deref().filter(|t| !t.is_empty()) {
+            qb.push(" AND g.group_id LIKE ")
+                .push_bind(like_pattern(text))
+                .push(" ESCAPE '\\'");
+        }
+        if let Some(c) = after {
+            let micros = c.last_at.timestamp_micros();
+            qb.push(" AND g.last_at <= ")
+                .push_bind(micros)
+                .push(" AND (g.last_at < ")
+                .push_bind(micros)
+                .push(" OR g.group_id < ")
+                .push_bind(c.group.clone())
+                .push(")");
+        }
+        qb.push(" ORDER BY g.last_at DESC, g.group_id DESC LIMIT ")
+            .push_bind(limit as i64 + 1);
+        let rows = qb.build().fetch_all(&self.pool).await?;
+        let groups = rows
+            .iter()
+            .map(row_to_group)
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(page_after(groups, limit, |g| GroupCursor {
+            last_at: g.last_at,
+            group: g.group.clone(),
+        }))
+    }
+
+    async fn group_summary(&self, group: &str) -> Result<Option<GroupSummary>, StoreError> {
+        let sql = format!("SELECT {GROUP_COLUMNS} FROM event_groups g WHERE g.group_id = ?");
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(group)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(row_to_group).transpose()
+    }
+
+    async fn count(&self, filter: &EventFilter) -> Result<u64, StoreError> {
+        let mut qb = QueryBuilder::<Sqlite>::new("SELECT count(*) FROM events");
+        push_filter(&mut qb, filter);
+        let n: i64 = qb.build_query_scalar().fetch_one(&self.pool).await?;
+        Ok(n as u64)
+    }
+
+    async fn count_at_most(&self, filter: &EventFilter, bound: u64) -> Result<u64, StoreError> {
+        let limit = i64::try_from(bound.saturating_add(1)).unwrap_or(i64::MAX);
+        let mut qb = QueryBuilder::<Sqlite>::new("SELECT count(*) FROM (SELECT 1 FROM events");
+        push_filter(&mut qb, filter);
+        qb.push(" LIMIT ").push_bind(limit).push(") AS matching");
+        let n: i64 = qb.build_query_scalar().fetch_one(&self.pool).await?;
+        Ok(n as u64)
+    }
+
+    async fn histogram(
+        &self,
+        filter: &EventFilter,
+        bucket_secs: i64,
+    ) -> Result<Vec<(DateTime<Utc>, String, i64)>, StoreError> {
+        let width = bucket_secs.max(1) * 1_000_000;
+        let mut qb = QueryBuilder::<Sqlite>::new(format!(
+            "SELECT (ts / {width}) * {width} AS bucket, event_type, count(*) AS n FROM events"
+        ));
+        push_filter(&mut qb, filter);
+        qb.push(" GROUP BY bucket, event_type ORDER BY bucket");
+        let rows = qb.build().fetch_all(&self.pool).await?;
+        rows.iter()
+            .map(|r| {
+                Ok((
+                    micros_to_time(r.try_get("bucket")?)?,
+                    r.try_get("event_type")?,
+                    r.try_get("n")?,
+                ))
+            })
+            .collect()
+    }
+
+    async fn delete(&self, ids: &[i64]) -> Result<u64, StoreError> {
+        if ids.is_empty() {
+            return Ok(0);
+        }
+        let mut conn = self.begin_write().await?;
+        let work = Self::delete_in(&mut conn, ids).await;
+        self.finish(conn, work).await
+    }
+
+    async fn purge(
+        &self,
+        before: DateTime<Utc>,
+        event_type: Option<&str>,
+    ) -> Result<u64, StoreError> {
+        let mut total = 0;
+        loop {
+            let mut conn = self.begin_write().await?;
+            let work = Self::purge_batch(&mut conn, before, event_type).await;
+            let n = self.finish(conn, work).await?;
+            total += n as u64;
+            if n < PURGE_BATCH {
+                return Ok(total);
+            }
+        }
+    }
+    async fn purge_count(
+        &self,
+        before: DateTime<Utc>,
+        event_type: Option<&str>,
+    ) -> Result<u64, StoreError> {
+        let n: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM events WHERE ts < ?1 AND (?2 IS NULL OR event_type = ?2)",
+        )
+        .bind(before.timestamp_micros())
+        .bind(event_type)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(n as u64)
+    }
+}

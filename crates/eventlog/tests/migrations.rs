@@ -1,0 +1,129 @@
+//! Migrations carry an existing database forward: a database at an older schema, with events
+//! in it, opens with `store::open` (which applies the newer migrations) and reads back the
+//! same, on SQLite and PostgreSQL.
+
+#![allow(clippy::unwrap_used)] // A test: a panic is the failure report.
+
+use std::path::{Path, PathBuf};
+
+use eventlog::store::{self, EventFilter, Order, Store};
+use eventlog::{GroupId, NewEvent};
+use eventlog_testing::TestDb;
+
+/// The newest migration the old database has: everything after it is applied by the upgrade.
+const OLD_SCHEMA: i64 = 7;
+
+/// The migration files of `backend` up to `version`, copied to a directory of their own.
+fn migrations_up_to(backend: &str, version: i64) -> tempfile::TempDir {
+    let src = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("migrations")
+        .join(backend);
+    let dir = tempfile::tempdir().unwrap();
+    let mut copied = 0;
+    for entry in std::fs::read_dir(&src).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        let number: i64 = name.split('_').next().unwrap().parse().unwrap();
+        if number <= version {
+            std::fs::copy(&path, dir.path().join(&name)).unwrap();
+            copied += 1;
+        }
+    }
+    assert!(copied >= 5, "found the migrations in {}", src.display());
+    dir
+}
+
+async fn old_migrator(backend: &str) -> (tempfile::TempDir, sqlx::migrate::Migrator) {
+    let dir = migrations_up_to(backend, OLD_SCHEMA);
+    let migrator = sqlx::migrate::Migrator::new(Path::new(dir.path()))
+        .await
+        .unwrap();
+    (dir, migrator)
+}
+
+/// Events of several groups and types, a rare type among them.
+fn events() -> Vec<NewEvent> {
+    let mut out = Vec::new();
+    for i in 0..300 {
+        let group = GroupId::named(format!("order-{}", i / 20)).unwrap();
+        let ty = match i {
+            7 => "critical",
+            i if i % 3 == 0 => "warning",
+            _ => "info",
+        };
+        let mut e = NewEvent::new(ty, group, format!("Order step {i} gateway timeout"));
+        e.initiator = Some(format!("user:{i}"));
+        out.push(e);
+    }
+    out
+}
+
+/// After the upgrade: everything stored before reads back, filters and search answer, and
+/// new events are stored.
+async fn check_upgraded(store: &dyn Store) {
+    let all = EventFilter::default();
+    assert_eq!(store.count(&all).await.unwrap(), 300);
+    let summary = store.group_summary("order-0").await.unwrap().unwrap();
+    assert_eq!(summary.event_count, 20);
+    let typed = |t: &str| EventFilter {
+        types: vec![t.into()],
+        ..EventFilter::default()
+    };
+    let critical = store
+        .list(&typed("critical"), Order::Desc, None, 100)
+        .await
+        .unwrap();
+    assert_eq!(critical.items.len(), 1);
+    assert_eq!(critical.items[0].message, "Order step 7 gateway timeout");
+    let warnings = store
+        .list(&typed("warning"), Order::Desc, None, 10)
+        .await
+        .unwrap();
+    assert_eq!(warnings.items.len(), 10);
+    assert!(warnings.items.iter().all(|e| e.event_type == "warning"));
+    let search = EventFilter {
+        text: Some("user:299".into()),
+        ..EventFilter::default()
+    };
+    let found = store.list(&search, Order::Desc, None, 10).await.unwrap();
+    assert_eq!(found.items.len(), 1);
+    let mut new = NewEvent::new("critical", GroupId::named("order-0").unwrap(), "after");
+    new.initiator = Some("user:1000".into());
+    assert!(store.insert_batch(&[new]).await.unwrap()[0].created);
+    assert_eq!(
+        store
+            .list(&typed("critical"), Order::Desc, None, 100)
+            .await
+            .unwrap()
+            .items
+            .len(),
+        2
+    );
+}
+
+#[tokio::test]
+async fn sqlite_database_at_0007_is_carried_forward() {
+    let db = TestDb::sqlite();
+    let old = store::sqlite::SqliteStore::connect(db.url()).await.unwrap();
+    let (_dir, migrator) = old_migrator("sqlite").await;
+    migrator.run(old.pool()).await.unwrap();
+    // The store's insert path works on the old schema too (the upgrade only takes away).
+    old.insert_batch(&events()).await.unwrap();
+    old.close().await;
+    let store = store::open(db.url()).await.unwrap();
+    check_upgraded(store.as_ref()).await;
+}
+
+#[tokio::test]
+async fn postgres_database_at_0007_is_carried_forward() {
+    let db = TestDb::postgres().await;
+    let old = store::postgres::PostgresStore::connect(db.url())
+        .await
+        .unwrap();
+    let (_dir, migrator) = old_migrator("postgres").await;
+    migrator.run(old.pool()).await.unwrap();
+    old.insert_batch(&events()).await.unwrap();
+    old.pool().close().await;
+    let store = store::open(db.url()).await.unwrap();
+    check_upgraded(store.as_ref()).await;
+}
