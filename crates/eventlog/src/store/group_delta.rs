@@ -105,7 +105,8 @@ impl<'a> DuplicateDeltas<'a> {
         Some(DuplicateDeltas { groups, types })
     }
 
-    /// The gids of the groups concerned, ascending.
+    /// The gids of the groups concerned, ascending (SQLite passes them as one JSON array).
+    #[cfg(feature = "sqlite")]
     pub fn gids(&self) -> Vec<i64> {
         self.groups.iter().map(|(gid, _)| *gid).collect()
     }
