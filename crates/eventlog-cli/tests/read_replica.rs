@@ -61,7 +61,18 @@ async fn replica_sql(url: &str, sql: &'static str) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reads_come_from_the_replica_and_writes_from_the_primary() {
     let primary = PgCluster::start().expect("start a private PostgreSQL");
-    let token = support::token(&primary.url());
+    // Reads and writes: a token of scope `all`.
+    let out = support::eventlog(
+        &primary.url(),
+        &["token", "add", "replica", "--scope", "all"],
+        None,
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let token = String::from_utf8(out.stdout).unwrap().trim().to_owned();
     let replica = primary.start_replica().expect("start a streaming replica");
     let config = format!("[database]\nread_database_url = \"{}\"\n", replica.url());
     let server = Serve::start(ServeSpec {
