@@ -16,6 +16,7 @@ use std::fmt;
 use std::str::FromStr;
 
 use crate::error::StoreError;
+use crate::event::Event;
 
 /// Transactions as a PostgreSQL snapshot sees them: every transaction id below `xmax` that is
 /// not in `running` had finished (committed or rolled back) when it was taken.
@@ -196,6 +197,27 @@ impl FromStr for FollowCursor {
         };
         Ok(cursor)
     }
+}
+
+/// One follow read, the same on every backend: `read_once` reads a page from a cursor; when a
+/// page begun earlier finishes short, the rest of the page is filled with what was committed
+/// since, so that a short answer always means "nothing more right now".
+pub(crate) async fn read_filling<F, Fut>(
+    cursor: &FollowCursor,
+    limit: usize,
+    read_once: F,
+) -> Result<(Vec<Event>, FollowCursor), StoreError>
+where
+    F: Fn(FollowCursor, usize) -> Fut,
+    Fut: std::future::Future<Output = Result<(Vec<Event>, FollowCursor), StoreError>>,
+{
+    let (mut events, mut next) = read_once(cursor.clone(), limit).await?;
+    if events.len() < limit && cursor.read_on_after_short_page() {
+        let (more, after) = read_once(next, limit - events.len()).await?;
+        events.extend(more);
+        next = after;
+    }
+    Ok((events, next))
 }
 
 #[cfg(test)]

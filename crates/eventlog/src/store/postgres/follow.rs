@@ -35,15 +35,10 @@ pub(super) async fn read(
     cursor: &FollowCursor,
     limit: usize,
 ) -> Result<(Vec<Event>, FollowCursor), StoreError> {
-    let (mut events, mut next) = read_once(pool, filter, cursor, limit).await?;
-    if events.len() < limit && cursor.read_on_after_short_page() {
-        // The page begun earlier is done; fill this one with what was committed since, so
-        // that a short answer always means "nothing more".
-        let (more, after) = read_once(pool, filter, &next, limit - events.len()).await?;
-        events.extend(more);
-        next = after;
-    }
-    Ok((events, next))
+    crate::store::follow::read_filling(cursor, limit, |from, n| async move {
+        read_once(pool, filter, &from, n).await
+    })
+    .await
 }
 
 async fn read_once(
