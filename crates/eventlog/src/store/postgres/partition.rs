@@ -339,6 +339,21 @@ impl PostgresStore {
         extend(&self.pool, "events", None, until, 12).await
     }
 
+    /// Creates every partition from the interval of `from` through `until` plus three
+    /// intervals (existing ones are kept; rows of the default partition in these ranges
+    /// move in). For loading old events in bulk: they then land in their partitions instead
+    /// of the default one. Returns the partitions created.
+    pub async fn create_partitions(
+        &self,
+        from: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<usize, StoreError> {
+        if !self.is_partitioned().await? {
+            return Ok(0);
+        }
+        extend(&self.pool, "events", Some(from), until, 0).await
+    }
+
     /// Drops the partitions that end at or before `before`, keeping `event_uuids` and the
     /// group summaries right; returns the events dropped with them.
     pub(super) async fn drop_partitions_before(
