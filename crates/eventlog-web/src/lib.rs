@@ -4,18 +4,26 @@
 //!
 //! # Usage
 //!
+//! An application that records events with an [`EventLog`](eventlog::EventLog) builds the
+//! admin's state from it, so both share one connection pool:
+//!
 //! ```no_run
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
 //! use eventlog_web::{AppState, app};
 //!
-//! let store = eventlog::store::open("sqlite://events.db").await?;
-//! let state = AppState::new(store, eventlog::EventTypes::default());
+//! let log = eventlog::EventLog::open("sqlite://events.db").await?;
+//! let state = AppState::from_log(&log);
 //! // Standalone: `app(state)`; inside an application, under a prefix:
 //! let router = axum::Router::new().nest("/admin/eventlog", app(state));
 //! let listener = tokio::net::TcpListener::bind("127.0.0.1:8000").await?;
 //! eventlog_web::serve(listener, router, std::future::pending()).await?;
+//! // After the server has stopped: store what is still queued.
+//! log.close().await?;
 //! # Ok(()) }
 //! ```
+//!
+//! Without an `EventLog` (only reading the log), open the store yourself:
+//! `AppState::new(eventlog::store::open(url).await?, types)`.
 //!
 //! Links, redirects, cookie paths and assets follow the prefix axum's nesting strips, so no
 //! configuration is needed for it.
@@ -71,10 +79,14 @@ struct Inner {
     limits: eventlog::config::LimitsConfig,
     api_observer: Option<Arc<dyn eventlog::CommitObserver>>,
     host_auth: Option<Arc<dyn auth::host::HostAuth>>,
+    proxy_auth: Option<auth::proxy::ProxyAuth>,
     /// The live tail's streams and their shared poller.
     live_tail: Arc<admin::live::LiveTail>,
     /// Secret behind the CSRF tokens of host-authenticated users.
     csrf_secret: String,
+    /// The event log whose store this state shares ([`AppState::from_log`]): kept open, since
+    /// its writer thread runs the pool's connections.
+    _log: Option<eventlog::EventLog>,
     /// `/static/types.css`, built from `types` once.
     types_css: String,
     /// A distinct chart colour per configured type, built from `types` once.
@@ -108,6 +120,8 @@ pub struct AppStateBuilder {
     limits: eventlog::config::LimitsConfig,
     api_observer: Option<Arc<dyn eventlog::CommitObserver>>,
     host_auth: Option<Arc<dyn auth::host::HostAuth>>,
+    proxy_auth: Option<eventlog::config::ProxyAuthConfig>,
+    log: Option<eventlog::EventLog>,
 }
 
 impl AppStateBuilder {
@@ -138,10 +152,12 @@ impl AppStateBuilder {
         self
     }
 
-    /// `[server]` settings of `eventlog.toml`: secure cookies, session timeouts and the
-    /// limits on live-tail streams.
+    /// `[server]` settings of `eventlog.toml`: secure cookies, session timeouts, the
+    /// limits on live-tail streams and `[server.proxy_auth]`.
     pub fn server_config(self, server: &eventlog::config::ServerConfig) -> Self {
-        self.secure_cookies(server.secure_cookies)
+        let proxy_auth = server.proxy_auth.clone();
+        self.proxy_auth(proxy_auth)
+            .secure_cookies(server.secure_cookies)
             .session_idle(server.session_idle_timeout)
             .session_lifetime(server.session_lifetime)
             .live_tail_limits(admin::live::StreamLimits {
@@ -195,6 +211,17 @@ impl AppStateBuilder {
         self
     }
 
+    /// Believes the user named in a header by an authenticating reverse proxy, from the
+    /// proxy's addresses only (`[server.proxy_auth]`); the same header from any other peer
+    /// gets `403`. Requests without the header log in as usual. The peer address is the
+    /// connection's ([`axum::extract::ConnectInfo`], which [`serve`] provides; under
+    /// `axum::serve`, use `into_make_service_with_connect_info::<SocketAddr>()`): without
+    /// it, no peer is trusted.
+    pub fn proxy_auth(mut self, config: Option<eventlog::config::ProxyAuthConfig>) -> Self {
+        self.proxy_auth = config;
+        self
+    }
+
     /// The state, with every setting given.
     pub fn build(self) -> AppState {
         // Said once, where the configuration takes effect: a label some people cannot read.
@@ -221,7 +248,17 @@ impl AppStateBuilder {
                 limits: self.limits,
                 api_observer: self.api_observer,
                 host_auth: self.host_auth,
+                proxy_auth: self.proxy_auth.and_then(|config| {
+                    let proxy = auth::proxy::ProxyAuth::new(config);
+                    if proxy.is_none() {
+                        tracing::error!(
+                            "proxy_auth: a header name does not parse; proxy authentication is off"
+                        );
+                    }
+                    proxy
+                }),
                 csrf_secret: auth::random_token(),
+                _log: self.log,
                 types_css: admin::assets::build_types_css(&self.types, &chart_colors),
                 chart_colors,
             }),
@@ -233,6 +270,22 @@ impl AppState {
     /// State over a store, showing types as configured, with default settings.
     pub fn new(store: Arc<dyn Backend>, types: EventTypes) -> Self {
         AppState::builder(store, types).build()
+    }
+
+    /// State over the store of an [`EventLog`](eventlog::EventLog), showing its types, with
+    /// default settings: recording and the admin share one connection pool.
+    pub fn from_log(log: &eventlog::EventLog) -> Self {
+        AppState::builder_from_log(log).build()
+    }
+
+    /// Starts a state over the store of `log` (one connection pool for recording and the
+    /// admin), showing `log`'s event types, with settings of its own. The state keeps the
+    /// log's writer running while it exists; call [`EventLog::close`](eventlog::EventLog::close)
+    /// only after the server has stopped, since closing the log closes the shared pool.
+    pub fn builder_from_log(log: &eventlog::EventLog) -> AppStateBuilder {
+        let mut builder = AppState::builder(log.store(), log.event_types().clone());
+        builder.log = Some(log.clone());
+        builder
     }
 
     /// Starts a state with settings of its own.
@@ -251,11 +304,17 @@ impl AppState {
             limits: eventlog::config::LimitsConfig::default(),
             api_observer: None,
             host_auth: None,
+            proxy_auth: None,
+            log: None,
         }
     }
 
     pub(crate) fn host_auth(&self) -> Option<&Arc<dyn auth::host::HostAuth>> {
         self.inner.host_auth.as_ref()
+    }
+
+    pub(crate) fn proxy_auth(&self) -> Option<&auth::proxy::ProxyAuth> {
+        self.inner.proxy_auth.as_ref()
     }
 
     pub(crate) fn csrf_secret(&self) -> &str {
@@ -402,7 +461,8 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Base {
 /// The admin routes (login, events, groups, delete, export, live tail, healthz, livez,
 /// assets).
 pub fn app(state: AppState) -> Router {
-    let router = Router::new()
+    let proxy_auth = state.proxy_auth().is_some();
+    let mut router = Router::new()
         .route(
             "/",
             get(|base: Base| async move { Redirect::to(&format!("{}/events", base.path())) }),
@@ -439,6 +499,14 @@ pub fn app(state: AppState) -> Router {
             api::BASE_PATH,
             api::router(state.api_state()).layer(axum::middleware::from_fn(http_metrics::track)),
         );
+    if proxy_auth {
+        // Around pages and API alike: a proxy header from an untrusted peer is refused
+        // whatever route it is sent to.
+        router = router.layer(axum::middleware::from_fn_with_state(
+            state,
+            auth::proxy::check,
+        ));
+    }
     with_security_headers(router)
 }
 
