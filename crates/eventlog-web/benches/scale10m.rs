@@ -99,16 +99,18 @@ async fn load(pool: &PgPool, n: usize, start: DateTime<Utc>, span: TimeDelta) ->
         for _ in 0..CHUNK.min(n - data.made) {
             let e = data.event();
             id += 1;
-            let g = groups.entry(e.group.as_str().to_owned()).or_insert_with(|| {
-                next_gid += 1;
-                GroupAcc {
-                    gid: next_gid,
-                    first: e.timestamp,
-                    last: e.timestamp,
-                    count: 0,
-                    types: BTreeMap::new(),
-                }
-            });
+            let g = groups
+                .entry(e.group.as_str().to_owned())
+                .or_insert_with(|| {
+                    next_gid += 1;
+                    GroupAcc {
+                        gid: next_gid,
+                        first: e.timestamp,
+                        last: e.timestamp,
+                        count: 0,
+                        types: BTreeMap::new(),
+                    }
+                });
             g.last = e.timestamp;
             g.count += 1;
             *g.types.entry(e.event_type.clone()).or_default() += 1;
@@ -269,7 +271,9 @@ async fn ingest_comparison(n: usize) {
     for round in 1..=2 {
         let partitioned = TestDb::postgres().await;
         let rate_p = ingest(partitioned.url(), n).await;
-        let pg = PostgresStore::connect(partitioned.url()).await.expect("connect");
+        let pg = PostgresStore::connect(partitioned.url())
+            .await
+            .expect("connect");
         assert!(pg.is_partitioned().await.expect("shape"));
         drop(partitioned);
         let flat = TestDb::postgres().await;
@@ -330,7 +334,12 @@ async fn login(client: &reqwest::Client, base: &str) -> String {
 }
 
 /// Median of five fetches (after one warm-up) and the body size.
-async fn time_page(client: &reqwest::Client, base: &str, cookie: &str, path: &str) -> (Duration, usize) {
+async fn time_page(
+    client: &reqwest::Client,
+    base: &str,
+    cookie: &str,
+    path: &str,
+) -> (Duration, usize) {
     let mut times = Vec::new();
     let mut size = 0;
     for run in 0..=RUNS {
@@ -373,7 +382,9 @@ async fn main() {
     let pg = PostgresStore::connect(db.url()).await.expect("connect");
     let span = TimeDelta::days(395);
     let start = Utc::now() - span;
-    pg.create_partitions(start, Utc::now()).await.expect("partitions");
+    pg.create_partitions(start, Utc::now())
+        .await
+        .expect("partitions");
     let loaded = load(pg.pool(), n, start, span).await;
     println!(
         "  {} partitions (monthly)",
@@ -406,23 +417,34 @@ async fn main() {
         .expect("client");
     let cookie = login(&client, &base).await;
     let group = &loaded.sample_group;
-    let deep = format!(
-        "{}_{}",
-        loaded.middle.0.timestamp_micros(),
-        loaded.middle.1
-    );
+    let deep = format!("{}_{}", loaded.middle.0.timestamp_micros(), loaded.middle.1);
     let pages = [
         ("first page".to_owned(), "/events".to_owned()),
         (
             format!("page deep by cursor (event {} of {n})", loaded.middle.1),
             format!("/events?cursor={deep}"),
         ),
-        ("search: frequent word (timeout)".into(), "/events?q=timeout".into()),
-        ("search: rare word (quokka)".into(), "/events?q=quokka".into()),
+        (
+            "search: frequent word (timeout)".into(),
+            "/events?q=timeout".into(),
+        ),
+        (
+            "search: rare word (quokka)".into(),
+            "/events?q=quokka".into(),
+        ),
         ("search: full group id".into(), format!("/events?q={group}")),
-        ("search: 8-char group prefix".into(), format!("/events?q={}", &group[..8])),
-        ("search: initiator (user:4242)".into(), "/events?q=user%3A4242".into()),
-        ("type filter (warning)".into(), "/events?type=warning".into()),
+        (
+            "search: 8-char group prefix".into(),
+            format!("/events?q={}", &group[..8]),
+        ),
+        (
+            "search: initiator (user:4242)".into(),
+            "/events?q=user%3A4242".into(),
+        ),
+        (
+            "type filter (warning)".into(),
+            "/events?type=warning".into(),
+        ),
         ("groups page".into(), "/groups".into()),
         (
             "event page, group of 20".into(),

@@ -23,14 +23,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::{TimeDelta, Utc};
+use eventlog::Event;
 use eventlog::store::{self, Backend, EventFilter, Order};
-use eventlog::{Event, GroupId, NewEvent};
-use serde_json::json;
 use sqlx::Row;
 
 mod shape;
 
-use shape::{BIG_GROUP, Dataset};
+use shape::{BATCH, BIG_GROUP, Dataset};
 
 fn mib(bytes: i64) -> String {
     format!("{:.1} MiB", bytes as f64 / (1024.0 * 1024.0))

@@ -79,7 +79,12 @@ impl Dataset {
     }
 
     /// `total` events from `start` over `span`, from generator seed `seed`.
-    pub fn starting(total: usize, seed: u64, start: chrono::DateTime<Utc>, span: TimeDelta) -> Self {
+    pub fn starting(
+        total: usize,
+        seed: u64,
+        start: chrono::DateTime<Utc>,
+        span: TimeDelta,
+    ) -> Self {
         Dataset {
             rng: Rng(seed),
             total,
