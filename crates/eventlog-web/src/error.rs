@@ -17,6 +17,12 @@ pub enum AppError {
     /// Logged in, but the role does not allow it (viewer deleting).
     #[error("only admins may do this")]
     Forbidden,
+    /// A header of the authenticating proxy (`[server.proxy_auth]`, named here) from an
+    /// address that is not a trusted proxy: refused, whatever else the request carries.
+    #[error(
+        "the {0} header is only accepted from the authenticating proxy; this address is not one"
+    )]
+    UntrustedProxyHeader(String),
     /// A POST without the session's CSRF token.
     #[error(
         "the form is stale or was not sent by this site (CSRF token mismatch); reload the page and try again"
@@ -112,7 +118,9 @@ impl IntoResponse for AppError {
             AppError::NotFound => StatusCode::NOT_FOUND,
             AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
             AppError::Store(StoreError::InvalidCursor(_)) => StatusCode::BAD_REQUEST,
-            AppError::Forbidden | AppError::Csrf => StatusCode::FORBIDDEN,
+            AppError::Forbidden | AppError::Csrf | AppError::UntrustedProxyHeader(_) => {
+                StatusCode::FORBIDDEN
+            }
             AppError::TooManyRequests(_) | AppError::TooManyStreams(_) => {
                 StatusCode::TOO_MANY_REQUESTS
             }

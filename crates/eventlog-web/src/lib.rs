@@ -71,6 +71,7 @@ struct Inner {
     limits: eventlog::config::LimitsConfig,
     api_observer: Option<Arc<dyn eventlog::CommitObserver>>,
     host_auth: Option<Arc<dyn auth::host::HostAuth>>,
+    proxy_auth: Option<auth::proxy::ProxyAuth>,
     /// The live tail's streams and their shared poller.
     live_tail: Arc<admin::live::LiveTail>,
     /// Secret behind the CSRF tokens of host-authenticated users.
@@ -108,6 +109,7 @@ pub struct AppStateBuilder {
     limits: eventlog::config::LimitsConfig,
     api_observer: Option<Arc<dyn eventlog::CommitObserver>>,
     host_auth: Option<Arc<dyn auth::host::HostAuth>>,
+    proxy_auth: Option<eventlog::config::ProxyAuthConfig>,
 }
 
 impl AppStateBuilder {
@@ -138,10 +140,12 @@ impl AppStateBuilder {
         self
     }
 
-    /// `[server]` settings of `eventlog.toml`: secure cookies, session timeouts and the
-    /// limits on live-tail streams.
+    /// `[server]` settings of `eventlog.toml`: secure cookies, session timeouts, the
+    /// limits on live-tail streams and `[server.proxy_auth]`.
     pub fn server_config(self, server: &eventlog::config::ServerConfig) -> Self {
-        self.secure_cookies(server.secure_cookies)
+        let proxy_auth = server.proxy_auth.clone();
+        self.proxy_auth(proxy_auth)
+            .secure_cookies(server.secure_cookies)
             .session_idle(server.session_idle_timeout)
             .session_lifetime(server.session_lifetime)
             .live_tail_limits(admin::live::StreamLimits {
@@ -195,6 +199,17 @@ impl AppStateBuilder {
         self
     }
 
+    /// Believes the user named in a header by an authenticating reverse proxy, from the
+    /// proxy's addresses only (`[server.proxy_auth]`); the same header from any other peer
+    /// gets `403`. Requests without the header log in as usual. The peer address is the
+    /// connection's ([`axum::extract::ConnectInfo`], which [`serve`] provides; under
+    /// `axum::serve`, use `into_make_service_with_connect_info::<SocketAddr>()`): without
+    /// it, no peer is trusted.
+    pub fn proxy_auth(mut self, config: Option<eventlog::config::ProxyAuthConfig>) -> Self {
+        self.proxy_auth = config;
+        self
+    }
+
     /// The state, with every setting given.
     pub fn build(self) -> AppState {
         // Said once, where the configuration takes effect: a label some people cannot read.
@@ -221,6 +236,15 @@ impl AppStateBuilder {
                 limits: self.limits,
                 api_observer: self.api_observer,
                 host_auth: self.host_auth,
+                proxy_auth: self.proxy_auth.and_then(|config| {
+                    let proxy = auth::proxy::ProxyAuth::new(config);
+                    if proxy.is_none() {
+                        tracing::error!(
+                            "proxy_auth: a header name does not parse; proxy authentication is off"
+                        );
+                    }
+                    proxy
+                }),
                 csrf_secret: auth::random_token(),
                 types_css: admin::assets::build_types_css(&self.types, &chart_colors),
                 chart_colors,
@@ -251,11 +275,16 @@ impl AppState {
             limits: eventlog::config::LimitsConfig::default(),
             api_observer: None,
             host_auth: None,
+            proxy_auth: None,
         }
     }
 
     pub(crate) fn host_auth(&self) -> Option<&Arc<dyn auth::host::HostAuth>> {
         self.inner.host_auth.as_ref()
+    }
+
+    pub(crate) fn proxy_auth(&self) -> Option<&auth::proxy::ProxyAuth> {
+        self.inner.proxy_auth.as_ref()
     }
 
     pub(crate) fn csrf_secret(&self) -> &str {
@@ -402,7 +431,8 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Base {
 /// The admin routes (login, events, groups, delete, export, live tail, healthz, livez,
 /// assets).
 pub fn app(state: AppState) -> Router {
-    let router = Router::new()
+    let proxy_auth = state.proxy_auth().is_some();
+    let mut router = Router::new()
         .route(
             "/",
             get(|base: Base| async move { Redirect::to(&format!("{}/events", base.path())) }),
@@ -439,6 +469,14 @@ pub fn app(state: AppState) -> Router {
             api::BASE_PATH,
             api::router(state.api_state()).layer(axum::middleware::from_fn(http_metrics::track)),
         );
+    if proxy_auth {
+        // Around pages and API alike: a proxy header from an untrusted peer is refused
+        // whatever route it is sent to.
+        router = router.layer(axum::middleware::from_fn_with_state(
+            state,
+            auth::proxy::check,
+        ));
+    }
     with_security_headers(router)
 }
 

@@ -12,6 +12,9 @@ use serde::{Deserialize, Serialize};
 use crate::error::{ConfigError, Error};
 use crate::event_type::{EventType, EventTypes};
 
+mod proxy_auth;
+pub use proxy_auth::ProxyAuthConfig;
+
 /// The whole configuration file.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -109,6 +112,11 @@ pub struct ServerConfig {
     /// default): no metrics are served.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub metrics_bind: Option<SocketAddr>,
+    /// `[server.proxy_auth]`: users named by an authenticating reverse proxy in a header,
+    /// believed only from the proxy's addresses. Absent (the default): only eventlog's own
+    /// logins.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub proxy_auth: Option<ProxyAuthConfig>,
 }
 
 impl Default for ServerConfig {
@@ -125,6 +133,7 @@ impl Default for ServerConfig {
             live_tail_per_session: 4,
             live_tail_max: 100,
             metrics_bind: None,
+            proxy_auth: None,
         }
     }
 }
@@ -448,6 +457,9 @@ impl Config {
                 ),
             )
             .into());
+        }
+        if let Some(proxy) = &config.server.proxy_auth {
+            proxy.validate()?;
         }
         if config.server.max_connections == 0 {
             return Err(ConfigError::value(

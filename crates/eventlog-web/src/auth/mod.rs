@@ -3,6 +3,7 @@
 
 pub mod host;
 pub mod password;
+pub(crate) mod proxy;
 pub mod rate_limit;
 pub mod session;
 

@@ -59,7 +59,8 @@ pub struct CurrentUser {
 }
 
 impl CurrentUser {
-    /// A user vouched for by the host application: no stored session; the CSRF token is
+    /// A user vouched for by the host application or an authenticating proxy: no stored
+    /// session; the CSRF token is
     /// derived from a per-process secret and the user's name, so forms still carry one.
     fn from_host(state: &AppState, user: super::host::HostUser, base: Base) -> CurrentUser {
         let now = eventlog::event::now();
@@ -135,6 +136,10 @@ impl FromRequestParts<AppState> for CurrentUser {
             let next = serde_urlencoded::to_string([("next", path_q)]).unwrap_or_default();
             AppError::LoginRequired(format!("{}/login?{next}", base.path()))
         };
+        // Named by a trusted authenticating proxy (checked by the proxy middleware).
+        if let Some(user) = super::proxy::user_of(parts) {
+            return Ok(CurrentUser::from_host(state, user, base));
+        }
         if let Some(host) = state.host_auth() {
             return match host.user(parts).await {
                 Some(user) => Ok(CurrentUser::from_host(state, user, base)),

@@ -3,6 +3,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::unicode61::is_separator;
 use crate::event::Event;
 
 /// Sort order of an event listing, by (timestamp, id).
@@ -36,8 +37,8 @@ pub struct EventFilter {
     pub since: Option<DateTime<Utc>>,
     /// Before this time.
     pub until: Option<DateTime<Utc>>,
-    /// Search words: an event matches when every word of this text (a run of letters and
-    /// digits) starts a word of its message or initiator, or every word starts a word of its
+    /// Search words: an event matches when every word of this text (a run of letters, digits
+    /// and marks) starts a word of its message or initiator, or every word starts a word of its
     /// group id; case-insensitive. See [`search_words`].
     pub text: Option<String>,
     /// Exactly this group.
@@ -135,29 +136,36 @@ pub struct GroupFilter {
 /// Most words of a search that are looked up; the rest are ignored (bounds the cost).
 pub const MAX_SEARCH_WORDS: usize = 16;
 
-/// The words of a search text as the search indexes see them: runs of letters and digits,
-/// lowercased; everything else separates words. At most [`MAX_SEARCH_WORDS`].
+/// The words of a search text as the search indexes see them: runs of characters that are
+/// not separators, lowercased. At most [`MAX_SEARCH_WORDS`].
 ///
-/// Letters and digits by Unicode general category (L*, N*), as SQLite's `unicode61`
-/// tokenizer reads them: `char::is_alphanumeric` also counts the vowel signs of Indic and
-/// other scripts (marks), which the tokenizer splits on, so one word here became two tokens
-/// there, a phrase query that the index refuses (a 500 for `q=a\u{10a05}b`).
+/// Separators are exactly those of SQLite's `unicode61` tokenizer (its own, Unicode 6.1-era
+/// tables: punctuation, symbols, spaces, marks and controls separate; letters, digits,
+/// private-use and then-unassigned code points do not), so that each word is one token to the
+/// index. A word split differently there became a phrase, which an index without positions
+/// refuses (a 500 for `q=asc\u{19b0}\u{2d2d}`: U+19B0 is a letter today, a mark then).
 pub fn search_words(text: &str) -> Vec<String> {
     words(text).take(MAX_SEARCH_WORDS).collect()
 }
 
-/// Every word of a text as the search indexes see it: runs of letters and digits, lowercased.
+/// Every word of a text as the search indexes see it: runs of non-separators, lowercased.
+/// Lowercasing can add a separator (`İ` becomes `i` and a combining dot), so the lowercased
+/// word is split again: no word ever holds a separator.
 fn words(text: &str) -> impl Iterator<Item = String> + '_ {
-    use unicode_properties::{GeneralCategoryGroup, UnicodeGeneralCategory};
-    let token_char = |c: char| {
-        matches!(
-            c.general_category_group(),
-            GeneralCategoryGroup::Letter | GeneralCategoryGroup::Number
-        )
-    };
-    text.split(move |c: char| !token_char(c))
+    text.split(is_separator)
         .filter(|w| !w.is_empty())
-        .map(str::to_lowercase)
+        .flat_map(|w| {
+            let lower = w.to_lowercase();
+            if lower.contains(is_separator) {
+                lower
+                    .split(is_separator)
+                    .filter(|w| !w.is_empty())
+                    .map(str::to_owned)
+                    .collect()
+            } else {
+                vec![lower]
+            }
+        })
 }
 
 /// Escapes `%`, `_` and `\` for a `LIKE … ESCAPE '\'` pattern and wraps it in `%`.
@@ -186,6 +194,15 @@ mod tests {
         );
         assert!(search_words("%%% ... \"'").is_empty());
         assert_eq!(search_words(&"a ".repeat(100)).len(), MAX_SEARCH_WORDS);
+        // U+19B0 was a mark in Unicode 6.1 (a letter now): SQLite splits there.
+        assert_eq!(search_words("asc\u{19b0}\u{2d2d}"), ["asc", "\u{2d2d}"]);
+        // Lowercasing İ adds a combining dot (a token character to unicode61 too).
+        assert_eq!(search_words("xİy"), ["xi\u{307}y"]);
+        let lowered = search_words("\u{130}\u{1e9e}\u{fb03}\u{19b0}\u{2126}");
+        assert!(
+            lowered.iter().all(|w| !w.contains(is_separator)),
+            "{lowered:?}"
+        );
     }
 
     fn event() -> Event {

@@ -26,6 +26,7 @@ mod row;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
 pub mod tokens;
+mod unicode61;
 mod users;
 
 pub use cursor::{Cursor, GroupCursor};
