@@ -3,6 +3,8 @@
 //! For tests and benchmarks that drive a real server over a socket (`eventlog serve`, or
 //! `eventlog_web::serve` on a bound listener). Failures panic with what went wrong.
 
+use std::future::Future;
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use reqwest::header;
@@ -94,4 +96,26 @@ pub async fn login(
     let resp = login_response(client, base, prefix, user, password).await;
     assert_eq!(resp.status(), 303, "login of {user} failed");
     cookie_value(set_cookie(&resp, &format!("{prefix}eventlog_session")).expect("session cookie"))
+}
+
+/// Serves on a free loopback port: binds a listener (so that nothing can take the port
+/// between choosing it and serving), hands it to `serve` on a new task and returns its
+/// address. For `eventlog_web::serve(listener, app, shutdown)`.
+pub async fn serve_on_loopback<F, Fut>(serve: F) -> SocketAddr
+where
+    F: FnOnce(tokio::net::TcpListener) -> Fut,
+    Fut: Future + Send + 'static,
+    Fut::Output: Send + 'static,
+{
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind a loopback port");
+    let addr = listener.local_addr().expect("the listener's address");
+    tokio::spawn(serve(listener));
+    addr
+}
+
+/// The status of `GET url`.
+pub async fn get_status(client: &reqwest::Client, url: &str) -> reqwest::StatusCode {
+    client.get(url).send().await.expect("GET").status()
 }

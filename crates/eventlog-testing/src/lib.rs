@@ -25,15 +25,157 @@ pub mod http;
 pub mod process;
 pub mod smtp;
 
-mod db;
 mod pg_cluster;
 
-pub use db::TestDb;
 pub use pg_cluster::PgCluster;
+
+use std::time::Duration;
+
+use sqlx::Connection;
+use sqlx::postgres::PgConnection;
+use tempfile::TempDir;
 
 /// The environment variable holding the admin URL of the shared test server, set by
 /// `scripts/test` (e.g. `postgres://postgres@127.0.0.1:54321/postgres`).
 pub const POSTGRES_URL_ENV: &str = "EVENTLOG_TEST_POSTGRES_URL";
+
+/// A fresh, empty database for one test; removed again when dropped.
+#[derive(Debug)]
+pub struct TestDb {
+    url: String,
+    kind: Kind,
+}
+
+#[derive(Debug)]
+enum Kind {
+    /// Holds the temporary directory alive; removing it removes the file.
+    Sqlite(#[allow(dead_code)] TempDir),
+    Postgres {
+        admin_url: String,
+        name: String,
+    },
+}
+
+impl TestDb {
+    /// A new SQLite database file in a temporary directory (`sqlite://DIR/events.db`).
+    pub fn sqlite() -> TestDb {
+        let dir = tempfile::Builder::new()
+            .prefix("eventlog-test-")
+            .tempdir()
+            .expect("create a temporary directory for the SQLite test database");
+        let url = format!("sqlite://{}", dir.path().join("events.db").display());
+        TestDb {
+            url,
+            kind: Kind::Sqlite(dir),
+        }
+    }
+
+    /// A new database `t_<random>` on the server named by [`POSTGRES_URL_ENV`].
+    ///
+    /// # Panics
+    ///
+    /// When the variable is unset or the server cannot be reached: PostgreSQL tests must run,
+    /// so the message says to run them with `scripts/test`.
+    pub async fn postgres() -> TestDb {
+        let admin_url = admin_url(std::env::var(POSTGRES_URL_ENV).ok());
+        let name = format!("t_{}", uuid::Uuid::new_v4().simple());
+        let mut conn = admin_connection(&admin_url).await;
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .execute(&mut conn)
+            .await
+            .unwrap_or_else(|e| panic!("CREATE DATABASE {name} failed: {e}"));
+        let _ = conn.close().await;
+        TestDb {
+            url: with_database(&admin_url, &name),
+            kind: Kind::Postgres { admin_url, name },
+        }
+    }
+
+    /// A fresh database of the named backend: `"sqlite"` or `"postgres"`.
+    pub async fn backend(backend: &str) -> TestDb {
+        match backend {
+            "sqlite" => TestDb::sqlite(),
+            "postgres" => TestDb::postgres().await,
+            other => panic!("unknown backend {other:?}: expected \"sqlite\" or \"postgres\""),
+        }
+    }
+
+    /// The database URL, for `eventlog::store::open`.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if let Kind::Postgres { admin_url, name } = &self.kind {
+            // Drop may run inside a tokio runtime, where blocking on a future panics: do the
+            // async work on a thread with a runtime of its own. Best effort.
+            let (admin_url, name) = (admin_url.clone(), name.clone());
+            let _ = std::thread::spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .ok()?;
+                rt.block_on(async {
+                    let mut conn = PgConnection::connect(&admin_url).await.ok()?;
+                    let sql = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
+                    sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+                        .execute(&mut conn)
+                        .await
+                        .ok()?;
+                    conn.close().await.ok()
+                })
+            })
+            .join();
+        }
+    }
+}
+
+/// The admin URL, or a panic that says how to get one.
+fn admin_url(from_env: Option<String>) -> String {
+    match from_env {
+        Some(url) if !url.is_empty() => url,
+        _ => panic!(
+            "{POSTGRES_URL_ENV} is not set: the PostgreSQL tests need a server. \
+             Run the test suite with `scripts/test`, which starts a throwaway PostgreSQL \
+             cluster and sets it."
+        ),
+    }
+}
+
+async fn admin_connection(admin_url: &str) -> PgConnection {
+    let connect = PgConnection::connect(admin_url);
+    match tokio::time::timeout(Duration::from_secs(10), connect).await {
+        Ok(Ok(conn)) => conn,
+        Ok(Err(e)) => panic!(
+            "cannot reach the PostgreSQL test server at {POSTGRES_URL_ENV}={admin_url}: {e}. \
+             Run the test suite with `scripts/test`, which starts one."
+        ),
+        Err(_) => panic!(
+            "timed out connecting to the PostgreSQL test server at \
+             {POSTGRES_URL_ENV}={admin_url}. Run the test suite with `scripts/test`, which \
+             starts one."
+        ),
+    }
+}
+
+/// `admin_url` with its database name replaced by `name` (query parameters kept).
+fn with_database(admin_url: &str, name: &str) -> String {
+    let (base, query) = match admin_url.split_once('?') {
+        Some((b, q)) => (b, Some(q)),
+        None => (admin_url, None),
+    };
+    let authority_start = base.find("://").map_or(0, |i| i + 3);
+    let base = match base[authority_start..].find('/') {
+        Some(slash) => &base[..authority_start + slash],
+        None => base,
+    };
+    match query {
+        Some(q) => format!("{base}/{name}?{q}"),
+        None => format!("{base}/{name}"),
+    }
+}
 
 /// Runs each named `async fn` of a test file on both backends: two tests, `sqlite::NAME` and
 /// `postgres::NAME`, on a multi-threaded runtime. The PostgreSQL ones fail, never skip, when the
@@ -88,4 +230,75 @@ macro_rules! on_both_backends {
     ($($name:ident),* $(,)?) => {
         $crate::on_both_backends!(@tests url: $($name),*);
     };
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use super::*;
+
+    #[test]
+    fn database_name_replaces_the_path() {
+        assert_eq!(
+            with_database("postgres://u@h:5/postgres", "t_1"),
+            "postgres://u@h:5/t_1"
+        );
+        assert_eq!(
+            with_database("postgres://u@h:5/postgres?sslmode=disable", "t_1"),
+            "postgres://u@h:5/t_1?sslmode=disable"
+        );
+        assert_eq!(
+            with_database("postgres://u@h:5", "t_1"),
+            "postgres://u@h:5/t_1"
+        );
+    }
+
+    #[test]
+    #[should_panic(
+        expected = "EVENTLOG_TEST_POSTGRES_URL is not set: the PostgreSQL tests need a server. Run the test suite with `scripts/test`"
+    )]
+    fn without_a_server_url_postgres_tests_fail_and_say_how_to_run_them() {
+        admin_url(None);
+    }
+
+    #[tokio::test]
+    #[should_panic(
+        expected = "cannot reach the PostgreSQL test server at EVENTLOG_TEST_POSTGRES_URL=postgres://postgres@127.0.0.1:1/postgres"
+    )]
+    async fn an_unreachable_server_fails_the_test_and_says_how_to_run_it() {
+        admin_connection("postgres://postgres@127.0.0.1:1/postgres").await;
+    }
+
+    #[tokio::test]
+    async fn a_test_database_is_created_and_dropped() {
+        let db = TestDb::postgres().await;
+        let name = db.url().rsplit('/').next().expect("a path").to_owned();
+        let admin = std::env::var(POSTGRES_URL_ENV).expect("set, or postgres() panicked");
+        let exists = |name: String| {
+            let admin = admin.clone();
+            async move {
+                let mut c = PgConnection::connect(&admin).await.expect("connect");
+                sqlx::query_scalar::<_, bool>(
+                    "SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)",
+                )
+                .bind(name)
+                .fetch_one(&mut c)
+                .await
+                .expect("query")
+            }
+        };
+        assert!(exists(name.clone()).await);
+        drop(db);
+        assert!(!exists(name).await, "dropping a TestDb drops its database");
+    }
+
+    #[test]
+    fn a_sqlite_database_is_a_file_that_goes_away() {
+        let db = TestDb::sqlite();
+        let path = PathBuf::from(db.url().trim_start_matches("sqlite://"));
+        std::fs::write(&path, b"x").expect("the directory exists");
+        drop(db);
+        assert!(!path.exists());
+    }
 }

@@ -9,6 +9,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+#[allow(unused_imports)] // Each test file uses a part.
 pub use eventlog_testing::http::{cookie_value, form, login, login_response, set_cookie};
 
 /// A running `eventlog serve`; killed when dropped.

@@ -192,7 +192,7 @@ impl PostgresStore {
         let results = Self::insert_events(&mut tx, events, &gids).await?;
         if mail == Mail::Queue {
             // The mails of the new events, in the same transaction (the durable mail outbox).
-            PostgresStore::enqueue_mail(&mut *tx, events, &results).await?;
+            PostgresStore::enqueue_mail(&mut tx, events, &results).await?;
         }
         Self::uncount_duplicates(&mut tx, events, &results, &gids).await?;
         tx.commit().await?;
