@@ -77,10 +77,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let url =
         std::env::var("EVENTLOG_DATABASE_URL").unwrap_or_else(|_| "sqlite://eventlog.db".into());
 
-    // Recording: the batching writer. Reading: the admin, on its own store handle.
+    // Recording: the batching writer. Reading: the admin, on the log's own store (one
+    // connection pool for both).
     let log = EventLog::open(&url).await?;
-    let store = eventlog::store::open(&url).await?;
-    let admin = eventlog_web::AppState::builder(store, log.event_types().clone())
+    let admin = eventlog_web::AppState::builder_from_log(&log)
         .host_auth(Arc::new(StaffOnly))
         .build();
 

@@ -4,18 +4,26 @@
 //!
 //! # Usage
 //!
+//! An application that records events with an [`EventLog`](eventlog::EventLog) builds the
+//! admin's state from it, so both share one connection pool:
+//!
 //! ```no_run
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
 //! use eventlog_web::{AppState, app};
 //!
-//! let store = eventlog::store::open("sqlite://events.db").await?;
-//! let state = AppState::new(store, eventlog::EventTypes::default());
+//! let log = eventlog::EventLog::open("sqlite://events.db").await?;
+//! let state = AppState::from_log(&log);
 //! // Standalone: `app(state)`; inside an application, under a prefix:
 //! let router = axum::Router::new().nest("/admin/eventlog", app(state));
 //! let listener = tokio::net::TcpListener::bind("127.0.0.1:8000").await?;
 //! eventlog_web::serve(listener, router, std::future::pending()).await?;
+//! // After the server has stopped: store what is still queued.
+//! log.close().await?;
 //! # Ok(()) }
 //! ```
+//!
+//! Without an `EventLog` (only reading the log), open the store yourself:
+//! `AppState::new(eventlog::store::open(url).await?, types)`.
 //!
 //! Links, redirects, cookie paths and assets follow the prefix axum's nesting strips, so no
 //! configuration is needed for it.
@@ -76,6 +84,9 @@ struct Inner {
     live_tail: Arc<admin::live::LiveTail>,
     /// Secret behind the CSRF tokens of host-authenticated users.
     csrf_secret: String,
+    /// The event log whose store this state shares ([`AppState::from_log`]): kept open, since
+    /// its writer thread runs the pool's connections.
+    _log: Option<eventlog::EventLog>,
     /// `/static/types.css`, built from `types` once.
     types_css: String,
     /// A distinct chart colour per configured type, built from `types` once.
@@ -110,6 +121,7 @@ pub struct AppStateBuilder {
     api_observer: Option<Arc<dyn eventlog::CommitObserver>>,
     host_auth: Option<Arc<dyn auth::host::HostAuth>>,
     proxy_auth: Option<eventlog::config::ProxyAuthConfig>,
+    log: Option<eventlog::EventLog>,
 }
 
 impl AppStateBuilder {
@@ -246,6 +258,7 @@ impl AppStateBuilder {
                     proxy
                 }),
                 csrf_secret: auth::random_token(),
+                _log: self.log,
                 types_css: admin::assets::build_types_css(&self.types, &chart_colors),
                 chart_colors,
             }),
@@ -257,6 +270,22 @@ impl AppState {
     /// State over a store, showing types as configured, with default settings.
     pub fn new(store: Arc<dyn Backend>, types: EventTypes) -> Self {
         AppState::builder(store, types).build()
+    }
+
+    /// State over the store of an [`EventLog`](eventlog::EventLog), showing its types, with
+    /// default settings: recording and the admin share one connection pool.
+    pub fn from_log(log: &eventlog::EventLog) -> Self {
+        AppState::builder_from_log(log).build()
+    }
+
+    /// Starts a state over the store of `log` (one connection pool for recording and the
+    /// admin), showing `log`'s event types, with settings of its own. The state keeps the
+    /// log's writer running while it exists; call [`EventLog::close`](eventlog::EventLog::close)
+    /// only after the server has stopped, since closing the log closes the shared pool.
+    pub fn builder_from_log(log: &eventlog::EventLog) -> AppStateBuilder {
+        let mut builder = AppState::builder(log.store(), log.event_types().clone());
+        builder.log = Some(log.clone());
+        builder
     }
 
     /// Starts a state with settings of its own.
@@ -276,6 +305,7 @@ impl AppState {
             api_observer: None,
             host_auth: None,
             proxy_auth: None,
+            log: None,
         }
     }
 

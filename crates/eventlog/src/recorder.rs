@@ -32,6 +32,9 @@ pub struct EventLog {
 struct Inner {
     types: EventTypes,
     writer: WriterHandle,
+    /// The writer's store, set by the writer once it has connected (before `open` returns):
+    /// shared with whoever else needs the database (the admin), so a process has one pool.
+    store: StoreSlot,
     /// The mail sender, started once the writer has migrated the store (two connections
     /// migrating one SQLite file at once would collide).
     #[cfg(feature = "mail")]
@@ -163,11 +166,14 @@ impl EventLogBuilder {
         };
         let (ready_tx, ready_rx) = flume::bounded(1);
         let url = self.url.clone();
+        let slot = StoreSlot::default();
+        let writer_slot = slot.clone();
         let writer = writer::spawn(
             self.writer,
             observer,
             move || async move {
                 let backend = store::open(&url).await?;
+                let _ = writer_slot.set(backend.clone());
                 let store: Arc<dyn store::Store> = backend;
                 Ok(store)
             },
@@ -181,6 +187,7 @@ impl EventLogBuilder {
             inner: Arc::new(Inner {
                 types: self.types,
                 writer,
+                store: slot,
                 #[cfg(feature = "mail")]
                 mailer: std::sync::OnceLock::new(),
             }),
@@ -232,6 +239,9 @@ impl EventLogBuilder {
     }
 }
 
+/// Where the writer puts its store once connected.
+type StoreSlot = Arc<std::sync::OnceLock<Arc<dyn store::Backend>>>;
+
 /// Told once the writer has connected (and migrated) or failed to.
 type WriterReady = flume::Receiver<Result<(), Error>>;
 
@@ -258,6 +268,22 @@ impl CommitObserver for MailWake {
 }
 
 impl EventLog {
+    /// The store the writer records into: its connection pool, shared. An application that
+    /// also reads the log, or embeds the admin (`eventlog_web::AppState::from_log`), uses
+    /// this instead of opening the database a second time.
+    ///
+    /// The pool lives on the writer's thread: [`EventLog::close`] (or dropping the last
+    /// handle) closes it for every user, so close the log after whatever else uses its
+    /// store has stopped.
+    pub fn store(&self) -> Arc<dyn store::Backend> {
+        self.inner
+            .store
+            .get()
+            .cloned()
+            // The writer sets it before it reports ready, and `open` returns only after that.
+            .expect("the writer sets its store before the log is opened")
+    }
+
     /// A builder for the log stored at `database_url` (`sqlite://PATH` or `postgres://…`).
     pub fn builder(database_url: impl Into<String>) -> EventLogBuilder {
         EventLogBuilder {

@@ -205,8 +205,11 @@ impl Worker {
         let mut batch: Vec<NewEvent> = Vec::with_capacity(self.config.batch_size);
         let mut acks: Vec<flume::Sender<()>> = Vec::new();
         let receiver = self.receiver.clone();
-        // Ends when every sender is gone and the queue is empty.
-        while let Ok(first) = receiver.recv() {
+        // Ends when every sender is gone and the queue is empty. Waiting inside the runtime
+        // (not a blocking recv beside it) keeps its I/O driver running while idle: the store's
+        // pool is shared (`EventLog::store`, the admin), and PostgreSQL connections this
+        // runtime opened only make progress, whoever uses them, while it is driven.
+        while let Ok(first) = runtime.block_on(receiver.recv_async()) {
             ::metrics::gauge!(crate::metrics::QUEUE_DEPTH, "source" => "writer")
                 .set(receiver.len() as f64 + 1.0);
             // drain() takes everything queued under one lock: far less contention with the
@@ -279,7 +282,9 @@ impl Worker {
                         retry_in_ms = backoff.as_millis() as u64,
                         "eventlog: storing events failed; retrying"
                     );
-                    std::thread::sleep(backoff);
+                    // In the runtime, for the same reason as the wait for events (the timer is made
+                    // inside it: outside, it finds no runtime).
+                    runtime.block_on(async { tokio::time::sleep(backoff).await });
                     backoff = (backoff * 2).min(max_backoff);
                 }
                 Err(e) => {
