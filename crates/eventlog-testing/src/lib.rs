@@ -29,6 +29,7 @@ mod pg_cluster;
 
 pub use pg_cluster::PgCluster;
 
+use std::path::Path;
 use std::time::Duration;
 
 use sqlx::Connection;
