@@ -9,6 +9,7 @@
 //!   bench creates and drops a database of its own; without it, `EVENTLOG_TEST_POSTGRES_URL`
 //!   is used the same way; without either, PostgreSQL is skipped (and says so).
 //! - `EVENTLOG_BENCH_BACKENDS=sqlite` or `=postgres`: run one backend only.
+//! - `EVENTLOG_BENCH_SQLITE=PATH`: keep the SQLite database in this file (replaced).
 //! - `EVENTLOG_BENCH_JSONL=PATH`: also write the dataset as JSON Lines, for timing
 //!   `eventlog import PATH` on its own.
 //!
@@ -246,7 +247,17 @@ fn main() {
     let only = std::env::var("EVENTLOG_BENCH_BACKENDS").unwrap_or_default();
     let run = |backend: &str| only.is_empty() || only.split(',').any(|b| b.trim() == backend);
     let dir = tempfile::tempdir().expect("temp dir");
-    let sqlite = format!("sqlite://{}", dir.path().join("dataset.db").display());
+    // EVENTLOG_BENCH_SQLITE=PATH keeps the SQLite database there (replaced if it exists).
+    let path = match std::env::var("EVENTLOG_BENCH_SQLITE") {
+        Ok(p) => {
+            for suffix in ["", "-wal", "-shm"] {
+                let _ = std::fs::remove_file(format!("{p}{suffix}"));
+            }
+            std::path::PathBuf::from(p)
+        }
+        Err(_) => dir.path().join("dataset.db"),
+    };
+    let sqlite = format!("sqlite://{}", path.display());
     runtime.block_on(async {
         if !run("sqlite") {
             return;
