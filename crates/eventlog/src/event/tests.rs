@@ -57,8 +57,7 @@ fn group_names_are_1_to_40_characters() {
         GroupId::named(""),
         Err(ValidationError::GroupLength { len: 0, .. })
     ));
-    let from_json: Result<GroupId, _> =
-        serde_json::from_str(&format!("\"{}\"", "y".repeat(41)));
+    let from_json: Result<GroupId, _> = serde_json::from_str(&format!("\"{}\"", "y".repeat(41)));
     assert!(
         from_json
             .unwrap_err()
