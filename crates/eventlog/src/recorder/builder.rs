@@ -131,11 +131,7 @@ impl EventLogBuilder {
     /// configured.
     pub async fn open(self) -> Result<EventLog, Error> {
         let (log, ready, mail) = self.start()?;
-        match ready.recv_async().await {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => return Err(e),
-            Err(_) => return Err(Error::Closed),
-        }
+        writer_started(ready.recv_async().await)?;
         #[cfg(feature = "mail")]
         if let Some((url, config, wake)) = mail {
             let sender =
@@ -150,11 +146,7 @@ impl EventLogBuilder {
     /// [`EventLogBuilder::open`] for code without an async runtime.
     pub fn open_blocking(self) -> Result<EventLog, Error> {
         let (log, ready, mail) = self.start()?;
-        match ready.recv() {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => return Err(e),
-            Err(_) => return Err(Error::Closed),
-        }
+        writer_started(ready.recv())?;
         #[cfg(feature = "mail")]
         if let Some((url, config, wake)) = mail {
             let sender =
@@ -165,6 +157,12 @@ impl EventLogBuilder {
         let _: Option<()> = mail;
         Ok(log)
     }
+}
+
+/// What the writer reported once started: its own error (it could not connect or migrate),
+/// or [`Error::Closed`] when it ended without a word.
+fn writer_started(report: Result<Result<(), Error>, flume::RecvError>) -> Result<(), Error> {
+    report.unwrap_or(Err(Error::Closed))
 }
 
 /// Where the writer puts its store once connected.
