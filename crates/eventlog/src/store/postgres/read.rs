@@ -28,6 +28,58 @@ pub(super) fn row_to_event(row: &PgRow) -> Result<Event, StoreError> {
 }
 
 pub(super) fn push_filter(qb: &mut QueryBuilder<Postgres>, f: &EventFilter) {
+    push_filter_planned(qb, f, None);
+}
+
+/// How a listing reads the matches of a search, chosen by [`plan_search`].
+#[derive(Debug, Clone)]
+pub(super) enum Planned {
+    /// Fewer than [`FREQUENT_MATCHES`]: their ids, read once by the plan.
+    Ids(Vec<i64>),
+    /// At least as many: each row met along the listing's index is tested (its words
+    /// computed again, its group looked up in the matching groups), so the walk stops after
+    /// a page. Driving the query by the matches would fetch and sort all of them, and on a
+    /// partitioned table the planner may even pick a nested loop over them per row (30 s for
+    /// a word in 900,000 events).
+    Frequent(String),
+}
+
+/// From this many matching events on, a listing tests rows along its index instead of
+/// fetching every match.
+const FREQUENT_MATCHES: i64 = 5_000;
+
+/// Reads the ids of a search's matches, up to [`FREQUENT_MATCHES`], in one statement.
+pub(super) async fn plan_search(
+    pool: &sqlx::PgPool,
+    text: &str,
+) -> Result<Option<Planned>, StoreError> {
+    let Some(query) = ts_query(text) else {
+        return Ok(None);
+    };
+    let (matches, ids): (i64, Option<Vec<i64>>) = sqlx::query_as(
+        "SELECT count(*), array_agg(id) FROM (SELECT id FROM events WHERE \
+         eventlog_words(message || ' ' || coalesce(initiator, '')) @@ to_tsquery('simple', $1) \
+         UNION ALL SELECT e.id FROM events e WHERE e.gid IN (SELECT gid FROM event_groups \
+         WHERE eventlog_words(group_id) @@ to_tsquery('simple', $1)) LIMIT $2) AS m",
+    )
+    .bind(&query)
+    .bind(FREQUENT_MATCHES)
+    .fetch_one(pool)
+    .await?;
+    Ok(Some(if matches < FREQUENT_MATCHES {
+        Planned::Ids(ids.unwrap_or_default())
+    } else {
+        Planned::Frequent(query)
+    }))
+}
+
+/// [`push_filter`] with a search planned by [`plan_search`] (`None`: the matches drive the
+/// query).
+pub(super) fn push_filter_planned(
+    qb: &mut QueryBuilder<Postgres>,
+    f: &EventFilter,
+    planned: Option<&Planned>,
+) {
     qb.push(" WHERE TRUE");
     if !f.types.is_empty() {
         qb.push(" AND event_type = ANY(")
@@ -44,8 +96,26 @@ pub(super) fn push_filter(qb: &mut QueryBuilder<Postgres>, f: &EventFilter) {
         // Word prefixes in the GIN indexes: the events whose message or initiator has them,
         // and the events of the groups whose id has them. The expressions are the indexed
         // ones, word for word, or the indexes are not used.
-        match ts_query(text) {
-            Some(query) => {
+        match (planned, ts_query(text)) {
+            (Some(Planned::Ids(ids)), _) => {
+                qb.push(" AND id = ANY(").push_bind(ids.clone()).push(")");
+            }
+            (Some(Planned::Frequent(query)), _) => {
+                // `IS TRUE` keeps the planner from turning either test into an index scan
+                // or a join: they are tested on the rows the listing's index yields.
+                qb.push(
+                    " AND ((eventlog_words(message || ' ' || coalesce(initiator, '')) \
+                     @@ to_tsquery('simple', ",
+                )
+                .push_bind(query.clone())
+                .push(
+                    ")) IS TRUE OR (gid IN (SELECT gid FROM event_groups \
+                     WHERE eventlog_words(group_id) @@ to_tsquery('simple', ",
+                )
+                .push_bind(query.clone())
+                .push("))) IS TRUE)");
+            }
+            (None, Some(query)) => {
                 qb.push(
                     " AND id IN (SELECT id FROM events WHERE \
                      eventlog_words(message || ' ' || coalesce(initiator, '')) \
@@ -60,7 +130,7 @@ pub(super) fn push_filter(qb: &mut QueryBuilder<Postgres>, f: &EventFilter) {
                 .push(")))");
             }
             // No letters or digits: no word to find.
-            None => {
+            (None, None) => {
                 qb.push(" AND FALSE");
             }
         }

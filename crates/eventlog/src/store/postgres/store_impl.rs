@@ -7,7 +7,8 @@ use uuid::Uuid;
 
 use super::PostgresStore;
 use super::read::{
-    EVENT_COLUMNS, GROUP_COLUMNS, limit_param, push_filter, row_to_event, row_to_group,
+    EVENT_COLUMNS, GROUP_COLUMNS, limit_param, plan_search, push_filter, push_filter_planned,
+    row_to_event, row_to_group,
 };
 use crate::error::StoreError;
 use crate::event::{Event, NewEvent};
@@ -97,8 +98,12 @@ impl Store for PostgresStore {
         after: Option<&Cursor>,
         limit: usize,
     ) -> Result<Page<Event, Cursor>, StoreError> {
+        let planned = match filter.text.as_deref().filter(|t| !t.is_empty()) {
+            Some(text) => plan_search(&self.pool, text).await?,
+            None => None,
+        };
         let mut qb = QueryBuilder::<Postgres>::new(format!("SELECT {EVENT_COLUMNS} FROM events"));
-        push_filter(&mut qb, filter);
+        push_filter_planned(&mut qb, filter, planned.as_ref());
         let (cmp, dir) = match order {
             Order::Desc => ("<", "DESC"),
             Order::Asc => (">", "ASC"),
