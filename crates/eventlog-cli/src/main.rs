@@ -70,6 +70,9 @@ enum Command {
     Import(commands::import::Args),
     /// Delete events older than a given age.
     Purge(commands::purge::Args),
+    /// PostgreSQL: partition the events table by time (moving the rows in batches while
+    /// servers keep running), or set the interval of new partitions.
+    Partition(commands::partition::Args),
     /// The e-mail outbox: `mail status` shows what is queued, sent, retried, given up.
     Mail(commands::mail::Args),
 }
@@ -90,6 +93,7 @@ async fn main() -> ExitCode {
         Command::Export(args) => commands::export::run(&ctx, args).await,
         Command::Import(args) => commands::import::run(&ctx, args).await,
         Command::Purge(args) => commands::purge::run(&ctx, args).await,
+        Command::Partition(args) => commands::partition::run(&ctx, args).await,
         Command::Mail(args) => commands::mail::run(&ctx, args).await,
     };
     match result {

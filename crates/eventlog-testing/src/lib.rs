@@ -105,6 +105,42 @@ impl TestDb {
     pub fn url(&self) -> &str {
         &self.url
     }
+
+    /// Migrates this PostgreSQL database only through migration `version` and stores one
+    /// event (group `seed`) the way that schema did: a database an older release left, which
+    /// later migrations must not rebuild (0011 partitions empty databases only).
+    pub async fn postgres_as_of(&self, version: i64) {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../eventlog/migrations/postgres");
+        let mut migrator = sqlx::migrate::Migrator::new(dir)
+            .await
+            .expect("read the PostgreSQL migrations");
+        let older: Vec<_> = migrator
+            .migrations
+            .iter()
+            .filter(|m| m.version <= version)
+            .cloned()
+            .collect();
+        migrator.migrations = older.into();
+        let mut conn = PgConnection::connect(&self.url)
+            .await
+            .expect("connect to the test database");
+        migrator
+            .run(&mut conn)
+            .await
+            .unwrap_or_else(|e| panic!("migrating through {version} failed: {e}"));
+        sqlx::raw_sql(
+            "INSERT INTO event_groups (group_id, first_at, last_at, event_count) \
+             VALUES ('seed', now(), now(), 1); \
+             INSERT INTO event_group_types VALUES ('seed', 'info', 1); \
+             INSERT INTO events (ts, gid, uuid, event_type, message) \
+             SELECT now(), gid, gen_random_uuid(), 'info', 'stored by an older release' \
+             FROM event_groups",
+        )
+        .execute(&mut conn)
+        .await
+        .expect("store the seed event");
+        let _ = conn.close().await;
+    }
 }
 
 impl Drop for TestDb {

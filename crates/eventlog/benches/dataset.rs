@@ -9,6 +9,7 @@
 //!   bench creates and drops a database of its own; without it, `EVENTLOG_TEST_POSTGRES_URL`
 //!   is used the same way; without either, PostgreSQL is skipped (and says so).
 //! - `EVENTLOG_BENCH_BACKENDS=sqlite` or `=postgres`: run one backend only.
+//! - `EVENTLOG_BENCH_SQLITE=PATH`: keep the SQLite database in this file (replaced).
 //! - `EVENTLOG_BENCH_JSONL=PATH`: also write the dataset as JSON Lines, for timing
 //!   `eventlog import PATH` on its own.
 //!
@@ -23,150 +24,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::{TimeDelta, Utc};
+use eventlog::Event;
 use eventlog::store::{self, Backend, EventFilter, Order};
-use eventlog::{Event, GroupId, NewEvent};
-use serde_json::json;
 use sqlx::Row;
 
-/// The named group of 5,000 events.
-const BIG_GROUP: &str = "nightly-reindex";
-const BIG_GROUP_EVENTS: usize = 5_000;
-const BATCH: usize = 5_000;
+mod shape;
 
-/// A small deterministic generator (splitmix64): the same dataset on every run.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-    fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
-        items[self.below(items.len() as u64) as usize]
-    }
-}
-
-const VERBS: &[&str] = &[
-    "Created",
-    "Updated",
-    "Shipped",
-    "Cancelled",
-    "Refunded",
-    "Exported",
-    "Imported",
-    "Synced",
-];
-const THINGS: &[&str] = &[
-    "order", "invoice", "customer", "shipment", "payment", "report", "account", "ticket",
-];
-const CHANNELS: &[&str] = &["web", "api", "batch", "mobile", "admin", "partner"];
-const TYPES: &[&str] = &[
-    "info", "info", "info", "info", "info", "info", "info", "info", "info", "info", "info", "info",
-    "info", "info", "info", "info", "warning", "warning", "error", "debug",
-];
-
-/// All events of the dataset, in time order, in batches.
-struct Dataset {
-    rng: Rng,
-    total: usize,
-    made: usize,
-    start: chrono::DateTime<Utc>,
-    step: TimeDelta,
-    big: GroupId,
-    big_every: usize,
-    group: GroupId,
-    in_group: usize,
-    /// Group ids handed out, for the searches.
-    pub sample_group: Option<String>,
-}
-
-impl Dataset {
-    fn new(total: usize) -> Self {
-        Self::starting(
-            total,
-            42,
-            Utc::now() - TimeDelta::days(30),
-            TimeDelta::days(30),
-        )
-    }
-
-    /// `total` events from `start` over `span`, from generator seed `seed`.
-    fn starting(total: usize, seed: u64, start: chrono::DateTime<Utc>, span: TimeDelta) -> Self {
-        Dataset {
-            rng: Rng(seed),
-            total,
-            made: 0,
-            start,
-            step: span / total.max(1) as i32,
-            big: GroupId::named(BIG_GROUP).expect("valid name"),
-            big_every: (total / BIG_GROUP_EVENTS).max(1),
-            group: GroupId::random(),
-            in_group: 0,
-            sample_group: None,
-        }
-    }
-
-    fn event(&mut self) -> NewEvent {
-        let i = self.made;
-        self.made += 1;
-        let rng = &mut self.rng;
-        let group = if i.is_multiple_of(self.big_every) && i / self.big_every < BIG_GROUP_EVENTS {
-            self.big.clone()
-        } else {
-            if self.in_group == 20 {
-                self.group = GroupId::random();
-                self.in_group = 0;
-            }
-            self.in_group += 1;
-            if i >= self.total / 2 && self.sample_group.is_none() {
-                self.sample_group = Some(self.group.as_str().to_owned());
-            }
-            self.group.clone()
-        };
-        let n = rng.below(1_000_000);
-        let message = if rng.below(100) < 3 {
-            format!(
-                "Gateway timeout after {} ms calling {} service for {} {n}",
-                rng.below(30_000),
-                rng.pick(CHANNELS),
-                rng.pick(THINGS)
-            )
-        } else if i % 100_000 == 7 {
-            format!(
-                "Unusual quokka sighting reported by the {} team",
-                rng.pick(CHANNELS)
-            )
-        } else {
-            format!(
-                "{} {} {n} via {} in {} ms for region eu-west-{}",
-                rng.pick(VERBS),
-                rng.pick(THINGS),
-                rng.pick(CHANNELS),
-                rng.below(2_000),
-                rng.below(4)
-            )
-        };
-        let mut e = NewEvent::new(rng.pick(TYPES), group, message);
-        e.timestamp = self.start + self.step * i as i32;
-        e.initiator = Some(format!("user:{}", rng.below(50_000)));
-        if rng.below(10) < 4 {
-            e.data =
-                Some(json!({"id": n, "amount": rng.below(100_000) as f64 / 100.0, "ok": true}));
-        }
-        e
-    }
-
-    fn batch(&mut self) -> Vec<NewEvent> {
-        let n = BATCH.min(self.total - self.made);
-        (0..n).map(|_| self.event()).collect()
-    }
-}
+use shape::{BATCH, BIG_GROUP, Dataset};
 
 fn mib(bytes: i64) -> String {
     format!("{:.1} MiB", bytes as f64 / (1024.0 * 1024.0))
@@ -383,7 +247,17 @@ fn main() {
     let only = std::env::var("EVENTLOG_BENCH_BACKENDS").unwrap_or_default();
     let run = |backend: &str| only.is_empty() || only.split(',').any(|b| b.trim() == backend);
     let dir = tempfile::tempdir().expect("temp dir");
-    let sqlite = format!("sqlite://{}", dir.path().join("dataset.db").display());
+    // EVENTLOG_BENCH_SQLITE=PATH keeps the SQLite database there (replaced if it exists).
+    let path = match std::env::var("EVENTLOG_BENCH_SQLITE") {
+        Ok(p) => {
+            for suffix in ["", "-wal", "-shm"] {
+                let _ = std::fs::remove_file(format!("{p}{suffix}"));
+            }
+            std::path::PathBuf::from(p)
+        }
+        Err(_) => dir.path().join("dataset.db"),
+    };
+    let sqlite = format!("sqlite://{}", path.display());
     runtime.block_on(async {
         if !run("sqlite") {
             return;

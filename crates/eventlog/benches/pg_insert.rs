@@ -111,16 +111,9 @@ async fn via_copy(pool: &PgPool, all: &[NewEvent], batch: usize) -> f64 {
             .unwrap();
         copy.send(text.into_bytes()).await.unwrap();
         copy.finish().await.unwrap();
-        let rows: Vec<(i64, uuid::Uuid)> = sqlx::query_as(
-            "INSERT INTO events (uuid, event_type, group_id, ts, message, data, initiator, \
-             send_mail) SELECT uuid, event_type, group_id, ts, message, data, initiator, \
-             send_mail FROM staging ORDER BY ord ON CONFLICT (uuid) DO NOTHING RETURNING id, uuid",
-        )
-        .fetch_all(&mut *tx)
-        .await
-        .unwrap();
-        assert_eq!(rows.len(), chunk.len());
-        // The group summaries, exactly as the store maintains them.
+        // The group summaries, exactly as the store maintains them; they number the groups
+        // (`gid`), which the events name. Then the store's insert: uuids claimed in
+        // `event_uuids` (idempotency), the claimed events into `events`.
         sqlx::raw_sql(
             "INSERT INTO event_groups (group_id, first_at, last_at, event_count) \
              SELECT group_id, min(ts), max(ts), count(*) FROM staging GROUP BY group_id \
@@ -136,6 +129,22 @@ async fn via_copy(pool: &PgPool, all: &[NewEvent], batch: usize) -> f64 {
         .execute(&mut *tx)
         .await
         .unwrap();
+        let rows: Vec<(i64, uuid::Uuid)> = sqlx::query_as(
+            "WITH x AS MATERIALIZED (SELECT nextval(pg_get_serial_sequence('events', 'id')) \
+             AS id, s.uuid, s.event_type, g.gid, s.ts, s.message, s.data, s.initiator, \
+             s.send_mail FROM staging s JOIN event_groups g USING (group_id) ORDER BY s.ord), \
+             k AS (INSERT INTO event_uuids (uuid, id, ts) SELECT uuid, id, ts FROM x \
+             ORDER BY uuid, id ON CONFLICT (uuid) DO NOTHING RETURNING id), \
+             e AS (INSERT INTO events (id, uuid, event_type, gid, ts, message, data, \
+             initiator, send_mail) OVERRIDING SYSTEM VALUE SELECT x.id, x.uuid, \
+             x.event_type, x.gid, x.ts, x.message, x.data, x.initiator, x.send_mail \
+             FROM x JOIN k ON k.id = x.id ORDER BY x.id RETURNING id, uuid) \
+             SELECT id, uuid FROM e",
+        )
+        .fetch_all(&mut *tx)
+        .await
+        .unwrap();
+        assert_eq!(rows.len(), chunk.len());
         tx.commit().await.unwrap();
     }
     all.len() as f64 / start.elapsed().as_secs_f64()

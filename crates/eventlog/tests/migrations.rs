@@ -122,8 +122,82 @@ async fn postgres_database_at_0007_is_carried_forward() {
         .unwrap();
     let (_dir, migrator) = old_migrator("postgres").await;
     migrator.run(old.pool()).await.unwrap();
-    old.insert_batch(&events()).await.unwrap();
+    // Written as the 0007 schema's store wrote them: the current insert path needs the
+    // uuid table of migration 0011.
+    let events = events();
+    let gids: Vec<i64> = sqlx::query_scalar(
+        "INSERT INTO event_groups (group_id, first_at, last_at, event_count) \
+         SELECT g, min(ts), max(ts), count(*) FROM UNNEST($1::text[], $2::timestamptz[]) \
+         x(g, ts) GROUP BY g RETURNING gid",
+    )
+    .bind(
+        events
+            .iter()
+            .map(|e| e.group.to_string())
+            .collect::<Vec<_>>(),
+    )
+    .bind(events.iter().map(|e| e.timestamp).collect::<Vec<_>>())
+    .fetch_all(old.pool())
+    .await
+    .unwrap();
+    assert_eq!(gids.len(), 15);
+    sqlx::query(
+        "INSERT INTO event_group_types (group_id, event_type, event_count) \
+         SELECT g, t, count(*) FROM UNNEST($1::text[], $2::text[]) x(g, t) GROUP BY g, t",
+    )
+    .bind(
+        events
+            .iter()
+            .map(|e| e.group.to_string())
+            .collect::<Vec<_>>(),
+    )
+    .bind(
+        events
+            .iter()
+            .map(|e| e.event_type.clone())
+            .collect::<Vec<_>>(),
+    )
+    .execute(old.pool())
+    .await
+    .unwrap();
+    sqlx::query(
+        "INSERT INTO events (uuid, event_type, gid, ts, message, initiator) \
+         SELECT u, t, (SELECT gid FROM event_groups WHERE group_id = g), ts, m, i \
+         FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::timestamptz[], $5::text[], \
+         $6::text[]) WITH ORDINALITY x(u, t, g, ts, m, i, ord) ORDER BY ord",
+    )
+    .bind(events.iter().map(|e| e.uuid).collect::<Vec<_>>())
+    .bind(
+        events
+            .iter()
+            .map(|e| e.event_type.clone())
+            .collect::<Vec<_>>(),
+    )
+    .bind(
+        events
+            .iter()
+            .map(|e| e.group.to_string())
+            .collect::<Vec<_>>(),
+    )
+    .bind(events.iter().map(|e| e.timestamp).collect::<Vec<_>>())
+    .bind(events.iter().map(|e| e.message.clone()).collect::<Vec<_>>())
+    .bind(
+        events
+            .iter()
+            .map(|e| e.initiator.clone())
+            .collect::<Vec<_>>(),
+    )
+    .execute(old.pool())
+    .await
+    .unwrap();
     old.pool().close().await;
     let store = store::open(db.url()).await.unwrap();
     check_upgraded(store.as_ref()).await;
+    // The upgrade recorded the stored uuids (0011): sending them again stores nothing.
+    let again = store.insert_batch(&events).await.unwrap();
+    assert!(again.iter().all(|i| !i.created));
+    assert_eq!(
+        store.count(&EventFilter::default()).await.unwrap(),
+        events.len() as u64 + 1
+    );
 }

@@ -29,6 +29,7 @@ eventlog_testing::on_both_backends!(
     filter_by_text_ignores_case,
     search_is_current_right_after_insert_and_delete,
     search_matches_word_prefixes,
+    search_pages_a_frequent_word_and_a_word_others_start_with,
     search_finds_group_ids_and_their_prefix,
     filter_by_group_and_initiator,
     filter_by_data_values,
@@ -452,6 +453,89 @@ async fn search_matches_word_prefixes(db: TestDb) {
 }
 
 /// A random group id is one word: its full text and its 8-character prefix both find it.
+/// Enough matches that SQLite reads a frequent word along the time index (5,000 or more), and
+/// words that are whole (`timeout`) or start longer words (`user`, `users`): every page, both
+/// orders, is what the in-memory filter selects.
+async fn search_pages_a_frequent_word_and_a_word_others_start_with(db: TestDb) {
+    let store = open(&db).await;
+    let mut all = Vec::new();
+    for i in 0..11_000 {
+        let msg = if i % 2 == 0 {
+            format!("Gateway timeout {i}")
+        } else {
+            format!("ok {i}")
+        };
+        let mut e = ev("info", "g", &msg, i);
+        e.initiator = Some(format!("user:{i}"));
+        all.push(e);
+    }
+    all.push(ev("info", "g", "users report", 20_000));
+    for batch in all.chunks(3_000) {
+        store.insert_batch(batch).await.unwrap();
+    }
+    let stored = store
+        .list(&EventFilter::default(), Order::Asc, None, 20_000)
+        .await
+        .unwrap()
+        .items;
+    assert_eq!(stored.len(), 11_001);
+    for text in [
+        "timeout",
+        "TIMEOUT 10",
+        "user:4242",
+        "user",
+        "users",
+        "ok 1099",
+    ] {
+        let filter = EventFilter {
+            text: Some(text.into()),
+            ..Default::default()
+        };
+        for order in [Order::Desc, Order::Asc] {
+            let mut want: Vec<i64> = stored
+                .iter()
+                .filter(|e| filter.matches(e))
+                .map(|e| e.id)
+                .collect();
+            if order == Order::Desc {
+                want.reverse();
+            }
+            let mut got = Vec::new();
+            let mut after = None;
+            // Three pages of 100 (or all there is).
+            for _ in 0..3 {
+                let page = store
+                    .list(&filter, order, after.as_ref(), 100)
+                    .await
+                    .unwrap();
+                got.extend(page.items.iter().map(|e| e.id));
+                after = page.next;
+                if after.is_none() {
+                    break;
+                }
+            }
+            want.truncate(300);
+            assert_eq!(got, want, "{text:?} {order:?}");
+        }
+    }
+    let first = |text: &str| EventFilter {
+        text: Some(text.into()),
+        ..Default::default()
+    };
+    let newest = store
+        .list(&first("user"), Order::Desc, None, 1)
+        .await
+        .unwrap();
+    assert_eq!(
+        newest.items[0].message, "users report",
+        "`user` starts `users`"
+    );
+    assert_eq!(
+        messages(&*store, &first("user:4242")).await,
+        ["Gateway timeout 4242"]
+    );
+}
+
 async fn search_finds_group_ids_and_their_prefix(db: TestDb) {
     let store = open(&db).await;
     let group = GroupId::random();

@@ -7,6 +7,7 @@ pub mod import_django;
 pub mod log;
 pub mod mail;
 pub mod migrate;
+pub mod partition;
 pub mod purge;
 pub mod serve;
 pub mod tail;

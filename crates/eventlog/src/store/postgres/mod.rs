@@ -10,6 +10,8 @@
 //! and the row mapping, `store_impl` the [`crate::store::Store`] methods built from them.
 
 use std::str::FromStr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 
@@ -18,12 +20,14 @@ use crate::store::ConnectOptions;
 
 mod follow;
 mod outbox;
+mod partition;
 mod read;
 mod store_impl;
 mod tokens;
 mod users;
 mod write;
 
+pub use partition::{CarryOver, Partition, PartitionInterval, UnknownInterval};
 use read::limit_param;
 use read::{EVENT_COLUMNS, push_filter, row_to_event};
 
@@ -31,10 +35,16 @@ use read::{EVENT_COLUMNS, push_filter, row_to_event};
 /// small enough that several servers stay far below PostgreSQL's default 100 connections.
 const MAX_CONNECTIONS: u32 = 10;
 
+/// How often a process checks that partitions exist ahead: they are made months ahead, so
+/// the check can be rare.
+const UPKEEP_EVERY: Duration = Duration::from_secs(600);
+
 /// Events in a PostgreSQL database.
 #[derive(Debug, Clone)]
 pub struct PostgresStore {
     pool: PgPool,
+    /// When partition upkeep last ran in this process (`Store::maintain`).
+    upkeep: Arc<Mutex<Option<Instant>>>,
 }
 
 impl PostgresStore {
@@ -59,7 +69,20 @@ impl PostgresStore {
             .acquire_timeout(connect.acquire_timeout)
             .connect_with(options)
             .await?;
-        Ok(PostgresStore { pool })
+        Ok(PostgresStore {
+            pool,
+            upkeep: Arc::default(),
+        })
+    }
+
+    /// Whether partition upkeep is due (at most every [`UPKEEP_EVERY`]); marks it done.
+    fn upkeep_due(&self) -> bool {
+        let mut last = self.upkeep.lock().unwrap_or_else(|e| e.into_inner());
+        if last.is_some_and(|t| t.elapsed() < UPKEEP_EVERY) {
+            return false;
+        }
+        *last = Some(Instant::now());
+        true
     }
 
     /// The connection pool, for the users, sessions and tokens tables kept beside the events.

@@ -46,7 +46,18 @@ impl Store for PostgresStore {
         sqlx::query("RESET statement_timeout")
             .execute(&mut *conn)
             .await?;
+        drop(conn);
+        // `migrate` creates the partitions ahead, so a fresh database has them at once.
+        self.extend_partitions(crate::event::now()).await?;
         Ok(migrated)
+    }
+
+    async fn maintain(&self, _budget: usize) -> Result<usize, StoreError> {
+        // Partitions ahead: checked now and then, not on every call (every 2 s per server).
+        if self.upkeep_due() {
+            self.extend_partitions(crate::event::now()).await?;
+        }
+        Ok(0)
     }
 
     async fn insert_batch(&self, events: &[NewEvent]) -> Result<Vec<Inserted>, StoreError> {
@@ -67,7 +78,11 @@ impl Store for PostgresStore {
     }
 
     async fn get_by_uuid(&self, uuid: Uuid) -> Result<Option<Event>, StoreError> {
-        let sql = format!("SELECT {EVENT_COLUMNS} FROM events WHERE uuid = $1");
+        // The uuid's time picks the partition (pruned when the statement runs).
+        let sql = format!(
+            "SELECT {EVENT_COLUMNS} FROM events \
+             WHERE (id, ts) = (SELECT id, ts FROM event_uuids WHERE uuid = $1)"
+        );
         let row = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(uuid)
             .fetch_optional(&self.pool)
@@ -240,11 +255,14 @@ impl Store for PostgresStore {
             return Ok(0);
         }
         let mut tx = self.pool.begin().await?;
-        let groups: Vec<i64> =
-            sqlx::query_scalar("DELETE FROM events WHERE id = ANY($1) RETURNING gid")
-                .bind(ids)
-                .fetch_all(&mut *tx)
-                .await?;
+        let groups: Vec<i64> = sqlx::query_scalar(
+            "WITH d AS (DELETE FROM events WHERE id = ANY($1) RETURNING gid, uuid), \
+                 u AS (DELETE FROM event_uuids WHERE uuid IN (SELECT uuid FROM d)) \
+                 SELECT gid FROM d",
+        )
+        .bind(ids)
+        .fetch_all(&mut *tx)
+        .await?;
         let n = groups.len() as u64;
         Self::recompute_groups(&mut tx, groups).await?;
         tx.commit().await?;
@@ -257,12 +275,19 @@ impl Store for PostgresStore {
         event_type: Option<&str>,
     ) -> Result<u64, StoreError> {
         let mut total = 0;
+        // Whole partitions first (all their rows are older): a DROP, not millions of
+        // deletes. What is left is the boundary partition and the default one.
+        if event_type.is_none() && self.is_partitioned().await? {
+            total += self.drop_partitions_before(before).await?;
+        }
         loop {
             let mut tx = self.pool.begin().await?;
             let groups: Vec<i64> = sqlx::query_scalar(
-                "DELETE FROM events WHERE id IN (SELECT id FROM events \
+                "WITH d AS (DELETE FROM events WHERE (id, ts) IN (SELECT id, ts FROM events \
                  WHERE ts < $1 AND ($2::text IS NULL OR event_type = $2) ORDER BY ts LIMIT $3) \
-                 RETURNING gid",
+                 RETURNING gid, uuid), \
+                 u AS (DELETE FROM event_uuids WHERE uuid IN (SELECT uuid FROM d)) \
+                 SELECT gid FROM d",
             )
             .bind(before)
             .bind(event_type)

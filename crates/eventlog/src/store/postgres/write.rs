@@ -14,20 +14,25 @@ use crate::store::Inserted;
 use crate::store::group_delta::{DuplicateDeltas, Mail, group_deltas};
 
 /// Ids are drawn in input order (`ORDER BY ord`), so events of equal timestamp keep the order
-/// they were recorded in; the rows are then inserted in uuid order, so that two transactions
-/// holding the same uuids (racing retries of one request) take their locks in the same order
-/// instead of deadlocking.
+/// they were recorded in. A uuid is claimed in `event_uuids` (its primary key makes an event
+/// stored once, whatever its timestamp: a partitioned `events` cannot have a unique index on
+/// uuid alone), and only the events whose uuid was claimed here are inserted. Claims are made
+/// in uuid order, so that two transactions holding the same uuids (racing retries of one
+/// request) take their locks in the same order instead of deadlocking.
 const INSERT_EVENTS: &str = "WITH x AS MATERIALIZED (\
      SELECT nextval(pg_get_serial_sequence('events', 'id')) AS id, u, t, g, ts, m, d, i, s \
      FROM UNNEST(\
      $1::uuid[], $2::text[], $3::int8[], $4::timestamptz[], $5::text[], $6::text[], \
      $7::text[], $8::text[]) WITH ORDINALITY AS x(u, t, g, ts, m, d, i, s, ord) \
-     ORDER BY ord) \
-     INSERT INTO events \
+     ORDER BY ord), \
+     k AS (INSERT INTO event_uuids (uuid, id, ts) SELECT u, id, ts FROM x ORDER BY u, id \
+     ON CONFLICT (uuid) DO NOTHING RETURNING id), \
+     e AS (INSERT INTO events \
      (id, uuid, event_type, gid, ts, message, data, initiator, send_mail) \
      OVERRIDING SYSTEM VALUE \
-     SELECT id, u, t, g, ts, m, d::jsonb, i, s FROM x ORDER BY u, id \
-     ON CONFLICT (uuid) DO NOTHING RETURNING id, uuid";
+     SELECT x.id, u, t, g, ts, m, d::jsonb, i, s FROM x JOIN k ON k.id = x.id ORDER BY x.id \
+     RETURNING id, uuid) \
+     SELECT id, uuid FROM e";
 
 /// Attempts of a batch that keeps failing on a deadlock or serialization failure.
 const ATTEMPTS: usize = 5;
@@ -134,7 +139,7 @@ impl PostgresStore {
         if !missing.is_empty() {
             let wanted: Vec<Uuid> = missing.iter().map(|&i| events[i].uuid).collect();
             let existing: HashMap<Uuid, i64> = sqlx::query_as::<_, (Uuid, i64)>(
-                "SELECT uuid, id FROM events WHERE uuid = ANY($1)",
+                "SELECT uuid, id FROM event_uuids WHERE uuid = ANY($1)",
             )
             .bind(&wanted)
             .fetch_all(&mut **tx)

@@ -47,6 +47,16 @@ fn json_path(path: &[String]) -> String {
 }
 
 pub(super) fn push_filter(qb: &mut QueryBuilder<Sqlite>, f: &EventFilter) {
+    push_filter_planned(qb, f, None);
+}
+
+/// [`push_filter`] with a search planned by [`plan_search`] (`None`: every word as a prefix,
+/// the matching ids driving the query).
+pub(super) fn push_filter_planned(
+    qb: &mut QueryBuilder<Sqlite>,
+    f: &EventFilter,
+    planned: Option<&FtsSearch>,
+) {
     qb.push(" WHERE 1 = 1");
     if !f.types.is_empty() {
         qb.push(" AND event_type IN (");
@@ -66,15 +76,41 @@ pub(super) fn push_filter(qb: &mut QueryBuilder<Sqlite>, f: &EventFilter) {
         // Word prefixes in the FTS5 indexes (kept by triggers in every insert transaction):
         // the events whose message or initiator has them, and the events of the groups whose
         // id has them. One id list (a UNION, not an OR) so the lookups stay index-driven.
-        match fts_query(text) {
-            Some(query) => {
-                qb.push(" AND id IN (SELECT rowid FROM events_search WHERE events_search MATCH ")
-                    .push_bind(query.clone())
+        let search = match planned {
+            Some(p) => Some(p.clone()),
+            None => fts_query(text).map(|query| FtsSearch::Frequent {
+                events: query.clone(),
+                groups: query,
+                drive: true,
+            }),
+        };
+        match search {
+            // Few matches, already read by the plan: their ids drive the query.
+            Some(FtsSearch::Ids(None)) => {
+                qb.push(" AND 0");
+            }
+            Some(FtsSearch::Ids(Some(list))) => {
+                qb.push(" AND id IN (SELECT value FROM json_each(")
+                    .push_bind(list)
+                    .push("))");
+            }
+            Some(FtsSearch::Frequent {
+                events,
+                groups,
+                drive,
+            }) => {
+                // Driving: the matching ids are fetched, then sorted. Not (`+id`, many
+                // matches): SQLite walks the time index (or the index another filter picks)
+                // in the listing's order and tests each id against the matches, stopping
+                // after a page.
+                qb.push(if drive { " AND id IN" } else { " AND +id IN" })
+                    .push(" (SELECT rowid FROM events_search WHERE events_search MATCH ")
+                    .push_bind(events)
                     .push(
                         " UNION ALL SELECT e.id FROM events e WHERE e.gid IN \
                          (SELECT rowid FROM groups_search WHERE groups_search MATCH ",
                     )
-                    .push_bind(query)
+                    .push_bind(groups)
                     .push("))");
             }
             // No letters or digits: no word to find.
@@ -105,13 +141,109 @@ pub(super) fn push_filter(qb: &mut QueryBuilder<Sqlite>, f: &EventFilter) {
     }
 }
 
+/// A search as the FTS5 indexes answer it.
+#[derive(Debug, Clone)]
+pub(super) enum FtsSearch {
+    /// Fewer than [`FREQUENT_MATCHES`] matching events: their ids as a JSON array (read once,
+    /// by the plan), `None` for none.
+    Ids(Option<String>),
+    /// The FTS5 queries, answered inside the listing's query.
+    Frequent {
+        /// The query of `events_search`: every word required, as a prefix (`"word"*`) or,
+        /// when no longer word of that index starts with it, as the word itself (`"word"`,
+        /// the same matches).
+        events: String,
+        /// The same for `groups_search` (its own vocabulary).
+        groups: String,
+        /// Whether the matching ids drive the query (unplanned searches) or are tested along
+        /// the listing's index (planned, many matches).
+        drive: bool,
+    },
+}
+
+/// From this many matching events on, a listing walks the time index newest first and tests
+/// each id against the matches (at 3 % of 1M events, ~3,300 index entries for a page of 100)
+/// instead of fetching every match and sorting it (30,000 rows).
+const FREQUENT_MATCHES: i64 = 5_000;
+
+/// Plans a search on `conn` (inside the listing's read transaction, so that the plan holds
+/// for the snapshot the listing reads):
+///
+/// - A word with no longer word in the index starting with it is looked up as itself, not as
+///   a prefix. FTS5 answers a prefix by merging the lists of every word it starts, in full,
+///   before anything else (1,000,000 entries for `user` in `user:4242`); a plain word is read
+///   lazily, skipping ahead to the rows the other words match.
+/// - The matching ids are read up to [`FREQUENT_MATCHES`]: fewer, and the listing fetches
+///   those rows; as many, and it tests ids along its index instead.
+pub(super) async fn plan_search(
+    conn: &mut sqlx::SqliteConnection,
+    text: &str,
+) -> Result<Option<FtsSearch>, StoreError> {
+    let words = search_words(text);
+    if words.is_empty() {
+        return Ok(None);
+    }
+    let events = exact_where_possible(conn, "events_search_terms", &words).await?;
+    let groups = exact_where_possible(conn, "groups_search_terms", &words).await?;
+    // The ids come back as one JSON array (one row, not one per match), ready for json_each.
+    let (matches, ids): (i64, Option<String>) = sqlx::query_as(
+        "SELECT count(*), '[' || group_concat(id) || ']' FROM (\
+         SELECT rowid AS id FROM events_search WHERE events_search MATCH ?1 \
+         UNION ALL SELECT e.id FROM events e WHERE e.gid IN \
+         (SELECT rowid FROM groups_search WHERE groups_search MATCH ?2) LIMIT ?3)",
+    )
+    .bind(&events)
+    .bind(&groups)
+    .bind(FREQUENT_MATCHES)
+    .fetch_one(&mut *conn)
+    .await?;
+    Ok(Some(if matches < FREQUENT_MATCHES {
+        FtsSearch::Ids(ids)
+    } else {
+        FtsSearch::Frequent {
+            events,
+            groups,
+            drive: false,
+        }
+    }))
+}
+
+/// The FTS5 query for `words` against the index whose `fts5vocab` (instance) table is
+/// `vocab`: each word as itself when no longer word of the index starts with it, else as a
+/// prefix; all required.
+async fn exact_where_possible(
+    conn: &mut sqlx::SqliteConnection,
+    vocab: &str,
+    words: &[String],
+) -> Result<String, StoreError> {
+    let sql = format!("SELECT term FROM {vocab} WHERE term >= ? LIMIT 1");
+    let mut terms = Vec::with_capacity(words.len());
+    for w in words {
+        // Words sort bytewise in the index, so those longer than `w` that start with it come
+        // right after it; "\u{1}" is a separator, in no word: the first word after `w` itself.
+        // The vocabulary lists instances, so its first row answers without counting any.
+        let next: Option<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(sql.clone()))
+            .bind(format!("{w}\u{1}"))
+            .fetch_optional(&mut *conn)
+            .await?;
+        let longer = next.is_some_and(|t| t.starts_with(w.as_str()));
+        // Words hold no separator, so no quote: nothing to escape inside the quotes.
+        terms.push(if longer {
+            format!("\"{w}\"*")
+        } else {
+            format!("\"{w}\"")
+        });
+    }
+    Ok(terms.join(" AND "))
+}
+
 /// The FTS5 query for a search text: every word as a prefix (`"word"*`), all required.
 fn fts_query(text: &str) -> Option<String> {
     let words = search_words(text);
     if words.is_empty() {
         return None;
     }
-    // Words hold only letters and digits: nothing to escape inside the quotes.
+    // Words hold no separator, so no quote: nothing to escape inside the quotes.
     let terms: Vec<String> = words.iter().map(|w| format!("\"{w}\"*")).collect();
     Some(terms.join(" AND "))
 }

@@ -7,7 +7,10 @@ use uuid::Uuid;
 
 use super::SqliteStore;
 use super::micros_to_time;
-use super::read::{EVENT_COLUMNS, GROUP_COLUMNS, push_filter, row_to_event, row_to_group};
+use super::read::{
+    EVENT_COLUMNS, GROUP_COLUMNS, plan_search, push_filter, push_filter_planned, row_to_event,
+    row_to_group,
+};
 use crate::error::StoreError;
 use crate::event::{Event, NewEvent};
 use crate::store::cursor::page_after;
@@ -89,8 +92,17 @@ impl Store for SqliteStore {
         after: Option<&Cursor>,
         limit: usize,
     ) -> Result<Page<Event, Cursor>, StoreError> {
+        // A search is planned and read in one read transaction: the plan fits the snapshot.
+        let mut tx = match filter.text.as_deref().filter(|t| !t.is_empty()) {
+            Some(_) => Some(self.pool.begin().await?),
+            None => None,
+        };
+        let planned = match (&mut tx, filter.text.as_deref()) {
+            (Some(tx), Some(text)) => plan_search(tx, text).await?,
+            _ => None,
+        };
         let mut qb = QueryBuilder::<Sqlite>::new(format!("SELECT {EVENT_COLUMNS} FROM events"));
-        push_filter(&mut qb, filter);
+        push_filter_planned(&mut qb, filter, planned.as_ref());
         // A range on ts (which the indexes serve) plus a tie-break on id.
         let (cmp_eq, cmp, dir) = match order {
             Order::Desc => ("<=", "<", "DESC"),
@@ -108,7 +120,14 @@ impl Store for SqliteStore {
         }
         qb.push(format!(" ORDER BY ts {dir}, id {dir} LIMIT "))
             .push_bind(limit as i64 + 1);
-        let rows = qb.build().fetch_all(&self.pool).await?;
+        let rows = match tx {
+            Some(mut tx) => {
+                let rows = qb.build().fetch_all(&mut *tx).await?;
+                tx.commit().await?;
+                rows
+            }
+            None => qb.build().fetch_all(&self.pool).await?,
+        };
         let events = rows
             .iter()
             .map(row_to_event)

@@ -1,0 +1,493 @@
+//! Ten million events on PostgreSQL, partitioned by month: the admin's pages over real HTTP,
+//! a purge of one month, and the ingest rate partitioned against unpartitioned.
+//!
+//! Run with (a release build; it needs a few GB of disk and a PostgreSQL server):
+//!
+//! ```text
+//! EVENTLOG_TEST_POSTGRES_URL=postgres://postgres@127.0.0.1:54329/postgres \
+//!     nice -n -10 cargo bench -p eventlog-web --bench scale10m
+//! ```
+//!
+//! - `EVENTLOG_BENCH_EVENTS` (default 10,000,000): events loaded, spread over 13 months.
+//! - `EVENTLOG_BENCH_INGEST_EVENTS` (default 200,000): events per ingest run (two runs per
+//!   shape, alternating, each into a fresh database).
+//!
+//! The dataset is the one of `cargo bench -p eventlog --bench dataset` (groups of 20, one
+//! group of 5,000, ~60-character messages, 40% small JSON, initiators `user:N`). It is loaded
+//! with `COPY` (events, uuids, group summaries written as the store would), into partitions
+//! made beforehand; then a server is started on a loopback socket and each page is fetched
+//! 6 times, the first as a warm-up; the median of the other five is printed. The databases
+//! are created in the server named by the URL and dropped at the end.
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, TimeDelta, Utc};
+use eventlog::EventTypes;
+use eventlog::store::postgres::PostgresStore;
+use eventlog::store::{self, Role};
+use eventlog_testing::TestDb;
+use sqlx::PgPool;
+
+#[path = "../../eventlog/benches/shape/mod.rs"]
+mod shape;
+
+use shape::{BIG_GROUP, Dataset};
+
+const CHUNK: usize = 100_000;
+const RUNS: usize = 5;
+
+fn env_usize(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.replace('_', "").parse().ok())
+        .unwrap_or(default)
+}
+
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|_| "?".into())
+}
+
+/// A value for COPY's text format.
+fn copy_text(out: &mut String, s: &str) {
+    for c in s.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\t' => out.push_str("\\t"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            c => out.push(c),
+        }
+    }
+}
+
+fn copy_ts(out: &mut String, t: DateTime<Utc>) {
+    out.push_str(&t.format("%Y-%m-%d %H:%M:%S%.6f+00").to_string());
+}
+
+struct GroupAcc {
+    gid: i64,
+    first: DateTime<Utc>,
+    last: DateTime<Utc>,
+    count: i64,
+    types: BTreeMap<String, i64>,
+}
+
+async fn copy(pool: &PgPool, statement: &str, data: String) {
+    let mut conn = pool.acquire().await.expect("connection");
+    let mut copy = conn.copy_in_raw(statement).await.expect("COPY");
+    copy.send(data.into_bytes()).await.expect("COPY data");
+    copy.finish().await.expect("COPY end");
+}
+
+/// Loads `n` events over `span` ending now. Returns (an event id of a 20-event group, an
+/// event id of the 5,000-event group, a group id from the middle, the middle (ts, id)).
+async fn load(pool: &PgPool, n: usize, start: DateTime<Utc>, span: TimeDelta) -> Loaded {
+    let mut data = Dataset::starting(n, 42, start, span);
+    let mut groups: HashMap<String, GroupAcc> = HashMap::new();
+    let mut next_gid = 0i64;
+    let mut id = 0i64;
+    let mut small_event = 0;
+    let mut big_event = 0;
+    let mut middle = (start, 0);
+    let started = Instant::now();
+    while data.made < n {
+        let mut events = String::with_capacity(CHUNK * 200);
+        let mut uuids = String::with_capacity(CHUNK * 80);
+        for _ in 0..CHUNK.min(n - data.made) {
+            let e = data.event();
+            id += 1;
+            let g = groups
+                .entry(e.group.as_str().to_owned())
+                .or_insert_with(|| {
+                    next_gid += 1;
+                    GroupAcc {
+                        gid: next_gid,
+                        first: e.timestamp,
+                        last: e.timestamp,
+                        count: 0,
+                        types: BTreeMap::new(),
+                    }
+                });
+            g.last = e.timestamp;
+            g.count += 1;
+            *g.types.entry(e.event_type.clone()).or_default() += 1;
+            if id as usize == n / 2 {
+                middle = (e.timestamp, id);
+            }
+            if e.group.as_str() == BIG_GROUP {
+                if id as usize > n / 2 && big_event == 0 {
+                    big_event = id;
+                }
+            } else if id as usize > n / 2 && small_event == 0 {
+                small_event = id;
+            }
+            // id, ts, gid, uuid, event_type, message, initiator, data, send_mail, xid
+            events.push_str(&id.to_string());
+            events.push('\t');
+            copy_ts(&mut events, e.timestamp);
+            events.push('\t');
+            events.push_str(&g.gid.to_string());
+            events.push('\t');
+            events.push_str(&e.uuid.to_string());
+            events.push('\t');
+            copy_text(&mut events, &e.event_type);
+            events.push('\t');
+            copy_text(&mut events, &e.message);
+            events.push('\t');
+            match &e.initiator {
+                Some(i) => copy_text(&mut events, i),
+                None => events.push_str("\\N"),
+            }
+            events.push('\t');
+            match &e.data {
+                Some(d) => copy_text(&mut events, &d.to_string()),
+                None => events.push_str("\\N"),
+            }
+            events.push_str("\t\\N\t\\N\n");
+            uuids.push_str(&e.uuid.to_string());
+            uuids.push('\t');
+            uuids.push_str(&id.to_string());
+            uuids.push('\t');
+            copy_ts(&mut uuids, e.timestamp);
+            uuids.push('\n');
+        }
+        copy(
+            pool,
+            "COPY events (id, ts, gid, uuid, event_type, message, initiator, data, send_mail, xid) \
+             FROM STDIN",
+            events,
+        )
+        .await;
+        copy(pool, "COPY event_uuids (uuid, id, ts) FROM STDIN", uuids).await;
+        if data.made % 1_000_000 < CHUNK {
+            eprintln!(
+                "  loaded {} events, {:.0} events/s (load {})",
+                data.made,
+                data.made as f64 / started.elapsed().as_secs_f64(),
+                load_average()
+            );
+        }
+    }
+    let mut summaries = String::new();
+    let mut types = String::new();
+    let mut sample_group = String::new();
+    for (name, g) in &groups {
+        if sample_group.is_empty() && g.count == 20 && g.gid as usize > groups.len() / 2 {
+            sample_group = name.clone();
+        }
+        summaries.push_str(&format!("{}\t{name}\t", g.gid));
+        copy_ts(&mut summaries, g.first);
+        summaries.push('\t');
+        copy_ts(&mut summaries, g.last);
+        summaries.push_str(&format!("\t{}\n", g.count));
+        for (t, c) in &g.types {
+            types.push_str(&format!("{name}\t{t}\t{c}\n"));
+        }
+    }
+    copy(
+        pool,
+        "COPY event_groups (gid, group_id, first_at, last_at, event_count) FROM STDIN",
+        summaries,
+    )
+    .await;
+    copy(
+        pool,
+        "COPY event_group_types (group_id, event_type, event_count) FROM STDIN",
+        types,
+    )
+    .await;
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+        "SELECT setval('events_id_seq', {id}); \
+         SELECT setval(pg_get_serial_sequence('event_groups', 'gid'), {next_gid}); \
+         ANALYZE"
+    )))
+    .execute(pool)
+    .await
+    .expect("sequences, ANALYZE");
+    println!(
+        "loaded {n} events ({} groups) in {:.0} s: {:.0} events/s (COPY, load {})",
+        groups.len(),
+        started.elapsed().as_secs_f64(),
+        n as f64 / started.elapsed().as_secs_f64(),
+        load_average()
+    );
+    Loaded {
+        small_event,
+        big_event,
+        sample_group,
+        middle,
+    }
+}
+
+struct Loaded {
+    small_event: i64,
+    big_event: i64,
+    sample_group: String,
+    middle: (DateTime<Utc>, i64),
+}
+
+async fn sizes(pool: &PgPool, n: usize) {
+    let rows: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT 'events (all partitions, with indexes)', \
+         sum(pg_total_relation_size(c.oid))::int8 FROM pg_inherits i \
+         JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'events'::regclass \
+         UNION ALL SELECT 'event_uuids (with its index)', pg_total_relation_size('event_uuids') \
+         UNION ALL SELECT 'event_groups + event_group_types', \
+         pg_total_relation_size('event_groups') + pg_total_relation_size('event_group_types') \
+         UNION ALL SELECT 'database', pg_database_size(current_database())",
+    )
+    .fetch_all(pool)
+    .await
+    .expect("sizes");
+    for (what, bytes) in rows {
+        println!(
+            "  {what:<40} {:>9.1} MiB  {:>6.1} bytes/event",
+            bytes as f64 / 1048576.0,
+            bytes as f64 / n as f64
+        );
+    }
+}
+
+/// Events per second of `store.insert_batch` in batches of 1,000 over 13 months.
+async fn ingest(url: &str, n: usize) -> f64 {
+    let store = store::open(url).await.expect("open");
+    let span = TimeDelta::days(395);
+    let mut data = Dataset::starting(n, 9, Utc::now() - span, span);
+    let started = Instant::now();
+    while data.made < n {
+        let batch: Vec<_> = (0..1_000.min(n - data.made))
+            .map(|_| data.event())
+            .collect();
+        store.insert_batch(&batch).await.expect("insert");
+    }
+    n as f64 / started.elapsed().as_secs_f64()
+}
+
+async fn ingest_comparison(n: usize) {
+    println!("ingest, store.insert_batch of 1,000 events, {n} events per run:");
+    for round in 1..=2 {
+        let partitioned = TestDb::postgres().await;
+        let rate_p = ingest(partitioned.url(), n).await;
+        let pg = PostgresStore::connect(partitioned.url())
+            .await
+            .expect("connect");
+        assert!(pg.is_partitioned().await.expect("shape"));
+        drop(partitioned);
+        let flat = TestDb::postgres().await;
+        flat.postgres_as_of(9).await;
+        let rate_u = ingest(flat.url(), n).await;
+        let pg = PostgresStore::connect(flat.url()).await.expect("connect");
+        assert!(!pg.is_partitioned().await.expect("shape"));
+        drop(flat);
+        println!(
+            "  round {round}: partitioned {rate_p:>8.0} events/s, unpartitioned {rate_u:>8.0} events/s (load {})",
+            load_average()
+        );
+    }
+}
+
+async fn login(client: &reqwest::Client, base: &str) -> String {
+    let login = client
+        .get(format!("{base}/login"))
+        .send()
+        .await
+        .expect("login page");
+    let mut cookies: Vec<String> = login
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok()?.split(';').next().map(str::to_owned))
+        .collect();
+    let body = login.text().await.expect("body");
+    let csrf = body
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .expect("csrf")
+        .to_owned();
+    let resp = client
+        .post(format!("{base}/login"))
+        .header("cookie", cookies.join("; "))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(
+            serde_urlencoded::to_string([
+                ("username", "bench"),
+                ("password", "bench password"),
+                ("csrf", csrf.as_str()),
+            ])
+            .expect("form"),
+        )
+        .send()
+        .await
+        .expect("log in");
+    assert_eq!(resp.status(), 303, "bench login failed");
+    cookies.extend(
+        resp.headers()
+            .get_all("set-cookie")
+            .iter()
+            .filter_map(|v| v.to_str().ok()?.split(';').next().map(str::to_owned)),
+    );
+    cookies.join("; ")
+}
+
+/// Median of five fetches (after one warm-up) and the body size.
+async fn time_page(
+    client: &reqwest::Client,
+    base: &str,
+    cookie: &str,
+    path: &str,
+) -> (Duration, usize) {
+    let mut times = Vec::new();
+    let mut size = 0;
+    for run in 0..=RUNS {
+        let started = Instant::now();
+        let r = client
+            .get(format!("{base}{path}"))
+            .header("cookie", cookie)
+            .send()
+            .await
+            .expect("request");
+        let status = r.status();
+        let body = r.bytes().await.expect("body");
+        let took = started.elapsed();
+        assert_eq!(status, 200, "{path}: {}", String::from_utf8_lossy(&body));
+        size = body.len();
+        if run > 0 {
+            times.push(took);
+        }
+    }
+    times.sort();
+    (times[RUNS / 2], size)
+}
+
+#[tokio::main]
+async fn main() {
+    // `cargo bench` passes --bench; test runners listing targets (nextest --list) must not
+    // start a benchmark.
+    if !std::env::args().any(|a| a == "--bench") {
+        return;
+    }
+    let n = env_usize("EVENTLOG_BENCH_EVENTS", 10_000_000);
+    let ingest_n = env_usize("EVENTLOG_BENCH_INGEST_EVENTS", 200_000);
+    println!("scale10m: {n} events (load {})", load_average());
+    if ingest_n > 0 {
+        ingest_comparison(ingest_n).await;
+    }
+
+    let db = TestDb::postgres().await;
+    let store = store::open(db.url()).await.expect("open");
+    let pg = PostgresStore::connect(db.url()).await.expect("connect");
+    let span = TimeDelta::days(395);
+    let start = Utc::now() - span;
+    pg.create_partitions(start, Utc::now())
+        .await
+        .expect("partitions");
+    let loaded = load(pg.pool(), n, start, span).await;
+    println!(
+        "  {} partitions (monthly)",
+        pg.partitions().await.expect("partitions").len()
+    );
+    sizes(pg.pool(), n).await;
+
+    let hash = eventlog_web::auth::password::hash_password("bench password").expect("hash");
+    store
+        .create_user("bench", &hash, Role::Viewer)
+        .await
+        .expect("user")
+        .expect("new user");
+    let router = eventlog_web::app(eventlog_web::AppState::new(
+        store.clone(),
+        EventTypes::default(),
+    ));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let base = format!("http://{}", listener.local_addr().expect("addr"));
+    tokio::spawn(eventlog_web::serve(
+        listener,
+        router,
+        std::future::pending(),
+    ));
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
+    let cookie = login(&client, &base).await;
+    let group = &loaded.sample_group;
+    let deep = format!("{}_{}", loaded.middle.0.timestamp_micros(), loaded.middle.1);
+    let pages = [
+        ("first page".to_owned(), "/events".to_owned()),
+        (
+            format!("page deep by cursor (event {} of {n})", loaded.middle.1),
+            format!("/events?cursor={deep}"),
+        ),
+        (
+            "search: frequent word (timeout)".into(),
+            "/events?q=timeout".into(),
+        ),
+        (
+            "search: rare word (quokka)".into(),
+            "/events?q=quokka".into(),
+        ),
+        ("search: full group id".into(), format!("/events?q={group}")),
+        (
+            "search: 8-char group prefix".into(),
+            format!("/events?q={}", &group[..8]),
+        ),
+        (
+            "search: initiator (user:4242)".into(),
+            "/events?q=user%3A4242".into(),
+        ),
+        (
+            "type filter (warning)".into(),
+            "/events?type=warning".into(),
+        ),
+        ("groups page".into(), "/groups".into()),
+        (
+            "event page, group of 20".into(),
+            format!("/events/{}", loaded.small_event),
+        ),
+        (
+            "event page, group of 5,000".into(),
+            format!("/events/{}", loaded.big_event),
+        ),
+    ];
+    println!("admin pages over HTTP, median of {RUNS} (after one warm-up):");
+    for (name, path) in pages {
+        let (median, size) = time_page(&client, &base, &cookie, &path).await;
+        println!(
+            "  {name:<46} {:>8.1} ms  {size:>8} bytes  (load {})",
+            median.as_secs_f64() * 1e3,
+            load_average()
+        );
+    }
+
+    let parts = pg.partitions().await.expect("partitions");
+    let oldest = parts.first().expect("a partition").clone();
+    // Whole months only: the cutoff is the end of the oldest full partition (the first one
+    // holds a part month).
+    let cutoff = parts.get(1).map_or(oldest.to, |p| p.to);
+    let started = Instant::now();
+    let purged = store.purge(cutoff, None).await.expect("purge");
+    println!(
+        "purge of the two oldest partitions (to {}): {purged} events in {:.2} s (load {})",
+        cutoff.format("%Y-%m-%d"),
+        started.elapsed().as_secs_f64(),
+        load_average()
+    );
+    let cutoff = parts.get(2).map_or(oldest.to, |p| p.to);
+    let started = Instant::now();
+    let purged = store.purge(cutoff, None).await.expect("purge");
+    println!(
+        "purge of one month (to {}): {purged} events in {:.2} s (load {})",
+        cutoff.format("%Y-%m-%d"),
+        started.elapsed().as_secs_f64(),
+        load_average()
+    );
+    drop(store);
+    pg.pool().close().await;
+    drop(db);
+}

@@ -1,0 +1,415 @@
+//! Time partitions on PostgreSQL: fresh databases partitioned from the start, events outside
+//! every partition, the idempotency of a uuid across partitions, purge by dropping
+//! partitions, and the carry-over of an unpartitioned table while a writer keeps writing.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use chrono::{DateTime, Datelike, Duration, TimeZone, Utc};
+use eventlog::store::postgres::{CarryOver, PostgresStore};
+use eventlog::store::{self, Backend, EventFilter, Order};
+use eventlog::{GroupId, NewEvent};
+use eventlog_testing::TestDb;
+use sqlx::PgPool;
+use uuid::Uuid;
+
+async fn open(db: &TestDb) -> (Arc<dyn Backend>, PostgresStore) {
+    let store = store::open(db.url()).await.unwrap();
+    let pg = PostgresStore::connect(db.url()).await.unwrap();
+    (store, pg)
+}
+
+fn event_at(group: &GroupId, ts: DateTime<Utc>, message: &str) -> NewEvent {
+    let mut e = NewEvent::new("info", group.clone(), message);
+    e.timestamp = ts;
+    e
+}
+
+/// The partition (table) holding the event with this id.
+async fn table_of(pool: &PgPool, id: i64) -> String {
+    sqlx::query_scalar("SELECT tableoid::regclass::text FROM events WHERE id = $1")
+        .bind(id)
+        .fetch_one(pool)
+        .await
+        .unwrap()
+}
+
+/// Rows where the stored group summaries (counts, first and last times, per-type counts)
+/// differ from a recount of the events; and whether every event has its uuid row.
+async fn assert_summaries_match_a_recount(pool: &PgPool) {
+    let wrong: i64 = sqlx::query_scalar(
+        "WITH stored AS (SELECT gid, first_at, last_at, event_count FROM event_groups), \
+         counted AS (SELECT gid, min(ts) AS first_at, max(ts) AS last_at, count(*) AS event_count \
+         FROM events GROUP BY gid) \
+         SELECT count(*) FROM ((SELECT * FROM stored EXCEPT SELECT * FROM counted) \
+         UNION ALL (SELECT * FROM counted EXCEPT SELECT * FROM stored)) x",
+    )
+    .fetch_one(pool)
+    .await
+    .unwrap();
+    assert_eq!(wrong, 0, "group summaries differ from a recount");
+    let wrong_types: i64 = sqlx::query_scalar(
+        "WITH stored AS (SELECT group_id, event_type, event_count FROM event_group_types), \
+         counted AS (SELECT g.group_id, e.event_type, count(*) AS event_count FROM events e \
+         JOIN event_groups g ON g.gid = e.gid GROUP BY g.group_id, e.event_type) \
+         SELECT count(*) FROM ((SELECT * FROM stored EXCEPT SELECT * FROM counted) \
+         UNION ALL (SELECT * FROM counted EXCEPT SELECT * FROM stored)) x",
+    )
+    .fetch_one(pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        wrong_types, 0,
+        "per-type group counts differ from a recount"
+    );
+    let (events, uuids, joined): (i64, i64, i64) = sqlx::query_as(
+        "SELECT (SELECT count(*) FROM events), (SELECT count(*) FROM event_uuids), \
+         (SELECT count(*) FROM events e JOIN event_uuids u \
+          ON u.uuid = e.uuid AND u.id = e.id AND u.ts = e.ts)",
+    )
+    .fetch_one(pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        (uuids, joined),
+        (events, events),
+        "event_uuids must hold exactly the stored events"
+    );
+}
+
+fn month_start(t: DateTime<Utc>) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(t.year(), t.month(), 1, 0, 0, 0)
+        .single()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn fresh_database_is_partitioned_ahead_and_no_timestamp_is_refused() {
+    let db = TestDb::postgres().await;
+    let (store, pg) = open(&db).await;
+    assert!(pg.is_partitioned().await.unwrap());
+    let now = Utc::now();
+    let parts = pg.partitions().await.unwrap();
+    // The current month and three after it, contiguous.
+    assert!(parts.len() >= 4, "{parts:?}");
+    assert_eq!(parts[0].from, month_start(now));
+    for w in parts.windows(2) {
+        assert_eq!(w[0].to, w[1].from);
+    }
+    assert!(parts.last().unwrap().to > now + Duration::days(85));
+
+    let group = GroupId::named("outside").unwrap();
+    let old = Utc.with_ymd_and_hms(2001, 1, 15, 12, 0, 0).unwrap();
+    let far = now + Duration::days(800);
+    let inside = now;
+    let events = vec![
+        event_at(&group, old, "from 2001"),
+        event_at(&group, far, "from the future"),
+        event_at(&group, inside, "now"),
+    ];
+    let ids: Vec<i64> = store
+        .insert_batch(&events)
+        .await
+        .unwrap()
+        .iter()
+        .map(|i| i.id)
+        .collect();
+    assert_eq!(table_of(pg.pool(), ids[0]).await, "events_default");
+    assert_eq!(table_of(pg.pool(), ids[1]).await, "events_default");
+    assert_eq!(
+        table_of(pg.pool(), ids[2]).await,
+        format!("events_p{}", month_start(now).format("%Y%m%d"))
+    );
+
+    // Partitions for ranges the default partition has rows of: the rows move (attaching
+    // such a range with the rows left behind would fail).
+    let created = pg.extend_partitions(far).await.unwrap();
+    assert!(created >= 20, "created {created}");
+    assert_eq!(table_of(pg.pool(), ids[0]).await, "events_p20010101");
+    assert_eq!(
+        table_of(pg.pool(), ids[1]).await,
+        format!("events_p{}", month_start(far).format("%Y%m%d"))
+    );
+    let in_default: i64 = sqlx::query_scalar("SELECT count(*) FROM events_default")
+        .fetch_one(pg.pool())
+        .await
+        .unwrap();
+    assert_eq!(in_default, 0);
+    for (id, e) in ids.iter().zip(&events) {
+        let got = store.get(*id).await.unwrap().unwrap();
+        assert_eq!(got.message, e.message);
+        assert_eq!(store.get_by_uuid(e.uuid).await.unwrap().unwrap().id, *id);
+    }
+    assert_eq!(store.count(&EventFilter::default()).await.unwrap(), 3);
+    assert_summaries_match_a_recount(pg.pool()).await;
+    // Upkeep again: nothing more to do.
+    assert_eq!(pg.extend_partitions(far).await.unwrap(), 0);
+}
+
+#[tokio::test]
+async fn a_uuid_is_stored_once_even_with_another_timestamp() {
+    let db = TestDb::postgres().await;
+    let (store, pg) = open(&db).await;
+    let group = GroupId::named("retried").unwrap();
+    let first = event_at(&group, Utc::now(), "sent twice");
+    // The retry carries the same uuid but another time (the server stamps its own clock
+    // when a client sends none): another partition.
+    let mut retry = first.clone();
+    retry.timestamp = first.timestamp - Duration::days(40);
+    let a = store
+        .insert_batch(std::slice::from_ref(&first))
+        .await
+        .unwrap();
+    let b = store.insert_batch(&[retry.clone(), retry]).await.unwrap();
+    assert!(a[0].created);
+    assert!(!b[0].created && !b[1].created);
+    assert_eq!(b[0].id, a[0].id);
+    assert_eq!(b[1].id, a[0].id);
+    assert_eq!(store.count(&EventFilter::default()).await.unwrap(), 1);
+    let summary = store.group_summary("retried").await.unwrap().unwrap();
+    assert_eq!(summary.event_count, 1);
+    let stored = store.get(a[0].id).await.unwrap().unwrap();
+    assert_eq!(
+        summary.first_at, stored.timestamp,
+        "the first copy's time is kept"
+    );
+    assert_summaries_match_a_recount(pg.pool()).await;
+}
+
+#[tokio::test]
+async fn purge_drops_whole_partitions_and_deletes_only_in_the_boundary_one() {
+    let db = TestDb::postgres().await;
+    let (store, pg) = open(&db).await;
+    let now = Utc::now();
+    let first_month = month_start(now - Duration::days(8 * 31));
+    pg.extend_partitions(now).await.unwrap();
+    // Make partitions for the past months (through the default partition, as an import
+    // would): 8 months of events, 10 a day-ish, groups spanning months, two types.
+    let mut events = Vec::new();
+    for i in 0..480i64 {
+        let ts = first_month + Duration::hours(i * 12) + Duration::minutes(7);
+        let group = GroupId::named(format!("g{}", i / 45)).unwrap();
+        let mut e = event_at(&group, ts, &format!("event {i}"));
+        if i % 3 == 0 {
+            e.event_type = "error".into();
+        }
+        events.push(e);
+    }
+    store.insert_batch(&events).await.unwrap();
+    pg.extend_partitions(now).await.unwrap();
+    let before_parts = pg.partitions().await.unwrap();
+    assert_eq!(before_parts[0].from, first_month, "{before_parts:?}");
+
+    // A cutoff in the middle of the fourth month.
+    let boundary = before_parts[3].clone();
+    let cutoff = boundary.from + Duration::days(10);
+    let expected_gone = events.iter().filter(|e| e.timestamp < cutoff).count() as u64;
+    assert_eq!(
+        store.purge_count(cutoff, None).await.unwrap(),
+        expected_gone
+    );
+    assert_eq!(store.purge(cutoff, None).await.unwrap(), expected_gone);
+
+    let after_parts = pg.partitions().await.unwrap();
+    assert_eq!(
+        after_parts[0], boundary,
+        "the three older partitions are dropped, the boundary one kept"
+    );
+    assert_eq!(after_parts.len(), before_parts.len() - 3);
+    let left = store
+        .list(&EventFilter::default(), Order::Asc, None, 1_000)
+        .await
+        .unwrap()
+        .items;
+    assert_eq!(left.len(), events.len() - expected_gone as usize);
+    assert!(left.iter().all(|e| e.timestamp >= cutoff));
+    assert_eq!(left[0].timestamp, events[expected_gone as usize].timestamp);
+    assert_summaries_match_a_recount(pg.pool()).await;
+    // A purged event is gone from the uuid table too: sending it again stores it again.
+    let again = store.insert_batch(&events[..1]).await.unwrap();
+    assert!(again[0].created);
+    assert_summaries_match_a_recount(pg.pool()).await;
+    // By type: rows, not partitions.
+    let errors_before = events
+        .iter()
+        .filter(|e| e.event_type == "error" && e.timestamp < now)
+        .count() as u64;
+    assert!(errors_before > 0);
+    store.purge(now, Some("error")).await.unwrap();
+    assert_eq!(
+        store
+            .count(&EventFilter {
+                types: vec!["error".into()],
+                ..EventFilter::default()
+            })
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(pg.partitions().await.unwrap().len(), after_parts.len());
+    assert_summaries_match_a_recount(pg.pool()).await;
+}
+
+#[tokio::test]
+async fn carry_over_moves_every_row_while_a_writer_keeps_writing() {
+    let db = TestDb::postgres().await;
+    // As migrations 0001–0009 left it, with an event: 0011 keeps the table unpartitioned.
+    db.postgres_as_of(9).await;
+    let (store, pg) = open(&db).await;
+    assert!(
+        !pg.is_partitioned().await.unwrap(),
+        "a database with events stays as it was"
+    );
+    assert_summaries_match_a_recount(pg.pool()).await;
+
+    // 14 months of events, through the store (which works on the old shape too).
+    let now = Utc::now();
+    let start = now - Duration::days(14 * 31);
+    let seeded: Vec<NewEvent> = (0..6_000i64)
+        .map(|i| {
+            let group = GroupId::named(format!("group {}", i / 20)).unwrap();
+            let mut e = event_at(
+                &group,
+                start + Duration::minutes(i * 105),
+                &format!("seed {i}"),
+            );
+            e.initiator = Some(format!("user:{}", i % 37));
+            e
+        })
+        .collect();
+    for chunk in seeded.chunks(1_000) {
+        store.insert_batch(chunk).await.unwrap();
+    }
+    let seeded_ids: Vec<i64> = store
+        .list(&EventFilter::default(), Order::Asc, None, 50)
+        .await
+        .unwrap()
+        .items
+        .iter()
+        .map(|e| e.id)
+        .collect();
+
+    // A writer and a reader run during the whole carry-over.
+    let stop = Arc::new(AtomicBool::new(false));
+    let writer = {
+        let store = store.clone();
+        let stop = stop.clone();
+        tokio::spawn(async move {
+            let mut acked: Vec<Uuid> = Vec::new();
+            let mut n = 0;
+            while !stop.load(Ordering::Relaxed) {
+                let group = GroupId::named(format!("live {}", n % 7)).unwrap();
+                let batch: Vec<NewEvent> = (0..25)
+                    .map(|k| event_at(&group, Utc::now(), &format!("live {n} {k}")))
+                    .collect();
+                store
+                    .insert_batch(&batch)
+                    .await
+                    .expect("a write during the carry-over");
+                acked.extend(batch.iter().map(|e| e.uuid));
+                n += 1;
+            }
+            acked
+        })
+    };
+    let reader = {
+        let store = store.clone();
+        let stop = stop.clone();
+        tokio::spawn(async move {
+            let mut reads = 0;
+            while !stop.load(Ordering::Relaxed) {
+                let page = store
+                    .list(&EventFilter::default(), Order::Desc, None, 20)
+                    .await
+                    .expect("a read during the carry-over");
+                assert!(!page.items.is_empty());
+                reads += 1;
+            }
+            reads
+        })
+    };
+
+    // In steps: stopped after three batches, a delete in between, then resumed.
+    let first = pg.partition_events(500, Some(3)).await.unwrap();
+    assert!(
+        matches!(first, CarryOver::Paused { copied: 1_500.., left } if left > 0),
+        "{first:?}"
+    );
+    assert!(!pg.is_partitioned().await.unwrap());
+    // One row already copied and one not yet: both must be gone after the move.
+    let deleted = [seeded_ids[5], seeded_ids[40]];
+    assert_eq!(store.delete(&deleted).await.unwrap(), 2);
+    let rest = pg.partition_events(500, None).await.unwrap();
+    assert!(matches!(rest, CarryOver::Done { .. }), "{rest:?}");
+    assert!(pg.is_partitioned().await.unwrap());
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    stop.store(true, Ordering::Relaxed);
+    let acked = writer.await.unwrap();
+    let reads = reader.await.unwrap();
+    assert!(acked.len() >= 100, "the writer wrote during the move");
+    assert!(reads > 0);
+
+    // Every row exactly once: the seed (one from before 0011), the seeded events minus the
+    // two deleted, every acknowledged live event.
+    let total = store.count(&EventFilter::default()).await.unwrap();
+    assert_eq!(total as usize, 1 + seeded.len() - 2 + acked.len());
+    let distinct: i64 = sqlx::query_scalar("SELECT count(DISTINCT uuid) FROM events")
+        .fetch_one(pg.pool())
+        .await
+        .unwrap();
+    assert_eq!(distinct as u64, total);
+    let stored: HashSet<Uuid> = sqlx::query_scalar("SELECT uuid FROM events")
+        .fetch_all(pg.pool())
+        .await
+        .unwrap()
+        .into_iter()
+        .collect();
+    assert!(
+        acked.iter().all(|u| stored.contains(u)),
+        "an acknowledged write was lost"
+    );
+    for id in deleted {
+        assert!(
+            store.get(id).await.unwrap().is_none(),
+            "deleted {id} came back"
+        );
+    }
+    assert_summaries_match_a_recount(pg.pool()).await;
+    // The rows are in their months, none in the default partition.
+    let parts = pg.partitions().await.unwrap();
+    assert_eq!(parts[0].from, month_start(start));
+    let in_default: i64 = sqlx::query_scalar("SELECT count(*) FROM events_default")
+        .fetch_one(pg.pool())
+        .await
+        .unwrap();
+    assert_eq!(in_default, 0);
+    // Ids go on from the old sequence; lookups and idempotency work on the new table.
+    let max_id: i64 = sqlx::query_scalar("SELECT max(id) FROM events")
+        .fetch_one(pg.pool())
+        .await
+        .unwrap();
+    let group = GroupId::named("after").unwrap();
+    let new = event_at(&group, Utc::now(), "after the move");
+    let ins = store
+        .insert_batch(std::slice::from_ref(&new))
+        .await
+        .unwrap();
+    assert!(ins[0].created && ins[0].id > max_id);
+    let again = store.insert_batch(&seeded[100..101]).await.unwrap();
+    assert!(!again[0].created, "a carried-over uuid is still known");
+    assert_eq!(
+        store
+            .get_by_uuid(seeded[100].uuid)
+            .await
+            .unwrap()
+            .unwrap()
+            .id,
+        again[0].id
+    );
+    // Run again: nothing to do.
+    assert_eq!(
+        pg.partition_events(500, None).await.unwrap(),
+        CarryOver::AlreadyPartitioned
+    );
+}
