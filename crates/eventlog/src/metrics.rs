@@ -133,15 +133,3 @@ pub(crate) fn batch_committed(
 pub fn events_refused(source: &'static str, events: u64) {
     ::metrics::counter!(EVENTS_REFUSED, "source" => source).increment(events);
 }
-
-/// Mails a committed batch queued: its new events that have a recipient.
-pub(crate) fn mails_queued(
-    events: &[crate::event::NewEvent],
-    results: &[crate::store::Inserted],
-) -> u64 {
-    events
-        .iter()
-        .zip(results)
-        .filter(|(e, r)| r.created && e.send_mail.is_some())
-        .count() as u64
-}

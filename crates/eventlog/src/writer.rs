@@ -320,7 +320,7 @@ impl Worker {
             batch.len(),
             created,
             results.len() as u64 - created,
-            crate::metrics::mails_queued(batch, results),
+            crate::store::outbox::mails_queued(batch, results),
             took,
         );
         if let Some(observer) = &self.observer {

@@ -9,6 +9,9 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+#[allow(unused_imports)] // Each test file uses a part.
+pub use eventlog_testing::http::{cookie_value, form, login, login_response, set_cookie};
+
 /// A running `eventlog serve`; killed when dropped.
 pub struct Serve {
     pub child: Child,
@@ -187,13 +190,9 @@ pub fn token(url: &str) -> String {
     String::from_utf8(out.stdout).unwrap().trim().to_owned()
 }
 
-/// A client that gives up after `timeout`.
+/// A client that gives up after `timeout` and follows no redirects.
 pub fn http(timeout: Duration) -> reqwest::Client {
-    reqwest::Client::builder()
-        .timeout(timeout)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
+    eventlog_testing::http::client(timeout)
 }
 
 /// Creates an admin user with `eventlog user add NAME --role admin`.
@@ -208,65 +207,6 @@ pub fn add_user(url: &str, name: &str, password: &str) {
         "user add failed: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-}
-
-/// The value of cookie `name` set by a response, if it sets it (with its attributes).
-pub fn set_cookie<'r>(resp: &'r reqwest::Response, name: &str) -> Option<&'r str> {
-    resp.headers()
-        .get_all(reqwest::header::SET_COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find(|c| c.starts_with(&format!("{name}=")))
-}
-
-/// The value of a `Set-Cookie` line (`name=VALUE; …`).
-pub fn cookie_value(set_cookie: &str) -> String {
-    let pair = set_cookie.split(';').next().unwrap_or_default();
-    pair.split_once('=').unwrap_or_default().1.to_owned()
-}
-
-/// Logs in through the form over HTTP, as a browser does: fetches the login page for its
-/// CSRF cookie, posts the form with it. `prefix` is the cookie name prefix (`""`, or
-/// `"__Host-"` with `secure_cookies`). Returns the POST's response.
-pub async fn login_response(
-    client: &reqwest::Client,
-    base: &str,
-    prefix: &str,
-    user: &str,
-    password: &str,
-) -> reqwest::Response {
-    let page = client.get(format!("{base}/login")).send().await.unwrap();
-    assert_eq!(page.status(), 200);
-    let csrf_name = format!("{prefix}eventlog_login_csrf");
-    let csrf = cookie_value(set_cookie(&page, &csrf_name).expect("login CSRF cookie"));
-    client
-        .post(format!("{base}/login"))
-        .header(reqwest::header::COOKIE, format!("{csrf_name}={csrf}"))
-        .header(
-            reqwest::header::CONTENT_TYPE,
-            "application/x-www-form-urlencoded",
-        )
-        .body(form(&[
-            ("username", user),
-            ("password", password),
-            ("csrf", &csrf),
-        ]))
-        .send()
-        .await
-        .unwrap()
-}
-
-/// Logs in (see [`login_response`]) and returns the session cookie's value.
-pub async fn login(
-    client: &reqwest::Client,
-    base: &str,
-    prefix: &str,
-    user: &str,
-    password: &str,
-) -> String {
-    let resp = login_response(client, base, prefix, user, password).await;
-    assert_eq!(resp.status(), 303, "login of {user} failed");
-    cookie_value(set_cookie(&resp, &format!("{prefix}eventlog_session")).expect("session cookie"))
 }
 
 /// `GET path` with the session cookie; the status and the `Location` header.
@@ -290,11 +230,4 @@ pub async fn get_with_session(
         .unwrap_or_default()
         .to_owned();
     (resp.status().as_u16(), location)
-}
-
-/// An `application/x-www-form-urlencoded` body.
-pub fn form(fields: &[(&str, &str)]) -> String {
-    form_urlencoded::Serializer::new(String::new())
-        .extend_pairs(fields)
-        .finish()
 }

@@ -136,7 +136,7 @@ async fn commit(store: &dyn Store, jobs: Vec<Job>) {
 
 fn committed_mails(events: &[NewEvent], result: &Result<Vec<Inserted>, StoreError>) -> u64 {
     match result {
-        Ok(inserted) => crate::metrics::mails_queued(events, inserted),
+        Ok(inserted) => crate::store::outbox::mails_queued(events, inserted),
         Err(_) => 0,
     }
 }

@@ -109,6 +109,15 @@ pub(crate) const GIVEN_UP: &str = "given_up";
 /// Rows per outbox insert statement (5 bound values each: well under SQLite's 32,766).
 pub(crate) const ROWS_PER_INSERT: usize = 1_000;
 
+/// Mails a committed batch queued: its new events that have a recipient (for the metrics).
+pub(crate) fn mails_queued(events: &[crate::event::NewEvent], results: &[super::Inserted]) -> u64 {
+    events
+        .iter()
+        .zip(results)
+        .filter(|(e, r)| r.created && e.send_mail.is_some())
+        .count() as u64
+}
+
 /// Sums per-state rows `(state, count, failures, oldest)` into an [`OutboxStatus`].
 pub(crate) fn status_from_rows(
     rows: impl IntoIterator<Item = (String, i64, i64, Option<DateTime<Utc>>)>,
@@ -131,3 +140,177 @@ pub(crate) fn status_from_rows(
     status.retried = failures.saturating_sub(status.given_up);
     status
 }
+
+/// Implements [`OutboxStore`] for a backend's store (a type with `fn pool(&self) -> &Pool<_>`),
+/// and `enqueue_mail`, which writes the outbox rows of a batch inside its transaction.
+///
+/// The statements are written once (`$n` placeholders work on both backends); `$db` is the
+/// sqlx database, `$time` turns a `DateTime<Utc>` into the backend's time parameter, and
+/// `$claim_lock` ends the claim's row selection: PostgreSQL's `FOR UPDATE SKIP LOCKED` (several
+/// servers claiming at once each get different rows, none waits for another's transaction),
+/// nothing on SQLite (its claim runs under the database's single write lock).
+macro_rules! impl_outbox_store {
+    ($store:ty, $db:ty, $time:path, claim_lock = $claim_lock:literal) => {
+        impl $store {
+            /// Writes the outbox rows of a batch inside its transaction: one per newly created
+            /// event that has a recipient.
+            pub(super) async fn enqueue_mail(
+                conn: &mut <$db as sqlx::Database>::Connection,
+                events: &[$crate::event::NewEvent],
+                results: &[$crate::store::Inserted],
+            ) -> Result<(), $crate::error::StoreError> {
+                let rows: Vec<(i64, &$crate::event::NewEvent, &str)> = events
+                    .iter()
+                    .zip(results)
+                    .filter(|(_, r)| r.created)
+                    .filter_map(|(e, r)| Some((r.id, e, e.send_mail.as_deref()?)))
+                    .collect();
+                if rows.is_empty() {
+                    return Ok(());
+                }
+                let now = $time(chrono::Utc::now());
+                for chunk in rows.chunks($crate::store::outbox::ROWS_PER_INSERT) {
+                    let mut qb = sqlx::QueryBuilder::<$db>::new(
+                        "INSERT INTO mail_outbox \
+                         (event_id, event_uuid, recipient, created_at, next_attempt_at) ",
+                    );
+                    qb.push_values(chunk, |mut row, (id, e, to)| {
+                        row.push_bind(*id)
+                            .push_bind(e.uuid)
+                            .push_bind(to.to_string())
+                            .push_bind(now)
+                            .push_bind(now);
+                    });
+                    qb.push(" ON CONFLICT (event_uuid, recipient) DO NOTHING");
+                    qb.build().execute(&mut *conn).await?;
+                }
+                Ok(())
+            }
+        }
+
+        const _: () = {
+            use chrono::{DateTime, Utc};
+
+            use $crate::error::StoreError;
+            use $crate::store::outbox::{
+                Delivery, GIVEN_UP, OutboxMail, OutboxStatus, OutboxStore, QUEUED, SENT,
+                status_from_rows,
+            };
+            use $crate::store::row::StoredRow as _;
+
+            #[async_trait::async_trait]
+            impl OutboxStore for $store {
+                async fn claim_mail(
+                    &self,
+                    now: DateTime<Utc>,
+                    lease_until: DateTime<Utc>,
+                    limit: usize,
+                ) -> Result<Vec<OutboxMail>, StoreError> {
+                    let rows = sqlx::query(concat!(
+                        "UPDATE mail_outbox SET lease_until = $1, attempts = attempts + 1 \
+                         WHERE id IN (SELECT id FROM mail_outbox \
+                             WHERE state = 'queued' AND next_attempt_at <= $2 \
+                               AND (lease_until IS NULL OR lease_until <= $2) \
+                             ORDER BY next_attempt_at, id LIMIT $3",
+                        $claim_lock,
+                        ") RETURNING id, event_id, event_uuid, recipient, \
+                         CAST(attempts AS BIGINT) AS attempts, created_at",
+                    ))
+                    .bind($time(lease_until))
+                    .bind($time(now))
+                    .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+                    .fetch_all(self.pool())
+                    .await?;
+                    let mut mails = rows
+                        .iter()
+                        .map(|r| {
+                            Ok(OutboxMail {
+                                id: r.int("id")?,
+                                event_id: r.int("event_id")?,
+                                event_uuid: r.uuid("event_uuid")?,
+                                recipient: r.text("recipient")?,
+                                attempts: r.int("attempts")?.clamp(0, i64::from(u32::MAX)) as u32,
+                                created_at: r.time("created_at")?,
+                            })
+                        })
+                        .collect::<Result<Vec<_>, StoreError>>()?;
+                    // RETURNING gives no order guarantee.
+                    mails.sort_by_key(|m| m.id);
+                    Ok(mails)
+                }
+
+                async fn finish_mail(
+                    &self,
+                    id: i64,
+                    now: DateTime<Utc>,
+                    outcome: &Delivery,
+                ) -> Result<(), StoreError> {
+                    let query = match outcome {
+                        Delivery::Sent => sqlx::query(
+                            "UPDATE mail_outbox SET state = $1, finished_at = $2, \
+                             lease_until = NULL, last_error = NULL WHERE id = $3",
+                        )
+                        .bind(SENT)
+                        .bind($time(now))
+                        .bind(id),
+                        Delivery::Retry { at, error } => sqlx::query(
+                            "UPDATE mail_outbox SET state = $1, next_attempt_at = $2, \
+                             failures = failures + 1, lease_until = NULL, last_error = $3 \
+                             WHERE id = $4",
+                        )
+                        .bind(QUEUED)
+                        .bind($time(*at))
+                        .bind(error.clone())
+                        .bind(id),
+                        Delivery::GiveUp { error } => sqlx::query(
+                            "UPDATE mail_outbox SET state = $1, finished_at = $2, \
+                             failures = failures + 1, lease_until = NULL, last_error = $3 \
+                             WHERE id = $4",
+                        )
+                        .bind(GIVEN_UP)
+                        .bind($time(now))
+                        .bind(error.clone())
+                        .bind(id),
+                    };
+                    query.execute(self.pool()).await?;
+                    Ok(())
+                }
+
+                async fn outbox_status(&self) -> Result<OutboxStatus, StoreError> {
+                    let rows = sqlx::query(
+                        "SELECT state, COUNT(*) AS n, \
+                         CAST(COALESCE(SUM(failures), 0) AS BIGINT) AS failures, \
+                         MIN(created_at) AS oldest FROM mail_outbox GROUP BY state",
+                    )
+                    .fetch_all(self.pool())
+                    .await?;
+                    let rows = rows
+                        .iter()
+                        .map(|r| {
+                            Ok((
+                                r.text("state")?,
+                                r.int("n")?,
+                                r.int("failures")?,
+                                r.opt_time("oldest")?,
+                            ))
+                        })
+                        .collect::<Result<Vec<_>, StoreError>>()?;
+                    Ok(status_from_rows(rows))
+                }
+
+                async fn prune_outbox(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
+                    let done = sqlx::query(
+                        "DELETE FROM mail_outbox WHERE id IN (SELECT id FROM mail_outbox \
+                         WHERE state <> 'queued' AND finished_at < $1 LIMIT 5000)",
+                    )
+                    .bind($time(before))
+                    .execute(self.pool())
+                    .await?;
+                    Ok(done.rows_affected())
+                }
+            }
+        };
+    };
+}
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+pub(crate) use impl_outbox_store;

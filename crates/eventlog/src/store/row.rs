@@ -7,6 +7,19 @@ use sqlx::Row as _;
 
 use crate::error::StoreError;
 
+/// A time as SQLite stores it: microseconds since the Unix epoch (UTC).
+#[cfg(feature = "sqlite")]
+pub(crate) fn time_to_micros(time: DateTime<Utc>) -> i64 {
+    time.timestamp_micros()
+}
+
+/// A time SQLite stored (microseconds since the Unix epoch, UTC); out of range is corrupt data.
+#[cfg(feature = "sqlite")]
+pub(crate) fn micros_to_time(micros: i64) -> Result<DateTime<Utc>, StoreError> {
+    DateTime::from_timestamp_micros(micros)
+        .ok_or_else(|| StoreError::Corrupt(format!("timestamp {micros} out of range")))
+}
+
 /// The columns of a row, by name.
 pub(crate) trait StoredRow {
     /// A text column.
@@ -17,6 +30,8 @@ pub(crate) trait StoredRow {
     fn time(&self, column: &str) -> Result<DateTime<Utc>, StoreError>;
     /// A time column that may be NULL.
     fn opt_time(&self, column: &str) -> Result<Option<DateTime<Utc>>, StoreError>;
+    /// A uuid column.
+    fn uuid(&self, column: &str) -> Result<uuid::Uuid, StoreError>;
 }
 
 #[cfg(feature = "sqlite")]
@@ -28,12 +43,15 @@ impl StoredRow for sqlx::sqlite::SqliteRow {
         Ok(self.try_get(column)?)
     }
     fn time(&self, column: &str) -> Result<DateTime<Utc>, StoreError> {
-        super::sqlite::micros_to_time(self.try_get(column)?)
+        micros_to_time(self.try_get(column)?)
     }
     fn opt_time(&self, column: &str) -> Result<Option<DateTime<Utc>>, StoreError> {
         self.try_get::<Option<i64>, _>(column)?
-            .map(super::sqlite::micros_to_time)
+            .map(micros_to_time)
             .transpose()
+    }
+    fn uuid(&self, column: &str) -> Result<uuid::Uuid, StoreError> {
+        Ok(self.try_get(column)?)
     }
 }
 
@@ -49,6 +67,9 @@ impl StoredRow for sqlx::postgres::PgRow {
         Ok(self.try_get(column)?)
     }
     fn opt_time(&self, column: &str) -> Result<Option<DateTime<Utc>>, StoreError> {
+        Ok(self.try_get(column)?)
+    }
+    fn uuid(&self, column: &str) -> Result<uuid::Uuid, StoreError> {
         Ok(self.try_get(column)?)
     }
 }

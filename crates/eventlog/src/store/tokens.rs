@@ -182,6 +182,93 @@ pub(crate) fn token_needs_touch(last: Option<DateTime<Utc>>, now: DateTime<Utc>)
     last.is_none_or(|t| (now - t).num_seconds() >= LAST_USED_RESOLUTION_SECS)
 }
 
+/// Implements [`TokenStore`]'s storage methods for a backend's store (a type with
+/// `fn pool(&self) -> &Pool<_>`). As for users, the statements are written once (`$n`
+/// placeholders work on both backends) and `$time` turns a `DateTime<Utc>` into the backend's
+/// time parameter.
+macro_rules! impl_token_store {
+    ($store:ty, $time:path) => {
+        const _: () = {
+            use chrono::{DateTime, Utc};
+
+            use $crate::error::StoreError;
+            use $crate::store::TokenStore;
+            use $crate::store::tokens::{
+                TokenInfo, TokenScope, VerifiedToken, token_info_from_row, token_needs_touch,
+                verified_from_row,
+            };
+
+            #[async_trait::async_trait]
+            impl TokenStore for $store {
+                async fn insert_token_hash(
+                    &self,
+                    name: &str,
+                    hash: &str,
+                    scope: TokenScope,
+                    created_at: DateTime<Utc>,
+                ) -> Result<bool, StoreError> {
+                    let done = sqlx::query(
+                        "INSERT INTO api_tokens (name, token_hash, scope, created_at) \
+                         VALUES ($1, $2, $3, $4) ON CONFLICT (name) DO NOTHING",
+                    )
+                    .bind(name)
+                    .bind(hash)
+                    .bind(scope.as_str())
+                    .bind($time(created_at))
+                    .execute(self.pool())
+                    .await?;
+                    Ok(done.rows_affected() == 1)
+                }
+
+                async fn list_tokens(&self) -> Result<Vec<TokenInfo>, StoreError> {
+                    let rows = sqlx::query(
+                        "SELECT name, scope, created_at, last_used_at FROM api_tokens \
+                         ORDER BY name",
+                    )
+                    .fetch_all(self.pool())
+                    .await?;
+                    rows.iter().map(token_info_from_row).collect()
+                }
+
+                async fn revoke_token(&self, name: &str) -> Result<bool, StoreError> {
+                    let done = sqlx::query("DELETE FROM api_tokens WHERE name = $1")
+                        .bind(name)
+                        .execute(self.pool())
+                        .await?;
+                    Ok(done.rows_affected() > 0)
+                }
+
+                async fn token_by_hash(
+                    &self,
+                    hash: &str,
+                    now: DateTime<Utc>,
+                ) -> Result<Option<VerifiedToken>, StoreError> {
+                    let row = sqlx::query(
+                        "SELECT name, scope, last_used_at FROM api_tokens WHERE token_hash = $1",
+                    )
+                    .bind(hash)
+                    .fetch_optional(self.pool())
+                    .await?;
+                    let Some(row) = row else { return Ok(None) };
+                    let (token, last_used) = verified_from_row(&row)?;
+                    if token_needs_touch(last_used, now) {
+                        sqlx::query(
+                            "UPDATE api_tokens SET last_used_at = $1 WHERE token_hash = $2",
+                        )
+                        .bind($time(now))
+                        .bind(hash)
+                        .execute(self.pool())
+                        .await?;
+                    }
+                    Ok(Some(token))
+                }
+            }
+        };
+    };
+}
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+pub(crate) use impl_token_store;
+
 /// Storage of API tokens (only their hashes). Implemented by every backend.
 #[async_trait]
 pub trait TokenStore: Send + Sync + 'static {

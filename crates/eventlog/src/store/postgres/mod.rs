@@ -23,13 +23,15 @@ mod outbox;
 mod partition;
 mod read;
 mod store_impl;
-mod tokens;
-mod users;
 mod write;
 
 pub use partition::{CarryOver, Partition, PartitionInterval, UnknownInterval};
 use read::limit_param;
 use read::{EVENT_COLUMNS, push_filter, row_to_event};
+
+// Users, sessions and API tokens: the same statements on both backends.
+crate::store::users::impl_user_store!(PostgresStore, std::convert::identity);
+crate::store::tokens::impl_token_store!(PostgresStore, std::convert::identity);
 
 /// Connections per process: enough for the writer, the web handlers and a live tail at once,
 /// small enough that several servers stay far below PostgreSQL's default 100 connections.

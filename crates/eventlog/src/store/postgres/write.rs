@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use sqlx::{Postgres, Row, Transaction};
 use uuid::Uuid;
 
-use super::{PostgresStore, outbox};
+use super::PostgresStore;
 use crate::error::StoreError;
 use crate::event::{GroupId, NewEvent};
 use crate::store::Inserted;
@@ -197,7 +197,7 @@ impl PostgresStore {
         let results = Self::insert_events(&mut tx, events, &gids).await?;
         if mail == Mail::Queue {
             // The mails of the new events, in the same transaction (the durable mail outbox).
-            outbox::enqueue(&mut tx, events, &results).await?;
+            PostgresStore::enqueue_mail(&mut tx, events, &results).await?;
         }
         Self::uncount_duplicates(&mut tx, events, &results, &gids).await?;
         tx.commit().await?;

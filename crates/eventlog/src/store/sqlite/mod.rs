@@ -7,7 +7,6 @@
 use std::str::FromStr;
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
 use sqlx::Sqlite;
 use sqlx::pool::PoolConnection;
 use sqlx::sqlite::{
@@ -16,16 +15,19 @@ use sqlx::sqlite::{
 
 use crate::error::StoreError;
 use crate::store::ConnectOptions;
+pub(crate) use crate::store::row::{micros_to_time, time_to_micros};
 
 mod follow;
 mod outbox;
 mod read;
 mod store_impl;
-mod tokens;
-mod users;
 mod write;
 
 use read::{EVENT_COLUMNS, push_filter, row_to_event};
+
+// Users, sessions and API tokens: the same statements on both backends.
+crate::store::users::impl_user_store!(SqliteStore, time_to_micros);
+crate::store::tokens::impl_token_store!(SqliteStore, time_to_micros);
 
 /// Rows per multi-row INSERT: 8 parameters each stays below SQLite's 32,766 limit, and
 /// a fixed size keeps the prepared statement cached.
@@ -198,9 +200,4 @@ impl SqliteStore {
     pub fn pool(&self) -> &SqlitePool {
         &self.pool
     }
-}
-
-pub(crate) fn micros_to_time(micros: i64) -> Result<DateTime<Utc>, StoreError> {
-    DateTime::from_timestamp_micros(micros)
-        .ok_or_else(|| StoreError::Corrupt(format!("timestamp {micros} out of range")))
 }

@@ -8,7 +8,7 @@ use sqlx::sqlite::SqliteConnection;
 use sqlx::{QueryBuilder, Row, Sqlite};
 use uuid::Uuid;
 
-use super::{ROWS_PER_INSERT, SqliteStore, outbox};
+use super::{ROWS_PER_INSERT, SqliteStore};
 use crate::error::StoreError;
 use crate::event::NewEvent;
 use crate::store::group_delta::{DuplicateDeltas, Mail, group_deltas};
@@ -159,7 +159,7 @@ impl SqliteStore {
         let results = Self::insert_events(conn, events, &gids).await?;
         if mail == Mail::Queue {
             // The mails of the new events, in the same transaction (the durable mail outbox).
-            outbox::enqueue(conn, events, &results).await?;
+            SqliteStore::enqueue_mail(conn, events, &results).await?;
         }
         Self::uncount_duplicates(conn, events, &results, &gids).await?;
         Ok(results)
