@@ -94,11 +94,7 @@ async fn export_import_export_is_identical(db: TestDb) {
     })
     .await;
     let out = eventlog(empty.url(), &["import", first.to_str().unwrap()]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    eventlog_testing::process::assert_success(&out);
     assert!(
         String::from_utf8_lossy(&out.stderr)
             .contains(&format!("imported {n} events (0 already present)"))

@@ -180,13 +180,10 @@ async fn admin_api_and_cli_select_the_same_events(url: &str) {
     let state = AppState::builder(store.clone(), EventTypes::default())
         .host_auth(Arc::new(Viewer))
         .build();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(eventlog_web::serve(
-        listener,
-        eventlog_web::app(state),
-        std::future::pending(),
-    ));
+    let addr = eventlog_testing::http::serve_on_loopback(|listener| {
+        eventlog_web::serve(listener, eventlog_web::app(state), std::future::pending())
+    })
+    .await;
     let server = Server {
         base: format!("http://{addr}"),
         http: reqwest::Client::new(),

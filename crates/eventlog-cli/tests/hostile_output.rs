@@ -62,12 +62,7 @@ async fn tail_shows_control_characters_escaped(url: &str) {
         .current_dir(std::env::temp_dir())
         .output()
         .expect("util-linux script runs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let text = String::from_utf8(out.stdout).unwrap();
+    let text = eventlog_testing::process::stdout_of(out);
     assert!(
         text.contains("\u{1b}[38;2;"),
         "coloured on a terminal: {text:?}"
@@ -129,13 +124,10 @@ async fn csv_exports_neutralise_formulas(url: &str) {
     let state = AppState::builder(store.clone(), EventTypes::default())
         .host_auth(Arc::new(Viewer))
         .build();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(eventlog_web::serve(
-        listener,
-        eventlog_web::app(state),
-        std::future::pending(),
-    ));
+    let addr = eventlog_testing::http::serve_on_loopback(|listener| {
+        eventlog_web::serve(listener, eventlog_web::app(state), std::future::pending())
+    })
+    .await;
     let csv = reqwest::get(format!("http://{addr}/events/export?format=csv"))
         .await
         .unwrap()

@@ -36,25 +36,9 @@ async fn every_event_is_shown_once_with_a_transaction_held_open() {
         .insert_batch(&[event("m:before:end".into())])
         .await
         .unwrap();
-    let out = support::eventlog(
-        db.url(),
-        &[
-            "user",
-            "add",
-            "alice",
-            "--role",
-            "admin",
-            "--password-stdin",
-        ],
-        Some("correct horse battery staple\n"),
-    );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    support::add_user(db.url(), "alice", "correct horse battery staple");
     let server = Serve::start(ServeSpec::new(db.url()));
-    let cookie = login(&server).await;
+    let cookie = support::session_cookie(&server, "alice", "correct horse battery staple").await;
     let mut stream = http(Duration::from_secs(120))
         .get(server.url("/events/stream"))
         .header("cookie", &cookie)
@@ -192,43 +176,4 @@ async fn every_event_is_shown_once_with_a_transaction_held_open() {
         );
         assert_eq!(count(&text, "before"), 0, "{name} showed an older event");
     }
-}
-
-/// Logs in through the form; the `Cookie` header of the session.
-async fn login(server: &Serve) -> String {
-    let client = http(Duration::from_secs(20));
-    let page = client.get(server.url("/login")).send().await.unwrap();
-    let jar = cookies_of(&page);
-    let html = page.text().await.unwrap();
-    let marker = "name=\"csrf\" value=\"";
-    let start = html.find(marker).unwrap() + marker.len();
-    let csrf = &html[start..start + html[start..].find('"').unwrap()];
-    let resp = client
-        .post(server.url("/login"))
-        .header("Cookie", jar.join("; "))
-        .header("Content-Type", "application/x-www-form-urlencoded")
-        .body(
-            form_urlencoded::Serializer::new(String::new())
-                .extend_pairs([
-                    ("username", "alice"),
-                    ("password", "correct horse battery staple"),
-                    ("csrf", csrf),
-                ])
-                .finish(),
-        )
-        .send()
-        .await
-        .unwrap();
-    assert!(resp.status().is_redirection(), "login: {}", resp.status());
-    cookies_of(&resp).join("; ")
-}
-
-fn cookies_of(resp: &reqwest::Response) -> Vec<String> {
-    resp.headers()
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .filter_map(|v| v.split(';').next())
-        .map(str::to_owned)
-        .collect()
 }

@@ -44,11 +44,7 @@ async fn log_send_mail_mails_that_event_only(url: &str) {
         .args(["--initiator", "cron"])
         .output()
         .unwrap();
-    assert!(
-        mailed.status.success(),
-        "{}",
-        String::from_utf8_lossy(&mailed.stderr)
-    );
+    eventlog_testing::process::assert_success(&mailed);
     let quiet = eventlog(url, &config)
         .args(["log", "info", "Backup started"])
         .output()
@@ -131,12 +127,9 @@ async fn http_send_mail_is_mailed_after_commit(url: &str) {
         .args(["token", "add", "mailer"])
         .output()
         .unwrap();
-    assert!(
-        token.status.success(),
-        "{}",
-        String::from_utf8_lossy(&token.stderr)
-    );
-    let token = String::from_utf8(token.stdout).unwrap().trim().to_owned();
+    let token = eventlog_testing::process::stdout_of(token)
+        .trim()
+        .to_owned();
 
     let (served, base) = serve(url, &config).await;
     let http = reqwest::Client::new();
@@ -182,11 +175,7 @@ fn token(url: &str, config: &str) -> String {
         .args(["token", "add", "mailer"])
         .output()
         .unwrap();
-    assert!(
-        token.status.success(),
-        "{}",
-        String::from_utf8_lossy(&token.stderr)
-    );
+    eventlog_testing::process::assert_success(&token);
     String::from_utf8(token.stdout).unwrap().trim().to_owned()
 }
 
@@ -195,11 +184,7 @@ fn mail_status(url: &str, config: &str) -> serde_json::Value {
         .args(["mail", "status", "--json"])
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    eventlog_testing::process::assert_success(&out);
     serde_json::from_slice(&out.stdout).unwrap()
 }
 

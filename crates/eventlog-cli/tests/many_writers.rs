@@ -1,3 +1,4 @@
+// Over 500 lines on purpose: one end-to-end scenario (servers, writers, clients, a restart).
 //! Many writers, one log: three real `eventlog serve` processes, four processes recording
 //! through the library, and twelve HTTP clients posting batches, all on one PostgreSQL server
 //! that is restarted in the middle of the run. Afterwards every acknowledged event (a `201`
@@ -361,11 +362,7 @@ async fn many_writers_one_log() {
         .args(["token", "add", "many-writers"])
         .output()
         .unwrap();
-    assert!(
-        token.status.success(),
-        "{}",
-        String::from_utf8_lossy(&token.stderr)
-    );
+    eventlog_testing::process::assert_success(&token);
     let token = Arc::new(String::from_utf8(token.stdout).unwrap().trim().to_owned());
 
     let mut servers = Vec::new();

@@ -46,12 +46,7 @@ async fn metrics_count_known_traffic_on_their_own_address() {
         &["token", "add", "metrics", "--scope", "all"],
         None,
     );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let token = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    let token = eventlog_testing::process::stdout_of(out).trim().to_owned();
     let config = format!(
         "[server]\nmetrics_bind = \"127.0.0.1:0\"\n\
          [mail]\nurl = \"{}\"\nfrom = \"eventlog@example.com\"\n",

@@ -67,12 +67,7 @@ async fn reads_come_from_the_replica_and_writes_from_the_primary() {
         &["token", "add", "replica", "--scope", "all"],
         None,
     );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let token = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    let token = eventlog_testing::process::stdout_of(out).trim().to_owned();
     let replica = primary.start_replica().expect("start a streaming replica");
     let config = format!("[database]\nread_database_url = \"{}\"\n", replica.url());
     let server = Serve::start(ServeSpec {

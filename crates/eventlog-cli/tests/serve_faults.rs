@@ -152,12 +152,7 @@ async fn stopped_postgres_gets_a_fast_503_and_service_resumes() {
         started.elapsed()
     );
     assert_eq!(
-        client
-            .get(server.url("/livez"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
+        eventlog_testing::http::get_status(&client, &server.url("/livez")).await,
         200
     );
 
@@ -207,12 +202,7 @@ async fn stopped_postgres_gets_a_fast_503_and_service_resumes() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     assert_eq!(
-        client
-            .get(server.url("/healthz"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
+        eventlog_testing::http::get_status(&client, &server.url("/healthz")).await,
         200
     );
 }

@@ -58,28 +58,12 @@ async fn slow_clients_cannot_starve_healthz() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_ends_live_tail_and_exits_within_grace() {
     let db = TestDb::sqlite();
-    let out = support::eventlog(
-        db.url(),
-        &[
-            "user",
-            "add",
-            "alice",
-            "--role",
-            "admin",
-            "--password-stdin",
-        ],
-        Some("correct horse battery staple\n"),
-    );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    support::add_user(db.url(), "alice", "correct horse battery staple");
     let mut server = Serve::start(ServeSpec {
         config: "[server]\nshutdown_grace = \"3s\"\n",
         ..ServeSpec::new(db.url())
     });
-    let cookies = login(&server, "alice", "correct horse battery staple").await;
+    let cookies = support::session_cookie(&server, "alice", "correct horse battery staple").await;
 
     let mut stream = TcpStream::connect(server.addr).await.unwrap();
     stream
@@ -119,54 +103,6 @@ async fn sigterm_ends_live_tail_and_exits_within_grace() {
         "{}",
         server.log()
     );
-}
-
-/// Logs in through the form; returns the `Cookie` header value of the session.
-async fn login(server: &Serve, user: &str, password: &str) -> String {
-    let client = http(Duration::from_secs(20));
-    let page = client.get(server.url("/login")).send().await.unwrap();
-    let mut jar: Vec<String> = cookies_of(&page);
-    let html = page.text().await.unwrap();
-    let csrf = hidden(&html, "csrf");
-    let resp = client
-        .post(server.url("/login"))
-        .header("Cookie", jar.join("; "))
-        .header("Content-Type", "application/x-www-form-urlencoded")
-        .body(
-            form_urlencoded::Serializer::new(String::new())
-                .extend_pairs([("username", user), ("password", password), ("csrf", &csrf)])
-                .finish(),
-        )
-        .send()
-        .await
-        .unwrap();
-    assert!(
-        resp.status().is_redirection(),
-        "login failed: {}",
-        resp.status()
-    );
-    jar.extend(cookies_of(&resp));
-    jar.join("; ")
-}
-
-fn cookies_of(resp: &reqwest::Response) -> Vec<String> {
-    resp.headers()
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .filter_map(|v| v.split(';').next())
-        .map(str::to_owned)
-        .collect()
-}
-
-fn hidden(html: &str, name: &str) -> String {
-    let marker = format!("name=\"{name}\" value=\"");
-    let start = html
-        .find(&marker)
-        .unwrap_or_else(|| panic!("no hidden input {name} in {html}"))
-        + marker.len();
-    let len = html[start..].find('"').unwrap();
-    html[start..start + len].to_owned()
 }
 
 /// `[api] max_inflight_bytes`: while two uploads hold the whole budget, a third gets `503`
@@ -236,21 +172,11 @@ async fn request_logs_are_json_lines_without_colour() {
     });
     let client = http(Duration::from_secs(20));
     assert_eq!(
-        client
-            .get(server.url("/healthz"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
+        eventlog_testing::http::get_status(&client, &server.url("/healthz")).await,
         200
     );
     assert_eq!(
-        client
-            .get(server.url("/nope"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
+        eventlog_testing::http::get_status(&client, &server.url("/nope")).await,
         404
     );
     server.signal("TERM");

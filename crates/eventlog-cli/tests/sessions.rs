@@ -60,11 +60,7 @@ async fn passwd_and_remove_end_the_users_sessions(url: &str) {
         &["user", "passwd", "alice", "--password-stdin"],
         Some("a new password\n"),
     );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    eventlog_testing::process::assert_success(&out);
     assert_sent_to_login(
         get_with_session(&client, &base, SESSION, &alice, "/events").await,
         "alice after user passwd",
@@ -75,11 +71,7 @@ async fn passwd_and_remove_end_the_users_sessions(url: &str) {
     assert_eq!(old.status(), 401);
 
     let out = eventlog(url, &["user", "remove", "bob"], None);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    eventlog_testing::process::assert_success(&out);
     assert_sent_to_login(
         get_with_session(&client, &base, SESSION, &bob, "/groups").await,
         "bob after user remove",

@@ -11,11 +11,7 @@ use support::{Serve, ServeSpec, eventlog, http};
 
 fn all_token(url: &str) -> String {
     let out = eventlog(url, &["token", "add", "limits", "--scope", "all"], None);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    eventlog_testing::process::assert_success(&out);
     String::from_utf8(out.stdout).unwrap().trim().to_owned()
 }
 

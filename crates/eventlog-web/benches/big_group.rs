@@ -57,61 +57,21 @@ async fn main() {
         .expect("user")
         .expect("new user");
     let router = eventlog_web::app(eventlog_web::AppState::new(store, EventTypes::default()));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    tokio::spawn(eventlog_web::serve(
-        listener,
-        router,
-        std::future::pending(),
-    ));
+    let addr = eventlog_testing::http::serve_on_loopback(|listener| {
+        eventlog_web::serve(listener, router, std::future::pending())
+    })
+    .await;
 
-    let client = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .expect("client");
-    let login = client
-        .get(format!("http://{addr}/login"))
-        .send()
-        .await
-        .expect("login page");
-    let cookie: Vec<String> = login
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok()?.split(';').next().map(str::to_owned))
-        .collect();
-    let body = login.text().await.expect("body");
-    let csrf = body
-        .split("name=\"csrf\" value=\"")
-        .nth(1)
-        .and_then(|s| s.split('"').next())
-        .expect("csrf")
-        .to_owned();
-    let resp = client
-        .post(format!("http://{addr}/login"))
-        .header("cookie", cookie.join("; "))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(
-            serde_urlencoded::to_string([
-                ("username", "bench"),
-                ("password", "bench password"),
-                ("csrf", csrf.as_str()),
-            ])
-            .expect("form"),
-        )
-        .send()
-        .await
-        .expect("log in");
-    let mut cookies = cookie;
-    cookies.extend(
-        resp.headers()
-            .get_all("set-cookie")
-            .iter()
-            .filter_map(|v| v.to_str().ok()?.split(';').next().map(str::to_owned)),
-    );
-    let cookie = cookies.join("; ");
+    let client = eventlog_testing::http::client(Duration::from_secs(60));
+    let session = eventlog_testing::http::login(
+        &client,
+        &format!("http://{addr}"),
+        "",
+        "bench",
+        "bench password",
+    )
+    .await;
+    let cookie = format!("eventlog_session={session}");
 
     let middle = ids[2_500];
     let after = format!(

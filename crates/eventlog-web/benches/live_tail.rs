@@ -22,22 +22,6 @@ fn env_num(name: &str, default: u64) -> u64 {
         .unwrap_or(default)
 }
 
-fn cookies_of(resp: &reqwest::Response) -> Vec<String> {
-    resp.headers()
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .filter_map(|v| v.split(';').next())
-        .map(str::to_owned)
-        .collect()
-}
-
-fn hidden_csrf(html: &str) -> String {
-    let marker = "name=\"csrf\" value=\"";
-    let start = html.find(marker).expect("csrf field") + marker.len();
-    html[start..start + html[start..].find('"').expect("quote")].to_owned()
-}
-
 #[tokio::main]
 async fn main() {
     // `cargo bench` passes --bench; test runners listing targets (nextest --list) must not
@@ -62,42 +46,20 @@ async fn main() {
         .expect("new user");
     let state = eventlog_web::AppState::new(store.clone(), EventTypes::default());
     let live = state.live_tail().clone();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+    let base = format!(
+        "http://{}",
+        eventlog_testing::http::serve_on_loopback(|listener| {
+            eventlog_web::serve(listener, eventlog_web::app(state), std::future::pending())
+        })
         .await
-        .expect("bind");
-    let base = format!("http://{}", listener.local_addr().expect("addr"));
-    tokio::spawn(eventlog_web::serve(
-        listener,
-        eventlog_web::app(state),
-        std::future::pending(),
-    ));
+    );
+    // No timeout: the stream stays open for the whole run.
     let http = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .expect("client");
-    let page = http
-        .get(format!("{base}/login"))
-        .send()
-        .await
-        .expect("login page");
-    let jar = cookies_of(&page);
-    let csrf = hidden_csrf(&page.text().await.expect("body"));
-    let resp = http
-        .post(format!("{base}/login"))
-        .header("cookie", jar.join("; "))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(
-            serde_urlencoded::to_string([
-                ("username", "bench"),
-                ("password", "bench password"),
-                ("csrf", &csrf),
-            ])
-            .unwrap_or_default(),
-        )
-        .send()
-        .await
-        .expect("login");
-    let cookie = cookies_of(&resp).join("; ");
+    let session = eventlog_testing::http::login(&http, &base, "", "bench", "bench password").await;
+    let cookie = format!("eventlog_session={session}");
     let mut stream = http
         .get(format!("{base}/events/stream"))
         .header("cookie", &cookie)

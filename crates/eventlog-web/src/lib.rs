@@ -1,3 +1,4 @@
+// Over 500 lines on purpose: `AppState`, its builder and `app()` are one unit of assembly.
 //! The eventlog admin UI and the `/api/v1` HTTP API as one axum [`Router`] that an
 //! application can mount under any path, with eventlog's own users or the host's
 //! authentication ([`auth::host::HostAuth`]).

@@ -1,3 +1,4 @@
+// Over 500 lines on purpose: every API route on both backends around one `Server` fixture.
 //! The HTTP API over a real socket, on SQLite and on PostgreSQL.
 //!
 //! Each test is an `async fn(TestDb)`; `api_tests!` makes `sqlite::NAME` and `postgres::NAME`.

@@ -17,14 +17,10 @@ eventlog_testing::on_both_backends!(
 
 /// Serves `state` on a fresh loopback port.
 async fn start(state: eventlog_web::AppState) -> SocketAddr {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(eventlog_web::serve(
-        listener,
-        eventlog_web::app(state),
-        std::future::pending(),
-    ));
-    addr
+    eventlog_testing::http::serve_on_loopback(|listener| {
+        eventlog_web::serve(listener, eventlog_web::app(state), std::future::pending())
+    })
+    .await
 }
 
 /// One HTTP/1.1 request with `Connection: close`; returns the raw response.

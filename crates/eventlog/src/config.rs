@@ -3,17 +3,24 @@
 //! Every key is optional; a missing file section means its defaults. Unknown keys are an error
 //! (a typo must not silently fall back to a default).
 
-use std::net::SocketAddr;
 use std::path::Path;
-use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
 use crate::error::{ConfigError, Error};
 use crate::event_type::{EventType, EventTypes};
 
+mod duration;
+mod env;
+mod limits;
 mod proxy_auth;
+mod server;
+
+use env::EnvOverride;
+pub use env::{ENV_PREFIX, ENV_SEPARATOR};
+pub use limits::LimitsConfig;
 pub use proxy_auth::ProxyAuthConfig;
+pub use server::{ApiConfig, DatabaseConfig, ServerConfig};
 
 /// The whole configuration file.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -62,346 +69,6 @@ impl Default for TypesConfig {
 
 /// `[writer]`: the batching writer behind every log call (the writer's own options type).
 pub use crate::writer::WriterOptions as WriterConfig;
-
-/// `[server]`: `eventlog serve`.
-///
-/// Durations are written like `10s`, `500ms` or `2m`. The defaults keep the server answering
-/// while slow or idle clients hold connections: a client that has not sent its request
-/// headers in `header_read_timeout` is disconnected, and beyond `max_connections` new
-/// connections wait in the kernel's queue instead of exhausting file descriptors.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct ServerConfig {
-    /// Address to listen on.
-    pub bind: SocketAddr,
-    /// How long a client may take to send its request headers (also the longest a
-    /// keep-alive connection may sit idle between requests). Default 10 s.
-    #[serde(with = "duration")]
-    pub header_read_timeout: Duration,
-    /// How long a request may take until its response starts (reading the body included);
-    /// past it the client gets `503` with `Retry-After`. Live-tail streams are not cut by
-    /// it once they have started. Default 30 s.
-    #[serde(with = "duration")]
-    pub request_timeout: Duration,
-    /// Most connections served at once; further ones wait until one closes. The server
-    /// also stays below its file descriptor limit whatever this says. Default 10,000.
-    pub max_connections: usize,
-    /// After SIGTERM or SIGINT: how long in-flight requests may take to finish before the
-    /// server exits anyway. Live-tail streams are ended at once. Default 10 s.
-    #[serde(with = "duration")]
-    pub shutdown_grace: Duration,
-    /// Cookies are `Secure` and named with the `__Host-` prefix (`Path=/`, no `Domain`): set
-    /// this when browsers reach the admin over HTTPS (a TLS reverse proxy in front). Browsers
-    /// then never send the session cookie over plain HTTP. Default false.
-    pub secure_cookies: bool,
-    /// A session ends after this long without a request. Default 1 h.
-    #[serde(with = "duration")]
-    pub session_idle_timeout: Duration,
-    /// A session ends this long after login, however active. Default 12 h.
-    #[serde(with = "duration")]
-    pub session_lifetime: Duration,
-    /// Live-tail streams one session (a logged-in browser) may hold open at once; more get
-    /// `429`. Default 4.
-    pub live_tail_per_session: usize,
-    /// Live-tail streams open at once over all sessions; more get `429`. They share one
-    /// read of new events per second, so each costs memory and rendering, not queries.
-    /// Default 100.
-    pub live_tail_max: usize,
-    /// Where to serve `GET /metrics` (Prometheus text format), e.g. `127.0.0.1:9090`: an
-    /// address of its own, so that metrics are never public with the admin. Absent (the
-    /// default): no metrics are served.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub metrics_bind: Option<SocketAddr>,
-    /// `[server.proxy_auth]`: users named by an authenticating reverse proxy in a header,
-    /// believed only from the proxy's addresses. Absent (the default): only eventlog's own
-    /// logins.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub proxy_auth: Option<ProxyAuthConfig>,
-}
-
-impl Default for ServerConfig {
-    fn default() -> Self {
-        ServerConfig {
-            bind: SocketAddr::from(([127, 0, 0, 1], 8000)),
-            header_read_timeout: Duration::from_secs(10),
-            request_timeout: Duration::from_secs(30),
-            max_connections: 10_000,
-            shutdown_grace: Duration::from_secs(10),
-            secure_cookies: false,
-            session_idle_timeout: Duration::from_secs(3600),
-            session_lifetime: Duration::from_secs(12 * 3600),
-            live_tail_per_session: 4,
-            live_tail_max: 100,
-            metrics_bind: None,
-            proxy_auth: None,
-        }
-    }
-}
-
-/// `[database]`: how `eventlog serve` (and the other commands) use the database.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct DatabaseConfig {
-    /// How long a request waits for a pooled connection before it fails (`503` from the
-    /// server). Short, so that an unreachable database answers fast instead of holding
-    /// requests. Default 2 s.
-    #[serde(with = "duration")]
-    pub acquire_timeout: Duration,
-    /// PostgreSQL only: the server cancels any statement of `eventlog serve` running longer
-    /// than this (`statement_timeout`). `0s` turns it off. Default 20 s, below
-    /// `[server] request_timeout`.
-    #[serde(with = "duration")]
-    pub statement_timeout: Duration,
-    /// PostgreSQL only: a streaming replica (hot standby) that serves the admin's and the
-    /// API's reads, while writes, logins and the live tail stay on `database_url`. Reads may
-    /// lag the primary by the replica's replay delay. Default: none (everything on the
-    /// primary).
-    pub read_database_url: Option<String>,
-}
-
-impl Default for DatabaseConfig {
-    fn default() -> Self {
-        let connect = crate::store::ConnectOptions::default();
-        DatabaseConfig {
-            acquire_timeout: connect.acquire_timeout,
-            statement_timeout: Duration::from_secs(20),
-            read_database_url: None,
-        }
-    }
-}
-
-impl DatabaseConfig {
-    /// The pool options these settings describe (with the statement timeout, as the server
-    /// uses them).
-    pub fn connect_options(&self) -> crate::store::ConnectOptions {
-        crate::store::ConnectOptions {
-            acquire_timeout: self.acquire_timeout,
-            statement_timeout: (!self.statement_timeout.is_zero())
-                .then_some(self.statement_timeout),
-        }
-    }
-}
-
-/// Durations in the configuration, written like `10s`, `500ms` or `2m`.
-mod duration {
-    use std::time::Duration;
-
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(&humantime::format_duration(*d))
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
-        let text = String::deserialize(d)?;
-        humantime::parse_duration(text.trim()).map_err(|e| {
-            serde::de::Error::custom(format!(
-                "{text:?} is not a duration ({e}); write it like 10s, 500ms or 2m"
-            ))
-        })
-    }
-}
-
-/// `[api]`: the HTTP API under `/api/v1`.
-#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct ApiConfig {
-    /// Largest request body in bytes; larger ones get 413. Default 8 MiB.
-    pub body_limit: usize,
-    /// Most request body bytes the server holds at once, over all requests; a request
-    /// whose body would pass it gets `503` with `Retry-After` before its body is read, so
-    /// memory stays bounded under many large uploads. At least `body_limit`. Default 64 MiB.
-    pub max_inflight_bytes: usize,
-}
-
-impl Default for ApiConfig {
-    fn default() -> Self {
-        ApiConfig {
-            body_limit: 8 * 1024 * 1024,
-            max_inflight_bytes: 64 * 1024 * 1024,
-        }
-    }
-}
-
-/// Prefix of the environment variables that override configuration keys.
-pub const ENV_PREFIX: &str = "EVENTLOG_";
-
-/// Separates a section from its key in an environment variable's name
-/// (`EVENTLOG_SERVER__BIND` is `[server] bind`).
-pub const ENV_SEPARATOR: &str = "__";
-
-/// One configuration key set by an environment variable.
-#[derive(Debug, Clone)]
-struct EnvOverride {
-    /// The variable, to name it in errors.
-    var: String,
-    /// The key's path: `["server", "bind"]`.
-    path: Vec<String>,
-    /// The value as written.
-    raw: String,
-}
-
-impl EnvOverride {
-    /// The variables that name configuration keys: `EVENTLOG_DATABASE_URL` (the one
-    /// top-level key) and every `EVENTLOG_SECTION__KEY[__KEY…]`. Other `EVENTLOG_` variables
-    /// (`EVENTLOG_CONFIG`, `EVENTLOG_LOG`, …) are options of the command line, not keys.
-    fn from_vars(vars: impl IntoIterator<Item = (String, String)>) -> Vec<EnvOverride> {
-        let mut found: Vec<EnvOverride> = vars
-            .into_iter()
-            .filter_map(|(var, raw)| {
-                let name = var.strip_prefix(ENV_PREFIX)?;
-                let path: Vec<String> = if name == "DATABASE_URL" {
-                    vec!["database_url".to_owned()]
-                } else if name.contains(ENV_SEPARATOR) {
-                    name.split(ENV_SEPARATOR)
-                        .map(|part| part.to_ascii_lowercase())
-                        .collect()
-                } else {
-                    return None;
-                };
-                Some(EnvOverride { var, path, raw })
-            })
-            .collect();
-        // Deterministic: the same environment always gives the same result and first error.
-        found.sort_by(|a, b| a.var.cmp(&b.var));
-        found
-    }
-
-    /// The value as TOML would read it (`8` a number, `true` a boolean, `[1, 2]` an array),
-    /// and as a plain string.
-    fn values(&self) -> (Option<toml::Value>, toml::Value) {
-        let typed = toml::from_str::<toml::Table>(&format!("v = {}", self.raw))
-            .ok()
-            .and_then(|mut t| t.remove("v"))
-            .filter(|v| !v.is_str());
-        (typed, toml::Value::String(self.raw.clone()))
-    }
-
-    /// Sets the key in `table`, typed when the key takes the typed value, else as a string.
-    /// Tried on its own first, so that an error names this variable.
-    fn apply(&self, table: &mut toml::Table) -> Result<(), Error> {
-        if self.path.iter().any(String::is_empty) {
-            return Err(ConfigError::Env {
-                var: self.var.clone(),
-                message: format!(
-                    "{}: empty section or key name (write {ENV_PREFIX}SECTION{ENV_SEPARATOR}KEY)",
-                    self.var
-                ),
-            }
-            .into());
-        }
-        let (typed, text) = self.values();
-        let mut first_error = None;
-        for value in typed.into_iter().chain([text]) {
-            let mut alone = toml::Table::new();
-            insert(&mut alone, &self.path, value.clone());
-            match toml::Value::Table(alone).try_into::<Config>() {
-                Ok(_) => {
-                    insert(table, &self.path, value);
-                    return Ok(());
-                }
-                Err(e) => {
-                    first_error.get_or_insert(e);
-                }
-            }
-        }
-        let e = first_error.map(|e| e.to_string()).unwrap_or_default();
-        Err(Error::Config(ConfigError::Env {
-            var: self.var.clone(),
-            message: format!(
-                "environment variable {}={:?} (key {}): {}",
-                self.var,
-                self.raw,
-                self.path.join("."),
-                e.trim()
-            ),
-        }))
-    }
-}
-
-/// Sets `path` in `table`, creating the sections on the way (a section given as something
-/// else in the file is replaced: the environment wins).
-fn insert(table: &mut toml::Table, path: &[String], value: toml::Value) {
-    let Some((last, sections)) = path.split_last() else {
-        return;
-    };
-    let mut at = table;
-    for section in sections {
-        let entry = at
-            .entry(section.clone())
-            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
-        if !entry.is_table() {
-            *entry = toml::Value::Table(toml::Table::new());
-        }
-        let toml::Value::Table(next) = entry else {
-            return;
-        };
-        at = next;
-    }
-    at.insert(last.clone(), value);
-}
-
-/// `[limits]`: the largest message and structured data an event may have. Events past them
-/// are refused (the API answers `400` naming the cap), so one client cannot fill the database
-/// or the admin's pages with a few huge events.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct LimitsConfig {
-    /// Longest message, in bytes of UTF-8. Default 64 KiB (65,536).
-    pub message_bytes: usize,
-    /// Longest `data`, in bytes as compact JSON. Default 256 KiB (262,144).
-    pub data_bytes: usize,
-}
-
-impl Default for LimitsConfig {
-    fn default() -> Self {
-        LimitsConfig {
-            message_bytes: 64 * 1024,
-            data_bytes: 256 * 1024,
-        }
-    }
-}
-
-impl LimitsConfig {
-    /// Checks an event's message and data against the caps.
-    pub fn check(&self, event: &crate::event::NewEvent) -> Result<(), crate::ValidationError> {
-        let bytes = event.message.len();
-        if bytes > self.message_bytes {
-            return Err(crate::ValidationError::MessageBytes {
-                bytes,
-                limit: self.message_bytes,
-            });
-        }
-        if let Some(data) = &event.data {
-            let bytes = json_len(data);
-            if bytes > self.data_bytes {
-                return Err(crate::ValidationError::DataBytes {
-                    bytes,
-                    limit: self.data_bytes,
-                });
-            }
-        }
-        Ok(())
-    }
-}
-
-/// The length of a value written as compact JSON, counted without building the text.
-fn json_len(value: &serde_json::Value) -> usize {
-    struct Count(usize);
-    impl std::io::Write for Count {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            self.0 += buf.len();
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-    let mut count = Count(0);
-    // Writing a `Value` to a sink that never fails cannot fail.
-    let _ = serde_json::to_writer(&mut count, value);
-    count.0
-}
 
 impl Config {
     /// Parses and checks a configuration text.
@@ -539,6 +206,8 @@ impl Config {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
 
     #[test]

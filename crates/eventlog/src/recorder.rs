@@ -1,19 +1,25 @@
 //! The recording API: [`EventLog`], [`EventGroup`] and the one-line [`EventBuilder`].
 
-use std::future::{Future, IntoFuture};
-use std::pin::Pin;
 use std::sync::Arc;
 
-use serde::Serialize;
 use uuid::Uuid;
 
-use crate::config::{Config, WriterConfig};
+use crate::config::WriterConfig;
 use crate::error::{Error, ValidationError};
 use crate::event::CommitObserver;
-use crate::event::{GroupId, NewEvent, validate_initiator, validate_mail_recipient};
+use crate::event::{GroupId, NewEvent};
 use crate::event_type::EventTypes;
 use crate::store;
-use crate::writer::{self, Message, WriterHandle, WriterStats};
+use crate::writer::{Message, WriterHandle, WriterStats};
+
+mod builder;
+mod group;
+
+pub use builder::EventLogBuilder;
+#[cfg(feature = "mail")]
+use builder::MailWake;
+use builder::StoreSlot;
+pub use group::{EventBuilder, EventGroup};
 
 /// A handle to an event log: cheap to clone, usable from any thread and from async code.
 ///
@@ -80,190 +86,6 @@ impl std::fmt::Debug for EventLog {
         f.debug_struct("EventLog")
             .field("stats", &self.stats())
             .finish_non_exhaustive()
-    }
-}
-
-/// Configures and opens an [`EventLog`].
-#[must_use = "call .open().await or .open_blocking() to start the event log"]
-pub struct EventLogBuilder {
-    url: String,
-    types: EventTypes,
-    writer: WriterConfig,
-    observers: Vec<Arc<dyn CommitObserver>>,
-    #[cfg(feature = "mail")]
-    mail: Option<crate::mail::MailConfig>,
-}
-
-impl EventLogBuilder {
-    /// Takes event types, writer settings and (with the `mail` feature) the `[mail]` section
-    /// from a loaded configuration.
-    pub fn config(mut self, config: &Config) -> Result<Self, Error> {
-        self.types = config.event_types()?;
-        self.writer = config.writer;
-        #[cfg(feature = "mail")]
-        {
-            self.mail = config.mail.clone();
-        }
-        Ok(self)
-    }
-
-    /// Mails every stored event that has a recipient (its own or its group's), after commit
-    /// and off the caller's path.
-    #[cfg(feature = "mail")]
-    pub fn mail(mut self, config: crate::mail::MailConfig) -> Self {
-        self.mail = Some(config);
-        self
-    }
-
-    /// The configured event types (default: info, warning, error, critical).
-    pub fn event_types(mut self, types: EventTypes) -> Self {
-        self.types = types;
-        self
-    }
-
-    /// Events the queue holds before callers wait (default 100,000).
-    pub fn capacity(mut self, capacity: usize) -> Self {
-        self.writer.capacity = capacity.max(1);
-        self
-    }
-
-    /// Most events stored in one transaction (default 5,000).
-    pub fn batch_size(mut self, batch_size: usize) -> Self {
-        self.writer.batch_size = batch_size.max(1);
-        self
-    }
-
-    /// Called after every commit with the newly stored events (e-mail notification uses it).
-    /// May be given several times.
-    pub fn on_commit(mut self, observer: Arc<dyn CommitObserver>) -> Self {
-        self.observers.push(observer);
-        self
-    }
-
-    fn start(mut self) -> Result<(EventLog, WriterReady, MailStart), Error> {
-        #[cfg(feature = "mail")]
-        let mail = self.mail.take();
-        #[cfg(feature = "mail")]
-        let mail_wake = Arc::new(MailWake::default());
-        #[cfg(feature = "mail")]
-        let mail_configured = mail.is_some();
-        #[cfg(not(feature = "mail"))]
-        let mail_configured = false;
-        #[cfg(feature = "mail")]
-        if let Some(config) = &mail {
-            // Fail before connecting when the section is wrong.
-            config.validate()?;
-            self.observers.push(mail_wake.clone());
-        }
-        if !mail_configured {
-            self.observers
-                .push(Arc::new(crate::event::UnsentMailWarning::default()));
-        }
-        let observer: Option<Arc<dyn CommitObserver>> = match self.observers.len() {
-            0 => None,
-            1 => self.observers.pop(),
-            _ => Some(Arc::new(Observers(self.observers))),
-        };
-        let (ready_tx, ready_rx) = flume::bounded(1);
-        let url = self.url.clone();
-        let slot = StoreSlot::default();
-        let writer_slot = slot.clone();
-        let writer = writer::spawn(
-            self.writer,
-            observer,
-            move || async move {
-                let backend = store::open(&url).await?;
-                let _ = writer_slot.set(backend.clone());
-                let store: Arc<dyn store::Store> = backend;
-                Ok(store)
-            },
-            ready_tx,
-        )
-        .map_err(|source| Error::Spawn {
-            what: "writer thread",
-            source,
-        })?;
-        let log = EventLog {
-            inner: Arc::new(Inner {
-                types: self.types,
-                writer,
-                store: slot,
-                #[cfg(feature = "mail")]
-                mailer: std::sync::OnceLock::new(),
-            }),
-        };
-        #[cfg(feature = "mail")]
-        let mail = mail.map(|config| (self.url, config, mail_wake));
-        #[cfg(not(feature = "mail"))]
-        let mail = None;
-        Ok((log, ready_rx, mail))
-    }
-
-    /// Connects (applying migrations) and starts the writer, and the mail sender when mail is
-    /// configured.
-    pub async fn open(self) -> Result<EventLog, Error> {
-        let (log, ready, mail) = self.start()?;
-        match ready.recv_async().await {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => return Err(e),
-            Err(_) => return Err(Error::Closed),
-        }
-        #[cfg(feature = "mail")]
-        if let Some((url, config, wake)) = mail {
-            let sender =
-                crate::mail::MailSender::start(&url, config, log.inner.types.clone()).await?;
-            log.install_mail_sender(sender, &wake);
-        }
-        #[cfg(not(feature = "mail"))]
-        let _: Option<()> = mail;
-        Ok(log)
-    }
-
-    /// [`EventLogBuilder::open`] for code without an async runtime.
-    pub fn open_blocking(self) -> Result<EventLog, Error> {
-        let (log, ready, mail) = self.start()?;
-        match ready.recv() {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => return Err(e),
-            Err(_) => return Err(Error::Closed),
-        }
-        #[cfg(feature = "mail")]
-        if let Some((url, config, wake)) = mail {
-            let sender =
-                crate::mail::MailSender::start_blocking(&url, config, log.inner.types.clone())?;
-            log.install_mail_sender(sender, &wake);
-        }
-        #[cfg(not(feature = "mail"))]
-        let _: Option<()> = mail;
-        Ok(log)
-    }
-}
-
-/// Where the writer puts its store once connected.
-type StoreSlot = Arc<std::sync::OnceLock<Arc<dyn store::Backend>>>;
-
-/// Told once the writer has connected (and migrated) or failed to.
-type WriterReady = flume::Receiver<Result<(), Error>>;
-
-/// What [`EventLogBuilder::start`] leaves to do once the writer is ready: start the mail sender
-/// (database URL, `[mail]`, the writer's hook to wake it).
-#[cfg(feature = "mail")]
-type MailStart = Option<(String, crate::mail::MailConfig, Arc<MailWake>)>;
-#[cfg(not(feature = "mail"))]
-type MailStart = Option<()>;
-
-/// The writer's hook into the mail sender, which starts after the writer: commits before it
-/// exists are found by its first look at the outbox.
-#[cfg(feature = "mail")]
-#[derive(Default)]
-struct MailWake(std::sync::OnceLock<Arc<dyn CommitObserver>>);
-
-#[cfg(feature = "mail")]
-impl CommitObserver for MailWake {
-    fn committed(&self, events: &[crate::event::Event]) {
-        if let Some(waker) = self.0.get() {
-            waker.committed(events);
-        }
     }
 }
 
@@ -466,131 +288,5 @@ impl CommitObserver for Observers {
         for observer in &self.0 {
             observer.committed(events);
         }
-    }
-}
-
-/// A group of events: one piece of work, read later as one story.
-///
-/// Carries defaults for its events: an e-mail recipient (every event of the group mails it,
-/// unless the event names its own) and an initiator.
-#[derive(Clone, Debug)]
-pub struct EventGroup {
-    log: EventLog,
-    id: GroupId,
-    send_mail: Option<String>,
-    initiator: Option<String>,
-}
-
-impl EventGroup {
-    /// The group id, to continue the group elsewhere with [`EventLog::group_named`].
-    pub fn id(&self) -> &GroupId {
-        &self.id
-    }
-
-    /// Mails `address` about every event of this group. Checked when an event is recorded
-    /// (a bad address fails that call with [`ValidationError::MailRecipient`]), so the
-    /// builder chain stays unbroken; [`EventGroup::check`] checks it at once.
-    pub fn send_mail(mut self, address: impl Into<String>) -> Self {
-        self.send_mail = Some(address.into());
-        self
-    }
-
-    /// The initiator of every event of this group that names none itself. Checked when an
-    /// event is recorded, like [`EventGroup::send_mail`].
-    pub fn initiator(mut self, initiator: impl Into<String>) -> Self {
-        self.initiator = Some(initiator.into());
-        self
-    }
-
-    /// Checks the group's defaults now rather than at the first record.
-    pub fn check(self) -> Result<Self, ValidationError> {
-        if let Some(address) = &self.send_mail {
-            validate_mail_recipient(address)?;
-        }
-        if let Some(initiator) = &self.initiator {
-            validate_initiator(initiator)?;
-        }
-        Ok(self)
-    }
-
-    /// An event of the configured type `event_type`.
-    pub fn event(&self, event_type: &str, message: impl Into<String>) -> EventBuilder<'_> {
-        let mut event = NewEvent::new(event_type, self.id.clone(), message);
-        event.send_mail = self.send_mail.clone();
-        event.initiator = self.initiator.clone();
-        EventBuilder { group: self, event }
-    }
-
-    /// An `info` event.
-    pub fn info(&self, message: impl Into<String>) -> EventBuilder<'_> {
-        self.event("info", message)
-    }
-
-    /// A `warning` event.
-    pub fn warning(&self, message: impl Into<String>) -> EventBuilder<'_> {
-        self.event("warning", message)
-    }
-
-    /// An `error` event.
-    pub fn error(&self, message: impl Into<String>) -> EventBuilder<'_> {
-        self.event("error", message)
-    }
-
-    /// A `critical` event.
-    pub fn critical(&self, message: impl Into<String>) -> EventBuilder<'_> {
-        self.event("critical", message)
-    }
-}
-
-/// One event being recorded. Finish with `.record()` (plain threads) or `.await` (async).
-#[must_use = "an event is recorded only by .record() or .await"]
-#[derive(Debug)]
-pub struct EventBuilder<'g> {
-    group: &'g EventGroup,
-    event: NewEvent,
-}
-
-impl EventBuilder<'_> {
-    /// Who or what caused the event (at most 500 characters).
-    pub fn initiator(mut self, initiator: impl Into<String>) -> Self {
-        self.event.initiator = Some(initiator.into());
-        self
-    }
-
-    /// Structured details: anything `Serialize`. If serialization fails (a map with
-    /// non-string keys, a failing `Serialize` impl), the data is stored as
-    /// `{"unserializable": "<the error>"}` instead: recording never fails because of its data.
-    pub fn data<T: Serialize + ?Sized>(mut self, data: &T) -> Self {
-        self.event.data = Some(
-            serde_json::to_value(data)
-                .unwrap_or_else(|e| serde_json::json!({ "unserializable": e.to_string() })),
-        );
-        self
-    }
-
-    /// Mails this event to `address` (instead of the group's recipient, if any).
-    pub fn send_mail(mut self, address: impl Into<String>) -> Self {
-        self.event.send_mail = Some(address.into());
-        self
-    }
-
-    /// The event as it will be stored.
-    pub fn into_event(self) -> NewEvent {
-        self.event
-    }
-
-    /// Validates and queues the event, waiting while the queue is full. Returns its uuid.
-    pub fn record(self) -> Result<Uuid, Error> {
-        self.group.log.record_blocking(self.event)
-    }
-}
-
-impl<'g> IntoFuture for EventBuilder<'g> {
-    type Output = Result<Uuid, Error>;
-    type IntoFuture = Pin<Box<dyn Future<Output = Self::Output> + Send + 'g>>;
-
-    /// Validates and queues the event, waiting asynchronously while the queue is full.
-    fn into_future(self) -> Self::IntoFuture {
-        Box::pin(async move { self.group.log.record(self.event).await })
     }
 }

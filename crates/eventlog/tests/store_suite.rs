@@ -1,3 +1,4 @@
+// Over 500 lines on purpose: the one contract every backend must meet, read as a whole.
 //! The shared backend suite: every `Store` method, run once on SQLite and once on PostgreSQL.
 //!
 //! Each test is an `async fn(TestDb)`; `store_tests!` turns it into `sqlite::NAME` and

@@ -209,6 +209,13 @@ pub fn add_user(url: &str, name: &str, password: &str) {
     );
 }
 
+/// Logs in through the form; the `Cookie` header value of the session.
+pub async fn session_cookie(server: &Serve, user: &str, password: &str) -> String {
+    let client = http(Duration::from_secs(20));
+    let session = login(&client, &server.url(""), "", user, password).await;
+    format!("eventlog_session={session}")
+}
+
 /// `GET path` with the session cookie; the status and the `Location` header.
 pub async fn get_with_session(
     client: &reqwest::Client,

@@ -105,14 +105,10 @@ pub async fn serve(fx: &Fixture) -> SocketAddr {
 
 /// Serves a router on a real socket; returns its address.
 pub async fn serve_router(router: axum::Router) -> SocketAddr {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(eventlog_web::serve(
-        listener,
-        router,
-        std::future::pending(),
-    ));
-    addr
+    eventlog_testing::http::serve_on_loopback(|listener| {
+        eventlog_web::serve(listener, router, std::future::pending())
+    })
+    .await
 }
 
 pub async fn log_in(b: &WebDriver, addr: SocketAddr, user: &str) {

@@ -1,3 +1,4 @@
+// Over 500 lines on purpose: partition upkeep, purge and carry-over share their SQL helpers.
 //! Time partitions of the PostgreSQL events table (migration 0011): creating them ahead,
 //! moving rows out of the DEFAULT partition, dropping whole ones on purge, and carrying an
 //! unpartitioned table over while servers keep writing (`eventlog partition`).
