@@ -41,15 +41,17 @@ use eventlog::EventTypes;
 use eventlog::store::Backend;
 use tower_http::set_header::SetResponseHeaderLayer;
 
-pub mod admin;
+// The pages are reached through `app()`, not called: their modules are not part of the API.
+mod admin;
 pub mod api;
 pub mod auth;
 pub mod error;
-pub mod format;
-pub mod health;
+mod format;
+mod health;
 mod http_metrics;
 pub mod server;
 
+pub use admin::live::{LiveTail, StreamLimits};
 pub use error::AppError;
 pub use server::{ServeOptions, serve, serve_with};
 
@@ -82,7 +84,7 @@ struct Inner {
     host_auth: Option<Arc<dyn auth::host::HostAuth>>,
     proxy_auth: Option<auth::proxy::ProxyAuth>,
     /// The live tail's streams and their shared poller.
-    live_tail: Arc<admin::live::LiveTail>,
+    live_tail: Arc<LiveTail>,
     /// Secret behind the CSRF tokens of host-authenticated users.
     csrf_secret: String,
     /// The event log whose store this state shares ([`AppState::from_log`]): kept open, since
@@ -116,7 +118,7 @@ pub struct AppStateBuilder {
     session_idle: std::time::Duration,
     session_lifetime: std::time::Duration,
     poll_interval: std::time::Duration,
-    live_tail_limits: admin::live::StreamLimits,
+    live_tail_limits: StreamLimits,
     api_body_limit: usize,
     limits: eventlog::config::LimitsConfig,
     api_observer: Option<Arc<dyn eventlog::CommitObserver>>,
@@ -161,7 +163,7 @@ impl AppStateBuilder {
             .secure_cookies(server.secure_cookies)
             .session_idle(server.session_idle_timeout)
             .session_lifetime(server.session_lifetime)
-            .live_tail_limits(admin::live::StreamLimits {
+            .live_tail_limits(StreamLimits {
                 per_session: server.live_tail_per_session,
                 total: server.live_tail_max,
             })
@@ -181,7 +183,7 @@ impl AppStateBuilder {
 
     /// Limits on open live-tail streams, per session and in all (`[server]
     /// live_tail_per_session`, `live_tail_max`); past them a stream gets `429`.
-    pub fn live_tail_limits(mut self, limits: admin::live::StreamLimits) -> Self {
+    pub fn live_tail_limits(mut self, limits: StreamLimits) -> Self {
         self.live_tail_limits = limits;
         self
     }
@@ -240,7 +242,7 @@ impl AppStateBuilder {
                 session_idle: self.session_idle,
                 session_lifetime: self.session_lifetime,
                 last_purge: std::sync::Mutex::new(None),
-                live_tail: admin::live::LiveTail::new(
+                live_tail: LiveTail::new(
                     self.store.clone(),
                     self.poll_interval,
                     self.live_tail_limits,
@@ -300,7 +302,7 @@ impl AppState {
             session_idle: std::time::Duration::from_secs(3600),
             session_lifetime: std::time::Duration::from_secs(12 * 3600),
             poll_interval: std::time::Duration::from_secs(1),
-            live_tail_limits: admin::live::StreamLimits::default(),
+            live_tail_limits: StreamLimits::default(),
             api_body_limit: eventlog::config::ApiConfig::default().body_limit,
             limits: eventlog::config::LimitsConfig::default(),
             api_observer: None,
@@ -360,7 +362,7 @@ impl AppState {
 
     /// The live tail: its open streams and the poller they share (`polls()` counts its
     /// reads).
-    pub fn live_tail(&self) -> &Arc<admin::live::LiveTail> {
+    pub fn live_tail(&self) -> &Arc<LiveTail> {
         &self.inner.live_tail
     }
 

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use common::*;
-use eventlog_web::admin::live::StreamLimits;
+use eventlog_web::StreamLimits;
 
 eventlog_testing::on_both_backends!(
     backend: fifty_filtered_streams_share_one_poll,

@@ -93,8 +93,6 @@ pub struct Chart {
     pub bucket: String,
     /// Largest bar total.
     pub max: i64,
-    /// Events in the chart: every event the filter matches.
-    pub total: i64,
 }
 
 /// The bucket width (seconds) and its name for a span of `span` seconds.
@@ -180,7 +178,6 @@ pub async fn build(
         to_iso: until.to_rfc3339(),
         bucket: bucket_name.to_owned(),
         max,
-        total: totals.iter().sum(),
         ..Chart::default()
     };
     if max == 0 {

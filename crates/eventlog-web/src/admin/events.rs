@@ -7,7 +7,7 @@ use eventlog::store::Order;
 
 use super::chart::{self, Chart};
 use super::list_query::AdminQuery;
-use super::{EventRow, Layout, PAGE_SIZE, enc};
+use super::{EventRow, Layout, PAGE_SIZE};
 use crate::AppState;
 use crate::auth::CurrentUser;
 use crate::error::AppError;
@@ -192,9 +192,4 @@ pub async fn list(
         is_admin: user.is_admin(),
         page: Layout::new(&user),
     })
-}
-
-/// Link to the list filtered by one exact value.
-pub fn filter_link(base: &str, key: &str, value: &str) -> String {
-    format!("{base}/events?{key}={}", enc(value))
 }
