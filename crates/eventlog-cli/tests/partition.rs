@@ -1,20 +1,18 @@
 //! `eventlog partition`, run as the real binary: carrying an unpartitioned PostgreSQL events
 //! table over, setting the interval, refusing SQLite.
 
-use std::process::{Command, Output};
+use std::process::Output;
 
 use eventlog::store::postgres::{PartitionInterval, PostgresStore};
 use eventlog::store::{self, EventFilter};
 use eventlog::{GroupId, NewEvent};
 use eventlog_testing::TestDb;
 
+mod support;
+
+/// The real binary, run to completion against `url`.
 fn eventlog(url: &str, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_eventlog"))
-        .env("EVENTLOG_DATABASE_URL", url)
-        .env_remove("EVENTLOG_CONFIG")
-        .args(args)
-        .output()
-        .expect("run eventlog")
+    support::eventlog(url, args, None)
 }
 
 fn stderr(o: &Output) -> String {
