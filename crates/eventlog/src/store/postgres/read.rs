@@ -6,7 +6,7 @@ use sqlx::{Postgres, QueryBuilder, Row};
 
 use crate::error::StoreError;
 use crate::event::Event;
-use crate::store::filter::search_words;
+use crate::store::filter::{FREQUENT_MATCHES, search_words};
 use crate::store::{EventFilter, GroupSummary};
 
 pub(super) const EVENT_COLUMNS: &str = "id, uuid, event_type, \
@@ -43,10 +43,6 @@ pub(super) enum Planned {
     /// a word in 900,000 events).
     Frequent(String),
 }
-
-/// From this many matching events on, a listing tests rows along its index instead of
-/// fetching every match.
-const FREQUENT_MATCHES: i64 = 5_000;
 
 /// Reads the ids of a search's matches, up to [`FREQUENT_MATCHES`], in one statement.
 pub(super) async fn plan_search(

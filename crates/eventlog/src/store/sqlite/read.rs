@@ -6,7 +6,7 @@ use sqlx::{QueryBuilder, Row, Sqlite};
 use super::micros_to_time;
 use crate::error::StoreError;
 use crate::event::Event;
-use crate::store::filter::search_words;
+use crate::store::filter::{FREQUENT_MATCHES, search_words};
 use crate::store::{EventFilter, GroupSummary};
 
 pub(super) const EVENT_COLUMNS: &str = "id, uuid, event_type, (SELECT group_id FROM event_groups g WHERE g.gid = events.gid) AS group_id, \
@@ -160,11 +160,6 @@ pub(super) enum FtsSearch {
         drive: bool,
     },
 }
-
-/// From this many matching events on, a listing walks the time index newest first and tests
-/// each id against the matches (at 3 % of 1M events, ~3,300 index entries for a page of 100)
-/// instead of fetching every match and sorting it (30,000 rows).
-const FREQUENT_MATCHES: i64 = 5_000;
 
 /// Plans a search on `conn` (inside the listing's read transaction, so that the plan holds
 /// for the snapshot the listing reads):
