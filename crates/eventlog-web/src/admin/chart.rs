@@ -4,6 +4,13 @@
 //! extent (its first and last matching event, two index lookups). The bucket width is the
 //! smallest of a ladder of round widths (minute … year) that fits the span in at most
 //! [`MAX_BUCKETS`] bars. Each bar links to the list narrowed to its bucket.
+//!
+//! A filter by type and time only is counted in full (on PostgreSQL from the per-hour counts
+//! the store keeps, so a chart over ten million events reads a few thousand rows). A search,
+//! group, initiator or data filter counts the newest [`NEWEST_BOUND`] matches: with more, the
+//! chart starts at the oldest of them and says so.
+
+use std::collections::BTreeMap;
 
 use chrono::{DateTime, Duration, Utc};
 use eventlog::EventTypes;
@@ -12,7 +19,11 @@ use eventlog::store::{EventFilter, Order};
 use super::list_query::AdminQuery;
 use crate::AppState;
 use crate::error::AppError;
-use crate::format::absolute;
+use crate::format::{absolute, thousands};
+
+/// The most matches the chart of a search, group, initiator or data filter counts (the
+/// newest): counting every match of a frequent word would read millions of events.
+pub const NEWEST_BOUND: usize = 10_000;
 
 /// Most bars.
 pub const MAX_BUCKETS: i64 = 60;
@@ -93,6 +104,9 @@ pub struct Chart {
     pub bucket: String,
     /// Largest bar total.
     pub max: i64,
+    /// When only the newest matches were counted: what was, e.g. `the newest 10,000
+    /// matches`; empty when every match was.
+    pub newest: String,
 }
 
 /// The bucket width (seconds) and its name for a span of `span` seconds.
@@ -153,14 +167,26 @@ pub async fn build(
     now: DateTime<Utc>,
     base: &str,
 ) -> Result<Chart, AppError> {
-    let Some((since, until)) = span(state, filter, now).await? else {
+    let Some((mut since, until)) = span(state, filter, now).await? else {
         return Ok(Chart::default());
     };
-    let (bucket, bucket_name) = bucket_for((until - since).num_seconds().max(1));
     let mut f = filter.clone();
     f.since = Some(since);
     f.until = Some(until);
-    let rows = state.reads().histogram(&f, bucket).await?;
+    let mut newest = String::new();
+    let (rows, bucket, bucket_name) = if filter.by_type_and_time() {
+        let (bucket, bucket_name) = bucket_for((until - since).num_seconds().max(1));
+        let rows = state.reads().histogram(&f, bucket).await?;
+        (rows, bucket, bucket_name)
+    } else {
+        let counted = state.reads().histogram_newest(&f, NEWEST_BOUND).await?;
+        if let Some(cut) = counted.cut_at {
+            since = since.max(cut);
+            newest = format!("the newest {} matches", thousands(NEWEST_BOUND as u64));
+        }
+        let (bucket, bucket_name) = bucket_for((until - since).num_seconds().max(1));
+        (rebin(counted.rows, bucket), bucket, bucket_name)
+    };
     let origin = since.timestamp().div_euclid(bucket) * bucket;
     let n = ((until.timestamp() - 1 - origin).div_euclid(bucket) + 1).max(1) as usize;
     let slot = |t: DateTime<Utc>| ((t.timestamp() - origin).div_euclid(bucket)) as usize;
@@ -178,6 +204,7 @@ pub async fn build(
         to_iso: until.to_rfc3339(),
         bucket: bucket_name.to_owned(),
         max,
+        newest,
         ..Chart::default()
     };
     if max == 0 {
@@ -242,6 +269,20 @@ pub async fn build(
     chart.bars = bars.into_iter().flatten().collect();
     chart.legend = legend(types, &present);
     Ok(chart)
+}
+
+/// Per-minute counts summed into `bucket`-second buckets (both counted from the Unix epoch,
+/// so a minute falls in one bucket), in (bucket, type) order.
+fn rebin(rows: Vec<(DateTime<Utc>, String, i64)>, bucket: i64) -> Vec<(DateTime<Utc>, String, i64)> {
+    let mut sums: BTreeMap<(i64, String), i64> = BTreeMap::new();
+    for (t, name, n) in rows {
+        *sums
+            .entry((t.timestamp().div_euclid(bucket) * bucket, name))
+            .or_default() += n;
+    }
+    sums.into_iter()
+        .filter_map(|((t, name), n)| Some((DateTime::from_timestamp(t, 0)?, name, n)))
+        .collect()
 }
 
 /// The legend of the types present, in severity order (unconfigured types last, by name).

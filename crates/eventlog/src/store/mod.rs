@@ -251,6 +251,16 @@ pub trait Store: Send + Sync + 'static {
         bucket_secs: i64,
     ) -> Result<Vec<(DateTime<Utc>, String, i64)>, StoreError>;
 
+    /// The chart's counts of a filter that is not by type and time only (see
+    /// [`EventFilter::by_type_and_time`]): events per (minute, type) of the newest `bound`
+    /// events matching `filter`. Counting every match of a frequent word in millions of
+    /// events would read them all; the newest `bound` are found along the time index.
+    async fn histogram_newest(
+        &self,
+        filter: &EventFilter,
+        bound: usize,
+    ) -> Result<NewestCounts, StoreError>;
+
     /// Deletes events by id; returns how many existed.
     async fn delete(&self, ids: &[i64]) -> Result<u64, StoreError>;
 
@@ -268,6 +278,29 @@ pub trait Store: Send + Sync + 'static {
         before: DateTime<Utc>,
         event_type: Option<&str>,
     ) -> Result<u64, StoreError>;
+}
+
+/// What [`Store::histogram_newest`] counted.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NewestCounts {
+    /// Events per (minute, type), keyed by the minute's start, in time order.
+    pub rows: Vec<(DateTime<Utc>, String, i64)>,
+    /// The time of the oldest event counted, when `bound` events were counted (there may be
+    /// older ones); `None` when every match was counted.
+    pub cut_at: Option<DateTime<Utc>>,
+}
+
+impl NewestCounts {
+    /// Counts from rows of (minute, type, events, oldest time among them), `bound` the most
+    /// that were read.
+    pub(crate) fn of(rows: Vec<(DateTime<Utc>, String, i64, DateTime<Utc>)>, bound: usize) -> Self {
+        let total: i64 = rows.iter().map(|r| r.2).sum();
+        let oldest = rows.iter().map(|r| r.3).min();
+        NewestCounts {
+            cut_at: oldest.filter(|_| total >= bound as i64),
+            rows: rows.into_iter().map(|(t, ty, n, _)| (t, ty, n)).collect(),
+        }
+    }
 }
 
 /// How a store connects: pool timeouts. [`open`] uses the defaults.

@@ -2,10 +2,11 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use sqlx::{Postgres, QueryBuilder, Row};
+use sqlx::{Postgres, QueryBuilder};
 use uuid::Uuid;
 
 use super::PostgresStore;
+use super::write::{HOUR, hour_of};
 use super::read::{
     EVENT_COLUMNS, GROUP_COLUMNS, limit_param, plan_search, push_filter, push_filter_planned,
     row_to_event, row_to_group,
@@ -16,8 +17,8 @@ use crate::store::cursor::page_after;
 use crate::store::filter::like_pattern;
 use crate::store::group_delta::Mail;
 use crate::store::{
-    Cursor, EventFilter, FollowCursor, GroupCursor, GroupFilter, GroupSummary, Inserted, Order,
-    PURGE_BATCH, Page, Store,
+    Cursor, EventFilter, FollowCursor, GroupCursor, GroupFilter, GroupSummary, Inserted,
+    NewestCounts, Order, PURGE_BATCH, Page, Store,
 };
 
 #[async_trait]
@@ -222,8 +223,14 @@ impl Store for PostgresStore {
 
     async fn count_at_most(&self, filter: &EventFilter, bound: u64) -> Result<u64, StoreError> {
         let limit = i64::try_from(bound.saturating_add(1)).unwrap_or(i64::MAX);
+        // Planned like the listing: a frequent word is tested row by row (the walk stops at
+        // the bound), not joined against all its matches.
+        let planned = match filter.text.as_deref().filter(|t| !t.is_empty()) {
+            Some(text) => plan_search(&self.pool, text).await?,
+            None => None,
+        };
         let mut qb = QueryBuilder::<Postgres>::new("SELECT count(*) FROM (SELECT 1 FROM events");
-        push_filter(&mut qb, filter);
+        push_filter_planned(&mut qb, filter, planned.as_ref());
         qb.push(" LIMIT ").push_bind(limit).push(") AS matching");
         let n: i64 = qb.build_query_scalar().fetch_one(&self.pool).await?;
         Ok(n.max(0) as u64)
@@ -235,24 +242,34 @@ impl Store for PostgresStore {
         bucket_secs: i64,
     ) -> Result<Vec<(DateTime<Utc>, String, i64)>, StoreError> {
         let width = bucket_secs.max(1);
-        // date_bin floors to multiples of the width counted from the Unix epoch, like the
-        // SQLite backend's integer division.
-        let mut qb = QueryBuilder::<Postgres>::new(format!(
-            "SELECT date_bin(make_interval(secs => {width}), ts, TIMESTAMPTZ '1970-01-01 00:00:00+00') \
-             AS bucket, event_type, count(*) AS n FROM events"
-        ));
-        push_filter(&mut qb, filter);
-        qb.push(" GROUP BY bucket, event_type ORDER BY bucket, event_type");
-        let rows = qb.build().fetch_all(&self.pool).await?;
-        rows.iter()
-            .map(|r| {
-                Ok((
-                    r.try_get("bucket")?,
-                    r.try_get("event_type")?,
-                    r.try_get("n")?,
-                ))
-            })
-            .collect()
+        if width % HOUR == 0 && filter.by_type_and_time() {
+            self.histogram_of_hours(filter, width).await
+        } else {
+            self.histogram_of_events(filter, width).await
+        }
+    }
+
+    async fn histogram_newest(
+        &self,
+        filter: &EventFilter,
+        bound: usize,
+    ) -> Result<NewestCounts, StoreError> {
+        let planned = match filter.text.as_deref().filter(|t| !t.is_empty()) {
+            Some(text) => plan_search(&self.pool, text).await?,
+            None => None,
+        };
+        let mut qb = QueryBuilder::<Postgres>::new(
+            "SELECT date_bin(INTERVAL '1 minute', ts, TIMESTAMPTZ '1970-01-01 00:00:00+00') \
+             AS bucket, event_type, count(*) AS n, min(ts) AS oldest \
+             FROM (SELECT ts, event_type FROM events",
+        );
+        push_filter_planned(&mut qb, filter, planned.as_ref());
+        qb.push(" ORDER BY ts DESC, id DESC LIMIT ")
+            .push_bind(limit_param(bound))
+            .push(") AS newest GROUP BY bucket, event_type ORDER BY bucket, event_type");
+        let rows: Vec<(DateTime<Utc>, String, i64, DateTime<Utc>)> =
+            qb.build_query_as().fetch_all(&self.pool).await?;
+        Ok(NewestCounts::of(rows, bound))
     }
 
     async fn delete(&self, ids: &[i64]) -> Result<u64, StoreError> {
@@ -260,16 +277,17 @@ impl Store for PostgresStore {
             return Ok(0);
         }
         let mut tx = self.pool.begin().await?;
-        let groups: Vec<i64> = sqlx::query_scalar(
-            "WITH d AS (DELETE FROM events WHERE id = ANY($1) RETURNING gid, uuid), \
+        let deleted: Vec<(i64, DateTime<Utc>, String)> = sqlx::query_as(
+            "WITH d AS (DELETE FROM events WHERE id = ANY($1) RETURNING gid, uuid, ts, event_type), \
                  u AS (DELETE FROM event_uuids WHERE uuid IN (SELECT uuid FROM d)) \
-                 SELECT gid FROM d",
+                 SELECT gid, ts, event_type FROM d",
         )
         .bind(ids)
         .fetch_all(&mut *tx)
         .await?;
-        let n = groups.len() as u64;
-        Self::recompute_groups(&mut tx, groups).await?;
+        let n = deleted.len() as u64;
+        Self::recompute_groups(&mut tx, deleted.iter().map(|d| d.0).collect()).await?;
+        Self::add_hour_counts(&mut tx, deleted.iter().map(|d| (d.1, d.2.as_str(), -1))).await?;
         tx.commit().await?;
         Ok(n)
     }
@@ -287,21 +305,23 @@ impl Store for PostgresStore {
         }
         loop {
             let mut tx = self.pool.begin().await?;
-            let groups: Vec<i64> = sqlx::query_scalar(
+            let deleted: Vec<(i64, DateTime<Utc>, String)> = sqlx::query_as(
                 "WITH d AS (DELETE FROM events WHERE (id, ts) IN (SELECT id, ts FROM events \
                  WHERE ts < $1 AND ($2::text IS NULL OR event_type = $2) ORDER BY ts LIMIT $3) \
-                 RETURNING gid, uuid), \
+                 RETURNING gid, uuid, ts, event_type), \
                  u AS (DELETE FROM event_uuids WHERE uuid IN (SELECT uuid FROM d)) \
-                 SELECT gid FROM d",
+                 SELECT gid, ts, event_type FROM d",
             )
             .bind(before)
             .bind(event_type)
             .bind(PURGE_BATCH as i64)
             .fetch_all(&mut *tx)
             .await?;
-            let n = groups.len();
+            let n = deleted.len();
             total += n as u64;
-            Self::recompute_groups(&mut tx, groups).await?;
+            Self::recompute_groups(&mut tx, deleted.iter().map(|d| d.0).collect()).await?;
+            Self::add_hour_counts(&mut tx, deleted.iter().map(|d| (d.1, d.2.as_str(), -1)))
+                .await?;
             tx.commit().await?;
             if n < PURGE_BATCH {
                 return Ok(total);
@@ -322,5 +342,95 @@ impl Store for PostgresStore {
         .fetch_one(&self.pool)
         .await?;
         Ok(n.max(0) as u64)
+    }
+}
+
+impl PostgresStore {
+    /// The histogram counted from the events themselves.
+    async fn histogram_of_events(
+        &self,
+        filter: &EventFilter,
+        width: i64,
+    ) -> Result<Vec<(DateTime<Utc>, String, i64)>, StoreError> {
+        // date_bin floors to multiples of the width counted from the Unix epoch, like the
+        // SQLite backend's integer division.
+        let mut qb = QueryBuilder::<Postgres>::new(format!(
+            "SELECT date_bin(make_interval(secs => {width}), ts, TIMESTAMPTZ '1970-01-01 00:00:00+00') \
+             AS bucket, event_type, count(*) AS n FROM events"
+        ));
+        push_filter(&mut qb, filter);
+        qb.push(" GROUP BY bucket, event_type ORDER BY bucket, event_type");
+        Ok(qb.build_query_as().fetch_all(&self.pool).await?)
+    }
+
+    /// The histogram of a type-and-time filter in buckets of whole hours: the whole hours of
+    /// the range from `event_hour_counts` (a few rows per hour, whatever the number of
+    /// events), the part hours at either end of the range from the events. Every hour falls
+    /// in one bucket, since both are counted from the Unix epoch.
+    async fn histogram_of_hours(
+        &self,
+        filter: &EventFilter,
+        width: i64,
+    ) -> Result<Vec<(DateTime<Utc>, String, i64)>, StoreError> {
+        let hour = chrono::TimeDelta::seconds(HOUR);
+        // The whole hours: from the first hour starting at or after `since`, to the start of
+        // the hour holding `until`.
+        let first = filter.since.map(|s| {
+            let h = hour_of(s);
+            if h < s { h + hour } else { h }
+        });
+        let end = filter.until.map(hour_of);
+        if let (Some(first), Some(end)) = (first, end)
+            && first >= end
+        {
+            return self.histogram_of_events(filter, width).await;
+        }
+        let mut qb = QueryBuilder::<Postgres>::new(format!(
+            "SELECT date_bin(make_interval(secs => {width}), hour, TIMESTAMPTZ '1970-01-01 00:00:00+00') \
+             AS bucket, event_type, sum(event_count)::int8 AS n FROM event_hour_counts WHERE TRUE"
+        ));
+        if !filter.types.is_empty() {
+            qb.push(" AND event_type = ANY(")
+                .push_bind(filter.types.clone())
+                .push(")");
+        }
+        if let Some(first) = first {
+            qb.push(" AND hour >= ").push_bind(first);
+        }
+        if let Some(end) = end {
+            qb.push(" AND hour < ").push_bind(end);
+        }
+        qb.push(" GROUP BY bucket, event_type");
+        let rows: Vec<(DateTime<Utc>, String, i64)> =
+            qb.build_query_as().fetch_all(&self.pool).await?;
+        let mut sums: std::collections::BTreeMap<(DateTime<Utc>, String), i64> =
+            rows.into_iter().map(|(t, ty, n)| ((t, ty), n)).collect();
+        let mut edges = Vec::new();
+        if let (Some(since), Some(first)) = (filter.since, first)
+            && since < first
+        {
+            edges.push(EventFilter {
+                until: Some(first),
+                ..filter.clone()
+            });
+        }
+        if let (Some(until), Some(end)) = (filter.until, end)
+            && end < until
+        {
+            edges.push(EventFilter {
+                since: Some(end),
+                ..filter.clone()
+            });
+        }
+        for edge in edges {
+            for (t, ty, n) in self.histogram_of_events(&edge, width).await? {
+                *sums.entry((t, ty)).or_default() += n;
+            }
+        }
+        Ok(sums
+            .into_iter()
+            .filter(|(_, n)| *n > 0)
+            .map(|((t, ty), n)| (t, ty, n))
+            .collect())
     }
 }

@@ -1,7 +1,7 @@
 //! The PostgreSQL write paths: a batch insert (group summaries, events, mail outbox),
 //! retried on a deadlock, and the summaries' upkeep after deletes.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Utc};
 use sqlx::{Postgres, Row, Transaction};
@@ -50,7 +50,61 @@ const UPSERT_GROUP_TYPES: &str = "INSERT INTO event_group_types (group_id, event
      ON CONFLICT (group_id, event_type) DO UPDATE SET \
      event_count = event_group_types.event_count + excluded.event_count";
 
+/// The width of a row of `event_hour_counts`, in seconds.
+pub(super) const HOUR: i64 = 3600;
+
+/// The start of the hour holding `t` (hours counted from the Unix epoch, as the migration's
+/// `date_bin` does).
+pub(super) fn hour_of(t: DateTime<Utc>) -> DateTime<Utc> {
+    let secs = t.timestamp().div_euclid(HOUR) * HOUR;
+    DateTime::from_timestamp(secs, 0).unwrap_or(t)
+}
+
 impl PostgresStore {
+    /// Adds events to the per-hour counts: `n` events of a type at a time (negative: taken
+    /// away; a row left at zero is deleted). The rows are written in (hour, type) order, so
+    /// that concurrent transactions lock them in the same order; every writer locks them
+    /// after its group summaries, never before.
+    pub(super) async fn add_hour_counts<'a>(
+        tx: &mut Transaction<'static, Postgres>,
+        deltas: impl IntoIterator<Item = (DateTime<Utc>, &'a str, i64)>,
+    ) -> Result<(), StoreError> {
+        let mut sums: BTreeMap<(DateTime<Utc>, &str), i64> = BTreeMap::new();
+        for (t, event_type, n) in deltas {
+            *sums.entry((hour_of(t), event_type)).or_default() += n;
+        }
+        sums.retain(|_, n| *n != 0);
+        if sums.is_empty() {
+            return Ok(());
+        }
+        let taken = sums.values().any(|n| *n < 0);
+        let hours: Vec<DateTime<Utc>> = sums.keys().map(|k| k.0).collect();
+        let types: Vec<&str> = sums.keys().map(|k| k.1).collect();
+        let counts: Vec<i64> = sums.values().copied().collect();
+        sqlx::query(
+            "INSERT INTO event_hour_counts (hour, event_type, event_count) \
+             SELECT * FROM UNNEST($1::timestamptz[], $2::text[], $3::int8[]) \
+             ON CONFLICT (hour, event_type) DO UPDATE SET \
+             event_count = event_hour_counts.event_count + excluded.event_count",
+        )
+        .bind(&hours)
+        .bind(&types)
+        .bind(&counts)
+        .execute(&mut **tx)
+        .await?;
+        if taken {
+            sqlx::query(
+                "DELETE FROM event_hour_counts WHERE event_count <= 0 AND (hour, event_type) IN \
+                 (SELECT * FROM UNNEST($1::timestamptz[], $2::text[]))",
+            )
+            .bind(&hours)
+            .bind(&types)
+            .execute(&mut **tx)
+            .await?;
+        }
+        Ok(())
+    }
+
     /// Rebuilds the summaries of these groups from their remaining events (after a delete,
     /// or when a batch turned out to hold duplicates); drops groups left without events.
     pub(super) async fn recompute_groups(
@@ -200,6 +254,16 @@ impl PostgresStore {
             PostgresStore::enqueue_mail(&mut tx, events, &results).await?;
         }
         Self::uncount_duplicates(&mut tx, events, &results, &gids).await?;
+        // Last: the current hour's rows are the most contended, held only until the commit.
+        Self::add_hour_counts(
+            &mut tx,
+            events
+                .iter()
+                .zip(&results)
+                .filter(|(_, r)| r.created)
+                .map(|(e, _)| (e.timestamp, e.event_type.as_str(), 1)),
+        )
+        .await?;
         tx.commit().await?;
         Ok(results)
     }

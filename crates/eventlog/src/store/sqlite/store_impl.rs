@@ -17,8 +17,8 @@ use crate::store::cursor::page_after;
 use crate::store::filter::like_pattern;
 use crate::store::group_delta::Mail;
 use crate::store::{
-    Cursor, EventFilter, FollowCursor, GroupCursor, GroupFilter, GroupSummary, Inserted, Order,
-    PURGE_BATCH, Page, Store,
+    Cursor, EventFilter, FollowCursor, GroupCursor, GroupFilter, GroupSummary, Inserted,
+    NewestCounts, Order, PURGE_BATCH, Page, Store,
 };
 
 #[async_trait]
@@ -266,6 +266,41 @@ impl Store for SqliteStore {
                 ))
             })
             .collect()
+    }
+
+    async fn histogram_newest(
+        &self,
+        filter: &EventFilter,
+        bound: usize,
+    ) -> Result<NewestCounts, StoreError> {
+        // A search is planned and read in one read transaction, as the listing does.
+        let mut tx = self.pool.begin().await?;
+        let planned = match filter.text.as_deref().filter(|t| !t.is_empty()) {
+            Some(text) => plan_search(&mut tx, text).await?,
+            None => None,
+        };
+        let mut qb = QueryBuilder::<Sqlite>::new(
+            "SELECT (ts / 60000000) * 60000000 AS bucket, event_type, count(*) AS n, \
+             min(ts) AS oldest FROM (SELECT ts, event_type FROM events",
+        );
+        push_filter_planned(&mut qb, filter, planned.as_ref());
+        qb.push(" ORDER BY ts DESC, id DESC LIMIT ")
+            .push_bind(i64::try_from(bound).unwrap_or(i64::MAX))
+            .push(") GROUP BY bucket, event_type ORDER BY bucket, event_type");
+        let rows = qb.build().fetch_all(&mut *tx).await?;
+        tx.commit().await?;
+        let rows = rows
+            .iter()
+            .map(|r| {
+                Ok((
+                    micros_to_time(r.try_get("bucket")?)?,
+                    r.try_get("event_type")?,
+                    r.try_get("n")?,
+                    micros_to_time(r.try_get("oldest")?)?,
+                ))
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        Ok(NewestCounts::of(rows, bound))
     }
 
     async fn delete(&self, ids: &[i64]) -> Result<u64, StoreError> {
