@@ -76,23 +76,29 @@ async fn assert_summaries_match_a_recount(pool: &PgPool) {
         (events, events),
         "event_uuids must hold exactly the stored events"
     );
-    assert_hour_counts_match_a_recount(pool).await;
+    assert_period_counts_match_a_recount(pool).await;
 }
 
-/// The per-hour counts the chart reads equal a recount of the events (no row for an hour and
-/// type without events).
-async fn assert_hour_counts_match_a_recount(pool: &PgPool) {
-    let wrong: i64 = sqlx::query_scalar(
-        "WITH stored AS (SELECT hour, event_type, event_count FROM event_hour_counts), \
-         counted AS (SELECT date_bin(INTERVAL '1 hour', ts, TIMESTAMPTZ '1970-01-01 00:00:00+00') \
-         AS hour, event_type, count(*) AS event_count FROM events GROUP BY 1, 2) \
-         SELECT count(*) FROM ((SELECT * FROM stored EXCEPT SELECT * FROM counted) \
-         UNION ALL (SELECT * FROM counted EXCEPT SELECT * FROM stored)) x",
-    )
-    .fetch_one(pool)
-    .await
-    .unwrap();
-    assert_eq!(wrong, 0, "per-hour counts differ from a recount");
+/// The per-hour and per-day counts the chart reads equal a recount of the events (no row
+/// for a period and type without events).
+async fn assert_period_counts_match_a_recount(pool: &PgPool) {
+    for (table, column, period) in [
+        ("event_hour_counts", "hour", "1 hour"),
+        ("event_day_counts", "day", "1 day"),
+    ] {
+        let wrong: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+            "WITH stored AS (SELECT {column}, event_type, event_count FROM {table}), \
+             counted AS (SELECT date_bin(INTERVAL '{period}', ts, \
+             TIMESTAMPTZ '1970-01-01 00:00:00+00') AS {column}, event_type, \
+             count(*) AS event_count FROM events GROUP BY 1, 2) \
+             SELECT count(*) FROM ((SELECT * FROM stored EXCEPT SELECT * FROM counted) \
+             UNION ALL (SELECT * FROM counted EXCEPT SELECT * FROM stored)) x"
+        )))
+        .fetch_one(pool)
+        .await
+        .unwrap();
+        assert_eq!(wrong, 0, "{table} differs from a recount");
+    }
 }
 
 fn month_start(t: DateTime<Utc>) -> DateTime<Utc> {

@@ -1465,14 +1465,18 @@ async fn histogram_newest_counts_the_newest_matches(db: TestDb) {
         ..Default::default()
     };
     let all = store.histogram_newest(&alpha, 100).await.unwrap();
-    assert_eq!(all.cut_at, None, "30 matches, bound 100: every one counted");
+    assert!(!all.cut, "30 matches, bound 100: every one counted");
+    assert_eq!(all.total, 30);
+    assert_eq!(all.range, Some((at(0), at(29 * 50))));
     assert_eq!(all.rows, recount(store.as_ref(), &alpha, 60).await);
 
     let newest = store.histogram_newest(&alpha, 10).await.unwrap();
+    assert!(newest.cut);
+    assert_eq!(newest.total, 10);
     assert_eq!(
-        newest.cut_at,
-        Some(at(20 * 50)),
-        "the oldest of the newest 10"
+        newest.range,
+        Some((at(20 * 50), at(29 * 50))),
+        "the newest 10, oldest first"
     );
     let since = EventFilter {
         since: Some(at(20 * 50)),
@@ -1486,8 +1490,18 @@ async fn histogram_newest_counts_the_newest_matches(db: TestDb) {
         ..Default::default()
     };
     let counted = store.histogram_newest(&group, 10).await.unwrap();
-    assert_eq!(counted.cut_at, Some(at(1)), "exactly the bound: the oldest counted");
+    assert!(counted.cut, "exactly the bound: there may be more");
+    assert_eq!(counted.range, Some((at(1), at(9 * 50 + 1))));
     assert_eq!(counted.rows, recount(store.as_ref(), &group, 60).await);
+
+    let none = EventFilter {
+        text: Some("gamma".into()),
+        ..Default::default()
+    };
+    assert_eq!(
+        store.histogram_newest(&none, 10).await.unwrap(),
+        Default::default()
+    );
 }
 
 #[tokio::test]

@@ -22,8 +22,9 @@ use crate::error::AppError;
 use crate::format::{absolute, thousands};
 
 /// The most matches the chart of a search, group, initiator or data filter counts (the
-/// newest): counting every match of a frequent word would read millions of events.
-pub const NEWEST_BOUND: usize = 10_000;
+/// newest): counting every match of a frequent word would read millions of events. One past
+/// the list's count bound, so that the count read with the chart tells 10,000 from more.
+pub const NEWEST_BOUND: usize = super::events::COUNT_BOUND as usize + 1;
 
 /// Most bars.
 pub const MAX_BUCKETS: i64 = 60;
@@ -107,6 +108,9 @@ pub struct Chart {
     /// When only the newest matches were counted: what was, e.g. `the newest 10,000
     /// matches`; empty when every match was.
     pub newest: String,
+    /// For a filter not by type and time only: how many matches were counted, at most
+    /// [`NEWEST_BOUND`] (the list shows it as its count).
+    pub matches: Option<u64>,
 }
 
 /// The bucket width (seconds) and its name for a span of `span` seconds.
@@ -127,8 +131,8 @@ fn link_time(t: DateTime<Utc>) -> String {
     t.format("%Y-%m-%dT%H:%M").to_string()
 }
 
-/// The time span the chart covers: the filter's range, or the data's extent. `None` when
-/// nothing matches.
+/// The time span the chart of a type-and-time filter covers: the filter's range, or the
+/// data's extent. `None` when nothing matches.
 async fn span(
     state: &AppState,
     filter: &EventFilter,
@@ -167,25 +171,44 @@ pub async fn build(
     now: DateTime<Utc>,
     base: &str,
 ) -> Result<Chart, AppError> {
-    let Some((mut since, until)) = span(state, filter, now).await? else {
-        return Ok(Chart::default());
-    };
-    let mut f = filter.clone();
-    f.since = Some(since);
-    f.until = Some(until);
     let mut newest = String::new();
-    let (rows, bucket, bucket_name) = if filter.by_type_and_time() {
+    let mut matches = None;
+    let (since, until, rows, bucket, bucket_name) = if filter.by_type_and_time() {
+        let Some((since, until)) = span(state, filter, now).await? else {
+            return Ok(Chart::default());
+        };
         let (bucket, bucket_name) = bucket_for((until - since).num_seconds().max(1));
+        let mut f = filter.clone();
+        f.since = Some(since);
+        f.until = Some(until);
         let rows = state.reads().histogram(&f, bucket).await?;
-        (rows, bucket, bucket_name)
+        (since, until, rows, bucket, bucket_name)
     } else {
+        // One read gives the counts, the span (the oldest and newest match counted) and
+        // the number of matches.
+        let mut f = filter.clone();
+        if let (Some(since), None) = (f.since, f.until) {
+            f.until = Some(now.max(since + Duration::seconds(1)));
+        }
         let counted = state.reads().histogram_newest(&f, NEWEST_BOUND).await?;
-        if let Some(cut) = counted.cut_at {
-            since = since.max(cut);
-            newest = format!("the newest {} matches", thousands(NEWEST_BOUND as u64));
+        matches = Some(counted.total);
+        let Some((oldest, latest)) = counted.range else {
+            return Ok(Chart {
+                matches,
+                ..Chart::default()
+            });
+        };
+        let since = match f.since {
+            Some(since) if !counted.cut => since,
+            _ => oldest,
+        };
+        // `until` is exclusive: just after the newest match.
+        let until = f.until.unwrap_or(latest + Duration::seconds(1));
+        if counted.cut {
+            newest = format!("the newest {} matches", thousands(counted.total));
         }
         let (bucket, bucket_name) = bucket_for((until - since).num_seconds().max(1));
-        (rebin(counted.rows, bucket), bucket, bucket_name)
+        (since, until, rebin(counted.rows, bucket), bucket, bucket_name)
     };
     let origin = since.timestamp().div_euclid(bucket) * bucket;
     let n = ((until.timestamp() - 1 - origin).div_euclid(bucket) + 1).max(1) as usize;
@@ -205,6 +228,7 @@ pub async fn build(
         bucket: bucket_name.to_owned(),
         max,
         newest,
+        matches,
         ..Chart::default()
     };
     if max == 0 {

@@ -285,23 +285,32 @@ pub trait Store: Send + Sync + 'static {
 pub struct NewestCounts {
     /// Events per (minute, type), keyed by the minute's start, in time order.
     pub rows: Vec<(DateTime<Utc>, String, i64)>,
-    /// The time of the oldest event counted, when `bound` events were counted (there may be
-    /// older ones); `None` when every match was counted.
-    pub cut_at: Option<DateTime<Utc>>,
+    /// How many events were counted: every match when fewer than the bound.
+    pub total: u64,
+    /// The time of the oldest and of the newest event counted (`None`: no match).
+    pub range: Option<(DateTime<Utc>, DateTime<Utc>)>,
+    /// Whether the bound was reached: there may be older matches than the oldest counted.
+    pub cut: bool,
 }
 
 impl NewestCounts {
-    /// Counts from rows of (minute, type, events, oldest time among them), `bound` the most
-    /// that were read.
-    pub(crate) fn of(rows: Vec<(DateTime<Utc>, String, i64, DateTime<Utc>)>, bound: usize) -> Self {
+    /// Counts from rows of (minute, type, events, oldest and newest time among them),
+    /// `bound` the most that were read.
+    pub(crate) fn of(rows: Vec<CountedMinute>, bound: usize) -> Self {
         let total: i64 = rows.iter().map(|r| r.2).sum();
         let oldest = rows.iter().map(|r| r.3).min();
+        let newest = rows.iter().map(|r| r.4).max();
         NewestCounts {
-            cut_at: oldest.filter(|_| total >= bound as i64),
-            rows: rows.into_iter().map(|(t, ty, n, _)| (t, ty, n)).collect(),
+            total: total.max(0) as u64,
+            range: oldest.zip(newest),
+            cut: total >= bound as i64,
+            rows: rows.into_iter().map(|(t, ty, n, _, _)| (t, ty, n)).collect(),
         }
     }
 }
+
+/// A row of [`Store::histogram_newest`]'s query: (minute, type, events, oldest, newest).
+pub(crate) type CountedMinute = (DateTime<Utc>, String, i64, DateTime<Utc>, DateTime<Utc>);
 
 /// How a store connects: pool timeouts. [`open`] uses the defaults.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -14,7 +14,7 @@ use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, PgPool, Postgres, Row, Transaction};
 
 use super::PostgresStore;
-use super::write::HOUR;
+use super::write::PERIOD_COUNTS;
 use crate::error::StoreError;
 
 /// Partitions kept ahead of now: the current interval and this many after it.
@@ -510,12 +510,14 @@ async fn drop_partition(
     partition: &Partition,
 ) -> Result<u64, StoreError> {
     let name = partition.name.as_str();
-    // Its per-hour counts: whole hours (every interval starts on an hour in UTC) are all its
+    // Its per-period counts: whole days (every interval starts on a day in UTC) are all its
     // own, since no other partition holds times in its range; deleted after the group
     // summaries, in the writers' lock order.
-    let aligned = [partition.from, partition.to]
-        .iter()
-        .all(|t| t.timestamp().rem_euclid(HOUR) == 0 && t.timestamp_subsec_nanos() == 0);
+    let aligned = PERIOD_COUNTS.iter().all(|(period, _, _)| {
+        [partition.from, partition.to]
+            .iter()
+            .all(|t| t.timestamp().rem_euclid(*period) == 0 && t.timestamp_subsec_nanos() == 0)
+    });
     let hours: Vec<(DateTime<Utc>, String, i64)> = if aligned {
         Vec::new()
     } else {
@@ -579,13 +581,17 @@ async fn drop_partition(
         sqlx::query(sql).bind(&gids).execute(&mut **tx).await?;
     }
     if aligned {
-        sqlx::query("DELETE FROM event_hour_counts WHERE hour >= $1 AND hour < $2")
+        for (_, table, column) in PERIOD_COUNTS {
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "DELETE FROM {table} WHERE {column} >= $1 AND {column} < $2"
+            )))
             .bind(partition.from)
             .bind(partition.to)
             .execute(&mut **tx)
             .await?;
+        }
     } else {
-        PostgresStore::add_hour_counts(tx, hours.iter().map(|h| (h.0, h.1.as_str(), -h.2)))
+        PostgresStore::add_period_counts(tx, hours.iter().map(|h| (h.0, h.1.as_str(), -h.2)))
             .await?;
     }
     Ok(total.max(0) as u64)

@@ -6,7 +6,7 @@ use sqlx::{Postgres, QueryBuilder};
 use uuid::Uuid;
 
 use super::PostgresStore;
-use super::write::{HOUR, hour_of};
+use super::write::{PERIOD_COUNTS, period_of};
 use super::read::{
     EVENT_COLUMNS, GROUP_COLUMNS, limit_param, plan_search, push_filter, push_filter_planned,
     row_to_event, row_to_group,
@@ -17,8 +17,8 @@ use crate::store::cursor::page_after;
 use crate::store::filter::like_pattern;
 use crate::store::group_delta::Mail;
 use crate::store::{
-    Cursor, EventFilter, FollowCursor, GroupCursor, GroupFilter, GroupSummary, Inserted,
-    NewestCounts, Order, PURGE_BATCH, Page, Store,
+    CountedMinute, Cursor, EventFilter, FollowCursor, GroupCursor, GroupFilter, GroupSummary,
+    Inserted, NewestCounts, Order, PURGE_BATCH, Page, Store,
 };
 
 #[async_trait]
@@ -242,8 +242,8 @@ impl Store for PostgresStore {
         bucket_secs: i64,
     ) -> Result<Vec<(DateTime<Utc>, String, i64)>, StoreError> {
         let width = bucket_secs.max(1);
-        if width % HOUR == 0 && filter.by_type_and_time() {
-            self.histogram_of_hours(filter, width).await
+        if filter.by_type_and_time() {
+            self.histogram_of_periods(filter, width, &PERIOD_COUNTS).await
         } else {
             self.histogram_of_events(filter, width).await
         }
@@ -260,15 +260,14 @@ impl Store for PostgresStore {
         };
         let mut qb = QueryBuilder::<Postgres>::new(
             "SELECT date_bin(INTERVAL '1 minute', ts, TIMESTAMPTZ '1970-01-01 00:00:00+00') \
-             AS bucket, event_type, count(*) AS n, min(ts) AS oldest \
+             AS bucket, event_type, count(*) AS n, min(ts) AS oldest, max(ts) AS newest \
              FROM (SELECT ts, event_type FROM events",
         );
         push_filter_planned(&mut qb, filter, planned.as_ref());
         qb.push(" ORDER BY ts DESC, id DESC LIMIT ")
             .push_bind(limit_param(bound))
             .push(") AS newest GROUP BY bucket, event_type ORDER BY bucket, event_type");
-        let rows: Vec<(DateTime<Utc>, String, i64, DateTime<Utc>)> =
-            qb.build_query_as().fetch_all(&self.pool).await?;
+        let rows: Vec<CountedMinute> = qb.build_query_as().fetch_all(&self.pool).await?;
         Ok(NewestCounts::of(rows, bound))
     }
 
@@ -287,7 +286,7 @@ impl Store for PostgresStore {
         .await?;
         let n = deleted.len() as u64;
         Self::recompute_groups(&mut tx, deleted.iter().map(|d| d.0).collect()).await?;
-        Self::add_hour_counts(&mut tx, deleted.iter().map(|d| (d.1, d.2.as_str(), -1))).await?;
+        Self::add_period_counts(&mut tx, deleted.iter().map(|d| (d.1, d.2.as_str(), -1))).await?;
         tx.commit().await?;
         Ok(n)
     }
@@ -320,7 +319,7 @@ impl Store for PostgresStore {
             let n = deleted.len();
             total += n as u64;
             Self::recompute_groups(&mut tx, deleted.iter().map(|d| d.0).collect()).await?;
-            Self::add_hour_counts(&mut tx, deleted.iter().map(|d| (d.1, d.2.as_str(), -1)))
+            Self::add_period_counts(&mut tx, deleted.iter().map(|d| (d.1, d.2.as_str(), -1)))
                 .await?;
             tx.commit().await?;
             if n < PURGE_BATCH {
@@ -345,6 +344,15 @@ impl Store for PostgresStore {
     }
 }
 
+/// A histogram being read: boxed, since reading one at a shorter period is a recursive call.
+type Histogram<'a> = std::pin::Pin<
+    Box<
+        dyn std::future::Future<Output = Result<Vec<(DateTime<Utc>, String, i64)>, StoreError>>
+            + Send
+            + 'a,
+    >,
+>;
+
 impl PostgresStore {
     /// The histogram counted from the events themselves.
     async fn histogram_of_events(
@@ -363,74 +371,85 @@ impl PostgresStore {
         Ok(qb.build_query_as().fetch_all(&self.pool).await?)
     }
 
-    /// The histogram of a type-and-time filter in buckets of whole hours: the whole hours of
-    /// the range from `event_hour_counts` (a few rows per hour, whatever the number of
-    /// events), the part hours at either end of the range from the events. Every hour falls
-    /// in one bucket, since both are counted from the Unix epoch.
-    async fn histogram_of_hours(
-        &self,
-        filter: &EventFilter,
+    /// The histogram of a type-and-time filter from the per-period counts: the whole
+    /// periods of the range from the longest period table whose period divides the bucket
+    /// width (a few rows per period, whatever the number of events), the part periods at
+    /// either end of the range from the next table, and so on down to the events. Every
+    /// period falls in one bucket, since both are counted from the Unix epoch.
+    fn histogram_of_periods<'a>(
+        &'a self,
+        filter: &'a EventFilter,
         width: i64,
-    ) -> Result<Vec<(DateTime<Utc>, String, i64)>, StoreError> {
-        let hour = chrono::TimeDelta::seconds(HOUR);
-        // The whole hours: from the first hour starting at or after `since`, to the start of
-        // the hour holding `until`.
-        let first = filter.since.map(|s| {
-            let h = hour_of(s);
-            if h < s { h + hour } else { h }
-        });
-        let end = filter.until.map(hour_of);
-        if let (Some(first), Some(end)) = (first, end)
-            && first >= end
-        {
-            return self.histogram_of_events(filter, width).await;
-        }
-        let mut qb = QueryBuilder::<Postgres>::new(format!(
-            "SELECT date_bin(make_interval(secs => {width}), hour, TIMESTAMPTZ '1970-01-01 00:00:00+00') \
-             AS bucket, event_type, sum(event_count)::int8 AS n FROM event_hour_counts WHERE TRUE"
-        ));
-        if !filter.types.is_empty() {
-            qb.push(" AND event_type = ANY(")
-                .push_bind(filter.types.clone())
-                .push(")");
-        }
-        if let Some(first) = first {
-            qb.push(" AND hour >= ").push_bind(first);
-        }
-        if let Some(end) = end {
-            qb.push(" AND hour < ").push_bind(end);
-        }
-        qb.push(" GROUP BY bucket, event_type");
-        let rows: Vec<(DateTime<Utc>, String, i64)> =
-            qb.build_query_as().fetch_all(&self.pool).await?;
-        let mut sums: std::collections::BTreeMap<(DateTime<Utc>, String), i64> =
-            rows.into_iter().map(|(t, ty, n)| ((t, ty), n)).collect();
-        let mut edges = Vec::new();
-        if let (Some(since), Some(first)) = (filter.since, first)
-            && since < first
-        {
-            edges.push(EventFilter {
-                until: Some(first),
-                ..filter.clone()
-            });
-        }
-        if let (Some(until), Some(end)) = (filter.until, end)
-            && end < until
-        {
-            edges.push(EventFilter {
-                since: Some(end),
-                ..filter.clone()
-            });
-        }
-        for edge in edges {
-            for (t, ty, n) in self.histogram_of_events(&edge, width).await? {
-                *sums.entry((t, ty)).or_default() += n;
+        periods: &'a [(i64, &'static str, &'static str)],
+    ) -> Histogram<'a> {
+        Box::pin(async move {
+            let Some((&(period, table, column), shorter)) = periods.split_first() else {
+                return self.histogram_of_events(filter, width).await;
+            };
+            if width % period != 0 {
+                return self.histogram_of_periods(filter, width, shorter).await;
             }
-        }
-        Ok(sums
-            .into_iter()
-            .filter(|(_, n)| *n > 0)
-            .map(|((t, ty), n)| (t, ty, n))
-            .collect())
+            let length = chrono::TimeDelta::seconds(period);
+            // The whole periods: from the first one starting at or after `since`, to the
+            // start of the one holding `until`.
+            let first = filter.since.map(|s| {
+                let p = period_of(s, period);
+                if p < s { p + length } else { p }
+            });
+            let end = filter.until.map(|u| period_of(u, period));
+            if let (Some(first), Some(end)) = (first, end)
+                && first >= end
+            {
+                return self.histogram_of_periods(filter, width, shorter).await;
+            }
+            let mut qb = QueryBuilder::<Postgres>::new(format!(
+                "SELECT date_bin(make_interval(secs => {width}), {column}, \
+                 TIMESTAMPTZ '1970-01-01 00:00:00+00') AS bucket, event_type, \
+                 sum(event_count)::int8 AS n FROM {table} WHERE TRUE"
+            ));
+            if !filter.types.is_empty() {
+                qb.push(" AND event_type = ANY(")
+                    .push_bind(filter.types.clone())
+                    .push(")");
+            }
+            if let Some(first) = first {
+                qb.push(format!(" AND {column} >= ")).push_bind(first);
+            }
+            if let Some(end) = end {
+                qb.push(format!(" AND {column} < ")).push_bind(end);
+            }
+            qb.push(" GROUP BY bucket, event_type");
+            let rows: Vec<(DateTime<Utc>, String, i64)> =
+                qb.build_query_as().fetch_all(&self.pool).await?;
+            let mut sums: std::collections::BTreeMap<(DateTime<Utc>, String), i64> =
+                rows.into_iter().map(|(t, ty, n)| ((t, ty), n)).collect();
+            let mut edges = Vec::new();
+            if let (Some(since), Some(first)) = (filter.since, first)
+                && since < first
+            {
+                edges.push(EventFilter {
+                    until: Some(first),
+                    ..filter.clone()
+                });
+            }
+            if let (Some(until), Some(end)) = (filter.until, end)
+                && end < until
+            {
+                edges.push(EventFilter {
+                    since: Some(end),
+                    ..filter.clone()
+                });
+            }
+            for edge in &edges {
+                for (t, ty, n) in self.histogram_of_periods(edge, width, shorter).await? {
+                    *sums.entry((t, ty)).or_default() += n;
+                }
+            }
+            Ok(sums
+                .into_iter()
+                .filter(|(_, n)| *n > 0)
+                .map(|((t, ty), n)| (t, ty, n))
+                .collect())
+        })
     }
 }

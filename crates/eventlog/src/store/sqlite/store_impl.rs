@@ -17,8 +17,8 @@ use crate::store::cursor::page_after;
 use crate::store::filter::like_pattern;
 use crate::store::group_delta::Mail;
 use crate::store::{
-    Cursor, EventFilter, FollowCursor, GroupCursor, GroupFilter, GroupSummary, Inserted,
-    NewestCounts, Order, PURGE_BATCH, Page, Store,
+    CountedMinute, Cursor, EventFilter, FollowCursor, GroupCursor, GroupFilter, GroupSummary,
+    Inserted, NewestCounts, Order, PURGE_BATCH, Page, Store,
 };
 
 #[async_trait]
@@ -281,7 +281,7 @@ impl Store for SqliteStore {
         };
         let mut qb = QueryBuilder::<Sqlite>::new(
             "SELECT (ts / 60000000) * 60000000 AS bucket, event_type, count(*) AS n, \
-             min(ts) AS oldest FROM (SELECT ts, event_type FROM events",
+             min(ts) AS oldest, max(ts) AS newest FROM (SELECT ts, event_type FROM events",
         );
         push_filter_planned(&mut qb, filter, planned.as_ref());
         qb.push(" ORDER BY ts DESC, id DESC LIMIT ")
@@ -297,9 +297,10 @@ impl Store for SqliteStore {
                     r.try_get("event_type")?,
                     r.try_get("n")?,
                     micros_to_time(r.try_get("oldest")?)?,
+                    micros_to_time(r.try_get("newest")?)?,
                 ))
             })
-            .collect::<Result<Vec<_>, StoreError>>()?;
+            .collect::<Result<Vec<CountedMinute>, StoreError>>()?;
         Ok(NewestCounts::of(rows, bound))
     }
 
