@@ -116,7 +116,10 @@ async fn load(pool: &PgPool, n: usize, start: DateTime<Utc>, span: TimeDelta) {
             g.last = e.timestamp;
             g.count += 1;
             *hours
-                .entry((e.timestamp.timestamp().div_euclid(3600), e.event_type.clone()))
+                .entry((
+                    e.timestamp.timestamp().div_euclid(3600),
+                    e.event_type.clone(),
+                ))
                 .or_default() += 1;
             *g.types.entry(e.event_type.clone()).or_default() += 1;
             // id, ts, gid, uuid, event_type, message, initiator, data, send_mail, xid
@@ -430,7 +433,10 @@ async fn main() {
     let bearer = format!(
         "Bearer {}",
         store
-            .create_token(&format!("bench-{}", Utc::now().timestamp_micros()), TokenScope::Read)
+            .create_token(
+                &format!("bench-{}", Utc::now().timestamp_micros()),
+                TokenScope::Read
+            )
             .await
             .expect("token")
     );

@@ -1350,7 +1350,10 @@ async fn recount(
         for e in &page.items {
             let b = e.timestamp.timestamp().div_euclid(bucket) * bucket;
             *sums
-                .entry((DateTime::from_timestamp(b, 0).unwrap(), e.event_type.clone()))
+                .entry((
+                    DateTime::from_timestamp(b, 0).unwrap(),
+                    e.event_type.clone(),
+                ))
                 .or_insert(0i64) += 1;
         }
         match page.next {
@@ -1413,7 +1416,14 @@ async fn histogram_equals_a_recount_after_inserts_repeats_deletes_and_purges(db:
     let types = ["info", "warning", "error"];
     // 30 hours, a few events an hour at uneven seconds, the types taking turns.
     let events: Vec<NewEvent> = (0..240)
-        .map(|i| ev(types[i % 3], &format!("g{}", i % 7), "m", i as i64 * 450 + 13))
+        .map(|i| {
+            ev(
+                types[i % 3],
+                &format!("g{}", i % 7),
+                "m",
+                i as i64 * 450 + 13,
+            )
+        })
         .collect();
     let stored = store.insert_batch(&events[..120]).await.unwrap();
     store.insert_batch(&events[120..]).await.unwrap();

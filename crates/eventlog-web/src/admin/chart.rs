@@ -208,7 +208,13 @@ pub async fn build(
             newest = format!("the newest {} matches", thousands(counted.total));
         }
         let (bucket, bucket_name) = bucket_for((until - since).num_seconds().max(1));
-        (since, until, rebin(counted.rows, bucket), bucket, bucket_name)
+        (
+            since,
+            until,
+            rebin(counted.rows, bucket),
+            bucket,
+            bucket_name,
+        )
     };
     let origin = since.timestamp().div_euclid(bucket) * bucket;
     let n = ((until.timestamp() - 1 - origin).div_euclid(bucket) + 1).max(1) as usize;
@@ -297,7 +303,10 @@ pub async fn build(
 
 /// Per-minute counts summed into `bucket`-second buckets (both counted from the Unix epoch,
 /// so a minute falls in one bucket), in (bucket, type) order.
-fn rebin(rows: Vec<(DateTime<Utc>, String, i64)>, bucket: i64) -> Vec<(DateTime<Utc>, String, i64)> {
+fn rebin(
+    rows: Vec<(DateTime<Utc>, String, i64)>,
+    bucket: i64,
+) -> Vec<(DateTime<Utc>, String, i64)> {
     let mut sums: BTreeMap<(i64, String), i64> = BTreeMap::new();
     for (t, name, n) in rows {
         *sums

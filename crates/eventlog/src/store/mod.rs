@@ -304,7 +304,10 @@ impl NewestCounts {
             total: total.max(0) as u64,
             range: oldest.zip(newest),
             cut: total >= bound as i64,
-            rows: rows.into_iter().map(|(t, ty, n, _, _)| (t, ty, n)).collect(),
+            rows: rows
+                .into_iter()
+                .map(|(t, ty, n, _, _)| (t, ty, n))
+                .collect(),
         }
     }
 }

@@ -6,11 +6,11 @@ use sqlx::{Postgres, QueryBuilder};
 use uuid::Uuid;
 
 use super::PostgresStore;
-use super::write::{PERIOD_COUNTS, period_of};
 use super::read::{
     EVENT_COLUMNS, GROUP_COLUMNS, limit_param, plan_search, push_filter, push_filter_planned,
     row_to_event, row_to_group,
 };
+use super::write::{PERIOD_COUNTS, period_of};
 use crate::error::StoreError;
 use crate::event::{Event, NewEvent};
 use crate::store::cursor::page_after;
@@ -243,7 +243,8 @@ impl Store for PostgresStore {
     ) -> Result<Vec<(DateTime<Utc>, String, i64)>, StoreError> {
         let width = bucket_secs.max(1);
         if filter.by_type_and_time() {
-            self.histogram_of_periods(filter, width, &PERIOD_COUNTS).await
+            self.histogram_of_periods(filter, width, &PERIOD_COUNTS)
+                .await
         } else {
             self.histogram_of_events(filter, width).await
         }
