@@ -18,7 +18,7 @@
 //!
 //! The dataset is the one of `cargo bench -p eventlog --bench dataset` (groups of 20, one
 //! group of 5,000, ~60-character messages, 40% small JSON, initiators `user:N`). It is loaded
-//! with `COPY` (events, uuids, group summaries and per-hour counts written as the store
+//! with `COPY` (events, uuids, group summaries and per-hour and per-day counts written as the store
 //! would), into partitions made beforehand; then a server is started on a loopback socket and
 //! each page is fetched 6 times, the first as a warm-up; the median of the other five is
 //! printed. The databases are created in the server named by the URL and dropped at the end.
@@ -202,6 +202,22 @@ async fn load(pool: &PgPool, n: usize, start: DateTime<Utc>, span: TimeDelta) {
     copy(
         pool,
         "COPY event_hour_counts (hour, event_type, event_count) FROM STDIN",
+        counts,
+    )
+    .await;
+    let mut days: BTreeMap<(i64, &str), i64> = BTreeMap::new();
+    for ((hour, event_type), n) in &hours {
+        *days.entry((hour.div_euclid(24), event_type)).or_default() += n;
+    }
+    let mut counts = String::new();
+    for ((day, event_type), n) in &days {
+        let start = DateTime::from_timestamp(day * 86_400, 0).expect("a day");
+        copy_ts(&mut counts, start);
+        counts.push_str(&format!("\t{event_type}\t{n}\n"));
+    }
+    copy(
+        pool,
+        "COPY event_day_counts (day, event_type, event_count) FROM STDIN",
         counts,
     )
     .await;

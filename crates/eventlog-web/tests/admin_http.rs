@@ -706,6 +706,11 @@ async fn list_says_how_many_events_match_up_to_a_bound(backend: &str) {
         page.contains("counted: the newest 10,001 matches"),
         "the chart says what it counted"
     );
+    // A frequent word: the search plan knows there are thousands; the chart tests only the
+    // newest 1,000 events.
+    let frequent = c.get("/events?q=m").await.body;
+    assert_eq!(count(&frequent), "5,000+ events");
+    assert!(frequent.contains("counted: the matches among the newest 1,000 events"));
     let whole = c.get("/events?group=A").await.body;
     assert!(whole.contains("<svg") && !whole.contains("counted: the newest"));
 }

@@ -12,8 +12,8 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use eventlog::store::{
-    self, Backend, Cursor, DataMatch, EventFilter, FollowCursor, GroupCursor, GroupFilter, Order,
-    PURGE_BATCH,
+    self, Backend, Counted, Cursor, DataMatch, EventFilter, FollowCursor, GroupCursor, GroupFilter,
+    Order, PURGE_BATCH,
 };
 use eventlog::{GroupId, NewEvent};
 use eventlog_testing::{PgCluster, TestDb};
@@ -1474,14 +1474,18 @@ async fn histogram_newest_counts_the_newest_matches(db: TestDb) {
         text: Some("alpha".into()),
         ..Default::default()
     };
-    let all = store.histogram_newest(&alpha, 100).await.unwrap();
-    assert!(!all.cut, "30 matches, bound 100: every one counted");
+    let all = store.histogram_newest(&alpha, 100, 1000).await.unwrap();
+    assert_eq!(
+        all.counted,
+        Counted::All,
+        "30 matches, bound 100: every one"
+    );
     assert_eq!(all.total, 30);
     assert_eq!(all.range, Some((at(0), at(29 * 50))));
     assert_eq!(all.rows, recount(store.as_ref(), &alpha, 60).await);
 
-    let newest = store.histogram_newest(&alpha, 10).await.unwrap();
-    assert!(newest.cut);
+    let newest = store.histogram_newest(&alpha, 10, 1000).await.unwrap();
+    assert_eq!(newest.counted, Counted::NewestMatches);
     assert_eq!(newest.total, 10);
     assert_eq!(
         newest.range,
@@ -1499,8 +1503,12 @@ async fn histogram_newest_counts_the_newest_matches(db: TestDb) {
         until: Some(at(10 * 50)),
         ..Default::default()
     };
-    let counted = store.histogram_newest(&group, 10).await.unwrap();
-    assert!(counted.cut, "exactly the bound: there may be more");
+    let counted = store.histogram_newest(&group, 10, 1000).await.unwrap();
+    assert_eq!(
+        counted.counted,
+        Counted::NewestMatches,
+        "exactly the bound: there may be more"
+    );
     assert_eq!(counted.range, Some((at(1), at(9 * 50 + 1))));
     assert_eq!(counted.rows, recount(store.as_ref(), &group, 60).await);
 
@@ -1509,9 +1517,39 @@ async fn histogram_newest_counts_the_newest_matches(db: TestDb) {
         ..Default::default()
     };
     assert_eq!(
-        store.histogram_newest(&none, 10).await.unwrap(),
+        store.histogram_newest(&none, 10, 1000).await.unwrap(),
         Default::default()
     );
+
+    // A frequent word (thousands of matches): only the newest 100 events are tested.
+    let frequent: Vec<NewEvent> = (0..7_000)
+        .map(|i| {
+            let word = if i % 7 != 0 { "delta now" } else { "other" };
+            ev("info", "f", word, 10_000 + i)
+        })
+        .collect();
+    store.insert_batch(&frequent).await.unwrap();
+    let delta = EventFilter {
+        text: Some("delta".into()),
+        ..Default::default()
+    };
+    let sampled = store.histogram_newest(&delta, 10_001, 100).await.unwrap();
+    let from = at(10_000 + 6_900);
+    assert!(
+        matches!(sampled.counted, Counted::Since { from: f, at_least } if f == from && at_least >= 5_000),
+        "{:?}",
+        sampled.counted
+    );
+    let expected = (6_900..7_000).filter(|i| i % 7 != 0).count() as u64;
+    assert_eq!(
+        sampled.total, expected,
+        "six in seven of the newest 100 events"
+    );
+    let tested = EventFilter {
+        since: Some(from),
+        ..delta.clone()
+    };
+    assert_eq!(sampled.rows, recount(store.as_ref(), &tested, 60).await);
 }
 
 #[tokio::test]

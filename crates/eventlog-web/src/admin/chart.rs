@@ -5,16 +5,18 @@
 //! smallest of a ladder of round widths (minute … year) that fits the span in at most
 //! [`MAX_BUCKETS`] bars. Each bar links to the list narrowed to its bucket.
 //!
-//! A filter by type and time only is counted in full (on PostgreSQL from the per-hour counts
-//! the store keeps, so a chart over ten million events reads a few thousand rows). A search,
-//! group, initiator or data filter counts the newest [`NEWEST_BOUND`] matches: with more, the
-//! chart starts at the oldest of them and says so.
+//! A filter by type and time only is counted in full (on PostgreSQL from the per-day and
+//! per-hour counts the store keeps, so a chart over ten million events reads a few thousand
+//! rows). A search, group, initiator or data filter counts the newest [`NEWEST_BOUND`]
+//! matches: with more, the chart starts at the oldest of them and says so. A search for a
+//! frequent word counts its matches among the newest [`FREQUENT_EVENTS`] events only, and
+//! says so.
 
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Duration, Utc};
 use eventlog::EventTypes;
-use eventlog::store::{EventFilter, Order};
+use eventlog::store::{Counted, EventFilter, Order};
 
 use super::list_query::AdminQuery;
 use crate::AppState;
@@ -25,6 +27,11 @@ use crate::format::{absolute, thousands};
 /// newest): counting every match of a frequent word would read millions of events. One past
 /// the list's count bound, so that the count read with the chart tells 10,000 from more.
 pub const NEWEST_BOUND: usize = super::events::COUNT_BOUND as usize + 1;
+
+/// The events a search for a frequent word (thousands of matches) is tested on for its
+/// chart, the newest: each test computes the event's words again (~20 µs here), so the
+/// newest 10,001 matches of a word in 3% of the events would cost seconds.
+pub const FREQUENT_EVENTS: usize = 1_000;
 
 /// Most bars.
 pub const MAX_BUCKETS: i64 = 60;
@@ -109,8 +116,9 @@ pub struct Chart {
     /// matches`; empty when every match was.
     pub newest: String,
     /// For a filter not by type and time only: how many matches were counted, at most
-    /// [`NEWEST_BOUND`] (the list shows it as its count).
-    pub matches: Option<u64>,
+    /// [`NEWEST_BOUND`], or, with `true`, how many there are at least (a frequent search).
+    /// The list shows it as its count.
+    pub matches: Option<(u64, bool)>,
 }
 
 /// The bucket width (seconds) and its name for a span of `span` seconds.
@@ -190,22 +198,39 @@ pub async fn build(
         if let (Some(since), None) = (f.since, f.until) {
             f.until = Some(now.max(since + Duration::seconds(1)));
         }
-        let counted = state.reads().histogram_newest(&f, NEWEST_BOUND).await?;
-        matches = Some(counted.total);
+        let counted = state
+            .reads()
+            .histogram_newest(&f, NEWEST_BOUND, FREQUENT_EVENTS)
+            .await?;
+        // A frequent search: the plan counted thousands of matches, whatever was tested.
+        matches = Some(match counted.counted {
+            Counted::Since { at_least, .. } => (at_least.max(counted.total), true),
+            _ => (counted.total, false),
+        });
         let Some((oldest, latest)) = counted.range else {
             return Ok(Chart {
                 matches,
                 ..Chart::default()
             });
         };
-        let since = match f.since {
-            Some(since) if !counted.cut => since,
-            _ => oldest,
+        let since = match (counted.counted, f.since) {
+            (Counted::All, Some(since)) => since,
+            (Counted::All | Counted::NewestMatches, _) => oldest,
+            (Counted::Since { from, .. }, _) => from,
         };
         // `until` is exclusive: just after the newest match.
         let until = f.until.unwrap_or(latest + Duration::seconds(1));
-        if counted.cut {
-            newest = format!("the newest {} matches", thousands(counted.total));
+        match counted.counted {
+            Counted::All => {}
+            Counted::NewestMatches => {
+                newest = format!("the newest {} matches", thousands(counted.total));
+            }
+            Counted::Since { .. } => {
+                newest = format!(
+                    "the matches among the newest {} events",
+                    thousands(FREQUENT_EVENTS as u64)
+                );
+            }
         }
         let (bucket, bucket_name) = bucket_for((until - since).num_seconds().max(1));
         (

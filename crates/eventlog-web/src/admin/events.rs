@@ -113,11 +113,15 @@ pub async fn list(
     let chart = chart::build(&state, &params, &filter, now, &base).await?;
     // The chart of a search, group, initiator or data filter has counted its matches (up to
     // as many as the count shows): no second walk over them.
-    let counted = match chart.matches {
-        Some(n) => n,
-        None => state.reads().count_at_most(&filter, COUNT_BOUND).await?,
+    let count = match chart.matches {
+        Some((n, true)) => format!("{}+ events", format::thousands(n)),
+        Some((n, false)) => format::count(n, COUNT_BOUND, "event"),
+        None => format::count(
+            state.reads().count_at_most(&filter, COUNT_BOUND).await?,
+            COUNT_BOUND,
+            "event",
+        ),
     };
-    let count = format::count(counted, COUNT_BOUND, "event");
     let rows: Vec<EventRow> = page
         .items
         .iter()

@@ -7,8 +7,8 @@ use uuid::Uuid;
 
 use super::PostgresStore;
 use super::read::{
-    EVENT_COLUMNS, GROUP_COLUMNS, limit_param, plan_search, push_filter, push_filter_planned,
-    row_to_event, row_to_group,
+    EVENT_COLUMNS, GROUP_COLUMNS, Planned, limit_param, plan_search, push_filter,
+    push_filter_planned, row_to_event, row_to_group,
 };
 use super::write::{PERIOD_COUNTS, period_of};
 use crate::error::StoreError;
@@ -253,11 +253,30 @@ impl Store for PostgresStore {
     async fn histogram_newest(
         &self,
         filter: &EventFilter,
-        bound: usize,
+        matches: usize,
+        events: usize,
     ) -> Result<NewestCounts, StoreError> {
         let planned = match filter.text.as_deref().filter(|t| !t.is_empty()) {
             Some(text) => plan_search(&self.pool, text).await?,
             None => None,
+        };
+        // A frequent search: only the newest `events` events are tested, from the time of
+        // the last of them (found along the index, untested).
+        let from = match planned {
+            Some(Planned::Frequent(_)) => {
+                let rest = EventFilter {
+                    text: None,
+                    ..filter.clone()
+                };
+                let mut qb = QueryBuilder::<Postgres>::new("SELECT ts, id FROM events");
+                push_filter(&mut qb, &rest);
+                qb.push(" ORDER BY ts DESC, id DESC LIMIT 1 OFFSET ")
+                    .push_bind(limit_param(events.saturating_sub(1)));
+                qb.build_query_as::<(DateTime<Utc>, i64)>()
+                    .fetch_optional(&self.pool)
+                    .await?
+            }
+            _ => None,
         };
         let mut qb = QueryBuilder::<Postgres>::new(
             "SELECT date_bin(INTERVAL '1 minute', ts, TIMESTAMPTZ '1970-01-01 00:00:00+00') \
@@ -265,11 +284,18 @@ impl Store for PostgresStore {
              FROM (SELECT ts, event_type FROM events",
         );
         push_filter_planned(&mut qb, filter, planned.as_ref());
+        if let Some((ts, id)) = from {
+            qb.push(" AND (ts, id) >= (")
+                .push_bind(ts)
+                .push(", ")
+                .push_bind(id)
+                .push(")");
+        }
         qb.push(" ORDER BY ts DESC, id DESC LIMIT ")
-            .push_bind(limit_param(bound))
+            .push_bind(limit_param(matches))
             .push(") AS newest GROUP BY bucket, event_type ORDER BY bucket, event_type");
         let rows: Vec<CountedMinute> = qb.build_query_as().fetch_all(&self.pool).await?;
-        Ok(NewestCounts::of(rows, bound))
+        Ok(NewestCounts::of(rows, matches).among_events_from(from.map(|f| f.0)))
     }
 
     async fn delete(&self, ids: &[i64]) -> Result<u64, StoreError> {

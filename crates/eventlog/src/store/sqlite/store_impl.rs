@@ -8,8 +8,8 @@ use uuid::Uuid;
 use super::SqliteStore;
 use super::micros_to_time;
 use super::read::{
-    EVENT_COLUMNS, GROUP_COLUMNS, plan_search, push_filter, push_filter_planned, row_to_event,
-    row_to_group,
+    EVENT_COLUMNS, FtsSearch, GROUP_COLUMNS, plan_search, push_filter, push_filter_planned,
+    row_to_event, row_to_group,
 };
 use crate::error::StoreError;
 use crate::event::{Event, NewEvent};
@@ -271,7 +271,8 @@ impl Store for SqliteStore {
     async fn histogram_newest(
         &self,
         filter: &EventFilter,
-        bound: usize,
+        matches: usize,
+        events: usize,
     ) -> Result<NewestCounts, StoreError> {
         // A search is planned and read in one read transaction, as the listing does.
         let mut tx = self.pool.begin().await?;
@@ -279,13 +280,40 @@ impl Store for SqliteStore {
             Some(text) => plan_search(&mut tx, text).await?,
             None => None,
         };
+        // A frequent search: only the newest `events` events are tested, from the time of
+        // the last of them (found along the index, untested).
+        let from = match planned {
+            Some(FtsSearch::Frequent { .. }) => {
+                let rest = EventFilter {
+                    text: None,
+                    ..filter.clone()
+                };
+                let mut qb = QueryBuilder::<Sqlite>::new("SELECT ts, id FROM events");
+                push_filter(&mut qb, &rest);
+                qb.push(" ORDER BY ts DESC, id DESC LIMIT 1 OFFSET ")
+                    .push_bind(i64::try_from(events.saturating_sub(1)).unwrap_or(i64::MAX));
+                qb.build_query_as::<(i64, i64)>()
+                    .fetch_optional(&mut *tx)
+                    .await?
+            }
+            _ => None,
+        };
         let mut qb = QueryBuilder::<Sqlite>::new(
             "SELECT (ts / 60000000) * 60000000 AS bucket, event_type, count(*) AS n, \
              min(ts) AS oldest, max(ts) AS newest FROM (SELECT ts, event_type FROM events",
         );
         push_filter_planned(&mut qb, filter, planned.as_ref());
+        if let Some((ts, id)) = from {
+            qb.push(" AND ts >= ")
+                .push_bind(ts)
+                .push(" AND (ts > ")
+                .push_bind(ts)
+                .push(" OR id >= ")
+                .push_bind(id)
+                .push(")");
+        }
         qb.push(" ORDER BY ts DESC, id DESC LIMIT ")
-            .push_bind(i64::try_from(bound).unwrap_or(i64::MAX))
+            .push_bind(i64::try_from(matches).unwrap_or(i64::MAX))
             .push(") GROUP BY bucket, event_type ORDER BY bucket, event_type");
         let rows = qb.build().fetch_all(&mut *tx).await?;
         tx.commit().await?;
@@ -301,7 +329,8 @@ impl Store for SqliteStore {
                 ))
             })
             .collect::<Result<Vec<CountedMinute>, StoreError>>()?;
-        Ok(NewestCounts::of(rows, bound))
+        let from = from.map(|f| micros_to_time(f.0)).transpose()?;
+        Ok(NewestCounts::of(rows, matches).among_events_from(from))
     }
 
     async fn delete(&self, ids: &[i64]) -> Result<u64, StoreError> {
