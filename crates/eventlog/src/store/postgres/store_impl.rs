@@ -7,14 +7,15 @@ use uuid::Uuid;
 
 use super::PostgresStore;
 use super::read::{
-    EVENT_COLUMNS, GROUP_COLUMNS, limit_param, plan_search, push_filter, push_filter_planned,
-    row_to_event, row_to_group,
+    EVENT_COLUMNS, GROUP_COLUMNS, GinIndex, PgSql, limit_param, push_filter, row_to_event,
+    row_to_group,
 };
 use crate::error::StoreError;
 use crate::event::{Event, NewEvent};
 use crate::store::cursor::page_after;
 use crate::store::filter::like_pattern;
 use crate::store::group_delta::Mail;
+use crate::store::sql;
 use crate::store::{
     Cursor, EventFilter, FollowCursor, GroupCursor, GroupFilter, GroupSummary, Inserted, Order,
     PURGE_BATCH, Page, Store,
@@ -99,11 +100,11 @@ impl Store for PostgresStore {
         limit: usize,
     ) -> Result<Page<Event, Cursor>, StoreError> {
         let planned = match filter.text.as_deref().filter(|t| !t.is_empty()) {
-            Some(text) => plan_search(&self.pool, text).await?,
+            Some(text) => sql::plan_search(&mut GinIndex(&self.pool), text).await?,
             None => None,
         };
         let mut qb = QueryBuilder::<Postgres>::new(format!("SELECT {EVENT_COLUMNS} FROM events"));
-        push_filter_planned(&mut qb, filter, planned.as_ref());
+        sql::push_filter::<PgSql>(&mut qb, filter, planned.as_ref());
         let (cmp, dir) = match order {
             Order::Desc => ("<", "DESC"),
             Order::Asc => (">", "ASC"),

@@ -8,14 +8,14 @@ use uuid::Uuid;
 use super::SqliteStore;
 use super::micros_to_time;
 use super::read::{
-    EVENT_COLUMNS, GROUP_COLUMNS, plan_search, push_filter, push_filter_planned, row_to_event,
-    row_to_group,
+    EVENT_COLUMNS, FtsIndex, GROUP_COLUMNS, SqliteSql, push_filter, row_to_event, row_to_group,
 };
 use crate::error::StoreError;
 use crate::event::{Event, NewEvent};
 use crate::store::cursor::page_after;
 use crate::store::filter::like_pattern;
 use crate::store::group_delta::Mail;
+use crate::store::sql;
 use crate::store::{
     Cursor, EventFilter, FollowCursor, GroupCursor, GroupFilter, GroupSummary, Inserted, Order,
     PURGE_BATCH, Page, Store,
@@ -98,11 +98,11 @@ impl Store for SqliteStore {
             None => None,
         };
         let planned = match (&mut tx, filter.text.as_deref()) {
-            (Some(tx), Some(text)) => plan_search(tx, text).await?,
+            (Some(tx), Some(text)) => sql::plan_search(&mut FtsIndex(tx), text).await?,
             _ => None,
         };
         let mut qb = QueryBuilder::<Sqlite>::new(format!("SELECT {EVENT_COLUMNS} FROM events"));
-        push_filter_planned(&mut qb, filter, planned.as_ref());
+        sql::push_filter::<SqliteSql>(&mut qb, filter, planned.as_ref());
         // A range on ts (which the indexes serve) plus a tie-break on id.
         let (cmp_eq, cmp, dir) = match order {
             Order::Desc => ("<=", "<", "DESC"),
