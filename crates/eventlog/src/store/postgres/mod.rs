@@ -26,8 +26,7 @@ mod store_impl;
 mod write;
 
 pub use partition::{CarryOver, Partition, PartitionInterval, UnknownInterval};
-use read::limit_param;
-use read::{EVENT_COLUMNS, push_filter, row_to_event};
+use read::push_filter;
 
 // Users, sessions and API tokens: the same statements on both backends.
 crate::store::users::impl_user_store!(PostgresStore, std::convert::identity);

@@ -1,35 +1,15 @@
-//! Reading events and groups from PostgreSQL: the columns, rows to values, and a filter as
-//! SQL.
+//! Reading events and groups from PostgreSQL: the SQL text of a listing's clauses and the
+//! search plan's statements (their shape is `store::sql`'s).
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use sqlx::postgres::PgRow;
-use sqlx::{Postgres, QueryBuilder, Row};
+use sqlx::{Postgres, QueryBuilder};
 
 use crate::error::StoreError;
-use crate::event::Event;
 use crate::store::sql::{self, Dialect, SearchIndex};
-use crate::store::{DataMatch, EventFilter, GroupSummary};
-
-pub(super) const EVENT_COLUMNS: &str = "id, uuid, event_type, \
-     (SELECT group_id FROM event_groups g WHERE g.gid = events.gid) AS group_id, \
-     ts, message, data, initiator, send_mail";
-
-pub(super) fn row_to_event(row: &PgRow) -> Result<Event, StoreError> {
-    Ok(Event {
-        id: row.try_get("id")?,
-        uuid: row.try_get("uuid")?,
-        event_type: row.try_get("event_type")?,
-        group: row.try_get("group_id")?,
-        timestamp: row.try_get("ts")?,
-        message: row.try_get("message")?,
-        data: row.try_get("data")?,
-        initiator: row.try_get("initiator")?,
-        send_mail: row.try_get("send_mail")?,
-    })
-}
+use crate::store::{Cursor, DataMatch, EventFilter, GroupCursor, Order};
 
 pub(super) fn push_filter(qb: &mut QueryBuilder<Postgres>, f: &EventFilter) {
     sql::push_filter::<PgSql>(qb, f, None);
@@ -68,6 +48,10 @@ impl Dialect for PgSql {
 
     const TRUE: &'static str = "TRUE";
     const FALSE: &'static str = "FALSE";
+    const GROUP_COLUMNS: &'static str = "g.group_id, g.first_at, g.last_at, g.event_count, \
+         ARRAY(SELECT t.event_type FROM event_group_types t WHERE t.group_id = g.group_id) \
+         AS types";
+    const LIKE: &'static str = "ILIKE";
 
     fn push_types(qb: &mut QueryBuilder<Postgres>, types: &[String]) {
         qb.push(" AND event_type = ANY(")
@@ -89,6 +73,40 @@ impl Dialect for PgSql {
 
     fn push_text(qb: &mut QueryBuilder<Postgres>, text: &str) {
         qb.push_bind(text.to_owned());
+    }
+
+    fn push_int(qb: &mut QueryBuilder<Postgres>, n: i64) {
+        qb.push_bind(n);
+    }
+
+    fn push_after(qb: &mut QueryBuilder<Postgres>, order: Order, c: &Cursor) {
+        let cmp = match order {
+            Order::Desc => "<",
+            Order::Asc => ">",
+        };
+        // A row comparison: the (ts, id) indexes serve it as one range.
+        qb.push(format!(" AND (ts, id) {cmp} ("))
+            .push_bind(c.timestamp)
+            .push(", ")
+            .push_bind(c.id)
+            .push(")");
+    }
+
+    fn push_group_types(qb: &mut QueryBuilder<Postgres>, types: &[String]) {
+        qb.push(
+            " AND EXISTS (SELECT 1 FROM event_group_types t \
+             WHERE t.group_id = g.group_id AND t.event_type = ANY(",
+        )
+        .push_bind(types.to_vec())
+        .push("))");
+    }
+
+    fn push_group_after(qb: &mut QueryBuilder<Postgres>, c: &GroupCursor) {
+        qb.push(" AND (g.last_at, g.group_id) < (")
+            .push_bind(c.last_at)
+            .push(", ")
+            .push_bind(c.group.clone())
+            .push(")");
     }
 
     fn prefix_query(words: &[String]) -> PgQuery {
@@ -304,24 +322,6 @@ impl SearchIndex<PgSql> for GinIndex<'_> {
         Ok((matches, ids.unwrap_or_default()))
     }
 }
-
-pub(super) fn row_to_group(row: &PgRow) -> Result<GroupSummary, StoreError> {
-    Ok(GroupSummary {
-        group: row.try_get("group_id")?,
-        first_at: row.try_get("first_at")?,
-        last_at: row.try_get("last_at")?,
-        event_count: row.try_get("event_count")?,
-        types: row.try_get("types")?,
-    })
-}
-
-pub(super) const GROUP_COLUMNS: &str = "g.group_id, g.first_at, g.last_at, g.event_count, \
-     ARRAY(SELECT t.event_type FROM event_group_types t WHERE t.group_id = g.group_id) AS types";
-
-pub(super) fn limit_param(limit: usize) -> i64 {
-    i64::try_from(limit).unwrap_or(i64::MAX)
-}
-
 #[cfg(test)]
 mod tests {
     use super::WordStats;

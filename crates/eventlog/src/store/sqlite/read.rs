@@ -1,39 +1,12 @@
-//! Reading events and groups from SQLite: the columns, rows to values, and a filter as SQL.
+//! Reading events and groups from SQLite: the SQL text of a listing's clauses and the search
+//! plan's statements (their shape is `store::sql`'s).
 
 use chrono::{DateTime, Utc};
-use sqlx::sqlite::SqliteRow;
-use sqlx::{QueryBuilder, Row, Sqlite};
+use sqlx::{QueryBuilder, Sqlite};
 
-use super::micros_to_time;
 use crate::error::StoreError;
-use crate::event::Event;
 use crate::store::sql::{self, Dialect, SearchIndex};
-use crate::store::{DataMatch, EventFilter, GroupSummary};
-
-pub(super) const EVENT_COLUMNS: &str = "id, uuid, event_type, (SELECT group_id FROM event_groups g WHERE g.gid = events.gid) AS group_id, \
-     ts, message, data, initiator, send_mail";
-
-pub(super) fn row_to_event(row: &SqliteRow) -> Result<Event, StoreError> {
-    let data: Option<String> = row.try_get("data")?;
-    let data = match data {
-        Some(text) => Some(
-            serde_json::from_str(&text)
-                .map_err(|e| StoreError::Corrupt(format!("data is not JSON: {e}")))?,
-        ),
-        None => None,
-    };
-    Ok(Event {
-        id: row.try_get("id")?,
-        uuid: row.try_get("uuid")?,
-        event_type: row.try_get("event_type")?,
-        group: row.try_get("group_id")?,
-        timestamp: micros_to_time(row.try_get("ts")?)?,
-        message: row.try_get("message")?,
-        data,
-        initiator: row.try_get("initiator")?,
-        send_mail: row.try_get("send_mail")?,
-    })
-}
+use crate::store::{Cursor, DataMatch, EventFilter, GroupCursor, Order};
 
 /// `$."a"."b"`: a JSON path for SQLite's json functions, keys quoted so that dots and spaces
 /// in keys are literal.
@@ -88,6 +61,11 @@ impl Dialect for SqliteSql {
 
     const TRUE: &'static str = "1 = 1";
     const FALSE: &'static str = "0";
+    const GROUP_COLUMNS: &'static str = "g.group_id, g.first_at, g.last_at, g.event_count, \
+         (SELECT group_concat(t.event_type, ',') FROM event_group_types t WHERE t.gid = g.gid) \
+         AS types";
+    /// ASCII letters only, as SQLite's `LIKE` compares.
+    const LIKE: &'static str = "LIKE";
 
     fn push_types(qb: &mut QueryBuilder<Sqlite>, types: &[String]) {
         qb.push(" AND event_type IN (");
@@ -117,6 +95,49 @@ impl Dialect for SqliteSql {
 
     fn push_text(qb: &mut QueryBuilder<Sqlite>, text: &str) {
         qb.push_bind(text.to_owned());
+    }
+
+    fn push_int(qb: &mut QueryBuilder<Sqlite>, n: i64) {
+        qb.push_bind(n);
+    }
+
+    fn push_after(qb: &mut QueryBuilder<Sqlite>, order: Order, c: &Cursor) {
+        // A range on ts (which the indexes serve) plus a tie-break on id.
+        let (cmp_eq, cmp) = match order {
+            Order::Desc => ("<=", "<"),
+            Order::Asc => (">=", ">"),
+        };
+        let micros = c.timestamp.timestamp_micros();
+        qb.push(format!(" AND ts {cmp_eq} "))
+            .push_bind(micros)
+            .push(format!(" AND (ts {cmp} "))
+            .push_bind(micros)
+            .push(format!(" OR id {cmp} "))
+            .push_bind(c.id)
+            .push(")");
+    }
+
+    fn push_group_types(qb: &mut QueryBuilder<Sqlite>, types: &[String]) {
+        qb.push(
+            " AND EXISTS (SELECT 1 FROM event_group_types t \
+             WHERE t.gid = g.gid AND t.event_type IN (",
+        );
+        let mut sep = qb.separated(", ");
+        for t in types {
+            sep.push_bind(t.clone());
+        }
+        qb.push("))");
+    }
+
+    fn push_group_after(qb: &mut QueryBuilder<Sqlite>, c: &GroupCursor) {
+        let micros = c.last_at.timestamp_micros();
+        qb.push(" AND g.last_at <= ")
+            .push_bind(micros)
+            .push(" AND (g.last_at < ")
+            .push_bind(micros)
+            .push(" OR g.group_id < ")
+            .push_bind(c.group.clone())
+            .push(")");
     }
 
     fn prefix_query(words: &[String]) -> FtsQuery {
@@ -217,27 +238,3 @@ async fn exact_where_possible(
     }
     Ok(terms.join(" AND "))
 }
-
-fn split_types(types: Option<String>) -> Vec<String> {
-    types
-        .map(|t| {
-            t.split(',')
-                .filter(|s| !s.is_empty())
-                .map(str::to_owned)
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-pub(super) fn row_to_group(row: &SqliteRow) -> Result<GroupSummary, StoreError> {
-    Ok(GroupSummary {
-        group: row.try_get("group_id")?,
-        first_at: micros_to_time(row.try_get("first_at")?)?,
-        last_at: micros_to_time(row.try_get("last_at")?)?,
-        event_count: row.try_get("event_count")?,
-        types: split_types(row.try_get("types")?),
-    })
-}
-
-pub(super) const GROUP_COLUMNS: &str = "g.group_id, g.first_at, g.last_at, g.event_count, \
-     (SELECT group_concat(t.event_type, ',') FROM event_group_types t WHERE t.gid = g.gid) AS types";
