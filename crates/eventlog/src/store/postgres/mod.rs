@@ -46,6 +46,9 @@ pub struct PostgresStore {
     pool: PgPool,
     /// When partition upkeep last ran in this process (`Store::maintain`).
     upkeep: Arc<Mutex<Option<Instant>>>,
+    /// The search index's most common words (read from the statistics now and then), so a
+    /// search leaves a word found in most events out of the index lookup.
+    word_shares: Arc<Mutex<read::WordShares>>,
 }
 
 impl PostgresStore {
@@ -73,6 +76,7 @@ impl PostgresStore {
         Ok(PostgresStore {
             pool,
             upkeep: Arc::default(),
+            word_shares: Arc::default(),
         })
     }
 

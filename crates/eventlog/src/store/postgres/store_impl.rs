@@ -91,7 +91,13 @@ impl Store for PostgresStore {
         limit: usize,
     ) -> Result<Page<Event, Cursor>, StoreError> {
         let planned = match filter.text.as_deref().filter(|t| !t.is_empty()) {
-            Some(text) => sql::plan_search(&mut GinIndex(&self.pool), text).await?,
+            Some(text) => {
+                let mut index = GinIndex {
+                    pool: &self.pool,
+                    shares: &self.word_shares,
+                };
+                sql::plan_search(&mut index, text).await?
+            }
             None => None,
         };
         let mut qb = sql::list_query(filter, order, after, limit, planned.as_ref());
