@@ -81,6 +81,15 @@
 //! - [`store`] — the [`store::Store`] trait, SQLite and PostgreSQL backends.
 //! - [`writer`] — the batching background writer.
 //! - [`django`] — importing a django-eventlog database.
+// Every feature of the library stores events: the recorder, the importers, retention, the
+// admin. A build without a database could only fail at run time (`open` would refuse every
+// URL), so the missing choice is reported where it is made, when building.
+#[cfg(not(any(feature = "sqlite", feature = "postgres")))]
+compile_error!(
+    "eventlog needs at least one backend feature: enable `sqlite` or `postgres` \
+     (or both) when turning off its default features"
+);
+
 mod background;
 pub mod config;
 pub mod django;

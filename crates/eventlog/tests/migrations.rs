@@ -193,6 +193,19 @@ async fn postgres_database_at_0007_is_carried_forward() {
     old.pool().close().await;
     let store = store::open(db.url()).await.unwrap();
     check_upgraded(store.as_ref()).await;
+    // 0012: the type index is the type alone (the wide one is gone).
+    let pool = sqlx::PgPool::connect(db.url()).await.unwrap();
+    let type_indexes: Vec<String> = sqlx::query_scalar(
+        "SELECT indexdef FROM pg_indexes WHERE tablename = 'events' \
+         AND indexdef LIKE '%event_type%' ORDER BY indexname",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        type_indexes,
+        ["CREATE INDEX events_type ON public.events USING btree (event_type)"]
+    );
     // The upgrade recorded the stored uuids (0011): sending them again stores nothing.
     let again = store.insert_batch(&events).await.unwrap();
     assert!(again.iter().all(|i| !i.created));

@@ -168,6 +168,29 @@ async fn fresh_database_is_partitioned_ahead_and_no_timestamp_is_refused() {
     assert_summaries_match_a_recount(pg.pool()).await;
     // Upkeep again: nothing more to do.
     assert_eq!(pg.extend_partitions(far).await.unwrap(), 0);
+    // Every partition, made ahead or for old rows, has the narrow type index of 0012 and
+    // none of the wide (event_type, ts, id) one.
+    let type_indexes: Vec<(String, String)> = sqlx::query_as(
+        "SELECT c.relname::text, pg_get_indexdef(i.indexrelid) FROM pg_inherits h \
+         JOIN pg_class c ON c.oid = h.inhrelid JOIN pg_index i ON i.indrelid = c.oid \
+         WHERE h.inhparent = 'events'::regclass \
+         AND pg_get_indexdef(i.indexrelid) LIKE '%event_type%'",
+    )
+    .fetch_all(pg.pool())
+    .await
+    .unwrap();
+    let partitions: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM pg_inherits WHERE inhparent = 'events'::regclass")
+            .fetch_one(pg.pool())
+            .await
+            .unwrap();
+    assert_eq!(type_indexes.len() as i64, partitions, "{type_indexes:?}");
+    assert!(
+        type_indexes
+            .iter()
+            .all(|(_, def)| def.ends_with("USING btree (event_type)")),
+        "{type_indexes:?}"
+    );
 }
 
 #[tokio::test]

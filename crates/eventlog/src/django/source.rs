@@ -3,13 +3,12 @@
 
 use std::path::Path;
 
-#[cfg(feature = "postgres")]
 use chrono::{DateTime, Utc};
 
 use super::row::RawRow;
 #[cfg(feature = "sqlite")]
 use super::row::parse_sqlite_timestamp;
-use super::{DjangoImportError, DjangoSource};
+use super::{DjangoImportError, DjangoSource, RowProblem};
 
 /// Columns every django-eventlog version has.
 const REQUIRED_COLUMNS: [&str; 6] = ["id", "type", "group", "timestamp", "message", "initiator"];
@@ -171,68 +170,59 @@ impl DjangoSource {
             source: source.into(),
         };
         match &self.source {
+            // SQLite gives the timestamp as Django wrote it (text), PostgreSQL as a time.
             #[cfg(feature = "sqlite")]
             Source::Sqlite(pool) => {
-                type Row = (
-                    i64,
-                    Option<String>,
-                    Option<String>,
-                    Option<String>,
-                    Option<String>,
-                    Option<String>,
-                    Option<String>,
-                );
-                let rows: Vec<Row> = sqlx::query_as(sql)
+                let rows: Vec<PageRow<String>> = sqlx::query_as(sql)
                     .bind(after_id)
                     .bind(limit)
                     .fetch_all(pool)
                     .await
                     .map_err(read)?;
-                Ok(rows
-                    .into_iter()
-                    .map(|(id, t, g, ts, m, i, d)| RawRow {
-                        id,
-                        event_type: t,
-                        group: g,
-                        timestamp: ts.map(|ts| parse_sqlite_timestamp(&ts)).transpose(),
-                        message: m,
-                        initiator: i,
-                        data: d,
-                    })
-                    .collect())
+                Ok(raw_rows(rows, |ts| parse_sqlite_timestamp(&ts)))
             }
             #[cfg(feature = "postgres")]
             Source::Postgres(pool) => {
-                type Row = (
-                    i64,
-                    Option<String>,
-                    Option<String>,
-                    Option<DateTime<Utc>>,
-                    Option<String>,
-                    Option<String>,
-                    Option<String>,
-                );
-                let rows: Vec<Row> = sqlx::query_as(sql)
+                let rows: Vec<PageRow<DateTime<Utc>>> = sqlx::query_as(sql)
                     .bind(after_id)
                     .bind(limit)
                     .fetch_all(pool)
                     .await
                     .map_err(read)?;
-                Ok(rows
-                    .into_iter()
-                    .map(|(id, t, g, ts, m, i, d)| RawRow {
-                        id,
-                        event_type: t,
-                        group: g,
-                        timestamp: Ok(ts),
-                        message: m,
-                        initiator: i,
-                        data: d,
-                    })
-                    .collect())
+                Ok(raw_rows(rows, Ok))
             }
         }
     }
+}
+
+/// A row of a page as read: id, type, group, timestamp (as the backend gives it), message,
+/// initiator, data.
+type PageRow<T> = (
+    i64,
+    Option<String>,
+    Option<String>,
+    Option<T>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+);
+
+/// The rows of a page, their timestamps read by `timestamp`.
+fn raw_rows<T>(
+    rows: Vec<PageRow<T>>,
+    timestamp: impl Fn(T) -> Result<DateTime<Utc>, RowProblem>,
+) -> Vec<RawRow> {
+    rows.into_iter()
+        .map(|(id, t, g, ts, m, i, d)| RawRow {
+            id,
+            event_type: t,
+            group: g,
+            timestamp: ts.map(&timestamp).transpose(),
+            message: m,
+            initiator: i,
+            data: d,
+        })
+        .collect()
 }
 
 /// Checks the table's columns; returns whether it has `data` (django-eventlog 2.x).

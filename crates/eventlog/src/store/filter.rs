@@ -150,7 +150,6 @@ pub const MAX_SEARCH_WORDS: usize = 16;
 /// newest first and tests each row against the search instead of fetching every match and
 /// sorting it: at 3 % of 1M events that is ~3,300 index entries for a page of 100, instead of
 /// 30,000 rows.
-#[cfg_attr(not(any(feature = "sqlite", feature = "postgres")), allow(dead_code))]
 pub(crate) const FREQUENT_MATCHES: i64 = 5_000;
 
 /// The words of a search text as the search indexes see them: runs of characters that are

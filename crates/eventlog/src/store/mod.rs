@@ -23,6 +23,8 @@ pub mod outbox;
 #[cfg(feature = "postgres")]
 pub mod postgres;
 mod row;
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+mod sql;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
 pub mod tokens;

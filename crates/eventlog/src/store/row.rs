@@ -1,11 +1,15 @@
 //! Reading a stored row's columns the same way on both backends, so that the mapping of rows
-//! to users, sessions and tokens is written once: only the SQL differs per backend. Times are
-//! `TIMESTAMPTZ` in PostgreSQL and microseconds since the Unix epoch (UTC) in SQLite.
+//! to events, group summaries, users, sessions and tokens is written once: only the SQL
+//! differs per backend. Times are `TIMESTAMPTZ` in PostgreSQL and microseconds since the Unix
+//! epoch (UTC) in SQLite; `data` is `JSONB` in PostgreSQL and JSON text in SQLite; a list of
+//! texts is an array in PostgreSQL and comma-separated (`group_concat`) in SQLite.
 
 use chrono::{DateTime, Utc};
 use sqlx::Row as _;
 
 use crate::error::StoreError;
+use crate::event::Event;
+use crate::store::GroupSummary;
 
 /// A time as SQLite stores it: microseconds since the Unix epoch (UTC).
 #[cfg(feature = "sqlite")]
@@ -24,6 +28,12 @@ pub(crate) fn micros_to_time(micros: i64) -> Result<DateTime<Utc>, StoreError> {
 pub(crate) trait StoredRow {
     /// A text column.
     fn text(&self, column: &str) -> Result<String, StoreError>;
+    /// A text column that may be NULL.
+    fn opt_text(&self, column: &str) -> Result<Option<String>, StoreError>;
+    /// A JSON column that may be NULL.
+    fn json(&self, column: &str) -> Result<Option<serde_json::Value>, StoreError>;
+    /// A list of texts (NULL: none).
+    fn text_list(&self, column: &str) -> Result<Vec<String>, StoreError>;
     /// An integer column.
     fn int(&self, column: &str) -> Result<i64, StoreError>;
     /// A time column.
@@ -38,6 +48,28 @@ pub(crate) trait StoredRow {
 impl StoredRow for sqlx::sqlite::SqliteRow {
     fn text(&self, column: &str) -> Result<String, StoreError> {
         Ok(self.try_get(column)?)
+    }
+    fn opt_text(&self, column: &str) -> Result<Option<String>, StoreError> {
+        Ok(self.try_get(column)?)
+    }
+    fn json(&self, column: &str) -> Result<Option<serde_json::Value>, StoreError> {
+        self.try_get::<Option<String>, _>(column)?
+            .map(|text| {
+                serde_json::from_str(&text)
+                    .map_err(|e| StoreError::Corrupt(format!("{column} is not JSON: {e}")))
+            })
+            .transpose()
+    }
+    fn text_list(&self, column: &str) -> Result<Vec<String>, StoreError> {
+        Ok(self
+            .try_get::<Option<String>, _>(column)?
+            .map(|t| {
+                t.split(',')
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .unwrap_or_default())
     }
     fn int(&self, column: &str) -> Result<i64, StoreError> {
         Ok(self.try_get(column)?)
@@ -60,6 +92,15 @@ impl StoredRow for sqlx::postgres::PgRow {
     fn text(&self, column: &str) -> Result<String, StoreError> {
         Ok(self.try_get(column)?)
     }
+    fn opt_text(&self, column: &str) -> Result<Option<String>, StoreError> {
+        Ok(self.try_get(column)?)
+    }
+    fn json(&self, column: &str) -> Result<Option<serde_json::Value>, StoreError> {
+        Ok(self.try_get(column)?)
+    }
+    fn text_list(&self, column: &str) -> Result<Vec<String>, StoreError> {
+        Ok(self.try_get(column)?)
+    }
     fn int(&self, column: &str) -> Result<i64, StoreError> {
         Ok(self.try_get(column)?)
     }
@@ -72,4 +113,30 @@ impl StoredRow for sqlx::postgres::PgRow {
     fn uuid(&self, column: &str) -> Result<uuid::Uuid, StoreError> {
         Ok(self.try_get(column)?)
     }
+}
+
+/// An event from a row with the columns of [`crate::store::sql::EVENT_COLUMNS`].
+pub(crate) fn event_from_row(row: &impl StoredRow) -> Result<Event, StoreError> {
+    Ok(Event {
+        id: row.int("id")?,
+        uuid: row.uuid("uuid")?,
+        event_type: row.text("event_type")?,
+        group: row.text("group_id")?,
+        timestamp: row.time("ts")?,
+        message: row.text("message")?,
+        data: row.json("data")?,
+        initiator: row.opt_text("initiator")?,
+        send_mail: row.opt_text("send_mail")?,
+    })
+}
+
+/// A group's summary from a row with the columns of a dialect's `GROUP_COLUMNS`.
+pub(crate) fn group_from_row(row: &impl StoredRow) -> Result<GroupSummary, StoreError> {
+    Ok(GroupSummary {
+        group: row.text("group_id")?,
+        first_at: row.time("first_at")?,
+        last_at: row.time("last_at")?,
+        event_count: row.int("event_count")?,
+        types: row.text_list("types")?,
+    })
 }

@@ -7,11 +7,13 @@
 
 use sqlx::{PgPool, Postgres, QueryBuilder};
 
-use super::{EVENT_COLUMNS, limit_param, push_filter, row_to_event};
+use super::push_filter;
+use super::read::PgSql;
 use crate::error::StoreError;
 use crate::event::Event;
 use crate::store::EventFilter;
 use crate::store::follow::{FollowCursor, Mark, XidSnapshot};
+use crate::store::sql::{EVENT_COLUMNS, fetch_events, limit_param};
 
 /// The snapshot of now: `xmax` and the transactions still running.
 async fn snapshot(pool: &PgPool) -> Result<XidSnapshot, StoreError> {
@@ -29,19 +31,7 @@ pub(super) async fn start(pool: &PgPool) -> Result<FollowCursor, StoreError> {
     Ok(FollowCursor::at(Mark::Snapshot(snapshot(pool).await?)))
 }
 
-pub(super) async fn read(
-    pool: &PgPool,
-    filter: &EventFilter,
-    cursor: &FollowCursor,
-    limit: usize,
-) -> Result<(Vec<Event>, FollowCursor), StoreError> {
-    crate::store::follow::read_filling(cursor, limit, |from, n| async move {
-        read_once(pool, filter, &from, n).await
-    })
-    .await
-}
-
-async fn read_once(
+pub(super) async fn read_once(
     pool: &PgPool,
     filter: &EventFilter,
     cursor: &FollowCursor,
@@ -89,11 +79,7 @@ async fn read_once(
         }
     }
     qb.push(" ORDER BY id LIMIT ").push_bind(limit_param(limit));
-    let rows = qb.build().fetch_all(pool).await?;
-    let events = rows
-        .iter()
-        .map(row_to_event)
-        .collect::<Result<Vec<_>, _>>()?;
+    let events = fetch_events::<PgSql>(&mut qb, pool).await?;
     let next = cursor.advance(
         Mark::Snapshot(end),
         events.len(),

@@ -26,8 +26,7 @@ mod store_impl;
 mod write;
 
 pub use partition::{CarryOver, Partition, PartitionInterval, UnknownInterval};
-use read::limit_param;
-use read::{EVENT_COLUMNS, push_filter, row_to_event};
+use read::push_filter;
 
 // Users, sessions and API tokens: the same statements on both backends.
 crate::store::users::impl_user_store!(PostgresStore, std::convert::identity);
@@ -47,6 +46,9 @@ pub struct PostgresStore {
     pool: PgPool,
     /// When partition upkeep last ran in this process (`Store::maintain`).
     upkeep: Arc<Mutex<Option<Instant>>>,
+    /// The search index's most common words (read from the statistics now and then), so a
+    /// search leaves a word found in most events out of the index lookup.
+    word_shares: Arc<Mutex<read::WordShares>>,
 }
 
 impl PostgresStore {
@@ -74,6 +76,7 @@ impl PostgresStore {
         Ok(PostgresStore {
             pool,
             upkeep: Arc::default(),
+            word_shares: Arc::default(),
         })
     }
 

@@ -1,177 +1,384 @@
-//! Reading events and groups from PostgreSQL: the columns, rows to values, and a filter as
-//! SQL.
+//! Reading events and groups from PostgreSQL: the SQL text of a listing's clauses and the
+//! search plan's statements (their shape is `store::sql`'s).
 
-use sqlx::postgres::PgRow;
-use sqlx::{Postgres, QueryBuilder, Row};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use sqlx::{Postgres, QueryBuilder};
 
 use crate::error::StoreError;
-use crate::event::Event;
-use crate::store::filter::{FREQUENT_MATCHES, search_words};
-use crate::store::{EventFilter, GroupSummary};
-
-pub(super) const EVENT_COLUMNS: &str = "id, uuid, event_type, \
-     (SELECT group_id FROM event_groups g WHERE g.gid = events.gid) AS group_id, \
-     ts, message, data, initiator, send_mail";
-
-pub(super) fn row_to_event(row: &PgRow) -> Result<Event, StoreError> {
-    Ok(Event {
-        id: row.try_get("id")?,
-        uuid: row.try_get("uuid")?,
-        event_type: row.try_get("event_type")?,
-        group: row.try_get("group_id")?,
-        timestamp: row.try_get("ts")?,
-        message: row.try_get("message")?,
-        data: row.try_get("data")?,
-        initiator: row.try_get("initiator")?,
-        send_mail: row.try_get("send_mail")?,
-    })
-}
+use crate::store::sql::{self, Dialect, SearchIndex};
+use crate::store::{Cursor, DataMatch, EventFilter, GroupCursor, Order};
 
 pub(super) fn push_filter(qb: &mut QueryBuilder<Postgres>, f: &EventFilter) {
-    push_filter_planned(qb, f, None);
+    sql::push_filter::<PgSql>(qb, f, None);
 }
 
-/// How a listing reads the matches of a search, chosen by [`plan_search`].
+/// The PostgreSQL text of a listing's clauses; searches go to the GIN indexes, whose
+/// expressions are repeated here word for word (or the indexes are not used).
+pub(super) struct PgSql;
+
+/// Matching events: message or initiator has the words (`$` is the query's placeholder).
+const EVENT_WORDS: &str =
+    "eventlog_words(message || ' ' || coalesce(initiator, '')) @@ to_tsquery('simple', ";
+/// Matching groups: their id has the words.
+const GROUP_WORDS: &str =
+    "SELECT gid FROM event_groups WHERE eventlog_words(group_id) @@ to_tsquery('simple', ";
+
+/// A search as the GIN index takes it.
 #[derive(Debug, Clone)]
-pub(super) enum Planned {
-    /// Fewer than [`FREQUENT_MATCHES`]: their ids, read once by the plan.
-    Ids(Vec<i64>),
-    /// At least as many: each row met along the listing's index is tested (its words
-    /// computed again, its group looked up in the matching groups), so the walk stops after
-    /// a page. Driving the query by the matches would fetch and sort all of them, and on a
-    /// partitioned table the planner may even pick a nested loop over them per row (30 s for
-    /// a word in 900,000 events).
-    Frequent(String),
+pub(super) struct PgQuery {
+    /// The words, lowercased.
+    words: Vec<String>,
+    /// The tsquery: every word as a prefix (`'word':*`), all required.
+    full: String,
+    /// The tsquery of the words the index is asked for when some words are in most events
+    /// (see [`WordStats`]); the rows it yields are tested against `full`.
+    indexed: Option<String>,
+    /// The statistics say the search matches more events than a plan counts (one word):
+    /// it is planned as frequent without counting.
+    frequent: bool,
 }
 
-/// Reads the ids of a search's matches, up to [`FREQUENT_MATCHES`], in one statement.
-pub(super) async fn plan_search(
-    pool: &sqlx::PgPool,
-    text: &str,
-) -> Result<Option<Planned>, StoreError> {
-    let Some(query) = ts_query(text) else {
-        return Ok(None);
-    };
-    let (matches, ids): (i64, Option<Vec<i64>>) = sqlx::query_as(
-        "SELECT count(*), array_agg(id) FROM (SELECT id FROM events WHERE \
-         eventlog_words(message || ' ' || coalesce(initiator, '')) @@ to_tsquery('simple', $1) \
-         UNION ALL SELECT e.id FROM events e WHERE e.gid IN (SELECT gid FROM event_groups \
-         WHERE eventlog_words(group_id) @@ to_tsquery('simple', $1)) LIMIT $2) AS m",
-    )
-    .bind(&query)
-    .bind(FREQUENT_MATCHES)
-    .fetch_one(pool)
-    .await?;
-    Ok(Some(if matches < FREQUENT_MATCHES {
-        Planned::Ids(ids.unwrap_or_default())
-    } else {
-        Planned::Frequent(query)
-    }))
-}
+impl Dialect for PgSql {
+    type Db = Postgres;
+    type Query = PgQuery;
+    type Ids = Vec<i64>;
 
-/// [`push_filter`] with a search planned by [`plan_search`] (`None`: the matches drive the
-/// query).
-pub(super) fn push_filter_planned(
-    qb: &mut QueryBuilder<Postgres>,
-    f: &EventFilter,
-    planned: Option<&Planned>,
-) {
-    qb.push(" WHERE TRUE");
-    if !f.types.is_empty() {
+    const TRUE: &'static str = "TRUE";
+    const FALSE: &'static str = "FALSE";
+    const GROUP_COLUMNS: &'static str = "g.group_id, g.first_at, g.last_at, g.event_count, \
+         ARRAY(SELECT t.event_type FROM event_group_types t WHERE t.group_id = g.group_id) \
+         AS types";
+    const LIKE: &'static str = "ILIKE";
+
+    fn push_types(qb: &mut QueryBuilder<Postgres>, types: &[String]) {
         qb.push(" AND event_type = ANY(")
-            .push_bind(f.types.clone())
+            .push_bind(types.to_vec())
             .push(")");
     }
-    if let Some(since) = f.since {
-        qb.push(" AND ts >= ").push_bind(since);
+
+    fn push_time(qb: &mut QueryBuilder<Postgres>, time: DateTime<Utc>) {
+        qb.push_bind(time);
     }
-    if let Some(until) = f.until {
-        qb.push(" AND ts < ").push_bind(until);
-    }
-    if let Some(text) = f.text.as_deref().filter(|t| !t.is_empty()) {
-        // Word prefixes in the GIN indexes: the events whose message or initiator has them,
-        // and the events of the groups whose id has them. The expressions are the indexed
-        // ones, word for word, or the indexes are not used.
-        match (planned, ts_query(text)) {
-            (Some(Planned::Ids(ids)), _) => {
-                qb.push(" AND id = ANY(").push_bind(ids.clone()).push(")");
-            }
-            (Some(Planned::Frequent(query)), _) => {
-                // `IS TRUE` keeps the planner from turning either test into an index scan
-                // or a join: they are tested on the rows the listing's index yields.
-                qb.push(
-                    " AND ((eventlog_words(message || ' ' || coalesce(initiator, '')) \
-                     @@ to_tsquery('simple', ",
-                )
-                .push_bind(query.clone())
-                .push(
-                    ")) IS TRUE OR (gid IN (SELECT gid FROM event_groups \
-                     WHERE eventlog_words(group_id) @@ to_tsquery('simple', ",
-                )
-                .push_bind(query.clone())
-                .push("))) IS TRUE)");
-            }
-            (None, Some(query)) => {
-                qb.push(
-                    " AND id IN (SELECT id FROM events WHERE \
-                     eventlog_words(message || ' ' || coalesce(initiator, '')) \
-                     @@ to_tsquery('simple', ",
-                )
-                .push_bind(query.clone())
-                .push(
-                    ") UNION ALL SELECT e.id FROM events e WHERE e.gid IN (SELECT gid \
-                     FROM event_groups WHERE eventlog_words(group_id) @@ to_tsquery('simple', ",
-                )
-                .push_bind(query)
-                .push(")))");
-            }
-            // No letters or digits: no word to find.
-            (None, None) => {
-                qb.push(" AND FALSE");
-            }
-        }
-    }
-    if let Some(group) = &f.group {
-        qb.push(" AND gid = (SELECT gid FROM event_groups WHERE group_id = ")
-            .push_bind(group.clone())
-            .push(")");
-    }
-    if let Some(initiator) = &f.initiator {
-        qb.push(" AND initiator = ").push_bind(initiator.clone());
-    }
-    for m in &f.data {
+
+    fn push_data(qb: &mut QueryBuilder<Postgres>, m: &DataMatch) {
         // #>> yields strings unquoted and numbers and booleans as JSON spells them.
         qb.push(" AND data #>> ")
             .push_bind(m.path.clone())
             .push("::text[] = ")
             .push_bind(m.value.clone());
     }
-}
 
-/// The tsquery for a search text: every word as a prefix (`'word':*`), all required.
-fn ts_query(text: &str) -> Option<String> {
-    let words = search_words(text);
-    if words.is_empty() {
-        return None;
+    fn push_text(qb: &mut QueryBuilder<Postgres>, text: &str) {
+        qb.push_bind(text.to_owned());
     }
-    // Words hold only letters and digits: nothing to escape inside the quotes.
-    let terms: Vec<String> = words.iter().map(|w| format!("'{w}':*")).collect();
-    Some(terms.join(" & "))
+
+    fn push_int(qb: &mut QueryBuilder<Postgres>, n: i64) {
+        qb.push_bind(n);
+    }
+
+    fn push_after(qb: &mut QueryBuilder<Postgres>, order: Order, c: &Cursor) {
+        let cmp = match order {
+            Order::Desc => "<",
+            Order::Asc => ">",
+        };
+        // A row comparison: the (ts, id) indexes serve it as one range.
+        qb.push(format!(" AND (ts, id) {cmp} ("))
+            .push_bind(c.timestamp)
+            .push(", ")
+            .push_bind(c.id)
+            .push(")");
+    }
+
+    fn push_group_types(qb: &mut QueryBuilder<Postgres>, types: &[String]) {
+        qb.push(
+            " AND EXISTS (SELECT 1 FROM event_group_types t \
+             WHERE t.group_id = g.group_id AND t.event_type = ANY(",
+        )
+        .push_bind(types.to_vec())
+        .push("))");
+    }
+
+    fn push_group_after(qb: &mut QueryBuilder<Postgres>, c: &GroupCursor) {
+        qb.push(" AND (g.last_at, g.group_id) < (")
+            .push_bind(c.last_at)
+            .push(", ")
+            .push_bind(c.group.clone())
+            .push(")");
+    }
+
+    fn prefix_query(words: &[String]) -> PgQuery {
+        PgQuery {
+            words: words.to_vec(),
+            full: tsquery(words.iter()),
+            indexed: None,
+            frequent: false,
+        }
+    }
+
+    fn push_ids(qb: &mut QueryBuilder<Postgres>, ids: &Vec<i64>) {
+        qb.push(" AND id = ANY(").push_bind(ids.clone()).push(")");
+    }
+
+    fn push_tested(qb: &mut QueryBuilder<Postgres>, query: &PgQuery) {
+        // `IS TRUE` keeps the planner from turning either test into an index scan or a
+        // join: they are tested on the rows the listing's index yields. Driving the query by
+        // the matches would fetch and sort all of them, and on a partitioned table the
+        // planner may even pick a nested loop over them per row (30 s for a word in 900,000
+        // events).
+        // A row whose words start with the search's words holds each of them in its
+        // lowercased text (the index's words are lowercased runs of that text): `strpos`
+        // rules most rows out for a fraction of the cost of splitting them into words again.
+        qb.push(" AND ((");
+        for word in &query.words {
+            qb.push("strpos(lower(message || ' ' || coalesce(initiator, '')), ")
+                .push_bind(word.clone())
+                .push(") > 0 AND ");
+        }
+        qb.push(EVENT_WORDS)
+            .push_bind(query.full.clone())
+            .push(")) IS TRUE OR (gid IN (")
+            .push(GROUP_WORDS)
+            .push_bind(query.full.clone())
+            .push("))) IS TRUE)");
+    }
+
+    fn push_driving(qb: &mut QueryBuilder<Postgres>, query: PgQuery) {
+        qb.push(" AND id IN (SELECT id FROM events WHERE ")
+            .push(EVENT_WORDS)
+            .push_bind(query.full.clone())
+            .push(") UNION ALL SELECT e.id FROM events e WHERE e.gid IN (")
+            .push(GROUP_WORDS)
+            .push_bind(query.full)
+            .push(")))");
+    }
 }
 
-pub(super) fn row_to_group(row: &PgRow) -> Result<GroupSummary, StoreError> {
-    Ok(GroupSummary {
-        group: row.try_get("group_id")?,
-        first_at: row.try_get("first_at")?,
-        last_at: row.try_get("last_at")?,
-        event_count: row.try_get("event_count")?,
-        types: row.try_get("types")?,
-    })
+/// `'w1':* & 'w2':* …`. Words hold only letters and digits: nothing to escape in the quotes.
+fn tsquery<'a>(words: impl Iterator<Item = &'a String>) -> String {
+    let terms: Vec<String> = words.map(|w| format!("'{w}':*")).collect();
+    terms.join(" & ")
 }
 
-pub(super) const GROUP_COLUMNS: &str = "g.group_id, g.first_at, g.last_at, g.event_count, \
-     ARRAY(SELECT t.event_type FROM event_group_types t WHERE t.group_id = g.group_id) AS types";
+/// A word whose prefix matches at least this share of the events is not looked up in the
+/// GIN index when another word of the search is rare: the index would list every event it
+/// matches (`user` in `user:4242`: all of them, 18-55 ms at 1M events) only to intersect
+/// them with a few dozen.
+const COMMON_SHARE: f64 = 0.2;
+/// A word is rare enough to drive the lookup alone below this share (the rows it yields are
+/// tested against the whole search: ~25 µs each, and the plan reads at most
+/// `FREQUENT_MATCHES` of them).
+const RARE_SHARE: f64 = 0.001;
+/// How long the word statistics are used before they are read again.
+const STATS_FOR: Duration = Duration::from_secs(60);
 
-pub(super) fn limit_param(limit: usize) -> i64 {
-    i64::try_from(limit).unwrap_or(i64::MAX)
+/// How often the words of the events' search index occur, as `ANALYZE` estimates them: the
+/// most common elements of each partition's index expression (`pg_stats`), as rows holding
+/// the word summed over the partitions. Empty until the table was analyzed: then every
+/// search is planned as without them.
+#[derive(Debug, Default)]
+pub(super) struct WordStats {
+    /// (word, rows holding it), sorted by word (byte order).
+    words: Vec<(String, f64)>,
+    /// Rows of all partitions.
+    total: f64,
+}
+
+impl WordStats {
+    fn starting_with<'a>(&'a self, prefix: &'a str) -> impl Iterator<Item = f64> + 'a {
+        let start = self.words.partition_point(|(w, _)| w.as_str() < prefix);
+        self.words[start..]
+            .iter()
+            .take_while(move |(w, _)| w.starts_with(prefix))
+            .map(|(_, rows)| *rows)
+    }
+
+    /// About the share of events one of whose words starts with `word` (words outside the
+    /// most common ones count as 0; two common ones in one event count twice).
+    fn prefix_share(&self, word: &str) -> f64 {
+        if self.total <= 0.0 {
+            return 0.0;
+        }
+        (self.starting_with(word).sum::<f64>() / self.total).min(1.0)
+    }
+
+    /// Rows that certainly hold a word starting with `word`, as far as the statistics know:
+    /// those of its most common such word.
+    fn prefix_rows_at_least(&self, word: &str) -> f64 {
+        self.starting_with(word).fold(0.0, f64::max)
+    }
+
+    /// The words to look up in the index when some of `words` are in most events and another
+    /// is rare; `None`: all of them.
+    fn indexed_words<'a>(&self, words: &'a [String]) -> Option<Vec<&'a String>> {
+        let share: Vec<f64> = words.iter().map(|w| self.prefix_share(w)).collect();
+        let common = share.iter().any(|&s| s >= COMMON_SHARE);
+        let rare = share.iter().any(|&s| s < RARE_SHARE);
+        (common && rare).then(|| {
+            words
+                .iter()
+                .zip(&share)
+                .filter(|(_, s)| **s < COMMON_SHARE)
+                .map(|(w, _)| w)
+                .collect()
+        })
+    }
+}
+
+/// [`WordStats`] read at most every [`STATS_FOR`] per store.
+#[derive(Debug, Default)]
+pub(super) struct WordShares {
+    read_at: Option<Instant>,
+    stats: Arc<WordStats>,
+}
+
+/// The most common words of every events partition's search index, with the rows holding
+/// them (share × the partition's rows).
+const READ_WORDS: &str = "SELECT m.elem, sum(m.freq * t.reltuples)::float8 FROM pg_stats s \
+     JOIN pg_class c ON c.relname = s.tablename \
+     AND c.relnamespace = to_regnamespace(s.schemaname::text) \
+     JOIN pg_index i ON i.indexrelid = c.oid JOIN pg_class t ON t.oid = i.indrelid, \
+     unnest(s.most_common_elems::text::text[], s.most_common_elem_freqs) AS m(elem, freq) \
+     WHERE s.schemaname = current_schema() AND s.attname = 'eventlog_words' \
+     AND t.reltuples > 0 AND m.elem IS NOT NULL \
+     AND i.indrelid IN (SELECT relid FROM pg_partition_tree('events') WHERE isleaf) \
+     GROUP BY m.elem";
+/// Rows of all partitions, as `ANALYZE` and `VACUUM` last counted them.
+const READ_TOTAL: &str = "SELECT coalesce(sum(reltuples), 0)::float8 FROM pg_class \
+     WHERE reltuples > 0 AND oid IN (SELECT relid FROM pg_partition_tree('events') WHERE isleaf)";
+
+/// The GIN indexes, read through the pool, and the statistics of their words.
+pub(super) struct GinIndex<'p> {
+    pub(super) pool: &'p sqlx::PgPool,
+    pub(super) shares: &'p Mutex<WordShares>,
+}
+
+impl GinIndex<'_> {
+    /// The word statistics, read again when older than [`STATS_FOR`].
+    async fn stats(&self) -> Result<Arc<WordStats>, StoreError> {
+        {
+            let cached = self.shares.lock().unwrap_or_else(|p| p.into_inner());
+            if cached.read_at.is_some_and(|at| at.elapsed() < STATS_FOR) {
+                return Ok(cached.stats.clone());
+            }
+        }
+        let mut words: Vec<(String, f64)> = sqlx::query_as(READ_WORDS).fetch_all(self.pool).await?;
+        // Byte order, as the prefix lookups walk them (the database's may be a locale's).
+        words.sort_by(|a, b| a.0.cmp(&b.0));
+        let total: f64 = sqlx::query_scalar(READ_TOTAL).fetch_one(self.pool).await?;
+        let stats = Arc::new(WordStats { words, total });
+        let mut cached = self.shares.lock().unwrap_or_else(|p| p.into_inner());
+        cached.read_at = Some(Instant::now());
+        cached.stats = stats.clone();
+        Ok(stats)
+    }
+}
+
+impl SearchIndex<PgSql> for GinIndex<'_> {
+    async fn query(&mut self, words: &[String]) -> Result<PgQuery, StoreError> {
+        let mut query = PgSql::prefix_query(words);
+        let stats = self.stats().await?;
+        if let [word] = words {
+            // Known to be in more events than the plan would count: skip the count.
+            query.frequent = stats.prefix_rows_at_least(word)
+                >= 2.0 * crate::store::filter::FREQUENT_MATCHES as f64;
+        } else {
+            query.indexed = stats.indexed_words(words).map(|w| tsquery(w.into_iter()));
+        }
+        Ok(query)
+    }
+
+    async fn first_matches(
+        &mut self,
+        query: &PgQuery,
+        limit: i64,
+    ) -> Result<(i64, Vec<i64>), StoreError> {
+        if query.frequent {
+            return Ok((limit, Vec::new()));
+        }
+        // With words in most events left out of the index lookup, the rows it yields are
+        // tested against the whole search (`IS TRUE`: on the row, not as a second lookup).
+        // Groups are few: their index takes the whole search.
+        let sql = if query.indexed.is_some() {
+            "SELECT count(*), array_agg(id) FROM (SELECT id FROM events WHERE \
+             eventlog_words(message || ' ' || coalesce(initiator, '')) \
+             @@ to_tsquery('simple', $3) AND (eventlog_words(message || ' ' || \
+             coalesce(initiator, '')) @@ to_tsquery('simple', $1)) IS TRUE \
+             UNION ALL SELECT e.id FROM events e WHERE e.gid IN (SELECT gid FROM event_groups \
+             WHERE eventlog_words(group_id) @@ to_tsquery('simple', $1)) LIMIT $2) AS m"
+        } else {
+            "SELECT count(*), array_agg(id) FROM (SELECT id FROM events WHERE \
+             eventlog_words(message || ' ' || coalesce(initiator, '')) @@ to_tsquery('simple', $1) \
+             UNION ALL SELECT e.id FROM events e WHERE e.gid IN (SELECT gid FROM event_groups \
+             WHERE eventlog_words(group_id) @@ to_tsquery('simple', $1)) LIMIT $2) AS m"
+        };
+        let mut statement = sqlx::query_as(sql).bind(&query.full).bind(limit);
+        if let Some(indexed) = &query.indexed {
+            statement = statement.bind(indexed);
+        }
+        let (matches, ids): (i64, Option<Vec<i64>>) = statement.fetch_one(self.pool).await?;
+        Ok((matches, ids.unwrap_or_default()))
+    }
+}
+#[cfg(test)]
+mod tests {
+    use super::WordStats;
+
+    fn stats() -> WordStats {
+        // Sorted by word, as the statistics are kept; 1,000,000 rows.
+        let words = [
+            ("0", 240_000.0),
+            ("eu", 970_000.0),
+            ("timeout", 30_000.0),
+            ("user", 1_000_000.0),
+            ("users", 10_000.0),
+        ];
+        WordStats {
+            words: words.iter().map(|(w, n)| ((*w).to_owned(), *n)).collect(),
+            total: 1_000_000.0,
+        }
+    }
+
+    fn words(w: &[&str]) -> Vec<String> {
+        w.iter().map(|w| (*w).to_owned()).collect()
+    }
+
+    #[test]
+    fn a_prefix_counts_every_common_word_it_starts() {
+        let s = stats();
+        assert_eq!(s.prefix_share("user"), 1.0);
+        assert_eq!(s.prefix_share("u"), 1.0);
+        assert!((s.prefix_share("time") - 0.03).abs() < 1e-9);
+        assert_eq!(s.prefix_share("4242"), 0.0);
+        assert_eq!(WordStats::default().prefix_share("user"), 0.0);
+        // At least: the most common word it starts, not the sum.
+        assert_eq!(s.prefix_rows_at_least("use"), 1_000_000.0);
+        assert_eq!(s.prefix_rows_at_least("ti"), 30_000.0);
+        assert_eq!(s.prefix_rows_at_least("quokka"), 0.0);
+    }
+
+    #[test]
+    fn a_word_in_most_events_is_left_to_the_row_test_only_beside_a_rare_one() {
+        let s = stats();
+        let w = words(&["user", "4242"]);
+        assert_eq!(
+            s.indexed_words(&w),
+            Some(vec![&w[1]]),
+            "user:4242 looks up 4242"
+        );
+        // Both common, both rare, or one word: the index takes them all.
+        assert_eq!(s.indexed_words(&words(&["user", "eu"])), None);
+        assert_eq!(s.indexed_words(&words(&["quokka", "4242"])), None);
+        assert_eq!(s.indexed_words(&words(&["user"])), None);
+        // `timeout` (3 %) is neither: it stays in the lookup beside the rare word.
+        let w = words(&["user", "timeout", "4242"]);
+        assert_eq!(s.indexed_words(&w), Some(vec![&w[1], &w[2]]));
+        // Without statistics (never analyzed), nothing is left out.
+        assert_eq!(
+            WordStats::default().indexed_words(&words(&["user", "4242"])),
+            None
+        );
+    }
 }

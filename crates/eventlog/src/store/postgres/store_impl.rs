@@ -6,16 +6,13 @@ use sqlx::{Postgres, QueryBuilder};
 use uuid::Uuid;
 
 use super::PostgresStore;
-use super::read::{
-    EVENT_COLUMNS, GROUP_COLUMNS, Planned, limit_param, plan_search, push_filter,
-    push_filter_planned, row_to_event, row_to_group,
-};
+use super::read::{GinIndex, PgSql, push_filter};
 use super::write::{PERIOD_COUNTS, period_of};
 use crate::error::StoreError;
 use crate::event::{Event, NewEvent};
-use crate::store::cursor::page_after;
-use crate::store::filter::like_pattern;
 use crate::store::group_delta::Mail;
+use crate::store::row::event_from_row;
+use crate::store::sql::{self, EVENT_COLUMNS};
 use crate::store::{
     CountedMinute, Cursor, EventFilter, FollowCursor, GroupCursor, GroupFilter, GroupSummary,
     Inserted, NewestCounts, Order, PURGE_BATCH, Page, Store,
@@ -71,12 +68,7 @@ impl Store for PostgresStore {
     }
 
     async fn get(&self, id: i64) -> Result<Option<Event>, StoreError> {
-        let sql = format!("SELECT {EVENT_COLUMNS} FROM events WHERE id = $1");
-        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?;
-        row.as_ref().map(row_to_event).transpose()
+        sql::event_by_id::<PgSql>(&self.pool, id).await
     }
 
     async fn get_by_uuid(&self, uuid: Uuid) -> Result<Option<Event>, StoreError> {
@@ -89,7 +81,7 @@ impl Store for PostgresStore {
             .bind(uuid)
             .fetch_optional(&self.pool)
             .await?;
-        row.as_ref().map(row_to_event).transpose()
+        row.as_ref().map(event_from_row).transpose()
     }
 
     async fn list(
@@ -100,34 +92,17 @@ impl Store for PostgresStore {
         limit: usize,
     ) -> Result<Page<Event, Cursor>, StoreError> {
         let planned = match filter.text.as_deref().filter(|t| !t.is_empty()) {
-            Some(text) => plan_search(&self.pool, text).await?,
+            Some(text) => {
+                let mut index = GinIndex {
+                    pool: &self.pool,
+                    shares: &self.word_shares,
+                };
+                sql::plan_search(&mut index, text).await?
+            }
             None => None,
         };
-        let mut qb = QueryBuilder::<Postgres>::new(format!("SELECT {EVENT_COLUMNS} FROM events"));
-        push_filter_planned(&mut qb, filter, planned.as_ref());
-        let (cmp, dir) = match order {
-            Order::Desc => ("<", "DESC"),
-            Order::Asc => (">", "ASC"),
-        };
-        if let Some(c) = after {
-            // A row comparison: the (ts, id) indexes serve it as one range.
-            qb.push(format!(" AND (ts, id) {cmp} ("))
-                .push_bind(c.timestamp)
-                .push(", ")
-                .push_bind(c.id)
-                .push(")");
-        }
-        qb.push(format!(" ORDER BY ts {dir}, id {dir} LIMIT "))
-            .push_bind(limit_param(limit).saturating_add(1));
-        let rows = qb.build().fetch_all(&self.pool).await?;
-        let events = rows
-            .iter()
-            .map(row_to_event)
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(page_after(events, limit, |e| Cursor {
-            timestamp: e.timestamp,
-            id: e.id,
-        }))
+        let mut qb = sql::list_query(filter, order, after, limit, planned.as_ref());
+        sql::event_page::<PgSql>(&mut qb, &self.pool, limit).await
     }
 
     async fn follow_start(&self) -> Result<FollowCursor, StoreError> {
@@ -140,20 +115,14 @@ impl Store for PostgresStore {
         cursor: &FollowCursor,
         limit: usize,
     ) -> Result<(Vec<Event>, FollowCursor), StoreError> {
-        super::follow::read(&self.pool, filter, cursor, limit).await
+        crate::store::follow::read_filling(cursor, limit, |from, n| async move {
+            super::follow::read_once(&self.pool, filter, &from, n).await
+        })
+        .await
     }
 
     async fn group_events(&self, group: &str, limit: usize) -> Result<Vec<Event>, StoreError> {
-        let sql = format!(
-            "SELECT {EVENT_COLUMNS} FROM events \
-             WHERE gid = (SELECT gid FROM event_groups WHERE group_id = $1) ORDER BY ts, id LIMIT $2"
-        );
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(group)
-            .bind(limit_param(limit))
-            .fetch_all(&self.pool)
-            .await?;
-        rows.iter().map(row_to_event).collect()
+        sql::group_events::<PgSql>(&self.pool, group, limit).await
     }
 
     async fn groups(
@@ -162,56 +131,11 @@ impl Store for PostgresStore {
         after: Option<&GroupCursor>,
         limit: usize,
     ) -> Result<Page<GroupSummary, GroupCursor>, StoreError> {
-        let mut qb = QueryBuilder::<Postgres>::new(format!(
-            "SELECT {GROUP_COLUMNS} FROM event_groups g WHERE TRUE"
-        ));
-        if !filter.types.is_empty() {
-            qb.push(
-                " AND EXISTS (SELECT 1 FROM event_group_types t \
-                 WHERE t.group_id = g.group_id AND t.event_type = ANY(",
-            )
-            .push_bind(filter.types.clone())
-            .push("))");
-        }
-        if let Some(since) = filter.since {
-            qb.push(" AND g.last_at >= ").push_bind(since);
-        }
-        if let Some(until) = filter.until {
-            qb.push(" AND g.first_at < ").push_bind(until);
-        }
-        if let Some(text) = filter.text.as_deref().filter(|t| !t.is_empty()) {
-            qb.push(" AND g.group_id ILIKE ")
-                .push_bind(like_pattern(text))
-                .push(" ESCAPE '\\'");
-        }
-        if let Some(c) = after {
-            qb.push(" AND (g.last_at, g.group_id) < (")
-                .push_bind(c.last_at)
-                .push(", ")
-                .push_bind(c.group.clone())
-                .push(")");
-        }
-        // group_id is COLLATE "C" (see the migration): byte order, the same as SQLite's.
-        qb.push(" ORDER BY g.last_at DESC, g.group_id DESC LIMIT ")
-            .push_bind(limit_param(limit).saturating_add(1));
-        let rows = qb.build().fetch_all(&self.pool).await?;
-        let groups = rows
-            .iter()
-            .map(row_to_group)
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(page_after(groups, limit, |g| GroupCursor {
-            last_at: g.last_at,
-            group: g.group.clone(),
-        }))
+        sql::groups::<PgSql>(&self.pool, filter, after, limit).await
     }
 
     async fn group_summary(&self, group: &str) -> Result<Option<GroupSummary>, StoreError> {
-        let sql = format!("SELECT {GROUP_COLUMNS} FROM event_groups g WHERE g.group_id = $1");
-        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(group)
-            .fetch_optional(&self.pool)
-            .await?;
-        row.as_ref().map(row_to_group).transpose()
+        sql::group_summary::<PgSql>(&self.pool, group).await
     }
 
     async fn count(&self, filter: &EventFilter) -> Result<u64, StoreError> {
@@ -223,14 +147,8 @@ impl Store for PostgresStore {
 
     async fn count_at_most(&self, filter: &EventFilter, bound: u64) -> Result<u64, StoreError> {
         let limit = i64::try_from(bound.saturating_add(1)).unwrap_or(i64::MAX);
-        // Planned like the listing: a frequent word is tested row by row (the walk stops at
-        // the bound), not joined against all its matches.
-        let planned = match filter.text.as_deref().filter(|t| !t.is_empty()) {
-            Some(text) => plan_search(&self.pool, text).await?,
-            None => None,
-        };
         let mut qb = QueryBuilder::<Postgres>::new("SELECT count(*) FROM (SELECT 1 FROM events");
-        push_filter_planned(&mut qb, filter, planned.as_ref());
+        push_filter(&mut qb, filter);
         qb.push(" LIMIT ").push_bind(limit).push(") AS matching");
         let n: i64 = qb.build_query_scalar().fetch_one(&self.pool).await?;
         Ok(n.max(0) as u64)
@@ -257,13 +175,19 @@ impl Store for PostgresStore {
         events: usize,
     ) -> Result<NewestCounts, StoreError> {
         let planned = match filter.text.as_deref().filter(|t| !t.is_empty()) {
-            Some(text) => plan_search(&self.pool, text).await?,
+            Some(text) => {
+                let mut index = GinIndex {
+                    pool: &self.pool,
+                    shares: &self.word_shares,
+                };
+                sql::plan_search(&mut index, text).await?
+            }
             None => None,
         };
         // A frequent search: only the newest `events` events are tested, from the time of
         // the last of them (found along the index, untested).
         let from = match planned {
-            Some(Planned::Frequent(_)) => {
+            Some(sql::Planned::Frequent(_)) => {
                 let rest = EventFilter {
                     text: None,
                     ..filter.clone()
@@ -271,7 +195,7 @@ impl Store for PostgresStore {
                 let mut qb = QueryBuilder::<Postgres>::new("SELECT ts, id FROM events");
                 push_filter(&mut qb, &rest);
                 qb.push(" ORDER BY ts DESC, id DESC LIMIT 1 OFFSET ")
-                    .push_bind(limit_param(events.saturating_sub(1)));
+                    .push_bind(sql::limit_param(events.saturating_sub(1)));
                 qb.build_query_as::<(DateTime<Utc>, i64)>()
                     .fetch_optional(&self.pool)
                     .await?
@@ -283,7 +207,7 @@ impl Store for PostgresStore {
              AS bucket, event_type, count(*) AS n, min(ts) AS oldest, max(ts) AS newest \
              FROM (SELECT ts, event_type FROM events",
         );
-        push_filter_planned(&mut qb, filter, planned.as_ref());
+        sql::push_filter(&mut qb, filter, planned.as_ref());
         if let Some((ts, id)) = from {
             qb.push(" AND (ts, id) >= (")
                 .push_bind(ts)
@@ -292,7 +216,7 @@ impl Store for PostgresStore {
                 .push(")");
         }
         qb.push(" ORDER BY ts DESC, id DESC LIMIT ")
-            .push_bind(limit_param(matches))
+            .push_bind(sql::limit_param(matches))
             .push(") AS newest GROUP BY bucket, event_type ORDER BY bucket, event_type");
         let rows: Vec<CountedMinute> = qb.build_query_as().fetch_all(&self.pool).await?;
         Ok(NewestCounts::of(rows, matches).among_events_from(from.map(|f| f.0)))

@@ -3,11 +3,13 @@
 
 use sqlx::{QueryBuilder, Sqlite, SqlitePool};
 
-use super::{EVENT_COLUMNS, push_filter, row_to_event};
+use super::push_filter;
+use super::read::SqliteSql;
 use crate::error::StoreError;
 use crate::event::Event;
 use crate::store::EventFilter;
 use crate::store::follow::{FollowCursor, Mark};
+use crate::store::sql::{EVENT_COLUMNS, fetch_events};
 
 pub(super) async fn start(pool: &SqlitePool) -> Result<FollowCursor, StoreError> {
     let last: Option<i64> = sqlx::query_scalar("SELECT max(id) FROM events")
@@ -24,19 +26,7 @@ fn id_of(mark: &Mark, cursor: &FollowCursor) -> Result<i64, StoreError> {
     }
 }
 
-pub(super) async fn read(
-    pool: &SqlitePool,
-    filter: &EventFilter,
-    cursor: &FollowCursor,
-    limit: usize,
-) -> Result<(Vec<Event>, FollowCursor), StoreError> {
-    crate::store::follow::read_filling(cursor, limit, |from, n| async move {
-        read_once(pool, filter, &from, n).await
-    })
-    .await
-}
-
-async fn read_once(
+pub(super) async fn read_once(
     pool: &SqlitePool,
     filter: &EventFilter,
     cursor: &FollowCursor,
@@ -52,11 +42,7 @@ async fn read_once(
     }
     qb.push(" ORDER BY id LIMIT ")
         .push_bind(i64::try_from(limit).unwrap_or(i64::MAX));
-    let rows = qb.build().fetch_all(pool).await?;
-    let events = rows
-        .iter()
-        .map(row_to_event)
-        .collect::<Result<Vec<_>, _>>()?;
+    let events = fetch_events::<SqliteSql>(&mut qb, pool).await?;
     let last = events.last().map(|e| e.id);
     let next = match end {
         Some(end) => cursor.advance(Mark::Id(end), events.len(), last, limit),

@@ -23,7 +23,7 @@ mod read;
 mod store_impl;
 mod write;
 
-use read::{EVENT_COLUMNS, push_filter, row_to_event};
+use read::push_filter;
 
 // Users, sessions and API tokens: the same statements on both backends.
 crate::store::users::impl_user_store!(SqliteStore, time_to_micros);

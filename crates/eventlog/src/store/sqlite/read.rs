@@ -1,38 +1,12 @@
-//! Reading events and groups from SQLite: the columns, rows to values, and a filter as SQL.
+//! Reading events and groups from SQLite: the SQL text of a listing's clauses and the search
+//! plan's statements (their shape is `store::sql`'s).
 
-use sqlx::sqlite::SqliteRow;
-use sqlx::{QueryBuilder, Row, Sqlite};
+use chrono::{DateTime, Utc};
+use sqlx::{QueryBuilder, Sqlite};
 
-use super::micros_to_time;
 use crate::error::StoreError;
-use crate::event::Event;
-use crate::store::filter::{FREQUENT_MATCHES, search_words};
-use crate::store::{EventFilter, GroupSummary};
-
-pub(super) const EVENT_COLUMNS: &str = "id, uuid, event_type, (SELECT group_id FROM event_groups g WHERE g.gid = events.gid) AS group_id, \
-     ts, message, data, initiator, send_mail";
-
-pub(super) fn row_to_event(row: &SqliteRow) -> Result<Event, StoreError> {
-    let data: Option<String> = row.try_get("data")?;
-    let data = match data {
-        Some(text) => Some(
-            serde_json::from_str(&text)
-                .map_err(|e| StoreError::Corrupt(format!("data is not JSON: {e}")))?,
-        ),
-        None => None,
-    };
-    Ok(Event {
-        id: row.try_get("id")?,
-        uuid: row.try_get("uuid")?,
-        event_type: row.try_get("event_type")?,
-        group: row.try_get("group_id")?,
-        timestamp: micros_to_time(row.try_get("ts")?)?,
-        message: row.try_get("message")?,
-        data,
-        initiator: row.try_get("initiator")?,
-        send_mail: row.try_get("send_mail")?,
-    })
-}
+use crate::store::sql::{self, Dialect, SearchIndex};
+use crate::store::{Cursor, DataMatch, EventFilter, GroupCursor, Order};
 
 /// `$."a"."b"`: a JSON path for SQLite's json functions, keys quoted so that dots and spaces
 /// in keys are literal.
@@ -47,87 +21,66 @@ fn json_path(path: &[String]) -> String {
 }
 
 pub(super) fn push_filter(qb: &mut QueryBuilder<Sqlite>, f: &EventFilter) {
-    push_filter_planned(qb, f, None);
+    sql::push_filter::<SqliteSql>(qb, f, None);
 }
 
-/// [`push_filter`] with a search planned by [`plan_search`] (`None`: every word as a prefix,
-/// the matching ids driving the query).
-pub(super) fn push_filter_planned(
-    qb: &mut QueryBuilder<Sqlite>,
-    f: &EventFilter,
-    planned: Option<&FtsSearch>,
-) {
-    qb.push(" WHERE 1 = 1");
-    if !f.types.is_empty() {
+/// The SQLite text of a listing's clauses; searches go to the FTS5 indexes (kept by
+/// triggers in every insert transaction).
+pub(super) struct SqliteSql;
+
+/// An FTS5 search: one query per index, since each has its own vocabulary.
+#[derive(Debug, Clone)]
+pub(super) struct FtsQuery {
+    /// The query of `events_search`: every word required, as a prefix (`"word"*`) or, when
+    /// no longer word of that index starts with it, as the word itself (`"word"`, the same
+    /// matches).
+    events: String,
+    /// The same for `groups_search`.
+    groups: String,
+}
+
+impl SqliteSql {
+    fn push_matches(qb: &mut QueryBuilder<Sqlite>, id_in: &str, query: FtsQuery) {
+        qb.push(id_in)
+            .push(" (SELECT rowid FROM events_search WHERE events_search MATCH ")
+            .push_bind(query.events)
+            .push(
+                " UNION ALL SELECT e.id FROM events e WHERE e.gid IN \
+                 (SELECT rowid FROM groups_search WHERE groups_search MATCH ",
+            )
+            .push_bind(query.groups)
+            .push("))");
+    }
+}
+
+impl Dialect for SqliteSql {
+    type Db = Sqlite;
+    type Query = FtsQuery;
+    /// The ids as a JSON array (ready for `json_each`), `None` for none.
+    type Ids = Option<String>;
+
+    const TRUE: &'static str = "1 = 1";
+    const FALSE: &'static str = "0";
+    const GROUP_COLUMNS: &'static str = "g.group_id, g.first_at, g.last_at, g.event_count, \
+         (SELECT group_concat(t.event_type, ',') FROM event_group_types t WHERE t.gid = g.gid) \
+         AS types";
+    /// ASCII letters only, as SQLite's `LIKE` compares.
+    const LIKE: &'static str = "LIKE";
+
+    fn push_types(qb: &mut QueryBuilder<Sqlite>, types: &[String]) {
         qb.push(" AND event_type IN (");
         let mut sep = qb.separated(", ");
-        for t in &f.types {
+        for t in types {
             sep.push_bind(t.clone());
         }
         qb.push(")");
     }
-    if let Some(since) = f.since {
-        qb.push(" AND ts >= ").push_bind(since.timestamp_micros());
+
+    fn push_time(qb: &mut QueryBuilder<Sqlite>, time: DateTime<Utc>) {
+        qb.push_bind(time.timestamp_micros());
     }
-    if let Some(until) = f.until {
-        qb.push(" AND ts < ").push_bind(until.timestamp_micros());
-    }
-    if let Some(text) = f.text.as_deref().filter(|t| !t.is_empty()) {
-        // Word prefixes in the FTS5 indexes (kept by triggers in every insert transaction):
-        // the events whose message or initiator has them, and the events of the groups whose
-        // id has them. One id list (a UNION, not an OR) so the lookups stay index-driven.
-        let search = match planned {
-            Some(p) => Some(p.clone()),
-            None => fts_query(text).map(|query| FtsSearch::Frequent {
-                events: query.clone(),
-                groups: query,
-                drive: true,
-            }),
-        };
-        match search {
-            // Few matches, already read by the plan: their ids drive the query.
-            Some(FtsSearch::Ids(None)) => {
-                qb.push(" AND 0");
-            }
-            Some(FtsSearch::Ids(Some(list))) => {
-                qb.push(" AND id IN (SELECT value FROM json_each(")
-                    .push_bind(list)
-                    .push("))");
-            }
-            Some(FtsSearch::Frequent {
-                events,
-                groups,
-                drive,
-            }) => {
-                // Driving: the matching ids are fetched, then sorted. Not (`+id`, many
-                // matches): SQLite walks the time index (or the index another filter picks)
-                // in the listing's order and tests each id against the matches, stopping
-                // after a page.
-                qb.push(if drive { " AND id IN" } else { " AND +id IN" })
-                    .push(" (SELECT rowid FROM events_search WHERE events_search MATCH ")
-                    .push_bind(events)
-                    .push(
-                        " UNION ALL SELECT e.id FROM events e WHERE e.gid IN \
-                         (SELECT rowid FROM groups_search WHERE groups_search MATCH ",
-                    )
-                    .push_bind(groups)
-                    .push("))");
-            }
-            // No letters or digits: no word to find.
-            None => {
-                qb.push(" AND 0");
-            }
-        }
-    }
-    if let Some(group) = &f.group {
-        qb.push(" AND gid = (SELECT gid FROM event_groups WHERE group_id = ")
-            .push_bind(group.clone())
-            .push(")");
-    }
-    if let Some(initiator) = &f.initiator {
-        qb.push(" AND initiator = ").push_bind(initiator.clone());
-    }
-    for m in &f.data {
+
+    fn push_data(qb: &mut QueryBuilder<Sqlite>, m: &DataMatch) {
         let path = json_path(&m.path);
         // json_extract turns true/false into 1/0; compare them as JSON spells them.
         qb.push(" AND (CASE json_type(data, ")
@@ -139,68 +92,122 @@ pub(super) fn push_filter_planned(
             .push(") AS TEXT) END) = ")
             .push_bind(m.value.clone());
     }
-}
 
-/// A search as the FTS5 indexes answer it.
-#[derive(Debug, Clone)]
-pub(super) enum FtsSearch {
-    /// Fewer than [`FREQUENT_MATCHES`] matching events: their ids as a JSON array (read once,
-    /// by the plan), `None` for none.
-    Ids(Option<String>),
-    /// The FTS5 queries, answered inside the listing's query.
-    Frequent {
-        /// The query of `events_search`: every word required, as a prefix (`"word"*`) or,
-        /// when no longer word of that index starts with it, as the word itself (`"word"`,
-        /// the same matches).
-        events: String,
-        /// The same for `groups_search` (its own vocabulary).
-        groups: String,
-        /// Whether the matching ids drive the query (unplanned searches) or are tested along
-        /// the listing's index (planned, many matches).
-        drive: bool,
-    },
-}
-
-/// Plans a search on `conn` (inside the listing's read transaction, so that the plan holds
-/// for the snapshot the listing reads):
-///
-/// - A word with no longer word in the index starting with it is looked up as itself, not as
-///   a prefix. FTS5 answers a prefix by merging the lists of every word it starts, in full,
-///   before anything else (1,000,000 entries for `user` in `user:4242`); a plain word is read
-///   lazily, skipping ahead to the rows the other words match.
-/// - The matching ids are read up to [`FREQUENT_MATCHES`]: fewer, and the listing fetches
-///   those rows; as many, and it tests ids along its index instead.
-pub(super) async fn plan_search(
-    conn: &mut sqlx::SqliteConnection,
-    text: &str,
-) -> Result<Option<FtsSearch>, StoreError> {
-    let words = search_words(text);
-    if words.is_empty() {
-        return Ok(None);
+    fn push_text(qb: &mut QueryBuilder<Sqlite>, text: &str) {
+        qb.push_bind(text.to_owned());
     }
-    let events = exact_where_possible(conn, "events_search_terms", &words).await?;
-    let groups = exact_where_possible(conn, "groups_search_terms", &words).await?;
-    // The ids come back as one JSON array (one row, not one per match), ready for json_each.
-    let (matches, ids): (i64, Option<String>) = sqlx::query_as(
-        "SELECT count(*), '[' || group_concat(id) || ']' FROM (\
-         SELECT rowid AS id FROM events_search WHERE events_search MATCH ?1 \
-         UNION ALL SELECT e.id FROM events e WHERE e.gid IN \
-         (SELECT rowid FROM groups_search WHERE groups_search MATCH ?2) LIMIT ?3)",
-    )
-    .bind(&events)
-    .bind(&groups)
-    .bind(FREQUENT_MATCHES)
-    .fetch_one(&mut *conn)
-    .await?;
-    Ok(Some(if matches < FREQUENT_MATCHES {
-        FtsSearch::Ids(ids)
-    } else {
-        FtsSearch::Frequent {
-            events,
-            groups,
-            drive: false,
+
+    fn push_int(qb: &mut QueryBuilder<Sqlite>, n: i64) {
+        qb.push_bind(n);
+    }
+
+    fn push_after(qb: &mut QueryBuilder<Sqlite>, order: Order, c: &Cursor) {
+        // A range on ts (which the indexes serve) plus a tie-break on id.
+        let (cmp_eq, cmp) = match order {
+            Order::Desc => ("<=", "<"),
+            Order::Asc => (">=", ">"),
+        };
+        let micros = c.timestamp.timestamp_micros();
+        qb.push(format!(" AND ts {cmp_eq} "))
+            .push_bind(micros)
+            .push(format!(" AND (ts {cmp} "))
+            .push_bind(micros)
+            .push(format!(" OR id {cmp} "))
+            .push_bind(c.id)
+            .push(")");
+    }
+
+    fn push_group_types(qb: &mut QueryBuilder<Sqlite>, types: &[String]) {
+        qb.push(
+            " AND EXISTS (SELECT 1 FROM event_group_types t \
+             WHERE t.gid = g.gid AND t.event_type IN (",
+        );
+        let mut sep = qb.separated(", ");
+        for t in types {
+            sep.push_bind(t.clone());
         }
-    }))
+        qb.push("))");
+    }
+
+    fn push_group_after(qb: &mut QueryBuilder<Sqlite>, c: &GroupCursor) {
+        let micros = c.last_at.timestamp_micros();
+        qb.push(" AND g.last_at <= ")
+            .push_bind(micros)
+            .push(" AND (g.last_at < ")
+            .push_bind(micros)
+            .push(" OR g.group_id < ")
+            .push_bind(c.group.clone())
+            .push(")");
+    }
+
+    fn prefix_query(words: &[String]) -> FtsQuery {
+        // Words hold no separator, so no quote: nothing to escape inside the quotes.
+        let terms: Vec<String> = words.iter().map(|w| format!("\"{w}\"*")).collect();
+        let query = terms.join(" AND ");
+        FtsQuery {
+            events: query.clone(),
+            groups: query,
+        }
+    }
+
+    fn push_ids(qb: &mut QueryBuilder<Sqlite>, ids: &Option<String>) {
+        match ids {
+            Some(list) => {
+                qb.push(" AND id IN (SELECT value FROM json_each(")
+                    .push_bind(list.clone())
+                    .push("))");
+            }
+            None => {
+                qb.push(" AND 0");
+            }
+        }
+    }
+
+    fn push_tested(qb: &mut QueryBuilder<Sqlite>, query: &FtsQuery) {
+        // `+id`: SQLite walks the time index (or the index another filter picks) in the
+        // listing's order and tests each id against the matches, stopping after a page.
+        Self::push_matches(qb, " AND +id IN", query.clone());
+    }
+
+    fn push_driving(qb: &mut QueryBuilder<Sqlite>, query: FtsQuery) {
+        Self::push_matches(qb, " AND id IN", query);
+    }
+}
+
+/// The FTS5 indexes, read on the listing's connection.
+///
+/// A word with no longer word in the index starting with it is looked up as itself, not as
+/// a prefix. FTS5 answers a prefix by merging the lists of every word it starts, in full,
+/// before anything else (1,000,000 entries for `user` in `user:4242`); a plain word is read
+/// lazily, skipping ahead to the rows the other words match.
+pub(super) struct FtsIndex<'c>(pub(super) &'c mut sqlx::SqliteConnection);
+
+impl SearchIndex<SqliteSql> for FtsIndex<'_> {
+    async fn query(&mut self, words: &[String]) -> Result<FtsQuery, StoreError> {
+        Ok(FtsQuery {
+            events: exact_where_possible(self.0, "events_search_terms", words).await?,
+            groups: exact_where_possible(self.0, "groups_search_terms", words).await?,
+        })
+    }
+
+    async fn first_matches(
+        &mut self,
+        query: &FtsQuery,
+        limit: i64,
+    ) -> Result<(i64, Option<String>), StoreError> {
+        // The ids come back as one JSON array (one row, not one per match), ready for json_each.
+        Ok(sqlx::query_as(
+            "SELECT count(*), '[' || group_concat(id) || ']' FROM (\
+             SELECT rowid AS id FROM events_search WHERE events_search MATCH ?1 \
+             UNION ALL SELECT e.id FROM events e WHERE e.gid IN \
+             (SELECT rowid FROM groups_search WHERE groups_search MATCH ?2) LIMIT ?3)",
+        )
+        .bind(&query.events)
+        .bind(&query.groups)
+        .bind(limit)
+        .fetch_one(&mut *self.0)
+        .await?)
+    }
 }
 
 /// The FTS5 query for `words` against the index whose `fts5vocab` (instance) table is
@@ -231,38 +238,3 @@ async fn exact_where_possible(
     }
     Ok(terms.join(" AND "))
 }
-
-/// The FTS5 query for a search text: every word as a prefix (`"word"*`), all required.
-fn fts_query(text: &str) -> Option<String> {
-    let words = search_words(text);
-    if words.is_empty() {
-        return None;
-    }
-    // Words hold no separator, so no quote: nothing to escape inside the quotes.
-    let terms: Vec<String> = words.iter().map(|w| format!("\"{w}\"*")).collect();
-    Some(terms.join(" AND "))
-}
-
-fn split_types(types: Option<String>) -> Vec<String> {
-    types
-        .map(|t| {
-            t.split(',')
-                .filter(|s| !s.is_empty())
-                .map(str::to_owned)
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-pub(super) fn row_to_group(row: &SqliteRow) -> Result<GroupSummary, StoreError> {
-    Ok(GroupSummary {
-        group: row.try_get("group_id")?,
-        first_at: micros_to_time(row.try_get("first_at")?)?,
-        last_at: micros_to_time(row.try_get("last_at")?)?,
-        event_count: row.try_get("event_count")?,
-        types: split_types(row.try_get("types")?),
-    })
-}
-
-pub(super) const GROUP_COLUMNS: &str = "g.group_id, g.first_at, g.last_at, g.event_count, \
-     (SELECT group_concat(t.event_type, ',') FROM event_group_types t WHERE t.gid = g.gid) AS types";

@@ -7,15 +7,12 @@ use uuid::Uuid;
 
 use super::SqliteStore;
 use super::micros_to_time;
-use super::read::{
-    EVENT_COLUMNS, FtsSearch, GROUP_COLUMNS, plan_search, push_filter, push_filter_planned,
-    row_to_event, row_to_group,
-};
+use super::read::{FtsIndex, SqliteSql, push_filter};
 use crate::error::StoreError;
 use crate::event::{Event, NewEvent};
-use crate::store::cursor::page_after;
-use crate::store::filter::like_pattern;
 use crate::store::group_delta::Mail;
+use crate::store::row::event_from_row;
+use crate::store::sql::{self, EVENT_COLUMNS};
 use crate::store::{
     CountedMinute, Cursor, EventFilter, FollowCursor, GroupCursor, GroupFilter, GroupSummary,
     Inserted, NewestCounts, Order, PURGE_BATCH, Page, Store,
@@ -68,12 +65,7 @@ impl Store for SqliteStore {
     }
 
     async fn get(&self, id: i64) -> Result<Option<Event>, StoreError> {
-        let sql = format!("SELECT {EVENT_COLUMNS} FROM events WHERE id = ?");
-        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?;
-        row.as_ref().map(row_to_event).transpose()
+        sql::event_by_id::<SqliteSql>(&self.pool, id).await
     }
 
     async fn get_by_uuid(&self, uuid: Uuid) -> Result<Option<Event>, StoreError> {
@@ -82,7 +74,7 @@ impl Store for SqliteStore {
             .bind(uuid)
             .fetch_optional(&self.pool)
             .await?;
-        row.as_ref().map(row_to_event).transpose()
+        row.as_ref().map(event_from_row).transpose()
     }
 
     async fn list(
@@ -93,49 +85,16 @@ impl Store for SqliteStore {
         limit: usize,
     ) -> Result<Page<Event, Cursor>, StoreError> {
         // A search is planned and read in one read transaction: the plan fits the snapshot.
-        let mut tx = match filter.text.as_deref().filter(|t| !t.is_empty()) {
-            Some(_) => Some(self.pool.begin().await?),
-            None => None,
+        let Some(text) = filter.text.as_deref().filter(|t| !t.is_empty()) else {
+            let mut qb = sql::list_query::<SqliteSql>(filter, order, after, limit, None);
+            return sql::event_page::<SqliteSql>(&mut qb, &self.pool, limit).await;
         };
-        let planned = match (&mut tx, filter.text.as_deref()) {
-            (Some(tx), Some(text)) => plan_search(tx, text).await?,
-            _ => None,
-        };
-        let mut qb = QueryBuilder::<Sqlite>::new(format!("SELECT {EVENT_COLUMNS} FROM events"));
-        push_filter_planned(&mut qb, filter, planned.as_ref());
-        // A range on ts (which the indexes serve) plus a tie-break on id.
-        let (cmp_eq, cmp, dir) = match order {
-            Order::Desc => ("<=", "<", "DESC"),
-            Order::Asc => (">=", ">", "ASC"),
-        };
-        if let Some(c) = after {
-            let micros = c.timestamp.timestamp_micros();
-            qb.push(format!(" AND ts {cmp_eq} "))
-                .push_bind(micros)
-                .push(format!(" AND (ts {cmp} "))
-                .push_bind(micros)
-                .push(format!(" OR id {cmp} "))
-                .push_bind(c.id)
-                .push(")");
-        }
-        qb.push(format!(" ORDER BY ts {dir}, id {dir} LIMIT "))
-            .push_bind(limit as i64 + 1);
-        let rows = match tx {
-            Some(mut tx) => {
-                let rows = qb.build().fetch_all(&mut *tx).await?;
-                tx.commit().await?;
-                rows
-            }
-            None => qb.build().fetch_all(&self.pool).await?,
-        };
-        let events = rows
-            .iter()
-            .map(row_to_event)
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(page_after(events, limit, |e| Cursor {
-            timestamp: e.timestamp,
-            id: e.id,
-        }))
+        let mut tx = self.pool.begin().await?;
+        let planned = sql::plan_search(&mut FtsIndex(&mut tx), text).await?;
+        let mut qb = sql::list_query(filter, order, after, limit, planned.as_ref());
+        let page = sql::event_page::<SqliteSql>(&mut qb, &mut *tx, limit).await?;
+        tx.commit().await?;
+        Ok(page)
     }
 
     async fn follow_start(&self) -> Result<FollowCursor, StoreError> {
@@ -148,20 +107,14 @@ impl Store for SqliteStore {
         cursor: &FollowCursor,
         limit: usize,
     ) -> Result<(Vec<Event>, FollowCursor), StoreError> {
-        super::follow::read(&self.pool, filter, cursor, limit).await
+        crate::store::follow::read_filling(cursor, limit, |from, n| async move {
+            super::follow::read_once(&self.pool, filter, &from, n).await
+        })
+        .await
     }
 
     async fn group_events(&self, group: &str, limit: usize) -> Result<Vec<Event>, StoreError> {
-        let sql = format!(
-            "SELECT {EVENT_COLUMNS} FROM events \
-             WHERE gid = (SELECT gid FROM event_groups WHERE group_id = ?) ORDER BY ts, id LIMIT ?"
-        );
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(group)
-            .bind(limit as i64)
-            .fetch_all(&self.pool)
-            .await?;
-        rows.iter().map(row_to_event).collect()
+        sql::group_events::<SqliteSql>(&self.pool, group, limit).await
     }
 
     async fn groups(
@@ -170,63 +123,11 @@ impl Store for SqliteStore {
         after: Option<&GroupCursor>,
         limit: usize,
     ) -> Result<Page<GroupSummary, GroupCursor>, StoreError> {
-        let mut qb = QueryBuilder::<Sqlite>::new(format!(
-            "SELECT {GROUP_COLUMNS} FROM event_groups g WHERE 1 = 1"
-        ));
-        if !filter.types.is_empty() {
-            qb.push(
-                " AND EXISTS (SELECT 1 FROM event_group_types t \
-                 WHERE t.gid = g.gid AND t.event_type IN (",
-            );
-            let mut sep = qb.separated(", ");
-            for t in &filter.types {
-                sep.push_bind(t.clone());
-            }
-            qb.push("))");
-        }
-        if let Some(since) = filter.since {
-            qb.push(" AND g.last_at >= ")
-                .push_bind(since.timestamp_micros());
-        }
-        if let Some(until) = filter.until {
-            qb.push(" AND g.first_at < ")
-                .push_bind(until.timestamp_micros());
-        }
-        if let Some(text) = filter.text.as_deref().filter(|t| !t.is_empty()) {
-            qb.push(" AND g.group_id LIKE ")
-                .push_bind(like_pattern(text))
-                .push(" ESCAPE '\\'");
-        }
-        if let Some(c) = after {
-            let micros = c.last_at.timestamp_micros();
-            qb.push(" AND g.last_at <= ")
-                .push_bind(micros)
-                .push(" AND (g.last_at < ")
-                .push_bind(micros)
-                .push(" OR g.group_id < ")
-                .push_bind(c.group.clone())
-                .push(")");
-        }
-        qb.push(" ORDER BY g.last_at DESC, g.group_id DESC LIMIT ")
-            .push_bind(limit as i64 + 1);
-        let rows = qb.build().fetch_all(&self.pool).await?;
-        let groups = rows
-            .iter()
-            .map(row_to_group)
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(page_after(groups, limit, |g| GroupCursor {
-            last_at: g.last_at,
-            group: g.group.clone(),
-        }))
+        sql::groups::<SqliteSql>(&self.pool, filter, after, limit).await
     }
 
     async fn group_summary(&self, group: &str) -> Result<Option<GroupSummary>, StoreError> {
-        let sql = format!("SELECT {GROUP_COLUMNS} FROM event_groups g WHERE g.group_id = ?");
-        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(group)
-            .fetch_optional(&self.pool)
-            .await?;
-        row.as_ref().map(row_to_group).transpose()
+        sql::group_summary::<SqliteSql>(&self.pool, group).await
     }
 
     async fn count(&self, filter: &EventFilter) -> Result<u64, StoreError> {
@@ -277,13 +178,13 @@ impl Store for SqliteStore {
         // A search is planned and read in one read transaction, as the listing does.
         let mut tx = self.pool.begin().await?;
         let planned = match filter.text.as_deref().filter(|t| !t.is_empty()) {
-            Some(text) => plan_search(&mut tx, text).await?,
+            Some(text) => sql::plan_search(&mut FtsIndex(&mut tx), text).await?,
             None => None,
         };
         // A frequent search: only the newest `events` events are tested, from the time of
         // the last of them (found along the index, untested).
         let from = match planned {
-            Some(FtsSearch::Frequent { .. }) => {
+            Some(sql::Planned::Frequent(_)) => {
                 let rest = EventFilter {
                     text: None,
                     ..filter.clone()
@@ -302,7 +203,7 @@ impl Store for SqliteStore {
             "SELECT (ts / 60000000) * 60000000 AS bucket, event_type, count(*) AS n, \
              min(ts) AS oldest, max(ts) AS newest FROM (SELECT ts, event_type FROM events",
         );
-        push_filter_planned(&mut qb, filter, planned.as_ref());
+        sql::push_filter(&mut qb, filter, planned.as_ref());
         if let Some((ts, id)) = from {
             qb.push(" AND ts >= ")
                 .push_bind(ts)
