@@ -3,7 +3,8 @@
 //! Run with: `cargo bench -p eventlog-web --bench big_group`
 //! (a quick debug-build look: `cargo bench --profile dev -p eventlog-web --bench big_group`).
 //!
-//! A fresh SQLite store gets one group of 5,000 events (plus nothing else); the admin is served
+//! A fresh SQLite store (and a PostgreSQL one when EVENTLOG_TEST_POSTGRES_URL is set) gets one
+//! group of 5,000 events (plus nothing else); the admin is served
 //! on a loopback socket; after logging in, the page of the middle event and the next window
 //! (`?after=`) are each fetched 50 times after 5 warm-ups; the median and p90 of the
 //! time to the last byte and the page size are printed.
@@ -23,9 +24,19 @@ async fn main() {
     if !std::env::args().any(|a| a == "--bench") {
         return;
     }
-    let dir = tempfile::tempdir().expect("temp dir");
-    let url = format!("sqlite://{}", dir.path().join("bench.db").display());
-    let store = eventlog::store::open(&url).await.expect("open store");
+    let mut backends = vec!["sqlite"];
+    if std::env::var(eventlog_testing::POSTGRES_URL_ENV).is_ok() {
+        backends.push("postgres");
+    }
+    for backend in backends {
+        println!("{backend}:");
+        let db = eventlog_testing::TestDb::backend(backend).await;
+        bench(db.url()).await;
+    }
+}
+
+async fn bench(url: &str) {
+    let store = eventlog::store::open(url).await.expect("open store");
     let t0 = Utc::now() - chrono::Duration::hours(2);
     let group = GroupId::named("Big import").expect("group");
     let events: Vec<NewEvent> = (0..5_000i64)

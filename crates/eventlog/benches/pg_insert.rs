@@ -167,6 +167,19 @@ async fn fresh_postgres(admin_url: &str, name: &str) -> String {
     format!("{base}/{name}")
 }
 
+/// Drops a database `fresh_postgres` made (`FORCE`: the store's pool may still hold
+/// connections), so that a run leaves nothing behind on a shared server.
+async fn drop_postgres(admin_url: &str, name: &str) {
+    let pool = PgPool::connect(admin_url).await.unwrap();
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+    )))
+    .execute(&pool)
+    .await
+    .unwrap();
+    pool.close().await;
+}
+
 fn report(what: &str, batch: usize, mut rates: Vec<f64>) {
     let runs: Vec<String> = rates.iter().map(|r| format!("{r:.0}")).collect();
     rates.sort_by(f64::total_cmp);
@@ -201,8 +214,11 @@ async fn main() {
         }
     };
     println!("{TOTAL} events per run, 10 per group, initiator + small JSON, one writer");
+    // Named per process: two runs on one server do not drop each other's database.
+    let unnest_db = format!("bench_unnest_{}", std::process::id());
+    let copy_db = format!("bench_copy_{}", std::process::id());
     for batch in [1000, 5000] {
-        let url = fresh_postgres(&admin_url, "bench_unnest").await;
+        let url = fresh_postgres(&admin_url, &unnest_db).await;
         let store = store::open(&url).await.unwrap();
         let mut rates = Vec::new();
         for _ in 0..RUNS {
@@ -210,8 +226,9 @@ async fn main() {
         }
         report("postgres UNNEST (store.insert_batch)", batch, rates);
         drop(store);
+        drop_postgres(&admin_url, &unnest_db).await;
 
-        let url = fresh_postgres(&admin_url, "bench_copy").await;
+        let url = fresh_postgres(&admin_url, &copy_db).await;
         let store = PostgresStore::connect(&url).await.unwrap();
         eventlog::store::Store::migrate(&store).await.unwrap();
         let mut rates = Vec::new();
@@ -219,6 +236,8 @@ async fn main() {
             rates.push(via_copy(store.pool(), &events(TOTAL), batch).await);
         }
         report("postgres COPY + staging table", batch, rates);
+        store.pool().close().await;
+        drop_postgres(&admin_url, &copy_db).await;
 
         let db = TestDb::sqlite();
         let store = store::open(db.url()).await.unwrap();

@@ -1,7 +1,7 @@
 //! The PostgreSQL write paths: a batch insert (group summaries, events, mail outbox),
 //! retried on a deadlock, and the summaries' upkeep after deletes.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Utc};
 use sqlx::{Postgres, Row, Transaction};
@@ -50,7 +50,74 @@ const UPSERT_GROUP_TYPES: &str = "INSERT INTO event_group_types (group_id, event
      ON CONFLICT (group_id, event_type) DO UPDATE SET \
      event_count = event_group_types.event_count + excluded.event_count";
 
+/// An hour in seconds: the period of `event_hour_counts`.
+pub(super) const HOUR: i64 = 3600;
+/// A day in seconds: the period of `event_day_counts`.
+pub(super) const DAY: i64 = 86_400;
+
+/// The per-period counts of events, longest period first: (its length in seconds, the table,
+/// its time column). The chart reads the longest that divides its bucket width.
+pub(super) const PERIOD_COUNTS: [(i64, &str, &str); 2] = [
+    (DAY, "event_day_counts", "day"),
+    (HOUR, "event_hour_counts", "hour"),
+];
+
+/// The start of the `period`-second period holding `t` (counted from the Unix epoch, as the
+/// migration's `date_bin` does).
+pub(super) fn period_of(t: DateTime<Utc>, period: i64) -> DateTime<Utc> {
+    let secs = t.timestamp().div_euclid(period) * period;
+    DateTime::from_timestamp(secs, 0).unwrap_or(t)
+}
+
 impl PostgresStore {
+    /// Adds events to the per-hour and per-day counts: `n` events of a type at a time
+    /// (negative: taken away; a row left at zero is deleted). The rows are written in
+    /// (period, type) order, so that concurrent transactions lock them in the same order;
+    /// every writer locks them after its group summaries, never before.
+    pub(super) async fn add_period_counts<'a>(
+        tx: &mut Transaction<'static, Postgres>,
+        deltas: impl IntoIterator<Item = (DateTime<Utc>, &'a str, i64)>,
+    ) -> Result<(), StoreError> {
+        let deltas: Vec<(DateTime<Utc>, &str, i64)> = deltas.into_iter().collect();
+        for (period, table, column) in PERIOD_COUNTS {
+            let mut sums: BTreeMap<(DateTime<Utc>, &str), i64> = BTreeMap::new();
+            for (t, event_type, n) in &deltas {
+                *sums.entry((period_of(*t, period), event_type)).or_default() += n;
+            }
+            // A day's sum may be zero where its hours' are not (one added, one taken away).
+            sums.retain(|_, n| *n != 0);
+            if sums.is_empty() {
+                continue;
+            }
+            let taken = sums.values().any(|n| *n < 0);
+            let starts: Vec<DateTime<Utc>> = sums.keys().map(|k| k.0).collect();
+            let types: Vec<&str> = sums.keys().map(|k| k.1).collect();
+            let counts: Vec<i64> = sums.values().copied().collect();
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "INSERT INTO {table} ({column}, event_type, event_count) \
+                 SELECT * FROM UNNEST($1::timestamptz[], $2::text[], $3::int8[]) \
+                 ON CONFLICT ({column}, event_type) DO UPDATE SET \
+                 event_count = {table}.event_count + excluded.event_count"
+            )))
+            .bind(&starts)
+            .bind(&types)
+            .bind(&counts)
+            .execute(&mut **tx)
+            .await?;
+            if taken {
+                sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "DELETE FROM {table} WHERE event_count <= 0 AND ({column}, event_type) IN \
+                     (SELECT * FROM UNNEST($1::timestamptz[], $2::text[]))"
+                )))
+                .bind(&starts)
+                .bind(&types)
+                .execute(&mut **tx)
+                .await?;
+            }
+        }
+        Ok(())
+    }
+
     /// Rebuilds the summaries of these groups from their remaining events (after a delete,
     /// or when a batch turned out to hold duplicates); drops groups left without events.
     pub(super) async fn recompute_groups(
@@ -200,6 +267,17 @@ impl PostgresStore {
             PostgresStore::enqueue_mail(&mut tx, events, &results).await?;
         }
         Self::uncount_duplicates(&mut tx, events, &results, &gids).await?;
+        // Last: the current hour's and day's rows are the most contended, held only until
+        // the commit.
+        Self::add_period_counts(
+            &mut tx,
+            events
+                .iter()
+                .zip(&results)
+                .filter(|(_, r)| r.created)
+                .map(|(e, _)| (e.timestamp, e.event_type.as_str(), 1)),
+        )
+        .await?;
         tx.commit().await?;
         Ok(results)
     }

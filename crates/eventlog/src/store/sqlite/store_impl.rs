@@ -14,8 +14,8 @@ use crate::store::group_delta::Mail;
 use crate::store::row::event_from_row;
 use crate::store::sql::{self, EVENT_COLUMNS};
 use crate::store::{
-    Cursor, EventFilter, FollowCursor, GroupCursor, GroupFilter, GroupSummary, Inserted, Order,
-    PURGE_BATCH, Page, Store,
+    CountedMinute, Cursor, EventFilter, FollowCursor, GroupCursor, GroupFilter, GroupSummary,
+    Inserted, NewestCounts, Order, PURGE_BATCH, Page, Store,
 };
 
 #[async_trait]
@@ -167,6 +167,71 @@ impl Store for SqliteStore {
                 ))
             })
             .collect()
+    }
+
+    async fn histogram_newest(
+        &self,
+        filter: &EventFilter,
+        matches: usize,
+        events: usize,
+    ) -> Result<NewestCounts, StoreError> {
+        // A search is planned and read in one read transaction, as the listing does.
+        let mut tx = self.pool.begin().await?;
+        let planned = match filter.text.as_deref().filter(|t| !t.is_empty()) {
+            Some(text) => sql::plan_search(&mut FtsIndex(&mut tx), text).await?,
+            None => None,
+        };
+        // A frequent search: only the newest `events` events are tested, from the time of
+        // the last of them (found along the index, untested).
+        let from = match planned {
+            Some(sql::Planned::Frequent(_)) => {
+                let rest = EventFilter {
+                    text: None,
+                    ..filter.clone()
+                };
+                let mut qb = QueryBuilder::<Sqlite>::new("SELECT ts, id FROM events");
+                push_filter(&mut qb, &rest);
+                qb.push(" ORDER BY ts DESC, id DESC LIMIT 1 OFFSET ")
+                    .push_bind(i64::try_from(events.saturating_sub(1)).unwrap_or(i64::MAX));
+                qb.build_query_as::<(i64, i64)>()
+                    .fetch_optional(&mut *tx)
+                    .await?
+            }
+            _ => None,
+        };
+        let mut qb = QueryBuilder::<Sqlite>::new(
+            "SELECT (ts / 60000000) * 60000000 AS bucket, event_type, count(*) AS n, \
+             min(ts) AS oldest, max(ts) AS newest FROM (SELECT ts, event_type FROM events",
+        );
+        sql::push_filter(&mut qb, filter, planned.as_ref());
+        if let Some((ts, id)) = from {
+            qb.push(" AND ts >= ")
+                .push_bind(ts)
+                .push(" AND (ts > ")
+                .push_bind(ts)
+                .push(" OR id >= ")
+                .push_bind(id)
+                .push(")");
+        }
+        qb.push(" ORDER BY ts DESC, id DESC LIMIT ")
+            .push_bind(i64::try_from(matches).unwrap_or(i64::MAX))
+            .push(") GROUP BY bucket, event_type ORDER BY bucket, event_type");
+        let rows = qb.build().fetch_all(&mut *tx).await?;
+        tx.commit().await?;
+        let rows = rows
+            .iter()
+            .map(|r| {
+                Ok((
+                    micros_to_time(r.try_get("bucket")?)?,
+                    r.try_get("event_type")?,
+                    r.try_get("n")?,
+                    micros_to_time(r.try_get("oldest")?)?,
+                    micros_to_time(r.try_get("newest")?)?,
+                ))
+            })
+            .collect::<Result<Vec<CountedMinute>, StoreError>>()?;
+        let from = from.map(|f| micros_to_time(f.0)).transpose()?;
+        Ok(NewestCounts::of(rows, matches).among_events_from(from))
     }
 
     async fn delete(&self, ids: &[i64]) -> Result<u64, StoreError> {
