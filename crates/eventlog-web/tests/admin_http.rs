@@ -163,20 +163,10 @@ async fn list_shows_columns_and_filters_work(backend: &str) {
     let fx = Fixture::new(backend).await;
     let now = Utc::now();
     let random = GroupId::random();
-    let mut a = ev(
-        "info",
-        "Order 1",
-        "About to send 1000 mails",
-        now - chrono::Duration::minutes(3),
-    );
+    let mut a = ev("info", "Order 1", "About to send 1000 mails", ago(now, 3));
     a.initiator = Some("Mailer Daemon".into());
     a.data = Some(serde_json::json!({"customer": {"email": "x@example.com"}, "n": 3}));
-    let mut b = ev(
-        "error",
-        "Order 1",
-        "Sending failed",
-        now - chrono::Duration::minutes(2),
-    );
+    let mut b = ev("error", "Order 1", "Sending failed", ago(now, 2));
     b.initiator = Some("Mailer Daemon".into());
     let mut c_ = eventlog::NewEvent::new("warning", random.clone(), "Disk almost full");
     c_.timestamp = now - chrono::Duration::days(40);
