@@ -10,14 +10,18 @@
 //!
 //! - `EVENTLOG_BENCH_EVENTS` (default 10,000,000): events loaded, spread over 13 months.
 //! - `EVENTLOG_BENCH_INGEST_EVENTS` (default 200,000): events per ingest run (two runs per
-//!   shape, alternating, each into a fresh database).
+//!   shape, alternating, each into a fresh database); 0 skips the comparison.
+//! - `EVENTLOG_BENCH_KEEP=1`: the loaded database is kept (its URL is printed), to measure
+//!   again later with `EVENTLOG_BENCH_DATABASE=URL`, which skips the load.
+//! - `EVENTLOG_BENCH_PAGES=a,b`: only the pages whose name contains one of these.
+//! - `EVENTLOG_BENCH_PURGE=0`: no purge at the end (the database stays whole).
 //!
 //! The dataset is the one of `cargo bench -p eventlog --bench dataset` (groups of 20, one
 //! group of 5,000, ~60-character messages, 40% small JSON, initiators `user:N`). It is loaded
-//! with `COPY` (events, uuids, group summaries written as the store would), into partitions
-//! made beforehand; then a server is started on a loopback socket and each page is fetched
-//! 6 times, the first as a warm-up; the median of the other five is printed. The databases
-//! are created in the server named by the URL and dropped at the end.
+//! with `COPY` (events, uuids, group summaries and per-hour and per-day counts written as the store
+//! would), into partitions made beforehand; then a server is started on a loopback socket and
+//! each page is fetched 6 times, the first as a warm-up; the median of the other five is
+//! printed. The databases are created in the server named by the URL and dropped at the end.
 
 use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
@@ -82,16 +86,14 @@ async fn copy(pool: &PgPool, statement: &str, data: String) {
     copy.finish().await.expect("COPY end");
 }
 
-/// Loads `n` events over `span` ending now. Returns (an event id of a 20-event group, an
-/// event id of the 5,000-event group, a group id from the middle, the middle (ts, id)).
-async fn load(pool: &PgPool, n: usize, start: DateTime<Utc>, span: TimeDelta) -> Loaded {
+/// Loads `n` events over `span` from `start`.
+async fn load(pool: &PgPool, n: usize, start: DateTime<Utc>, span: TimeDelta) {
     let mut data = Dataset::starting(n, 42, start, span);
     let mut groups: HashMap<String, GroupAcc> = HashMap::new();
     let mut next_gid = 0i64;
     let mut id = 0i64;
-    let mut small_event = 0;
-    let mut big_event = 0;
-    let mut middle = (start, 0);
+    // Per (hour, type), as the store keeps them for the chart.
+    let mut hours: BTreeMap<(i64, String), i64> = BTreeMap::new();
     let started = Instant::now();
     while data.made < n {
         let mut events = String::with_capacity(CHUNK * 200);
@@ -113,17 +115,13 @@ async fn load(pool: &PgPool, n: usize, start: DateTime<Utc>, span: TimeDelta) ->
                 });
             g.last = e.timestamp;
             g.count += 1;
+            *hours
+                .entry((
+                    e.timestamp.timestamp().div_euclid(3600),
+                    e.event_type.clone(),
+                ))
+                .or_default() += 1;
             *g.types.entry(e.event_type.clone()).or_default() += 1;
-            if id as usize == n / 2 {
-                middle = (e.timestamp, id);
-            }
-            if e.group.as_str() == BIG_GROUP {
-                if id as usize > n / 2 && big_event == 0 {
-                    big_event = id;
-                }
-            } else if id as usize > n / 2 && small_event == 0 {
-                small_event = id;
-            }
             // id, ts, gid, uuid, event_type, message, initiator, data, send_mail, xid
             events.push_str(&id.to_string());
             events.push('\t');
@@ -173,11 +171,7 @@ async fn load(pool: &PgPool, n: usize, start: DateTime<Utc>, span: TimeDelta) ->
     }
     let mut summaries = String::new();
     let mut types = String::new();
-    let mut sample_group = String::new();
     for (name, g) in &groups {
-        if sample_group.is_empty() && g.count == 20 && g.gid as usize > groups.len() / 2 {
-            sample_group = name.clone();
-        }
         summaries.push_str(&format!("{}\t{name}\t", g.gid));
         copy_ts(&mut summaries, g.first);
         summaries.push('\t');
@@ -199,6 +193,34 @@ async fn load(pool: &PgPool, n: usize, start: DateTime<Utc>, span: TimeDelta) ->
         types,
     )
     .await;
+    let mut counts = String::new();
+    for ((hour, event_type), n) in &hours {
+        let start = DateTime::from_timestamp(hour * 3600, 0).expect("an hour");
+        copy_ts(&mut counts, start);
+        counts.push_str(&format!("\t{event_type}\t{n}\n"));
+    }
+    copy(
+        pool,
+        "COPY event_hour_counts (hour, event_type, event_count) FROM STDIN",
+        counts,
+    )
+    .await;
+    let mut days: BTreeMap<(i64, &str), i64> = BTreeMap::new();
+    for ((hour, event_type), n) in &hours {
+        *days.entry((hour.div_euclid(24), event_type)).or_default() += n;
+    }
+    let mut counts = String::new();
+    for ((day, event_type), n) in &days {
+        let start = DateTime::from_timestamp(day * 86_400, 0).expect("a day");
+        copy_ts(&mut counts, start);
+        counts.push_str(&format!("\t{event_type}\t{n}\n"));
+    }
+    copy(
+        pool,
+        "COPY event_day_counts (day, event_type, event_count) FROM STDIN",
+        counts,
+    )
+    .await;
     sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
         "SELECT setval('events_id_seq', {id}); \
          SELECT setval(pg_get_serial_sequence('event_groups', 'gid'), {next_gid}); \
@@ -214,12 +236,6 @@ async fn load(pool: &PgPool, n: usize, start: DateTime<Utc>, span: TimeDelta) ->
         n as f64 / started.elapsed().as_secs_f64(),
         load_average()
     );
-    Loaded {
-        small_event,
-        big_event,
-        sample_group,
-        middle,
-    }
 }
 
 struct Loaded {
@@ -381,64 +397,25 @@ async fn main() {
         ingest_comparison(ingest_n).await;
     }
 
-    let db = TestDb::postgres().await;
-    let store = store::open(db.url()).await.expect("open");
-    let pg = PostgresStore::connect(db.url()).await.expect("connect");
-    let span = TimeDelta::days(395);
-    let start = Utc::now() - span;
-    pg.create_partitions(start, Utc::now())
-        .await
-        .expect("partitions");
-    // Secondary indexes are built after the load (sorted builds, far faster than growing
-    // them row by row); the primary key stays.
-    let indexes: Vec<String> = sqlx::query_scalar(
-        "SELECT indexdef FROM pg_indexes WHERE tablename = 'events' AND indexname <> 'events_pkey'",
-    )
-    .fetch_all(pg.pool())
-    .await
-    .expect("indexes");
-    for def in &indexes {
-        let name = def.split_whitespace().nth(2).expect("index name");
-        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("DROP INDEX {name}")))
-            .execute(pg.pool())
-            .await
-            .expect("drop index");
+    let reuse = std::env::var("EVENTLOG_BENCH_DATABASE").ok();
+    let keep = reuse.is_some() || std::env::var("EVENTLOG_BENCH_KEEP").is_ok_and(|v| v == "1");
+    let db = match &reuse {
+        Some(_) => None,
+        None => Some(TestDb::postgres().await),
+    };
+    let url = reuse
+        .clone()
+        .unwrap_or_else(|| db.as_ref().expect("a database").url().to_owned());
+    let store = store::open(&url).await.expect("open");
+    let pg = PostgresStore::connect(&url).await.expect("connect");
+    if reuse.is_none() {
+        load_indexed(&pg, n).await;
     }
-    let loaded = load(pg.pool(), n, start, span).await;
-    let started = Instant::now();
-    for def in &indexes {
-        // The definition of a partitioned index says `ON ONLY` (the parent alone); without
-        // ONLY it is built on every partition.
-        let def = def.replacen(" ON ONLY ", " ON ", 1);
-        sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
-            "SET maintenance_work_mem = '512MB'; {def}"
-        )))
-        .execute(pg.pool())
+    let n = sqlx::query_scalar::<_, i64>("SELECT coalesce(max(id), 0) FROM events")
+        .fetch_one(pg.pool())
         .await
-        .expect("create index");
-    }
-    sqlx::raw_sql("ANALYZE")
-        .execute(pg.pool())
-        .await
-        .expect("ANALYZE");
-    println!(
-        "  secondary indexes built in {:.0} s (load {})",
-        started.elapsed().as_secs_f64(),
-        load_average()
-    );
-    let built: i64 = sqlx::query_scalar(
-        "SELECT count(*) FROM pg_index i JOIN pg_inherits h ON h.inhrelid = i.indrelid \
-         WHERE h.inhparent = 'events'::regclass",
-    )
-    .fetch_one(pg.pool())
-    .await
-    .expect("indexes");
-    let partitions = pg.partitions().await.expect("partitions").len() as i64 + 1;
-    assert_eq!(
-        built,
-        partitions * (indexes.len() as i64 + 1),
-        "every partition has every index"
-    );
+        .expect("events") as usize;
+    let loaded = probe(pg.pool(), n).await;
     println!(
         "  {} partitions (monthly)",
         pg.partitions().await.expect("partitions").len()
@@ -446,11 +423,11 @@ async fn main() {
     sizes(pg.pool(), n).await;
 
     let hash = eventlog_web::auth::password::hash_password("bench password").expect("hash");
-    store
+    // A kept database has the user already (None): its password is the same.
+    let _ = store
         .create_user("bench", &hash, Role::Viewer)
         .await
-        .expect("user")
-        .expect("new user");
+        .expect("user");
     let router = eventlog_web::app(eventlog_web::AppState::new(
         store.clone(),
         EventTypes::default(),
@@ -472,7 +449,10 @@ async fn main() {
     let bearer = format!(
         "Bearer {}",
         store
-            .create_token("bench", TokenScope::Read)
+            .create_token(
+                &format!("bench-{}", Utc::now().timestamp_micros()),
+                TokenScope::Read
+            )
             .await
             .expect("token")
     );
@@ -550,8 +530,14 @@ async fn main() {
             format!("/api/v1/events/{}", loaded.small_event),
         ),
     ];
+    let only: Vec<String> = std::env::var("EVENTLOG_BENCH_PAGES")
+        .map(|v| v.split(',').map(str::to_owned).collect())
+        .unwrap_or_default();
     println!("admin pages over HTTP, median of {RUNS} (after one warm-up):");
     for (name, path) in pages {
+        if !only.is_empty() && !only.iter().any(|o| name.contains(o.as_str())) {
+            continue;
+        }
         let auth = if path.starts_with("/api/") {
             ("authorization", bearer.as_str())
         } else {
@@ -573,6 +559,10 @@ async fn main() {
         }
     }
 
+    if std::env::var("EVENTLOG_BENCH_PURGE").is_ok_and(|v| v == "0") {
+        finish(db, keep, &url);
+        return;
+    }
     let parts = pg.partitions().await.expect("partitions");
     let oldest = parts.first().expect("a partition").clone();
     // Whole months only: the cutoff is the end of the oldest full partition (the first one
@@ -597,5 +587,160 @@ async fn main() {
     );
     drop(store);
     pg.pool().close().await;
-    drop(db);
+    finish(db, keep, &url);
+}
+
+/// Drops the bench's database, or keeps it (and says where) when asked to.
+fn finish(db: Option<TestDb>, keep: bool, url: &str) {
+    if keep {
+        println!("database kept: EVENTLOG_BENCH_DATABASE={url}");
+        std::mem::forget(db);
+    } else {
+        drop(db);
+    }
+}
+
+/// The events the pages open, read back from the database: an event of a 20-event group and
+/// one of the 5,000-event group past the middle, a 20-event group's id, the middle event.
+async fn probe(pool: &PgPool, n: usize) -> Loaded {
+    let half = (n / 2) as i64;
+    let (middle_ts, middle_id): (DateTime<Utc>, i64) =
+        sqlx::query_as("SELECT ts, id FROM events WHERE id >= $1 ORDER BY id LIMIT 1")
+            .bind(half)
+            .fetch_one(pool)
+            .await
+            .expect("middle event");
+    let (small_event, sample_group): (i64, String) = sqlx::query_as(
+        "SELECT e.id, g.group_id FROM events e JOIN event_groups g ON g.gid = e.gid \
+         WHERE e.id > $1 AND g.event_count = 20 ORDER BY e.id LIMIT 1",
+    )
+    .bind(half)
+    .fetch_one(pool)
+    .await
+    .expect("an event of a 20-event group");
+    let big_event: i64 = sqlx::query_scalar(
+        "SELECT e.id FROM events e JOIN event_groups g ON g.gid = e.gid \
+         WHERE e.id > $1 AND g.group_id = $2 ORDER BY e.id LIMIT 1",
+    )
+    .bind(half)
+    .bind(BIG_GROUP)
+    .fetch_one(pool)
+    .await
+    .expect("an event of the big group");
+    Loaded {
+        small_event,
+        big_event,
+        sample_group,
+        middle: (middle_ts, middle_id),
+    }
+}
+
+/// Partitions built at once (each `CREATE INDEX` is one process; the GIN word index, most of
+/// the time, cannot use parallel workers on PostgreSQL 15).
+const INDEX_WORKERS: usize = 3;
+
+/// Builds the secondary indexes of the partitioned `events` (their definitions, `ON ONLY`
+/// the parent): each parent index is made first (invalid until complete), then every
+/// partition's index is built, [`INDEX_WORKERS`] at a time, and attached to it.
+async fn build_indexes(pool: &PgPool, indexes: &[String]) {
+    let parts: Vec<String> = sqlx::query_scalar(
+        "SELECT c.relname::text FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid \
+         WHERE i.inhparent = 'events'::regclass ORDER BY 1",
+    )
+    .fetch_all(pool)
+    .await
+    .expect("partitions");
+    let mut jobs = Vec::new();
+    for def in indexes {
+        sqlx::raw_sql(sqlx::AssertSqlSafe(def.clone()))
+            .execute(pool)
+            .await
+            .expect("parent index");
+        let name = def.split_whitespace().nth(2).expect("index name");
+        for part in &parts {
+            let on_part = def
+                .replacen(" ON ONLY public.events ", &format!(" ON public.{part} "), 1)
+                .replacen(&format!(" {name} "), &format!(" {part}__{name} "), 1);
+            jobs.push(format!(
+                "SET maintenance_work_mem = '256MB'; {on_part}; \
+                 ALTER INDEX {name} ATTACH PARTITION {part}__{name}"
+            ));
+        }
+    }
+    let jobs = std::sync::Arc::new(std::sync::Mutex::new(jobs));
+    let mut workers = tokio::task::JoinSet::new();
+    for _ in 0..INDEX_WORKERS {
+        let jobs = jobs.clone();
+        let pool = pool.clone();
+        workers.spawn(async move {
+            loop {
+                let Some(sql) = jobs.lock().expect("jobs").pop() else {
+                    return;
+                };
+                sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+                    .execute(&pool)
+                    .await
+                    .expect("partition index");
+            }
+        });
+    }
+    while let Some(done) = workers.join_next().await {
+        done.expect("index worker");
+    }
+}
+
+/// Partitions for 13 months, the events loaded by COPY, the secondary indexes built after.
+async fn load_indexed(pg: &PostgresStore, n: usize) {
+    let span = TimeDelta::days(395);
+    let start = Utc::now() - span;
+    pg.create_partitions(start, Utc::now())
+        .await
+        .expect("partitions");
+    // Secondary indexes are built after the load (sorted builds, far faster than growing
+    // them row by row); the primary key stays.
+    let indexes: Vec<String> = sqlx::query_scalar(
+        "SELECT indexdef FROM pg_indexes WHERE tablename = 'events' AND indexname <> 'events_pkey'",
+    )
+    .fetch_all(pg.pool())
+    .await
+    .expect("indexes");
+    for def in &indexes {
+        let name = def.split_whitespace().nth(2).expect("index name");
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("DROP INDEX {name}")))
+            .execute(pg.pool())
+            .await
+            .expect("drop index");
+    }
+    load(pg.pool(), n, start, span).await;
+    let started = Instant::now();
+    build_indexes(pg.pool(), &indexes).await;
+    sqlx::raw_sql("ANALYZE")
+        .execute(pg.pool())
+        .await
+        .expect("ANALYZE");
+    println!(
+        "  secondary indexes built in {:.0} s (load {})",
+        started.elapsed().as_secs_f64(),
+        load_average()
+    );
+    let built: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM pg_index i JOIN pg_inherits h ON h.inhrelid = i.indrelid \
+         WHERE h.inhparent = 'events'::regclass",
+    )
+    .fetch_one(pg.pool())
+    .await
+    .expect("indexes");
+    let partitions = pg.partitions().await.expect("partitions").len() as i64 + 1;
+    assert_eq!(
+        built,
+        partitions * (indexes.len() as i64 + 1),
+        "every partition has every index"
+    );
+    let invalid: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM pg_index WHERE indrelid = 'events'::regclass AND NOT indisvalid",
+    )
+    .fetch_one(pg.pool())
+    .await
+    .expect("indexes");
+    assert_eq!(invalid, 0, "every index of the parent is complete");
 }

@@ -163,20 +163,10 @@ async fn list_shows_columns_and_filters_work(backend: &str) {
     let fx = Fixture::new(backend).await;
     let now = Utc::now();
     let random = GroupId::random();
-    let mut a = ev(
-        "info",
-        "Order 1",
-        "About to send 1000 mails",
-        now - chrono::Duration::minutes(3),
-    );
+    let mut a = ev("info", "Order 1", "About to send 1000 mails", ago(now, 3));
     a.initiator = Some("Mailer Daemon".into());
     a.data = Some(serde_json::json!({"customer": {"email": "x@example.com"}, "n": 3}));
-    let mut b = ev(
-        "error",
-        "Order 1",
-        "Sending failed",
-        now - chrono::Duration::minutes(2),
-    );
+    let mut b = ev("error", "Order 1", "Sending failed", ago(now, 2));
     b.initiator = Some("Mailer Daemon".into());
     let mut c_ = eventlog::NewEvent::new("warning", random.clone(), "Disk almost full");
     c_.timestamp = now - chrono::Duration::days(40);
@@ -697,6 +687,22 @@ async fn list_says_how_many_events_match_up_to_a_bound(backend: &str) {
         "10,000 events"
     );
     assert_eq!(count(&c.get("/events?group=A").await.body), "2 events");
+    // A group, search, initiator or data filter: the chart counts the newest 10,001 matches,
+    // says so when there were more, and the count is what it counted.
+    fx.insert(vec![ev("info", "Many", "m", s(20_000))]).await;
+    let page = c.get("/events?group=Many").await.body;
+    assert_eq!(count(&page), "10,000+ events");
+    assert!(
+        page.contains("counted: the newest 10,001 matches"),
+        "the chart says what it counted"
+    );
+    // A frequent word: the search plan knows there are thousands; the chart tests only the
+    // newest 1,000 events.
+    let frequent = c.get("/events?q=m").await.body;
+    assert_eq!(count(&frequent), "5,000+ events");
+    assert!(frequent.contains("counted: the matches among the newest 1,000 events"));
+    let whole = c.get("/events?group=A").await.body;
+    assert!(whole.contains("<svg") && !whole.contains("counted: the newest"));
 }
 
 async fn a_big_group_shows_a_window_with_paging_links(backend: &str) {

@@ -264,16 +264,20 @@ async fn same_id_twice_stores_one_event(db: TestDb) {
     assert_eq!(by_uuid["id"], first["ids"][0]);
 }
 
+/// `n` events of a race's round, each with its own id (the same ids on every call).
+fn round_with_ids(round: usize, n: usize) -> Vec<Value> {
+    (0..n)
+        .map(|i| {
+            json!({"type": "info", "message": format!("r{round} e{i}"),
+                   "id": format!("0193a0b0-0000-7000-8000-{:06}{:06}", round, i)})
+        })
+        .collect()
+}
+
 async fn racing_duplicate_ids_store_one_event(db: TestDb) {
     let s = Arc::new(Server::start(db).await);
     for round in 0..5 {
-        let batch: Vec<Value> = (0..20)
-            .map(|i| {
-                json!({"type": "info", "message": format!("r{round} e{i}"),
-                       "id": format!("0193a0b0-0000-7000-8000-{:06}{:06}", round, i)})
-            })
-            .collect();
-        let batch = Value::Array(batch);
+        let batch = Value::Array(round_with_ids(round, 20));
         let tasks: Vec<_> = (0..8)
             .map(|_| {
                 let (s, batch) = (s.clone(), batch.clone());
@@ -299,12 +303,7 @@ async fn racing_duplicate_ids_store_one_event(db: TestDb) {
 async fn racing_ids_in_opposite_orders_all_get_201(db: TestDb) {
     let s = Arc::new(Server::start(db).await);
     for round in 0..40 {
-        let forward: Vec<Value> = (0..200)
-            .map(|i| {
-                json!({"type": "info", "message": format!("r{round} e{i}"),
-                       "id": format!("0193a0b0-0000-7000-8000-{:06}{:06}", round, i)})
-            })
-            .collect();
+        let forward = round_with_ids(round, 200);
         let mut backward = forward.clone();
         backward.reverse();
         let tasks: Vec<_> = [forward, backward]
@@ -466,24 +465,11 @@ async fn tokens_are_required_and_revocation_is_immediate(db: TestDb) {
         .create_token("soon-revoked", eventlog::store::TokenScope::All)
         .await
         .unwrap();
-    let ok = s
-        .http
-        .post(&url)
-        .bearer_auth(&other)
-        .json(&event)
-        .send()
-        .await
-        .unwrap();
+    let post_with_other = || s.http.post(&url).bearer_auth(&other).json(&event).send();
+    let ok = post_with_other().await.unwrap();
     assert_eq!(ok.status(), 201);
     assert!(s.store.revoke_token("soon-revoked").await.unwrap());
-    let revoked = s
-        .http
-        .post(&url)
-        .bearer_auth(&other)
-        .json(&event)
-        .send()
-        .await
-        .unwrap();
+    let revoked = post_with_other().await.unwrap();
     assert_eq!(revoked.status(), 401);
     let body: Value = revoked.json().await.unwrap();
     assert_eq!(body["error"], "invalid or revoked API token");

@@ -188,24 +188,9 @@ async fn type_colours_apply_under_the_content_security_policy() {
     let now = Utc::now();
     let ids = fx
         .insert(vec![
-            ev(
-                "info",
-                "Order 9",
-                "started",
-                now - chrono::Duration::minutes(3),
-            ),
-            ev(
-                "error",
-                "Order 9",
-                "failed",
-                now - chrono::Duration::minutes(2),
-            ),
-            ev(
-                "critical",
-                "Order 9",
-                "on fire",
-                now - chrono::Duration::minutes(1),
-            ),
+            ev("info", "Order 9", "started", ago(now, 3)),
+            ev("error", "Order 9", "failed", ago(now, 2)),
+            ev("critical", "Order 9", "on fire", ago(now, 1)),
         ])
         .await;
     let addr = serve(&fx).await;

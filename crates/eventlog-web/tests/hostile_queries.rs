@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use axum::body::Body;
 use axum::http::Request;
 use axum::http::request::Parts;
-use eventlog::store::{self, Role};
+use eventlog::store::{self, Backend, Role, TokenScope};
 use eventlog::{EventTypes, GroupId, NewEvent};
 use eventlog_web::AppState;
 use eventlog_web::auth::host::{HostAuth, HostUser};
@@ -30,6 +30,17 @@ impl HostAuth for Viewer {
             role: Role::Viewer,
         })
     }
+}
+
+/// The app over `store`, its pages seen by a signed-in viewer, and an API token named `name`.
+async fn app_and_token(store: &Arc<dyn Backend>, name: &str) -> (axum::Router, String) {
+    let token = store.create_token(name, TokenScope::All).await.unwrap();
+    let router = eventlog_web::app(
+        AppState::builder(store.clone(), EventTypes::default())
+            .host_auth(Arc::new(Viewer))
+            .build(),
+    );
+    (router, token)
 }
 
 /// Keys the handlers know, a few they do not, and data paths.
@@ -116,15 +127,7 @@ async fn arbitrary_list_queries_never_fail_the_server(url: &str) {
     e.data = Some(serde_json::json!({"customer": {"email": "a@b.c"}, "n": -1}));
     e.initiator = Some("cron".into());
     store.insert_batch(&[e]).await.unwrap();
-    let token = store
-        .create_token("fuzz", eventlog::store::TokenScope::All)
-        .await
-        .unwrap();
-    let router = eventlog_web::app(
-        AppState::builder(store.clone(), EventTypes::default())
-            .host_auth(Arc::new(Viewer))
-            .build(),
-    );
+    let (router, token) = app_and_token(&store, "fuzz").await;
     let handle = tokio::runtime::Handle::current();
     let mut runner = TestRunner::new(Config {
         cases: 256,
@@ -189,15 +192,7 @@ async fn a_word_unicode61_splits_is_searched_over_a_socket(url: &str) {
         .map(|m| NewEvent::new("info", GroupId::named("Order 1").unwrap(), m))
         .collect();
     store.insert_batch(&events).await.unwrap();
-    let token = store
-        .create_token("reader", eventlog::store::TokenScope::All)
-        .await
-        .unwrap();
-    let router = eventlog_web::app(
-        AppState::builder(store.clone(), EventTypes::default())
-            .host_auth(Arc::new(Viewer))
-            .build(),
-    );
+    let (router, token) = app_and_token(&store, "reader").await;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();

@@ -4,11 +4,12 @@
 
 mod common;
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use common::*;
-use eventlog_web::StreamLimits;
+use eventlog_web::{LiveTail, StreamLimits};
 
 eventlog_testing::on_both_backends!(
     backend: fifty_filtered_streams_share_one_poll,
@@ -28,6 +29,21 @@ async fn serve(state: eventlog_web::AppState) -> (String, tokio::sync::oneshot::
         },
     ));
     (base, stop_tx)
+}
+
+/// [`serve`] with these limits on open streams; the live tail too, to watch its polls.
+async fn serve_limited(
+    fx: &Fixture,
+    per_session: usize,
+    total: usize,
+) -> (Arc<LiveTail>, String, tokio::sync::oneshot::Sender<()>) {
+    let state = fx
+        .builder()
+        .live_tail_limits(StreamLimits { per_session, total })
+        .build();
+    let live = state.live_tail().clone();
+    let (base, stop) = serve(state).await;
+    (live, base, stop)
 }
 
 fn http() -> reqwest::Client {
@@ -108,15 +124,7 @@ async fn read_until(
 /// each stream gets exactly the events its filter selects.
 async fn fifty_filtered_streams_share_one_poll(backend: &str) {
     let fx = Fixture::new(backend).await;
-    let state = fx
-        .builder()
-        .live_tail_limits(StreamLimits {
-            per_session: 60,
-            total: 60,
-        })
-        .build();
-    let live = state.live_tail().clone();
-    let (base, _stop) = serve(state).await;
+    let (live, base, _stop) = serve_limited(&fx, 60, 60).await;
     let cookie = login(&base, "victor").await;
     let mut streams = Vec::new();
     for _ in 0..50 {
@@ -201,15 +209,7 @@ async fn a_stream_ends_when_its_session_ends(backend: &str) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn streams_are_limited_per_session_and_overall() {
     let fx = Fixture::new("sqlite").await;
-    let state = fx
-        .builder()
-        .live_tail_limits(StreamLimits {
-            per_session: 2,
-            total: 3,
-        })
-        .build();
-    let live = state.live_tail().clone();
-    let (base, _stop) = serve(state).await;
+    let (live, base, _stop) = serve_limited(&fx, 2, 3).await;
     let alice = login(&base, "alice").await;
     let victor = login(&base, "victor").await;
     let a1 = open_stream(&base, &alice, "").await;

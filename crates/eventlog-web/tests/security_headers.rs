@@ -86,30 +86,10 @@ async fn every_response_carries_the_security_headers() {
     let now = Utc::now();
     let ids = fx
         .insert(vec![
-            ev(
-                "info",
-                "Order 1",
-                "started",
-                now - chrono::Duration::minutes(3),
-            ),
-            ev(
-                "mail_sent",
-                "Order 1",
-                "mailed",
-                now - chrono::Duration::minutes(2),
-            ),
-            ev(
-                "critical",
-                "Order 1",
-                "on fire",
-                now - chrono::Duration::minutes(1),
-            ),
-            ev(
-                "legacy_kind",
-                "Order 2",
-                "old",
-                now - chrono::Duration::minutes(1),
-            ),
+            ev("info", "Order 1", "started", ago(now, 3)),
+            ev("mail_sent", "Order 1", "mailed", ago(now, 2)),
+            ev("critical", "Order 1", "on fire", ago(now, 1)),
+            ev("legacy_kind", "Order 2", "old", ago(now, 1)),
         ])
         .await;
     let state = eventlog_web::AppState::builder(fx.store.clone(), colourful_types()).build();

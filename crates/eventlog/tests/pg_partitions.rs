@@ -76,6 +76,29 @@ async fn assert_summaries_match_a_recount(pool: &PgPool) {
         (events, events),
         "event_uuids must hold exactly the stored events"
     );
+    assert_period_counts_match_a_recount(pool).await;
+}
+
+/// The per-hour and per-day counts the chart reads equal a recount of the events (no row
+/// for a period and type without events).
+async fn assert_period_counts_match_a_recount(pool: &PgPool) {
+    for (table, column, period) in [
+        ("event_hour_counts", "hour", "1 hour"),
+        ("event_day_counts", "day", "1 day"),
+    ] {
+        let wrong: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+            "WITH stored AS (SELECT {column}, event_type, event_count FROM {table}), \
+             counted AS (SELECT date_bin(INTERVAL '{period}', ts, \
+             TIMESTAMPTZ '1970-01-01 00:00:00+00') AS {column}, event_type, \
+             count(*) AS event_count FROM events GROUP BY 1, 2) \
+             SELECT count(*) FROM ((SELECT * FROM stored EXCEPT SELECT * FROM counted) \
+             UNION ALL (SELECT * FROM counted EXCEPT SELECT * FROM stored)) x"
+        )))
+        .fetch_one(pool)
+        .await
+        .unwrap();
+        assert_eq!(wrong, 0, "{table} differs from a recount");
+    }
 }
 
 fn month_start(t: DateTime<Utc>) -> DateTime<Utc> {
@@ -249,6 +272,15 @@ async fn purge_drops_whole_partitions_and_deletes_only_in_the_boundary_one() {
     assert!(left.iter().all(|e| e.timestamp >= cutoff));
     assert_eq!(left[0].timestamp, events[expected_gone as usize].timestamp);
     assert_summaries_match_a_recount(pg.pool()).await;
+    // The chart (read from the per-hour counts) shows what is left, no more.
+    let charted: i64 = store
+        .histogram(&EventFilter::default(), 7 * 86_400)
+        .await
+        .unwrap()
+        .iter()
+        .map(|h| h.2)
+        .sum();
+    assert_eq!(charted, left.len() as i64);
     // A purged event is gone from the uuid table too: sending it again stores it again.
     let again = store.insert_batch(&events[..1]).await.unwrap();
     assert!(again[0].created);

@@ -4,15 +4,34 @@
 //! extent (its first and last matching event, two index lookups). The bucket width is the
 //! smallest of a ladder of round widths (minute … year) that fits the span in at most
 //! [`MAX_BUCKETS`] bars. Each bar links to the list narrowed to its bucket.
+//!
+//! A filter by type and time only is counted in full (on PostgreSQL from the per-day and
+//! per-hour counts the store keeps, so a chart over ten million events reads a few thousand
+//! rows). A search, group, initiator or data filter counts the newest [`NEWEST_BOUND`]
+//! matches: with more, the chart starts at the oldest of them and says so. A search for a
+//! frequent word counts its matches among the newest [`FREQUENT_EVENTS`] events only, and
+//! says so.
+
+use std::collections::BTreeMap;
 
 use chrono::{DateTime, Duration, Utc};
 use eventlog::EventTypes;
-use eventlog::store::{EventFilter, Order};
+use eventlog::store::{Counted, EventFilter, Order};
 
 use super::list_query::AdminQuery;
 use crate::AppState;
 use crate::error::AppError;
-use crate::format::absolute;
+use crate::format::{absolute, thousands};
+
+/// The most matches the chart of a search, group, initiator or data filter counts (the
+/// newest): counting every match of a frequent word would read millions of events. One past
+/// the list's count bound, so that the count read with the chart tells 10,000 from more.
+pub const NEWEST_BOUND: usize = super::events::COUNT_BOUND as usize + 1;
+
+/// The events a search for a frequent word (thousands of matches) is tested on for its
+/// chart, the newest: each test computes the event's words again (~20 µs here), so the
+/// newest 10,001 matches of a word in 3% of the events would cost seconds.
+pub const FREQUENT_EVENTS: usize = 1_000;
 
 /// Most bars.
 pub const MAX_BUCKETS: i64 = 60;
@@ -93,6 +112,13 @@ pub struct Chart {
     pub bucket: String,
     /// Largest bar total.
     pub max: i64,
+    /// When only the newest matches were counted: what was, e.g. `the newest 10,000
+    /// matches`; empty when every match was.
+    pub newest: String,
+    /// For a filter not by type and time only: how many matches were counted, at most
+    /// [`NEWEST_BOUND`], or, with `true`, how many there are at least (a frequent search).
+    /// The list shows it as its count.
+    pub matches: Option<(u64, bool)>,
 }
 
 /// The bucket width (seconds) and its name for a span of `span` seconds.
@@ -113,8 +139,8 @@ fn link_time(t: DateTime<Utc>) -> String {
     t.format("%Y-%m-%dT%H:%M").to_string()
 }
 
-/// The time span the chart covers: the filter's range, or the data's extent. `None` when
-/// nothing matches.
+/// The time span the chart of a type-and-time filter covers: the filter's range, or the
+/// data's extent. `None` when nothing matches.
 async fn span(
     state: &AppState,
     filter: &EventFilter,
@@ -153,14 +179,68 @@ pub async fn build(
     now: DateTime<Utc>,
     base: &str,
 ) -> Result<Chart, AppError> {
-    let Some((since, until)) = span(state, filter, now).await? else {
-        return Ok(Chart::default());
+    let mut newest = String::new();
+    let mut matches = None;
+    let (since, until, rows, bucket, bucket_name) = if filter.by_type_and_time() {
+        let Some((since, until)) = span(state, filter, now).await? else {
+            return Ok(Chart::default());
+        };
+        let (bucket, bucket_name) = bucket_for((until - since).num_seconds().max(1));
+        let mut f = filter.clone();
+        f.since = Some(since);
+        f.until = Some(until);
+        let rows = state.reads().histogram(&f, bucket).await?;
+        (since, until, rows, bucket, bucket_name)
+    } else {
+        // One read gives the counts, the span (the oldest and newest match counted) and
+        // the number of matches.
+        let mut f = filter.clone();
+        if let (Some(since), None) = (f.since, f.until) {
+            f.until = Some(now.max(since + Duration::seconds(1)));
+        }
+        let counted = state
+            .reads()
+            .histogram_newest(&f, NEWEST_BOUND, FREQUENT_EVENTS)
+            .await?;
+        // A frequent search: the plan counted thousands of matches, whatever was tested.
+        matches = Some(match counted.counted {
+            Counted::Since { at_least, .. } => (at_least.max(counted.total), true),
+            _ => (counted.total, false),
+        });
+        let Some((oldest, latest)) = counted.range else {
+            return Ok(Chart {
+                matches,
+                ..Chart::default()
+            });
+        };
+        let since = match (counted.counted, f.since) {
+            (Counted::All, Some(since)) => since,
+            (Counted::All | Counted::NewestMatches, _) => oldest,
+            (Counted::Since { from, .. }, _) => from,
+        };
+        // `until` is exclusive: just after the newest match.
+        let until = f.until.unwrap_or(latest + Duration::seconds(1));
+        match counted.counted {
+            Counted::All => {}
+            Counted::NewestMatches => {
+                newest = format!("the newest {} matches", thousands(counted.total));
+            }
+            Counted::Since { .. } => {
+                newest = format!(
+                    "the matches among the newest {} events",
+                    thousands(FREQUENT_EVENTS as u64)
+                );
+            }
+        }
+        let (bucket, bucket_name) = bucket_for((until - since).num_seconds().max(1));
+        (
+            since,
+            until,
+            rebin(counted.rows, bucket),
+            bucket,
+            bucket_name,
+        )
     };
-    let (bucket, bucket_name) = bucket_for((until - since).num_seconds().max(1));
-    let mut f = filter.clone();
-    f.since = Some(since);
-    f.until = Some(until);
-    let rows = state.reads().histogram(&f, bucket).await?;
     let origin = since.timestamp().div_euclid(bucket) * bucket;
     let n = ((until.timestamp() - 1 - origin).div_euclid(bucket) + 1).max(1) as usize;
     let slot = |t: DateTime<Utc>| ((t.timestamp() - origin).div_euclid(bucket)) as usize;
@@ -178,6 +258,8 @@ pub async fn build(
         to_iso: until.to_rfc3339(),
         bucket: bucket_name.to_owned(),
         max,
+        newest,
+        matches,
         ..Chart::default()
     };
     if max == 0 {
@@ -242,6 +324,23 @@ pub async fn build(
     chart.bars = bars.into_iter().flatten().collect();
     chart.legend = legend(types, &present);
     Ok(chart)
+}
+
+/// Per-minute counts summed into `bucket`-second buckets (both counted from the Unix epoch,
+/// so a minute falls in one bucket), in (bucket, type) order.
+fn rebin(
+    rows: Vec<(DateTime<Utc>, String, i64)>,
+    bucket: i64,
+) -> Vec<(DateTime<Utc>, String, i64)> {
+    let mut sums: BTreeMap<(i64, String), i64> = BTreeMap::new();
+    for (t, name, n) in rows {
+        *sums
+            .entry((t.timestamp().div_euclid(bucket) * bucket, name))
+            .or_default() += n;
+    }
+    sums.into_iter()
+        .filter_map(|((t, name), n)| Some((DateTime::from_timestamp(t, 0)?, name, n)))
+        .collect()
 }
 
 /// The legend of the types present, in severity order (unconfigured types last, by name).

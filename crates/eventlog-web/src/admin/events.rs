@@ -14,7 +14,8 @@ use crate::error::AppError;
 use crate::format;
 
 /// The list says how many events match, exactly up to this many ("10,000+ events" beyond):
-/// counting stops there, so the count costs at most this many index entries.
+/// counting stops there, so the count costs at most this many index entries. The chart of a
+/// search counts one more ([`chart::NEWEST_BOUND`]), and its count is the list's.
 pub const COUNT_BOUND: u64 = 10_000;
 
 /// A type checkbox in the filter form.
@@ -110,11 +111,17 @@ pub async fn list(
         .await?;
     let base = user.base.path().to_owned();
     let chart = chart::build(&state, &params, &filter, now, &base).await?;
-    let count = format::count(
-        state.reads().count_at_most(&filter, COUNT_BOUND).await?,
-        COUNT_BOUND,
-        "event",
-    );
+    // The chart of a search, group, initiator or data filter has counted its matches (up to
+    // as many as the count shows): no second walk over them.
+    let count = match chart.matches {
+        Some((n, true)) => format!("{}+ events", format::thousands(n)),
+        Some((n, false)) => format::count(n, COUNT_BOUND, "event"),
+        None => format::count(
+            state.reads().count_at_most(&filter, COUNT_BOUND).await?,
+            COUNT_BOUND,
+            "event",
+        ),
+    };
     let rows: Vec<EventRow> = page
         .items
         .iter()

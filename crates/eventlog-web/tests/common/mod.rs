@@ -73,6 +73,11 @@ pub fn ev(ty: &str, group: &str, msg: &str, ts: DateTime<Utc>) -> NewEvent {
     e
 }
 
+/// `minutes` before `now`.
+pub fn ago(now: DateTime<Utc>, minutes: i64) -> DateTime<Utc> {
+    now - chrono::Duration::minutes(minutes)
+}
+
 pub fn at(rfc3339: &str) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(rfc3339)
         .unwrap()

@@ -51,6 +51,16 @@ pub struct EventFilter {
 }
 
 impl EventFilter {
+    /// Whether this filter selects by type and time only: then the number of its events per
+    /// hour is kept, and a chart of hour-wide (or wider) buckets is read from those counts.
+    /// A search, a group, an initiator or a data condition needs the events themselves.
+    pub fn by_type_and_time(&self) -> bool {
+        self.text.as_deref().is_none_or(str::is_empty)
+            && self.group.is_none()
+            && self.initiator.is_none()
+            && self.data.is_empty()
+    }
+
     /// Whether `event` is one this filter selects, decided in memory: the same answer as the
     /// stores' queries give (the live tail reads new events once and filters them for each
     /// viewer). Search words match as the search indexes do: each word of the search must

@@ -20,6 +20,7 @@ pub mod group_commit;
 mod group_delta;
 pub(crate) mod kind;
 pub mod outbox;
+mod periods;
 #[cfg(feature = "postgres")]
 pub mod postgres;
 mod row;
@@ -253,6 +254,19 @@ pub trait Store: Send + Sync + 'static {
         bucket_secs: i64,
     ) -> Result<Vec<(DateTime<Utc>, String, i64)>, StoreError>;
 
+    /// The chart's counts of a filter that is not by type and time only (see
+    /// [`EventFilter::by_type_and_time`]): events per (minute, type) of the newest `matches`
+    /// events matching `filter`, found along the time index. A search for a frequent word
+    /// (its plan found thousands of matches) is tested row by row, so it counts only the
+    /// matches among the newest `events` events the rest of the filter selects: counting
+    /// the newest 10,000 matches of a word in 3% of the events would test 330,000 rows.
+    async fn histogram_newest(
+        &self,
+        filter: &EventFilter,
+        matches: usize,
+        events: usize,
+    ) -> Result<NewestCounts, StoreError>;
+
     /// Deletes events by id; returns how many existed.
     async fn delete(&self, ids: &[i64]) -> Result<u64, StoreError>;
 
@@ -271,6 +285,75 @@ pub trait Store: Send + Sync + 'static {
         event_type: Option<&str>,
     ) -> Result<u64, StoreError>;
 }
+
+/// What [`Store::histogram_newest`] counted.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NewestCounts {
+    /// Events per (minute, type), keyed by the minute's start, in time order.
+    pub rows: Vec<(DateTime<Utc>, String, i64)>,
+    /// How many matches were counted.
+    pub total: u64,
+    /// The time of the oldest and of the newest match counted (`None`: no match).
+    pub range: Option<(DateTime<Utc>, DateTime<Utc>)>,
+    /// How far back the count is complete.
+    pub counted: Counted,
+}
+
+/// How far back [`Store::histogram_newest`] counted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Counted {
+    /// Every match.
+    #[default]
+    All,
+    /// The newest `matches`: there may be older ones.
+    NewestMatches,
+    /// A frequent search: the matches among the newest `events` events from this time on;
+    /// at least `at_least` events match in all.
+    Since {
+        /// Where the events tested start.
+        from: DateTime<Utc>,
+        /// How many events match at least (the search plan counted them).
+        at_least: u64,
+    },
+}
+
+impl NewestCounts {
+    /// Counts from rows of (minute, type, events, oldest and newest time among them),
+    /// `bound` the most matches that were read.
+    pub(crate) fn of(rows: Vec<CountedMinute>, bound: usize) -> Self {
+        let total: i64 = rows.iter().map(|r| r.2).sum();
+        let oldest = rows.iter().map(|r| r.3).min();
+        let newest = rows.iter().map(|r| r.4).max();
+        NewestCounts {
+            total: total.max(0) as u64,
+            range: oldest.zip(newest),
+            counted: if total >= bound as i64 {
+                Counted::NewestMatches
+            } else {
+                Counted::All
+            },
+            rows: rows
+                .into_iter()
+                .map(|(t, ty, n, _, _)| (t, ty, n))
+                .collect(),
+        }
+    }
+
+    /// Marks the counts as those of a frequent search among the events from `from` on (no
+    /// `from`: every event was tested).
+    pub(crate) fn among_events_from(mut self, from: Option<DateTime<Utc>>) -> Self {
+        if let Some(from) = from {
+            self.counted = Counted::Since {
+                from,
+                at_least: filter::FREQUENT_MATCHES.max(0) as u64,
+            };
+        }
+        self
+    }
+}
+
+/// A row of [`Store::histogram_newest`]'s query: (minute, type, events, oldest, newest).
+pub(crate) type CountedMinute = (DateTime<Utc>, String, i64, DateTime<Utc>, DateTime<Utc>);
 
 /// How a store connects: pool timeouts. [`open`] uses the defaults.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -15,6 +15,7 @@ use sqlx::{PgConnection, PgPool, Postgres, Row, Transaction};
 
 use super::PostgresStore;
 use crate::error::StoreError;
+use crate::store::periods::PERIOD_COUNTS;
 
 /// Partitions kept ahead of now: the current interval and this many after it.
 const AHEAD: i32 = 3;
@@ -375,7 +376,7 @@ impl PostgresStore {
             else {
                 return Ok(total);
             };
-            total += drop_partition(&mut tx, &p.name).await?;
+            total += drop_partition(&mut tx, &p).await?;
             tx.commit().await?;
         }
     }
@@ -506,8 +507,27 @@ impl PostgresStore {
 /// Returns its events' count.
 async fn drop_partition(
     tx: &mut Transaction<'static, Postgres>,
-    name: &str,
+    partition: &Partition,
 ) -> Result<u64, StoreError> {
+    let name = partition.name.as_str();
+    // Its per-period counts: whole days (every interval starts on a day in UTC) are all its
+    // own, since no other partition holds times in its range; deleted after the group
+    // summaries, in the writers' lock order.
+    let aligned = PERIOD_COUNTS.iter().all(|(period, _, _)| {
+        [partition.from, partition.to]
+            .iter()
+            .all(|t| t.timestamp().rem_euclid(*period) == 0 && t.timestamp_subsec_nanos() == 0)
+    });
+    let hours: Vec<(DateTime<Utc>, String, i64)> = if aligned {
+        Vec::new()
+    } else {
+        sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT date_bin(INTERVAL '1 hour', ts, TIMESTAMPTZ '1970-01-01 00:00:00+00'), \
+             event_type, count(*) FROM {name} GROUP BY 1, 2"
+        )))
+        .fetch_all(&mut **tx)
+        .await?
+    };
     let counts: Vec<(i64, String, i64)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT gid, event_type, count(*) FROM {name} GROUP BY gid, event_type"
     )))
@@ -559,6 +579,20 @@ async fn drop_partition(
          WHERE gid = ANY($1)",
     ] {
         sqlx::query(sql).bind(&gids).execute(&mut **tx).await?;
+    }
+    if aligned {
+        for (_, table, column) in PERIOD_COUNTS {
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "DELETE FROM {table} WHERE {column} >= $1 AND {column} < $2"
+            )))
+            .bind(partition.from)
+            .bind(partition.to)
+            .execute(&mut **tx)
+            .await?;
+        }
+    } else {
+        PostgresStore::add_period_counts(tx, hours.iter().map(|h| (h.0, h.1.as_str(), -h.2)))
+            .await?;
     }
     Ok(total.max(0) as u64)
 }

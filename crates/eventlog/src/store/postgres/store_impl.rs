@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use sqlx::{Postgres, QueryBuilder, Row};
+use sqlx::{Postgres, QueryBuilder};
 use uuid::Uuid;
 
 use super::PostgresStore;
@@ -10,11 +10,12 @@ use super::read::{GinIndex, PgSql, push_filter};
 use crate::error::StoreError;
 use crate::event::{Event, NewEvent};
 use crate::store::group_delta::Mail;
+use crate::store::periods::{self, PERIOD_COUNTS, Part};
 use crate::store::row::event_from_row;
 use crate::store::sql::{self, EVENT_COLUMNS};
 use crate::store::{
-    Cursor, EventFilter, FollowCursor, GroupCursor, GroupFilter, GroupSummary, Inserted, Order,
-    PURGE_BATCH, Page, Store,
+    CountedMinute, Cursor, EventFilter, FollowCursor, GroupCursor, GroupFilter, GroupSummary,
+    Inserted, NewestCounts, Order, PURGE_BATCH, Page, Store,
 };
 
 #[async_trait]
@@ -159,24 +160,105 @@ impl Store for PostgresStore {
         bucket_secs: i64,
     ) -> Result<Vec<(DateTime<Utc>, String, i64)>, StoreError> {
         let width = bucket_secs.max(1);
-        // date_bin floors to multiples of the width counted from the Unix epoch, like the
-        // SQLite backend's integer division.
-        let mut qb = QueryBuilder::<Postgres>::new(format!(
-            "SELECT date_bin(make_interval(secs => {width}), ts, TIMESTAMPTZ '1970-01-01 00:00:00+00') \
-             AS bucket, event_type, count(*) AS n FROM events"
-        ));
-        push_filter(&mut qb, filter);
-        qb.push(" GROUP BY bucket, event_type ORDER BY bucket, event_type");
-        let rows = qb.build().fetch_all(&self.pool).await?;
-        rows.iter()
-            .map(|r| {
-                Ok((
-                    r.try_get("bucket")?,
-                    r.try_get("event_type")?,
-                    r.try_get("n")?,
-                ))
-            })
-            .collect()
+        if !filter.by_type_and_time() {
+            return self.histogram_of_events(filter, width).await;
+        }
+        let mut sums: std::collections::BTreeMap<(DateTime<Utc>, String), i64> = Default::default();
+        for part in periods::split(filter.since, filter.until, width) {
+            let rows = match part {
+                Part::Counts { table, from, to } => {
+                    let (_, table, column) = PERIOD_COUNTS[table];
+                    let mut qb = QueryBuilder::<Postgres>::new(format!(
+                        "SELECT date_bin(make_interval(secs => {width}), {column}, \
+                         TIMESTAMPTZ '1970-01-01 00:00:00+00') AS bucket, event_type, \
+                         sum(event_count)::int8 AS n FROM {table} WHERE TRUE"
+                    ));
+                    if !filter.types.is_empty() {
+                        qb.push(" AND event_type = ANY(")
+                            .push_bind(filter.types.clone())
+                            .push(")");
+                    }
+                    if let Some(from) = from {
+                        qb.push(format!(" AND {column} >= ")).push_bind(from);
+                    }
+                    if let Some(to) = to {
+                        qb.push(format!(" AND {column} < ")).push_bind(to);
+                    }
+                    qb.push(" GROUP BY bucket, event_type");
+                    qb.build_query_as().fetch_all(&self.pool).await?
+                }
+                Part::Events { from, to } => {
+                    let part = EventFilter {
+                        since: from,
+                        until: to,
+                        ..filter.clone()
+                    };
+                    self.histogram_of_events(&part, width).await?
+                }
+            };
+            for (t, ty, n) in rows {
+                *sums.entry((t, ty)).or_default() += n;
+            }
+        }
+        Ok(sums
+            .into_iter()
+            .filter(|(_, n)| *n > 0)
+            .map(|((t, ty), n)| (t, ty, n))
+            .collect())
+    }
+
+    async fn histogram_newest(
+        &self,
+        filter: &EventFilter,
+        matches: usize,
+        events: usize,
+    ) -> Result<NewestCounts, StoreError> {
+        let planned = match filter.text.as_deref().filter(|t| !t.is_empty()) {
+            Some(text) => {
+                let mut index = GinIndex {
+                    pool: &self.pool,
+                    shares: &self.word_shares,
+                };
+                sql::plan_search(&mut index, text).await?
+            }
+            None => None,
+        };
+        // A frequent search: only the newest `events` events are tested, from the time of
+        // the last of them (found along the index, untested).
+        let from = match planned {
+            Some(sql::Planned::Frequent(_)) => {
+                let rest = EventFilter {
+                    text: None,
+                    ..filter.clone()
+                };
+                let mut qb = QueryBuilder::<Postgres>::new("SELECT ts, id FROM events");
+                push_filter(&mut qb, &rest);
+                qb.push(" ORDER BY ts DESC, id DESC LIMIT 1 OFFSET ")
+                    .push_bind(sql::limit_param(events.saturating_sub(1)));
+                qb.build_query_as::<(DateTime<Utc>, i64)>()
+                    .fetch_optional(&self.pool)
+                    .await?
+            }
+            _ => None,
+        };
+        let mut qb = QueryBuilder::<Postgres>::new(
+            "SELECT date_bin(INTERVAL '1 minute', ts, TIMESTAMPTZ '1970-01-01 00:00:00+00') \
+             AS bucket, event_type, count(*) AS n, min(ts) AS oldest, max(ts) AS newest \
+             FROM (SELECT ts, event_type FROM events",
+        );
+        sql::push_filter(&mut qb, filter, planned.as_ref());
+        if let Some((ts, id)) = from {
+            qb.push(" AND (ts, id) >= (")
+                .push_bind(ts)
+                .push(", ")
+                .push_bind(id)
+                .push(")");
+        }
+        qb.push(" ORDER BY ts DESC, id DESC LIMIT ")
+            .push_bind(sql::limit_param(matches))
+            .push(") AS newest GROUP BY bucket, event_type ORDER BY bucket, event_type");
+        let rows: Vec<CountedMinute> = qb.build_query_as().fetch_all(&self.pool).await?;
+        Ok(NewestCounts::of(rows, matches).among_events_from(from.map(|f| f.0)))
     }
 
     async fn delete(&self, ids: &[i64]) -> Result<u64, StoreError> {
@@ -184,16 +266,17 @@ impl Store for PostgresStore {
             return Ok(0);
         }
         let mut tx = self.pool.begin().await?;
-        let groups: Vec<i64> = sqlx::query_scalar(
-            "WITH d AS (DELETE FROM events WHERE id = ANY($1) RETURNING gid, uuid), \
+        let deleted: Vec<(i64, DateTime<Utc>, String)> = sqlx::query_as(
+            "WITH d AS (DELETE FROM events WHERE id = ANY($1) RETURNING gid, uuid, ts, event_type), \
                  u AS (DELETE FROM event_uuids WHERE uuid IN (SELECT uuid FROM d)) \
-                 SELECT gid FROM d",
+                 SELECT gid, ts, event_type FROM d",
         )
         .bind(ids)
         .fetch_all(&mut *tx)
         .await?;
-        let n = groups.len() as u64;
-        Self::recompute_groups(&mut tx, groups).await?;
+        let n = deleted.len() as u64;
+        Self::recompute_groups(&mut tx, deleted.iter().map(|d| d.0).collect()).await?;
+        Self::add_period_counts(&mut tx, deleted.iter().map(|d| (d.1, d.2.as_str(), -1))).await?;
         tx.commit().await?;
         Ok(n)
     }
@@ -211,21 +294,23 @@ impl Store for PostgresStore {
         }
         loop {
             let mut tx = self.pool.begin().await?;
-            let groups: Vec<i64> = sqlx::query_scalar(
+            let deleted: Vec<(i64, DateTime<Utc>, String)> = sqlx::query_as(
                 "WITH d AS (DELETE FROM events WHERE (id, ts) IN (SELECT id, ts FROM events \
                  WHERE ts < $1 AND ($2::text IS NULL OR event_type = $2) ORDER BY ts LIMIT $3) \
-                 RETURNING gid, uuid), \
+                 RETURNING gid, uuid, ts, event_type), \
                  u AS (DELETE FROM event_uuids WHERE uuid IN (SELECT uuid FROM d)) \
-                 SELECT gid FROM d",
+                 SELECT gid, ts, event_type FROM d",
             )
             .bind(before)
             .bind(event_type)
             .bind(PURGE_BATCH as i64)
             .fetch_all(&mut *tx)
             .await?;
-            let n = groups.len();
+            let n = deleted.len();
             total += n as u64;
-            Self::recompute_groups(&mut tx, groups).await?;
+            Self::recompute_groups(&mut tx, deleted.iter().map(|d| d.0).collect()).await?;
+            Self::add_period_counts(&mut tx, deleted.iter().map(|d| (d.1, d.2.as_str(), -1)))
+                .await?;
             tx.commit().await?;
             if n < PURGE_BATCH {
                 return Ok(total);
@@ -246,5 +331,24 @@ impl Store for PostgresStore {
         .fetch_one(&self.pool)
         .await?;
         Ok(n.max(0) as u64)
+    }
+}
+
+impl PostgresStore {
+    /// The histogram counted from the events themselves.
+    async fn histogram_of_events(
+        &self,
+        filter: &EventFilter,
+        width: i64,
+    ) -> Result<Vec<(DateTime<Utc>, String, i64)>, StoreError> {
+        // date_bin floors to multiples of the width counted from the Unix epoch, like the
+        // SQLite backend's integer division.
+        let mut qb = QueryBuilder::<Postgres>::new(format!(
+            "SELECT date_bin(make_interval(secs => {width}), ts, TIMESTAMPTZ '1970-01-01 00:00:00+00') \
+             AS bucket, event_type, count(*) AS n FROM events"
+        ));
+        push_filter(&mut qb, filter);
+        qb.push(" GROUP BY bucket, event_type ORDER BY bucket, event_type");
+        Ok(qb.build_query_as().fetch_all(&self.pool).await?)
     }
 }

@@ -12,6 +12,7 @@ use crate::error::StoreError;
 use crate::event::{GroupId, NewEvent};
 use crate::store::Inserted;
 use crate::store::group_delta::{DuplicateDeltas, Mail, group_deltas};
+use crate::store::periods::{PERIOD_COUNTS, period_deltas};
 
 /// Ids are drawn in input order (`ORDER BY ord`), so events of equal timestamp keep the order
 /// they were recorded in. A uuid is claimed in `event_uuids` (its primary key makes an event
@@ -51,6 +52,48 @@ const UPSERT_GROUP_TYPES: &str = "INSERT INTO event_group_types (group_id, event
      event_count = event_group_types.event_count + excluded.event_count";
 
 impl PostgresStore {
+    /// Adds events to the per-hour and per-day counts: `n` events of a type at a time
+    /// (negative: taken away; a row left at zero is deleted). The rows are written in
+    /// (period, type) order, so that concurrent transactions lock them in the same order;
+    /// every writer locks them after its group summaries, never before.
+    pub(super) async fn add_period_counts<'a>(
+        tx: &mut Transaction<'static, Postgres>,
+        deltas: impl IntoIterator<Item = (DateTime<Utc>, &'a str, i64)>,
+    ) -> Result<(), StoreError> {
+        let deltas: Vec<(DateTime<Utc>, &str, i64)> = deltas.into_iter().collect();
+        for ((_, table, column), rows) in PERIOD_COUNTS.iter().zip(period_deltas(&deltas)) {
+            if rows.is_empty() {
+                continue;
+            }
+            let taken = rows.iter().any(|r| r.2 < 0);
+            let starts: Vec<DateTime<Utc>> = rows.iter().map(|r| r.0).collect();
+            let types: Vec<&str> = rows.iter().map(|r| r.1).collect();
+            let counts: Vec<i64> = rows.iter().map(|r| r.2).collect();
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "INSERT INTO {table} ({column}, event_type, event_count) \
+                 SELECT * FROM UNNEST($1::timestamptz[], $2::text[], $3::int8[]) \
+                 ON CONFLICT ({column}, event_type) DO UPDATE SET \
+                 event_count = {table}.event_count + excluded.event_count"
+            )))
+            .bind(&starts)
+            .bind(&types)
+            .bind(&counts)
+            .execute(&mut **tx)
+            .await?;
+            if taken {
+                sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "DELETE FROM {table} WHERE event_count <= 0 AND ({column}, event_type) IN \
+                     (SELECT * FROM UNNEST($1::timestamptz[], $2::text[]))"
+                )))
+                .bind(&starts)
+                .bind(&types)
+                .execute(&mut **tx)
+                .await?;
+            }
+        }
+        Ok(())
+    }
+
     /// Rebuilds the summaries of these groups from their remaining events (after a delete,
     /// or when a batch turned out to hold duplicates); drops groups left without events.
     pub(super) async fn recompute_groups(
@@ -200,6 +243,17 @@ impl PostgresStore {
             PostgresStore::enqueue_mail(&mut tx, events, &results).await?;
         }
         Self::uncount_duplicates(&mut tx, events, &results, &gids).await?;
+        // Last: the current hour's and day's rows are the most contended, held only until
+        // the commit.
+        Self::add_period_counts(
+            &mut tx,
+            events
+                .iter()
+                .zip(&results)
+                .filter(|(_, r)| r.created)
+                .map(|(e, _)| (e.timestamp, e.event_type.as_str(), 1)),
+        )
+        .await?;
         tx.commit().await?;
         Ok(results)
     }
