@@ -20,6 +20,7 @@ pub mod group_commit;
 mod group_delta;
 pub(crate) mod kind;
 pub mod outbox;
+mod periods;
 #[cfg(feature = "postgres")]
 pub mod postgres;
 mod row;

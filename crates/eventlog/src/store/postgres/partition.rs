@@ -14,8 +14,8 @@ use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, PgPool, Postgres, Row, Transaction};
 
 use super::PostgresStore;
-use super::write::PERIOD_COUNTS;
 use crate::error::StoreError;
+use crate::store::periods::PERIOD_COUNTS;
 
 /// Partitions kept ahead of now: the current interval and this many after it.
 const AHEAD: i32 = 3;

@@ -7,10 +7,10 @@ use uuid::Uuid;
 
 use super::PostgresStore;
 use super::read::{GinIndex, PgSql, push_filter};
-use super::write::{PERIOD_COUNTS, period_of};
 use crate::error::StoreError;
 use crate::event::{Event, NewEvent};
 use crate::store::group_delta::Mail;
+use crate::store::periods::{self, PERIOD_COUNTS, Part};
 use crate::store::row::event_from_row;
 use crate::store::sql::{self, EVENT_COLUMNS};
 use crate::store::{
@@ -160,12 +160,51 @@ impl Store for PostgresStore {
         bucket_secs: i64,
     ) -> Result<Vec<(DateTime<Utc>, String, i64)>, StoreError> {
         let width = bucket_secs.max(1);
-        if filter.by_type_and_time() {
-            self.histogram_of_periods(filter, width, &PERIOD_COUNTS)
-                .await
-        } else {
-            self.histogram_of_events(filter, width).await
+        if !filter.by_type_and_time() {
+            return self.histogram_of_events(filter, width).await;
         }
+        let mut sums: std::collections::BTreeMap<(DateTime<Utc>, String), i64> = Default::default();
+        for part in periods::split(filter.since, filter.until, width) {
+            let rows = match part {
+                Part::Counts { table, from, to } => {
+                    let (_, table, column) = PERIOD_COUNTS[table];
+                    let mut qb = QueryBuilder::<Postgres>::new(format!(
+                        "SELECT date_bin(make_interval(secs => {width}), {column}, \
+                         TIMESTAMPTZ '1970-01-01 00:00:00+00') AS bucket, event_type, \
+                         sum(event_count)::int8 AS n FROM {table} WHERE TRUE"
+                    ));
+                    if !filter.types.is_empty() {
+                        qb.push(" AND event_type = ANY(")
+                            .push_bind(filter.types.clone())
+                            .push(")");
+                    }
+                    if let Some(from) = from {
+                        qb.push(format!(" AND {column} >= ")).push_bind(from);
+                    }
+                    if let Some(to) = to {
+                        qb.push(format!(" AND {column} < ")).push_bind(to);
+                    }
+                    qb.push(" GROUP BY bucket, event_type");
+                    qb.build_query_as().fetch_all(&self.pool).await?
+                }
+                Part::Events { from, to } => {
+                    let part = EventFilter {
+                        since: from,
+                        until: to,
+                        ..filter.clone()
+                    };
+                    self.histogram_of_events(&part, width).await?
+                }
+            };
+            for (t, ty, n) in rows {
+                *sums.entry((t, ty)).or_default() += n;
+            }
+        }
+        Ok(sums
+            .into_iter()
+            .filter(|(_, n)| *n > 0)
+            .map(|((t, ty), n)| (t, ty, n))
+            .collect())
     }
 
     async fn histogram_newest(
@@ -295,15 +334,6 @@ impl Store for PostgresStore {
     }
 }
 
-/// A histogram being read: boxed, since reading one at a shorter period is a recursive call.
-type Histogram<'a> = std::pin::Pin<
-    Box<
-        dyn std::future::Future<Output = Result<Vec<(DateTime<Utc>, String, i64)>, StoreError>>
-            + Send
-            + 'a,
-    >,
->;
-
 impl PostgresStore {
     /// The histogram counted from the events themselves.
     async fn histogram_of_events(
@@ -320,87 +350,5 @@ impl PostgresStore {
         push_filter(&mut qb, filter);
         qb.push(" GROUP BY bucket, event_type ORDER BY bucket, event_type");
         Ok(qb.build_query_as().fetch_all(&self.pool).await?)
-    }
-
-    /// The histogram of a type-and-time filter from the per-period counts: the whole
-    /// periods of the range from the longest period table whose period divides the bucket
-    /// width (a few rows per period, whatever the number of events), the part periods at
-    /// either end of the range from the next table, and so on down to the events. Every
-    /// period falls in one bucket, since both are counted from the Unix epoch.
-    fn histogram_of_periods<'a>(
-        &'a self,
-        filter: &'a EventFilter,
-        width: i64,
-        periods: &'a [(i64, &'static str, &'static str)],
-    ) -> Histogram<'a> {
-        Box::pin(async move {
-            let Some((&(period, table, column), shorter)) = periods.split_first() else {
-                return self.histogram_of_events(filter, width).await;
-            };
-            if width % period != 0 {
-                return self.histogram_of_periods(filter, width, shorter).await;
-            }
-            let length = chrono::TimeDelta::seconds(period);
-            // The whole periods: from the first one starting at or after `since`, to the
-            // start of the one holding `until`.
-            let first = filter.since.map(|s| {
-                let p = period_of(s, period);
-                if p < s { p + length } else { p }
-            });
-            let end = filter.until.map(|u| period_of(u, period));
-            if let (Some(first), Some(end)) = (first, end)
-                && first >= end
-            {
-                return self.histogram_of_periods(filter, width, shorter).await;
-            }
-            let mut qb = QueryBuilder::<Postgres>::new(format!(
-                "SELECT date_bin(make_interval(secs => {width}), {column}, \
-                 TIMESTAMPTZ '1970-01-01 00:00:00+00') AS bucket, event_type, \
-                 sum(event_count)::int8 AS n FROM {table} WHERE TRUE"
-            ));
-            if !filter.types.is_empty() {
-                qb.push(" AND event_type = ANY(")
-                    .push_bind(filter.types.clone())
-                    .push(")");
-            }
-            if let Some(first) = first {
-                qb.push(format!(" AND {column} >= ")).push_bind(first);
-            }
-            if let Some(end) = end {
-                qb.push(format!(" AND {column} < ")).push_bind(end);
-            }
-            qb.push(" GROUP BY bucket, event_type");
-            let rows: Vec<(DateTime<Utc>, String, i64)> =
-                qb.build_query_as().fetch_all(&self.pool).await?;
-            let mut sums: std::collections::BTreeMap<(DateTime<Utc>, String), i64> =
-                rows.into_iter().map(|(t, ty, n)| ((t, ty), n)).collect();
-            let mut edges = Vec::new();
-            if let (Some(since), Some(first)) = (filter.since, first)
-                && since < first
-            {
-                edges.push(EventFilter {
-                    until: Some(first),
-                    ..filter.clone()
-                });
-            }
-            if let (Some(until), Some(end)) = (filter.until, end)
-                && end < until
-            {
-                edges.push(EventFilter {
-                    since: Some(end),
-                    ..filter.clone()
-                });
-            }
-            for edge in &edges {
-                for (t, ty, n) in self.histogram_of_periods(edge, width, shorter).await? {
-                    *sums.entry((t, ty)).or_default() += n;
-                }
-            }
-            Ok(sums
-                .into_iter()
-                .filter(|(_, n)| *n > 0)
-                .map(|((t, ty), n)| (t, ty, n))
-                .collect())
-        })
     }
 }

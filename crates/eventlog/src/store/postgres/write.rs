@@ -1,7 +1,7 @@
 //! The PostgreSQL write paths: a batch insert (group summaries, events, mail outbox),
 //! retried on a deadlock, and the summaries' upkeep after deletes.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use sqlx::{Postgres, Row, Transaction};
@@ -12,6 +12,7 @@ use crate::error::StoreError;
 use crate::event::{GroupId, NewEvent};
 use crate::store::Inserted;
 use crate::store::group_delta::{DuplicateDeltas, Mail, group_deltas};
+use crate::store::periods::{PERIOD_COUNTS, period_deltas};
 
 /// Ids are drawn in input order (`ORDER BY ord`), so events of equal timestamp keep the order
 /// they were recorded in. A uuid is claimed in `event_uuids` (its primary key makes an event
@@ -50,25 +51,6 @@ const UPSERT_GROUP_TYPES: &str = "INSERT INTO event_group_types (group_id, event
      ON CONFLICT (group_id, event_type) DO UPDATE SET \
      event_count = event_group_types.event_count + excluded.event_count";
 
-/// An hour in seconds: the period of `event_hour_counts`.
-pub(super) const HOUR: i64 = 3600;
-/// A day in seconds: the period of `event_day_counts`.
-pub(super) const DAY: i64 = 86_400;
-
-/// The per-period counts of events, longest period first: (its length in seconds, the table,
-/// its time column). The chart reads the longest that divides its bucket width.
-pub(super) const PERIOD_COUNTS: [(i64, &str, &str); 2] = [
-    (DAY, "event_day_counts", "day"),
-    (HOUR, "event_hour_counts", "hour"),
-];
-
-/// The start of the `period`-second period holding `t` (counted from the Unix epoch, as the
-/// migration's `date_bin` does).
-pub(super) fn period_of(t: DateTime<Utc>, period: i64) -> DateTime<Utc> {
-    let secs = t.timestamp().div_euclid(period) * period;
-    DateTime::from_timestamp(secs, 0).unwrap_or(t)
-}
-
 impl PostgresStore {
     /// Adds events to the per-hour and per-day counts: `n` events of a type at a time
     /// (negative: taken away; a row left at zero is deleted). The rows are written in
@@ -79,20 +61,14 @@ impl PostgresStore {
         deltas: impl IntoIterator<Item = (DateTime<Utc>, &'a str, i64)>,
     ) -> Result<(), StoreError> {
         let deltas: Vec<(DateTime<Utc>, &str, i64)> = deltas.into_iter().collect();
-        for (period, table, column) in PERIOD_COUNTS {
-            let mut sums: BTreeMap<(DateTime<Utc>, &str), i64> = BTreeMap::new();
-            for (t, event_type, n) in &deltas {
-                *sums.entry((period_of(*t, period), event_type)).or_default() += n;
-            }
-            // A day's sum may be zero where its hours' are not (one added, one taken away).
-            sums.retain(|_, n| *n != 0);
-            if sums.is_empty() {
+        for ((_, table, column), rows) in PERIOD_COUNTS.iter().zip(period_deltas(&deltas)) {
+            if rows.is_empty() {
                 continue;
             }
-            let taken = sums.values().any(|n| *n < 0);
-            let starts: Vec<DateTime<Utc>> = sums.keys().map(|k| k.0).collect();
-            let types: Vec<&str> = sums.keys().map(|k| k.1).collect();
-            let counts: Vec<i64> = sums.values().copied().collect();
+            let taken = rows.iter().any(|r| r.2 < 0);
+            let starts: Vec<DateTime<Utc>> = rows.iter().map(|r| r.0).collect();
+            let types: Vec<&str> = rows.iter().map(|r| r.1).collect();
+            let counts: Vec<i64> = rows.iter().map(|r| r.2).collect();
             sqlx::query(sqlx::AssertSqlSafe(format!(
                 "INSERT INTO {table} ({column}, event_type, event_count) \
                  SELECT * FROM UNNEST($1::timestamptz[], $2::text[], $3::int8[]) \

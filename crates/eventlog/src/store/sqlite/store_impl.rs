@@ -11,6 +11,7 @@ use super::read::{FtsIndex, SqliteSql, push_filter};
 use crate::error::StoreError;
 use crate::event::{Event, NewEvent};
 use crate::store::group_delta::Mail;
+use crate::store::periods::{self, PERIOD_COUNTS, Part};
 use crate::store::row::event_from_row;
 use crate::store::sql::{self, EVENT_COLUMNS};
 use crate::store::{
@@ -151,22 +152,60 @@ impl Store for SqliteStore {
         filter: &EventFilter,
         bucket_secs: i64,
     ) -> Result<Vec<(DateTime<Utc>, String, i64)>, StoreError> {
-        let width = bucket_secs.max(1) * 1_000_000;
-        let mut qb = QueryBuilder::<Sqlite>::new(format!(
-            "SELECT (ts / {width}) * {width} AS bucket, event_type, count(*) AS n FROM events"
-        ));
-        push_filter(&mut qb, filter);
-        qb.push(" GROUP BY bucket, event_type ORDER BY bucket");
-        let rows = qb.build().fetch_all(&self.pool).await?;
-        rows.iter()
-            .map(|r| {
-                Ok((
-                    micros_to_time(r.try_get("bucket")?)?,
-                    r.try_get("event_type")?,
-                    r.try_get("n")?,
-                ))
-            })
-            .collect()
+        let width = bucket_secs.max(1);
+        if !filter.by_type_and_time() {
+            return histogram_of_events(&self.pool, filter, width).await;
+        }
+        // One read transaction: the parts add up to one snapshot.
+        let mut tx = self.pool.begin().await?;
+        let mut sums: std::collections::BTreeMap<(DateTime<Utc>, String), i64> = Default::default();
+        for part in periods::split(filter.since, filter.until, width) {
+            let rows = match part {
+                Part::Counts { table, from, to } => {
+                    let (_, table, column) = PERIOD_COUNTS[table];
+                    let w = width * 1_000_000;
+                    let mut qb = QueryBuilder::<Sqlite>::new(format!(
+                        "SELECT ({column} / {w}) * {w} AS bucket, event_type, \
+                         sum(event_count) AS n FROM {table} WHERE 1 = 1"
+                    ));
+                    if !filter.types.is_empty() {
+                        qb.push(" AND event_type IN (");
+                        let mut sep = qb.separated(", ");
+                        for t in &filter.types {
+                            sep.push_bind(t.clone());
+                        }
+                        qb.push(")");
+                    }
+                    if let Some(from) = from {
+                        qb.push(format!(" AND {column} >= "))
+                            .push_bind(from.timestamp_micros());
+                    }
+                    if let Some(to) = to {
+                        qb.push(format!(" AND {column} < "))
+                            .push_bind(to.timestamp_micros());
+                    }
+                    qb.push(" GROUP BY bucket, event_type");
+                    bucket_rows(qb.build().fetch_all(&mut *tx).await?)?
+                }
+                Part::Events { from, to } => {
+                    let part = EventFilter {
+                        since: from,
+                        until: to,
+                        ..filter.clone()
+                    };
+                    histogram_of_events(&mut *tx, &part, width).await?
+                }
+            };
+            for (t, ty, n) in rows {
+                *sums.entry((t, ty)).or_default() += n;
+            }
+        }
+        tx.commit().await?;
+        Ok(sums
+            .into_iter()
+            .filter(|(_, n)| *n > 0)
+            .map(|((t, ty), n)| (t, ty, n))
+            .collect())
     }
 
     async fn histogram_newest(
@@ -273,4 +312,34 @@ impl Store for SqliteStore {
         .await?;
         Ok(n as u64)
     }
+}
+
+/// The histogram counted from the events themselves.
+async fn histogram_of_events<'c>(
+    exec: impl sqlx::Executor<'c, Database = Sqlite>,
+    filter: &EventFilter,
+    width: i64,
+) -> Result<Vec<(DateTime<Utc>, String, i64)>, StoreError> {
+    let w = width * 1_000_000;
+    let mut qb = QueryBuilder::<Sqlite>::new(format!(
+        "SELECT (ts / {w}) * {w} AS bucket, event_type, count(*) AS n FROM events"
+    ));
+    push_filter(&mut qb, filter);
+    qb.push(" GROUP BY bucket, event_type ORDER BY bucket");
+    bucket_rows(qb.build().fetch_all(exec).await?)
+}
+
+/// Rows of (bucket start in microseconds, type, count).
+fn bucket_rows(
+    rows: Vec<sqlx::sqlite::SqliteRow>,
+) -> Result<Vec<(DateTime<Utc>, String, i64)>, StoreError> {
+    rows.iter()
+        .map(|r| {
+            Ok((
+                micros_to_time(r.try_get("bucket")?)?,
+                r.try_get("event_type")?,
+                r.try_get("n")?,
+            ))
+        })
+        .collect()
 }

@@ -8,10 +8,11 @@ use sqlx::sqlite::SqliteConnection;
 use sqlx::{QueryBuilder, Row, Sqlite};
 use uuid::Uuid;
 
-use super::{ROWS_PER_INSERT, SqliteStore};
+use super::{ROWS_PER_INSERT, SqliteStore, micros_to_time};
 use crate::error::StoreError;
 use crate::event::NewEvent;
 use crate::store::group_delta::{DuplicateDeltas, Mail, group_deltas};
+use crate::store::periods::{PERIOD_COUNTS, period_deltas};
 use crate::store::{Inserted, PURGE_BATCH};
 
 impl SqliteStore {
@@ -162,7 +163,58 @@ impl SqliteStore {
             SqliteStore::enqueue_mail(conn, events, &results).await?;
         }
         Self::uncount_duplicates(conn, events, &results, &gids).await?;
+        Self::add_period_counts(
+            conn,
+            events
+                .iter()
+                .zip(&results)
+                .filter(|(_, r)| r.created)
+                .map(|(e, _)| (e.timestamp, e.event_type.as_str(), 1)),
+        )
+        .await?;
         Ok(results)
+    }
+
+    /// Adds events to the per-hour and per-day counts: `n` events of a type at a time
+    /// (negative: taken away; a row left at zero is deleted). One upsert per table and
+    /// batch, not a trigger per row.
+    pub(super) async fn add_period_counts<'a>(
+        conn: &mut SqliteConnection,
+        deltas: impl IntoIterator<Item = (DateTime<Utc>, &'a str, i64)>,
+    ) -> Result<(), StoreError> {
+        let deltas: Vec<(DateTime<Utc>, &str, i64)> = deltas.into_iter().collect();
+        for ((_, table, column), rows) in PERIOD_COUNTS.iter().zip(period_deltas(&deltas)) {
+            if rows.is_empty() {
+                continue;
+            }
+            let taken = rows.iter().any(|r| r.2 < 0);
+            let json = serde_json::Value::from(
+                rows.iter()
+                    .map(|(t, ty, n)| serde_json::json!([t.timestamp_micros(), ty, n]))
+                    .collect::<Vec<_>>(),
+            )
+            .to_string();
+            // `WHERE true`: an upsert's SELECT needs a WHERE clause to parse.
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "INSERT INTO {table} ({column}, event_type, event_count) \
+                 SELECT d.value ->> 0, d.value ->> 1, d.value ->> 2 FROM json_each(?) d \
+                 WHERE true ON CONFLICT ({column}, event_type) DO UPDATE SET \
+                 event_count = event_count + excluded.event_count"
+            )))
+            .bind(&json)
+            .execute(&mut *conn)
+            .await?;
+            if taken {
+                sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "DELETE FROM {table} WHERE event_count <= 0 AND ({column}, event_type) IN \
+                     (SELECT d.value ->> 0, d.value ->> 1 FROM json_each(?) d)"
+                )))
+                .bind(&json)
+                .execute(&mut *conn)
+                .await?;
+            }
+        }
+        Ok(())
     }
 
     /// The summaries counted every event of the batch as new: take back the ones that were
@@ -235,19 +287,18 @@ impl SqliteStore {
         conn: &mut SqliteConnection,
         ids: &[i64],
     ) -> Result<u64, StoreError> {
-        let mut groups = Vec::new();
+        let mut deleted: Vec<(i64, i64, String)> = Vec::new();
         for chunk in ids.chunks(ROWS_PER_INSERT) {
             let mut qb = QueryBuilder::<Sqlite>::new("DELETE FROM events WHERE id IN (");
             let mut sep = qb.separated(", ");
             for id in chunk {
                 sep.push_bind(*id);
             }
-            qb.push(") RETURNING gid");
-            let deleted: Vec<i64> = qb.build_query_scalar().fetch_all(&mut *conn).await?;
-            groups.extend(deleted);
+            qb.push(") RETURNING gid, ts, event_type");
+            deleted.extend(qb.build_query_as().fetch_all(&mut *conn).await?);
         }
-        let n = groups.len() as u64;
-        Self::recompute_groups(conn, groups).await?;
+        let n = deleted.len() as u64;
+        Self::uncount_deleted(conn, deleted).await?;
         Ok(n)
     }
 
@@ -257,19 +308,33 @@ impl SqliteStore {
         before: DateTime<Utc>,
         event_type: Option<&str>,
     ) -> Result<usize, StoreError> {
-        let groups: Vec<i64> = sqlx::query_scalar(
+        let deleted: Vec<(i64, i64, String)> = sqlx::query_as(
             "DELETE FROM events WHERE id IN (SELECT id FROM events \
              WHERE ts < ?1 AND (?2 IS NULL OR event_type = ?2) ORDER BY ts LIMIT ?3) \
-             RETURNING gid",
+             RETURNING gid, ts, event_type",
         )
         .bind(before.timestamp_micros())
         .bind(event_type)
         .bind(PURGE_BATCH as i64)
         .fetch_all(&mut *conn)
         .await?;
-        let n = groups.len();
-        Self::recompute_groups(conn, groups).await?;
+        let n = deleted.len();
+        Self::uncount_deleted(conn, deleted).await?;
         Ok(n)
+    }
+
+    /// Takes deleted events, (group, time in microseconds, type) each, out of the group
+    /// summaries and the per-period counts.
+    async fn uncount_deleted(
+        conn: &mut SqliteConnection,
+        deleted: Vec<(i64, i64, String)>,
+    ) -> Result<(), StoreError> {
+        let counts = deleted
+            .iter()
+            .map(|(_, ts, ty)| Ok((micros_to_time(*ts)?, ty.as_str(), -1)))
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        Self::recompute_groups(conn, deleted.iter().map(|d| d.0).collect()).await?;
+        Self::add_period_counts(conn, counts).await
     }
 
     pub(super) async fn insert_events(
