@@ -1,7 +1,11 @@
 //! The real `eventlog` binary: tokens, export → import → export, purge, tail; on SQLite and
 //! PostgreSQL.
 
-use std::process::{Command, Output};
+mod support;
+
+use std::process::Command;
+
+use support::eventlog_plain as eventlog;
 
 use chrono::{DateTime, Utc};
 use eventlog::store::{self, EventFilter};
@@ -16,17 +20,6 @@ eventlog_testing::on_both_backends!(
     token_add_list_revoke,
     tail_prints_the_latest_events_and_filters,
 );
-
-fn eventlog(url: &str, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_eventlog"))
-        .args(args)
-        .env("EVENTLOG_DATABASE_URL", url)
-        .env("EVENTLOG_CONFIG", "eventlog.toml")
-        .env("NO_COLOR", "1")
-        .current_dir(std::env::temp_dir())
-        .output()
-        .expect("run eventlog")
-}
 
 fn ok(url: &str, args: &[&str]) -> String {
     let out = eventlog(url, args);

@@ -1,6 +1,8 @@
 //! `eventlog user …` and `eventlog serve`, run as the real binary on both backends.
 
-use std::io::{BufRead, BufReader, Write};
+mod support;
+
+use std::io::Write;
 use std::process::{Command, Output, Stdio};
 
 use eventlog::store;
@@ -177,22 +179,8 @@ async fn user_add_without_a_terminal_suggests_password_stdin(url: &str) {
 }
 
 async fn serve_explains_how_to_create_the_first_user(url: &str) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_eventlog"))
-        .env("EVENTLOG_DATABASE_URL", url)
-        .env_remove("EVENTLOG_CONFIG")
-        .args(["serve", "--bind", "127.0.0.1:0"])
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run eventlog serve");
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let mut text = String::new();
-    while !text.contains("listening on http://") {
-        let line = lines.next().expect("serve output").unwrap();
-        text.push_str(&line);
-        text.push('\n');
-    }
-    let _ = child.kill();
-    let _ = child.wait();
+    let server = support::Serve::start(support::ServeSpec::new(url));
+    let text = server.log();
     assert!(text.contains("No admin user exists yet"), "{text}");
     assert!(text.contains("user add admin --role admin"), "{text}");
     assert!(text.contains("listening on http://127.0.0.1:"), "{text}");

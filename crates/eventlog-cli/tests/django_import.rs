@@ -2,9 +2,13 @@
 //! django-eventlog 2.2.2 itself (the shared fixtures), a SQLite file and a PostgreSQL dump,
 //! into both target backends; plus the 1.x table without `data` and the errors.
 
+mod support;
+
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
+
+use support::eventlog_plain as eventlog;
 
 use eventlog_testing::TestDb;
 use serde_json::{Value, json};
@@ -60,17 +64,6 @@ async fn postgres_fixture() -> TestDb {
         String::from_utf8_lossy(&out.stderr)
     );
     db
-}
-
-fn eventlog(target: &str, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_eventlog"))
-        .args(args)
-        .env("EVENTLOG_DATABASE_URL", target)
-        .env("EVENTLOG_CONFIG", "eventlog.toml")
-        .env("NO_COLOR", "1")
-        .current_dir(std::env::temp_dir())
-        .output()
-        .expect("run eventlog")
 }
 
 /// Runs `eventlog import --from-django SOURCE` and returns its stderr, asserting success.

@@ -3,33 +3,18 @@
 //! select the same events, and the same bad inputs are refused by all three, naming the key.
 //! On SQLite and PostgreSQL.
 
-use std::collections::{BTreeMap, BTreeSet};
-use std::process::{Command, Output};
-use std::sync::Arc;
+mod support;
 
-use async_trait::async_trait;
-use axum::http::request::Parts;
+use std::collections::{BTreeMap, BTreeSet};
+
+use support::eventlog_plain as eventlog;
+
 use chrono::{DateTime, Utc};
-use eventlog::store::{self, Backend, EventFilter, Order, Role};
-use eventlog::{EventTypes, GroupId, NewEvent};
-use eventlog_web::AppState;
-use eventlog_web::auth::host::{HostAuth, HostUser};
+use eventlog::store::{self, Backend, EventFilter, Order};
+use eventlog::{GroupId, NewEvent};
 use serde_json::{Value, json};
 
 eventlog_testing::on_both_backends!(admin_api_and_cli_select_the_same_events);
-
-/// Every request is a viewer's: the admin's own login is tested elsewhere.
-struct Viewer;
-
-#[async_trait]
-impl HostAuth for Viewer {
-    async fn user(&self, _: &Parts) -> Option<HostUser> {
-        Some(HostUser {
-            name: "viewer".into(),
-            role: Role::Viewer,
-        })
-    }
-}
 
 /// Filter inputs as key/value pairs.
 type Pairs<'a> = &'a [(&'a str, &'a str)];
@@ -142,17 +127,6 @@ fn cli_args(pairs: &[(&str, &str)]) -> Vec<String> {
     args
 }
 
-fn eventlog(url: &str, args: &[String]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_eventlog"))
-        .args(args)
-        .env("EVENTLOG_DATABASE_URL", url)
-        .env("EVENTLOG_CONFIG", "eventlog.toml")
-        .env("NO_COLOR", "1")
-        .current_dir(std::env::temp_dir())
-        .output()
-        .expect("run eventlog")
-}
-
 fn messages_of_jsonl(text: &str) -> BTreeSet<String> {
     text.lines()
         .map(|l| {
@@ -177,13 +151,7 @@ async fn admin_api_and_cli_select_the_same_events(url: &str) {
         .create_token("table", eventlog::store::TokenScope::All)
         .await
         .unwrap();
-    let state = AppState::builder(store.clone(), EventTypes::default())
-        .host_auth(Arc::new(Viewer))
-        .build();
-    let addr = eventlog_testing::http::serve_on_loopback(|listener| {
-        eventlog_web::serve(listener, eventlog_web::app(state), std::future::pending())
-    })
-    .await;
+    let addr = support::serve_to_viewers(store.clone()).await;
     let server = Server {
         base: format!("http://{addr}"),
         http: reqwest::Client::new(),

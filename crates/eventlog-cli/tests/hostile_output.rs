@@ -2,15 +2,12 @@
 //! and on a terminal) and formulas in CSV exports (the real binary and the admin's download
 //! over a socket). On SQLite and PostgreSQL.
 
-use std::process::Command;
-use std::sync::Arc;
+mod support;
 
-use async_trait::async_trait;
-use axum::http::request::Parts;
-use eventlog::store::{self, Role};
-use eventlog::{EventTypes, GroupId, NewEvent};
-use eventlog_web::AppState;
-use eventlog_web::auth::host::{HostAuth, HostUser};
+use std::process::Command;
+
+use eventlog::store;
+use eventlog::{GroupId, NewEvent};
 
 eventlog_testing::on_both_backends!(
     tail_shows_control_characters_escaped,
@@ -73,18 +70,6 @@ async fn tail_shows_control_characters_escaped(url: &str) {
     assert!(!text.contains('\u{7}'), "{text:?}");
 }
 
-struct Viewer;
-
-#[async_trait]
-impl HostAuth for Viewer {
-    async fn user(&self, _: &Parts) -> Option<HostUser> {
-        Some(HostUser {
-            name: "viewer".into(),
-            role: Role::Viewer,
-        })
-    }
-}
-
 async fn csv_exports_neutralise_formulas(url: &str) {
     let store = store::open(url).await.unwrap();
     let mut e = NewEvent::new(
@@ -121,13 +106,7 @@ async fn csv_exports_neutralise_formulas(url: &str) {
         "{line}"
     );
 
-    let state = AppState::builder(store.clone(), EventTypes::default())
-        .host_auth(Arc::new(Viewer))
-        .build();
-    let addr = eventlog_testing::http::serve_on_loopback(|listener| {
-        eventlog_web::serve(listener, eventlog_web::app(state), std::future::pending())
-    })
-    .await;
+    let addr = support::serve_to_viewers(store.clone()).await;
     let csv = reqwest::get(format!("http://{addr}/events/export?format=csv"))
         .await
         .unwrap()

@@ -1,64 +1,14 @@
 //! An anonymous login flood against the real `eventlog serve`: its memory stays bounded and it
 //! keeps answering `/healthz`.
 
-use std::io::{BufRead, BufReader};
+mod support;
+
 use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use eventlog::store::Role;
+use support::{Serve, ServeSpec};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-
-/// `eventlog serve` on a free loopback port, killed on drop.
-struct Server {
-    child: Child,
-    addr: SocketAddr,
-}
-
-impl Server {
-    fn start(url: &str) -> Server {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_eventlog"))
-            .env("EVENTLOG_DATABASE_URL", url)
-            .env_remove("EVENTLOG_CONFIG")
-            .args(["serve", "--bind", "127.0.0.1:0"])
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("run eventlog serve");
-        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-        let addr = loop {
-            let line = lines.next().expect("serve output").unwrap();
-            if let Some(rest) = line.split("listening on http://").nth(1) {
-                break rest.split('/').next().unwrap().parse().unwrap();
-            }
-        };
-        // Keep draining stderr so the server never blocks on a full pipe.
-        std::thread::spawn(move || for _ in lines {});
-        Server { child, addr }
-    }
-
-    /// Peak resident memory of the server process so far (`VmHWM`), in MiB.
-    fn peak_rss_mib(&self) -> u64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
-            .expect("read /proc/PID/status");
-        let kib: u64 = status
-            .lines()
-            .find_map(|l| l.strip_prefix("VmHWM:"))
-            .expect("VmHWM line")
-            .trim()
-            .trim_end_matches("kB")
-            .trim()
-            .parse()
-            .unwrap();
-        kib / 1024
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 /// Sends a scripted login (CSRF cookie and field set to the same value) and returns the
 /// status code, or 0 when the server closed the connection before answering.
@@ -141,7 +91,7 @@ async fn a_login_flood_keeps_memory_bounded_and_healthz_answering() {
             .unwrap()
             .unwrap();
     }
-    let server = Server::start(db.url());
+    let server = Serve::start(ServeSpec::new(db.url()));
 
     // 200 concurrent logins with 200 KB user names.
     let huge: Vec<_> = (0..200)

@@ -31,6 +31,19 @@ fn batch(group: &str, n: usize) -> (Vec<uuid::Uuid>, serde_json::Value) {
 }
 
 /// One POST; its status (0: no answer) and how long it took.
+/// A private PostgreSQL (to stop, freeze or restart), an API token, and `eventlog serve` on
+/// it with the faults' timeouts.
+fn serving_a_private_cluster() -> (PgCluster, String, String, Serve) {
+    let cluster = PgCluster::start().expect("start a private PostgreSQL");
+    let url = cluster.url();
+    let token = support::token(&url);
+    let server = Serve::start(ServeSpec {
+        config: FAULT_CONFIG,
+        ..ServeSpec::new(&url)
+    });
+    (cluster, url, token, server)
+}
+
 async fn post(
     client: &reqwest::Client,
     server: &str,
@@ -129,13 +142,7 @@ eventlog_testing::on_both_backends!(sigkill_during_ingest_loses_and_doubles_noth
 /// refused address once; after PostgreSQL comes back the same process serves again.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stopped_postgres_gets_a_fast_503_and_service_resumes() {
-    let cluster = PgCluster::start().expect("start a private PostgreSQL");
-    let url = cluster.url();
-    let token = support::token(&url);
-    let server = Serve::start(ServeSpec {
-        config: FAULT_CONFIG,
-        ..ServeSpec::new(&url)
-    });
+    let (cluster, url, token, server) = serving_a_private_cluster();
     let client = http(Duration::from_secs(30));
     let base = server.url("");
     let (_, body) = batch("outage", 1);
@@ -211,13 +218,7 @@ async fn stopped_postgres_gets_a_fast_503_and_service_resumes() {
 /// past the timeouts: 503, and the server serves again once it thaws.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn frozen_postgres_does_not_hold_requests() {
-    let cluster = PgCluster::start().expect("start a private PostgreSQL");
-    let url = cluster.url();
-    let token = support::token(&url);
-    let server = Serve::start(ServeSpec {
-        config: FAULT_CONFIG,
-        ..ServeSpec::new(&url)
-    });
+    let (cluster, _url, token, server) = serving_a_private_cluster();
     let client = http(Duration::from_secs(60));
     let base = server.url("");
     let (_, body) = batch("frozen", 1);
@@ -265,13 +266,7 @@ async fn frozen_postgres_does_not_hold_requests() {
 /// 201 is stored exactly once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_restart_under_http_load() {
-    let cluster = PgCluster::start().expect("start a private PostgreSQL");
-    let url = cluster.url();
-    let token = support::token(&url);
-    let server = Serve::start(ServeSpec {
-        config: FAULT_CONFIG,
-        ..ServeSpec::new(&url)
-    });
+    let (cluster, url, token, server) = serving_a_private_cluster();
     let base = server.url("");
     let acked = Arc::new(Mutex::new(HashSet::new()));
     let results = Arc::new(Mutex::new(Vec::new()));

@@ -15,6 +15,16 @@ use sqlx::Connection as _;
 /// The default bound is 5 s; "well below the 30 s the writer alone could take" is the point.
 const GENEROUS: Duration = Duration::from_secs(12);
 
+/// Another connection to `db`, holding its write lock until `ROLLBACK`.
+async fn lock_database(db: &TestDb) -> sqlx::SqliteConnection {
+    let mut locker = sqlx::SqliteConnection::connect(db.url()).await.unwrap();
+    sqlx::query("BEGIN EXCLUSIVE")
+        .execute(&mut locker)
+        .await
+        .unwrap();
+    locker
+}
+
 #[test]
 fn drop_returns_within_its_bound_while_the_database_is_locked() {
     let db = TestDb::sqlite();
@@ -24,12 +34,7 @@ fn drop_returns_within_its_bound_while_the_database_is_locked() {
         .build()
         .unwrap();
     // Another connection holds the write lock: the writer's transaction waits and retries.
-    let mut locker = runtime
-        .block_on(sqlx::SqliteConnection::connect(db.url()))
-        .unwrap();
-    runtime
-        .block_on(sqlx::query("BEGIN EXCLUSIVE").execute(&mut locker))
-        .unwrap();
+    let mut locker = runtime.block_on(lock_database(&db));
     log.group().info("stuck behind the lock").record().unwrap();
 
     let started = Instant::now();
@@ -97,12 +102,7 @@ fn record_waiting_inside_a_runtime_does_not_stall_other_tasks() {
         .enable_all()
         .build()
         .unwrap();
-    let mut locker = runtime
-        .block_on(sqlx::SqliteConnection::connect(db.url()))
-        .unwrap();
-    runtime
-        .block_on(sqlx::query("BEGIN EXCLUSIVE").execute(&mut locker))
-        .unwrap();
+    let mut locker = runtime.block_on(lock_database(&db));
 
     let ticks = Arc::new(AtomicU64::new(0));
     let recorded = runtime.block_on(async {

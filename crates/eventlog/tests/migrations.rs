@@ -149,18 +149,17 @@ async fn postgres_database_at_0007_is_carried_forward() {
     // Written as the 0007 schema's store wrote them: the current insert path needs the
     // uuid table of migration 0011.
     let events = events();
+    let texts = |f: fn(&NewEvent) -> String| events.iter().map(f).collect::<Vec<_>>();
+    let groups = texts(|e| e.group.to_string());
+    let types = texts(|e| e.event_type.clone());
+    let times: Vec<_> = events.iter().map(|e| e.timestamp).collect();
     let gids: Vec<i64> = sqlx::query_scalar(
         "INSERT INTO event_groups (group_id, first_at, last_at, event_count) \
          SELECT g, min(ts), max(ts), count(*) FROM UNNEST($1::text[], $2::timestamptz[]) \
          x(g, ts) GROUP BY g RETURNING gid",
     )
-    .bind(
-        events
-            .iter()
-            .map(|e| e.group.to_string())
-            .collect::<Vec<_>>(),
-    )
-    .bind(events.iter().map(|e| e.timestamp).collect::<Vec<_>>())
+    .bind(&groups)
+    .bind(&times)
     .fetch_all(old.pool())
     .await
     .unwrap();
@@ -169,18 +168,8 @@ async fn postgres_database_at_0007_is_carried_forward() {
         "INSERT INTO event_group_types (group_id, event_type, event_count) \
          SELECT g, t, count(*) FROM UNNEST($1::text[], $2::text[]) x(g, t) GROUP BY g, t",
     )
-    .bind(
-        events
-            .iter()
-            .map(|e| e.group.to_string())
-            .collect::<Vec<_>>(),
-    )
-    .bind(
-        events
-            .iter()
-            .map(|e| e.event_type.clone())
-            .collect::<Vec<_>>(),
-    )
+    .bind(&groups)
+    .bind(&types)
     .execute(old.pool())
     .await
     .unwrap();
@@ -191,19 +180,9 @@ async fn postgres_database_at_0007_is_carried_forward() {
          $6::text[]) WITH ORDINALITY x(u, t, g, ts, m, i, ord) ORDER BY ord",
     )
     .bind(events.iter().map(|e| e.uuid).collect::<Vec<_>>())
-    .bind(
-        events
-            .iter()
-            .map(|e| e.event_type.clone())
-            .collect::<Vec<_>>(),
-    )
-    .bind(
-        events
-            .iter()
-            .map(|e| e.group.to_string())
-            .collect::<Vec<_>>(),
-    )
-    .bind(events.iter().map(|e| e.timestamp).collect::<Vec<_>>())
+    .bind(&types)
+    .bind(&groups)
+    .bind(&times)
     .bind(events.iter().map(|e| e.message.clone()).collect::<Vec<_>>())
     .bind(
         events

@@ -949,6 +949,10 @@ async fn in_memory_filter_agrees_with_the_store(db: TestDb) {
         text: Some(t.into()),
         ..Default::default()
     };
+    let by_data = |path: &[&str], value: &str| EventFilter {
+        data: vec![data(path, value)],
+        ..Default::default()
+    };
     let filters = vec![
         EventFilter::default(),
         EventFilter {
@@ -987,30 +991,12 @@ async fn in_memory_filter_agrees_with_the_store(db: TestDb) {
             initiator: Some("user:42".into()),
             ..Default::default()
         },
-        EventFilter {
-            data: vec![data(&["customer", "email"], "user@example.com")],
-            ..Default::default()
-        },
-        EventFilter {
-            data: vec![data(&["n"], "42")],
-            ..Default::default()
-        },
-        EventFilter {
-            data: vec![data(&["price"], "1.5")],
-            ..Default::default()
-        },
-        EventFilter {
-            data: vec![data(&["ok"], "false")],
-            ..Default::default()
-        },
-        EventFilter {
-            data: vec![data(&["none"], "null")],
-            ..Default::default()
-        },
-        EventFilter {
-            data: vec![data(&["customer"], "x")],
-            ..Default::default()
-        },
+        by_data(&["customer", "email"], "user@example.com"),
+        by_data(&["n"], "42"),
+        by_data(&["price"], "1.5"),
+        by_data(&["ok"], "false"),
+        by_data(&["none"], "null"),
+        by_data(&["customer"], "x"),
         EventFilter {
             types: vec!["info".into()],
             text: Some("mail".into()),

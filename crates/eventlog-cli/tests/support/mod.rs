@@ -92,13 +92,16 @@ impl Serve {
             std::thread::spawn(move || {
                 for line in BufReader::new(stderr).lines() {
                     let Ok(line) = line else { break };
+                    {
+                        let mut log = log.lock().unwrap();
+                        log.push_str(&line);
+                        log.push('\n');
+                    }
+                    // After the line is in the log: `log()` right after `start` shows it.
                     if let Some(rest) = line.split("listening on http://").nth(1) {
                         let addr = rest.split('/').next().unwrap_or_default().to_owned();
                         let _ = tx.send(addr);
                     }
-                    let mut log = log.lock().unwrap();
-                    log.push_str(&line);
-                    log.push('\n');
                 }
             });
         }
@@ -128,6 +131,22 @@ impl Serve {
     /// What the server printed on stderr so far.
     pub fn log(&self) -> String {
         self.stderr.lock().unwrap().clone()
+    }
+
+    /// Peak resident memory of the server process so far (`VmHWM`), in MiB.
+    pub fn peak_rss_mib(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .expect("read /proc/PID/status");
+        let kib: u64 = status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .expect("VmHWM line")
+            .trim()
+            .trim_end_matches("kB")
+            .trim()
+            .parse()
+            .unwrap();
+        kib / 1024
     }
 
     pub fn signal(&self, signal: &str) {
@@ -177,6 +196,48 @@ pub fn eventlog(url: &str, args: &[&str], stdin: Option<&str>) -> std::process::
     }
     drop(input);
     child.wait_with_output().unwrap()
+}
+
+/// Runs the `eventlog` binary to completion with the database URL, no configuration file and
+/// no colours (`NO_COLOR`): its output as a script reads it.
+pub fn eventlog_plain<S: AsRef<std::ffi::OsStr>>(url: &str, args: &[S]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_eventlog"))
+        .args(args)
+        .env("EVENTLOG_DATABASE_URL", url)
+        .env("EVENTLOG_CONFIG", "eventlog.toml")
+        .env("NO_COLOR", "1")
+        .current_dir(std::env::temp_dir())
+        .output()
+        .expect("run eventlog")
+}
+
+/// A host application's login that makes every request a viewer's (the admin's own login is
+/// tested elsewhere).
+pub struct Viewer;
+
+#[async_trait::async_trait]
+impl eventlog_web::auth::host::HostAuth for Viewer {
+    async fn user(
+        &self,
+        _: &axum::http::request::Parts,
+    ) -> Option<eventlog_web::auth::host::HostUser> {
+        Some(eventlog_web::auth::host::HostUser {
+            name: "viewer".into(),
+            role: eventlog::store::Role::Viewer,
+        })
+    }
+}
+
+/// The admin and API of `store` over a loopback socket, every request a [`Viewer`]'s, for the
+/// rest of the test; its address.
+pub async fn serve_to_viewers(store: Arc<dyn eventlog::store::Backend>) -> SocketAddr {
+    let state = eventlog_web::AppState::builder(store, eventlog::EventTypes::default())
+        .host_auth(Arc::new(Viewer))
+        .build();
+    eventlog_testing::http::serve_on_loopback(|listener| {
+        eventlog_web::serve(listener, eventlog_web::app(state), std::future::pending())
+    })
+    .await
 }
 
 /// A new API token (`eventlog token add`).

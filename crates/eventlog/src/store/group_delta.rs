@@ -21,6 +21,14 @@ pub(crate) struct GroupTypeDelta<'a> {
     pub count: i64,
 }
 
+/// Group ids (`gid`) sorted and without repeats, so that concurrent transactions lock summary
+/// rows in the same order; `None` when there are none.
+pub(crate) fn in_lock_order(mut gids: Vec<i64>) -> Option<Vec<i64>> {
+    gids.sort_unstable();
+    gids.dedup();
+    (!gids.is_empty()).then_some(gids)
+}
+
 /// Aggregates the events that were actually created (`created[i]`) by group and by
 /// (group, type), in first-seen order so that upserts touch rows in a stable order.
 pub(crate) fn group_deltas<'a>(

@@ -48,6 +48,47 @@ pub(crate) fn period_deltas<'a>(
         .collect()
 }
 
+/// The events of a batch that were stored (not already there), one each at its time and type:
+/// what the batch adds to the counts.
+pub(crate) fn created<'a>(
+    events: &'a [crate::event::NewEvent],
+    results: &'a [crate::store::Inserted],
+) -> impl Iterator<Item = (DateTime<Utc>, &'a str, i64)> {
+    events
+        .iter()
+        .zip(results)
+        .filter(|(_, r)| r.created)
+        .map(|(e, _)| (e.timestamp, e.event_type.as_str(), 1))
+}
+
+/// One table's rows of [`period_deltas`], for a backend to write: the table
+/// (`event_day_counts`, `event_hour_counts`), its period column, the (period start, type,
+/// count) rows to add in lock order (none of them zero), and whether a count goes down (rows
+/// left at zero are then deleted).
+pub(crate) type PeriodChanges<'a> = (
+    &'static str,
+    &'static str,
+    Vec<(DateTime<Utc>, &'a str, i64)>,
+    bool,
+);
+
+/// The changes `deltas` make to each table of [`PERIOD_COUNTS`]; a table with nothing to add
+/// is left out.
+pub(crate) fn period_changes<'a>(
+    deltas: impl IntoIterator<Item = (DateTime<Utc>, &'a str, i64)>,
+) -> Vec<PeriodChanges<'a>> {
+    let deltas: Vec<(DateTime<Utc>, &str, i64)> = deltas.into_iter().collect();
+    PERIOD_COUNTS
+        .iter()
+        .zip(period_deltas(&deltas))
+        .filter(|(_, rows)| !rows.is_empty())
+        .map(|(&(_, table, column), rows)| {
+            let taken = rows.iter().any(|r| r.2 < 0);
+            (table, column, rows, taken)
+        })
+        .collect()
+}
+
 /// Where one part of a histogram's range `[from, to)` (`None`: open) is counted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Part {

@@ -11,8 +11,9 @@ use super::PostgresStore;
 use crate::error::StoreError;
 use crate::event::{GroupId, NewEvent};
 use crate::store::Inserted;
+use crate::store::group_delta::in_lock_order;
 use crate::store::group_delta::{DuplicateDeltas, Mail, group_deltas};
-use crate::store::periods::{PERIOD_COUNTS, period_deltas};
+use crate::store::periods::{created, period_changes};
 
 /// Ids are drawn in input order (`ORDER BY ord`), so events of equal timestamp keep the order
 /// they were recorded in. A uuid is claimed in `event_uuids` (its primary key makes an event
@@ -60,12 +61,7 @@ impl PostgresStore {
         tx: &mut Transaction<'static, Postgres>,
         deltas: impl IntoIterator<Item = (DateTime<Utc>, &'a str, i64)>,
     ) -> Result<(), StoreError> {
-        let deltas: Vec<(DateTime<Utc>, &str, i64)> = deltas.into_iter().collect();
-        for ((_, table, column), rows) in PERIOD_COUNTS.iter().zip(period_deltas(&deltas)) {
-            if rows.is_empty() {
-                continue;
-            }
-            let taken = rows.iter().any(|r| r.2 < 0);
+        for (table, column, rows, taken) in period_changes(deltas) {
             let starts: Vec<DateTime<Utc>> = rows.iter().map(|r| r.0).collect();
             let types: Vec<&str> = rows.iter().map(|r| r.1).collect();
             let counts: Vec<i64> = rows.iter().map(|r| r.2).collect();
@@ -98,14 +94,11 @@ impl PostgresStore {
     /// or when a batch turned out to hold duplicates); drops groups left without events.
     pub(super) async fn recompute_groups(
         tx: &mut Transaction<'static, Postgres>,
-        mut gids: Vec<i64>,
+        gids: Vec<i64>,
     ) -> Result<(), StoreError> {
-        if gids.is_empty() {
+        let Some(gids) = in_lock_order(gids) else {
             return Ok(());
-        }
-        // Sorted, so that concurrent transactions lock summary rows in the same order.
-        gids.sort_unstable();
-        gids.dedup();
+        };
         for sql in [
             "SELECT 1 FROM event_groups WHERE gid = ANY($1) ORDER BY gid FOR UPDATE",
             "DELETE FROM event_group_types WHERE group_id IN \
@@ -245,15 +238,7 @@ impl PostgresStore {
         Self::uncount_duplicates(&mut tx, events, &results, &gids).await?;
         // Last: the current hour's and day's rows are the most contended, held only until
         // the commit.
-        Self::add_period_counts(
-            &mut tx,
-            events
-                .iter()
-                .zip(&results)
-                .filter(|(_, r)| r.created)
-                .map(|(e, _)| (e.timestamp, e.event_type.as_str(), 1)),
-        )
-        .await?;
+        Self::add_period_counts(&mut tx, created(events, &results)).await?;
         tx.commit().await?;
         Ok(results)
     }

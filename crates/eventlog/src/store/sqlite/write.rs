@@ -11,8 +11,9 @@ use uuid::Uuid;
 use super::{ROWS_PER_INSERT, SqliteStore, micros_to_time};
 use crate::error::StoreError;
 use crate::event::NewEvent;
+use crate::store::group_delta::in_lock_order;
 use crate::store::group_delta::{DuplicateDeltas, Mail, group_deltas};
-use crate::store::periods::{PERIOD_COUNTS, period_deltas};
+use crate::store::periods::{created, period_changes};
 use crate::store::{Inserted, PURGE_BATCH};
 
 impl SqliteStore {
@@ -20,14 +21,12 @@ impl SqliteStore {
     /// batch turned out to hold duplicates); drops groups left without events.
     pub(super) async fn recompute_groups(
         conn: &mut SqliteConnection,
-        mut gids: Vec<i64>,
+        gids: Vec<i64>,
     ) -> Result<(), StoreError> {
-        if gids.is_empty() {
+        // As a JSON array, for json_each.
+        let Some(gids) = in_lock_order(gids).map(|g| serde_json::Value::from(g).to_string()) else {
             return Ok(());
-        }
-        gids.sort_unstable();
-        gids.dedup();
-        let gids = serde_json::Value::from(gids).to_string();
+        };
         for sql in [
             "DELETE FROM event_group_types WHERE gid IN (SELECT value FROM json_each(?))",
             "INSERT INTO event_group_types (gid, event_type, event_count) \
@@ -163,15 +162,7 @@ impl SqliteStore {
             SqliteStore::enqueue_mail(conn, events, &results).await?;
         }
         Self::uncount_duplicates(conn, events, &results, &gids).await?;
-        Self::add_period_counts(
-            conn,
-            events
-                .iter()
-                .zip(&results)
-                .filter(|(_, r)| r.created)
-                .map(|(e, _)| (e.timestamp, e.event_type.as_str(), 1)),
-        )
-        .await?;
+        Self::add_period_counts(conn, created(events, &results)).await?;
         Ok(results)
     }
 
@@ -182,12 +173,7 @@ impl SqliteStore {
         conn: &mut SqliteConnection,
         deltas: impl IntoIterator<Item = (DateTime<Utc>, &'a str, i64)>,
     ) -> Result<(), StoreError> {
-        let deltas: Vec<(DateTime<Utc>, &str, i64)> = deltas.into_iter().collect();
-        for ((_, table, column), rows) in PERIOD_COUNTS.iter().zip(period_deltas(&deltas)) {
-            if rows.is_empty() {
-                continue;
-            }
-            let taken = rows.iter().any(|r| r.2 < 0);
+        for (table, column, rows, taken) in period_changes(deltas) {
             let json = serde_json::Value::from(
                 rows.iter()
                     .map(|(t, ty, n)| serde_json::json!([t.timestamp_micros(), ty, n]))
