@@ -111,8 +111,8 @@ pub async fn list(
         .await?;
     let base = user.base.path().to_owned();
     let chart = chart::build(&state, &params, &filter, now, &base).await?;
-    // The chart of a search, group, initiator or data filter has counted its matches (up to
-    // as many as the count shows): no second walk over them.
+    // The chart has counted the matches (every one, or up to as many as the count shows):
+    // no second walk over them.
     let count = match chart.matches {
         Some((n, true)) => format!("{}+ events", format::thousands(n)),
         Some((n, false)) => format::count(n, COUNT_BOUND, "event"),

@@ -502,22 +502,53 @@ impl PostgresStore {
     }
 }
 
-/// Drops one partition in `tx`: the uuids of its events, its events, and their share of the
-/// group summaries (subtracted, then first and last times read back from what is left).
-/// Returns its events' count.
+/// Drops one partition in `tx`: the uuids of its events, its events, its per-period counts,
+/// and its share of the group summaries. The summaries are found from their first and last
+/// times, not by reading the partition: a group whose events all lie in its range is deleted
+/// with its per-type counts; a group with events on either side of a bound is rebuilt from
+/// the events left (few: groups active at the moment of a bound). Returns its events' count.
 async fn drop_partition(
     tx: &mut Transaction<'static, Postgres>,
     partition: &Partition,
 ) -> Result<u64, StoreError> {
     let name = partition.name.as_str();
-    // Its per-period counts: whole days (every interval starts on a day in UTC) are all its
-    // own, since no other partition holds times in its range; deleted after the group
-    // summaries, in the writers' lock order.
+    let (from, to) = (partition.from, partition.to);
+    // Every interval starts on a UTC day, so its days' counts are all its own (no other
+    // partition holds times in its range) and say how many events it holds.
     let aligned = PERIOD_COUNTS.iter().all(|(period, _, _)| {
-        [partition.from, partition.to]
+        [from, to]
             .iter()
             .all(|t| t.timestamp().rem_euclid(*period) == 0 && t.timestamp_subsec_nanos() == 0)
     });
+    let total: i64 = if aligned {
+        sqlx::query_scalar(
+            "SELECT coalesce(sum(event_count), 0)::int8 FROM event_day_counts \
+             WHERE day >= $1 AND day < $2",
+        )
+        .bind(from)
+        .bind(to)
+        .fetch_one(&mut **tx)
+        .await?
+    } else {
+        sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT count(*) FROM {name}")))
+            .fetch_one(&mut **tx)
+            .await?
+    };
+    // The groups with events in the range, locked in group id order as writers lock them
+    // (no deadlock with a batch insert): those whose last event is in it, and those that
+    // started before its end and go on after it.
+    let groups: Vec<(i64, bool)> = sqlx::query_as(
+        "SELECT gid, first_at >= $1 AND last_at < $2 FROM event_groups \
+         WHERE (last_at >= $1 AND last_at < $2) OR (first_at < $2 AND last_at >= $2) \
+         ORDER BY group_id FOR UPDATE",
+    )
+    .bind(from)
+    .bind(to)
+    .fetch_all(&mut **tx)
+    .await?;
+    let (inside, across): (Vec<_>, Vec<_>) = groups.into_iter().partition(|g| g.1);
+    let inside: Vec<i64> = inside.into_iter().map(|g| g.0).collect();
+    let across: Vec<i64> = across.into_iter().map(|g| g.0).collect();
     let hours: Vec<(DateTime<Utc>, String, i64)> = if aligned {
         Vec::new()
     } else {
@@ -528,11 +559,6 @@ async fn drop_partition(
         .fetch_all(&mut **tx)
         .await?
     };
-    let counts: Vec<(i64, String, i64)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT gid, event_type, count(*) FROM {name} GROUP BY gid, event_type"
-    )))
-    .fetch_all(&mut **tx)
-    .await?;
     sqlx::query(sqlx::AssertSqlSafe(format!(
         "DELETE FROM event_uuids u USING {name} e WHERE u.uuid = e.uuid"
     )))
@@ -541,52 +567,23 @@ async fn drop_partition(
     sqlx::query(sqlx::AssertSqlSafe(format!("DROP TABLE {name}")))
         .execute(&mut **tx)
         .await?;
-    let total: i64 = counts.iter().map(|c| c.2).sum();
-    let gids: Vec<i64> = counts.iter().map(|c| c.0).collect();
-    let names: Vec<&str> = counts.iter().map(|c| c.1.as_str()).collect();
-    let ns: Vec<i64> = counts.iter().map(|c| c.2).collect();
-    // Locked in group id order, as writers lock them (no deadlock with a batch insert).
-    sqlx::query("SELECT 1 FROM event_groups WHERE gid = ANY($1) ORDER BY group_id FOR UPDATE")
-        .bind(&gids)
+    let dead: Vec<String> =
+        sqlx::query_scalar("DELETE FROM event_groups WHERE gid = ANY($1) RETURNING group_id")
+            .bind(&inside)
+            .fetch_all(&mut **tx)
+            .await?;
+    sqlx::query("DELETE FROM event_group_types WHERE group_id = ANY($1)")
+        .bind(&dead)
         .execute(&mut **tx)
         .await?;
-    sqlx::query(
-        "UPDATE event_groups g SET event_count = g.event_count - d.n \
-         FROM (SELECT gid, sum(n)::int8 AS n FROM UNNEST($1::int8[], $2::int8[]) x(gid, n) \
-         GROUP BY gid) d WHERE g.gid = d.gid",
-    )
-    .bind(&gids)
-    .bind(&ns)
-    .execute(&mut **tx)
-    .await?;
-    sqlx::query(
-        "UPDATE event_group_types t SET event_count = t.event_count - d.n \
-         FROM UNNEST($1::int8[], $2::text[], $3::int8[]) d(gid, event_type, n), event_groups g \
-         WHERE g.gid = d.gid AND t.group_id = g.group_id AND t.event_type = d.event_type",
-    )
-    .bind(&gids)
-    .bind(&names)
-    .bind(&ns)
-    .execute(&mut **tx)
-    .await?;
-    for sql in [
-        "DELETE FROM event_group_types t USING event_groups g \
-         WHERE t.group_id = g.group_id AND g.gid = ANY($1) AND t.event_count <= 0",
-        "DELETE FROM event_groups WHERE gid = ANY($1) AND event_count <= 0",
-        "UPDATE event_groups g SET \
-         first_at = (SELECT min(ts) FROM events e WHERE e.gid = g.gid), \
-         last_at = (SELECT max(ts) FROM events e WHERE e.gid = g.gid) \
-         WHERE gid = ANY($1)",
-    ] {
-        sqlx::query(sql).bind(&gids).execute(&mut **tx).await?;
-    }
+    PostgresStore::recompute_groups(tx, across).await?;
     if aligned {
         for (_, table, column) in PERIOD_COUNTS {
             sqlx::query(sqlx::AssertSqlSafe(format!(
                 "DELETE FROM {table} WHERE {column} >= $1 AND {column} < $2"
             )))
-            .bind(partition.from)
-            .bind(partition.to)
+            .bind(from)
+            .bind(to)
             .execute(&mut **tx)
             .await?;
         }
