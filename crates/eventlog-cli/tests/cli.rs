@@ -1,7 +1,7 @@
 //! The real `eventlog` binary: tokens, export → import → export, purge, tail; on SQLite and
 //! PostgreSQL.
 
-mod support;
+use crate::support;
 
 use std::process::Command;
 

@@ -1,6 +1,6 @@
 //! `eventlog user …` and `eventlog serve`, run as the real binary on both backends.
 
-mod support;
+use crate::support;
 
 use std::io::Write;
 use std::process::{Command, Output, Stdio};

@@ -2,7 +2,7 @@
 //! django-eventlog 2.2.2 itself (the shared fixtures), a SQLite file and a PostgreSQL dump,
 //! into both target backends; plus the 1.x table without `data` and the errors.
 
-mod support;
+use crate::support;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};

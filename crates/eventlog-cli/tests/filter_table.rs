@@ -3,7 +3,7 @@
 //! select the same events, and the same bad inputs are refused by all three, naming the key.
 //! On SQLite and PostgreSQL.
 
-mod support;
+use crate::support;
 
 use std::collections::{BTreeMap, BTreeSet};
 

@@ -2,7 +2,7 @@
 //! and on a terminal) and formulas in CSV exports (the real binary and the admin's download
 //! over a socket). On SQLite and PostgreSQL.
 
-mod support;
+use crate::support;
 
 use std::process::Command;
 

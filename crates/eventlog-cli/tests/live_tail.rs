@@ -3,7 +3,7 @@
 //! live tail (`eventlog serve`, SSE over HTTP) and `eventlog tail -f -n 0` (the real binary,
 //! its stdout) each show every event exactly once, and nothing stored before they started.
 
-mod support;
+use crate::support;
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader};

@@ -1,7 +1,7 @@
 //! An anonymous login flood against the real `eventlog serve`: its memory stays bounded and it
 //! keeps answering `/healthz`.
 
-mod support;
+use crate::support;
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};

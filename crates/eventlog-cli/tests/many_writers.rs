@@ -192,13 +192,13 @@ fn serve(url: &str, config: &Path, n: usize) -> (Process, String) {
 
 /// Starts this test binary again as a library writer.
 fn start_library_writer(url: &str, out: &Path, run_for: Duration, rate: u64, seed: u64) -> Process {
+    // The test's name as the harness knows it: its path below the test binary's root.
+    let test = match module_path!().split_once("::") {
+        Some((_, module)) => format!("{module}::library_writer_process"),
+        None => "library_writer_process".to_owned(),
+    };
     let child = Command::new(std::env::current_exe().unwrap())
-        .args([
-            "--exact",
-            "library_writer_process",
-            "--ignored",
-            "--nocapture",
-        ])
+        .args(["--exact", &test, "--ignored", "--nocapture"])
         .env(CHILD_OUT_ENV, out)
         .env(CHILD_URL_ENV, url)
         .env(CHILD_MILLIS_ENV, run_for.as_millis().to_string())

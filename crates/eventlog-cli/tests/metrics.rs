@@ -1,7 +1,7 @@
 //! `GET /metrics` of the real `eventlog serve`, read over HTTP after known traffic: the
 //! counters say exactly what was stored, refused, duplicated, mailed and requested.
 
-mod support;
+use crate::support;
 
 use std::time::{Duration, Instant};
 

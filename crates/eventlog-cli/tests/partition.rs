@@ -8,7 +8,7 @@ use eventlog::store::{self, EventFilter};
 use eventlog::{GroupId, NewEvent};
 use eventlog_testing::TestDb;
 
-mod support;
+use crate::support;
 
 /// The real binary, run to completion against `url`.
 fn eventlog(url: &str, args: &[&str]) -> Output {

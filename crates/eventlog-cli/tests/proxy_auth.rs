@@ -4,7 +4,7 @@
 //! by hand on the socket, so hostile values (NUL, control characters, Latin-1 bytes) reach
 //! the server as a real client could send them.
 
-mod support;
+use crate::support;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;

@@ -3,7 +3,7 @@
 //! shows where each request went: new events are stored (on the primary) but not listed
 //! until replay resumes.
 
-mod support;
+use crate::support;
 
 use std::time::{Duration, Instant};
 

@@ -3,7 +3,7 @@
 //! acknowledged is lost or doubled, no request waits past the configured timeouts, and the
 //! service resumes without restarting eventlog.
 
-mod support;
+use crate::support;
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};

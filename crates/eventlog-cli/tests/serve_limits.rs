@@ -2,7 +2,7 @@
 //! clients cannot exhaust its file descriptors, and SIGTERM ends it promptly even with a
 //! live-tail stream open.
 
-mod support;
+use crate::support;
 
 use std::time::{Duration, Instant};
 

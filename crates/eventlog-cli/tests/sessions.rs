@@ -3,7 +3,7 @@
 //! at their lifetime, ended sessions are purged from the database, and `secure_cookies` gives
 //! `__Host-` cookies.
 
-mod support;
+use crate::support;
 
 use std::time::{Duration, Instant};
 

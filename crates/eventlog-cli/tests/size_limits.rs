@@ -2,7 +2,7 @@
 //! both backends: an event past a cap gets `400` naming the cap and its value, and nothing of
 //! its batch is stored; events at the cap are stored.
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 

@@ -2,7 +2,7 @@
 //! with `eventlog token add --scope …` may do what their scope allows and get `403` (a JSON
 //! error naming the scope) for the rest; tokens stored before scopes existed keep full access.
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 

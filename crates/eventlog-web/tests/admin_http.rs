@@ -1,7 +1,7 @@
 // Over 500 lines on purpose: every admin route and permission around one fixture.
 //! HTTP-level tests of every admin route, permission and filter, on SQLite and PostgreSQL.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -3,7 +3,7 @@
 //! `chromium`, `chromium-driver`); a missing driver fails the test with a message.
 //! The screenshots in `docs/screenshots` come from `browser_pages.rs`.
 
-mod common;
+use crate::common;
 use std::time::Duration;
 
 use browser_support::*;
@@ -11,8 +11,7 @@ use chrono::Utc;
 use common::*;
 use thirtyfour::prelude::*;
 
-#[path = "common/browser.rs"]
-mod browser_support;
+use crate::common::browser as browser_support;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hovering_a_row_highlights_its_whole_group() {

@@ -7,7 +7,7 @@
 //! With `EVENTLOG_SCREENSHOTS=DIR` set, `screenshots` writes the pictures of
 //! `docs/screenshots` there (see `docs/screenshots/README.md`).
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -19,8 +19,7 @@ use common::*;
 use thirtyfour::components::SelectElement;
 use thirtyfour::prelude::*;
 
-#[path = "common/browser.rs"]
-mod browser_support;
+use crate::common::browser as browser_support;
 
 /// A year of events: a few a week, in groups, of every default type, with long messages and
 /// initiators; the newest is a day old (so "now" is not the end of the data).

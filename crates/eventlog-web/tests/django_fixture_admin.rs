@@ -2,7 +2,7 @@
 //! `eventlog::django`, viewed in the admin: the legacy type in title case, the unicode text,
 //! the data django-eventlog could not serialize shown as the string it stored.
 
-mod common;
+use crate::common;
 
 use std::path::PathBuf;
 

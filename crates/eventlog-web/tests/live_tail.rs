@@ -2,7 +2,7 @@
 //! every stream, in-memory filters, limits on open streams, and streams that end with their
 //! session.
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};

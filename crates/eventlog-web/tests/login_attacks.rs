@@ -1,7 +1,7 @@
 //! Attacks on the login form over a real socket (`eventlog_web::serve`): guessing races,
 //! lock-outs and open redirects.
 
-mod common;
+use crate::common;
 
 use std::net::SocketAddr;
 use std::time::Duration;

@@ -2,7 +2,7 @@
 //! Content-Security-Policy (no `style=` attributes, no inline script; type colours from the
 //! generated `/static/types.css`).
 
-mod common;
+use crate::common;
 
 use axum::http::StatusCode;
 use chrono::Utc;

@@ -1,6 +1,6 @@
 //! Login and the list over a real TCP socket, through `eventlog_web::serve`.
 
-mod common;
+use crate::common;
 
 use chrono::Utc;
 use common::*;

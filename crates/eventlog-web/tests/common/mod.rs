@@ -2,6 +2,8 @@
 //! drives the router in process (`oneshot`) with a cookie jar.
 #![allow(dead_code)]
 
+pub mod browser;
+
 use std::collections::HashMap;
 
 use axum::Router;

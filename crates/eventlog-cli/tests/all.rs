@@ -1,0 +1,28 @@
+//! The integration tests of `eventlog_cli`, one module per file and one test binary for all of them:
+//! each binary links every dependency, so one per crate builds in a fraction of the time of one
+//! per file. A new `tests/NAME.rs` must be declared here (`mod NAME;`), or it is neither built
+//! nor run: `scripts/test` refuses a test file this list does not name.
+
+mod support;
+
+mod cli;
+mod cli_log;
+mod cli_user;
+mod django_import;
+mod env_config;
+mod filter_table;
+mod hostile_output;
+mod live_tail;
+mod login_flood;
+mod mail_e2e;
+mod many_writers;
+mod metrics;
+mod partition;
+mod proxy_auth;
+mod python_client;
+mod read_replica;
+mod serve_faults;
+mod serve_limits;
+mod sessions;
+mod size_limits;
+mod token_scopes;
