@@ -1,3 +1,4 @@
+// Over 500 lines on purpose: one scenario (load, pages, purge, ingest) on one database.
 //! Ten million events on PostgreSQL, partitioned by month: the admin's pages over real HTTP,
 //! a purge of one month, and the ingest rate partitioned against unpartitioned.
 //!

@@ -1,3 +1,4 @@
+// Over 500 lines on purpose: the `Store` trait is the one contract of both backends.
 //! Storage: one [`Store`] trait, one implementation per backend, chosen once from the URL.
 //!
 //! Handlers and the writer see only `Arc<dyn Store>`. Each backend keeps its own versioned
