@@ -17,6 +17,29 @@ pub(crate) const PERIOD_COUNTS: [(i64, &str, &str); 2] = [
     (HOUR, "event_hour_counts", "hour"),
 ];
 
+/// A histogram's bars added up over the parts of its range ([`split`]): each part's
+/// (bucket, type, count) rows are summed into one bar per bucket and type.
+#[derive(Default)]
+pub(crate) struct BucketSums(std::collections::BTreeMap<(DateTime<Utc>, String), i64>);
+
+impl BucketSums {
+    /// Adds one part's rows.
+    pub(crate) fn add(&mut self, rows: Vec<(DateTime<Utc>, String, i64)>) {
+        for (t, event_type, n) in rows {
+            *self.0.entry((t, event_type)).or_default() += n;
+        }
+    }
+
+    /// The bars in (bucket, type) order, without empty ones.
+    pub(crate) fn into_rows(self) -> Vec<(DateTime<Utc>, String, i64)> {
+        self.0
+            .into_iter()
+            .filter(|(_, n)| *n > 0)
+            .map(|((t, event_type), n)| (t, event_type, n))
+            .collect()
+    }
+}
+
 /// The start of the `period`-second period holding `t`.
 pub(crate) fn period_of(t: DateTime<Utc>, period: i64) -> DateTime<Utc> {
     let secs = t.timestamp().div_euclid(period) * period;

@@ -91,16 +91,7 @@ impl Store for PostgresStore {
         after: Option<&Cursor>,
         limit: usize,
     ) -> Result<Page<Event, Cursor>, StoreError> {
-        let planned = match filter.text.as_deref().filter(|t| !t.is_empty()) {
-            Some(text) => {
-                let mut index = GinIndex {
-                    pool: &self.pool,
-                    shares: &self.word_shares,
-                };
-                sql::plan_search(&mut index, text).await?
-            }
-            None => None,
-        };
+        let planned = self.plan(filter).await?;
         let mut qb = sql::list_query(filter, order, after, limit, planned.as_ref());
         sql::event_page::<PgSql>(&mut qb, &self.pool, limit).await
     }
@@ -163,7 +154,7 @@ impl Store for PostgresStore {
         if !filter.by_type_and_time() {
             return self.histogram_of_events(filter, width).await;
         }
-        let mut sums: std::collections::BTreeMap<(DateTime<Utc>, String), i64> = Default::default();
+        let mut sums = periods::BucketSums::default();
         for part in periods::split(filter.since, filter.until, width) {
             let rows = match part {
                 Part::Counts { table, from, to } => {
@@ -196,15 +187,9 @@ impl Store for PostgresStore {
                     self.histogram_of_events(&part, width).await?
                 }
             };
-            for (t, ty, n) in rows {
-                *sums.entry((t, ty)).or_default() += n;
-            }
+            sums.add(rows);
         }
-        Ok(sums
-            .into_iter()
-            .filter(|(_, n)| *n > 0)
-            .map(|((t, ty), n)| (t, ty, n))
-            .collect())
+        Ok(sums.into_rows())
     }
 
     async fn histogram_newest(
@@ -213,16 +198,7 @@ impl Store for PostgresStore {
         matches: usize,
         events: usize,
     ) -> Result<NewestCounts, StoreError> {
-        let planned = match filter.text.as_deref().filter(|t| !t.is_empty()) {
-            Some(text) => {
-                let mut index = GinIndex {
-                    pool: &self.pool,
-                    shares: &self.word_shares,
-                };
-                sql::plan_search(&mut index, text).await?
-            }
-            None => None,
-        };
+        let planned = self.plan(filter).await?;
         // A frequent search: only the newest `events` events are tested, from the time of
         // the last of them (found along the index, untested).
         let from = match planned {
@@ -335,6 +311,21 @@ impl Store for PostgresStore {
 }
 
 impl PostgresStore {
+    /// The plan of the filter's search words, if it has any: the listing and the chart of a
+    /// search plan it the same way.
+    async fn plan(&self, filter: &EventFilter) -> Result<Option<sql::Planned<PgSql>>, StoreError> {
+        match filter.text.as_deref().filter(|t| !t.is_empty()) {
+            Some(text) => {
+                let mut index = GinIndex {
+                    pool: &self.pool,
+                    shares: &self.word_shares,
+                };
+                sql::plan_search(&mut index, text).await
+            }
+            None => Ok(None),
+        }
+    }
+
     /// The histogram counted from the events themselves.
     async fn histogram_of_events(
         &self,

@@ -158,7 +158,7 @@ impl Store for SqliteStore {
         }
         // One read transaction: the parts add up to one snapshot.
         let mut tx = self.pool.begin().await?;
-        let mut sums: std::collections::BTreeMap<(DateTime<Utc>, String), i64> = Default::default();
+        let mut sums = periods::BucketSums::default();
         for part in periods::split(filter.since, filter.until, width) {
             let rows = match part {
                 Part::Counts { table, from, to } => {
@@ -196,16 +196,10 @@ impl Store for SqliteStore {
                     histogram_of_events(&mut *tx, &part, width).await?
                 }
             };
-            for (t, ty, n) in rows {
-                *sums.entry((t, ty)).or_default() += n;
-            }
+            sums.add(rows);
         }
         tx.commit().await?;
-        Ok(sums
-            .into_iter()
-            .filter(|(_, n)| *n > 0)
-            .map(|((t, ty), n)| (t, ty, n))
-            .collect())
+        Ok(sums.into_rows())
     }
 
     async fn histogram_newest(
