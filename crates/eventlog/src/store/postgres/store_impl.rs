@@ -6,7 +6,7 @@ use sqlx::{Postgres, QueryBuilder};
 use uuid::Uuid;
 
 use super::PostgresStore;
-use super::read::{GinIndex, PgSql, push_filter};
+use super::read::{GinIndex, PgSql, push_filter, push_matches};
 use crate::error::StoreError;
 use crate::event::{Event, NewEvent};
 use crate::store::group_delta::Mail;
@@ -349,17 +349,35 @@ impl PostgresStore {
         let mut qb = QueryBuilder::<Postgres>::new(
             "SELECT date_bin(INTERVAL '1 minute', ts, TIMESTAMPTZ '1970-01-01 00:00:00+00') \
              AS bucket, event_type, count(*) AS n, min(ts) AS oldest, max(ts) AS newest \
-             FROM (SELECT ts, event_type FROM events",
+             FROM (",
         );
-        sql::push_filter(&mut qb, filter, planned);
-        if let Some((ts, id)) = from {
-            qb.push(" AND (ts, id) >= (")
-                .push_bind(ts)
-                .push(", ")
-                .push_bind(id)
-                .push(")");
+        if let Some(sql::Planned::Ids(ids)) = planned {
+            // Few matches: newest first, as the list reads them; their times and types are
+            // the plan's, so only a group, initiator or data condition reads the events.
+            let lookup =
+                !(filter.group.is_none() && filter.initiator.is_none() && filter.data.is_empty());
+            qb.push("SELECT m.ts, m.event_type FROM ");
+            push_matches(
+                &mut qb,
+                ids,
+                filter,
+                lookup.then_some("1"),
+                Order::Desc,
+                None,
+            );
+        } else {
+            qb.push("SELECT ts, event_type FROM events");
+            sql::push_filter(&mut qb, filter, planned);
+            if let Some((ts, id)) = from {
+                qb.push(" AND (ts, id) >= (")
+                    .push_bind(ts)
+                    .push(", ")
+                    .push_bind(id)
+                    .push(")");
+            }
+            qb.push(" ORDER BY ts DESC, id DESC");
         }
-        qb.push(" ORDER BY ts DESC, id DESC LIMIT ")
+        qb.push(" LIMIT ")
             .push_bind(sql::limit_param(matches))
             .push(") AS newest GROUP BY bucket, event_type ORDER BY bucket, event_type");
         let rows: Vec<CountedMinute> = qb.build_query_as().fetch_all(&self.pool).await?;
