@@ -199,7 +199,10 @@ async fn a_word_in_most_events_of_every_partition_is_tested_on_the_rare_words_ro
     let expected: BTreeSet<(String, Option<String>)> = matching
         .iter()
         .map(|(_, m, i)| ((*m).to_owned(), Some((*i).to_owned())))
-        .chain([("nothing here".to_owned(), Some("svc:4".to_owned()))])
+        .chain([
+            ("Step 2999 done".to_owned(), Some("user:2999".to_owned())),
+            ("nothing here".to_owned(), Some("svc:4".to_owned())),
+        ])
         .collect();
     let fresh = store::open(db.url()).await.unwrap();
     assert_eq!(all_matches(fresh.as_ref(), "user:2999").await, expected);
