@@ -10,6 +10,9 @@ use eventlog_testing::smtp::{Mode, SmtpSink};
 use serde_json::json;
 use support::{Serve, ServeSpec, http};
 
+/// A sample's labels, `(name, value)` each.
+type Labels<'a> = &'a [(&'a str, &'a str)];
+
 /// The value of the sample `name{labels…}` (labels in any order, all given ones present).
 fn sample(text: &str, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
     text.lines()
@@ -127,7 +130,7 @@ async fn metrics_count_known_traffic_on_their_own_address() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     };
     let group: &[(&str, &str)] = &[("source", "group_commit")];
-    let expected: [(&str, &[(&str, &str)], f64); 8] = [
+    let expected: [(&str, Labels, f64); 8] = [
         ("eventlog_events_stored_total", group, 3.0),
         ("eventlog_events_duplicate_total", group, 1.0),
         ("eventlog_events_refused_total", &[("source", "api")], 2.0),
