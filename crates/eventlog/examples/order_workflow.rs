@@ -17,7 +17,7 @@ struct Shipment {
 
 /// The order's group, found by its name: every function and thread naming it continues it.
 fn order_group(log: &EventLog, order: u32) -> Result<EventGroup, Error> {
-    log.group_named(format!("Order {order}"))
+    Ok(log.group_named(format!("Order {order}"))?)
 }
 
 /// Runs `step` on a thread of its own, with its own handle to the log.

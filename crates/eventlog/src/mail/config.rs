@@ -227,7 +227,8 @@ mod tests {
     #[test]
     fn config_errors_name_the_key() {
         // Each case: a change to the default configuration, and what its error says.
-        let cases: [(fn(&mut MailConfig), &str); 5] = [
+        type Change = fn(&mut MailConfig);
+        let cases: [(Change, &str); 5] = [
             (
                 |c| c.from = "not an address".into(),
                 "mail.from \"not an address\" is not an e-mail address",
