@@ -30,19 +30,11 @@ async fn hovering_a_row_highlights_its_whole_group() {
     let d = start_chromedriver();
     let b = browser(&d, 1280, 800).await;
     log_in(&b, addr, "victor").await;
-    let row = b
-        .find(By::Css("tr[data-group='Alpha'] td.message"))
-        .await
-        .unwrap();
-    b.action_chain()
-        .move_to_element_center(&row)
-        .perform()
-        .await
-        .unwrap();
+    hover(&b, By::Css("tr[data-group='Alpha'] td.message")).await;
     let hl = b.find_all(By::Css("tr.hl")).await.unwrap();
     let mut groups = Vec::new();
     for r in &hl {
-        groups.push(r.attr("data-group").await.unwrap().unwrap());
+        groups.push(attr(r, "data-group").await);
     }
     assert_eq!(groups, ["Alpha", "Alpha", "Alpha"]);
     let bg = hl[0]
@@ -59,18 +51,10 @@ async fn hovering_a_row_highlights_its_whole_group() {
         "highlight is visible"
     );
     // Moving to a Beta row moves the highlight.
-    let beta = b
-        .find(By::Css("tr[data-group='Beta'] td.message"))
-        .await
-        .unwrap();
-    b.action_chain()
-        .move_to_element_center(&beta)
-        .perform()
-        .await
-        .unwrap();
+    hover(&b, By::Css("tr[data-group='Beta'] td.message")).await;
     let hl = b.find_all(By::Css("tr.hl")).await.unwrap();
     assert_eq!(hl.len(), 2);
-    assert_eq!(hl[0].attr("data-group").await.unwrap().unwrap(), "Beta");
+    assert_eq!(attr(&hl[0], "data-group").await, "Beta");
     b.quit().await.unwrap();
 }
 
@@ -87,13 +71,7 @@ async fn event_data_is_pretty_printed() {
     b.goto(format!("http://{addr}/events/{}", ids[0]))
         .await
         .unwrap();
-    let text = b
-        .find(By::Id("event-data"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = text_of(&b, By::Id("event-data")).await;
     assert_eq!(
         text,
         "{\n  \"order\": {\n    \"id\": 42,\n    \"items\": [\n      \"a\",\n      \"b\"\n    ]\n  },\n  \"ok\": true\n}"
@@ -110,12 +88,7 @@ async fn live_tail_shows_an_event_logged_after_the_page_loaded() {
     let d = start_chromedriver();
     let b = browser(&d, 1280, 800).await;
     log_in(&b, addr, "victor").await;
-    b.find(By::Id("live-tail"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&b, By::Id("live-tail")).await;
     // Give the EventSource a moment to connect, then log an event.
     tokio::time::sleep(Duration::from_millis(300)).await;
     fx.insert(vec![ev("error", "L", "logged later", Utc::now())])
@@ -184,12 +157,11 @@ async fn csp_violations(b: &WebDriver) -> Vec<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn type_colours_apply_under_the_content_security_policy() {
     let fx = Fixture::new("sqlite").await;
-    let now = Utc::now();
     let ids = fx
-        .insert(vec![
-            ev("info", "Order 9", "started", ago(now, 3)),
-            ev("error", "Order 9", "failed", ago(now, 2)),
-            ev("critical", "Order 9", "on fire", ago(now, 1)),
+        .insert_ago(&[
+            ("info", "Order 9", "started", 3),
+            ("error", "Order 9", "failed", 2),
+            ("critical", "Order 9", "on fire", 1),
         ])
         .await;
     let addr = serve(&fx).await;

@@ -10,6 +10,8 @@ use eventlog::store::{self, EventFilter, Order, Store};
 use eventlog::{GroupId, NewEvent};
 use eventlog_testing::TestDb;
 
+use crate::support::{charted, listed};
+
 /// The newest migration the old database has: everything after it is applied by the upgrade.
 const OLD_SCHEMA: i64 = 7;
 
@@ -71,32 +73,19 @@ async fn check_upgraded(store: &dyn Store) {
     let all = EventFilter::default();
     assert_eq!(store.count(&all).await.unwrap(), 300);
     // The chart's per-day counts were filled from the events by the upgrade.
-    let charted: i64 = store
-        .histogram(&all, 86_400)
-        .await
-        .unwrap()
-        .iter()
-        .map(|h| h.2)
-        .sum();
-    assert_eq!(charted, 300);
+    assert_eq!(charted(store, &all, 86_400).await, 300);
     let summary = store.group_summary("order-0").await.unwrap().unwrap();
     assert_eq!(summary.event_count, 20);
     let typed = |t: &str| EventFilter {
         types: vec![t.into()],
         ..EventFilter::default()
     };
-    let critical = store
-        .list(&typed("critical"), Order::Desc, None, 100)
-        .await
-        .unwrap();
-    assert_eq!(critical.items.len(), 1);
-    assert_eq!(critical.items[0].message, "Order step 7 gateway timeout");
-    let warnings = store
-        .list(&typed("warning"), Order::Desc, None, 10)
-        .await
-        .unwrap();
-    assert_eq!(warnings.items.len(), 10);
-    assert!(warnings.items.iter().all(|e| e.event_type == "warning"));
+    let critical = listed(store, &typed("critical"), Order::Desc, 100).await;
+    assert_eq!(critical.len(), 1);
+    assert_eq!(critical[0].message, "Order step 7 gateway timeout");
+    let warnings = listed(store, &typed("warning"), Order::Desc, 10).await;
+    assert_eq!(warnings.len(), 10);
+    assert!(warnings.iter().all(|e| e.event_type == "warning"));
     let search = EventFilter {
         text: Some("user:299".into()),
         ..EventFilter::default()
@@ -107,11 +96,8 @@ async fn check_upgraded(store: &dyn Store) {
     new.initiator = Some("user:1000".into());
     assert!(store.insert_batch(&[new]).await.unwrap()[0].created);
     assert_eq!(
-        store
-            .list(&typed("critical"), Order::Desc, None, 100)
+        listed(store, &typed("critical"), Order::Desc, 100)
             .await
-            .unwrap()
-            .items
             .len(),
         2
     );

@@ -14,6 +14,8 @@ use eventlog_testing::TestDb;
 use sqlx::PgPool;
 use uuid::Uuid;
 
+use crate::support::{charted, listed, listed_ids};
+
 async fn open(db: &TestDb) -> (Arc<dyn Backend>, PostgresStore) {
     let store = store::open(db.url()).await.unwrap();
     let pg = PostgresStore::connect(db.url()).await.unwrap();
@@ -275,23 +277,13 @@ async fn purge_drops_whole_partitions_and_deletes_only_in_the_boundary_one() {
         "the three older partitions are dropped, the boundary one kept"
     );
     assert_eq!(after_parts.len(), before_parts.len() - 3);
-    let left = store
-        .list(&EventFilter::default(), Order::Asc, None, 1_000)
-        .await
-        .unwrap()
-        .items;
+    let left = listed(store.as_ref(), &EventFilter::default(), Order::Asc, 1_000).await;
     assert_eq!(left.len(), events.len() - expected_gone as usize);
     assert!(left.iter().all(|e| e.timestamp >= cutoff));
     assert_eq!(left[0].timestamp, events[expected_gone as usize].timestamp);
     assert_summaries_match_a_recount(pg.pool()).await;
     // The chart (read from the per-hour counts) shows what is left, no more.
-    let charted: i64 = store
-        .histogram(&EventFilter::default(), 7 * 86_400)
-        .await
-        .unwrap()
-        .iter()
-        .map(|h| h.2)
-        .sum();
+    let charted = charted(store.as_ref(), &EventFilter::default(), 7 * 86_400).await;
     assert_eq!(charted, left.len() as i64);
     // The dropped partitions' claims stay until upkeep sweeps them (the boundary
     // partition's deleted rows took theirs along): sending a purged event again is a
@@ -371,14 +363,7 @@ async fn carry_over_moves_every_row_while_a_writer_keeps_writing() {
     for chunk in seeded.chunks(1_000) {
         store.insert_batch(chunk).await.unwrap();
     }
-    let seeded_ids: Vec<i64> = store
-        .list(&EventFilter::default(), Order::Asc, None, 50)
-        .await
-        .unwrap()
-        .items
-        .iter()
-        .map(|e| e.id)
-        .collect();
+    let seeded_ids = listed_ids(store.as_ref(), &EventFilter::default(), Order::Asc, 50).await;
 
     // A writer and a reader run during the whole carry-over.
     let stop = Arc::new(AtomicBool::new(false));
@@ -488,15 +473,8 @@ async fn carry_over_moves_every_row_while_a_writer_keeps_writing() {
     assert!(ins[0].created && ins[0].id > max_id);
     let again = store.insert_batch(&seeded[100..101]).await.unwrap();
     assert!(!again[0].created, "a carried-over uuid is still known");
-    assert_eq!(
-        store
-            .get_by_uuid(seeded[100].uuid)
-            .await
-            .unwrap()
-            .unwrap()
-            .id,
-        again[0].id
-    );
+    let carried = store.get_by_uuid(seeded[100].uuid).await.unwrap();
+    assert_eq!(carried.map(|e| e.id), Some(again[0].id));
     // Run again: nothing to do.
     assert_eq!(
         pg.partition_events(500, None).await.unwrap(),
