@@ -164,7 +164,11 @@ async fn lookups(store: &dyn Backend) {
     let by_uuid = median_ms(50, |i| {
         let uuid = sample[i % sample.len()].uuid;
         async move {
-            store.get_by_uuid(uuid).await.expect("get_by_uuid").expect("found");
+            store
+                .get_by_uuid(uuid)
+                .await
+                .expect("get_by_uuid")
+                .expect("found");
         }
     })
     .await;

@@ -288,7 +288,10 @@ async fn purge_drops_whole_partitions_and_deletes_only_in_the_boundary_one() {
     // The dropped partitions' claims stay until upkeep sweeps them (the boundary
     // partition's deleted rows took theirs along): sending a purged event again is a
     // repeat of an event no longer stored, and stores nothing.
-    let dropped = events.iter().filter(|e| e.timestamp < boundary.from).count() as i64;
+    let dropped = events
+        .iter()
+        .filter(|e| e.timestamp < boundary.from)
+        .count() as i64;
     assert_eq!(stale_claims(pg.pool()).await, dropped);
     let again = store.insert_batch(&events[..2]).await.unwrap();
     assert_eq!(
@@ -298,8 +301,17 @@ async fn purge_drops_whole_partitions_and_deletes_only_in_the_boundary_one() {
             created: false
         }; 2]
     );
-    assert_eq!(store.count(&EventFilter::default()).await.unwrap(), left.len() as u64);
-    assert!(store.group_summary(events[0].group.as_str()).await.unwrap().is_none());
+    assert_eq!(
+        store.count(&EventFilter::default()).await.unwrap(),
+        left.len() as u64
+    );
+    assert!(
+        store
+            .group_summary(events[0].group.as_str())
+            .await
+            .unwrap()
+            .is_none()
+    );
     assert_summaries_match_a_recount(pg.pool()).await;
     // Upkeep sweeps them in steps; then the uuid is free again.
     let mut steps = 0;
