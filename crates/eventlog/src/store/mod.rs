@@ -26,6 +26,8 @@ mod periods;
 pub mod postgres;
 mod row;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
+mod shared_impl;
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
 mod sql;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;

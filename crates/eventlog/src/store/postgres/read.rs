@@ -71,14 +71,6 @@ impl Dialect for PgSql {
             .push_bind(m.value.clone());
     }
 
-    fn push_text(qb: &mut QueryBuilder<Postgres>, text: &str) {
-        qb.push_bind(text.to_owned());
-    }
-
-    fn push_int(qb: &mut QueryBuilder<Postgres>, n: i64) {
-        qb.push_bind(n);
-    }
-
     fn push_after(qb: &mut QueryBuilder<Postgres>, order: Order, c: &Cursor) {
         let cmp = match order {
             Order::Desc => "<",
