@@ -148,13 +148,10 @@ fn types_lists_the_configured_types_in_order() {
     );
     assert!(out.status.success(), "{}", stderr(&out));
     let types: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let names: Vec<_> = types
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|t| t["name"].as_str().unwrap())
-        .collect();
-    assert_eq!(names, ["info", "warning", "error", "critical", "mail_sent"]);
+    assert_eq!(
+        crate::support::fields(&types, "name"),
+        ["info", "warning", "error", "critical", "mail_sent"]
+    );
 
     let missing = eventlog(
         db.url(),

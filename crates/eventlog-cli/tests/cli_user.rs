@@ -33,6 +33,19 @@ fn err(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
+/// Runs each `(arguments, stdin, says)` and asserts that it fails saying `says` on stderr.
+fn assert_all_fail(url: &str, cases: &[(&[&str], &str, &str)]) {
+    for (args, stdin, says) in cases {
+        let o = eventlog(url, args, stdin);
+        assert!(!o.status.success(), "{args:?} succeeded, expected {says:?}");
+        assert!(
+            err(&o).contains(says),
+            "{args:?}: {says:?} missing from {}",
+            err(&o)
+        );
+    }
+}
+
 async fn users_are_added_listed_changed_and_removed(url: &str) {
     let o = eventlog(
         url,
@@ -57,38 +70,25 @@ async fn users_are_added_listed_changed_and_removed(url: &str) {
         out(&o).contains("bob (viewer)"),
         "viewer is the default role"
     );
-    let o = eventlog(
+    assert_all_fail(
         url,
-        &["user", "add", "alice", "--password-stdin"],
-        "another password\n",
-    );
-    assert!(!o.status.success());
-    assert!(
-        err(&o).contains("user \"alice\" already exists"),
-        "{}",
-        err(&o)
-    );
-    let o = eventlog(
-        url,
-        &["user", "add", "carol", "--password-stdin"],
-        "short\n",
-    );
-    assert!(!o.status.success());
-    assert!(
-        err(&o).contains("password is 5 characters long; it must be at least 8"),
-        "{}",
-        err(&o)
+        &[
+            (
+                &["user", "add", "alice", "--password-stdin"],
+                "another password\n",
+                "user \"alice\" already exists",
+            ),
+            (
+                &["user", "add", "carol", "--password-stdin"],
+                "short\n",
+                "password is 5 characters long; it must be at least 8",
+            ),
+        ],
     );
 
     let o = eventlog(url, &["user", "list", "--json"], "");
     let users: serde_json::Value = serde_json::from_str(&out(&o)).unwrap();
-    let names: Vec<_> = users
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|u| u["name"].as_str().unwrap())
-        .collect();
-    assert_eq!(names, ["alice", "bob"]);
+    assert_eq!(support::fields(&users, "name"), ["alice", "bob"]);
     assert!(!out(&o).contains("argon2"), "hashes are never printed");
 
     let s = store::open(url).await.unwrap();
@@ -109,15 +109,17 @@ async fn users_are_added_listed_changed_and_removed(url: &str) {
 
     let o = eventlog(url, &["user", "remove", "bob"], "");
     assert!(o.status.success());
-    let o = eventlog(url, &["user", "remove", "bob"], "");
-    assert!(!o.status.success());
-    assert!(err(&o).contains("no user named \"bob\""));
-    let o = eventlog(
+    assert_all_fail(
         url,
-        &["user", "passwd", "nobody", "--password-stdin"],
-        "whatever123\n",
+        &[
+            (&["user", "remove", "bob"], "", "no user named \"bob\""),
+            (
+                &["user", "passwd", "nobody", "--password-stdin"],
+                "whatever123\n",
+                "no user named \"nobody\"",
+            ),
+        ],
     );
-    assert!(err(&o).contains("no user named \"nobody\""));
 }
 
 /// `user list` lines up its columns whatever the name lengths.

@@ -10,7 +10,7 @@ use std::process::Command;
 
 use support::eventlog_plain as eventlog;
 
-use eventlog_testing::TestDb;
+use eventlog_testing::{TestDb, fixtures};
 use serde_json::{Value, json};
 use sqlx::Connection;
 
@@ -20,41 +20,13 @@ const FIXTURE_GROUPS: usize = 105;
 
 eventlog_testing::on_both_backends!(db: sqlite_fixture, postgres_fixture_then_sqlite_fixture);
 
-/// The shared fixtures directory: `../shared/fixtures` beside the checkout, or
-/// `EVENTLOG_FIXTURES_DIR`. Missing fixtures fail the test; they are never skipped.
-fn fixtures() -> PathBuf {
-    let dir = std::env::var_os("EVENTLOG_FIXTURES_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/../../../shared/fixtures"
-            ))
-        });
-    assert!(
-        dir.join("django-eventlog-2.2.sqlite3").is_file()
-            && dir.join("django-eventlog-2.2-postgres.sql").is_file(),
-        "the django-eventlog fixtures are missing from {}: they live in ../shared/fixtures \
-         beside the checkout (or set EVENTLOG_FIXTURES_DIR)",
-        dir.display()
-    );
-    dir
-}
-
-/// A private copy of the SQLite fixture (the fixture itself stays untouched).
-fn sqlite_fixture_copy(dir: &Path) -> PathBuf {
-    let copy = dir.join("django.sqlite3");
-    std::fs::copy(fixtures().join("django-eventlog-2.2.sqlite3"), &copy).unwrap();
-    copy
-}
-
 /// A fresh PostgreSQL database holding the PostgreSQL fixture, loaded with `psql -f` as its
 /// README says.
 async fn postgres_fixture() -> TestDb {
     let db = TestDb::postgres().await;
     let out = Command::new("psql")
         .args(["-v", "ON_ERROR_STOP=1", "-q", "-f"])
-        .arg(fixtures().join("django-eventlog-2.2-postgres.sql"))
+        .arg(fixtures::django_fixtures().join(fixtures::DJANGO_POSTGRES))
         .arg(db.url())
         .output()
         .expect("run psql (PostgreSQL's client must be installed to load the fixture)");
@@ -72,6 +44,14 @@ fn import_ok(target: &str, source: &str) -> String {
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     assert!(out.status.success(), "import failed: {stderr}");
     stderr
+}
+
+/// Asserts that `stderr` contains `expected`.
+fn assert_says(stderr: &str, expected: &str) {
+    assert!(
+        stderr.contains(expected),
+        "{expected:?} missing from {stderr}"
+    );
 }
 
 /// Runs the import expecting failure; returns stderr.
@@ -205,14 +185,14 @@ fn check_fixture_events(rows: &[Row]) {
 
 async fn sqlite_fixture(target: TestDb) {
     let dir = tempfile::tempdir().unwrap();
-    let source = sqlite_fixture_copy(dir.path());
+    let source = fixtures::django_sqlite_copy(dir.path());
     let stderr = import_ok(target.url(), source.to_str().unwrap());
-    assert!(
-        stderr.contains(&format!(
+    assert_says(
+        &stderr,
+        &format!(
             "imported {FIXTURE_EVENTS} events from django-eventlog at {} (0 already present, 0 skipped)",
             source.display()
-        )),
-        "{stderr}"
+        ),
     );
     let imported = exported(target.url());
     check_fixture_events(&imported);
@@ -224,12 +204,12 @@ async fn sqlite_fixture(target: TestDb) {
         target.url(),
         &format!("sqlite://{}", source.to_str().unwrap()),
     );
-    assert!(
-        again.contains(&format!(
+    assert_says(
+        &again,
+        &format!(
             "imported 0 events from django-eventlog at sqlite://{} ({FIXTURE_EVENTS} already present, 0 skipped)",
             source.display()
-        )),
-        "{again}"
+        ),
     );
     assert_eq!(exported(target.url()).len(), FIXTURE_EVENTS);
 }
@@ -237,24 +217,19 @@ async fn sqlite_fixture(target: TestDb) {
 async fn postgres_fixture_then_sqlite_fixture(target: TestDb) {
     let source = postgres_fixture().await;
     let stderr = import_ok(target.url(), source.url());
-    assert!(
-        stderr.contains(&format!(
-            "imported {FIXTURE_EVENTS} events from django-eventlog at "
-        )),
-        "{stderr}"
+    assert_says(
+        &stderr,
+        &format!("imported {FIXTURE_EVENTS} events from django-eventlog at "),
     );
     let imported = exported(target.url());
     check_fixture_events(&imported);
     assert_eq!(imported, postgres_source_rows(source.url()).await);
 
     let again = import_ok(target.url(), source.url());
-    assert!(
-        again.contains("imported 0 events from django-eventlog at "),
-        "{again}"
-    );
-    assert!(
-        again.contains(&format!("({FIXTURE_EVENTS} already present, 0 skipped)")),
-        "{again}"
+    assert_says(&again, "imported 0 events from django-eventlog at ");
+    assert_says(
+        &again,
+        &format!("({FIXTURE_EVENTS} already present, 0 skipped)"),
     );
 
     // The SQLite fixture is another database with the same row ids. Its first 13 rows are
@@ -263,7 +238,7 @@ async fn postgres_fixture_then_sqlite_fixture(target: TestDb) {
     // timestamp, group, type and text, made by one seeded script), as in a project copied from
     // one database to another: they are recognised and stored once.
     let dir = tempfile::tempdir().unwrap();
-    let other = sqlite_fixture_copy(dir.path());
+    let other = fixtures::django_sqlite_copy(dir.path());
     let stderr = import_ok(target.url(), other.to_str().unwrap());
     assert!(
         stderr.contains("imported 13 events from django-eventlog at ")
@@ -315,14 +290,14 @@ async fn missing_table_wrong_columns_and_missing_file_are_clear_errors() {
 
     let empty = sqlite_source(dir.path(), "CREATE TABLE auth_user (id integer)").await;
     let stderr = import_fails(target.url(), empty.to_str().unwrap());
-    assert!(
-        stderr.contains("has no table eventlog_event: is it the database of a Django project"),
-        "{stderr}"
+    assert_says(
+        &stderr,
+        "has no table eventlog_event: is it the database of a Django project",
     );
 
     let pg_empty = TestDb::postgres().await;
     let stderr = import_fails(target.url(), pg_empty.url());
-    assert!(stderr.contains("has no table eventlog_event"), "{stderr}");
+    assert_says(&stderr, "has no table eventlog_event");
 
     std::fs::remove_file(&empty).unwrap();
     let wrong = sqlite_source(
@@ -332,34 +307,23 @@ async fn missing_table_wrong_columns_and_missing_file_are_clear_errors() {
     )
     .await;
     let stderr = import_fails(target.url(), wrong.to_str().unwrap());
-    assert!(
-        stderr.contains(
-            "table eventlog_event has no column group, timestamp, initiator: it is not a \
-             django-eventlog table"
-        ),
-        "{stderr}"
+    assert_says(
+        &stderr,
+        "table eventlog_event has no column group, timestamp, initiator: it is not a \
+             django-eventlog table",
     );
-    assert!(
-        stderr.contains("found id, type, message, created"),
-        "{stderr}"
-    );
+    assert_says(&stderr, "found id, type, message, created");
 
     let missing = dir.path().join("nope.sqlite3");
     let stderr = import_fails(target.url(), missing.to_str().unwrap());
-    assert!(
-        stderr.contains(&format!(
-            "SQLite database {} does not exist",
-            missing.display()
-        )),
-        "{stderr}"
+    assert_says(
+        &stderr,
+        &format!("SQLite database {} does not exist", missing.display()),
     );
     assert!(!missing.exists(), "the import must not create the source");
 
     let stderr = import_fails(target.url(), "mysql://root@localhost/shop");
-    assert!(
-        stderr.contains("unsupported django-eventlog source"),
-        "{stderr}"
-    );
+    assert_says(&stderr, "unsupported django-eventlog source");
     // Nothing was stored by the failed runs.
     assert!(exported(target.url()).is_empty());
 }
@@ -387,21 +351,18 @@ async fn rows_breaking_the_rules_are_listed_and_the_rest_imported() {
     )
     .await;
     let stderr = import_fails(target.url(), source.to_str().unwrap());
-    assert!(
-        stderr.contains("row id 2 skipped: group id \"ggggggggggggggggggggggggggggggggggggggggg\" is 41 characters long"),
-        "{stderr}"
+    assert_says(
+        &stderr,
+        "row id 2 skipped: group id \"ggggggggggggggggggggggggggggggggggggggggg\" is 41 characters long",
     );
-    assert!(
-        stderr.contains("row id 3 skipped: message is empty"),
-        "{stderr}"
+    assert_says(&stderr, "row id 3 skipped: message is empty");
+    assert_says(
+        &stderr,
+        "row id 4 skipped: timestamp \"last tuesday\" is not a date and time",
     );
-    assert!(
-        stderr.contains("row id 4 skipped: timestamp \"last tuesday\" is not a date and time"),
-        "{stderr}"
-    );
-    assert!(
-        stderr.contains("row id 5 skipped: event type name \"no-such type\" is invalid"),
-        "{stderr}"
+    assert_says(
+        &stderr,
+        "row id 5 skipped: event type name \"no-such type\" is invalid",
     );
     assert!(
         stderr.contains("(0 already present, 4 skipped)") && stderr.contains("imported 2 events"),

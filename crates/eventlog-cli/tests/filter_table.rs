@@ -12,6 +12,7 @@ use support::eventlog_plain as eventlog;
 use chrono::{DateTime, Utc};
 use eventlog::store::{self, Backend, EventFilter, Order};
 use eventlog::{GroupId, NewEvent};
+use eventlog_testing::api::ApiClient;
 use serde_json::{Value, json};
 
 eventlog_testing::on_both_backends!(admin_api_and_cli_select_the_same_events);
@@ -88,25 +89,6 @@ async fn seed(store: &dyn Backend) {
     store.insert_batch(&events).await.unwrap();
 }
 
-struct Server {
-    base: String,
-    http: reqwest::Client,
-    token: String,
-}
-
-impl Server {
-    async fn get(&self, path_and_query: &str) -> (u16, String) {
-        let r = self
-            .http
-            .get(format!("{}{path_and_query}", self.base))
-            .bearer_auth(&self.token)
-            .send()
-            .await
-            .unwrap();
-        (r.status().as_u16(), r.text().await.unwrap())
-    }
-}
-
 fn query_string(pairs: &[(&str, &str)]) -> String {
     form_urlencoded::Serializer::new(String::new())
         .extend_pairs(pairs)
@@ -152,11 +134,8 @@ async fn admin_api_and_cli_select_the_same_events(url: &str) {
         .await
         .unwrap();
     let addr = support::serve_to_viewers(store.clone()).await;
-    let server = Server {
-        base: format!("http://{addr}"),
-        http: reqwest::Client::new(),
-        token,
-    };
+    // The admin pages and the API of one server (the pages ignore the token).
+    let server = ApiClient::new(reqwest::Client::new(), format!("http://{addr}"), token);
 
     let all = ["m1", "m2", "m3", "m4", "m5", "m6 Mail sent", "m7"];
     let cases: &[(Pairs, &[&str])] = &[
@@ -197,7 +176,7 @@ async fn admin_api_and_cli_select_the_same_events(url: &str) {
         let want: BTreeSet<String> = want.iter().map(|m| (*m).to_owned()).collect();
         let qs = query_string(pairs);
 
-        let (status, page) = server.get(&format!("/events?{qs}")).await;
+        let (status, page) = server.get_text(&format!("/events?{qs}")).await;
         assert_eq!(status, 200, "admin {qs}: {page}");
         let admin: BTreeSet<String> = page
             .split("data-id=\"")
@@ -207,19 +186,17 @@ async fn admin_api_and_cli_select_the_same_events(url: &str) {
         assert_eq!(admin, want, "admin list, {qs}");
 
         let (status, body) = server
-            .get(&format!("/events/export?format=jsonl&{qs}"))
+            .get_text(&format!("/events/export?format=jsonl&{qs}"))
             .await;
         assert_eq!(status, 200, "admin export {qs}: {body}");
         assert_eq!(messages_of_jsonl(&body), want, "admin export, {qs}");
 
-        let (status, body) = server.get(&format!("/api/v1/events?{qs}")).await;
+        let (status, body) = server.get_text(&format!("/api/v1/events?{qs}")).await;
         assert_eq!(status, 200, "API {qs}: {body}");
         let body: Value = serde_json::from_str(&body).unwrap();
-        let api: BTreeSet<String> = body["events"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|e| e["message"].as_str().unwrap().to_owned())
+        let api: BTreeSet<String> = eventlog_testing::api::messages(&body)
+            .into_iter()
+            .map(str::to_owned)
             .collect();
         assert_eq!(api, want, "API, {qs}");
 
@@ -264,7 +241,7 @@ async fn admin_api_and_cli_select_the_same_events(url: &str) {
             "/api/v1/events",
         ] {
             let sep = if route.ends_with('&') { "" } else { "?" };
-            let (status, body) = server.get(&format!("{route}{sep}{qs}")).await;
+            let (status, body) = server.get_text(&format!("{route}{sep}{qs}")).await;
             assert_eq!(status, 400, "{route} {qs}: {body}");
             assert!(body.contains(says), "{route} {qs}: {body}");
             if !value.contains('\0') && !key.contains('\\') {

@@ -6,7 +6,6 @@
 use crate::support;
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -69,18 +68,7 @@ async fn every_event_is_shown_once_with_a_transaction_held_open() {
         .spawn()
         .unwrap();
     let printed = Arc::new(Mutex::new(String::new()));
-    {
-        let printed = printed.clone();
-        let stdout = tail.stdout.take().unwrap();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                let mut p = printed.lock().unwrap();
-                p.push_str(&line);
-                p.push('\n');
-            }
-        });
-    }
+    support::collect_lines(tail.stdout.take().unwrap(), printed.clone(), |_| {});
     // Both followers are running once each has shown a probe; probes are not counted.
     for i in 0.. {
         assert!(i < 300, "the followers did not start");

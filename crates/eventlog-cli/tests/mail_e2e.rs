@@ -6,6 +6,7 @@ use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+use eventlog_testing::api::ApiClient;
 use eventlog_testing::smtp::{Mode, SmtpSink, down_addr, header, part};
 
 fn config_file(dir: &tempfile::TempDir, smtp_url: &str) -> String {
@@ -22,6 +23,15 @@ fn config_file(dir: &tempfile::TempDir, smtp_url: &str) -> String {
     path.to_str().unwrap().to_owned()
 }
 
+/// `eventlog log` of an error event to be mailed to `ops@example.com`.
+const LOG_A_MAILED_ERROR: [&str; 5] = [
+    "log",
+    "error",
+    "Backup failed",
+    "--send-mail",
+    "ops@example.com",
+];
+
 fn eventlog(url: &str, config: &str) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_eventlog"));
     c.env("EVENTLOG_DATABASE_URL", url)
@@ -34,13 +44,7 @@ async fn log_send_mail_mails_that_event_only(url: &str) {
     let dir = tempfile::tempdir().unwrap();
     let config = config_file(&dir, &sink.url());
     let mailed = eventlog(url, &config)
-        .args([
-            "log",
-            "error",
-            "Backup failed",
-            "--send-mail",
-            "ops@example.com",
-        ])
+        .args(LOG_A_MAILED_ERROR)
         .args(["--initiator", "cron"])
         .output()
         .unwrap();
@@ -197,22 +201,16 @@ async fn an_smtp_outage_and_a_restart_deliver_every_mail_once(url: &str) {
     let dir = tempfile::tempdir().unwrap();
     let config = config_file(&dir, &format!("smtp://{addr}"));
     let token = token(url, &config);
-    let http = reqwest::Client::new();
     let post = async |base: &str, from: usize| {
+        let api = ApiClient::new(reqwest::Client::new(), format!("{base}/api/v1"), &token);
         for chunk in 0..5 {
-            let batch: Vec<serde_json::Value> = (0..10)
+            let batch: serde_json::Value = (0..10)
                 .map(|i| {
                     serde_json::json!({"type": "error", "send_mail": "oncall@example.com",
                         "message": format!("disk {}", from + chunk * 10 + i)})
                 })
                 .collect();
-            let response = http
-                .post(format!("{base}/api/v1/events"))
-                .bearer_auth(&token)
-                .json(&batch)
-                .send()
-                .await
-                .unwrap();
+            let response = api.post_json("/events", &batch).await;
             assert_eq!(response.status().as_u16(), 201);
         }
     };
@@ -267,13 +265,7 @@ async fn send_mail_without_a_mail_section_is_refused(url: &str) {
     std::fs::write(&config, "").unwrap();
     let config = config.to_str().unwrap();
     let out = eventlog(url, config)
-        .args([
-            "log",
-            "error",
-            "Backup failed",
-            "--send-mail",
-            "ops@example.com",
-        ])
+        .args(LOG_A_MAILED_ERROR)
         .output()
         .unwrap();
     assert!(!out.status.success());

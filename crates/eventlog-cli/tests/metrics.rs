@@ -10,6 +10,9 @@ use eventlog_testing::smtp::{Mode, SmtpSink};
 use serde_json::json;
 use support::{Serve, ServeSpec, http};
 
+/// A sample's labels, `(name, value)` each.
+type Labels<'a> = &'a [(&'a str, &'a str)];
+
 /// The value of the sample `name{labels…}` (labels in any order, all given ones present).
 fn sample(text: &str, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
     text.lines()
@@ -126,49 +129,27 @@ async fn metrics_count_known_traffic_on_their_own_address() {
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     };
-    let group = [("source", "group_commit")];
-    assert_eq!(
-        sample(&text, "eventlog_events_stored_total", &group),
-        Some(3.0),
-        "{text}"
-    );
-    assert_eq!(
-        sample(&text, "eventlog_events_duplicate_total", &group),
-        Some(1.0),
-        "{text}"
-    );
-    assert_eq!(
-        sample(&text, "eventlog_events_refused_total", &[("source", "api")]),
-        Some(2.0),
-        "{text}"
-    );
-    assert_eq!(
-        sample(&text, "eventlog_mail_queued_total", &group),
-        Some(1.0),
-        "{text}"
-    );
-    assert_eq!(
-        sample(&text, "eventlog_mail_sent_total", &[]),
-        Some(1.0),
-        "{text}"
-    );
+    let group: &[(&str, &str)] = &[("source", "group_commit")];
+    let expected: [(&str, Labels, f64); 8] = [
+        ("eventlog_events_stored_total", group, 3.0),
+        ("eventlog_events_duplicate_total", group, 1.0),
+        ("eventlog_events_refused_total", &[("source", "api")], 2.0),
+        ("eventlog_mail_queued_total", group, 1.0),
+        ("eventlog_mail_sent_total", &[], 1.0),
+        // Three commits (the refused request never reached the store), four events.
+        ("eventlog_batch_size_count", group, 3.0),
+        ("eventlog_batch_size_sum", group, 4.0),
+        ("eventlog_commit_seconds_count", group, 3.0),
+    ];
+    for (name, labels, value) in expected {
+        assert_eq!(
+            sample(&text, name, labels),
+            Some(value),
+            "{name}{labels:?}\n{text}"
+        );
+    }
     assert_eq!(sink.mails().len(), 1);
-    // Three commits (the refused request never reached the store), histograms with buckets.
-    assert_eq!(
-        sample(&text, "eventlog_batch_size_count", &group),
-        Some(3.0),
-        "{text}"
-    );
-    assert_eq!(
-        sample(&text, "eventlog_batch_size_sum", &group),
-        Some(4.0),
-        "{text}"
-    );
-    assert_eq!(
-        sample(&text, "eventlog_commit_seconds_count", &group),
-        Some(3.0),
-        "{text}"
-    );
+    // Histograms with buckets.
     assert!(
         sample(&text, "eventlog_commit_seconds_bucket", &[("le", "+Inf")]).is_some(),
         "{text}"
@@ -182,22 +163,18 @@ async fn metrics_count_known_traffic_on_their_own_address() {
             &[("method", method), ("route", route), ("status", status)],
         )
     };
-    assert_eq!(
-        requests("POST", "/api/v1/events", "201"),
-        Some(3.0),
-        "{text}"
-    );
-    assert_eq!(
-        requests("POST", "/api/v1/events", "400"),
-        Some(1.0),
-        "{text}"
-    );
-    assert_eq!(
-        requests("GET", "/api/v1/events/{id}", "200"),
-        Some(2.0),
-        "{text}"
-    );
-    assert_eq!(requests("GET", "unmatched", "404"), Some(3.0), "{text}");
+    for (method, route, status, count) in [
+        ("POST", "/api/v1/events", "201", 3.0),
+        ("POST", "/api/v1/events", "400", 1.0),
+        ("GET", "/api/v1/events/{id}", "200", 2.0),
+        ("GET", "unmatched", "404", 3.0),
+    ] {
+        assert_eq!(
+            requests(method, route, status),
+            Some(count),
+            "{method} {route} {status}\n{text}"
+        );
+    }
     assert!(!text.contains("route=\"/api/v1/events/1\""), "{text}");
     assert!(!text.contains("/nope"), "{text}");
     assert_eq!(

@@ -38,6 +38,16 @@ impl Answer {
             k.eq_ignore_ascii_case(name).then(|| v.trim())
         })
     }
+
+    /// Asserts the status and that the body contains `text`; a failure names `case`.
+    fn assert_says(&self, status: u16, text: &str, case: &str) {
+        assert_eq!(self.status, status, "{case}: {}", self.body);
+        assert!(
+            self.body.contains(text),
+            "{case}: {text:?} missing from {}",
+            self.body
+        );
+    }
 }
 
 /// Sends one HTTP/1.1 request from a socket bound to `from`, with `headers` written as raw
@@ -89,6 +99,13 @@ async fn get(server: SocketAddr, from: IpAddr, path: &str, headers: &[&[u8]]) ->
     send(server, from, "GET", path, headers, "").await
 }
 
+/// `POST /api/v1/events` of the JSON `event` with a bearer `token`.
+async fn post_event(server: SocketAddr, from: IpAddr, token: &str, event: &str) -> Answer {
+    let auth = format!("Authorization: Bearer {token}");
+    let headers: &[&[u8]] = &[auth.as_bytes(), b"Content-Type: application/json"];
+    send(server, from, "POST", "/api/v1/events", headers, event).await
+}
+
 /// The CSRF token of a page's forms.
 fn csrf_of(page: &str) -> String {
     let at = page
@@ -96,6 +113,15 @@ fn csrf_of(page: &str) -> String {
         .expect("a form with a CSRF token")
         + r#"name="csrf" value=""#.len();
     page[at..].split('"').next().unwrap().to_owned()
+}
+
+/// The password the tests give the stored user `carol`.
+const CAROL_PASSWORD: &str = "correct horse battery";
+
+/// Logs `carol` in through the form; her session cookie's value.
+async fn log_in_carol(server: &Serve) -> String {
+    let client = http(Duration::from_secs(30));
+    login(&client, &server.url(""), "", "carol", CAROL_PASSWORD).await
 }
 
 fn start(url: &str) -> Serve {
@@ -113,36 +139,21 @@ async fn the_header_is_believed_from_the_proxy_only() {
     let server = start(db.url());
     let addr = server.addr;
 
-    let admin = get(
-        addr,
-        TRUSTED,
-        "/events",
-        &[b"X-Forwarded-User: ann", b"X-Forwarded-Groups: dev, ops"],
-    )
-    .await;
-    assert_eq!(admin.status, 200, "{}", admin.body);
-    assert!(
-        admin
-            .body
-            .contains(r#"ann <span class="role">(admin)</span>"#),
-        "{}",
-        admin.body
-    );
-    let viewer = get(
-        addr,
-        TRUSTED,
-        "/events",
-        &[b"X-Forwarded-User: bob", b"X-Forwarded-Groups: dev,opsx"],
-    )
-    .await;
-    assert_eq!(viewer.status, 200);
-    assert!(
-        viewer
-            .body
-            .contains(r#"bob <span class="role">(viewer)</span>"#),
-        "{}",
-        viewer.body
-    );
+    let roles: [(&[&[u8]], &str); 2] = [
+        (
+            &[b"X-Forwarded-User: ann", b"X-Forwarded-Groups: dev, ops"],
+            r#"ann <span class="role">(admin)</span>"#,
+        ),
+        (
+            &[b"X-Forwarded-User: bob", b"X-Forwarded-Groups: dev,opsx"],
+            r#"bob <span class="role">(viewer)</span>"#,
+        ),
+    ];
+    for (headers, shown) in roles {
+        get(addr, TRUSTED, "/events", headers)
+            .await
+            .assert_says(200, shown, shown);
+    }
     // Admin-only pages follow the role.
     let confirm = "/events/delete?id=1";
     assert_eq!(
@@ -161,36 +172,19 @@ async fn the_header_is_believed_from_the_proxy_only() {
 
     // The same headers from another address: refused, whatever the route.
     for path in ["/events", "/login", "/groups", "/api/v1/events"] {
-        let spoofed = get(
-            addr,
-            UNTRUSTED,
+        let headers: &[&[u8]] = &[b"X-Forwarded-User: ann", b"X-Forwarded-Groups: ops"];
+        get(addr, UNTRUSTED, path, headers).await.assert_says(
+            403,
+            "only accepted from the authenticating proxy",
             path,
-            &[b"X-Forwarded-User: ann", b"X-Forwarded-Groups: ops"],
-        )
-        .await;
-        assert_eq!(spoofed.status, 403, "{path}: {}", spoofed.body);
-        assert!(
-            spoofed
-                .body
-                .contains("only accepted from the authenticating proxy"),
-            "{path}: {}",
-            spoofed.body
         );
     }
     // A groups header alone is refused too (it could make a logged-in viewer an admin).
     let groups_only = get(addr, UNTRUSTED, "/events", &[b"X-Forwarded-Groups: ops"]).await;
     assert_eq!(groups_only.status, 403);
     // A real session does not make a spoofed header acceptable.
-    add_user(db.url(), "carol", "correct horse battery");
-    let client = http(Duration::from_secs(30));
-    let session = login(
-        &client,
-        &server.url(""),
-        "",
-        "carol",
-        "correct horse battery",
-    )
-    .await;
+    add_user(db.url(), "carol", CAROL_PASSWORD);
+    let session = log_in_carol(&server).await;
     let cookie = format!("Cookie: eventlog_session={session}");
     let with_session = get(addr, UNTRUSTED, "/events", &[cookie.as_bytes()]).await;
     assert_eq!(with_session.status, 200, "the session alone works");
@@ -214,7 +208,7 @@ async fn the_header_is_believed_from_the_proxy_only() {
 #[tokio::test]
 async fn without_the_header_login_and_tokens_work_as_before() {
     let db = eventlog_testing::TestDb::sqlite();
-    add_user(db.url(), "carol", "correct horse battery");
+    add_user(db.url(), "carol", CAROL_PASSWORD);
     let all = {
         let out = support::eventlog(db.url(), &["token", "add", "ops", "--scope", "all"], None);
         assert!(out.status.success());
@@ -232,28 +226,11 @@ async fn without_the_header_login_and_tokens_work_as_before() {
             .is_some_and(|l| l.starts_with("/login?next=")),
         "{anonymous:?}"
     );
-    let client = http(Duration::from_secs(30));
-    login(
-        &client,
-        &server.url(""),
-        "",
-        "carol",
-        "correct horse battery",
-    )
-    .await;
+    log_in_carol(&server).await;
 
     let event = r#"{"type":"info","message":"through the API","group":"g1"}"#;
     for from in [TRUSTED, UNTRUSTED] {
-        let auth = format!("Authorization: Bearer {ingest}");
-        let posted = send(
-            addr,
-            from,
-            "POST",
-            "/api/v1/events",
-            &[auth.as_bytes(), b"Content-Type: application/json"],
-            event,
-        )
-        .await;
+        let posted = post_event(addr, from, &ingest, event).await;
         assert_eq!(posted.status, 201, "{from}: {}", posted.body);
     }
     let auth = format!("Authorization: Bearer {all}");
@@ -270,13 +247,10 @@ async fn csrf_stays_on_for_proxy_users() {
     let ingest = token(db.url());
     let server = start(db.url());
     let addr = server.addr;
-    let auth = format!("Authorization: Bearer {ingest}");
-    let posted = send(
+    let posted = post_event(
         addr,
         TRUSTED,
-        "POST",
-        "/api/v1/events",
-        &[auth.as_bytes(), b"Content-Type: application/json"],
+        &ingest,
         r#"{"type":"info","message":"to delete","group":"g1"}"#,
     )
     .await;
@@ -304,9 +278,9 @@ async fn csrf_stays_on_for_proxy_users() {
     );
     assert_ne!(csrf, other, "each user has a token of their own");
     for bad in [format!("id={id}"), format!("id={id}&csrf={other}")] {
-        let refused = send(addr, TRUSTED, "POST", "/events/delete", ann, &bad).await;
-        assert_eq!(refused.status, 403, "{bad}: {}", refused.body);
-        assert!(refused.body.contains("CSRF"), "{}", refused.body);
+        send(addr, TRUSTED, "POST", "/events/delete", ann, &bad)
+            .await
+            .assert_says(403, "CSRF", &bad);
     }
     let deleted = send(
         addr,
@@ -371,6 +345,5 @@ async fn hostile_header_values_are_refused() {
         &["X-Forwarded-User: José".as_bytes()],
     )
     .await;
-    assert_eq!(jose.status, 200, "{}", jose.body);
-    assert!(jose.body.contains("José"));
+    jose.assert_says(200, "José", "a UTF-8 name");
 }

@@ -9,6 +9,7 @@ use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use eventlog_testing::api::ApiClient;
 use eventlog_testing::{PgCluster, TestDb};
 use serde_json::json;
 use support::{Serve, ServeSpec, http};
@@ -30,7 +31,6 @@ fn batch(group: &str, n: usize) -> (Vec<uuid::Uuid>, serde_json::Value) {
     (ids, serde_json::Value::Array(body))
 }
 
-/// One POST; its status (0: no answer) and how long it took.
 /// A private PostgreSQL (to stop, freeze or restart), an API token, and `eventlog serve` on
 /// it with the faults' timeouts.
 fn serving_a_private_cluster() -> (PgCluster, String, String, Serve) {
@@ -44,16 +44,39 @@ fn serving_a_private_cluster() -> (PgCluster, String, String, Serve) {
     (cluster, url, token, server)
 }
 
-async fn post(
-    client: &reqwest::Client,
-    server: &str,
-    token: &str,
-    body: &serde_json::Value,
-) -> (u16, Duration, Option<String>) {
+/// [`serving_a_private_cluster`] working before the fault: one batch of `group` posted and
+/// stored (201) through `api`, a client that gives up after `timeout`.
+struct Working {
+    cluster: PgCluster,
+    url: String,
+    server: Serve,
+    api: ApiClient,
+    /// The batch posted: to post again.
+    body: serde_json::Value,
+}
+
+impl Working {
+    async fn start(group: &str, timeout: Duration) -> Working {
+        let (cluster, url, token, server) = serving_a_private_cluster();
+        let api = ApiClient::new(http(timeout), server.url("/api/v1"), token);
+        let (_, body) = batch(group, 1);
+        assert_eq!(post(&api, &body).await.0, 201);
+        Working {
+            cluster,
+            url,
+            server,
+            api,
+            body,
+        }
+    }
+}
+
+/// One POST of `body` to `/events`; its status (0: no answer), how long it took and its
+/// `Retry-After`.
+async fn post(api: &ApiClient, body: &serde_json::Value) -> (u16, Duration, Option<String>) {
     let started = Instant::now();
-    let resp = client
-        .post(format!("{server}/api/v1/events"))
-        .bearer_auth(token)
+    let resp = api
+        .request(reqwest::Method::POST, "/events")
         .json(body)
         .send()
         .await;
@@ -92,17 +115,17 @@ async fn assert_stored_once(url: &str, group: &str, acked: &HashSet<uuid::Uuid>)
 async fn sigkill_during_ingest_loses_and_doubles_nothing(url: &str) {
     let token = support::token(url);
     let mut server = Serve::start(ServeSpec::new(url));
-    let base = server.url("");
+    let base = server.url("/api/v1");
     let acked = Arc::new(Mutex::new(HashSet::new()));
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let mut clients = Vec::new();
     for _ in 0..4 {
         let (base, token, acked, stop) = (base.clone(), token.clone(), acked.clone(), stop.clone());
         clients.push(tokio::spawn(async move {
-            let client = http(Duration::from_secs(30));
+            let api = ApiClient::new(http(Duration::from_secs(30)), base, token);
             while !stop.load(std::sync::atomic::Ordering::Relaxed) {
                 let (ids, body) = batch("killed", 50);
-                let (status, _, _) = post(&client, &base, &token, &body).await;
+                let (status, _, _) = post(&api, &body).await;
                 match status {
                     201 => acked.lock().unwrap().extend(ids),
                     0 => break, // The server is gone.
@@ -142,11 +165,14 @@ eventlog_testing::on_both_backends!(sigkill_during_ingest_loses_and_doubles_noth
 /// refused address once; after PostgreSQL comes back the same process serves again.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stopped_postgres_gets_a_fast_503_and_service_resumes() {
-    let (cluster, url, token, server) = serving_a_private_cluster();
-    let client = http(Duration::from_secs(30));
-    let base = server.url("");
-    let (_, body) = batch("outage", 1);
-    assert_eq!(post(&client, &base, &token, &body).await.0, 201);
+    let Working {
+        cluster,
+        url,
+        server,
+        api,
+        body,
+    } = Working::start("outage", Duration::from_secs(30)).await;
+    let client = &api.http;
 
     cluster.stop().unwrap();
     let started = Instant::now();
@@ -159,18 +185,12 @@ async fn stopped_postgres_gets_a_fast_503_and_service_resumes() {
         started.elapsed()
     );
     assert_eq!(
-        eventlog_testing::http::get_status(&client, &server.url("/livez")).await,
+        eventlog_testing::http::get_status(client, &server.url("/livez")).await,
         200
     );
 
     let started = Instant::now();
-    let resp = client
-        .post(format!("{base}/api/v1/events"))
-        .bearer_auth(&token)
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
+    let resp = api.post_json("/events", &body).await;
     let elapsed = started.elapsed();
     assert_eq!(resp.status(), 503);
     assert!(resp.headers().contains_key("retry-after"));
@@ -197,7 +217,7 @@ async fn stopped_postgres_gets_a_fast_503_and_service_resumes() {
     cluster.restart().unwrap();
     let resumed = Instant::now();
     loop {
-        let (status, _, _) = post(&client, &base, &token, &body).await;
+        let (status, _, _) = post(&api, &body).await;
         if status == 201 {
             break;
         }
@@ -209,7 +229,7 @@ async fn stopped_postgres_gets_a_fast_503_and_service_resumes() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     assert_eq!(
-        eventlog_testing::http::get_status(&client, &server.url("/healthz")).await,
+        eventlog_testing::http::get_status(client, &server.url("/healthz")).await,
         200
     );
 }
@@ -218,17 +238,20 @@ async fn stopped_postgres_gets_a_fast_503_and_service_resumes() {
 /// past the timeouts: 503, and the server serves again once it thaws.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn frozen_postgres_does_not_hold_requests() {
-    let (cluster, _url, token, server) = serving_a_private_cluster();
-    let client = http(Duration::from_secs(60));
-    let base = server.url("");
-    let (_, body) = batch("frozen", 1);
-    assert_eq!(post(&client, &base, &token, &body).await.0, 201);
+    let Working {
+        cluster,
+        server,
+        api,
+        body,
+        ..
+    } = Working::start("frozen", Duration::from_secs(60)).await;
 
     cluster.pause().unwrap();
     let result = async {
-        let (status, took, retry) = post(&client, &base, &token, &body).await;
+        let (status, took, retry) = post(&api, &body).await;
         let health_started = Instant::now();
-        let health = client
+        let health = api
+            .http
             .get(server.url("/healthz"))
             .send()
             .await
@@ -251,7 +274,7 @@ async fn frozen_postgres_does_not_hold_requests() {
     );
 
     let thawed = Instant::now();
-    while post(&client, &base, &token, &body).await.0 != 201 {
+    while post(&api, &body).await.0 != 201 {
         assert!(
             thawed.elapsed() < Duration::from_secs(30),
             "{}",
@@ -267,7 +290,7 @@ async fn frozen_postgres_does_not_hold_requests() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_restart_under_http_load() {
     let (cluster, url, token, server) = serving_a_private_cluster();
-    let base = server.url("");
+    let base = server.url("/api/v1");
     let acked = Arc::new(Mutex::new(HashSet::new()));
     let results = Arc::new(Mutex::new(Vec::new()));
     let started = Instant::now();
@@ -282,12 +305,12 @@ async fn postgres_restart_under_http_load() {
             restarted_at.clone(),
         );
         clients.push(tokio::spawn(async move {
-            let client = http(Duration::from_secs(60));
+            let api = ApiClient::new(http(Duration::from_secs(60)), base, token);
             let mut ok_after_restart = 0;
             while started.elapsed() < Duration::from_secs(5) || ok_after_restart == 0 {
                 assert!(started.elapsed() < Duration::from_secs(60), "never resumed");
                 let (ids, body) = batch("restart", 20);
-                let (status, took, _) = post(&client, &base, &token, &body).await;
+                let (status, took, _) = post(&api, &body).await;
                 let back = restarted_at
                     .lock()
                     .unwrap()

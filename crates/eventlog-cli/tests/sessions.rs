@@ -28,6 +28,20 @@ async fn session_rows(url: &str) -> i64 {
     }
 }
 
+/// `eventlog serve` on `url` with the configuration `config`, after adding `users` (admins
+/// with [`PASSWORD`]); the server (stopped when dropped), its URL and a client.
+fn serving(url: &str, users: &[&str], config: &str) -> (Serve, String, reqwest::Client) {
+    for name in users {
+        add_user(url, name, PASSWORD);
+    }
+    let server = Serve::start(ServeSpec {
+        config,
+        ..ServeSpec::new(url)
+    });
+    let base = server.url("");
+    (server, base, http(Duration::from_secs(30)))
+}
+
 fn assert_sent_to_login((status, location): (u16, String), what: &str) {
     assert_eq!(status, 303, "{what}: expected a redirect to the login page");
     assert!(location.starts_with("/login?next="), "{what}: {location}");
@@ -37,12 +51,7 @@ fn assert_sent_to_login((status, location): (u16, String), what: &str) {
 /// removed with `eventlog user remove`: their next request with the old cookie goes to the
 /// login page, while another user's session goes on.
 async fn passwd_and_remove_end_the_users_sessions(url: &str) {
-    for name in ["alice", "bob", "carol"] {
-        add_user(url, name, PASSWORD);
-    }
-    let server = Serve::start(ServeSpec::new(url));
-    let base = server.url("");
-    let client = http(Duration::from_secs(30));
+    let (_server, base, client) = serving(url, &["alice", "bob", "carol"], "");
     let alice = login(&client, &base, "", "alice", PASSWORD).await;
     let bob = login(&client, &base, "", "bob", PASSWORD).await;
     let carol = login(&client, &base, "", "carol", PASSWORD).await;
@@ -102,13 +111,8 @@ async fn passwd_and_remove_end_the_users_sessions(url: &str) {
 /// With `session_idle_timeout = "2s"`: a session used every half second stays valid well past
 /// two seconds; left alone for longer than two seconds, it ends.
 async fn idle_sessions_end_and_busy_ones_do_not(url: &str) {
-    add_user(url, "alice", PASSWORD);
-    let server = Serve::start(ServeSpec {
-        config: "[server]\nsession_idle_timeout = \"2s\"\n",
-        ..ServeSpec::new(url)
-    });
-    let base = server.url("");
-    let client = http(Duration::from_secs(30));
+    let (_server, base, client) =
+        serving(url, &["alice"], "[server]\nsession_idle_timeout = \"2s\"\n");
     let session = login(&client, &base, "", "alice", PASSWORD).await;
     let start = Instant::now();
     while start.elapsed() < Duration::from_secs(5) {
@@ -131,13 +135,7 @@ async fn idle_sessions_end_and_busy_ones_do_not(url: &str) {
 
 /// With `session_lifetime = "3s"`: a session ends three seconds after login however busy.
 async fn sessions_end_at_their_lifetime(url: &str) {
-    add_user(url, "alice", PASSWORD);
-    let server = Serve::start(ServeSpec {
-        config: "[server]\nsession_lifetime = \"3s\"\n",
-        ..ServeSpec::new(url)
-    });
-    let base = server.url("");
-    let client = http(Duration::from_secs(30));
+    let (_server, base, client) = serving(url, &["alice"], "[server]\nsession_lifetime = \"3s\"\n");
     let resp = support::login_response(&client, &base, "", "alice", PASSWORD).await;
     let set = set_cookie(&resp, SESSION)
         .expect("session cookie")
@@ -169,14 +167,11 @@ async fn sessions_end_at_their_lifetime(url: &str) {
 /// Sessions that ended by idling are deleted from the database by the server itself (not
 /// only refused): after a login following the idle timeout, only the new session is left.
 async fn ended_sessions_are_purged_from_the_database(url: &str) {
-    add_user(url, "alice", PASSWORD);
-    add_user(url, "bob", PASSWORD);
-    let server = Serve::start(ServeSpec {
-        config: "[server]\nsession_idle_timeout = \"1s\"\n",
-        ..ServeSpec::new(url)
-    });
-    let base = server.url("");
-    let client = http(Duration::from_secs(30));
+    let (_server, base, client) = serving(
+        url,
+        &["alice", "bob"],
+        "[server]\nsession_idle_timeout = \"1s\"\n",
+    );
     login(&client, &base, "", "alice", PASSWORD).await;
     login(&client, &base, "", "alice", PASSWORD).await;
     assert_eq!(session_rows(url).await, 2);
@@ -207,13 +202,7 @@ async fn ended_sessions_are_purged_from_the_database(url: &str) {
 /// `Path=/` and without `Domain` (what the prefix requires, so that browsers accept it only
 /// over HTTPS and no sibling subdomain can plant one); the unprefixed name is not accepted.
 async fn secure_cookies_are_host_prefixed(url: &str) {
-    add_user(url, "alice", PASSWORD);
-    let server = Serve::start(ServeSpec {
-        config: "[server]\nsecure_cookies = true\n",
-        ..ServeSpec::new(url)
-    });
-    let base = server.url("");
-    let client = http(Duration::from_secs(30));
+    let (_server, base, client) = serving(url, &["alice"], "[server]\nsecure_cookies = true\n");
     let page = client.get(format!("{base}/login")).send().await.unwrap();
     assert!(
         set_cookie(&page, "eventlog_login_csrf").is_none(),

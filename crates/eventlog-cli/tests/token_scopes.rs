@@ -6,6 +6,7 @@ use crate::support;
 
 use std::time::Duration;
 
+use eventlog_testing::api::{self, ApiClient};
 use serde_json::Value;
 use support::{Serve, ServeSpec, eventlog, http};
 
@@ -22,34 +23,32 @@ fn token(url: &str, name: &str, args: &[&str]) -> String {
     String::from_utf8(out.stdout).unwrap().trim().to_owned()
 }
 
-struct Api {
-    client: reqwest::Client,
-    base: String,
-}
+/// The API of `eventlog serve` at `server`, to be given a token per request.
+struct Api(ApiClient);
 
 impl Api {
-    async fn post(&self, token: &str, body: &str) -> (u16, Value) {
-        let resp = self
-            .client
-            .post(format!("{}/api/v1/events", self.base))
-            .bearer_auth(token)
-            .header(reqwest::header::CONTENT_TYPE, "application/json")
-            .body(body.to_owned())
-            .send()
-            .await
-            .unwrap();
-        (resp.status().as_u16(), resp.json().await.unwrap())
+    fn of(server: &Serve) -> Api {
+        Api(ApiClient::new(
+            http(Duration::from_secs(30)),
+            server.url("/api/v1"),
+            "",
+        ))
     }
 
+    /// `POST /events` with `body` (JSON text) and `token`.
+    async fn post(&self, token: &str, body: &str) -> (u16, Value) {
+        let request = self
+            .0
+            .with_token(token)
+            .request(reqwest::Method::POST, "/events")
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .body(body.to_owned());
+        api::status_and_json(api::send(request).await).await
+    }
+
+    /// `GET path` with `token`.
     async fn get(&self, token: &str, path: &str) -> (u16, Value) {
-        let resp = self
-            .client
-            .get(format!("{}/api/v1{path}", self.base))
-            .bearer_auth(token)
-            .send()
-            .await
-            .unwrap();
-        (resp.status().as_u16(), resp.json().await.unwrap())
+        self.0.with_token(token).get_json(path).await
     }
 }
 
@@ -62,10 +61,7 @@ async fn scopes_limit_what_a_token_may_do(url: &str) {
     let read = token(url, "dashboard", &["--scope", "read"]);
     let all = token(url, "ops", &["--scope", "all"]);
     let server = Serve::start(ServeSpec::new(url));
-    let api = Api {
-        client: http(Duration::from_secs(30)),
-        base: server.url(""),
-    };
+    let api = Api::of(&server);
     let event = r#"{"type":"info","message":"hello","group":"g1"}"#;
 
     // ingest: may record, may not read anything.
@@ -102,13 +98,11 @@ async fn scopes_limit_what_a_token_may_do(url: &str) {
     );
     let (status, body) = api.get(&read, "/events").await;
     assert_eq!(status, 200, "{body}");
-    let messages: Vec<&str> = body["events"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["message"].as_str().unwrap())
-        .collect();
-    assert_eq!(messages, ["hello"], "the refused POST stored nothing");
+    assert_eq!(
+        api::messages(&body),
+        ["hello"],
+        "the refused POST stored nothing"
+    );
     assert_eq!(api.get(&read, &format!("/events/{id}")).await.0, 200);
     assert_eq!(api.get(&read, "/groups/g1").await.0, 200);
 
@@ -155,10 +149,7 @@ async fn tokens_from_before_scopes_keep_full_access(url: &str) {
     assert!(legacy.contains(" all "), "{list}");
 
     let server = Serve::start(ServeSpec::new(url));
-    let api = Api {
-        client: http(Duration::from_secs(30)),
-        base: server.url(""),
-    };
+    let api = Api::of(&server);
     let (status, body) = api
         .post(&secret, r#"{"type":"info","message":"old client"}"#)
         .await;
@@ -167,13 +158,7 @@ async fn tokens_from_before_scopes_keep_full_access(url: &str) {
     assert_eq!(status, 200, "{body}");
 }
 
-macro_rules! both {
-    ($($name:ident),*) => {
-        mod sqlite { $( #[tokio::test] async fn $name() { let db = eventlog_testing::TestDb::sqlite(); super::$name(db.url()).await } )* }
-        mod postgres { $( #[tokio::test] async fn $name() { let db = eventlog_testing::TestDb::postgres().await; super::$name(db.url()).await } )* }
-    };
-}
-both!(
+eventlog_testing::on_both_backends!(
     scopes_limit_what_a_token_may_do,
     tokens_from_before_scopes_keep_full_access
 );

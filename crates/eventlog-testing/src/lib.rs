@@ -21,6 +21,8 @@
 //! # }
 //! ```
 
+pub mod api;
+pub mod fixtures;
 pub mod http;
 pub mod process;
 pub mod smtp;

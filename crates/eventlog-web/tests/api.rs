@@ -11,7 +11,9 @@ use axum::Router;
 use eventlog::EventTypes;
 use eventlog::store::{self, Backend, EventFilter, Store};
 use eventlog_testing::TestDb;
+use eventlog_testing::api::{self as api_client, ApiClient};
 use eventlog_web::api::{self, ApiState};
+use reqwest::Method;
 use serde_json::{Value, json};
 
 eventlog_testing::on_both_backends!(
@@ -33,10 +35,12 @@ eventlog_testing::on_both_backends!(
 );
 
 struct Server {
+    /// The API's root URL, `http://ADDR/api/v1`.
     base: String,
     http: reqwest::Client,
+    /// `http` with the token of scope `all`.
+    api: ApiClient,
     store: Arc<dyn Backend>,
-    token: String,
     _db: TestDb,
 }
 
@@ -57,41 +61,43 @@ impl Server {
                 ..Default::default()
             },
         );
-        // Mounted as the server mounts it.
+        Server::serve(state, store, token, db).await
+    }
+
+    /// Serves `state`'s API on a loopback socket, mounted as the server mounts it; `token`
+    /// (of scope `all`) is sent with every request.
+    async fn serve(state: ApiState, store: Arc<dyn Backend>, token: String, db: TestDb) -> Server {
         let app = Router::new().nest(api::BASE_PATH, api::router(state));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        let base = format!("http://{addr}/api/v1");
+        let http = reqwest::Client::new();
         Server {
-            base: format!("http://{addr}/api/v1"),
-            http: reqwest::Client::new(),
+            api: ApiClient::new(http.clone(), &base, token),
+            base,
+            http,
             store,
-            token,
             _db: db,
         }
     }
 
     async fn post(&self, body: Value) -> (u16, Value) {
-        let r = self
-            .http
-            .post(format!("{}/events", self.base))
-            .bearer_auth(&self.token)
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-        (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
+        api_client::status_and_json(self.api.post_json("/events", &body).await).await
+    }
+
+    /// `POST /events` of `body` as `content_type`.
+    async fn post_as(
+        &self,
+        content_type: &str,
+        body: impl Into<reqwest::Body>,
+    ) -> reqwest::Response {
+        let request = self.api.request(Method::POST, "/events");
+        api_client::send(request.header("content-type", content_type).body(body)).await
     }
 
     async fn get(&self, path: &str) -> (u16, Value) {
-        let r = self
-            .http
-            .get(format!("{}{path}", self.base))
-            .bearer_auth(&self.token)
-            .send()
-            .await
-            .unwrap();
-        (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
+        self.api.get_json(path).await
     }
 
     async fn count(&self) -> u64 {
@@ -208,29 +214,15 @@ async fn json_lines_batches(db: TestDb) {
         .collect::<Vec<_>>()
         .join("\n");
     let r = s
-        .http
-        .post(format!("{}/events", s.base))
-        .bearer_auth(&s.token)
-        .header("content-type", "application/x-ndjson")
-        .body(format!("{lines}\n\n"))
-        .send()
-        .await
-        .unwrap();
+        .post_as("application/x-ndjson", format!("{lines}\n\n"))
+        .await;
     assert_eq!(r.status(), 201);
     let body: Value = r.json().await.unwrap();
     assert_eq!(body["ids"].as_array().unwrap().len(), 50);
     assert_eq!(s.count().await, 50);
 
     let bad = format!("{lines}\n{{\"type\": \"info\"");
-    let r = s
-        .http
-        .post(format!("{}/events", s.base))
-        .bearer_auth(&s.token)
-        .header("content-type", "application/x-ndjson")
-        .body(bad)
-        .send()
-        .await
-        .unwrap();
+    let r = s.post_as("application/x-ndjson", bad).await;
     assert_eq!(r.status(), 400);
     let body: Value = r.json().await.unwrap();
     assert_eq!(body["index"], 50);
@@ -339,17 +331,7 @@ async fn full_sqlite_database_is_507_and_recovers() {
         .await
         .unwrap();
     let state = ApiState::new(store.clone(), EventTypes::default());
-    let app = Router::new().nest(api::BASE_PATH, api::router(state));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    let s = Server {
-        base: format!("http://{addr}/api/v1"),
-        http: reqwest::Client::new(),
-        store,
-        token,
-        _db: db,
-    };
+    let s = Server::serve(state, store, token, db).await;
     let batch = |tag: &str| {
         Value::Array(
             (0..1_000)
@@ -443,22 +425,12 @@ async fn tokens_are_required_and_revocation_is_immediate(db: TestDb) {
         "missing Authorization: Bearer <token> header"
     );
 
-    let wrong = s
-        .http
-        .get(&url)
-        .bearer_auth("evl_0123")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(wrong.status(), 401);
-    let basic = s
-        .http
-        .get(&url)
-        .basic_auth("u", Some("p"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(basic.status(), 401);
+    for (what, refused) in [
+        ("a wrong token", s.http.get(&url).bearer_auth("evl_0123")),
+        ("basic auth", s.http.get(&url).basic_auth("u", Some("p"))),
+    ] {
+        assert_eq!(api_client::send(refused).await.status(), 401, "{what}");
+    }
 
     let other = s
         .store
@@ -484,9 +456,8 @@ async fn non_json_bodies_are_415(db: TestDb) {
         None,
     ] {
         let mut req = s
-            .http
-            .post(format!("{}/events", s.base))
-            .bearer_auth(&s.token)
+            .api
+            .request(Method::POST, "/events")
             .body(r#"{"type":"info","message":"m"}"#);
         if let Some(ct) = ct {
             req = req.header("content-type", ct);
@@ -497,14 +468,11 @@ async fn non_json_bodies_are_415(db: TestDb) {
         assert!(body["error"].as_str().unwrap().contains("application/json"));
     }
     let ok = s
-        .http
-        .post(format!("{}/events", s.base))
-        .bearer_auth(&s.token)
-        .header("content-type", "application/json; charset=utf-8")
-        .body(r#"{"type":"info","message":"m"}"#)
-        .send()
-        .await
-        .unwrap();
+        .post_as(
+            "application/json; charset=utf-8",
+            r#"{"type":"info","message":"m"}"#,
+        )
+        .await;
     assert_eq!(ok.status(), 201);
     assert_eq!(s.count().await, 1);
 }
@@ -527,12 +495,7 @@ async fn list_filters_and_cursor_pagination(db: TestDb) {
 
     let (status, page) = s.get("/events?type=error").await;
     assert_eq!(status, 200);
-    let msgs: Vec<_> = page["events"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["message"].clone())
-        .collect();
+    let msgs = api_client::messages(&page);
     assert_eq!(
         msgs,
         ["Mail 20", "Mail 15", "Mail 10", "Mail 5", "Mail 0"],
@@ -551,32 +514,15 @@ async fn list_filters_and_cursor_pagination(db: TestDb) {
     // Word prefixes: `mail` and `1` each start a word of the message or the initiator, so
     // the initiator's own `1` (of `user:1`) satisfies `1` for every event of it.
     let (_, page) = s.get("/events?q=MAIL%201&initiator=user:1").await;
-    let msgs: BTreeSet<_> = page["events"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["message"].as_str().unwrap().to_owned())
-        .collect();
+    let msgs: BTreeSet<_> = api_client::messages(&page).into_iter().collect();
     assert_eq!(
         msgs,
         BTreeSet::from([
-            "Mail 1".to_owned(),
-            "Mail 10".into(),
-            "Mail 13".into(),
-            "Mail 16".into(),
-            "Mail 19".into(),
-            "Mail 22".into(),
-            "Mail 4".into(),
-            "Mail 7".into()
+            "Mail 1", "Mail 10", "Mail 13", "Mail 16", "Mail 19", "Mail 22", "Mail 4", "Mail 7"
         ])
     );
     let (_, page) = s.get("/events?data.customer.email=c1%40example.com&since=2026-01-01T00:00:20Z&until=2026-01-01T00:00:24Z").await;
-    let msgs: Vec<_> = page["events"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["message"].clone())
-        .collect();
+    let msgs = api_client::messages(&page);
     assert_eq!(msgs, ["Mail 23", "Mail 21"]);
 
     // Walk every page of 7: each event once, in order.
@@ -589,9 +535,7 @@ async fn list_filters_and_cursor_pagination(db: TestDb) {
         };
         let (status, page) = s.get(&path).await;
         assert_eq!(status, 200, "{page}");
-        for e in page["events"].as_array().unwrap() {
-            seen.push(e["message"].as_str().unwrap().to_owned());
-        }
+        seen.extend(api_client::messages(&page).into_iter().map(str::to_owned));
         match page["next_cursor"].as_str() {
             Some(c) => cursor = Some(c.to_owned()),
             None => break,
@@ -637,12 +581,7 @@ async fn get_event_and_group(db: TestDb) {
     assert_eq!(status, 200, "{group}");
     assert_eq!(group["event_count"], 3);
     assert_eq!(group["status"], "critical", "the most severe type");
-    let msgs: Vec<_> = group["events"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["message"].clone())
-        .collect();
+    let msgs = api_client::messages(&group);
     assert_eq!(msgs, ["start", "meh", "boom"], "time order");
     assert_eq!(group["first_at"], "2026-03-01T10:00:00.000000Z");
     let (status, body) = s.get("/groups/nobody").await;
@@ -685,15 +624,13 @@ async fn openapi_paths_are_the_routes(db: TestDb) {
     assert_eq!(operations, expected);
     for (method, path) in &operations {
         let concrete = path.replace("{id}", "1").replace("{group}", "g");
-        let r = s
-            .http
-            .request(method.parse().unwrap(), format!("{}{concrete}", s.base))
-            .bearer_auth(&s.token)
-            .header("content-type", "application/json")
-            .body("[]")
-            .send()
-            .await
-            .unwrap();
+        let request = s.api.request(method.parse().unwrap(), &concrete);
+        let r = api_client::send(
+            request
+                .header("content-type", "application/json")
+                .body("[]"),
+        )
+        .await;
         let status = r.status().as_u16();
         let body = r.text().await.unwrap();
         assert!(
@@ -705,13 +642,7 @@ async fn openapi_paths_are_the_routes(db: TestDb) {
     let (status, body) = s.get("/nothing").await;
     assert_eq!(status, 404);
     assert_eq!(body["error"], "no such API route");
-    let r = s
-        .http
-        .delete(format!("{}/events/1", s.base))
-        .bearer_auth(&s.token)
-        .send()
-        .await
-        .unwrap();
+    let r = api_client::send(s.api.request(Method::DELETE, "/events/1")).await;
     assert_eq!(
         r.status(),
         405,
@@ -779,15 +710,7 @@ async fn malformed_events_are_refused_and_not_echoed(db: TestDb) {
     let raw = |body: String, ctype: &'static str| {
         let s = &s;
         async move {
-            let r = s
-                .http
-                .post(format!("{}/events", s.base))
-                .bearer_auth(&s.token)
-                .header("content-type", ctype)
-                .body(body)
-                .send()
-                .await
-                .unwrap();
+            let r = s.post_as(ctype, body).await;
             (r.status().as_u16(), r.json::<Value>().await.unwrap())
         }
     };
@@ -870,4 +793,47 @@ async fn malformed_events_are_refused_and_not_echoed(db: TestDb) {
         assert!(error.contains("xxxxxxxx…"), "{}", &error[..200]);
     }
     assert_eq!(s.count().await, 0, "nothing was stored");
+}
+
+/// PostgreSQL drops a purged month's partition without deleting its events' idempotency
+/// keys (upkeep sweeps them later): until then, sending the id of a purged event again is a
+/// repeat of an event no longer stored — `201` with id `0` and nothing stored, never a 5xx.
+/// After the sweep the id is new again.
+#[tokio::test]
+async fn postgres_resent_id_of_a_purged_event_is_201_with_id_0_until_upkeep() {
+    use chrono::{Datelike, TimeZone, Utc};
+    let db = TestDb::postgres().await;
+    let pg = eventlog::store::postgres::PostgresStore::connect(db.url())
+        .await
+        .unwrap();
+    let s = Server::start(db).await;
+    let now = Utc::now();
+    let month = Utc
+        .with_ymd_and_hms(now.year(), now.month(), 1, 0, 0, 0)
+        .single()
+        .unwrap();
+    let old = month - chrono::Duration::days(80);
+    pg.create_partitions(old, now).await.unwrap();
+    let event = json!({"type": "info", "message": "purged later", "group": "order-1",
+        "id": "0193a0b0-0000-7000-8000-00000000abcd",
+        "timestamp": old.to_rfc3339()});
+    let (status, first) = s.post(event.clone()).await;
+    assert_eq!(status, 201, "{first}");
+    assert!(first["ids"][0].as_i64().unwrap() > 0);
+    // Whole partitions before the current month's: the event's one is dropped.
+    assert_eq!(s.store.purge(month, None).await.unwrap(), 1);
+    assert_eq!(s.count().await, 0);
+
+    let (status, again) = s.post(event.clone()).await;
+    assert_eq!(status, 201, "{again}");
+    assert_eq!(again["ids"], json!([0]), "a repeat of a purged event");
+    assert_eq!(again["groups"], json!(["order-1"]));
+    assert_eq!(s.count().await, 0, "nothing stored");
+
+    while s.store.maintain(10_000).await.unwrap() > 0 {}
+    let (status, after) = s.post(event).await;
+    assert_eq!(status, 201, "{after}");
+    let id = after["ids"][0].as_i64().unwrap();
+    assert!(id > first["ids"][0].as_i64().unwrap(), "{after}");
+    assert_eq!(s.count().await, 1);
 }

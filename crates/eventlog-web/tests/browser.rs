@@ -26,23 +26,12 @@ async fn hovering_a_row_highlights_its_whole_group() {
         ev("info", "Alpha", "a3", s(5)),
     ])
     .await;
-    let addr = serve(&fx).await;
-    let d = start_chromedriver();
-    let b = browser(&d, 1280, 800).await;
-    log_in(&b, addr, "victor").await;
-    let row = b
-        .find(By::Css("tr[data-group='Alpha'] td.message"))
-        .await
-        .unwrap();
-    b.action_chain()
-        .move_to_element_center(&row)
-        .perform()
-        .await
-        .unwrap();
+    let (_driver, b, _) = open_admin(&fx, Some("victor")).await;
+    hover(&b, By::Css("tr[data-group='Alpha'] td.message")).await;
     let hl = b.find_all(By::Css("tr.hl")).await.unwrap();
     let mut groups = Vec::new();
     for r in &hl {
-        groups.push(r.attr("data-group").await.unwrap().unwrap());
+        groups.push(attr(r, "data-group").await);
     }
     assert_eq!(groups, ["Alpha", "Alpha", "Alpha"]);
     let bg = hl[0]
@@ -59,18 +48,10 @@ async fn hovering_a_row_highlights_its_whole_group() {
         "highlight is visible"
     );
     // Moving to a Beta row moves the highlight.
-    let beta = b
-        .find(By::Css("tr[data-group='Beta'] td.message"))
-        .await
-        .unwrap();
-    b.action_chain()
-        .move_to_element_center(&beta)
-        .perform()
-        .await
-        .unwrap();
+    hover(&b, By::Css("tr[data-group='Beta'] td.message")).await;
     let hl = b.find_all(By::Css("tr.hl")).await.unwrap();
     assert_eq!(hl.len(), 2);
-    assert_eq!(hl[0].attr("data-group").await.unwrap().unwrap(), "Beta");
+    assert_eq!(attr(&hl[0], "data-group").await, "Beta");
     b.quit().await.unwrap();
 }
 
@@ -80,20 +61,11 @@ async fn event_data_is_pretty_printed() {
     let mut e = ev("info", "J", "with data", Utc::now());
     e.data = Some(serde_json::json!({"order": {"id": 42, "items": ["a", "b"]}, "ok": true}));
     let ids = fx.insert(vec![e]).await;
-    let addr = serve(&fx).await;
-    let d = start_chromedriver();
-    let b = browser(&d, 1280, 800).await;
-    log_in(&b, addr, "victor").await;
+    let (_driver, b, addr) = open_admin(&fx, Some("victor")).await;
     b.goto(format!("http://{addr}/events/{}", ids[0]))
         .await
         .unwrap();
-    let text = b
-        .find(By::Id("event-data"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = text_of(&b, By::Id("event-data")).await;
     assert_eq!(
         text,
         "{\n  \"order\": {\n    \"id\": 42,\n    \"items\": [\n      \"a\",\n      \"b\"\n    ]\n  },\n  \"ok\": true\n}"
@@ -106,16 +78,8 @@ async fn live_tail_shows_an_event_logged_after_the_page_loaded() {
     let fx = Fixture::new("sqlite").await;
     fx.insert(vec![ev("info", "L", "already there", Utc::now())])
         .await;
-    let addr = serve(&fx).await;
-    let d = start_chromedriver();
-    let b = browser(&d, 1280, 800).await;
-    log_in(&b, addr, "victor").await;
-    b.find(By::Id("live-tail"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    let (_driver, b, _) = open_admin(&fx, Some("victor")).await;
+    click(&b, By::Id("live-tail")).await;
     // Give the EventSource a moment to connect, then log an event.
     tokio::time::sleep(Duration::from_millis(300)).await;
     fx.insert(vec![ev("error", "L", "logged later", Utc::now())])
@@ -139,10 +103,7 @@ async fn live_tail_shows_an_event_logged_after_the_page_loaded() {
 async fn dark_mode_follows_the_browser() {
     let fx = Fixture::new("sqlite").await;
     fx.insert(vec![ev("info", "D", "dark", Utc::now())]).await;
-    let addr = serve(&fx).await;
-    let d = start_chromedriver();
-    let b = browser(&d, 1280, 800).await;
-    log_in(&b, addr, "victor").await;
+    let (_driver, b, _) = open_admin(&fx, Some("victor")).await;
     let body_bg = |b: &WebDriver| {
         let b = b.clone();
         async move {
@@ -184,17 +145,14 @@ async fn csp_violations(b: &WebDriver) -> Vec<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn type_colours_apply_under_the_content_security_policy() {
     let fx = Fixture::new("sqlite").await;
-    let now = Utc::now();
     let ids = fx
-        .insert(vec![
-            ev("info", "Order 9", "started", ago(now, 3)),
-            ev("error", "Order 9", "failed", ago(now, 2)),
-            ev("critical", "Order 9", "on fire", ago(now, 1)),
+        .insert_ago(&[
+            ("info", "Order 9", "started", 3),
+            ("error", "Order 9", "failed", 2),
+            ("critical", "Order 9", "on fire", 1),
         ])
         .await;
-    let addr = serve(&fx).await;
-    let d = start_chromedriver();
-    let b = browser(&d, 1280, 800).await;
+    let (_driver, b, addr) = open_admin(&fx, None).await;
     b.cdp()
         .send_raw(
             "Page.addScriptToEvaluateOnNewDocument",
@@ -206,32 +164,36 @@ async fn type_colours_apply_under_the_content_security_policy() {
 
     // Default types: error is red text (on a white label), critical white on red (from
     // /static/types.css).
-    let critical = b
-        .find(By::Css("#event-rows span.label.type-critical"))
-        .await
-        .unwrap();
-    assert_eq!(
-        critical.css_value("color").await.unwrap(),
-        "rgba(255, 255, 255, 1)"
-    );
-    assert_eq!(
-        critical.css_value("background-color").await.unwrap(),
-        "rgba(196, 0, 0, 1)"
-    );
-    let error = b
-        .find(By::Css("#event-rows span.label.type-error"))
-        .await
-        .unwrap();
-    assert_eq!(
-        error.css_value("color").await.unwrap(),
-        "rgba(196, 0, 0, 1)"
-    );
     // The chart legend's swatch takes the type's colour from a class too.
-    let swatch = b.find(By::Css(".legend i.swatch-critical")).await.unwrap();
-    assert_eq!(
-        swatch.css_value("background-color").await.unwrap(),
-        "rgba(196, 0, 0, 1)"
-    );
+    for (selector, property, colour) in [
+        (
+            "#event-rows span.label.type-critical",
+            "color",
+            "rgba(255, 255, 255, 1)",
+        ),
+        (
+            "#event-rows span.label.type-critical",
+            "background-color",
+            "rgba(196, 0, 0, 1)",
+        ),
+        (
+            "#event-rows span.label.type-error",
+            "color",
+            "rgba(196, 0, 0, 1)",
+        ),
+        (
+            ".legend i.swatch-critical",
+            "background-color",
+            "rgba(196, 0, 0, 1)",
+        ),
+    ] {
+        let shown = element(&b, By::Css(selector)).await;
+        assert_eq!(
+            shown.css_value(property).await.unwrap(),
+            colour,
+            "{property} of {selector}"
+        );
+    }
     assert_eq!(csp_violations(&b).await, Vec::<String>::new(), "list page");
 
     for path in [format!("/events/{}", ids[2]), "/groups".to_owned()] {

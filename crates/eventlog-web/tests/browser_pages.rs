@@ -10,7 +10,6 @@
 use crate::common;
 
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use browser_support::*;
@@ -81,9 +80,7 @@ async fn admin_pages_in_chromium() {
     let events = year_of_events(now);
     let first = events.iter().map(|e| e.timestamp).min().unwrap();
     let ids = fx.insert(events).await;
-    let addr = serve(&fx).await;
-    let d = start_chromedriver();
-    let b = browser(&d, 1280, 800).await;
+    let (_driver, b, addr) = open_admin(&fx, None).await;
 
     // --- Phone: every page fits 390 px and passes axe -------------------------------------
     viewport(&b, 390, 844, true).await;
@@ -154,13 +151,7 @@ async fn admin_pages_in_chromium() {
         first.timestamp(),
         "the chart starts at the first event"
     );
-    let count = b
-        .find(By::Id("event-count"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let count = text_of(&b, By::Id("event-count")).await;
     assert_eq!(count, "120 events");
     // The newest bar reaches the right edge: the chart ends at the data, not at "now".
     let right: f64 = js(
@@ -209,26 +200,12 @@ async fn admin_pages_in_chromium() {
     let since = DateTime::parse_from_rfc3339(&format!("{}:00Z", query["since"])).unwrap();
     let until = DateTime::parse_from_rfc3339(&format!("{}:00Z", query["until"])).unwrap();
     for r in &rows {
-        let t = r
-            .find(By::Css("time"))
-            .await
-            .unwrap()
-            .attr("datetime")
-            .await
-            .unwrap()
-            .unwrap();
+        let t = attr(&r.find(By::Css("time")).await.unwrap(), "datetime").await;
         let t = DateTime::parse_from_rfc3339(&t).unwrap();
         assert!(since <= t && t < until, "{t} in {since}..{until}");
     }
     // The filter form shows the bucket.
-    let shown = b
-        .find(By::Name("since"))
-        .await
-        .unwrap()
-        .attr("value")
-        .await
-        .unwrap()
-        .unwrap();
+    let shown = attr(&element(&b, By::Name("since")).await, "value").await;
     assert_eq!(shown, query["since"]);
     // The narrowed chart covers exactly the bucket.
     let from: String = js(
@@ -254,16 +231,10 @@ async fn admin_pages_in_chromium() {
     assert!(!hl.is_empty());
     assert_eq!(hl.len(), same.len());
     for r in &hl {
-        assert_eq!(r.attr("data-group").await.unwrap().unwrap(), group);
+        assert_eq!(attr(r, "data-group").await, group);
     }
-    let live = b
-        .find(By::Id("event-rows"))
-        .await
-        .unwrap()
-        .attr("aria-live")
-        .await
-        .unwrap();
-    assert_eq!(live.as_deref(), Some("polite"));
+    let live = attr(&element(&b, By::Id("event-rows")).await, "aria-live").await;
+    assert_eq!(live, "polite");
 
     // --- Times: relative, absolute on hover and in the text; the viewer's zone ------------
     let title = |b: WebDriver| async move {
@@ -323,10 +294,7 @@ async fn screenshots() {
     std::fs::create_dir_all(&dir).unwrap();
     let fx = Fixture::new("sqlite").await;
     let ids = fx.insert(year_of_events(Utc::now())).await;
-    let addr: SocketAddr = serve(&fx).await;
-    let d = start_chromedriver();
-    let b = browser(&d, 1280, 800).await;
-    log_in(&b, addr, "alice").await;
+    let (_driver, b, addr) = open_admin(&fx, Some("alice")).await;
     let pages = [
         ("events", "/events".to_owned()),
         ("event", format!("/events/{}", ids[7])),

@@ -4,8 +4,6 @@
 
 use crate::common;
 
-use std::path::PathBuf;
-
 use axum::http::StatusCode;
 use common::{Client, Fixture, PASSWORD};
 use eventlog::django::DjangoSource;
@@ -24,29 +22,6 @@ mod postgres {
     }
 }
 
-/// The SQLite fixture of `../shared/fixtures` beside the checkout (or `EVENTLOG_FIXTURES_DIR`),
-/// copied to `dir`. Missing fixtures fail the test.
-fn fixture_copy(dir: &std::path::Path) -> PathBuf {
-    let fixtures = std::env::var_os("EVENTLOG_FIXTURES_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/../../../shared/fixtures"
-            ))
-        });
-    let source = fixtures.join("django-eventlog-2.2.sqlite3");
-    assert!(
-        source.is_file(),
-        "the django-eventlog fixture {} is missing: it lives in ../shared/fixtures beside the \
-         checkout (or set EVENTLOG_FIXTURES_DIR)",
-        source.display()
-    );
-    let copy = dir.join("django.sqlite3");
-    std::fs::copy(source, &copy).unwrap();
-    copy
-}
-
 /// The first `/events/ID` link of a page (ID numeric).
 fn first_event_link(html: &str) -> String {
     html.match_indices("href=\"/events/")
@@ -61,9 +36,13 @@ fn first_event_link(html: &str) -> String {
 async fn imported_fixture_in_the_admin(backend: &str) {
     let fx = Fixture::new(backend).await;
     let dir = tempfile::tempdir().unwrap();
-    let source = DjangoSource::open(fixture_copy(dir.path()).to_str().unwrap())
-        .await
-        .unwrap();
+    let source = DjangoSource::open(
+        eventlog_testing::fixtures::django_sqlite_copy(dir.path())
+            .to_str()
+            .unwrap(),
+    )
+    .await
+    .unwrap();
     assert!(source.has_data());
     let summary = source
         .import_into(fx.store.as_ref(), 500, |_| {})

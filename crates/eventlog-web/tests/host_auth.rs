@@ -112,54 +112,26 @@ async fn host_roles_and_csrf_guard_deletes(db: TestDb) {
             .body(Body::from(format!("csrf={csrf}&id={id}")))
             .unwrap()
     };
-    let viewer = router
-        .clone()
-        .oneshot(form("x", ("carol", "viewer")))
-        .await
-        .unwrap();
+    let delete = async |csrf: &str, who| router.clone().oneshot(form(csrf, who)).await.unwrap();
+    let viewer = delete("x", ("carol", "viewer")).await;
     assert_eq!(viewer.status(), StatusCode::FORBIDDEN);
 
-    let confirm = router
-        .clone()
-        .oneshot(get_as(
-            &format!("/admin/eventlog/events/delete?id={id}"),
-            Some(("dave", "admin")),
-        ))
-        .await
-        .unwrap();
+    let dave_gets = async |path: String| {
+        let request = get_as(&path, Some(("dave", "admin")));
+        router.clone().oneshot(request).await.unwrap()
+    };
+    let confirm = dave_gets(format!("/admin/eventlog/events/delete?id={id}")).await;
     assert_eq!(confirm.status(), StatusCode::OK);
     let html = body(confirm).await;
-    let csrf = html
-        .split("name=\"csrf\" value=\"")
-        .nth(1)
-        .and_then(|rest| rest.split('"').next())
-        .expect("the confirmation form carries a CSRF token")
-        .to_owned();
-    let forged = router
-        .clone()
-        .oneshot(form("forged", ("dave", "admin")))
-        .await
-        .unwrap();
-    assert_eq!(
-        forged.status(),
-        StatusCode::FORBIDDEN,
-        "a wrong CSRF token is refused"
-    );
-    let other_user = router
-        .clone()
-        .oneshot(form(&csrf, ("erin", "admin")))
-        .await
-        .unwrap();
-    assert_eq!(
-        other_user.status(),
-        StatusCode::FORBIDDEN,
-        "tokens are per user"
-    );
-    let done = router
-        .clone()
-        .oneshot(form(&csrf, ("dave", "admin")))
-        .await
-        .unwrap();
+    let csrf = crate::common::hidden(&html, "csrf");
+    for (token, who, why) in [
+        ("forged", ("dave", "admin"), "a wrong CSRF token is refused"),
+        (csrf.as_str(), ("erin", "admin"), "tokens are per user"),
+    ] {
+        let refused = delete(token, who).await;
+        assert_eq!(refused.status(), StatusCode::FORBIDDEN, "{why}");
+    }
+    let done = delete(&csrf, ("dave", "admin")).await;
     assert_eq!(done.status(), StatusCode::SEE_OTHER);
     assert!(
         done.headers()[header::LOCATION]
@@ -167,13 +139,7 @@ async fn host_roles_and_csrf_guard_deletes(db: TestDb) {
             .unwrap()
             .starts_with("/admin/eventlog/events")
     );
-    let gone = router
-        .oneshot(get_as(
-            &format!("/admin/eventlog/events/{id}"),
-            Some(("dave", "admin")),
-        ))
-        .await
-        .unwrap();
+    let gone = dave_gets(format!("/admin/eventlog/events/{id}")).await;
     assert_eq!(gone.status(), StatusCode::NOT_FOUND);
 }
 

@@ -204,13 +204,10 @@ async fn a_word_unicode61_splits_is_searched_over_a_socket(url: &str) {
     let (status, body) = get(addr, &format!("/api/v1/events?{q}"), &token).await;
     assert_eq!(status, 200, "{body}");
     let page: serde_json::Value = serde_json::from_str(&body).unwrap();
-    let found: Vec<&str> = page["events"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["message"].as_str().unwrap())
-        .collect();
-    assert_eq!(found, ["asc \u{2d2d} split"]);
+    assert_eq!(
+        eventlog_testing::api::messages(&page),
+        ["asc \u{2d2d} split"]
+    );
     for path in [format!("/?{q}"), format!("/events?{q}")] {
         let (status, body) = get(addr, &path, &token).await;
         assert!(status < 400, "GET {path} -> {status}: {body}");

@@ -155,6 +155,26 @@ async fn fifty_filtered_streams_share_one_poll(backend: &str) {
     }
 }
 
+/// Asserts that opening a stream was refused with `429`, saying `says`.
+async fn assert_refused(stream: reqwest::Response, says: &str) {
+    assert_eq!(stream.status(), 429, "expected {says:?}");
+    let text = stream.text().await.unwrap();
+    assert!(text.contains(says), "{says:?} missing from {text}");
+}
+
+/// Asserts that `stream` ends (`event: ended`) within the 5 s session check (plus slack);
+/// a failure names `case`.
+async fn assert_ends_within_the_session_check(stream: &mut reqwest::Response, case: &str) {
+    let started = Instant::now();
+    let text = read_until(stream, Duration::from_secs(15), |_| false).await;
+    assert!(
+        started.elapsed() < Duration::from_millis(6500),
+        "{case}: ended after {:?}",
+        started.elapsed()
+    );
+    assert!(text.contains("event: ended"), "{case}: {text}");
+}
+
 /// Logout, and the user's removal, end an open stream within the 5 s session check.
 async fn a_stream_ends_when_its_session_ends(backend: &str) {
     let fx = Fixture::new(backend).await;
@@ -180,28 +200,14 @@ async fn a_stream_ends_when_its_session_ends(backend: &str) {
         .await
         .unwrap();
     assert!(out.status().is_redirection(), "logout: {}", out.status());
-    let started = Instant::now();
-    let text = read_until(&mut stream, Duration::from_secs(15), |_| false).await;
-    assert!(
-        started.elapsed() < Duration::from_millis(6500),
-        "ended after {:?}",
-        started.elapsed()
-    );
-    assert!(text.contains("event: ended"), "{text}");
+    assert_ends_within_the_session_check(&mut stream, "after logout").await;
 
     // The user removed (as `eventlog user remove` does).
     let cookie = login(&base, "victor").await;
     let mut stream = open_stream(&base, &cookie, "").await;
     assert_eq!(stream.status(), 200);
     assert!(fx.store.remove_user("victor").await.unwrap());
-    let started = Instant::now();
-    let text = read_until(&mut stream, Duration::from_secs(15), |_| false).await;
-    assert!(
-        started.elapsed() < Duration::from_millis(6500),
-        "ended after {:?}",
-        started.elapsed()
-    );
-    assert!(text.contains("event: ended"), "{text}");
+    assert_ends_within_the_session_check(&mut stream, "after the user's removal").await;
 }
 
 /// Past the limits, a stream gets `429` and a message naming the limit; a closed stream
@@ -215,24 +221,18 @@ async fn streams_are_limited_per_session_and_overall() {
     let a1 = open_stream(&base, &alice, "").await;
     let a2 = open_stream(&base, &alice, "").await;
     assert_eq!((a1.status().as_u16(), a2.status().as_u16()), (200, 200));
-    let a3 = open_stream(&base, &alice, "").await;
-    assert_eq!(a3.status(), 429);
-    assert!(
-        a3.text()
-            .await
-            .unwrap()
-            .contains("this session already has 2 live tails open"),
-    );
+    assert_refused(
+        open_stream(&base, &alice, "").await,
+        "this session already has 2 live tails open",
+    )
+    .await;
     let v1 = open_stream(&base, &victor, "").await;
     assert_eq!(v1.status(), 200, "another session has its own share");
-    let v2 = open_stream(&base, &victor, "").await;
-    assert_eq!(v2.status(), 429);
-    assert!(
-        v2.text()
-            .await
-            .unwrap()
-            .contains("the server has 3 live tails open")
-    );
+    assert_refused(
+        open_stream(&base, &victor, "").await,
+        "the server has 3 live tails open",
+    )
+    .await;
     drop(a1);
     let deadline = Instant::now() + Duration::from_secs(20);
     while live.open_streams() > 2 && Instant::now() < deadline {

@@ -83,13 +83,12 @@ fn assert_csp_clean(html: &str, what: &str) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_response_carries_the_security_headers() {
     let fx = Fixture::new("sqlite").await;
-    let now = Utc::now();
     let ids = fx
-        .insert(vec![
-            ev("info", "Order 1", "started", ago(now, 3)),
-            ev("mail_sent", "Order 1", "mailed", ago(now, 2)),
-            ev("critical", "Order 1", "on fire", ago(now, 1)),
-            ev("legacy_kind", "Order 2", "old", ago(now, 1)),
+        .insert_ago(&[
+            ("info", "Order 1", "started", 3),
+            ("mail_sent", "Order 1", "mailed", 2),
+            ("critical", "Order 1", "on fire", 1),
+            ("legacy_kind", "Order 2", "old", 1),
         ])
         .await;
     let state = eventlog_web::AppState::builder(fx.store.clone(), colourful_types()).build();

@@ -31,7 +31,6 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
-use std::fmt;
 use std::io::{self, BufRead, Write};
 use std::str::FromStr;
 
@@ -65,27 +64,21 @@ pub enum ExportFormat {
     Jsonl,
 }
 
-impl ExportFormat {
+crate::words::words! {
     /// The usual file extension, without the dot.
-    pub fn extension(self) -> &'static str {
-        match self {
-            ExportFormat::Csv => "csv",
-            ExportFormat::Jsonl => "jsonl",
-        }
+    pub fn extension for ExportFormat {
+        Csv => "csv",
+        Jsonl => "jsonl",
     }
+}
 
+impl ExportFormat {
     /// The media type to send over HTTP.
     pub fn content_type(self) -> &'static str {
         match self {
             ExportFormat::Csv => "text/csv; charset=utf-8",
             ExportFormat::Jsonl => "application/x-ndjson",
         }
-    }
-}
-
-impl fmt::Display for ExportFormat {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.extension())
     }
 }
 
@@ -98,9 +91,8 @@ impl FromStr for ExportFormat {
     type Err = UnknownFormat;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         match s.to_ascii_lowercase().as_str() {
-            "csv" => Ok(ExportFormat::Csv),
-            "jsonl" | "ndjson" => Ok(ExportFormat::Jsonl),
-            _ => Err(UnknownFormat(s.to_owned())),
+            "ndjson" => Ok(ExportFormat::Jsonl),
+            word => ExportFormat::from_word(word).ok_or_else(|| UnknownFormat(s.to_owned())),
         }
     }
 }

@@ -106,6 +106,7 @@ pub mod retention;
 pub mod store;
 #[cfg(feature = "tracing")]
 pub mod tracing_layer;
+mod words;
 pub mod writer;
 
 pub use config::Config;

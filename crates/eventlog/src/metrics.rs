@@ -52,61 +52,47 @@ pub const SECONDS_BUCKETS: &[f64] = &[
     0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
 ];
 
+/// The kind of a metric, which picks the `describe_*` call it is described with.
+#[derive(Clone, Copy)]
+enum Kind {
+    Counter,
+    Gauge,
+    Histogram,
+}
+use ::metrics::Unit::{Count, Seconds};
+use Kind::{Counter, Gauge, Histogram};
+
+/// Every metric above: its name, kind, unit and help text.
+#[rustfmt::skip]
+const DESCRIPTIONS: &[(&str, Kind, ::metrics::Unit, &str)] = &[
+    (EVENTS_STORED,        Counter,   Count,   "Events stored (new rows)."),
+    (EVENTS_DUPLICATE,     Counter,   Count,   "Events not stored again: their uuid was already stored."),
+    (EVENTS_REFUSED,       Counter,   Count,   "Events refused by validation before they were queued."),
+    (EVENTS_FAILED,        Counter,   Count,   "Events given up: refused by the database, or unreachable at shutdown."),
+    (QUEUE_DEPTH,          Gauge,     Count,   "Events (writer) or requests (group_commit) waiting to be stored."),
+    (BATCH_SIZE,           Histogram, Count,   "Events per committed transaction."),
+    (COMMIT_SECONDS,       Histogram, Seconds, "Time to store one batch (insert and commit)."),
+    (MAIL_QUEUED,          Counter,   Count,   "Mails queued in the outbox."),
+    (MAIL_SENT,            Counter,   Count,   "Mails the SMTP server accepted."),
+    (MAIL_RETRIED,         Counter,   Count,   "Failed mail attempts that will be retried."),
+    (MAIL_FAILED,          Counter,   Count,   "Mails given up."),
+    (POOL_CONNECTIONS,     Gauge,     Count,   "Connections of the database pool, in use or idle."),
+    (POOL_MAX_CONNECTIONS, Gauge,     Count,   "Most connections the database pool opens."),
+    (HTTP_REQUESTS,        Counter,   Count,   "HTTP requests answered."),
+    (HTTP_REQUEST_SECONDS, Histogram, Seconds, "Time until the response of an HTTP request started."),
+];
+
 /// Gives every metric above its help text and unit, for the recorder installed (call once,
 /// after installing it; without a recorder it does nothing).
 pub fn describe() {
-    use ::metrics::{Unit, describe_counter, describe_gauge, describe_histogram};
-    describe_counter!(EVENTS_STORED, Unit::Count, "Events stored (new rows).");
-    describe_counter!(
-        EVENTS_DUPLICATE,
-        Unit::Count,
-        "Events not stored again: their uuid was already stored."
-    );
-    describe_counter!(
-        EVENTS_REFUSED,
-        Unit::Count,
-        "Events refused by validation before they were queued."
-    );
-    describe_counter!(
-        EVENTS_FAILED,
-        Unit::Count,
-        "Events given up: refused by the database, or unreachable at shutdown."
-    );
-    describe_gauge!(
-        QUEUE_DEPTH,
-        Unit::Count,
-        "Events (writer) or requests (group_commit) waiting to be stored."
-    );
-    describe_histogram!(BATCH_SIZE, Unit::Count, "Events per committed transaction.");
-    describe_histogram!(
-        COMMIT_SECONDS,
-        Unit::Seconds,
-        "Time to store one batch (insert and commit)."
-    );
-    describe_counter!(MAIL_QUEUED, Unit::Count, "Mails queued in the outbox.");
-    describe_counter!(MAIL_SENT, Unit::Count, "Mails the SMTP server accepted.");
-    describe_counter!(
-        MAIL_RETRIED,
-        Unit::Count,
-        "Failed mail attempts that will be retried."
-    );
-    describe_counter!(MAIL_FAILED, Unit::Count, "Mails given up.");
-    describe_gauge!(
-        POOL_CONNECTIONS,
-        Unit::Count,
-        "Connections of the database pool, in use or idle."
-    );
-    describe_gauge!(
-        POOL_MAX_CONNECTIONS,
-        Unit::Count,
-        "Most connections the database pool opens."
-    );
-    describe_counter!(HTTP_REQUESTS, Unit::Count, "HTTP requests answered.");
-    describe_histogram!(
-        HTTP_REQUEST_SECONDS,
-        Unit::Seconds,
-        "Time until the response of an HTTP request started."
-    );
+    use ::metrics::{describe_counter, describe_gauge, describe_histogram};
+    for &(name, kind, unit, help) in DESCRIPTIONS {
+        match kind {
+            Kind::Counter => describe_counter!(name, unit, help),
+            Kind::Gauge => describe_gauge!(name, unit, help),
+            Kind::Histogram => describe_histogram!(name, unit, help),
+        }
+    }
 }
 
 /// Records one committed batch: its size, its duration and the outcome of each event.

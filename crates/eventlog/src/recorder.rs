@@ -197,13 +197,18 @@ impl EventLog {
     pub async fn record(&self, event: NewEvent) -> Result<Uuid, Error> {
         self.check(&event)?;
         let uuid = event.uuid;
+        self.send(Message::Event(event)).await?;
+        Ok(uuid)
+    }
+
+    /// Puts a message on the writer's queue, waiting asynchronously while it is full.
+    async fn send(&self, message: Message) -> Result<(), Error> {
         self.inner
             .writer
             .queue
-            .send_async(Message::Event(event))
+            .send_async(message)
             .await
-            .map_err(|_| Error::Closed)?;
-        Ok(uuid)
+            .map_err(|_| Error::Closed)
     }
 
     fn check(&self, event: &NewEvent) -> Result<(), ValidationError> {
@@ -222,12 +227,7 @@ impl EventLog {
     /// Waits until every event recorded before this call is stored (or given up).
     pub async fn flush(&self) -> Result<(), Error> {
         let (ack_tx, ack_rx) = flume::bounded(1);
-        self.inner
-            .writer
-            .queue
-            .send_async(Message::Flush(ack_tx))
-            .await
-            .map_err(|_| Error::Closed)?;
+        self.send(Message::Flush(ack_tx)).await?;
         ack_rx.recv_async().await.map_err(|_| Error::Closed)
     }
 

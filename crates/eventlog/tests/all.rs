@@ -11,6 +11,7 @@ mod pg_search;
 mod retention;
 mod sqlite_file;
 mod store_suite;
+mod support;
 mod tokens;
 #[cfg(feature = "tracing")]
 mod tracing_layer;

@@ -25,6 +25,15 @@ fn config(url: String) -> MailConfig {
     }
 }
 
+/// A log on the database at `url` that mails through the SMTP server at `smtp` ([`config`]).
+async fn mailing_log(url: &str, smtp: String) -> EventLog {
+    EventLog::builder(url)
+        .mail(config(smtp))
+        .open()
+        .await
+        .unwrap()
+}
+
 async fn outbox(url: &str) -> OutboxStatus {
     let store = eventlog::store::open(url).await.unwrap();
     store.outbox_status().await.unwrap()
@@ -45,11 +54,7 @@ async fn wait_for_mails(sink: &SmtpSink, n: usize) -> Vec<Received> {
 /// own recipient mails that event, others mail nobody; `close()` sends them.
 async fn recorded_events_are_mailed_after_commit(url: &str) {
     let sink = SmtpSink::start(Mode::Accept).await;
-    let log = EventLog::builder(url)
-        .mail(config(sink.url()))
-        .open()
-        .await
-        .unwrap();
+    let log = mailing_log(url, sink.url()).await;
     let watched = log.group().send_mail("ops@example.com");
     let first = watched.info("step 1").await.unwrap();
     watched.error("step 2 failed").await.unwrap();
@@ -101,11 +106,7 @@ async fn an_outage_and_a_restart_lose_no_mail_and_send_none_twice(url: &str) {
     let started = Instant::now();
     let mut uuids = HashSet::new();
     for half in 0..2 {
-        let log = EventLog::builder(url)
-            .mail(config(format!("smtp://{addr}")))
-            .open()
-            .await
-            .unwrap();
+        let log = mailing_log(url, format!("smtp://{addr}")).await;
         let g = log.group().send_mail("ops@example.com");
         for i in 0..50 {
             uuids.insert(g.error(format!("disk {half}/{i} failing")).await.unwrap());
@@ -123,11 +124,7 @@ async fn an_outage_and_a_restart_lose_no_mail_and_send_none_twice(url: &str) {
     assert_eq!((status.queued, status.sent), (100, 0), "{status:?}");
     // The server stays down for about 5 s in all.
     tokio::time::sleep(Duration::from_secs(5).saturating_sub(started.elapsed())).await;
-    let log = EventLog::builder(url)
-        .mail(config(format!("smtp://{addr}")))
-        .open()
-        .await
-        .unwrap();
+    let log = mailing_log(url, format!("smtp://{addr}")).await;
     let sink = SmtpSink::start_on(addr, Mode::Accept).await;
     let mails = wait_for_mails(&sink, 100).await;
     log.close().await.unwrap();
@@ -155,16 +152,8 @@ async fn an_outage_and_a_restart_lose_no_mail_and_send_none_twice(url: &str) {
 /// of them only.
 async fn two_senders_send_each_mail_once(url: &str) {
     let sink = SmtpSink::start(Mode::Accept).await;
-    let a = EventLog::builder(url)
-        .mail(config(sink.url()))
-        .open()
-        .await
-        .unwrap();
-    let b = EventLog::builder(url)
-        .mail(config(sink.url()))
-        .open()
-        .await
-        .unwrap();
+    let a = mailing_log(url, sink.url()).await;
+    let b = mailing_log(url, sink.url()).await;
     let ga = a.group().send_mail("a@example.com");
     let gb = b.group().send_mail("b@example.com");
     for i in 0..40 {
@@ -191,14 +180,16 @@ eventlog_testing::on_both_backends!(
     two_senders_send_each_mail_once,
 );
 
-fn sqlite_url(dir: &tempfile::TempDir) -> String {
-    format!("sqlite://{}", dir.path().join("events.db").display())
+/// A fresh SQLite file's URL, and the directory holding it (deleted when dropped).
+fn sqlite_file() -> (tempfile::TempDir, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("events.db").display());
+    (dir, url)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn custom_templates_fill_data_and_escape_it_in_html() {
-    let dir = tempfile::tempdir().unwrap();
-    let url = sqlite_url(&dir);
+    let (_dir, url) = sqlite_file();
     let sink = SmtpSink::start(Mode::Accept).await;
     let cfg = MailConfig {
         subject: "[{type}] {message}".into(),
@@ -247,8 +238,7 @@ async fn custom_templates_fill_data_and_escape_it_in_html() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_permanent_refusal_is_given_up_at_once() {
-    let dir = tempfile::tempdir().unwrap();
-    let url = sqlite_url(&dir);
+    let (_dir, url) = sqlite_file();
     let sink = SmtpSink::start(Mode::Reject).await;
     let cfg = MailConfig {
         fail_silently: true,
@@ -268,8 +258,7 @@ async fn a_permanent_refusal_is_given_up_at_once() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mails_failing_past_the_retry_period_are_given_up() {
-    let dir = tempfile::tempdir().unwrap();
-    let url = sqlite_url(&dir);
+    let (_dir, url) = sqlite_file();
     let cfg = MailConfig {
         give_up_after_secs: 2,
         fail_silently: true,
@@ -319,8 +308,7 @@ async fn without_a_mail_section_mail_is_queued_and_a_warning_logged_once() {
             .finish(),
     )
     .unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let url = sqlite_url(&dir);
+    let (_dir, url) = sqlite_file();
     let log = EventLog::open(&url).await.unwrap();
     let g = log.group().send_mail("gina@example.com");
     g.info("one").await.unwrap();
@@ -339,11 +327,7 @@ async fn without_a_mail_section_mail_is_queued_and_a_warning_logged_once() {
     // The mails wait in the outbox for a process with [mail].
     assert_eq!(outbox(&url).await.queued, 2);
     let sink = SmtpSink::start(Mode::Accept).await;
-    let sender = EventLog::builder(&url)
-        .mail(config(sink.url()))
-        .open()
-        .await
-        .unwrap();
+    let sender = mailing_log(&url, sink.url()).await;
     sender.close().await.unwrap();
     assert_eq!(sink.mails().len(), 2);
 }

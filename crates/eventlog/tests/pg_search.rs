@@ -12,6 +12,8 @@ use eventlog::store::{self, EventFilter, Order, Store};
 use eventlog::{GroupId, NewEvent};
 use eventlog_testing::TestDb;
 
+use crate::support::listed;
+
 const EVENTS: usize = 12_000;
 
 fn search(text: &str) -> EventFilter {
@@ -96,13 +98,10 @@ async fn searches_planned_from_word_statistics_find_the_same_events() {
 
     // One word in more events than a plan counts: the first page is the newest matches,
     // and paging reaches every one of them (not `usr`).
-    let page = fresh
-        .list(&search("user"), Order::Desc, None, 100)
-        .await
-        .unwrap();
-    assert_eq!(page.items.len(), 100);
-    assert_eq!(page.items[0].message, "userland sync");
-    assert_eq!(page.items[1].message, format!("Step {} done", EVENTS - 1));
+    let newest = listed(fresh.as_ref(), &search("user"), Order::Desc, 100).await;
+    assert_eq!(newest.len(), 100);
+    assert_eq!(newest[0].message, "userland sync");
+    assert_eq!(newest[1].message, format!("Step {} done", EVENTS - 1));
     let everything = all_matches(fresh.as_ref(), "user").await;
     assert_eq!(everything.len(), EVENTS + 1);
     assert!(!everything.contains(&("usr sync".to_owned(), Some("usr:2999".to_owned()))));

@@ -103,24 +103,4 @@ async fn spawn_applies_periodically(db: TestDb) {
     );
 }
 
-mod sqlite {
-    #[tokio::test]
-    async fn per_type_ages_override_the_default() {
-        super::per_type_ages_override_the_default(eventlog_testing::TestDb::sqlite()).await;
-    }
-    #[tokio::test]
-    async fn spawn_applies_periodically() {
-        super::spawn_applies_periodically(eventlog_testing::TestDb::sqlite()).await;
-    }
-}
-
-mod postgres {
-    #[tokio::test]
-    async fn per_type_ages_override_the_default() {
-        super::per_type_ages_override_the_default(eventlog_testing::TestDb::postgres().await).await;
-    }
-    #[tokio::test]
-    async fn spawn_applies_periodically() {
-        super::spawn_applies_periodically(eventlog_testing::TestDb::postgres().await).await;
-    }
-}
+eventlog_testing::on_both_backends!(db: per_type_ages_override_the_default, spawn_applies_periodically);

@@ -19,6 +19,8 @@ use eventlog::{GroupId, NewEvent};
 use eventlog_testing::{PgCluster, TestDb};
 use serde_json::json;
 
+use crate::support::{charted, listed, listed_ids};
+
 eventlog_testing::on_both_backends!(
     db: insert_and_get,
     same_uuid_twice_in_one_batch_is_stored_once,
@@ -477,11 +479,7 @@ async fn search_pages_a_frequent_word_and_a_word_others_start_with(db: TestDb) {
     for batch in all.chunks(3_000) {
         store.insert_batch(batch).await.unwrap();
     }
-    let stored = store
-        .list(&EventFilter::default(), Order::Asc, None, 20_000)
-        .await
-        .unwrap()
-        .items;
+    let stored = listed(&*store, &EventFilter::default(), Order::Asc, 20_000).await;
     assert_eq!(stored.len(), 11_001);
     for text in [
         "timeout",
@@ -1011,22 +1009,11 @@ async fn in_memory_filter_agrees_with_the_store(db: TestDb) {
             ..Default::default()
         },
     ];
-    let stored = store
-        .list(&EventFilter::default(), Order::Asc, None, 1000)
-        .await
-        .unwrap()
-        .items;
+    let stored = listed(&*store, &EventFilter::default(), Order::Asc, 1000).await;
     assert_eq!(stored.len(), 40);
     let mut answers = HashSet::new();
     for f in &filters {
-        let by_store: Vec<i64> = store
-            .list(f, Order::Asc, None, 1000)
-            .await
-            .unwrap()
-            .items
-            .iter()
-            .map(|e| e.id)
-            .collect();
+        let by_store = listed_ids(&*store, f, Order::Asc, 1000).await;
         let in_memory: Vec<i64> = stored
             .iter()
             .filter(|e| f.matches(e))
@@ -1311,14 +1298,11 @@ async fn count_and_histogram(db: TestDb) {
         until: Some(at(60)),
         ..Default::default()
     };
-    let hist: i64 = store
-        .histogram(&until, 3600)
-        .await
-        .unwrap()
-        .iter()
-        .map(|h| h.2)
-        .sum();
-    assert_eq!(hist, 3, "the histogram applies the filter");
+    assert_eq!(
+        charted(&*store, &until, 3600).await,
+        3,
+        "the histogram applies the filter"
+    );
 }
 
 /// The histogram recounted from the events themselves, in (bucket, type) order.
@@ -1430,13 +1414,7 @@ async fn histogram_equals_a_recount_after_inserts_repeats_deletes_and_purges(db:
     store.purge(at(4 * 3600 + 1234), None).await.unwrap();
     store.purge(at(9 * 3600), Some("warning")).await.unwrap();
     assert_histograms_match_a_recount(store.as_ref(), "after purges").await;
-    let total: i64 = store
-        .histogram(&EventFilter::default(), 86_400)
-        .await
-        .unwrap()
-        .iter()
-        .map(|h| h.2)
-        .sum();
+    let total = charted(store.as_ref(), &EventFilter::default(), 86_400).await;
     assert_eq!(
         total as u64,
         store.count(&EventFilter::default()).await.unwrap()

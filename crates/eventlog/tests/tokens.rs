@@ -80,24 +80,4 @@ async fn only_the_hash_is_stored(db: TestDb) {
     }
 }
 
-mod sqlite {
-    #[tokio::test]
-    async fn tokens_create_verify_list_revoke() {
-        super::tokens_create_verify_list_revoke(eventlog_testing::TestDb::sqlite()).await;
-    }
-    #[tokio::test]
-    async fn only_the_hash_is_stored() {
-        super::only_the_hash_is_stored(eventlog_testing::TestDb::sqlite()).await;
-    }
-}
-
-mod postgres {
-    #[tokio::test]
-    async fn tokens_create_verify_list_revoke() {
-        super::tokens_create_verify_list_revoke(eventlog_testing::TestDb::postgres().await).await;
-    }
-    #[tokio::test]
-    async fn only_the_hash_is_stored() {
-        super::only_the_hash_is_stored(eventlog_testing::TestDb::postgres().await).await;
-    }
-}
+eventlog_testing::on_both_backends!(db: tokens_create_verify_list_revoke, only_the_hash_is_stored);

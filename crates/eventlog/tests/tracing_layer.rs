@@ -1,21 +1,13 @@
 //! The tracing layer, recording into a real SQLite file.
 
-use eventlog::store::{self, EventFilter, Order};
 use eventlog::tracing_layer::EventLogLayer;
-use eventlog::{Event, EventLog, EventType, EventTypes};
+use eventlog::{EventLog, EventType, EventTypes};
 use eventlog_testing::TestDb;
 use serde_json::json;
 use tracing::Level;
 use tracing_subscriber::prelude::*;
 
-async fn stored(url: &str) -> Vec<Event> {
-    let store = store::open(url).await.unwrap();
-    store
-        .list(&EventFilter::default(), Order::Asc, None, 1000)
-        .await
-        .unwrap()
-        .items
-}
+use crate::support::all_stored;
 
 #[tokio::test]
 async fn marked_events_become_eventlog_events() {
@@ -48,7 +40,7 @@ async fn marked_events_become_eventlog_events() {
         tracing::info!(eventlog = "no_such_type", "unknown type: not recorded");
     });
     log.flush().await.unwrap();
-    let events = stored(db.url()).await;
+    let events = all_stored(db.url()).await;
     let summary: Vec<_> = events
         .iter()
         .map(|e| (e.event_type.as_str(), e.message.as_str()))
@@ -89,7 +81,7 @@ async fn a_group_recorded_later_on_the_span_applies() {
         tracing::warn!(eventlog = true, "payment slow");
     });
     log.flush().await.unwrap();
-    let events = stored(db.url()).await;
+    let events = all_stored(db.url()).await;
     assert_eq!(events.len(), 1);
     assert_eq!(events[0].group, "Order 1234");
     assert_eq!(events[0].event_type, "warning");

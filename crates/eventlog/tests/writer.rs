@@ -3,20 +3,13 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
-use eventlog::store::{self, EventFilter, Order};
+use eventlog::store;
 use eventlog::{CommitObserver, Error, Event, EventLog, NewEvent, ValidationError};
 use serde_json::json;
 
 use eventlog_testing::PgCluster;
 
-async fn all_events(url: &str) -> Vec<Event> {
-    let store = store::open(url).await.expect("open store");
-    let page = store
-        .list(&EventFilter::default(), Order::Asc, None, 1_000_000)
-        .await
-        .expect("list");
-    page.items
-}
+use crate::support::all_stored;
 
 async fn records_and_flushes(url: &str) {
     let log = EventLog::open(url).await.unwrap();
@@ -31,7 +24,7 @@ async fn records_and_flushes(url: &str) {
         .await
         .unwrap();
     log.flush().await.unwrap();
-    let events = all_events(url).await;
+    let events = all_stored(url).await;
     assert_eq!(events.len(), 2);
     assert_eq!(events[0].message, "About to send 1000 mails.");
     assert_eq!(events[0].group, e.id().as_str());
@@ -94,7 +87,7 @@ async fn back_pressure_loses_nothing(url: &str) {
     }
     let stats = log.close().await.unwrap();
     assert_eq!(stats.stored, 400);
-    assert_eq!(all_events(url).await.len(), 400);
+    assert_eq!(all_stored(url).await.len(), 400);
 }
 
 async fn dropping_the_last_handle_stores_everything(url: &str) {
@@ -106,7 +99,7 @@ async fn dropping_the_last_handle_stores_everything(url: &str) {
         }
         // No flush, no close: the drop must drain the queue.
     }
-    assert_eq!(all_events(url).await.len(), 500);
+    assert_eq!(all_stored(url).await.len(), 500);
 }
 
 async fn invalid_events_fail_at_the_call_and_store_nothing(url: &str) {
@@ -166,7 +159,7 @@ async fn invalid_events_fail_at_the_call_and_store_nothing(url: &str) {
         "{err}"
     );
     log.flush().await.unwrap();
-    assert!(all_events(url).await.is_empty(), "nothing half-written");
+    assert!(all_stored(url).await.is_empty(), "nothing half-written");
     assert_eq!(log.close().await.unwrap().stored, 0);
 }
 
@@ -185,7 +178,7 @@ async fn unserializable_data_is_stored_with_its_error(url: &str) {
     let data = NotJson(HashMap::from([((1, 2), "x")]));
     log.group().info("odd data").data(&data).await.unwrap();
     log.close().await.unwrap();
-    let events = all_events(url).await;
+    let events = all_stored(url).await;
     assert_eq!(
         events[0].data,
         Some(json!({"unserializable": "key must be a string"})),
@@ -201,7 +194,7 @@ async fn the_same_uuid_is_stored_once(url: &str) {
     log.record(event.clone()).await.unwrap();
     let stats = log.close().await.unwrap();
     assert_eq!((stats.stored, stats.duplicates), (1, 1));
-    assert_eq!(all_events(url).await.len(), 1);
+    assert_eq!(all_stored(url).await.len(), 1);
 }
 
 #[derive(Default)]
@@ -277,7 +270,7 @@ async fn an_unstorable_event_is_isolated_and_counted(url: &str) {
     }
     let stats = log.close().await.unwrap();
     assert_eq!((stats.stored, stats.failed), (49, 1), "{stats:?}");
-    let stored = all_events(url).await;
+    let stored = all_stored(url).await;
     assert_eq!(stored.len(), 49);
     assert!(stored.iter().all(|e| e.message != "poison"));
 }
@@ -333,7 +326,7 @@ async fn postgres_restart_mid_stream_loses_and_duplicates_nothing() {
     log.flush().await.unwrap();
     let stats = log.close().await.unwrap();
     assert_eq!((stats.stored, stats.failed), (20_000, 0), "{stats:?}");
-    let events = all_events(&cluster.url()).await;
+    let events = all_stored(&cluster.url()).await;
     assert_eq!(events.len(), 20_000);
     let stored: HashSet<_> = events.iter().map(|e| e.uuid).collect();
     let sent: HashSet<_> = uuids.into_iter().collect();

@@ -87,24 +87,13 @@ impl Serve {
         let stderr = child.stderr.take().unwrap();
         let log = Arc::new(Mutex::new(String::new()));
         let (tx, rx) = std::sync::mpsc::channel();
-        {
-            let log = log.clone();
-            std::thread::spawn(move || {
-                for line in BufReader::new(stderr).lines() {
-                    let Ok(line) = line else { break };
-                    {
-                        let mut log = log.lock().unwrap();
-                        log.push_str(&line);
-                        log.push('\n');
-                    }
-                    // After the line is in the log: `log()` right after `start` shows it.
-                    if let Some(rest) = line.split("listening on http://").nth(1) {
-                        let addr = rest.split('/').next().unwrap_or_default().to_owned();
-                        let _ = tx.send(addr);
-                    }
-                }
-            });
-        }
+        // Told after the line is in the log: `log()` right after `start` shows it.
+        collect_lines(stderr, log.clone(), move |line| {
+            if let Some(rest) = line.split("listening on http://").nth(1) {
+                let addr = rest.split('/').next().unwrap_or_default().to_owned();
+                let _ = tx.send(addr);
+            }
+        });
         let addr = match rx.recv_timeout(Duration::from_secs(60)) {
             Ok(addr) => addr.parse().unwrap(),
             Err(_) => {
@@ -175,6 +164,26 @@ impl Drop for Serve {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Appends each line `reader` gives to `into` (with its newline), on a thread of its own, and
+/// then hands it to `then`; until the reader ends or fails.
+pub fn collect_lines<R: std::io::Read + Send + 'static>(
+    reader: R,
+    into: Arc<Mutex<String>>,
+    mut then: impl FnMut(&str) + Send + 'static,
+) {
+    std::thread::spawn(move || {
+        for line in BufReader::new(reader).lines() {
+            let Ok(line) = line else { break };
+            {
+                let mut text = into.lock().unwrap();
+                text.push_str(&line);
+                text.push('\n');
+            }
+            then(&line);
+        }
+    });
 }
 
 /// Runs the `eventlog` binary to completion with the database URL.
@@ -298,4 +307,17 @@ pub async fn get_with_session(
         .unwrap_or_default()
         .to_owned();
     (resp.status().as_u16(), location)
+}
+
+/// The string field `key` of each object of a JSON array (`--json` output), in order.
+pub fn fields<'v>(list: &'v serde_json::Value, key: &str) -> Vec<&'v str> {
+    list.as_array()
+        .unwrap_or_else(|| panic!("not a JSON array: {list}"))
+        .iter()
+        .map(|item| {
+            item[key]
+                .as_str()
+                .unwrap_or_else(|| panic!("no {key}: {item}"))
+        })
+        .collect()
 }

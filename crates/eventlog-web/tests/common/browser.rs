@@ -98,6 +98,19 @@ pub async fn browser(driver: &Driver, width: u32, height: u32) -> WebDriver {
         .expect("start a Chromium session")
 }
 
+/// Chromium on the admin of `fx`: the admin served on a real socket (its address), a
+/// chromedriver (keep it while the browser is used) and a 1280×800 window, logged in as
+/// `user` if one is given.
+pub async fn open_admin(fx: &Fixture, user: Option<&str>) -> (Driver, WebDriver, SocketAddr) {
+    let addr = serve(fx).await;
+    let driver = start_chromedriver();
+    let b = browser(&driver, 1280, 800).await;
+    if let Some(user) = user {
+        log_in(&b, addr, user).await;
+    }
+    (driver, b, addr)
+}
+
 /// Serves the admin on a real socket; returns its address.
 pub async fn serve(fx: &Fixture) -> SocketAddr {
     serve_router(fx.router()).await
@@ -111,26 +124,51 @@ pub async fn serve_router(router: axum::Router) -> SocketAddr {
     .await
 }
 
+/// The element `by` finds on the page; panics, naming the selector, when there is none.
+pub async fn element(b: &WebDriver, by: By) -> WebElement {
+    let what = format!("{by:?}");
+    b.find(by).await.unwrap_or_else(|e| panic!("{what}: {e}"))
+}
+
+/// The text of the element `by` finds.
+pub async fn text_of(b: &WebDriver, by: By) -> String {
+    element(b, by).await.text().await.unwrap()
+}
+
+/// Clicks the element `by` finds.
+pub async fn click(b: &WebDriver, by: By) {
+    element(b, by).await.click().await.unwrap();
+}
+
+/// Types `text` into the form field named `name`.
+pub async fn fill(b: &WebDriver, name: &str, text: &str) {
+    let field = element(b, By::Name(name)).await;
+    field.send_keys(text).await.unwrap();
+}
+
+/// Moves the pointer to the centre of the element `by` finds.
+pub async fn hover(b: &WebDriver, by: By) {
+    let target = element(b, by).await;
+    b.action_chain()
+        .move_to_element_center(&target)
+        .perform()
+        .await
+        .unwrap();
+}
+
+/// The attribute `name` of `el`; panics when it has none.
+pub async fn attr(el: &WebElement, name: &str) -> String {
+    el.attr(name)
+        .await
+        .unwrap()
+        .unwrap_or_else(|| panic!("no attribute {name}"))
+}
+
 pub async fn log_in(b: &WebDriver, addr: SocketAddr, user: &str) {
     b.goto(format!("http://{addr}/login")).await.unwrap();
-    b.find(By::Name("username"))
-        .await
-        .unwrap()
-        .send_keys(user)
-        .await
-        .unwrap();
-    b.find(By::Name("password"))
-        .await
-        .unwrap()
-        .send_keys(PASSWORD)
-        .await
-        .unwrap();
-    b.find(By::Css("button[type=submit]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    fill(b, "username", user).await;
+    fill(b, "password", PASSWORD).await;
+    click(b, By::Css("button[type=submit]")).await;
     // The login POST (Argon2) may take a moment under load: wait for the list.
     b.query(By::Id("event-rows"))
         .wait(Duration::from_secs(15), Duration::from_millis(100))

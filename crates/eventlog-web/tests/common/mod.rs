@@ -56,6 +56,16 @@ impl Fixture {
         app(self.state())
     }
 
+    /// Inserts events `(type, group, message, minutes before now)`; returns their ids.
+    pub async fn insert_ago(&self, events: &[(&str, &str, &str, i64)]) -> Vec<i64> {
+        let now = Utc::now();
+        let events = events
+            .iter()
+            .map(|&(ty, group, msg, minutes)| ev(ty, group, msg, ago(now, minutes)))
+            .collect();
+        self.insert(events).await
+    }
+
     /// Inserts events; returns their ids.
     pub async fn insert(&self, events: Vec<NewEvent>) -> Vec<i64> {
         self.store

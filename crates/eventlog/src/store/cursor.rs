@@ -24,6 +24,32 @@ pub(crate) fn page_after<T, C>(
     Page { items, next }
 }
 
+/// `Display` and `FromStr` of a cursor, one text form for every cursor: `MICROS_KEY`, the
+/// time field in microseconds since the epoch, `_`, then the key field (which may itself hold
+/// `_`: only the first one separates).
+macro_rules! cursor_text {
+    ($cursor:ident { $time:ident, $key:ident }) => {
+        impl fmt::Display for $cursor {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, "{}_{}", self.$time.timestamp_micros(), self.$key)
+            }
+        }
+
+        impl FromStr for $cursor {
+            type Err = StoreError;
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                let bad = || StoreError::InvalidCursor(s.to_owned());
+                let (micros, key) = s.split_once('_').ok_or_else(bad)?;
+                let micros: i64 = micros.parse().map_err(|_| bad())?;
+                Ok($cursor {
+                    $time: DateTime::from_timestamp_micros(micros).ok_or_else(bad)?,
+                    $key: key.parse().map_err(|_| bad())?,
+                })
+            }
+        }
+    };
+}
+
 /// Position in an event listing: the (timestamp, id) of the last row of the previous page.
 /// Shown in URLs as `MICROS_ID`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,24 +60,7 @@ pub struct Cursor {
     pub id: i64,
 }
 
-impl fmt::Display for Cursor {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}_{}", self.timestamp.timestamp_micros(), self.id)
-    }
-}
-
-impl FromStr for Cursor {
-    type Err = StoreError;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let bad = || StoreError::InvalidCursor(s.to_owned());
-        let (micros, id) = s.split_once('_').ok_or_else(bad)?;
-        let micros: i64 = micros.parse().map_err(|_| bad())?;
-        Ok(Cursor {
-            timestamp: DateTime::from_timestamp_micros(micros).ok_or_else(bad)?,
-            id: id.parse().map_err(|_| bad())?,
-        })
-    }
-}
+cursor_text!(Cursor { timestamp, id });
 
 /// Position in the groups listing: the (last event time, group id) of the last row seen.
 /// Shown in URLs as `MICROS_GROUP`.
@@ -63,24 +72,7 @@ pub struct GroupCursor {
     pub group: String,
 }
 
-impl fmt::Display for GroupCursor {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}_{}", self.last_at.timestamp_micros(), self.group)
-    }
-}
-
-impl FromStr for GroupCursor {
-    type Err = StoreError;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let bad = || StoreError::InvalidCursor(s.to_owned());
-        let (micros, group) = s.split_once('_').ok_or_else(bad)?;
-        let micros: i64 = micros.parse().map_err(|_| bad())?;
-        Ok(GroupCursor {
-            last_at: DateTime::from_timestamp_micros(micros).ok_or_else(bad)?,
-            group: group.to_owned(),
-        })
-    }
-}
+cursor_text!(GroupCursor { last_at, group });
 
 #[cfg(test)]
 mod tests {

@@ -1,7 +1,5 @@
 //! Which database a store keeps its data in.
 
-use std::fmt;
-
 /// The database behind a [`Store`](super::Store), for the few places that must know it (SQL
 /// dialect tests, group commit, messages). Compare with `==`, print with `{}`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -17,24 +15,17 @@ impl BackendKind {
     /// The backend a database URL names by its scheme (`sqlite:`, `postgres:`, `postgresql:`).
     pub fn from_url(url: &str) -> Option<BackendKind> {
         match url.split(':').next().unwrap_or_default() {
-            "sqlite" => Some(BackendKind::Sqlite),
-            "postgres" | "postgresql" => Some(BackendKind::Postgres),
-            _ => None,
-        }
-    }
-
-    /// Its name, which is also the name of its cargo feature: `sqlite` or `postgres`.
-    pub fn name(self) -> &'static str {
-        match self {
-            BackendKind::Sqlite => "sqlite",
-            BackendKind::Postgres => "postgres",
+            "postgresql" => Some(BackendKind::Postgres),
+            scheme => BackendKind::from_word(scheme),
         }
     }
 }
 
-impl fmt::Display for BackendKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
+crate::words::words! {
+    /// Its name, which is also the name of its cargo feature: `sqlite` or `postgres`.
+    pub fn name for BackendKind {
+        Sqlite => "sqlite",
+        Postgres => "postgres",
     }
 }
 

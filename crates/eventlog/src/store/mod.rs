@@ -26,6 +26,8 @@ mod periods;
 pub mod postgres;
 mod row;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
+mod shared_impl;
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
 mod sql;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
@@ -58,6 +60,14 @@ pub struct Inserted {
     pub id: i64,
     /// `false` when an event with the same uuid was already stored (nothing was written).
     pub created: bool,
+}
+
+impl Inserted {
+    /// The `id` of a repeat whose first copy is no longer stored: on PostgreSQL, an event
+    /// purged with its time partition keeps its uuid claimed until upkeep
+    /// ([`Store::maintain`]) deletes the claims of dropped partitions; until then, sending
+    /// the uuid again stores nothing and reports this id (real ids start at 1).
+    pub const PURGED: i64 = 0;
 }
 
 /// A page of results and the cursor of the next page, if there is one.
@@ -442,11 +452,9 @@ pub async fn connect_with(
     url: &str,
     options: ConnectOptions,
 ) -> Result<Arc<dyn Backend>, StoreError> {
-    let scheme = url.split(':').next().unwrap_or_default();
-    match scheme {
-        "sqlite" => open_sqlite(url, options).await,
-        "postgres" | "postgresql" => open_postgres(url, options).await,
-        _ => Err(StoreError::UnsupportedUrl { url: redact(url) }),
+    match BackendKind::from_url(url) {
+        Some(kind) => connect_kind(kind, url, options).await,
+        None => Err(StoreError::UnsupportedUrl { url: redact(url) }),
     }
 }
 
@@ -457,31 +465,34 @@ pub async fn open_replica(
     url: &str,
     options: ConnectOptions,
 ) -> Result<Arc<dyn Backend>, StoreError> {
-    match url.split(':').next().unwrap_or_default() {
-        "postgres" | "postgresql" => open_postgres(url, options).await,
+    match BackendKind::from_url(url) {
+        Some(BackendKind::Postgres) => connect_kind(BackendKind::Postgres, url, options).await,
         _ => Err(StoreError::UnsupportedUrl { url: redact(url) }),
     }
 }
 
-#[cfg(feature = "sqlite")]
-async fn open_sqlite(url: &str, options: ConnectOptions) -> Result<Arc<dyn Backend>, StoreError> {
-    Ok(Arc::new(
-        sqlite::SqliteStore::connect_with(url, options).await?,
-    ))
-}
-#[cfg(not(feature = "sqlite"))]
-async fn open_sqlite(_: &str, _: ConnectOptions) -> Result<Arc<dyn Backend>, StoreError> {
-    Err(StoreError::BackendDisabled(BackendKind::Sqlite))
-}
-#[cfg(feature = "postgres")]
-async fn open_postgres(url: &str, options: ConnectOptions) -> Result<Arc<dyn Backend>, StoreError> {
-    Ok(Arc::new(
-        postgres::PostgresStore::connect_with(url, options).await?,
-    ))
-}
-#[cfg(not(feature = "postgres"))]
-async fn open_postgres(_: &str, _: ConnectOptions) -> Result<Arc<dyn Backend>, StoreError> {
-    Err(StoreError::BackendDisabled(BackendKind::Postgres))
+/// Connects to a store of this kind: [`StoreError::BackendDisabled`] when this build was made
+/// without the backend's cargo feature.
+async fn connect_kind(
+    kind: BackendKind,
+    url: &str,
+    options: ConnectOptions,
+) -> Result<Arc<dyn Backend>, StoreError> {
+    match kind {
+        #[cfg(feature = "sqlite")]
+        BackendKind::Sqlite => Ok(Arc::new(
+            sqlite::SqliteStore::connect_with(url, options).await?,
+        )),
+        #[cfg(feature = "postgres")]
+        BackendKind::Postgres => Ok(Arc::new(
+            postgres::PostgresStore::connect_with(url, options).await?,
+        )),
+        #[allow(unreachable_patterns)]
+        disabled => {
+            let _ = (url, options);
+            Err(StoreError::BackendDisabled(disabled))
+        }
+    }
 }
 
 /// The URL without its password, for messages: `postgres://u:***@h/db` when there is a

@@ -44,14 +44,21 @@ pub(crate) trait StoredRow {
     fn uuid(&self, column: &str) -> Result<uuid::Uuid, StoreError>;
 }
 
+/// [`StoredRow`] methods for columns the driver decodes into the wanted type as they are.
+macro_rules! decoded_as_stored {
+    ($($method:ident: $ty:ty),+ $(,)?) => {
+        $(
+            fn $method(&self, column: &str) -> Result<$ty, StoreError> {
+                Ok(self.try_get(column)?)
+            }
+        )+
+    };
+}
+
 #[cfg(feature = "sqlite")]
 impl StoredRow for sqlx::sqlite::SqliteRow {
-    fn text(&self, column: &str) -> Result<String, StoreError> {
-        Ok(self.try_get(column)?)
-    }
-    fn opt_text(&self, column: &str) -> Result<Option<String>, StoreError> {
-        Ok(self.try_get(column)?)
-    }
+    decoded_as_stored!(text: String, opt_text: Option<String>, int: i64, uuid: uuid::Uuid);
+
     fn json(&self, column: &str) -> Result<Option<serde_json::Value>, StoreError> {
         self.try_get::<Option<String>, _>(column)?
             .map(|text| {
@@ -71,9 +78,6 @@ impl StoredRow for sqlx::sqlite::SqliteRow {
             })
             .unwrap_or_default())
     }
-    fn int(&self, column: &str) -> Result<i64, StoreError> {
-        Ok(self.try_get(column)?)
-    }
     fn time(&self, column: &str) -> Result<DateTime<Utc>, StoreError> {
         micros_to_time(self.try_get(column)?)
     }
@@ -82,37 +86,21 @@ impl StoredRow for sqlx::sqlite::SqliteRow {
             .map(micros_to_time)
             .transpose()
     }
-    fn uuid(&self, column: &str) -> Result<uuid::Uuid, StoreError> {
-        Ok(self.try_get(column)?)
-    }
 }
 
+// PostgreSQL has the types themselves: TIMESTAMPTZ, JSONB, text arrays.
 #[cfg(feature = "postgres")]
 impl StoredRow for sqlx::postgres::PgRow {
-    fn text(&self, column: &str) -> Result<String, StoreError> {
-        Ok(self.try_get(column)?)
-    }
-    fn opt_text(&self, column: &str) -> Result<Option<String>, StoreError> {
-        Ok(self.try_get(column)?)
-    }
-    fn json(&self, column: &str) -> Result<Option<serde_json::Value>, StoreError> {
-        Ok(self.try_get(column)?)
-    }
-    fn text_list(&self, column: &str) -> Result<Vec<String>, StoreError> {
-        Ok(self.try_get(column)?)
-    }
-    fn int(&self, column: &str) -> Result<i64, StoreError> {
-        Ok(self.try_get(column)?)
-    }
-    fn time(&self, column: &str) -> Result<DateTime<Utc>, StoreError> {
-        Ok(self.try_get(column)?)
-    }
-    fn opt_time(&self, column: &str) -> Result<Option<DateTime<Utc>>, StoreError> {
-        Ok(self.try_get(column)?)
-    }
-    fn uuid(&self, column: &str) -> Result<uuid::Uuid, StoreError> {
-        Ok(self.try_get(column)?)
-    }
+    decoded_as_stored!(
+        text: String,
+        opt_text: Option<String>,
+        int: i64,
+        uuid: uuid::Uuid,
+        json: Option<serde_json::Value>,
+        text_list: Vec<String>,
+        time: DateTime<Utc>,
+        opt_time: Option<DateTime<Utc>>,
+    );
 }
 
 /// An event from a row with the columns of [`crate::store::sql::EVENT_COLUMNS`].

@@ -7,8 +7,7 @@
 //! Each token has a [`TokenScope`]: what it may do. An application that only records events
 //! embeds an `ingest` token, so a leaked copy cannot read the log.
 
-use std::fmt::{self, Write as _};
-use std::str::FromStr;
+use std::fmt::Write as _;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -39,16 +38,19 @@ pub enum TokenScope {
     All,
 }
 
-impl TokenScope {
+crate::words::words! {
     /// `"ingest"`, `"read"` or `"all"`, as stored.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            TokenScope::Ingest => "ingest",
-            TokenScope::Read => "read",
-            TokenScope::All => "all",
-        }
+    pub fn as_str for TokenScope {
+        Ingest => "ingest",
+        Read => "read",
+        All => "all",
     }
+    FromStr: StoreError = |unknown| StoreError::Corrupt(format!(
+        "unknown token scope {unknown:?}: expected ingest, read or all"
+    ))
+}
 
+impl TokenScope {
     /// Whether a token of this scope may record events.
     pub fn can_ingest(self) -> bool {
         matches!(self, TokenScope::Ingest | TokenScope::All)
@@ -57,26 +59,6 @@ impl TokenScope {
     /// Whether a token of this scope may read events and groups.
     pub fn can_read(self) -> bool {
         matches!(self, TokenScope::Read | TokenScope::All)
-    }
-}
-
-impl fmt::Display for TokenScope {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for TokenScope {
-    type Err = StoreError;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "ingest" => Ok(TokenScope::Ingest),
-            "read" => Ok(TokenScope::Read),
-            "all" => Ok(TokenScope::All),
-            other => Err(StoreError::Corrupt(format!(
-                "unknown token scope {other:?}: expected ingest, read or all"
-            ))),
-        }
     }
 }
 

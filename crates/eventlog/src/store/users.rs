@@ -4,9 +4,6 @@
 //! layer, and session tokens arrive already hashed, so a leaked database holds no usable
 //! password or session.
 
-use std::fmt;
-use std::str::FromStr;
-
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -39,33 +36,15 @@ pub enum Role {
     Viewer,
 }
 
-impl Role {
+crate::words::words! {
     /// `"admin"` or `"viewer"`, as stored.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Admin => "admin",
-            Role::Viewer => "viewer",
-        }
+    pub fn as_str for Role {
+        Admin => "admin",
+        Viewer => "viewer",
     }
-}
-
-impl fmt::Display for Role {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for Role {
-    type Err = StoreError;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "admin" => Ok(Role::Admin),
-            "viewer" => Ok(Role::Viewer),
-            other => Err(StoreError::Corrupt(format!(
-                "unknown role {other:?}: expected admin or viewer"
-            ))),
-        }
-    }
+    FromStr: StoreError = |unknown| StoreError::Corrupt(format!(
+        "unknown role {unknown:?}: expected admin or viewer"
+    ))
 }
 
 /// An admin user.

@@ -51,7 +51,7 @@ impl Dialect for PgSql {
     const TRUE: &'static str = "TRUE";
     const FALSE: &'static str = "FALSE";
     const GROUP_COLUMNS: &'static str = "g.group_id, g.first_at, g.last_at, g.event_count, \
-         ARRAY(SELECT t.event_type FROM event_group_types t WHERE t.group_id = g.group_id) \
+         ARRAY(SELECT t.event_type FROM event_group_types t WHERE t.gid = g.gid) \
          AS types";
     const LIKE: &'static str = "ILIKE";
 
@@ -73,14 +73,6 @@ impl Dialect for PgSql {
             .push_bind(m.value.clone());
     }
 
-    fn push_text(qb: &mut QueryBuilder<Postgres>, text: &str) {
-        qb.push_bind(text.to_owned());
-    }
-
-    fn push_int(qb: &mut QueryBuilder<Postgres>, n: i64) {
-        qb.push_bind(n);
-    }
-
     fn push_after(qb: &mut QueryBuilder<Postgres>, order: Order, c: &Cursor) {
         let cmp = match order {
             Order::Desc => "<",
@@ -97,7 +89,7 @@ impl Dialect for PgSql {
     fn push_group_types(qb: &mut QueryBuilder<Postgres>, types: &[String]) {
         qb.push(
             " AND EXISTS (SELECT 1 FROM event_group_types t \
-             WHERE t.group_id = g.group_id AND t.event_type = ANY(",
+             WHERE t.gid = g.gid AND t.event_type = ANY(",
         )
         .push_bind(types.to_vec())
         .push("))");
