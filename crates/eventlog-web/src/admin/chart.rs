@@ -146,27 +146,32 @@ async fn span(
     filter: &EventFilter,
     now: DateTime<Utc>,
 ) -> Result<Option<(DateTime<Utc>, DateTime<Utc>)>, AppError> {
+    // The oldest and the newest match, read at the same time (two connections).
+    let end = |order: Order| async move {
+        let page = state.reads().list(filter, order, None, 1).await?;
+        Ok::<_, AppError>(page.items.first().map(|e| e.timestamp))
+    };
+    let (first, last) = match (filter.since, filter.until) {
+        (Some(_), Some(_)) => (None, None),
+        (None, Some(_)) => (end(Order::Asc).await?, None),
+        (Some(_), None) => (None, None),
+        (None, None) => tokio::try_join!(end(Order::Asc), end(Order::Desc))?,
+    };
     let since = match filter.since {
         Some(s) => s,
-        None => {
-            let first = state.reads().list(filter, Order::Asc, None, 1).await?;
-            match first.items.first() {
-                Some(e) => e.timestamp,
-                None => return Ok(None),
-            }
-        }
+        None => match first {
+            Some(t) => t,
+            None => return Ok(None),
+        },
     };
     let until = match filter.until {
         Some(u) => u,
         None if filter.since.is_some() => now.max(since + Duration::seconds(1)),
-        None => {
-            let last = state.reads().list(filter, Order::Desc, None, 1).await?;
-            match last.items.first() {
-                // `until` is exclusive: just after the newest event.
-                Some(e) => e.timestamp + Duration::seconds(1),
-                None => return Ok(None),
-            }
-        }
+        None => match last {
+            // `until` is exclusive: just after the newest event.
+            Some(t) => t + Duration::seconds(1),
+            None => return Ok(None),
+        },
     };
     Ok((since < until).then_some((since, until)))
 }

@@ -99,11 +99,18 @@ pub async fn list(
     // stored while the page renders is shown by one or the other, never by neither.
     let live_from = state.live_tail().position().await?;
     let (order, after) = (params.list.order, params.list.cursor.as_ref());
-    // A filter the per-period counts cannot chart: the page and the chart's counts are read
-    // together, so a search is planned once for both.
-    let (page, counted) = if filter.by_type_and_time() {
-        let page = state.reads().list(&filter, order, after, PAGE_SIZE).await?;
-        (page, None)
+    let base = user.base.path().to_owned();
+    // A filter by type and time: the page and the chart (its span, then the per-period
+    // counts) are read at the same time, on two connections. Any other filter: the page and
+    // the chart's counts are read together, so a search is planned once for both.
+    let (page, chart) = if filter.by_type_and_time() {
+        tokio::try_join!(
+            async {
+                let page = state.reads().list(&filter, order, after, PAGE_SIZE).await?;
+                Ok::<_, AppError>(page)
+            },
+            chart::build(&state, &params, &filter, now, &base, None),
+        )?
     } else {
         let newest = chart::newest_filter(&filter, now);
         let request = NewestRequest {
@@ -115,10 +122,9 @@ pub async fn list(
             .reads()
             .list_with_newest(&filter, order, after, PAGE_SIZE, &request)
             .await?;
-        (page, Some(counted))
+        let chart = chart::build(&state, &params, &filter, now, &base, Some(counted)).await?;
+        (page, chart)
     };
-    let base = user.base.path().to_owned();
-    let chart = chart::build(&state, &params, &filter, now, &base, counted).await?;
     // The chart has counted the matches (every one, or up to as many as the count shows):
     // no second walk over them.
     let count = match chart.matches {

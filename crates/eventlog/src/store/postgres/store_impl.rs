@@ -151,20 +151,18 @@ PostgresStore, kind: Postgres, dialect: PgSql, follow: follow;
         // search reads up to 5,000 of its matches.
         let planned = self.plan(filter).await?;
         let mut qb = sql::list_query(filter, order, after, limit, planned.as_ref());
-        let listed = sql::event_page::<PgSql>(&mut qb, &self.pool, limit).await?;
-        let counts = if newest.filter.text == filter.text {
-            self.newest_counts(
-                newest.filter,
-                planned.as_ref(),
-                newest.matches,
-                newest.events,
-            )
-            .await?
-        } else {
-            self.histogram_newest(newest.filter, newest.matches, newest.events)
-                .await?
+        // Then the two reads at the same time, on two connections.
+        let counts = async {
+            if newest.filter.text == filter.text {
+                let planned = planned.as_ref();
+                self.newest_counts(newest.filter, planned, newest.matches, newest.events)
+                    .await
+            } else {
+                self.histogram_newest(newest.filter, newest.matches, newest.events)
+                    .await
+            }
         };
-        Ok((listed, counts))
+        tokio::try_join!(sql::event_page::<PgSql>(&mut qb, &self.pool, limit), counts)
     }
 
     async fn delete(&self, ids: &[i64]) -> Result<u64, StoreError> {
