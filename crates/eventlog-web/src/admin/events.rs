@@ -92,9 +92,7 @@ pub async fn list(
     user: CurrentUser,
     params: AdminQuery,
 ) -> Result<EventsPage, AppError> {
-    params
-        .check_types(state.types(), state.reads().as_ref())
-        .await?;
+    params.check_types(&state).await?;
     let now = eventlog::event::now();
     let filter = params.filter(now);
     // Taken before the events are read: the live tail catches up from here, so an event
@@ -127,15 +125,7 @@ pub async fn list(
         .iter()
         .map(|e| EventRow::new(state.types(), e, now))
         .collect();
-    let next_url = page
-        .next
-        .map(|c| {
-            format!(
-                "{base}/events?{}",
-                params.query_with(&[("cursor", &c.to_string())])
-            )
-        })
-        .unwrap_or_default();
+    let next_url = params.next_url(&format!("{base}/events"), page.next);
     let mut chips = Vec::new();
     let mut chip = |label: &str, key: &str, value: &str| {
         let mut without = params.clone();
