@@ -266,6 +266,9 @@ pub trait TokenStore: HasSqlPool {
     }
 }
 
+/// Every store with an SQL pool (every backend) keeps its tokens this way.
+impl<S: HasSqlPool> TokenStore for S {}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -291,6 +294,3 @@ mod tests {
         }
     }
 }
-
-/// Every store with an SQL pool (every backend) keeps its tokens this way.
-impl<S: HasSqlPool> TokenStore for S {}
