@@ -58,15 +58,7 @@ fn load_average() -> String {
 
 /// A value for COPY's text format.
 fn copy_text(out: &mut String, s: &str) {
-    for c in s.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '\t' => out.push_str("\\t"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            c => out.push(c),
-        }
-    }
+    eventlog_testing::copy_text::push_field(out, Some(s));
 }
 
 fn copy_ts(out: &mut String, t: DateTime<Utc>) {
