@@ -116,7 +116,7 @@ async fn load(pool: &PgPool, n: usize, start: DateTime<Utc>, span: TimeDelta) {
     let started = Instant::now();
     while data.made < n {
         let mut events = String::with_capacity(CHUNK * 200);
-        let mut uuids = String::with_capacity(CHUNK * 80);
+        let mut uuids = String::with_capacity(CHUNK * 64);
         for _ in 0..CHUNK.min(n - data.made) {
             let e = data.event();
             id += 1;
@@ -166,8 +166,6 @@ async fn load(pool: &PgPool, n: usize, start: DateTime<Utc>, span: TimeDelta) {
             events.push_str("\t\\N\t\\N\n");
             uuids.push_str(&e.uuid.to_string());
             uuids.push('\t');
-            uuids.push_str(&id.to_string());
-            uuids.push('\t');
             copy_ts(&mut uuids, e.timestamp);
             uuids.push('\n');
         }
@@ -178,7 +176,7 @@ async fn load(pool: &PgPool, n: usize, start: DateTime<Utc>, span: TimeDelta) {
             events,
         )
         .await;
-        copy(pool, "COPY event_uuids (uuid, id, ts) FROM STDIN", uuids).await;
+        copy(pool, "COPY event_uuids (uuid, ts) FROM STDIN", uuids).await;
         if data.made % 1_000_000 < CHUNK {
             eprintln!(
                 "  loaded {} events, {:.0} events/s (load {})",
@@ -197,7 +195,7 @@ async fn load(pool: &PgPool, n: usize, start: DateTime<Utc>, span: TimeDelta) {
         copy_ts(&mut summaries, g.last);
         summaries.push_str(&format!("\t{}\n", g.count));
         for (t, c) in &g.types {
-            types.push_str(&format!("{name}\t{t}\t{c}\n"));
+            types.push_str(&format!("{}\t{t}\t{c}\n", g.gid));
         }
     }
     copy(
@@ -208,7 +206,7 @@ async fn load(pool: &PgPool, n: usize, start: DateTime<Utc>, span: TimeDelta) {
     .await;
     copy(
         pool,
-        "COPY event_group_types (group_id, event_type, event_count) FROM STDIN",
+        "COPY event_group_types (gid, event_type, event_count) FROM STDIN",
         types,
     )
     .await;

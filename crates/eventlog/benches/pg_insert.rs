@@ -121,9 +121,10 @@ async fn via_copy(pool: &PgPool, all: &[NewEvent], batch: usize) -> f64 {
              first_at = LEAST(event_groups.first_at, excluded.first_at), \
              last_at = GREATEST(event_groups.last_at, excluded.last_at), \
              event_count = event_groups.event_count + excluded.event_count; \
-             INSERT INTO event_group_types (group_id, event_type, event_count) \
-             SELECT group_id, event_type, count(*) FROM staging GROUP BY group_id, event_type \
-             ORDER BY group_id, event_type ON CONFLICT (group_id, event_type) DO UPDATE SET \
+             INSERT INTO event_group_types (gid, event_type, event_count) \
+             SELECT g.gid, s.event_type, count(*) FROM staging s JOIN event_groups g \
+             USING (group_id) GROUP BY g.gid, s.event_type \
+             ORDER BY g.gid, s.event_type ON CONFLICT (gid, event_type) DO UPDATE SET \
              event_count = event_group_types.event_count + excluded.event_count",
         )
         .execute(&mut *tx)
@@ -133,12 +134,12 @@ async fn via_copy(pool: &PgPool, all: &[NewEvent], batch: usize) -> f64 {
             "WITH x AS MATERIALIZED (SELECT nextval(pg_get_serial_sequence('events', 'id')) \
              AS id, s.uuid, s.event_type, g.gid, s.ts, s.message, s.data, s.initiator, \
              s.send_mail FROM staging s JOIN event_groups g USING (group_id) ORDER BY s.ord), \
-             k AS (INSERT INTO event_uuids (uuid, id, ts) SELECT uuid, id, ts FROM x \
-             ORDER BY uuid, id ON CONFLICT (uuid) DO NOTHING RETURNING id), \
+             k AS (INSERT INTO event_uuids (uuid, ts) SELECT uuid, ts FROM x \
+             ORDER BY uuid ON CONFLICT (uuid) DO NOTHING RETURNING uuid), \
              e AS (INSERT INTO events (id, uuid, event_type, gid, ts, message, data, \
              initiator, send_mail) OVERRIDING SYSTEM VALUE SELECT x.id, x.uuid, \
              x.event_type, x.gid, x.ts, x.message, x.data, x.initiator, x.send_mail \
-             FROM x JOIN k ON k.id = x.id ORDER BY x.id RETURNING id, uuid) \
+             FROM x JOIN k ON k.uuid = x.uuid ORDER BY x.id RETURNING id, uuid) \
              SELECT id, uuid FROM e",
         )
         .fetch_all(&mut *tx)

@@ -246,13 +246,13 @@ async fn raw_postgres(url: &str) -> f64 {
         .unwrap()
         .into_iter()
         .collect();
-        let t_groups: Vec<&str> = sums.types.iter().map(|t| t.0).collect();
+        let t_groups: Vec<i64> = sums.types.iter().map(|t| gids[t.0]).collect();
         let t_names: Vec<&str> = sums.types.iter().map(|t| t.1).collect();
         let t_counts: Vec<i64> = sums.types.iter().map(|t| t.2).collect();
         sqlx::query(
-            "INSERT INTO event_group_types (group_id, event_type, event_count) \
-             SELECT * FROM UNNEST($1::text[], $2::text[], $3::int8[]) \
-             ON CONFLICT (group_id, event_type) DO UPDATE SET \
+            "INSERT INTO event_group_types (gid, event_type, event_count) \
+             SELECT * FROM UNNEST($1::int8[], $2::text[], $3::int8[]) \
+             ON CONFLICT (gid, event_type) DO UPDATE SET \
              event_count = event_group_types.event_count + excluded.event_count",
         )
         .bind(&t_groups)

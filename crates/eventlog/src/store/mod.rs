@@ -62,6 +62,14 @@ pub struct Inserted {
     pub created: bool,
 }
 
+impl Inserted {
+    /// The `id` of a repeat whose first copy is no longer stored: on PostgreSQL, an event
+    /// purged with its time partition keeps its uuid claimed until upkeep
+    /// ([`Store::maintain`]) deletes the claims of dropped partitions; until then, sending
+    /// the uuid again stores nothing and reports this id (real ids start at 1).
+    pub const PURGED: i64 = 0;
+}
+
 /// A page of results and the cursor of the next page, if there is one.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Page<T, C> {

@@ -40,12 +40,19 @@ const MAX_CONNECTIONS: u32 = 10;
 /// the check can be rare.
 const UPKEEP_EVERY: Duration = Duration::from_secs(600);
 
+/// How long a process waits before looking for uuid claims to sweep again after finding
+/// none (another server's purge is noticed within this time).
+const SWEEP_IDLE: Duration = Duration::from_secs(5);
+
 /// Events in a PostgreSQL database.
 #[derive(Debug, Clone)]
 pub struct PostgresStore {
     pool: PgPool,
     /// When partition upkeep last ran in this process (`Store::maintain`).
     upkeep: Arc<Mutex<Option<Instant>>>,
+    /// When the claims sweep last found nothing to do in this process (`Store::maintain`
+    /// then skips it for [`SWEEP_IDLE`]; a purge here clears it).
+    claims_idle: Arc<Mutex<Option<Instant>>>,
     /// The search index's most common words (read from the statistics now and then), so a
     /// search leaves a word found in most events out of the index lookup.
     word_shares: Arc<Mutex<read::WordShares>>,
@@ -76,8 +83,21 @@ impl PostgresStore {
         Ok(PostgresStore {
             pool,
             upkeep: Arc::default(),
+            claims_idle: Arc::default(),
             word_shares: Arc::default(),
         })
+    }
+
+    /// Whether the claims sweep should look for work now.
+    fn claims_due(&self) -> bool {
+        let last = self.claims_idle.lock().unwrap_or_else(|e| e.into_inner());
+        !last.is_some_and(|t| t.elapsed() < SWEEP_IDLE)
+    }
+
+    /// Records whether the claims sweep found work (if not, it rests for [`SWEEP_IDLE`]).
+    fn claims_found(&self, found: bool) {
+        let mut last = self.claims_idle.lock().unwrap_or_else(|e| e.into_inner());
+        *last = (!found).then(Instant::now);
     }
 
     /// Whether partition upkeep is due (at most every [`UPKEEP_EVERY`]); marks it done.

@@ -49,7 +49,7 @@ impl Dialect for PgSql {
     const TRUE: &'static str = "TRUE";
     const FALSE: &'static str = "FALSE";
     const GROUP_COLUMNS: &'static str = "g.group_id, g.first_at, g.last_at, g.event_count, \
-         ARRAY(SELECT t.event_type FROM event_group_types t WHERE t.group_id = g.group_id) \
+         ARRAY(SELECT t.event_type FROM event_group_types t WHERE t.gid = g.gid) \
          AS types";
     const LIKE: &'static str = "ILIKE";
 
@@ -87,7 +87,7 @@ impl Dialect for PgSql {
     fn push_group_types(qb: &mut QueryBuilder<Postgres>, types: &[String]) {
         qb.push(
             " AND EXISTS (SELECT 1 FROM event_group_types t \
-             WHERE t.group_id = g.group_id AND t.event_type = ANY(",
+             WHERE t.gid = g.gid AND t.event_type = ANY(",
         )
         .push_bind(types.to_vec())
         .push("))");

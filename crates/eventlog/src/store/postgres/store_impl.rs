@@ -43,14 +43,22 @@ PostgresStore, kind: Postgres, dialect: PgSql, follow: follow;
         if self.upkeep_due() {
             self.extend_partitions(crate::event::now()).await?;
         }
-        Ok(0)
+        // The uuid claims of dropped partitions: one bounded step per call while any are
+        // left (a single-row read when none are).
+        if !self.claims_due() {
+            return Ok(0);
+        }
+        let swept = self.sweep_claims().await?;
+        self.claims_found(swept.is_some());
+        Ok(swept.map_or(0, |n| usize::try_from(n.max(1)).unwrap_or(usize::MAX)))
     }
 
     async fn get_by_uuid(&self, uuid: Uuid) -> Result<Option<Event>, StoreError> {
-        // The uuid's time picks the partition (pruned when the statement runs).
+        // The uuid's time picks the partition (pruned when the statement runs), where the
+        // time index finds it.
         let sql = format!(
             "SELECT {EVENT_COLUMNS} FROM events \
-             WHERE (id, ts) = (SELECT id, ts FROM event_uuids WHERE uuid = $1)"
+             WHERE ts = (SELECT ts FROM event_uuids WHERE uuid = $1) AND uuid = $1"
         );
         let row = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(uuid)
