@@ -430,6 +430,10 @@ async fn main() {
             "/events?q=user%3A4242".into(),
         ),
         (
+            "initiator filter (initiator=user:4242)".into(),
+            "/events?initiator=user%3A4242".into(),
+        ),
+        (
             "type filter (warning)".into(),
             "/events?type=warning".into(),
         ),
@@ -468,6 +472,10 @@ async fn main() {
         (
             "API: search initiator".into(),
             "/api/v1/events?q=user%3A4242".into(),
+        ),
+        (
+            "API: initiator filter".into(),
+            "/api/v1/events?initiator=user%3A4242".into(),
         ),
         (
             "API: type filter (warning)".into(),

@@ -80,6 +80,18 @@ pub(crate) trait Dialect {
     fn prefix_query(words: &[String]) -> Self::Query;
     /// Few matches, read by the plan: `id` is one of them.
     fn push_ids(qb: &mut QueryBuilder<Self::Db>, ids: &Self::Ids);
+    /// Few matches: the query of a page that looks them up in the listing's order instead
+    /// of walking the listing's index (the matches must carry what orders them). `None`:
+    /// the listing's own query with [`Dialect::push_ids`] serves.
+    fn list_of_matches(
+        _filter: &EventFilter,
+        _order: Order,
+        _after: Option<&Cursor>,
+        _limit: usize,
+        _ids: &Self::Ids,
+    ) -> Option<QueryBuilder<Self::Db>> {
+        None
+    }
     /// Many matches: each row met along the listing's index is tested against the search,
     /// so the walk stops after a page.
     fn push_tested(qb: &mut QueryBuilder<Self::Db>, query: &Self::Query);
@@ -212,6 +224,11 @@ pub(crate) fn list_query<D: Dialect>(
     limit: usize,
     planned: Option<&Planned<D>>,
 ) -> QueryBuilder<D::Db> {
+    if let Some(Planned::Ids(ids)) = planned
+        && let Some(qb) = D::list_of_matches(filter, order, after, limit, ids)
+    {
+        return qb;
+    }
     let mut qb = QueryBuilder::new(format!("SELECT {EVENT_COLUMNS} FROM events"));
     push_filter(&mut qb, filter, planned);
     if let Some(c) = after {

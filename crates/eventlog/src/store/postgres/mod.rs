@@ -26,11 +26,15 @@ mod store_impl;
 mod write;
 
 pub use partition::{CarryOver, Partition, PartitionInterval, UnknownInterval};
+pub use read::SearchPlan;
 use read::push_filter;
 
-// Users, sessions and API tokens: the same statements on both backends.
-crate::store::users::impl_user_store!(PostgresStore, std::convert::identity);
-crate::store::tokens::impl_token_store!(PostgresStore, std::convert::identity);
+// Users, sessions and API tokens: the same statements on both backends, on this pool.
+impl crate::store::pool::HasSqlPool for PostgresStore {
+    fn sql_pool(&self) -> crate::store::pool::SqlPool<'_> {
+        crate::store::pool::SqlPool::Postgres(&self.pool)
+    }
+}
 
 /// Connections per process: enough for the writer, the web handlers and a live tail at once,
 /// small enough that several servers stay far below PostgreSQL's default 100 connections.
@@ -67,12 +71,25 @@ impl PostgresStore {
 
     /// Connects with pool timeouts of the caller's choosing. Does not migrate.
     pub async fn connect_with(url: &str, connect: ConnectOptions) -> Result<Self, StoreError> {
-        let mut options = PgConnectOptions::from_str(url)?.application_name("eventlog");
+        // The store's statements read or write a bounded number of rows (a page, a plan's
+        // few thousand matches, a batch). JIT compilation only pays off over millions of rows,
+        // but the planner estimates a search over a dozen partitions past its threshold: it
+        // took 512 ms of a 525 ms plan statement at 10M events. Parallel workers cost
+        // 10-25 ms to start, more than such a statement's work, and under load they only
+        // compete for the same cores (a rare word's plan: 43 ms with two workers, 1.5 ms
+        // without).
+        let mut settings = vec![
+            ("jit", "off".to_owned()),
+            ("max_parallel_workers_per_gather", "0".to_owned()),
+        ];
         if let Some(limit) = connect.statement_timeout {
             // Enforced by the server: a runaway query cannot hold a connection (and the
             // request waiting on it) longer than this.
-            options = options.options([("statement_timeout", format!("{}", limit.as_millis()))]);
+            settings.push(("statement_timeout", format!("{}", limit.as_millis())));
         }
+        let options = PgConnectOptions::from_str(url)?
+            .application_name("eventlog")
+            .options(settings);
         let pool = PgPoolOptions::new()
             .max_connections(MAX_CONNECTIONS)
             // Callers get an error they can retry on (or show as "database unavailable")

@@ -5,13 +5,15 @@ use chrono::{DateTime, Utc};
 use sqlx::{Postgres, QueryBuilder};
 use uuid::Uuid;
 
-use super::read::{GinIndex, PgSql, push_filter};
+use super::read::{GinIndex, PgSql, push_filter, push_matches};
 use super::{PostgresStore, follow};
 use crate::error::StoreError;
 use crate::store::periods::{self, PERIOD_COUNTS, Part};
 use crate::store::row::event_from_row;
 use crate::store::sql::{self, EVENT_COLUMNS};
-use crate::store::{CountedMinute, Cursor, EventFilter, NewestCounts, Order, PURGE_BATCH};
+use crate::store::{
+    CountedMinute, Cursor, EventFilter, NewestCounts, NewestRequest, Order, PURGE_BATCH,
+};
 
 crate::store::shared_impl::impl_store! {
 PostgresStore, kind: Postgres, dialect: PgSql, follow: follow;
@@ -133,42 +135,36 @@ PostgresStore, kind: Postgres, dialect: PgSql, follow: follow;
         events: usize,
     ) -> Result<NewestCounts, StoreError> {
         let planned = self.plan(filter).await?;
-        // A frequent search: only the newest `events` events are tested, from the time of
-        // the last of them (found along the index, untested).
-        let from = match planned {
-            Some(sql::Planned::Frequent(_)) => {
-                let rest = EventFilter {
-                    text: None,
-                    ..filter.clone()
-                };
-                let mut qb = QueryBuilder::<Postgres>::new("SELECT ts, id FROM events");
-                push_filter(&mut qb, &rest);
-                qb.push(" ORDER BY ts DESC, id DESC LIMIT 1 OFFSET ")
-                    .push_bind(sql::limit_param(events.saturating_sub(1)));
-                qb.build_query_as::<(DateTime<Utc>, i64)>()
-                    .fetch_optional(&self.pool)
-                    .await?
-            }
-            _ => None,
+        self.newest_counts(filter, planned.as_ref(), matches, events)
+            .await
+    }
+
+    async fn list_with_newest(
+        &self,
+        filter: &EventFilter,
+        order: Order,
+        after: Option<&Cursor>,
+        limit: usize,
+        newest: &NewestRequest<'_>,
+    ) -> Result<(Page<Event, Cursor>, NewestCounts), StoreError> {
+        // One plan for both reads (a plan depends on the search text only): planning a
+        // search reads up to 5,000 of its matches.
+        let planned = self.plan(filter).await?;
+        let mut qb = sql::list_query(filter, order, after, limit, planned.as_ref());
+        let listed = sql::event_page::<PgSql>(&mut qb, &self.pool, limit).await?;
+        let counts = if newest.filter.text == filter.text {
+            self.newest_counts(
+                newest.filter,
+                planned.as_ref(),
+                newest.matches,
+                newest.events,
+            )
+            .await?
+        } else {
+            self.histogram_newest(newest.filter, newest.matches, newest.events)
+                .await?
         };
-        let mut qb = QueryBuilder::<Postgres>::new(
-            "SELECT date_bin(INTERVAL '1 minute', ts, TIMESTAMPTZ '1970-01-01 00:00:00+00') \
-             AS bucket, event_type, count(*) AS n, min(ts) AS oldest, max(ts) AS newest \
-             FROM (SELECT ts, event_type FROM events",
-        );
-        sql::push_filter(&mut qb, filter, planned.as_ref());
-        if let Some((ts, id)) = from {
-            qb.push(" AND (ts, id) >= (")
-                .push_bind(ts)
-                .push(", ")
-                .push_bind(id)
-                .push(")");
-        }
-        qb.push(" ORDER BY ts DESC, id DESC LIMIT ")
-            .push_bind(sql::limit_param(matches))
-            .push(") AS newest GROUP BY bucket, event_type ORDER BY bucket, event_type");
-        let rows: Vec<CountedMinute> = qb.build_query_as().fetch_all(&self.pool).await?;
-        Ok(NewestCounts::of(rows, matches).among_events_from(from.map(|f| f.0)))
+        Ok((listed, counts))
     }
 
     async fn delete(&self, ids: &[i64]) -> Result<u64, StoreError> {
@@ -258,6 +254,70 @@ impl PostgresStore {
             }
             None => Ok(None),
         }
+    }
+
+    /// [`Store::histogram_newest`] with the filter's search planned.
+    async fn newest_counts(
+        &self,
+        filter: &EventFilter,
+        planned: Option<&sql::Planned<PgSql>>,
+        matches: usize,
+        events: usize,
+    ) -> Result<NewestCounts, StoreError> {
+        // A frequent search: only the newest `events` events are tested, from the time of
+        // the last of them (found along the index, untested).
+        let from = match planned {
+            Some(sql::Planned::Frequent(_)) => {
+                let rest = EventFilter {
+                    text: None,
+                    ..filter.clone()
+                };
+                let mut qb = QueryBuilder::<Postgres>::new("SELECT ts, id FROM events");
+                push_filter(&mut qb, &rest);
+                qb.push(" ORDER BY ts DESC, id DESC LIMIT 1 OFFSET ")
+                    .push_bind(sql::limit_param(events.saturating_sub(1)));
+                qb.build_query_as::<(DateTime<Utc>, i64)>()
+                    .fetch_optional(&self.pool)
+                    .await?
+            }
+            _ => None,
+        };
+        let mut qb = QueryBuilder::<Postgres>::new(
+            "SELECT date_bin(INTERVAL '1 minute', ts, TIMESTAMPTZ '1970-01-01 00:00:00+00') \
+             AS bucket, event_type, count(*) AS n, min(ts) AS oldest, max(ts) AS newest \
+             FROM (",
+        );
+        if let Some(sql::Planned::Ids(ids)) = planned {
+            // Few matches: newest first, as the list reads them; their times and types are
+            // the plan's, so only a group, initiator or data condition reads the events.
+            let lookup =
+                !(filter.group.is_none() && filter.initiator.is_none() && filter.data.is_empty());
+            qb.push("SELECT m.ts, m.event_type FROM ");
+            push_matches(
+                &mut qb,
+                ids,
+                filter,
+                lookup.then_some("1"),
+                Order::Desc,
+                None,
+            );
+        } else {
+            qb.push("SELECT ts, event_type FROM events");
+            sql::push_filter(&mut qb, filter, planned);
+            if let Some((ts, id)) = from {
+                qb.push(" AND (ts, id) >= (")
+                    .push_bind(ts)
+                    .push(", ")
+                    .push_bind(id)
+                    .push(")");
+            }
+            qb.push(" ORDER BY ts DESC, id DESC");
+        }
+        qb.push(" LIMIT ")
+            .push_bind(sql::limit_param(matches))
+            .push(") AS newest GROUP BY bucket, event_type ORDER BY bucket, event_type");
+        let rows: Vec<CountedMinute> = qb.build_query_as().fetch_all(&self.pool).await?;
+        Ok(NewestCounts::of(rows, matches).among_events_from(from.map(|f| f.0)))
     }
 
     /// The histogram counted from the events themselves.
