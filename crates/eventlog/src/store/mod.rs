@@ -22,6 +22,7 @@ mod group_delta;
 pub(crate) mod kind;
 pub mod outbox;
 mod periods;
+mod pool;
 #[cfg(feature = "postgres")]
 pub mod postgres;
 mod row;

@@ -29,9 +29,12 @@ pub use partition::{CarryOver, Partition, PartitionInterval, UnknownInterval};
 pub use read::SearchPlan;
 use read::push_filter;
 
-// Users, sessions and API tokens: the same statements on both backends.
-crate::store::users::impl_user_store!(PostgresStore, std::convert::identity);
-crate::store::tokens::impl_token_store!(PostgresStore, std::convert::identity);
+// Users, sessions and API tokens: the same statements on both backends, on this pool.
+impl crate::store::pool::HasSqlPool for PostgresStore {
+    fn sql_pool(&self) -> crate::store::pool::SqlPool<'_> {
+        crate::store::pool::SqlPool::Postgres(&self.pool)
+    }
+}
 
 /// Connections per process: enough for the writer, the web handlers and a live tail at once,
 /// small enough that several servers stay far below PostgreSQL's default 100 connections.
