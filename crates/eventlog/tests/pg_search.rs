@@ -23,7 +23,6 @@ fn search(text: &str) -> EventFilter {
     }
 }
 
-/// Every page of a search, as (message, initiator).
 /// Runs ANALYZE on the events, then counts the statistics of the word index (of the tables
 /// whose name is LIKE `tables`) that list `word` among their most common words.
 async fn analyze_and_count_common(pool: &sqlx::PgPool, tables: &str, word: &str) -> i64 {
@@ -39,6 +38,7 @@ async fn analyze_and_count_common(pool: &sqlx::PgPool, tables: &str, word: &str)
     .unwrap()
 }
 
+/// Every page of a search, as (message, initiator).
 async fn all_matches(store: &dyn Store, text: &str) -> BTreeSet<(String, Option<String>)> {
     let mut out = BTreeSet::new();
     let mut after = None;
