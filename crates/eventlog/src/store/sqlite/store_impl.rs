@@ -44,7 +44,7 @@ impl Store for SqliteStore {
 
     async fn migrate(&self) -> Result<crate::store::Migrated, StoreError> {
         let mut conn = self.pool.acquire().await?;
-        crate::store::run_migrations(&sqlx::migrate!("migrations/sqlite"), &mut *conn).await
+        crate::store::run_migrations(&crate::store::migrations::sqlite(), &mut *conn).await
     }
 
     async fn insert_batch(&self, events: &[NewEvent]) -> Result<Vec<Inserted>, StoreError> {
