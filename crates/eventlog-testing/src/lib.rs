@@ -5,6 +5,7 @@
 //!   URL is in the environment variable [`POSTGRES_URL_ENV`]). A test that cannot reach
 //!   PostgreSQL panics with a message saying how to run it; it never skips.
 //! - [`smtp::SmtpSink`]: an SMTP listener on loopback that records the mails it receives.
+//! - [`copy_text`]: rows in PostgreSQL's COPY text format, for loading in bulk.
 //! - [`PgCluster`]: a private PostgreSQL 15 server of one test's own, for tests that stop or
 //!   restart the server under a running writer.
 //!
@@ -22,6 +23,7 @@
 //! ```
 
 pub mod api;
+pub mod copy_text;
 pub mod fixtures;
 pub mod http;
 pub mod process;

@@ -12,8 +12,9 @@
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
-use eventlog::store::Role;
 use eventlog::{EventTypes, GroupId, NewEvent};
+
+mod viewer;
 
 const RUNS: usize = 50;
 
@@ -61,28 +62,10 @@ async fn bench(url: &str) {
         .iter()
         .map(|i| i.id)
         .collect();
-    let hash = eventlog_web::auth::password::hash_password("bench password").expect("hash");
-    store
-        .create_user("bench", &hash, Role::Viewer)
-        .await
-        .expect("user")
-        .expect("new user");
-    let router = eventlog_web::app(eventlog_web::AppState::new(store, EventTypes::default()));
-    let addr = eventlog_testing::http::serve_on_loopback(|listener| {
-        eventlog_web::serve(listener, router, std::future::pending())
-    })
-    .await;
-
+    viewer::add_viewer(store.as_ref()).await;
     let client = eventlog_testing::http::client(Duration::from_secs(60));
-    let session = eventlog_testing::http::login(
-        &client,
-        &format!("http://{addr}"),
-        "",
-        "bench",
-        "bench password",
-    )
-    .await;
-    let cookie = format!("eventlog_session={session}");
+    let state = eventlog_web::AppState::new(store, EventTypes::default());
+    let (base, cookie) = viewer::serve_logged_in(state, &client).await;
 
     let middle = ids[2_500];
     let after = format!(
@@ -105,7 +88,7 @@ async fn bench(url: &str) {
         for run in 0..RUNS + 5 {
             let started = Instant::now();
             let r = client
-                .get(format!("http://{addr}{path}"))
+                .get(format!("{base}{path}"))
                 .header("cookie", &cookie)
                 .send()
                 .await

@@ -11,7 +11,9 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use eventlog::store::{self, Role};
+use eventlog::store;
+
+mod viewer;
 use eventlog::{EventTypes, GroupId, NewEvent};
 use eventlog_testing::TestDb;
 
@@ -38,28 +40,15 @@ async fn main() {
     }
     let db = TestDb::postgres().await;
     let store = store::open(db.url()).await.expect("open store");
-    let hash = eventlog_web::auth::password::hash_password("bench password").expect("hash");
-    store
-        .create_user("bench", &hash, Role::Viewer)
-        .await
-        .expect("user")
-        .expect("new user");
+    viewer::add_viewer(store.as_ref()).await;
     let state = eventlog_web::AppState::new(store.clone(), EventTypes::default());
     let live = state.live_tail().clone();
-    let base = format!(
-        "http://{}",
-        eventlog_testing::http::serve_on_loopback(|listener| {
-            eventlog_web::serve(listener, eventlog_web::app(state), std::future::pending())
-        })
-        .await
-    );
     // No timeout: the stream stays open for the whole run.
     let http = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .expect("client");
-    let session = eventlog_testing::http::login(&http, &base, "", "bench", "bench password").await;
-    let cookie = format!("eventlog_session={session}");
+    let (base, cookie) = viewer::serve_logged_in(state, &http).await;
     let mut stream = http
         .get(format!("{base}/events/stream"))
         .header("cookie", &cookie)

@@ -30,12 +30,14 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, TimeDelta, Utc};
 use eventlog::EventTypes;
 use eventlog::store::postgres::PostgresStore;
-use eventlog::store::{self, Role, TokenScope};
+use eventlog::store::{self, TokenScope};
 use eventlog_testing::TestDb;
+use eventlog_testing::copy_text::push_field;
 use sqlx::PgPool;
 
 #[path = "../../eventlog/benches/shape/mod.rs"]
 mod shape;
+mod viewer;
 
 use shape::{BIG_GROUP, Dataset};
 
@@ -55,19 +57,6 @@ fn load_average() -> String {
         .unwrap_or_else(|_| "?".into())
 }
 
-/// A value for COPY's text format.
-fn copy_text(out: &mut String, s: &str) {
-    for c in s.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '\t' => out.push_str("\\t"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            c => out.push(c),
-        }
-    }
-}
-
 fn copy_ts(out: &mut String, t: DateTime<Utc>) {
     out.push_str(&t.format("%Y-%m-%d %H:%M:%S%.6f+00").to_string());
 }
@@ -78,6 +67,23 @@ struct GroupAcc {
     last: DateTime<Utc>,
     count: i64,
     types: BTreeMap<String, i64>,
+}
+
+/// COPYs event counts per period with `statement`: `(period, type) → count`, the period
+/// starting `period × seconds` after the epoch.
+async fn copy_counts(
+    pool: &PgPool,
+    statement: &str,
+    counts: &BTreeMap<(i64, String), i64>,
+    seconds: i64,
+) {
+    let mut text = String::new();
+    for ((period, event_type), n) in counts {
+        let start = DateTime::from_timestamp(period * seconds, 0).expect("a period's start");
+        copy_ts(&mut text, start);
+        text.push_str(&format!("\t{event_type}\t{n}\n"));
+    }
+    copy(pool, statement, text).await;
 }
 
 async fn copy(pool: &PgPool, statement: &str, data: String) {
@@ -98,7 +104,7 @@ async fn load(pool: &PgPool, n: usize, start: DateTime<Utc>, span: TimeDelta) {
     let started = Instant::now();
     while data.made < n {
         let mut events = String::with_capacity(CHUNK * 200);
-        let mut uuids = String::with_capacity(CHUNK * 80);
+        let mut uuids = String::with_capacity(CHUNK * 64);
         for _ in 0..CHUNK.min(n - data.made) {
             let e = data.event();
             id += 1;
@@ -132,23 +138,18 @@ async fn load(pool: &PgPool, n: usize, start: DateTime<Utc>, span: TimeDelta) {
             events.push('\t');
             events.push_str(&e.uuid.to_string());
             events.push('\t');
-            copy_text(&mut events, &e.event_type);
+            push_field(&mut events, Some(&e.event_type));
             events.push('\t');
-            copy_text(&mut events, &e.message);
+            push_field(&mut events, Some(&e.message));
             events.push('\t');
-            match &e.initiator {
-                Some(i) => copy_text(&mut events, i),
-                None => events.push_str("\\N"),
-            }
+            push_field(&mut events, e.initiator.as_deref());
             events.push('\t');
-            match &e.data {
-                Some(d) => copy_text(&mut events, &d.to_string()),
-                None => events.push_str("\\N"),
-            }
+            push_field(
+                &mut events,
+                e.data.as_ref().map(|d| d.to_string()).as_deref(),
+            );
             events.push_str("\t\\N\t\\N\n");
             uuids.push_str(&e.uuid.to_string());
-            uuids.push('\t');
-            uuids.push_str(&id.to_string());
             uuids.push('\t');
             copy_ts(&mut uuids, e.timestamp);
             uuids.push('\n');
@@ -160,7 +161,7 @@ async fn load(pool: &PgPool, n: usize, start: DateTime<Utc>, span: TimeDelta) {
             events,
         )
         .await;
-        copy(pool, "COPY event_uuids (uuid, id, ts) FROM STDIN", uuids).await;
+        copy(pool, "COPY event_uuids (uuid, ts) FROM STDIN", uuids).await;
         if data.made % 1_000_000 < CHUNK {
             eprintln!(
                 "  loaded {} events, {:.0} events/s (load {})",
@@ -179,7 +180,7 @@ async fn load(pool: &PgPool, n: usize, start: DateTime<Utc>, span: TimeDelta) {
         copy_ts(&mut summaries, g.last);
         summaries.push_str(&format!("\t{}\n", g.count));
         for (t, c) in &g.types {
-            types.push_str(&format!("{name}\t{t}\t{c}\n"));
+            types.push_str(&format!("{}\t{t}\t{c}\n", g.gid));
         }
     }
     copy(
@@ -190,36 +191,28 @@ async fn load(pool: &PgPool, n: usize, start: DateTime<Utc>, span: TimeDelta) {
     .await;
     copy(
         pool,
-        "COPY event_group_types (group_id, event_type, event_count) FROM STDIN",
+        "COPY event_group_types (gid, event_type, event_count) FROM STDIN",
         types,
     )
     .await;
-    let mut counts = String::new();
-    for ((hour, event_type), n) in &hours {
-        let start = DateTime::from_timestamp(hour * 3600, 0).expect("an hour");
-        copy_ts(&mut counts, start);
-        counts.push_str(&format!("\t{event_type}\t{n}\n"));
-    }
-    copy(
+    copy_counts(
         pool,
         "COPY event_hour_counts (hour, event_type, event_count) FROM STDIN",
-        counts,
+        &hours,
+        3600,
     )
     .await;
-    let mut days: BTreeMap<(i64, &str), i64> = BTreeMap::new();
+    let mut days: BTreeMap<(i64, String), i64> = BTreeMap::new();
     for ((hour, event_type), n) in &hours {
-        *days.entry((hour.div_euclid(24), event_type)).or_default() += n;
+        *days
+            .entry((hour.div_euclid(24), event_type.clone()))
+            .or_default() += n;
     }
-    let mut counts = String::new();
-    for ((day, event_type), n) in &days {
-        let start = DateTime::from_timestamp(day * 86_400, 0).expect("a day");
-        copy_ts(&mut counts, start);
-        counts.push_str(&format!("\t{event_type}\t{n}\n"));
-    }
-    copy(
+    copy_counts(
         pool,
         "COPY event_day_counts (day, event_type, event_count) FROM STDIN",
-        counts,
+        &days,
+        86_400,
     )
     .await;
     sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
@@ -306,50 +299,6 @@ async fn ingest_comparison(n: usize) {
     }
 }
 
-async fn login(client: &reqwest::Client, base: &str) -> String {
-    let login = client
-        .get(format!("{base}/login"))
-        .send()
-        .await
-        .expect("login page");
-    let mut cookies: Vec<String> = login
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok()?.split(';').next().map(str::to_owned))
-        .collect();
-    let body = login.text().await.expect("body");
-    let csrf = body
-        .split("name=\"csrf\" value=\"")
-        .nth(1)
-        .and_then(|s| s.split('"').next())
-        .expect("csrf")
-        .to_owned();
-    let resp = client
-        .post(format!("{base}/login"))
-        .header("cookie", cookies.join("; "))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(
-            serde_urlencoded::to_string([
-                ("username", "bench"),
-                ("password", "bench password"),
-                ("csrf", csrf.as_str()),
-            ])
-            .expect("form"),
-        )
-        .send()
-        .await
-        .expect("log in");
-    assert_eq!(resp.status(), 303, "bench login failed");
-    cookies.extend(
-        resp.headers()
-            .get_all("set-cookie")
-            .iter()
-            .filter_map(|v| v.to_str().ok()?.split(';').next().map(str::to_owned)),
-    );
-    cookies.join("; ")
-}
-
 /// Median of five fetches (after one warm-up) and the body size.
 async fn time_page(
     client: &reqwest::Client,
@@ -423,30 +372,13 @@ async fn main() {
     );
     sizes(pg.pool(), n).await;
 
-    let hash = eventlog_web::auth::password::hash_password("bench password").expect("hash");
-    // A kept database has the user already (None): its password is the same.
-    let _ = store
-        .create_user("bench", &hash, Role::Viewer)
-        .await
-        .expect("user");
-    let router = eventlog_web::app(eventlog_web::AppState::new(
-        store.clone(),
-        EventTypes::default(),
-    ));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let base = format!("http://{}", listener.local_addr().expect("addr"));
-    tokio::spawn(eventlog_web::serve(
-        listener,
-        router,
-        std::future::pending(),
-    ));
+    viewer::add_viewer(store.as_ref()).await;
     let client = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .expect("client");
-    let cookie = login(&client, &base).await;
+    let state = eventlog_web::AppState::new(store.clone(), EventTypes::default());
+    let (base, cookie) = viewer::serve_logged_in(state, &client).await;
     let bearer = format!(
         "Bearer {}",
         store
@@ -481,6 +413,10 @@ async fn main() {
         (
             "search: initiator (user:4242)".into(),
             "/events?q=user%3A4242".into(),
+        ),
+        (
+            "initiator filter (initiator=user:4242)".into(),
+            "/events?initiator=user%3A4242".into(),
         ),
         (
             "type filter (warning)".into(),
@@ -521,6 +457,10 @@ async fn main() {
         (
             "API: search initiator".into(),
             "/api/v1/events?q=user%3A4242".into(),
+        ),
+        (
+            "API: initiator filter".into(),
+            "/api/v1/events?initiator=user%3A4242".into(),
         ),
         (
             "API: type filter (warning)".into(),
@@ -566,26 +506,19 @@ async fn main() {
     }
     let parts = pg.partitions().await.expect("partitions");
     let oldest = parts.first().expect("a partition").clone();
-    // Whole months only: the cutoff is the end of the oldest full partition (the first one
-    // holds a part month).
-    let cutoff = parts.get(1).map_or(oldest.to, |p| p.to);
-    let started = Instant::now();
-    let purged = store.purge(cutoff, None).await.expect("purge");
-    println!(
-        "purge of the two oldest partitions (to {}): {purged} events in {:.2} s (load {})",
-        cutoff.format("%Y-%m-%d"),
-        started.elapsed().as_secs_f64(),
-        load_average()
-    );
-    let cutoff = parts.get(2).map_or(oldest.to, |p| p.to);
-    let started = Instant::now();
-    let purged = store.purge(cutoff, None).await.expect("purge");
-    println!(
-        "purge of one month (to {}): {purged} events in {:.2} s (load {})",
-        cutoff.format("%Y-%m-%d"),
-        started.elapsed().as_secs_f64(),
-        load_average()
-    );
+    // Whole months only: first up to the end of the oldest full partition (the first one
+    // holds a part month), then one month more (to the end of the third).
+    for (end_of, what) in [(1, "the two oldest partitions"), (2, "one month")] {
+        let cutoff = parts.get(end_of).map_or(oldest.to, |p| p.to);
+        let started = Instant::now();
+        let purged = store.purge(cutoff, None).await.expect("purge");
+        println!(
+            "purge of {what} (to {}): {purged} events in {:.2} s (load {})",
+            cutoff.format("%Y-%m-%d"),
+            started.elapsed().as_secs_f64(),
+            load_average()
+        );
+    }
     drop(store);
     pg.pool().close().await;
     finish(db, keep, &url);

@@ -26,10 +26,7 @@ async fn hovering_a_row_highlights_its_whole_group() {
         ev("info", "Alpha", "a3", s(5)),
     ])
     .await;
-    let addr = serve(&fx).await;
-    let d = start_chromedriver();
-    let b = browser(&d, 1280, 800).await;
-    log_in(&b, addr, "victor").await;
+    let (_driver, b, _) = open_admin(&fx, Some("victor")).await;
     hover(&b, By::Css("tr[data-group='Alpha'] td.message")).await;
     let hl = b.find_all(By::Css("tr.hl")).await.unwrap();
     let mut groups = Vec::new();
@@ -64,10 +61,7 @@ async fn event_data_is_pretty_printed() {
     let mut e = ev("info", "J", "with data", Utc::now());
     e.data = Some(serde_json::json!({"order": {"id": 42, "items": ["a", "b"]}, "ok": true}));
     let ids = fx.insert(vec![e]).await;
-    let addr = serve(&fx).await;
-    let d = start_chromedriver();
-    let b = browser(&d, 1280, 800).await;
-    log_in(&b, addr, "victor").await;
+    let (_driver, b, addr) = open_admin(&fx, Some("victor")).await;
     b.goto(format!("http://{addr}/events/{}", ids[0]))
         .await
         .unwrap();
@@ -84,10 +78,7 @@ async fn live_tail_shows_an_event_logged_after_the_page_loaded() {
     let fx = Fixture::new("sqlite").await;
     fx.insert(vec![ev("info", "L", "already there", Utc::now())])
         .await;
-    let addr = serve(&fx).await;
-    let d = start_chromedriver();
-    let b = browser(&d, 1280, 800).await;
-    log_in(&b, addr, "victor").await;
+    let (_driver, b, _) = open_admin(&fx, Some("victor")).await;
     click(&b, By::Id("live-tail")).await;
     // Give the EventSource a moment to connect, then log an event.
     tokio::time::sleep(Duration::from_millis(300)).await;
@@ -112,10 +103,7 @@ async fn live_tail_shows_an_event_logged_after_the_page_loaded() {
 async fn dark_mode_follows_the_browser() {
     let fx = Fixture::new("sqlite").await;
     fx.insert(vec![ev("info", "D", "dark", Utc::now())]).await;
-    let addr = serve(&fx).await;
-    let d = start_chromedriver();
-    let b = browser(&d, 1280, 800).await;
-    log_in(&b, addr, "victor").await;
+    let (_driver, b, _) = open_admin(&fx, Some("victor")).await;
     let body_bg = |b: &WebDriver| {
         let b = b.clone();
         async move {
@@ -164,9 +152,7 @@ async fn type_colours_apply_under_the_content_security_policy() {
             ("critical", "Order 9", "on fire", 1),
         ])
         .await;
-    let addr = serve(&fx).await;
-    let d = start_chromedriver();
-    let b = browser(&d, 1280, 800).await;
+    let (_driver, b, addr) = open_admin(&fx, None).await;
     b.cdp()
         .send_raw(
             "Page.addScriptToEvaluateOnNewDocument",
@@ -178,32 +164,36 @@ async fn type_colours_apply_under_the_content_security_policy() {
 
     // Default types: error is red text (on a white label), critical white on red (from
     // /static/types.css).
-    let critical = b
-        .find(By::Css("#event-rows span.label.type-critical"))
-        .await
-        .unwrap();
-    assert_eq!(
-        critical.css_value("color").await.unwrap(),
-        "rgba(255, 255, 255, 1)"
-    );
-    assert_eq!(
-        critical.css_value("background-color").await.unwrap(),
-        "rgba(196, 0, 0, 1)"
-    );
-    let error = b
-        .find(By::Css("#event-rows span.label.type-error"))
-        .await
-        .unwrap();
-    assert_eq!(
-        error.css_value("color").await.unwrap(),
-        "rgba(196, 0, 0, 1)"
-    );
     // The chart legend's swatch takes the type's colour from a class too.
-    let swatch = b.find(By::Css(".legend i.swatch-critical")).await.unwrap();
-    assert_eq!(
-        swatch.css_value("background-color").await.unwrap(),
-        "rgba(196, 0, 0, 1)"
-    );
+    for (selector, property, colour) in [
+        (
+            "#event-rows span.label.type-critical",
+            "color",
+            "rgba(255, 255, 255, 1)",
+        ),
+        (
+            "#event-rows span.label.type-critical",
+            "background-color",
+            "rgba(196, 0, 0, 1)",
+        ),
+        (
+            "#event-rows span.label.type-error",
+            "color",
+            "rgba(196, 0, 0, 1)",
+        ),
+        (
+            ".legend i.swatch-critical",
+            "background-color",
+            "rgba(196, 0, 0, 1)",
+        ),
+    ] {
+        let shown = element(&b, By::Css(selector)).await;
+        assert_eq!(
+            shown.css_value(property).await.unwrap(),
+            colour,
+            "{property} of {selector}"
+        );
+    }
     assert_eq!(csp_violations(&b).await, Vec::<String>::new(), "list page");
 
     for path in [format!("/events/{}", ids[2]), "/groups".to_owned()] {

@@ -10,7 +10,6 @@
 use crate::common;
 
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use browser_support::*;
@@ -81,9 +80,7 @@ async fn admin_pages_in_chromium() {
     let events = year_of_events(now);
     let first = events.iter().map(|e| e.timestamp).min().unwrap();
     let ids = fx.insert(events).await;
-    let addr = serve(&fx).await;
-    let d = start_chromedriver();
-    let b = browser(&d, 1280, 800).await;
+    let (_driver, b, addr) = open_admin(&fx, None).await;
 
     // --- Phone: every page fits 390 px and passes axe -------------------------------------
     viewport(&b, 390, 844, true).await;
@@ -297,10 +294,7 @@ async fn screenshots() {
     std::fs::create_dir_all(&dir).unwrap();
     let fx = Fixture::new("sqlite").await;
     let ids = fx.insert(year_of_events(Utc::now())).await;
-    let addr: SocketAddr = serve(&fx).await;
-    let d = start_chromedriver();
-    let b = browser(&d, 1280, 800).await;
-    log_in(&b, addr, "alice").await;
+    let (_driver, b, addr) = open_admin(&fx, Some("alice")).await;
     let pages = [
         ("events", "/events".to_owned()),
         ("event", format!("/events/{}", ids[7])),

@@ -116,14 +116,11 @@ async fn host_roles_and_csrf_guard_deletes(db: TestDb) {
     let viewer = delete("x", ("carol", "viewer")).await;
     assert_eq!(viewer.status(), StatusCode::FORBIDDEN);
 
-    let confirm = router
-        .clone()
-        .oneshot(get_as(
-            &format!("/admin/eventlog/events/delete?id={id}"),
-            Some(("dave", "admin")),
-        ))
-        .await
-        .unwrap();
+    let dave_gets = async |path: String| {
+        let request = get_as(&path, Some(("dave", "admin")));
+        router.clone().oneshot(request).await.unwrap()
+    };
+    let confirm = dave_gets(format!("/admin/eventlog/events/delete?id={id}")).await;
     assert_eq!(confirm.status(), StatusCode::OK);
     let html = body(confirm).await;
     let csrf = crate::common::hidden(&html, "csrf");
@@ -142,13 +139,7 @@ async fn host_roles_and_csrf_guard_deletes(db: TestDb) {
             .unwrap()
             .starts_with("/admin/eventlog/events")
     );
-    let gone = router
-        .oneshot(get_as(
-            &format!("/admin/eventlog/events/{id}"),
-            Some(("dave", "admin")),
-        ))
-        .await
-        .unwrap();
+    let gone = dave_gets(format!("/admin/eventlog/events/{id}")).await;
     assert_eq!(gone.status(), StatusCode::NOT_FOUND);
 }
 

@@ -155,6 +155,13 @@ async fn fifty_filtered_streams_share_one_poll(backend: &str) {
     }
 }
 
+/// Asserts that opening a stream was refused with `429`, saying `says`.
+async fn assert_refused(stream: reqwest::Response, says: &str) {
+    assert_eq!(stream.status(), 429, "expected {says:?}");
+    let text = stream.text().await.unwrap();
+    assert!(text.contains(says), "{says:?} missing from {text}");
+}
+
 /// Asserts that `stream` ends (`event: ended`) within the 5 s session check (plus slack);
 /// a failure names `case`.
 async fn assert_ends_within_the_session_check(stream: &mut reqwest::Response, case: &str) {
@@ -214,24 +221,18 @@ async fn streams_are_limited_per_session_and_overall() {
     let a1 = open_stream(&base, &alice, "").await;
     let a2 = open_stream(&base, &alice, "").await;
     assert_eq!((a1.status().as_u16(), a2.status().as_u16()), (200, 200));
-    let a3 = open_stream(&base, &alice, "").await;
-    assert_eq!(a3.status(), 429);
-    assert!(
-        a3.text()
-            .await
-            .unwrap()
-            .contains("this session already has 2 live tails open"),
-    );
+    assert_refused(
+        open_stream(&base, &alice, "").await,
+        "this session already has 2 live tails open",
+    )
+    .await;
     let v1 = open_stream(&base, &victor, "").await;
     assert_eq!(v1.status(), 200, "another session has its own share");
-    let v2 = open_stream(&base, &victor, "").await;
-    assert_eq!(v2.status(), 429);
-    assert!(
-        v2.text()
-            .await
-            .unwrap()
-            .contains("the server has 3 live tails open")
-    );
+    assert_refused(
+        open_stream(&base, &victor, "").await,
+        "the server has 3 live tails open",
+    )
+    .await;
     drop(a1);
     let deadline = Instant::now() + Duration::from_secs(20);
     while live.open_streams() > 2 && Instant::now() < deadline {

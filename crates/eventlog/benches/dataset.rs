@@ -12,6 +12,7 @@
 //! - `EVENTLOG_BENCH_SQLITE=PATH`: keep the SQLite database in this file (replaced).
 //! - `EVENTLOG_BENCH_JSONL=PATH`: also write the dataset as JSON Lines, for timing
 //!   `eventlog import PATH` on its own.
+//! - `EVENTLOG_BENCH_KEEP=1`: keep the PostgreSQL database (its URL is printed).
 //!
 //! The dataset: groups of 20 events with random (32-hex) ids, plus one named group of 5,000
 //! events spread over the whole run; messages of about 60 characters, ~3% with the word
@@ -26,7 +27,6 @@ use std::time::{Duration, Instant};
 use chrono::{TimeDelta, Utc};
 use eventlog::Event;
 use eventlog::store::{self, Backend, EventFilter, Order};
-use sqlx::Row;
 
 mod shape;
 
@@ -118,6 +118,75 @@ async fn searches(store: &dyn Backend, sample_group: &str) {
     );
 }
 
+/// The median of `f` over `runs` calls (after one untimed), in milliseconds.
+async fn median_ms<F, Fut>(runs: usize, mut f: F) -> f64
+where
+    F: FnMut(usize) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    f(0).await;
+    let mut times = Vec::with_capacity(runs);
+    for i in 0..runs {
+        let start = Instant::now();
+        f(i).await;
+        times.push(start.elapsed().as_secs_f64() * 1e3);
+    }
+    times.sort_by(f64::total_cmp);
+    times[runs / 2]
+}
+
+/// Reads of one event (`GET /api/v1/events/{id}`, the event page, a repeated uuid) and the
+/// live tail's read of the newest transactions: each the median of 50.
+async fn lookups(store: &dyn Backend) {
+    let mut sample: Vec<Event> = Vec::new();
+    for order in [Order::Asc, Order::Desc] {
+        let page = store
+            .list(&EventFilter::default(), order, None, 50)
+            .await
+            .expect("list");
+        sample.extend(page.items);
+    }
+    // Spread over the whole log: every 20,000th id as well.
+    let newest = sample.iter().map(|e| e.id).max().unwrap_or(1);
+    let ids: Vec<i64> = sample
+        .iter()
+        .map(|e| e.id)
+        .chain((1..newest).step_by(20_000))
+        .collect();
+    let by_id = median_ms(50, |i| {
+        let id = ids[i % ids.len()];
+        async move {
+            store.get(id).await.expect("get");
+        }
+    })
+    .await;
+    let by_uuid = median_ms(50, |i| {
+        let uuid = sample[i % sample.len()].uuid;
+        async move {
+            store
+                .get_by_uuid(uuid)
+                .await
+                .expect("get_by_uuid")
+                .expect("found");
+        }
+    })
+    .await;
+    let cursor = std::sync::Mutex::new(store.follow_start().await.expect("follow start"));
+    let cursor = &cursor;
+    let follow = median_ms(50, |_| async move {
+        let from = cursor.lock().expect("cursor").clone();
+        let (_, next) = store
+            .follow(&EventFilter::default(), &from, 1_000)
+            .await
+            .expect("follow");
+        *cursor.lock().expect("cursor") = next;
+    })
+    .await;
+    println!(
+        "  event by id {by_id:.2} ms, by uuid {by_uuid:.2} ms, live tail read (follow) {follow:.2} ms"
+    );
+}
+
 /// The searches again while another task inserts batches of the same shape as fast as the
 /// store takes them (newer events than the dataset's): search must not depend on upkeep.
 async fn searches_during_ingest(store: Arc<dyn Backend>, sample_group: &str) {
@@ -140,6 +209,7 @@ async fn searches_during_ingest(store: Arc<dyn Backend>, sample_group: &str) {
     // Let the writer get going first.
     tokio::time::sleep(Duration::from_secs(2)).await;
     searches(store.as_ref(), sample_group).await;
+    lookups(store.as_ref()).await;
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     let (stored, took) = writer.await.expect("writer");
     println!(
@@ -177,29 +247,48 @@ async fn load(store: &dyn Backend, total: usize, mut jsonl: Option<&mut dyn Writ
     data.sample_group.expect("a sample group")
 }
 
-async fn sqlite_disk(url: &str) {
-    let mut conn = <sqlx::SqliteConnection as sqlx::Connection>::connect(url)
-        .await
-        .expect("connect");
-    sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+/// Connects to `url` and runs `upkeep`, which makes the sizes about to be read current.
+async fn connect_after<C>(url: &str, upkeep: &str) -> C
+where
+    C: sqlx::Connection,
+    for<'c> &'c mut C: sqlx::Executor<'c, Database = C::Database>,
+{
+    let mut conn = C::connect(url).await.expect("connect");
+    sqlx::raw_sql(sqlx::AssertSqlSafe(upkeep))
         .execute(&mut conn)
         .await
-        .expect("checkpoint");
-    let rows = sqlx::query(
+        .expect(upkeep);
+    conn
+}
+
+/// Prints each relation (name, what it is where the backend says, bytes) of 64 KiB or more,
+/// and returns the bytes of all of them.
+fn print_relations(
+    relations: impl IntoIterator<Item = (String, Option<&'static str>, i64)>,
+) -> i64 {
+    let mut total = 0;
+    for (name, kind, bytes) in relations {
+        total += bytes;
+        if bytes >= 64 * 1024 {
+            match kind {
+                Some(kind) => println!("  {name:<40} {kind:<6} {:>12}", mib(bytes)),
+                None => println!("  {name:<40} {:>12}", mib(bytes)),
+            }
+        }
+    }
+    total
+}
+
+async fn sqlite_disk(url: &str) {
+    let mut conn: sqlx::SqliteConnection =
+        connect_after(url, "PRAGMA wal_checkpoint(TRUNCATE)").await;
+    let rows: Vec<(String, i64)> = sqlx::query_as(
         "SELECT name, sum(pgsize) AS bytes FROM dbstat GROUP BY name ORDER BY bytes DESC",
     )
     .fetch_all(&mut conn)
     .await
     .expect("dbstat");
-    let mut total = 0i64;
-    for r in &rows {
-        let name: String = r.get("name");
-        let bytes: i64 = r.get("bytes");
-        total += bytes;
-        if bytes >= 64 * 1024 {
-            println!("  {name:<40} {:>12}", mib(bytes));
-        }
-    }
+    let total = print_relations(rows.into_iter().map(|(name, bytes)| (name, None, bytes)));
     println!("  {:<40} {:>12}", "total (dbstat)", mib(total));
     let path = url.trim_start_matches("sqlite://");
     let file = std::fs::metadata(path).map(|m| m.len() as i64).unwrap_or(0);
@@ -210,14 +299,8 @@ async fn sqlite_disk(url: &str) {
 }
 
 async fn postgres_disk(url: &str) {
-    let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(url)
-        .await
-        .expect("connect");
-    sqlx::query("VACUUM ANALYZE")
-        .execute(&mut conn)
-        .await
-        .expect("vacuum");
-    let rows = sqlx::query(
+    let mut conn: sqlx::PgConnection = connect_after(url, "VACUUM ANALYZE").await;
+    let rows: Vec<(String, String, i64)> = sqlx::query_as(
         "SELECT c.relname::text AS name, c.relkind::text AS kind, \
          CASE WHEN c.relkind = 'i' THEN pg_relation_size(c.oid) ELSE pg_table_size(c.oid) END AS bytes \
          FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
@@ -227,17 +310,10 @@ async fn postgres_disk(url: &str) {
     .fetch_all(&mut conn)
     .await
     .expect("sizes");
-    let mut total = 0i64;
-    for r in &rows {
-        let name: String = r.get("name");
-        let kind: String = r.get("kind");
-        let bytes: i64 = r.get("bytes");
-        total += bytes;
-        if bytes >= 64 * 1024 {
-            let kind = if kind == "i" { "index" } else { "table" };
-            println!("  {name:<40} {kind:<6} {:>12}", mib(bytes));
-        }
-    }
+    let total = print_relations(rows.into_iter().map(|(name, kind, bytes)| {
+        let kind = if kind == "i" { "index" } else { "table" };
+        (name, Some(kind), bytes)
+    }));
     println!("  {:<47} {:>12}", "total (tables + indexes)", mib(total));
 }
 
@@ -313,10 +389,16 @@ fn main() {
         postgres_disk(&db.1).await;
         println!("  searches right after the load:");
         searches(store.as_ref(), &sample).await;
+        lookups(store.as_ref()).await;
         println!("  searches during sustained ingest:");
         searches_during_ingest(store.clone(), &sample).await;
         drop(store);
-        drop_database(&admin, &db.0).await;
+        // EVENTLOG_BENCH_KEEP=1 keeps the database (to measure queries by hand).
+        if std::env::var("EVENTLOG_BENCH_KEEP").is_ok_and(|v| v == "1") {
+            println!("  kept: {}", db.1);
+        } else {
+            drop_database(&admin, &db.0).await;
+        }
     });
 }
 

@@ -25,7 +25,7 @@ use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
 use common::{Samples, timer_overhead};
-use eventlog::{EventGroup, EventLog};
+use eventlog::{EventBuilder, EventGroup, EventLog};
 use serde_json::json;
 
 const CAPACITY: usize = 1_000_000;
@@ -38,22 +38,35 @@ fn open(dir: &tempfile::TempDir) -> EventLog {
         .expect("open")
 }
 
-/// The measured call.
+/// A log on a fresh SQLite file (in the directory returned), warmed up: `calls` calls stored.
+fn warmed_up(calls: u64) -> (tempfile::TempDir, EventLog) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let log = open(&dir);
+    let warm = log.group();
+    for i in 0..calls {
+        call(&warm, i);
+    }
+    log.flush_blocking().expect("flush");
+    (dir, log)
+}
+
+/// The README's event, built up to the last step.
 #[inline(always)]
-fn call(g: &EventGroup, i: u64) -> uuid::Uuid {
+fn readme_event(g: &EventGroup, i: u64) -> EventBuilder<'_> {
     g.info("About to send 1000 mails.")
         .initiator("Mailer Daemon")
         .data(&json!({"batch": i, "recipients": 1000}))
-        .record()
-        .expect("record")
+}
+
+/// The measured call.
+#[inline(always)]
+fn call(g: &EventGroup, i: u64) -> uuid::Uuid {
+    readme_event(g, i).record().expect("record")
 }
 
 #[inline(always)]
 fn build(g: &EventGroup, i: u64) -> eventlog::NewEvent {
-    g.info("About to send 1000 mails.")
-        .initiator("Mailer Daemon")
-        .data(&json!({"batch": i, "recipients": 1000}))
-        .into_event()
+    readme_event(g, i).into_event()
 }
 
 fn main() {
@@ -102,13 +115,8 @@ fn build_only() {
 fn single() {
     const ROUND: usize = 100_000;
     const ROUNDS: usize = 5;
-    let dir = tempfile::tempdir().expect("temp dir");
-    let log = open(&dir);
+    let (_dir, log) = warmed_up(20_000);
     let g = log.group();
-    for i in 0..20_000 {
-        call(&g, i);
-    }
-    log.flush_blocking().expect("flush");
     let mut samples = Samples::with_capacity(ROUND * ROUNDS);
     let mut stored_meanwhile = 0;
     let mut wall = Duration::ZERO;
@@ -137,13 +145,7 @@ fn threads() {
     // Each thread count runs in rounds and reports the median round's calls/s: on a shared
     // machine one stalled thread can stretch a single round's wall time many-fold.
     const ROUNDS: usize = 5;
-    let dir = tempfile::tempdir().expect("temp dir");
-    let log = open(&dir);
-    let warm = log.group();
-    for i in 0..20_000 {
-        call(&warm, i);
-    }
-    log.flush_blocking().expect("flush");
+    let (_dir, log) = warmed_up(20_000);
     for n in [1usize, 2, 4, 8] {
         let per_thread = TOTAL / ROUNDS / n;
         let mut all = Samples::with_capacity(TOTAL);
@@ -199,13 +201,8 @@ fn profile(spec: &str) {
     let n: u64 = n
         .parse()
         .expect("EVENTLOG_BENCH_PROFILE=record:N or build:N");
-    let dir = tempfile::tempdir().expect("temp dir");
-    let log = open(&dir);
+    let (_dir, log) = warmed_up(1_000);
     let g = log.group();
-    for i in 0..1_000 {
-        call(&g, i);
-    }
-    log.flush_blocking().expect("flush");
     profiled_calls(&g, mode == "build", n);
     log.flush_blocking().expect("flush");
     eprintln!("{n} {mode} calls; writer: {:?}", log.stats());

@@ -10,9 +10,11 @@
 
 #![allow(clippy::unwrap_used, missing_docs)] // A benchmark: a panic is the report.
 
+mod event_copy;
+
+use std::borrow::Cow;
 use std::time::Instant;
 
-use chrono::{DateTime, Utc};
 use eventlog::store::{self, Backend, postgres::PostgresStore};
 use eventlog::{GroupId, NewEvent};
 use eventlog_testing::{PgCluster, TestDb};
@@ -46,24 +48,6 @@ async fn via_store(store: &dyn Backend, all: &[NewEvent], batch: usize) -> f64 {
     all.len() as f64 / start.elapsed().as_secs_f64()
 }
 
-/// Text-format COPY escaping: backslash, tab, newline and carriage return.
-fn copy_field(out: &mut String, value: Option<&str>) {
-    match value {
-        None => out.push_str("\\N"),
-        Some(v) => {
-            for c in v.chars() {
-                match c {
-                    '\\' => out.push_str("\\\\"),
-                    '\t' => out.push_str("\\t"),
-                    '\n' => out.push_str("\\n"),
-                    '\r' => out.push_str("\\r"),
-                    c => out.push(c),
-                }
-            }
-        }
-    }
-}
-
 /// The same transaction as the store's, with COPY into a staging table instead of UNNEST:
 /// COPY has no ON CONFLICT, so it takes a staging table and an INSERT … SELECT after it.
 async fn via_copy(pool: &PgPool, all: &[NewEvent], batch: usize) -> f64 {
@@ -78,30 +62,7 @@ async fn via_copy(pool: &PgPool, all: &[NewEvent], batch: usize) -> f64 {
         .execute(&mut *tx)
         .await
         .unwrap();
-        let mut text = String::with_capacity(chunk.len() * 200);
-        for e in chunk {
-            let data = e.data.as_ref().map(|d| d.to_string());
-            let ts: DateTime<Utc> = e.timestamp;
-            for (i, field) in [
-                Some(e.uuid.to_string().as_str()),
-                Some(e.event_type.as_str()),
-                Some(e.group.as_str()),
-                Some(ts.to_rfc3339().as_str()),
-                Some(e.message.as_str()),
-                data.as_deref(),
-                e.initiator.as_deref(),
-                e.send_mail.as_deref(),
-            ]
-            .into_iter()
-            .enumerate()
-            {
-                if i > 0 {
-                    text.push('\t');
-                }
-                copy_field(&mut text, field);
-            }
-            text.push('\n');
-        }
+        let text = event_copy::event_rows(chunk, |e| Cow::Borrowed(e.group.as_str()));
         let mut copy = tx
             .copy_in_raw(
                 "COPY staging (uuid, event_type, group_id, ts, message, data, initiator, \
@@ -121,9 +82,10 @@ async fn via_copy(pool: &PgPool, all: &[NewEvent], batch: usize) -> f64 {
              first_at = LEAST(event_groups.first_at, excluded.first_at), \
              last_at = GREATEST(event_groups.last_at, excluded.last_at), \
              event_count = event_groups.event_count + excluded.event_count; \
-             INSERT INTO event_group_types (group_id, event_type, event_count) \
-             SELECT group_id, event_type, count(*) FROM staging GROUP BY group_id, event_type \
-             ORDER BY group_id, event_type ON CONFLICT (group_id, event_type) DO UPDATE SET \
+             INSERT INTO event_group_types (gid, event_type, event_count) \
+             SELECT g.gid, s.event_type, count(*) FROM staging s JOIN event_groups g \
+             USING (group_id) GROUP BY g.gid, s.event_type \
+             ORDER BY g.gid, s.event_type ON CONFLICT (gid, event_type) DO UPDATE SET \
              event_count = event_group_types.event_count + excluded.event_count",
         )
         .execute(&mut *tx)
@@ -133,12 +95,12 @@ async fn via_copy(pool: &PgPool, all: &[NewEvent], batch: usize) -> f64 {
             "WITH x AS MATERIALIZED (SELECT nextval(pg_get_serial_sequence('events', 'id')) \
              AS id, s.uuid, s.event_type, g.gid, s.ts, s.message, s.data, s.initiator, \
              s.send_mail FROM staging s JOIN event_groups g USING (group_id) ORDER BY s.ord), \
-             k AS (INSERT INTO event_uuids (uuid, id, ts) SELECT uuid, id, ts FROM x \
-             ORDER BY uuid, id ON CONFLICT (uuid) DO NOTHING RETURNING id), \
+             k AS (INSERT INTO event_uuids (uuid, ts) SELECT uuid, ts FROM x \
+             ORDER BY uuid ON CONFLICT (uuid) DO NOTHING RETURNING uuid), \
              e AS (INSERT INTO events (id, uuid, event_type, gid, ts, message, data, \
              initiator, send_mail) OVERRIDING SYSTEM VALUE SELECT x.id, x.uuid, \
              x.event_type, x.gid, x.ts, x.message, x.data, x.initiator, x.send_mail \
-             FROM x JOIN k ON k.id = x.id ORDER BY x.id RETURNING id, uuid) \
+             FROM x JOIN k ON k.uuid = x.uuid ORDER BY x.id RETURNING id, uuid) \
              SELECT id, uuid FROM e",
         )
         .fetch_all(&mut *tx)

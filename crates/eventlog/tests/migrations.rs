@@ -10,7 +10,7 @@ use eventlog::store::{self, EventFilter, Order, Store};
 use eventlog::{GroupId, NewEvent};
 use eventlog_testing::TestDb;
 
-use crate::support::{charted, listed};
+use crate::support::{charted, listed, wrong_group_type_counts};
 
 /// The newest migration the old database has: everything after it is applied by the upgrade.
 const OLD_SCHEMA: i64 = 7;
@@ -36,7 +36,14 @@ fn migrations_up_to(backend: &str, version: i64) -> tempfile::TempDir {
 }
 
 async fn old_migrator(backend: &str) -> (tempfile::TempDir, sqlx::migrate::Migrator) {
-    let dir = migrations_up_to(backend, OLD_SCHEMA);
+    migrator_up_to(backend, OLD_SCHEMA).await
+}
+
+async fn migrator_up_to(
+    backend: &str,
+    version: i64,
+) -> (tempfile::TempDir, sqlx::migrate::Migrator) {
+    let dir = migrations_up_to(backend, version);
     let migrator = sqlx::migrate::Migrator::new(Path::new(dir.path()))
         .await
         .unwrap();
@@ -124,9 +131,9 @@ async fn sqlite_database_at_0007_is_carried_forward() {
     check_upgraded(store.as_ref()).await;
 }
 
-#[tokio::test]
-async fn postgres_database_at_0007_is_carried_forward() {
-    let db = TestDb::postgres().await;
+/// A PostgreSQL database at schema 0007 holding [`events`], written as the 0007 schema's
+/// store wrote them; returns the events.
+async fn postgres_at_0007(db: &TestDb) -> Vec<NewEvent> {
     let old = store::postgres::PostgresStore::connect(db.url())
         .await
         .unwrap();
@@ -180,6 +187,13 @@ async fn postgres_database_at_0007_is_carried_forward() {
     .await
     .unwrap();
     old.pool().close().await;
+    events
+}
+
+#[tokio::test]
+async fn postgres_database_at_0007_is_carried_forward() {
+    let db = TestDb::postgres().await;
+    let events = postgres_at_0007(&db).await;
     let store = store::open(db.url()).await.unwrap();
     check_upgraded(store.as_ref()).await;
     // 0012: the type index is the type alone (the wide one is gone).
@@ -202,4 +216,97 @@ async fn postgres_database_at_0007_is_carried_forward() {
         store.count(&EventFilter::default()).await.unwrap(),
         events.len() as u64 + 1
     );
+}
+
+/// A database at 0013 (the last schema with `event_uuids.id` and per-type group counts
+/// keyed by group text), unpartitioned or carried over to partitions by `eventlog
+/// partition`, opens with 0014 applied: everything reads back, the stored uuids are still
+/// claimed (with the ids they had), the per-type counts equal a recount by group number,
+/// and the transaction id index is a BRIN index.
+async fn postgres_at_0013_is_carried_forward(partitioned: bool) {
+    let db = TestDb::postgres().await;
+    let events = postgres_at_0007(&db).await;
+    let old = store::postgres::PostgresStore::connect(db.url())
+        .await
+        .unwrap();
+    let (_dir, migrator) = migrator_up_to("postgres", 13).await;
+    migrator.run(old.pool()).await.unwrap();
+    assert!(!old.is_partitioned().await.unwrap());
+    if partitioned {
+        // `eventlog partition` on the 0013 schema (it copies rows as they are).
+        old.partition_events(100, None).await.unwrap();
+        assert!(old.is_partitioned().await.unwrap());
+    }
+    let ids: Vec<i64> = sqlx::query_scalar("SELECT id FROM event_uuids ORDER BY id")
+        .fetch_all(old.pool())
+        .await
+        .unwrap();
+    assert_eq!(ids.len(), events.len());
+    old.pool().close().await;
+
+    let store = store::open(db.url()).await.unwrap();
+    let pool = sqlx::PgPool::connect(db.url()).await.unwrap();
+    let pg = store::postgres::PostgresStore::connect(db.url())
+        .await
+        .unwrap();
+    assert_eq!(pg.is_partitioned().await.unwrap(), partitioned);
+    // The uuids claimed before read back as repeats of the same ids.
+    let again = store.insert_batch(&events).await.unwrap();
+    assert!(again.iter().all(|i| !i.created));
+    let mut again_ids: Vec<i64> = again.iter().map(|i| i.id).collect();
+    again_ids.sort_unstable();
+    assert_eq!(again_ids, ids);
+    for e in &events[..3] {
+        let by_uuid = store.get_by_uuid(e.uuid).await.unwrap().unwrap();
+        assert_eq!(by_uuid.message, e.message);
+    }
+    check_upgraded(store.as_ref()).await;
+    let columns: Vec<String> = sqlx::query_scalar(
+        "SELECT attname::text FROM pg_attribute WHERE attrelid = 'event_uuids'::regclass \
+         AND attnum > 0 AND NOT attisdropped ORDER BY attnum",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert_eq!(columns, ["uuid", "ts"]);
+    assert_eq!(
+        wrong_group_type_counts(&pool).await,
+        0,
+        "per-type group counts equal a recount"
+    );
+    let xid_index: String = sqlx::query_scalar(
+        "SELECT indexdef FROM pg_indexes WHERE tablename = 'events' AND indexname = 'events_xid'",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert!(
+        xid_index.contains("USING brin ((((xid)::text)::bigint))"),
+        "{xid_index}"
+    );
+    // The groups page filtered by type reads the per-type counts by group number.
+    let critical = store
+        .groups(
+            &store::GroupFilter {
+                types: vec!["critical".into()],
+                ..store::GroupFilter::default()
+            },
+            None,
+            100,
+        )
+        .await
+        .unwrap();
+    let mut groups: Vec<&str> = critical.items.iter().map(|g| g.group.as_str()).collect();
+    groups.sort_unstable();
+    assert_eq!(groups, ["order-0"]);
+}
+
+#[tokio::test]
+async fn postgres_database_at_0013_unpartitioned_is_carried_forward() {
+    postgres_at_0013_is_carried_forward(false).await;
+}
+
+#[tokio::test]
+async fn postgres_database_at_0013_partitioned_is_carried_forward() {
+    postgres_at_0013_is_carried_forward(true).await;
 }

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use eventlog::store::{
     self, Backend, Counted, Cursor, DataMatch, EventFilter, FollowCursor, GroupCursor, GroupFilter,
-    Order, PURGE_BATCH,
+    NewestRequest, Order, PURGE_BATCH,
 };
 use eventlog::{GroupId, NewEvent};
 use eventlog_testing::{PgCluster, TestDb};
@@ -49,6 +49,7 @@ eventlog_testing::on_both_backends!(
     count_and_histogram,
     histogram_equals_a_recount_after_inserts_repeats_deletes_and_purges,
     histogram_newest_counts_the_newest_matches,
+    list_with_newest_equals_a_list_and_histogram_newest,
     nul_characters_do_not_break_a_batch,
     concurrent_writers_lose_and_duplicate_nothing,
 );
@@ -1418,6 +1419,77 @@ async fn histogram_equals_a_recount_after_inserts_repeats_deletes_and_purges(db:
         total as u64,
         store.count(&EventFilter::default()).await.unwrap()
     );
+}
+
+async fn list_with_newest_equals_a_list_and_histogram_newest(db: TestDb) {
+    let store = open(&db).await;
+    // A rare word (planned as ids), a frequent one (tested row by row), a group.
+    let events: Vec<NewEvent> = (0..6_000)
+        .map(|i| {
+            let msg = if i % 1_000 == 3 {
+                "rare kiwi"
+            } else {
+                "common word"
+            };
+            ev(if i % 3 == 0 { "error" } else { "info" }, "g", msg, i * 10)
+        })
+        .collect();
+    store.insert_batch(&events).await.unwrap();
+    let filters = [
+        EventFilter {
+            text: Some("kiwi".into()),
+            ..Default::default()
+        },
+        EventFilter {
+            text: Some("common".into()),
+            ..Default::default()
+        },
+        EventFilter {
+            text: Some("word".into()),
+            types: vec!["error".into()],
+            ..Default::default()
+        },
+        EventFilter {
+            group: Some("g".into()),
+            since: Some(at(30_000)),
+            ..Default::default()
+        },
+    ];
+    let cursor = Cursor {
+        timestamp: at(45_000),
+        id: i64::MAX,
+    };
+    for filter in &filters {
+        // The chart's filter may differ from the list's (a range cut at now): both kinds.
+        let narrower = EventFilter {
+            until: Some(at(50_000)),
+            ..filter.clone()
+        };
+        for (after, newest) in [(None, filter), (Some(&cursor), &narrower)] {
+            let request = NewestRequest {
+                filter: newest,
+                matches: 500,
+                events: 300,
+            };
+            let (page, counts) = store
+                .list_with_newest(filter, Order::Desc, after, 50, &request)
+                .await
+                .unwrap();
+            let alone = store.list(filter, Order::Desc, after, 50).await.unwrap();
+            let ids = |p: &store::Page<eventlog::Event, Cursor>| {
+                p.items.iter().map(|e| e.id).collect::<Vec<_>>()
+            };
+            assert_eq!(ids(&page), ids(&alone), "{filter:?}");
+            assert!(!page.items.is_empty(), "{filter:?}");
+            assert_eq!(page.next, alone.next, "{filter:?}");
+            assert_eq!(
+                counts,
+                store.histogram_newest(newest, 500, 300).await.unwrap(),
+                "{newest:?}"
+            );
+            assert!(counts.total > 0, "{newest:?}");
+        }
+    }
 }
 
 async fn histogram_newest_counts_the_newest_matches(db: TestDb) {

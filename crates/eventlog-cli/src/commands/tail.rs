@@ -133,38 +133,17 @@ fn paint(text: &str, fg: Option<&str>, bg: Option<&str>) -> String {
     format!("\x1b[{}m{text}\x1b[0m", codes.join(";"))
 }
 
-/// A CSS colour as RGB: `#rgb`, `#rrggbb` or a common colour name; others are not painted.
+/// A CSS colour as RGB, read by the parser that checked the type's colours when the
+/// configuration was loaded (hex, `rgb(…)`, `hsl(…)`, every CSS colour name), so that every
+/// colour the configuration accepts is painted; `None` (left unpainted) for one that is not
+/// a colour or is fully transparent.
 pub fn css_rgb(css: &str) -> Option<(u8, u8, u8)> {
-    let css = css.trim().to_ascii_lowercase();
-    if let Some(hex) = css.strip_prefix('#') {
-        let digit = |i: usize, n: usize| u8::from_str_radix(hex.get(i..i + n)?, 16).ok();
-        return match hex.len() {
-            3 => Some((digit(0, 1)? * 17, digit(1, 1)? * 17, digit(2, 1)? * 17)),
-            6 => Some((digit(0, 2)?, digit(2, 2)?, digit(4, 2)?)),
-            _ => None,
-        };
+    let color = csscolorparser::parse(css.trim()).ok()?;
+    if color.a <= 0.0 {
+        return None;
     }
-    Some(match css.as_str() {
-        "black" => (0, 0, 0),
-        "white" => (255, 255, 255),
-        "red" => (255, 0, 0),
-        "darkred" => (139, 0, 0),
-        "green" => (0, 128, 0),
-        "blue" => (0, 0, 255),
-        "yellow" => (255, 255, 0),
-        "orange" => (255, 165, 0),
-        "purple" => (128, 0, 128),
-        "gray" | "grey" => (128, 128, 128),
-        "silver" => (192, 192, 192),
-        "teal" => (0, 128, 128),
-        "navy" => (0, 0, 128),
-        "maroon" => (128, 0, 0),
-        "olive" => (128, 128, 0),
-        "lime" => (0, 255, 0),
-        "aqua" | "cyan" => (0, 255, 255),
-        "fuchsia" | "magenta" => (255, 0, 255),
-        _ => return None,
-    })
+    let [r, g, b, _] = color.to_rgba8();
+    Some((r, g, b))
 }
 
 #[cfg(test)]
@@ -185,7 +164,11 @@ mod tests {
         assert_eq!(css_rgb("red"), Some((255, 0, 0)));
         assert_eq!(css_rgb("#0f8"), Some((0, 255, 136)));
         assert_eq!(css_rgb("#102030"), Some((16, 32, 48)));
-        assert_eq!(css_rgb("rgb(1,2,3)"), None);
+        assert_eq!(css_rgb("DarkRed"), Some((139, 0, 0)));
+        assert_eq!(css_rgb("rgb(1,2,3)"), Some((1, 2, 3)));
+        assert_eq!(css_rgb("rebeccapurple"), Some((102, 51, 153)));
+        assert_eq!(css_rgb("transparent"), None);
+        assert_eq!(css_rgb("no-such"), None);
         assert_eq!(
             paint("x", Some("white"), Some("red")),
             "\x1b[38;2;255;255;255;48;2;255;0;0mx\x1b[0m"

@@ -16,12 +16,12 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Duration, Utc};
 use eventlog::EventTypes;
-use eventlog::store::{Counted, EventFilter, Order};
+use eventlog::store::{Counted, EventFilter, NewestCounts, Order};
 
 use super::list_query::AdminQuery;
 use crate::AppState;
 use crate::error::AppError;
-use crate::format::{absolute, thousands};
+use crate::format::{TimeText, absolute, thousands};
 
 /// The most matches the chart of a search, group, initiator or data filter counts (the
 /// newest): counting every match of a frequent word would read millions of events. One past
@@ -100,14 +100,10 @@ pub struct Chart {
     pub bars: Vec<Bar>,
     /// Legend, least severe type first (unconfigured types last).
     pub legend: Vec<Legend>,
-    /// Start of the span.
-    pub from: String,
-    /// Start of the span, ISO 8601.
-    pub from_iso: String,
+    /// Start of the span (shown absolute, with its ISO 8601 form for `datetime`).
+    pub from: TimeText,
     /// End of the span.
-    pub to: String,
-    /// End of the span, ISO 8601.
-    pub to_iso: String,
+    pub to: TimeText,
     /// Width of one bar in words (`hour`, `day` …).
     pub bucket: String,
     /// Largest bar total.
@@ -171,13 +167,28 @@ async fn span(
     Ok((since < until).then_some((since, until)))
 }
 
-/// Builds the chart of `filter` (the list's, from `params` at `now`).
+/// What the chart of a filter that is not by type and time counts: the newest matches of
+/// the filter, a range open at its end cut at `now` (events stamped in the future are left
+/// out of its span).
+pub fn newest_filter(filter: &EventFilter, now: DateTime<Utc>) -> EventFilter {
+    let mut f = filter.clone();
+    if let (Some(since), None) = (f.since, f.until) {
+        f.until = Some(now.max(since + Duration::seconds(1)));
+    }
+    f
+}
+
+/// Builds the chart of `filter` (the list's, from `params` at `now`). A filter that is not
+/// by type and time is drawn from `counted`, the store's counts of [`newest_filter`] (read
+/// with the list's page, [`eventlog::store::Store::list_with_newest`]), or they are read
+/// here.
 pub async fn build(
     state: &AppState,
     params: &AdminQuery,
     filter: &EventFilter,
     now: DateTime<Utc>,
     base: &str,
+    counted: Option<NewestCounts>,
 ) -> Result<Chart, AppError> {
     let mut newest = String::new();
     let mut matches = None;
@@ -200,14 +211,16 @@ pub async fn build(
     } else {
         // One read gives the counts, the span (the oldest and newest match counted) and
         // the number of matches.
-        let mut f = filter.clone();
-        if let (Some(since), None) = (f.since, f.until) {
-            f.until = Some(now.max(since + Duration::seconds(1)));
-        }
-        let counted = state
-            .reads()
-            .histogram_newest(&f, NEWEST_BOUND, FREQUENT_EVENTS)
-            .await?;
+        let f = newest_filter(filter, now);
+        let counted = match counted {
+            Some(counted) => counted,
+            None => {
+                state
+                    .reads()
+                    .histogram_newest(&f, NEWEST_BOUND, FREQUENT_EVENTS)
+                    .await?
+            }
+        };
         // A frequent search: the plan counted thousands of matches, whatever was tested.
         matches = Some(match counted.counted {
             Counted::Since { at_least, .. } => (at_least.max(counted.total), true),
@@ -258,10 +271,8 @@ pub async fn build(
     }
     let max = totals.iter().copied().max().unwrap_or(0);
     let mut chart = Chart {
-        from: absolute(since),
-        from_iso: since.to_rfc3339(),
-        to: absolute(until),
-        to_iso: until.to_rfc3339(),
+        from: TimeText::new(since, now),
+        to: TimeText::new(until, now),
         bucket: bucket_name.to_owned(),
         max,
         newest,

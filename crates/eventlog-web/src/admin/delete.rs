@@ -44,7 +44,12 @@ fn ids(pairs: &[(String, String)]) -> Result<Vec<i64>, AppError> {
     Ok(ids)
 }
 
-fn pairs(raw: &str) -> Result<Vec<(String, String)>, AppError> {
+/// The `key=value` pairs of a query string or form body, once `user` is known to be an
+/// admin (deleting, and the page that confirms it, are for admins only).
+fn admin_pairs(user: &CurrentUser, raw: &[u8]) -> Result<Vec<(String, String)>, AppError> {
+    user.require_admin()?;
+    let raw =
+        std::str::from_utf8(raw).map_err(|_| AppError::BadRequest("form is not UTF-8".into()))?;
     serde_urlencoded::from_str(raw)
         .map_err(|e| AppError::BadRequest(format!("malformed form: {e}")))
 }
@@ -55,8 +60,8 @@ pub async fn confirm(
     user: CurrentUser,
     RawQuery(query): RawQuery,
 ) -> Result<ConfirmPage, AppError> {
-    user.require_admin()?;
-    let ids = ids(&pairs(query.as_deref().unwrap_or(""))?)?;
+    let query = query.unwrap_or_default();
+    let ids = ids(&admin_pairs(&user, query.as_bytes())?)?;
     let now = eventlog::event::now();
     let mut rows = Vec::new();
     for id in ids {
@@ -79,10 +84,7 @@ pub async fn submit(
     user: CurrentUser,
     RawForm(body): RawForm,
 ) -> Result<Response, AppError> {
-    user.require_admin()?;
-    let pairs = pairs(
-        std::str::from_utf8(&body).map_err(|_| AppError::BadRequest("form is not UTF-8".into()))?,
-    )?;
+    let pairs = admin_pairs(&user, &body)?;
     let csrf = pairs
         .iter()
         .find(|(k, _)| k == "csrf")

@@ -3,7 +3,7 @@
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::extract::State;
-use eventlog::store::Order;
+use eventlog::store::{NewestRequest, Order};
 
 use super::chart::{self, Chart};
 use super::list_query::AdminQuery;
@@ -92,25 +92,33 @@ pub async fn list(
     user: CurrentUser,
     params: AdminQuery,
 ) -> Result<EventsPage, AppError> {
-    params
-        .check_types(state.types(), state.reads().as_ref())
-        .await?;
+    params.check_types(&state).await?;
     let now = eventlog::event::now();
     let filter = params.filter(now);
     // Taken before the events are read: the live tail catches up from here, so an event
     // stored while the page renders is shown by one or the other, never by neither.
     let live_from = state.live_tail().position().await?;
-    let page = state
-        .reads()
-        .list(
-            &filter,
-            params.list.order,
-            params.list.cursor.as_ref(),
-            PAGE_SIZE,
-        )
-        .await?;
+    let (order, after) = (params.list.order, params.list.cursor.as_ref());
+    // A filter the per-period counts cannot chart: the page and the chart's counts are read
+    // together, so a search is planned once for both.
+    let (page, counted) = if filter.by_type_and_time() {
+        let page = state.reads().list(&filter, order, after, PAGE_SIZE).await?;
+        (page, None)
+    } else {
+        let newest = chart::newest_filter(&filter, now);
+        let request = NewestRequest {
+            filter: &newest,
+            matches: chart::NEWEST_BOUND,
+            events: chart::FREQUENT_EVENTS,
+        };
+        let (page, counted) = state
+            .reads()
+            .list_with_newest(&filter, order, after, PAGE_SIZE, &request)
+            .await?;
+        (page, Some(counted))
+    };
     let base = user.base.path().to_owned();
-    let chart = chart::build(&state, &params, &filter, now, &base).await?;
+    let chart = chart::build(&state, &params, &filter, now, &base, counted).await?;
     // The chart has counted the matches (every one, or up to as many as the count shows):
     // no second walk over them.
     let count = match chart.matches {
@@ -127,15 +135,7 @@ pub async fn list(
         .iter()
         .map(|e| EventRow::new(state.types(), e, now))
         .collect();
-    let next_url = page
-        .next
-        .map(|c| {
-            format!(
-                "{base}/events?{}",
-                params.query_with(&[("cursor", &c.to_string())])
-            )
-        })
-        .unwrap_or_default();
+    let next_url = params.next_url(&format!("{base}/events"), page.next);
     let mut chips = Vec::new();
     let mut chip = |label: &str, key: &str, value: &str| {
         let mut without = params.clone();

@@ -83,9 +83,7 @@ pub async fn export(
             Rule::OneOf("csv, jsonl"),
         ))
     })?;
-    params
-        .check_types(state.types(), state.reads().as_ref())
-        .await?;
+    params.check_types(&state).await?;
     let filter = params.filter(eventlog::event::now());
     let order = params.list.order;
     // Fetch the first chunk before answering, so a store error is a proper error page.

@@ -53,9 +53,7 @@ pub async fn list(
         cursor,
     }: GroupsQuery,
 ) -> Result<GroupsPage, AppError> {
-    params
-        .check_types(state.types(), state.reads().as_ref())
-        .await?;
+    params.check_types(&state).await?;
     let now = eventlog::event::now();
     let filter = params.group_filter(now);
     let page = state
@@ -80,15 +78,7 @@ pub async fn list(
                 .map(|t| TypeLabel::new(types, t)),
         })
         .collect();
-    let next_url = page
-        .next
-        .map(|c| {
-            format!(
-                "{base}/groups?{}",
-                params.query_with(&[("cursor", &c.to_string())])
-            )
-        })
-        .unwrap_or_default();
+    let next_url = params.next_url(&format!("{base}/groups"), page.next);
     Ok(GroupsPage {
         type_options: type_options(&state, &params.list.types),
         has_cursor: cursor.is_some(),

@@ -7,8 +7,8 @@ use axum::http::request::Parts;
 use chrono::{DateTime, Datelike, Duration, NaiveTime, TimeZone, Utc};
 use eventlog::filter::{FilterError, ListQuery, Rule, form_pairs};
 use eventlog::store::{EventFilter, GroupCursor, GroupFilter};
-use eventlog::{EventTypes, store::Store};
 
+use crate::AppState;
 use crate::error::AppError;
 
 /// A preset time range of the admin's filter form.
@@ -130,10 +130,10 @@ impl AdminQuery {
         }
     }
 
-    /// Refuses a type that is neither configured nor stored.
-    pub async fn check_types(&self, types: &EventTypes, store: &dyn Store) -> Result<(), AppError> {
+    /// Refuses a type that is neither configured in `state` nor stored in its database.
+    pub async fn check_types(&self, state: &AppState) -> Result<(), AppError> {
         self.list
-            .check_types(types, store)
+            .check_types(state.types(), state.reads().as_ref())
             .await
             .map_err(|e| match e {
                 eventlog::filter::TypeCheckError::Filter(e) => bad_filter(e),
@@ -169,6 +169,13 @@ impl AdminQuery {
     /// Whether the page is not the first of the event list.
     pub fn has_cursor(&self) -> bool {
         self.list.cursor.is_some()
+    }
+
+    /// The URL of the page after this one of the listing at `list` (`{base}/events`): this
+    /// query with the `next` page's cursor; empty on the last page.
+    pub fn next_url(&self, list: &str, next: Option<impl std::fmt::Display>) -> String {
+        next.map(|c| format!("{list}?{}", self.query_with(&[("cursor", &c.to_string())])))
+            .unwrap_or_default()
     }
 
     /// A query string of the filters and order with some parameters replaced or added (an

@@ -314,35 +314,41 @@ async fn authorize_for(
     ))
 }
 
-/// A request authorized to record events: its token has scope `ingest` or `all`.
-pub struct CanIngest(pub VerifiedToken);
+/// Declares an extractor of requests whose token's scope `$allows` what the route does:
+/// others are refused with `403`, naming what they wanted (`$wanted`) and the scopes that
+/// allow it (`$scopes`).
+macro_rules! scoped_extractor {
+    ($(#[$doc:meta])* $name:ident, $allows:path, $wanted:literal, $scopes:literal) => {
+        $(#[$doc])*
+        pub struct $name(pub VerifiedToken);
 
-impl FromRequestParts<ApiState> for CanIngest {
-    type Rejection = ApiError;
+        impl FromRequestParts<ApiState> for $name {
+            type Rejection = ApiError;
 
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &ApiState,
-    ) -> Result<Self, Self::Rejection> {
-        let allows = TokenScope::can_ingest;
-        authorize_for(parts, state, allows, "recording events", "ingest or all")
-            .await
-            .map(CanIngest)
-    }
+            async fn from_request_parts(
+                parts: &mut Parts,
+                state: &ApiState,
+            ) -> Result<Self, Self::Rejection> {
+                authorize_for(parts, state, $allows, $wanted, $scopes)
+                    .await
+                    .map($name)
+            }
+        }
+    };
 }
 
-/// A request authorized to read events and groups: its token has scope `read` or `all`.
-pub struct CanRead(pub VerifiedToken);
+scoped_extractor!(
+    /// A request authorized to record events: its token has scope `ingest` or `all`.
+    CanIngest,
+    TokenScope::can_ingest,
+    "recording events",
+    "ingest or all"
+);
 
-impl FromRequestParts<ApiState> for CanRead {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &ApiState,
-    ) -> Result<Self, Self::Rejection> {
-        authorize_for(parts, state, TokenScope::can_read, "reading", "read or all")
-            .await
-            .map(CanRead)
-    }
-}
+scoped_extractor!(
+    /// A request authorized to read events and groups: its token has scope `read` or `all`.
+    CanRead,
+    TokenScope::can_read,
+    "reading",
+    "read or all"
+);

@@ -85,7 +85,9 @@ impl From<Event> for ApiEvent {
 /// The answer to `POST /events`, sent after the batch is committed.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct IngestResponse {
-    /// The stored ids, in input order (an already stored idempotency key gives its old id).
+    /// The stored ids, in input order (an already stored idempotency key gives its old id;
+    /// `0` when that event has since been purged: on PostgreSQL its key stays taken until
+    /// upkeep deletes the keys of purged partitions, and nothing new is stored).
     pub ids: Vec<i64>,
     /// The group of each item, in input order.
     pub groups: Vec<String>,

@@ -98,6 +98,19 @@ pub async fn browser(driver: &Driver, width: u32, height: u32) -> WebDriver {
         .expect("start a Chromium session")
 }
 
+/// Chromium on the admin of `fx`: the admin served on a real socket (its address), a
+/// chromedriver (keep it while the browser is used) and a 1280×800 window, logged in as
+/// `user` if one is given.
+pub async fn open_admin(fx: &Fixture, user: Option<&str>) -> (Driver, WebDriver, SocketAddr) {
+    let addr = serve(fx).await;
+    let driver = start_chromedriver();
+    let b = browser(&driver, 1280, 800).await;
+    if let Some(user) = user {
+        log_in(&b, addr, user).await;
+    }
+    (driver, b, addr)
+}
+
 /// Serves the admin on a real socket; returns its address.
 pub async fn serve(fx: &Fixture) -> SocketAddr {
     serve_router(fx.router()).await

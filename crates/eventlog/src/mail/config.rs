@@ -226,46 +226,36 @@ mod tests {
 
     #[test]
     fn config_errors_name_the_key() {
-        let check = |cfg: MailConfig, want: &str| {
+        // Each case: a change to the default configuration, and what its error says.
+        type Change = fn(&mut MailConfig);
+        let cases: [(Change, &str); 5] = [
+            (
+                |c| c.from = "not an address".into(),
+                "mail.from \"not an address\" is not an e-mail address",
+            ),
+            (
+                |c| c.url = Some("ftp://x".into()),
+                "mail.url \"ftp://x\" is not a usable SMTP URL",
+            ),
+            (
+                |c| (c.url, c.host) = (Some("smtp://x".into()), Some("y".into())),
+                "set either mail.url or mail.host",
+            ),
+            (
+                |c| c.username = Some("u".into()),
+                "mail.username and mail.password go together",
+            ),
+            (
+                |c| c.retry_max_interval_secs = 0,
+                "mail.retry_max_interval_secs must be at least 1",
+            ),
+        ];
+        for (change, want) in cases {
+            let mut cfg = MailConfig::default();
+            change(&mut cfg);
             let err = cfg.validate().unwrap_err().to_string();
             assert!(err.contains(want), "{err} should contain {want}");
-        };
-        check(
-            MailConfig {
-                from: "not an address".into(),
-                ..MailConfig::default()
-            },
-            "mail.from \"not an address\" is not an e-mail address",
-        );
-        check(
-            MailConfig {
-                url: Some("ftp://x".into()),
-                ..MailConfig::default()
-            },
-            "mail.url \"ftp://x\" is not a usable SMTP URL",
-        );
-        check(
-            MailConfig {
-                url: Some("smtp://x".into()),
-                host: Some("y".into()),
-                ..MailConfig::default()
-            },
-            "set either mail.url or mail.host",
-        );
-        check(
-            MailConfig {
-                username: Some("u".into()),
-                ..MailConfig::default()
-            },
-            "mail.username and mail.password go together",
-        );
-        check(
-            MailConfig {
-                retry_max_interval_secs: 0,
-                ..MailConfig::default()
-            },
-            "mail.retry_max_interval_secs must be at least 1",
-        );
+        }
         assert!(MailConfig::default().validate().is_ok());
         assert!(
             MailConfig {

@@ -119,9 +119,16 @@ mod tests {
         assert_ne!(id, message_id(b, "ops@example.com", "example.com"));
     }
 
+    /// A renderer of the default configuration changed by `change`, with the default types.
+    fn renderer(change: impl FnOnce(&mut MailConfig)) -> MailRenderer {
+        let mut cfg = MailConfig::default();
+        change(&mut cfg);
+        MailRenderer::new(&cfg, EventTypes::default()).unwrap()
+    }
+
     #[test]
     fn default_templates_render_every_placeholder() {
-        let r = MailRenderer::new(&MailConfig::default(), EventTypes::default()).unwrap();
+        let r = renderer(|_| {});
         assert_eq!(r.subject(&event()), "Event Log: Error");
         assert_eq!(
             r.text(&event()),
@@ -131,11 +138,7 @@ mod tests {
 
     #[test]
     fn html_escapes_every_event_value() {
-        let cfg = MailConfig {
-            body: "{{x}} {message}\n{data}\n{initiator}".into(),
-            ..MailConfig::default()
-        };
-        let r = MailRenderer::new(&cfg, EventTypes::default()).unwrap();
+        let r = renderer(|c| c.body = "{{x}} {message}\n{data}\n{initiator}".into());
         let html = r.html(&event());
         assert!(
             html.contains("{x} Disk &lt;full&gt; &amp; &quot;hot&quot;<br>\n"),
@@ -162,11 +165,7 @@ mod tests {
         e.data = None;
         e.initiator = None;
         e.event_type = "old_kind".into();
-        let cfg = MailConfig {
-            body: "[{type}][{data}][{initiator}]".into(),
-            ..MailConfig::default()
-        };
-        let r = MailRenderer::new(&cfg, EventTypes::default()).unwrap();
+        let r = renderer(|c| c.body = "[{type}][{data}][{initiator}]".into());
         assert_eq!(r.text(&e), "[Old_Kind][][]");
     }
 
@@ -174,11 +173,7 @@ mod tests {
     fn subject_line_breaks_become_spaces() {
         let mut e = event();
         e.message = "a\r\nBcc: x@y".into();
-        let cfg = MailConfig {
-            subject: "{message}".into(),
-            ..MailConfig::default()
-        };
-        let r = MailRenderer::new(&cfg, EventTypes::default()).unwrap();
+        let r = renderer(|c| c.subject = "{message}".into());
         assert_eq!(r.subject(&e), "a  Bcc: x@y");
     }
 }

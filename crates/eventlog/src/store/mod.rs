@@ -24,9 +24,12 @@ pub(crate) mod kind;
 mod migrations;
 pub mod outbox;
 mod periods;
+mod pool;
 #[cfg(feature = "postgres")]
 pub mod postgres;
 mod row;
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+mod shared_impl;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 mod sql;
 #[cfg(feature = "sqlite")]
@@ -60,6 +63,14 @@ pub struct Inserted {
     pub id: i64,
     /// `false` when an event with the same uuid was already stored (nothing was written).
     pub created: bool,
+}
+
+impl Inserted {
+    /// The `id` of a repeat whose first copy is no longer stored: on PostgreSQL, an event
+    /// purged with its time partition keeps its uuid claimed until upkeep
+    /// ([`Store::maintain`]) deletes the claims of dropped partitions; until then, sending
+    /// the uuid again stores nothing and reports this id (real ids start at 1).
+    pub const PURGED: i64 = 0;
 }
 
 /// A page of results and the cursor of the next page, if there is one.
@@ -270,6 +281,26 @@ pub trait Store: Send + Sync + 'static {
         events: usize,
     ) -> Result<NewestCounts, StoreError>;
 
+    /// A page of events ([`Store::list`] of `filter`) and the chart's counts
+    /// ([`Store::histogram_newest`] of `newest`), as the admin's list shows a filter that is
+    /// not by type and time. One call so that a backend can plan a search once for both
+    /// reads when both filters search the same text (on PostgreSQL, planning a search reads
+    /// up to 5,000 of its matches); the results are those of the two calls.
+    async fn list_with_newest(
+        &self,
+        filter: &EventFilter,
+        order: Order,
+        after: Option<&Cursor>,
+        limit: usize,
+        newest: &NewestRequest<'_>,
+    ) -> Result<(Page<Event, Cursor>, NewestCounts), StoreError> {
+        let listed = self.list(filter, order, after, limit).await?;
+        let counts = self
+            .histogram_newest(newest.filter, newest.matches, newest.events)
+            .await?;
+        Ok((listed, counts))
+    }
+
     /// Deletes events by id; returns how many existed.
     async fn delete(&self, ids: &[i64]) -> Result<u64, StoreError>;
 
@@ -287,6 +318,17 @@ pub trait Store: Send + Sync + 'static {
         before: DateTime<Utc>,
         event_type: Option<&str>,
     ) -> Result<u64, StoreError>;
+}
+
+/// The arguments of [`Store::histogram_newest`], for [`Store::list_with_newest`].
+#[derive(Debug, Clone, Copy)]
+pub struct NewestRequest<'a> {
+    /// The events counted.
+    pub filter: &'a EventFilter,
+    /// The most matches counted (the newest).
+    pub matches: usize,
+    /// A frequent search: the newest events tested.
+    pub events: usize,
 }
 
 /// What [`Store::histogram_newest`] counted.

@@ -18,11 +18,36 @@ pub(crate) const EVENT_COLUMNS: &str = "id, uuid, event_type, \
      (SELECT group_id FROM event_groups g WHERE g.gid = events.gid) AS group_id, \
      ts, message, data, initiator, send_mail";
 
+/// Binding a text or an integer: the same call on every database sqlx serves, so written
+/// once for all of them.
+pub(crate) trait PlainBinds: Database {
+    /// Binds a text value.
+    fn push_text(qb: &mut QueryBuilder<Self>, text: &str);
+    /// Binds an integer.
+    fn push_int(qb: &mut QueryBuilder<Self>, n: i64);
+}
+
+impl<DB: Database> PlainBinds for DB
+where
+    for<'t> String: sqlx::Encode<'t, DB>,
+    String: sqlx::Type<DB>,
+    for<'t> i64: sqlx::Encode<'t, DB>,
+    i64: sqlx::Type<DB>,
+{
+    fn push_text(qb: &mut QueryBuilder<DB>, text: &str) {
+        qb.push_bind(text.to_owned());
+    }
+
+    fn push_int(qb: &mut QueryBuilder<DB>, n: i64) {
+        qb.push_bind(n);
+    }
+}
+
 /// One backend's SQL for the clauses of an [`EventFilter`]. Each `push_*` appends
 /// ` AND <condition>` to a query whose `WHERE` is already written.
 pub(crate) trait Dialect {
     /// The database the SQL is for.
-    type Db: Database<Row: StoredRow, Arguments: IntoArguments<Self::Db>>;
+    type Db: Database<Row: StoredRow, Arguments: IntoArguments<Self::Db>> + PlainBinds;
     /// A search as the backend's index takes it (an FTS5 query, a tsquery).
     type Query: Clone;
     /// The ids of a search's matches, as [`SearchIndex::first_matches`] reads them.
@@ -43,10 +68,6 @@ pub(crate) trait Dialect {
     fn push_time(qb: &mut QueryBuilder<Self::Db>, time: DateTime<Utc>);
     /// A condition on a value inside `data`.
     fn push_data(qb: &mut QueryBuilder<Self::Db>, m: &DataMatch);
-    /// Binds a text value.
-    fn push_text(qb: &mut QueryBuilder<Self::Db>, text: &str);
-    /// Binds an integer.
-    fn push_int(qb: &mut QueryBuilder<Self::Db>, n: i64);
     /// The events after `cursor` in `order` (by `ts`, then `id`).
     fn push_after(qb: &mut QueryBuilder<Self::Db>, order: Order, cursor: &Cursor);
     /// A group (`g`) has events of one of `types` (not empty).
@@ -59,6 +80,18 @@ pub(crate) trait Dialect {
     fn prefix_query(words: &[String]) -> Self::Query;
     /// Few matches, read by the plan: `id` is one of them.
     fn push_ids(qb: &mut QueryBuilder<Self::Db>, ids: &Self::Ids);
+    /// Few matches: the query of a page that looks them up in the listing's order instead
+    /// of walking the listing's index (the matches must carry what orders them). `None`:
+    /// the listing's own query with [`Dialect::push_ids`] serves.
+    fn list_of_matches(
+        _filter: &EventFilter,
+        _order: Order,
+        _after: Option<&Cursor>,
+        _limit: usize,
+        _ids: &Self::Ids,
+    ) -> Option<QueryBuilder<Self::Db>> {
+        None
+    }
     /// Many matches: each row met along the listing's index is tested against the search,
     /// so the walk stops after a page.
     fn push_tested(qb: &mut QueryBuilder<Self::Db>, query: &Self::Query);
@@ -145,12 +178,12 @@ pub(crate) fn push_filter<D: Dialect>(
     }
     if let Some(group) = &f.group {
         qb.push(" AND gid = (SELECT gid FROM event_groups WHERE group_id = ");
-        D::push_text(qb, group);
+        D::Db::push_text(qb, group);
         qb.push(")");
     }
     if let Some(initiator) = &f.initiator {
         qb.push(" AND initiator = ");
-        D::push_text(qb, initiator);
+        D::Db::push_text(qb, initiator);
     }
     for m in &f.data {
         D::push_data(qb, m);
@@ -177,7 +210,7 @@ pub(crate) async fn event_by_id<'c, D: Dialect>(
     id: i64,
 ) -> Result<Option<Event>, StoreError> {
     let mut qb = QueryBuilder::new(format!("SELECT {EVENT_COLUMNS} FROM events WHERE id = "));
-    D::push_int(&mut qb, id);
+    D::Db::push_int(&mut qb, id);
     let row = qb.build().fetch_optional(exec).await?;
     row.as_ref().map(event_from_row).transpose()
 }
@@ -191,6 +224,11 @@ pub(crate) fn list_query<D: Dialect>(
     limit: usize,
     planned: Option<&Planned<D>>,
 ) -> QueryBuilder<D::Db> {
+    if let Some(Planned::Ids(ids)) = planned
+        && let Some(qb) = D::list_of_matches(filter, order, after, limit, ids)
+    {
+        return qb;
+    }
     let mut qb = QueryBuilder::new(format!("SELECT {EVENT_COLUMNS} FROM events"));
     push_filter(&mut qb, filter, planned);
     if let Some(c) = after {
@@ -201,7 +239,7 @@ pub(crate) fn list_query<D: Dialect>(
         Order::Asc => "ASC",
     };
     qb.push(format!(" ORDER BY ts {dir}, id {dir} LIMIT "));
-    D::push_int(&mut qb, limit_param(limit).saturating_add(1));
+    D::Db::push_int(&mut qb, limit_param(limit).saturating_add(1));
     qb
 }
 
@@ -228,9 +266,9 @@ pub(crate) async fn group_events<'c, D: Dialect>(
         "SELECT {EVENT_COLUMNS} FROM events \
          WHERE gid = (SELECT gid FROM event_groups WHERE group_id = "
     ));
-    D::push_text(&mut qb, group);
+    D::Db::push_text(&mut qb, group);
     qb.push(") ORDER BY ts, id LIMIT ");
-    D::push_int(&mut qb, limit_param(limit));
+    D::Db::push_int(&mut qb, limit_param(limit));
     fetch_events::<D>(&mut qb, exec).await
 }
 
@@ -259,7 +297,7 @@ pub(crate) async fn groups<'c, D: Dialect>(
     }
     if let Some(text) = filter.text.as_deref().filter(|t| !t.is_empty()) {
         qb.push(format!(" AND g.group_id {} ", D::LIKE));
-        D::push_text(&mut qb, &like_pattern(text));
+        D::Db::push_text(&mut qb, &like_pattern(text));
         qb.push(" ESCAPE '\\'");
     }
     if let Some(c) = after {
@@ -267,7 +305,7 @@ pub(crate) async fn groups<'c, D: Dialect>(
     }
     // group_id sorts bytewise on both backends (PostgreSQL: COLLATE "C", see its migration).
     qb.push(" ORDER BY g.last_at DESC, g.group_id DESC LIMIT ");
-    D::push_int(&mut qb, limit_param(limit).saturating_add(1));
+    D::Db::push_int(&mut qb, limit_param(limit).saturating_add(1));
     let rows = qb.build().fetch_all(exec).await?;
     let groups = rows
         .iter()
@@ -288,7 +326,7 @@ pub(crate) async fn group_summary<'c, D: Dialect>(
         "SELECT {} FROM event_groups g WHERE g.group_id = ",
         D::GROUP_COLUMNS
     ));
-    D::push_text(&mut qb, group);
+    D::Db::push_text(&mut qb, group);
     let row = qb.build().fetch_optional(exec).await?;
     row.as_ref().map(group_from_row).transpose()
 }

@@ -2,7 +2,8 @@
 //!
 //! A token is `evl_` followed by 64 hex digits (32 random bytes from the operating system). It
 //! is shown once, when created; afterwards nobody, not even the database, can recover it.
-//! Backends implement the four storage methods; creating and verifying are provided on top.
+//! The four storage methods run the same statements on every backend; creating and verifying
+//! are built on them.
 //!
 //! Each token has a [`TokenScope`]: what it may do. An application that only records events
 //! embeds an `ingest` token, so a leaked copy cannot read the log.
@@ -16,6 +17,7 @@ use sha2::{Digest, Sha256};
 use thiserror::Error;
 
 use crate::error::StoreError;
+use crate::store::pool::{HasSqlPool, mark_seen, on_pool};
 use crate::store::row::StoredRow;
 
 /// Every token starts with this, so leaked tokens are easy to recognise (and to scan for).
@@ -164,96 +166,10 @@ pub(crate) fn token_needs_touch(last: Option<DateTime<Utc>>, now: DateTime<Utc>)
     last.is_none_or(|t| (now - t).num_seconds() >= LAST_USED_RESOLUTION_SECS)
 }
 
-/// Implements [`TokenStore`]'s storage methods for a backend's store (a type with
-/// `fn pool(&self) -> &Pool<_>`). As for users, the statements are written once (`$n`
-/// placeholders work on both backends) and `$time` turns a `DateTime<Utc>` into the backend's
-/// time parameter.
-macro_rules! impl_token_store {
-    ($store:ty, $time:path) => {
-        const _: () = {
-            use chrono::{DateTime, Utc};
-
-            use $crate::error::StoreError;
-            use $crate::store::TokenStore;
-            use $crate::store::tokens::{
-                TokenInfo, TokenScope, VerifiedToken, token_info_from_row, token_needs_touch,
-                verified_from_row,
-            };
-
-            #[async_trait::async_trait]
-            impl TokenStore for $store {
-                async fn insert_token_hash(
-                    &self,
-                    name: &str,
-                    hash: &str,
-                    scope: TokenScope,
-                    created_at: DateTime<Utc>,
-                ) -> Result<bool, StoreError> {
-                    let done = sqlx::query(
-                        "INSERT INTO api_tokens (name, token_hash, scope, created_at) \
-                         VALUES ($1, $2, $3, $4) ON CONFLICT (name) DO NOTHING",
-                    )
-                    .bind(name)
-                    .bind(hash)
-                    .bind(scope.as_str())
-                    .bind($time(created_at))
-                    .execute(self.pool())
-                    .await?;
-                    Ok(done.rows_affected() == 1)
-                }
-
-                async fn list_tokens(&self) -> Result<Vec<TokenInfo>, StoreError> {
-                    let rows = sqlx::query(
-                        "SELECT name, scope, created_at, last_used_at FROM api_tokens \
-                         ORDER BY name",
-                    )
-                    .fetch_all(self.pool())
-                    .await?;
-                    rows.iter().map(token_info_from_row).collect()
-                }
-
-                async fn revoke_token(&self, name: &str) -> Result<bool, StoreError> {
-                    let done = sqlx::query("DELETE FROM api_tokens WHERE name = $1")
-                        .bind(name)
-                        .execute(self.pool())
-                        .await?;
-                    Ok(done.rows_affected() > 0)
-                }
-
-                async fn token_by_hash(
-                    &self,
-                    hash: &str,
-                    now: DateTime<Utc>,
-                ) -> Result<Option<VerifiedToken>, StoreError> {
-                    let row = sqlx::query(
-                        "SELECT name, scope, last_used_at FROM api_tokens WHERE token_hash = $1",
-                    )
-                    .bind(hash)
-                    .fetch_optional(self.pool())
-                    .await?;
-                    let Some(row) = row else { return Ok(None) };
-                    let (token, last_used) = verified_from_row(&row)?;
-                    if token_needs_touch(last_used, now) {
-                        sqlx::query(
-                            "UPDATE api_tokens SET last_used_at = $1 WHERE token_hash = $2",
-                        )
-                        .bind($time(now))
-                        .bind(hash)
-                        .execute(self.pool())
-                        .await?;
-                    }
-                    Ok(Some(token))
-                }
-            }
-        };
-    };
-}
-#[cfg(any(feature = "sqlite", feature = "postgres"))]
-pub(crate) use impl_token_store;
-
-/// Storage of API tokens (only their hashes). Implemented by every backend.
+/// Storage of API tokens (only their hashes), written once for every backend: the same
+/// statements on each backend's pool.
 #[async_trait]
-pub trait TokenStore: Send + Sync + 'static {
+pub trait TokenStore: HasSqlPool {
     /// Stores a token hash under a name; `false` when the name is taken (nothing stored).
     async fn insert_token_hash(
         &self,
@@ -261,13 +177,45 @@ pub trait TokenStore: Send + Sync + 'static {
         hash: &str,
         scope: TokenScope,
         created_at: DateTime<Utc>,
-    ) -> Result<bool, StoreError>;
+    ) -> Result<bool, StoreError> {
+        on_pool!(self, |pool, time| {
+            let done = sqlx::query(
+                "INSERT INTO api_tokens (name, token_hash, scope, created_at) \
+                 VALUES ($1, $2, $3, $4) ON CONFLICT (name) DO NOTHING",
+            )
+            .bind(name)
+            .bind(hash)
+            .bind(scope.as_str())
+            .bind(time(created_at))
+            .execute(pool)
+            .await?;
+            Ok(done.rows_affected() == 1)
+        })
+    }
 
     /// Every token, by name.
-    async fn list_tokens(&self) -> Result<Vec<TokenInfo>, StoreError>;
+    async fn list_tokens(&self) -> Result<Vec<TokenInfo>, StoreError> {
+        on_pool!(self, |pool| {
+            let rows = sqlx::query(
+                "SELECT name, scope, created_at, last_used_at FROM api_tokens \
+                 ORDER BY name",
+            )
+            .fetch_all(pool)
+            .await?;
+            rows.iter().map(token_info_from_row).collect()
+        })
+    }
 
     /// Deletes the token with this name; `false` when there is none.
-    async fn revoke_token(&self, name: &str) -> Result<bool, StoreError>;
+    async fn revoke_token(&self, name: &str) -> Result<bool, StoreError> {
+        on_pool!(self, |pool| {
+            let done = sqlx::query("DELETE FROM api_tokens WHERE name = $1")
+                .bind(name)
+                .execute(pool)
+                .await?;
+            Ok(done.rows_affected() > 0)
+        })
+    }
 
     /// The token with this hash, refreshing its `last_used_at` when older than
     /// [`LAST_USED_RESOLUTION_SECS`]; `None` for unknown (or revoked) tokens.
@@ -275,7 +223,23 @@ pub trait TokenStore: Send + Sync + 'static {
         &self,
         hash: &str,
         now: DateTime<Utc>,
-    ) -> Result<Option<VerifiedToken>, StoreError>;
+    ) -> Result<Option<VerifiedToken>, StoreError> {
+        on_pool!(self, |pool, time| {
+            let row = sqlx::query(
+                "SELECT name, scope, last_used_at FROM api_tokens WHERE token_hash = $1",
+            )
+            .bind(hash)
+            .fetch_optional(pool)
+            .await?;
+            let Some(row) = row else { return Ok(None) };
+            let (token, last_used) = verified_from_row(&row)?;
+            if token_needs_touch(last_used, now) {
+                let sql = "UPDATE api_tokens SET last_used_at = $1 WHERE token_hash = $2";
+                mark_seen(pool, sql, time(now), hash).await?;
+            }
+            Ok(Some(token))
+        })
+    }
 
     /// Creates a token named `name` that may do what `scope` allows, and returns it: the only
     /// time the secret is available.
@@ -301,6 +265,9 @@ pub trait TokenStore: Send + Sync + 'static {
             .await
     }
 }
+
+/// Every store with an SQL pool (every backend) keeps its tokens this way.
+impl<S: HasSqlPool> TokenStore for S {}
 
 #[cfg(test)]
 mod tests {

@@ -9,6 +9,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::error::StoreError;
+use crate::store::pool::{HasSqlPool, mark_seen, on_pool};
 use crate::store::row::StoredRow;
 
 /// A session's last-seen time is refreshed at most this often (or a quarter of the idle
@@ -94,225 +95,111 @@ pub(crate) fn session_from_row(
     Ok((session, row.time("last_seen_at")?))
 }
 
-/// Implements [`UserStore`] for a backend's store (a type with `fn pool(&self) -> &Pool<_>`).
-///
-/// The statements are written once: `$n` placeholders work on both backends. Only how a time
-/// is bound differs, so `$time` names a function from `DateTime<Utc>` to the backend's time
-/// parameter (microseconds since the epoch in SQLite, `TIMESTAMPTZ` in PostgreSQL).
-macro_rules! impl_user_store {
-    ($store:ty, $time:path) => {
-        const _: () = {
-            use chrono::{DateTime, Utc};
+/// Ends the sessions of the user with this name (`$1`).
+const DELETE_SESSIONS_OF: &str =
+    "DELETE FROM sessions WHERE user_id IN (SELECT id FROM users WHERE name = $1)";
 
-            use $crate::error::StoreError;
-            use $crate::store::row::StoredRow as _;
-            use $crate::store::users::{session_from_row, session_needs_touch, user_from_row};
-            use $crate::store::{Role, Session, User, UserStore};
-
-            /// Ends the sessions of the user with this name (`$1`).
-            const DELETE_SESSIONS_OF: &str =
-                "DELETE FROM sessions WHERE user_id IN (SELECT id FROM users WHERE name = $1)";
-
-            #[async_trait::async_trait]
-            impl UserStore for $store {
-                async fn create_user(
-                    &self,
-                    name: &str,
-                    password_hash: &str,
-                    role: Role,
-                ) -> Result<Option<User>, StoreError> {
-                    let row = sqlx::query(
-                        "INSERT INTO users (name, password_hash, role, created_at) \
-                         VALUES ($1, $2, $3, $4) \
-                         ON CONFLICT (name) DO NOTHING RETURNING id, name, role, created_at",
-                    )
-                    .bind(name)
-                    .bind(password_hash)
-                    .bind(role.as_str())
-                    .bind($time($crate::event::now()))
-                    .fetch_optional(self.pool())
-                    .await?;
-                    row.as_ref().map(user_from_row).transpose()
-                }
-
-                async fn user_by_name(
-                    &self,
-                    name: &str,
-                ) -> Result<Option<(User, String)>, StoreError> {
-                    let row = sqlx::query(
-                        "SELECT id, name, role, created_at, password_hash FROM users \
-                         WHERE name = $1",
-                    )
-                    .bind(name)
-                    .fetch_optional(self.pool())
-                    .await?;
-                    match row {
-                        Some(r) => Ok(Some((user_from_row(&r)?, r.text("password_hash")?))),
-                        None => Ok(None),
-                    }
-                }
-
-                async fn users(&self) -> Result<Vec<User>, StoreError> {
-                    let rows =
-                        sqlx::query("SELECT id, name, role, created_at FROM users ORDER BY name")
-                            .fetch_all(self.pool())
-                            .await?;
-                    rows.iter().map(user_from_row).collect()
-                }
-
-                async fn has_users(&self) -> Result<bool, StoreError> {
-                    let found = sqlx::query("SELECT 1 FROM users LIMIT 1")
-                        .fetch_optional(self.pool())
-                        .await?;
-                    Ok(found.is_some())
-                }
-
-                async fn remove_user(&self, name: &str) -> Result<bool, StoreError> {
-                    let mut tx = self.pool().begin().await?;
-                    sqlx::query(DELETE_SESSIONS_OF)
-                        .bind(name)
-                        .execute(&mut *tx)
-                        .await?;
-                    let n = sqlx::query("DELETE FROM users WHERE name = $1")
-                        .bind(name)
-                        .execute(&mut *tx)
-                        .await?
-                        .rows_affected();
-                    tx.commit().await?;
-                    Ok(n > 0)
-                }
-
-                async fn set_password(
-                    &self,
-                    name: &str,
-                    password_hash: &str,
-                ) -> Result<bool, StoreError> {
-                    let mut tx = self.pool().begin().await?;
-                    let n = sqlx::query("UPDATE users SET password_hash = $1 WHERE name = $2")
-                        .bind(password_hash)
-                        .bind(name)
-                        .execute(&mut *tx)
-                        .await?
-                        .rows_affected();
-                    sqlx::query(DELETE_SESSIONS_OF)
-                        .bind(name)
-                        .execute(&mut *tx)
-                        .await?;
-                    tx.commit().await?;
-                    Ok(n > 0)
-                }
-
-                async fn create_session(
-                    &self,
-                    token_hash: &str,
-                    user_id: i64,
-                    csrf_token: &str,
-                    expires_at: DateTime<Utc>,
-                ) -> Result<(), StoreError> {
-                    sqlx::query(
-                        "INSERT INTO sessions \
-                         (token_hash, user_id, csrf_token, expires_at, last_seen_at) \
-                         VALUES ($1, $2, $3, $4, $5)",
-                    )
-                    .bind(token_hash)
-                    .bind(user_id)
-                    .bind(csrf_token)
-                    .bind($time(expires_at))
-                    .bind($time($crate::event::now()))
-                    .execute(self.pool())
-                    .await?;
-                    Ok(())
-                }
-
-                async fn session(
-                    &self,
-                    token_hash: &str,
-                    now: DateTime<Utc>,
-                    idle: chrono::Duration,
-                ) -> Result<Option<Session>, StoreError> {
-                    let row = sqlx::query(
-                        "SELECT u.id, u.name, u.role, u.created_at, s.csrf_token, \
-                         s.expires_at, s.last_seen_at FROM sessions s \
-                         JOIN users u ON u.id = s.user_id \
-                         WHERE s.token_hash = $1 AND s.expires_at > $2 AND s.last_seen_at > $3",
-                    )
-                    .bind(token_hash)
-                    .bind($time(now))
-                    .bind($time(now - idle))
-                    .fetch_optional(self.pool())
-                    .await?;
-                    let Some(r) = row else { return Ok(None) };
-                    let (session, seen) = session_from_row(&r)?;
-                    if session_needs_touch(seen, now, idle) {
-                        sqlx::query("UPDATE sessions SET last_seen_at = $1 WHERE token_hash = $2")
-                            .bind($time(now))
-                            .bind(token_hash)
-                            .execute(self.pool())
-                            .await?;
-                    }
-                    Ok(Some(session))
-                }
-
-                async fn purge_sessions(
-                    &self,
-                    now: DateTime<Utc>,
-                    idle: chrono::Duration,
-                ) -> Result<u64, StoreError> {
-                    let done = sqlx::query(
-                        "DELETE FROM sessions WHERE expires_at <= $1 OR last_seen_at <= $2",
-                    )
-                    .bind($time(now))
-                    .bind($time(now - idle))
-                    .execute(self.pool())
-                    .await?;
-                    Ok(done.rows_affected())
-                }
-
-                async fn delete_session(
-                    &self,
-                    token_hash: &str,
-                    now: DateTime<Utc>,
-                ) -> Result<(), StoreError> {
-                    sqlx::query("DELETE FROM sessions WHERE token_hash = $1 OR expires_at <= $2")
-                        .bind(token_hash)
-                        .bind($time(now))
-                        .execute(self.pool())
-                        .await?;
-                    Ok(())
-                }
-            }
-        };
-    };
-}
-#[cfg(any(feature = "sqlite", feature = "postgres"))]
-pub(crate) use impl_user_store;
-
-/// Storage of admin users and login sessions.
+/// Storage of admin users and login sessions, written once for every backend: the same
+/// statements on each backend's pool.
 #[async_trait]
-pub trait UserStore: Send + Sync + 'static {
+pub trait UserStore: HasSqlPool {
     /// Creates a user; `None` when the name is taken.
     async fn create_user(
         &self,
         name: &str,
         password_hash: &str,
         role: Role,
-    ) -> Result<Option<User>, StoreError>;
+    ) -> Result<Option<User>, StoreError> {
+        on_pool!(self, |pool, time| {
+            let row = sqlx::query(
+                "INSERT INTO users (name, password_hash, role, created_at) \
+                 VALUES ($1, $2, $3, $4) \
+                 ON CONFLICT (name) DO NOTHING RETURNING id, name, role, created_at",
+            )
+            .bind(name)
+            .bind(password_hash)
+            .bind(role.as_str())
+            .bind(time(crate::event::now()))
+            .fetch_optional(pool)
+            .await?;
+            row.as_ref().map(user_from_row).transpose()
+        })
+    }
 
     /// A user and their password hash, by name.
-    async fn user_by_name(&self, name: &str) -> Result<Option<(User, String)>, StoreError>;
+    async fn user_by_name(&self, name: &str) -> Result<Option<(User, String)>, StoreError> {
+        on_pool!(self, |pool| {
+            let row = sqlx::query(
+                "SELECT id, name, role, created_at, password_hash FROM users \
+                 WHERE name = $1",
+            )
+            .bind(name)
+            .fetch_optional(pool)
+            .await?;
+            match row {
+                Some(r) => Ok(Some((user_from_row(&r)?, r.text("password_hash")?))),
+                None => Ok(None),
+            }
+        })
+    }
 
     /// All users, by name.
-    async fn users(&self) -> Result<Vec<User>, StoreError>;
+    async fn users(&self) -> Result<Vec<User>, StoreError> {
+        on_pool!(self, |pool| {
+            let rows = sqlx::query("SELECT id, name, role, created_at FROM users ORDER BY name")
+                .fetch_all(pool)
+                .await?;
+            rows.iter().map(user_from_row).collect()
+        })
+    }
 
     /// Whether any user exists (without counting them all).
-    async fn has_users(&self) -> Result<bool, StoreError>;
+    async fn has_users(&self) -> Result<bool, StoreError> {
+        on_pool!(self, |pool| {
+            let found = sqlx::query("SELECT 1 FROM users LIMIT 1")
+                .fetch_optional(pool)
+                .await?;
+            Ok(found.is_some())
+        })
+    }
 
     /// Removes a user and their sessions; `false` when there was no such user.
-    async fn remove_user(&self, name: &str) -> Result<bool, StoreError>;
+    async fn remove_user(&self, name: &str) -> Result<bool, StoreError> {
+        on_pool!(self, |pool| {
+            let mut tx = pool.begin().await?;
+            sqlx::query(DELETE_SESSIONS_OF)
+                .bind(name)
+                .execute(&mut *tx)
+                .await?;
+            let n = sqlx::query("DELETE FROM users WHERE name = $1")
+                .bind(name)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            tx.commit().await?;
+            Ok(n > 0)
+        })
+    }
 
     /// Replaces a user's password hash and ends their sessions; `false` when there was no
     /// such user.
-    async fn set_password(&self, name: &str, password_hash: &str) -> Result<bool, StoreError>;
+    async fn set_password(&self, name: &str, password_hash: &str) -> Result<bool, StoreError> {
+        on_pool!(self, |pool| {
+            let mut tx = pool.begin().await?;
+            let n = sqlx::query("UPDATE users SET password_hash = $1 WHERE name = $2")
+                .bind(password_hash)
+                .bind(name)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            sqlx::query(DELETE_SESSIONS_OF)
+                .bind(name)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            Ok(n > 0)
+        })
+    }
 
     /// Stores a session under the hash of its token.
     async fn create_session(
@@ -321,7 +208,23 @@ pub trait UserStore: Send + Sync + 'static {
         user_id: i64,
         csrf_token: &str,
         expires_at: DateTime<Utc>,
-    ) -> Result<(), StoreError>;
+    ) -> Result<(), StoreError> {
+        on_pool!(self, |pool, time| {
+            sqlx::query(
+                "INSERT INTO sessions \
+                 (token_hash, user_id, csrf_token, expires_at, last_seen_at) \
+                 VALUES ($1, $2, $3, $4, $5)",
+            )
+            .bind(token_hash)
+            .bind(user_id)
+            .bind(csrf_token)
+            .bind(time(expires_at))
+            .bind(time(crate::event::now()))
+            .execute(pool)
+            .await?;
+            Ok(())
+        })
+    }
 
     /// The session stored under `token_hash`, if at `now` it has neither expired nor been
     /// idle (no request) for `idle` or longer. Marks it as seen at `now` (at most once a
@@ -331,7 +234,28 @@ pub trait UserStore: Send + Sync + 'static {
         token_hash: &str,
         now: DateTime<Utc>,
         idle: chrono::Duration,
-    ) -> Result<Option<Session>, StoreError>;
+    ) -> Result<Option<Session>, StoreError> {
+        on_pool!(self, |pool, time| {
+            let row = sqlx::query(
+                "SELECT u.id, u.name, u.role, u.created_at, s.csrf_token, \
+                 s.expires_at, s.last_seen_at FROM sessions s \
+                 JOIN users u ON u.id = s.user_id \
+                 WHERE s.token_hash = $1 AND s.expires_at > $2 AND s.last_seen_at > $3",
+            )
+            .bind(token_hash)
+            .bind(time(now))
+            .bind(time(now - idle))
+            .fetch_optional(pool)
+            .await?;
+            let Some(r) = row else { return Ok(None) };
+            let (session, seen) = session_from_row(&r)?;
+            if session_needs_touch(seen, now, idle) {
+                let sql = "UPDATE sessions SET last_seen_at = $1 WHERE token_hash = $2";
+                mark_seen(pool, sql, time(now), token_hash).await?;
+            }
+            Ok(Some(session))
+        })
+    }
 
     /// Deletes every session that at `now` has expired or been idle for `idle` or longer;
     /// returns how many.
@@ -339,8 +263,30 @@ pub trait UserStore: Send + Sync + 'static {
         &self,
         now: DateTime<Utc>,
         idle: chrono::Duration,
-    ) -> Result<u64, StoreError>;
+    ) -> Result<u64, StoreError> {
+        on_pool!(self, |pool, time| {
+            let done =
+                sqlx::query("DELETE FROM sessions WHERE expires_at <= $1 OR last_seen_at <= $2")
+                    .bind(time(now))
+                    .bind(time(now - idle))
+                    .execute(pool)
+                    .await?;
+            Ok(done.rows_affected())
+        })
+    }
 
     /// Ends a session (logout). Also drops every session that has expired before `now`.
-    async fn delete_session(&self, token_hash: &str, now: DateTime<Utc>) -> Result<(), StoreError>;
+    async fn delete_session(&self, token_hash: &str, now: DateTime<Utc>) -> Result<(), StoreError> {
+        on_pool!(self, |pool, time| {
+            sqlx::query("DELETE FROM sessions WHERE token_hash = $1 OR expires_at <= $2")
+                .bind(token_hash)
+                .bind(time(now))
+                .execute(pool)
+                .await?;
+            Ok(())
+        })
+    }
 }
+
+/// Every store with an SQL pool (every backend) keeps its users and sessions this way.
+impl<S: HasSqlPool> UserStore for S {}

@@ -47,17 +47,19 @@ pub(super) async fn read_once(
     match &cursor.mark {
         // Rows of the transactions that had not finished at the last read and have by `end`.
         // The range on `xid` is what the index serves (from the oldest transaction then
-        // running: a transaction held open for long widens it); the rest filters it.
+        // running: a transaction held open for long widens it); the rest filters it. The
+        // BRIN index is on `xid::text::int8` (no BRIN operator class for xid8), so the range
+        // is written on that expression.
         Mark::Snapshot(from) => {
             let oldest = from
                 .running
                 .first()
                 .map_or(from.xmax, |&x| x.min(from.xmax));
-            qb.push(" AND xid >= ")
+            qb.push(" AND xid::text::int8 >= ")
                 .push_bind(oldest)
-                .push("::int8::text::xid8 AND xid < ")
+                .push(" AND xid::text::int8 < ")
                 .push_bind(end.xmax)
-                .push("::int8::text::xid8 AND (xid >= ")
+                .push(" AND (xid >= ")
                 .push_bind(from.xmax)
                 .push("::int8::text::xid8 OR xid = ANY(")
                 .push_bind(from.running.clone())

@@ -26,11 +26,15 @@ mod store_impl;
 mod write;
 
 pub use partition::{CarryOver, Partition, PartitionInterval, UnknownInterval};
+pub use read::SearchPlan;
 use read::push_filter;
 
-// Users, sessions and API tokens: the same statements on both backends.
-crate::store::users::impl_user_store!(PostgresStore, std::convert::identity);
-crate::store::tokens::impl_token_store!(PostgresStore, std::convert::identity);
+// Users, sessions and API tokens: the same statements on both backends, on this pool.
+impl crate::store::pool::HasSqlPool for PostgresStore {
+    fn sql_pool(&self) -> crate::store::pool::SqlPool<'_> {
+        crate::store::pool::SqlPool::Postgres(&self.pool)
+    }
+}
 
 /// Connections per process: enough for the writer, the web handlers and a live tail at once,
 /// small enough that several servers stay far below PostgreSQL's default 100 connections.
@@ -40,12 +44,19 @@ const MAX_CONNECTIONS: u32 = 10;
 /// the check can be rare.
 const UPKEEP_EVERY: Duration = Duration::from_secs(600);
 
+/// How long a process waits before looking for uuid claims to sweep again after finding
+/// none (another server's purge is noticed within this time).
+const SWEEP_IDLE: Duration = Duration::from_secs(5);
+
 /// Events in a PostgreSQL database.
 #[derive(Debug, Clone)]
 pub struct PostgresStore {
     pool: PgPool,
     /// When partition upkeep last ran in this process (`Store::maintain`).
     upkeep: Arc<Mutex<Option<Instant>>>,
+    /// When the claims sweep last found nothing to do in this process (`Store::maintain`
+    /// then skips it for [`SWEEP_IDLE`]; a purge here clears it).
+    claims_idle: Arc<Mutex<Option<Instant>>>,
     /// The search index's most common words (read from the statistics now and then), so a
     /// search leaves a word found in most events out of the index lookup.
     word_shares: Arc<Mutex<read::WordShares>>,
@@ -60,12 +71,25 @@ impl PostgresStore {
 
     /// Connects with pool timeouts of the caller's choosing. Does not migrate.
     pub async fn connect_with(url: &str, connect: ConnectOptions) -> Result<Self, StoreError> {
-        let mut options = PgConnectOptions::from_str(url)?.application_name("eventlog");
+        // The store's statements read or write a bounded number of rows (a page, a plan's
+        // few thousand matches, a batch). JIT compilation only pays off over millions of rows,
+        // but the planner estimates a search over a dozen partitions past its threshold: it
+        // took 512 ms of a 525 ms plan statement at 10M events. Parallel workers cost
+        // 10-25 ms to start, more than such a statement's work, and under load they only
+        // compete for the same cores (a rare word's plan: 43 ms with two workers, 1.5 ms
+        // without).
+        let mut settings = vec![
+            ("jit", "off".to_owned()),
+            ("max_parallel_workers_per_gather", "0".to_owned()),
+        ];
         if let Some(limit) = connect.statement_timeout {
             // Enforced by the server: a runaway query cannot hold a connection (and the
             // request waiting on it) longer than this.
-            options = options.options([("statement_timeout", format!("{}", limit.as_millis()))]);
+            settings.push(("statement_timeout", format!("{}", limit.as_millis())));
         }
+        let options = PgConnectOptions::from_str(url)?
+            .application_name("eventlog")
+            .options(settings);
         let pool = PgPoolOptions::new()
             .max_connections(MAX_CONNECTIONS)
             // Callers get an error they can retry on (or show as "database unavailable")
@@ -76,8 +100,21 @@ impl PostgresStore {
         Ok(PostgresStore {
             pool,
             upkeep: Arc::default(),
+            claims_idle: Arc::default(),
             word_shares: Arc::default(),
         })
+    }
+
+    /// Whether the claims sweep should look for work now.
+    fn claims_due(&self) -> bool {
+        let last = self.claims_idle.lock().unwrap_or_else(|e| e.into_inner());
+        !last.is_some_and(|t| t.elapsed() < SWEEP_IDLE)
+    }
+
+    /// Records whether the claims sweep found work (if not, it rests for [`SWEEP_IDLE`]).
+    fn claims_found(&self, found: bool) {
+        let mut last = self.claims_idle.lock().unwrap_or_else(|e| e.into_inner());
+        *last = (!found).then(Instant::now);
     }
 
     /// Whether partition upkeep is due (at most every [`UPKEEP_EVERY`]); marks it done.

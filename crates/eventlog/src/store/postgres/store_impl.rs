@@ -1,33 +1,22 @@
-//! [`Store`] for [`PostgresStore`]: each method one statement or one transaction.
+//! [`Store`](crate::store::Store) for [`PostgresStore`], with the methods both backends share
+//! written once in `store::shared_impl`. Here: each method one statement or one transaction.
 
-use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::{Postgres, QueryBuilder};
 use uuid::Uuid;
 
-use super::PostgresStore;
-use super::read::{GinIndex, PgSql, push_filter};
+use super::read::{GinIndex, PgSql, push_filter, push_matches};
+use super::{PostgresStore, follow};
 use crate::error::StoreError;
-use crate::event::{Event, NewEvent};
-use crate::store::group_delta::Mail;
 use crate::store::periods::{self, PERIOD_COUNTS, Part};
 use crate::store::row::event_from_row;
 use crate::store::sql::{self, EVENT_COLUMNS};
 use crate::store::{
-    CountedMinute, Cursor, EventFilter, FollowCursor, GroupCursor, GroupFilter, GroupSummary,
-    Inserted, NewestCounts, Order, PURGE_BATCH, Page, Store,
+    CountedMinute, Cursor, EventFilter, NewestCounts, NewestRequest, Order, PURGE_BATCH,
 };
 
-#[async_trait]
-impl Store for PostgresStore {
-    fn backend(&self) -> crate::store::BackendKind {
-        crate::store::BackendKind::Postgres
-    }
-
-    fn pool_status(&self) -> crate::store::PoolStatus {
-        crate::store::PoolStatus::of(&self.pool)
-    }
-
+crate::store::shared_impl::impl_store! {
+PostgresStore, kind: Postgres, dialect: PgSql, follow: follow;
     async fn migrate(&self) -> Result<crate::store::Migrated, StoreError> {
         // sqlx holds an advisory lock while migrating: servers starting together are safe.
         // A migration may build an index over millions of rows: no statement timeout here.
@@ -55,26 +44,22 @@ impl Store for PostgresStore {
         if self.upkeep_due() {
             self.extend_partitions(crate::event::now()).await?;
         }
-        Ok(0)
-    }
-
-    async fn insert_batch(&self, events: &[NewEvent]) -> Result<Vec<Inserted>, StoreError> {
-        self.insert_with(events, Mail::Queue).await
-    }
-
-    async fn import_batch(&self, events: &[NewEvent]) -> Result<Vec<Inserted>, StoreError> {
-        self.insert_with(events, Mail::Skip).await
-    }
-
-    async fn get(&self, id: i64) -> Result<Option<Event>, StoreError> {
-        sql::event_by_id::<PgSql>(&self.pool, id).await
+        // The uuid claims of dropped partitions: one bounded step per call while any are
+        // left (a single-row read when none are).
+        if !self.claims_due() {
+            return Ok(0);
+        }
+        let swept = self.sweep_claims().await?;
+        self.claims_found(swept.is_some());
+        Ok(swept.map_or(0, |n| usize::try_from(n.max(1)).unwrap_or(usize::MAX)))
     }
 
     async fn get_by_uuid(&self, uuid: Uuid) -> Result<Option<Event>, StoreError> {
-        // The uuid's time picks the partition (pruned when the statement runs).
+        // The uuid's time picks the partition (pruned when the statement runs), where the
+        // time index finds it.
         let sql = format!(
             "SELECT {EVENT_COLUMNS} FROM events \
-             WHERE (id, ts) = (SELECT id, ts FROM event_uuids WHERE uuid = $1)"
+             WHERE ts = (SELECT ts FROM event_uuids WHERE uuid = $1) AND uuid = $1"
         );
         let row = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(uuid)
@@ -93,55 +78,6 @@ impl Store for PostgresStore {
         let planned = self.plan(filter).await?;
         let mut qb = sql::list_query(filter, order, after, limit, planned.as_ref());
         sql::event_page::<PgSql>(&mut qb, &self.pool, limit).await
-    }
-
-    async fn follow_start(&self) -> Result<FollowCursor, StoreError> {
-        super::follow::start(&self.pool).await
-    }
-
-    async fn follow(
-        &self,
-        filter: &EventFilter,
-        cursor: &FollowCursor,
-        limit: usize,
-    ) -> Result<(Vec<Event>, FollowCursor), StoreError> {
-        crate::store::follow::read_filling(cursor, limit, |from, n| async move {
-            super::follow::read_once(&self.pool, filter, &from, n).await
-        })
-        .await
-    }
-
-    async fn group_events(&self, group: &str, limit: usize) -> Result<Vec<Event>, StoreError> {
-        sql::group_events::<PgSql>(&self.pool, group, limit).await
-    }
-
-    async fn groups(
-        &self,
-        filter: &GroupFilter,
-        after: Option<&GroupCursor>,
-        limit: usize,
-    ) -> Result<Page<GroupSummary, GroupCursor>, StoreError> {
-        sql::groups::<PgSql>(&self.pool, filter, after, limit).await
-    }
-
-    async fn group_summary(&self, group: &str) -> Result<Option<GroupSummary>, StoreError> {
-        sql::group_summary::<PgSql>(&self.pool, group).await
-    }
-
-    async fn count(&self, filter: &EventFilter) -> Result<u64, StoreError> {
-        let mut qb = QueryBuilder::<Postgres>::new("SELECT count(*) FROM events");
-        push_filter(&mut qb, filter);
-        let n: i64 = qb.build_query_scalar().fetch_one(&self.pool).await?;
-        Ok(n.max(0) as u64)
-    }
-
-    async fn count_at_most(&self, filter: &EventFilter, bound: u64) -> Result<u64, StoreError> {
-        let limit = i64::try_from(bound.saturating_add(1)).unwrap_or(i64::MAX);
-        let mut qb = QueryBuilder::<Postgres>::new("SELECT count(*) FROM (SELECT 1 FROM events");
-        push_filter(&mut qb, filter);
-        qb.push(" LIMIT ").push_bind(limit).push(") AS matching");
-        let n: i64 = qb.build_query_scalar().fetch_one(&self.pool).await?;
-        Ok(n.max(0) as u64)
     }
 
     async fn histogram(
@@ -198,42 +134,36 @@ impl Store for PostgresStore {
         events: usize,
     ) -> Result<NewestCounts, StoreError> {
         let planned = self.plan(filter).await?;
-        // A frequent search: only the newest `events` events are tested, from the time of
-        // the last of them (found along the index, untested).
-        let from = match planned {
-            Some(sql::Planned::Frequent(_)) => {
-                let rest = EventFilter {
-                    text: None,
-                    ..filter.clone()
-                };
-                let mut qb = QueryBuilder::<Postgres>::new("SELECT ts, id FROM events");
-                push_filter(&mut qb, &rest);
-                qb.push(" ORDER BY ts DESC, id DESC LIMIT 1 OFFSET ")
-                    .push_bind(sql::limit_param(events.saturating_sub(1)));
-                qb.build_query_as::<(DateTime<Utc>, i64)>()
-                    .fetch_optional(&self.pool)
-                    .await?
-            }
-            _ => None,
+        self.newest_counts(filter, planned.as_ref(), matches, events)
+            .await
+    }
+
+    async fn list_with_newest(
+        &self,
+        filter: &EventFilter,
+        order: Order,
+        after: Option<&Cursor>,
+        limit: usize,
+        newest: &NewestRequest<'_>,
+    ) -> Result<(Page<Event, Cursor>, NewestCounts), StoreError> {
+        // One plan for both reads (a plan depends on the search text only): planning a
+        // search reads up to 5,000 of its matches.
+        let planned = self.plan(filter).await?;
+        let mut qb = sql::list_query(filter, order, after, limit, planned.as_ref());
+        let listed = sql::event_page::<PgSql>(&mut qb, &self.pool, limit).await?;
+        let counts = if newest.filter.text == filter.text {
+            self.newest_counts(
+                newest.filter,
+                planned.as_ref(),
+                newest.matches,
+                newest.events,
+            )
+            .await?
+        } else {
+            self.histogram_newest(newest.filter, newest.matches, newest.events)
+                .await?
         };
-        let mut qb = QueryBuilder::<Postgres>::new(
-            "SELECT date_bin(INTERVAL '1 minute', ts, TIMESTAMPTZ '1970-01-01 00:00:00+00') \
-             AS bucket, event_type, count(*) AS n, min(ts) AS oldest, max(ts) AS newest \
-             FROM (SELECT ts, event_type FROM events",
-        );
-        sql::push_filter(&mut qb, filter, planned.as_ref());
-        if let Some((ts, id)) = from {
-            qb.push(" AND (ts, id) >= (")
-                .push_bind(ts)
-                .push(", ")
-                .push_bind(id)
-                .push(")");
-        }
-        qb.push(" ORDER BY ts DESC, id DESC LIMIT ")
-            .push_bind(sql::limit_param(matches))
-            .push(") AS newest GROUP BY bucket, event_type ORDER BY bucket, event_type");
-        let rows: Vec<CountedMinute> = qb.build_query_as().fetch_all(&self.pool).await?;
-        Ok(NewestCounts::of(rows, matches).among_events_from(from.map(|f| f.0)))
+        Ok((listed, counts))
     }
 
     async fn delete(&self, ids: &[i64]) -> Result<u64, StoreError> {
@@ -323,6 +253,70 @@ impl PostgresStore {
             }
             None => Ok(None),
         }
+    }
+
+    /// [`Store::histogram_newest`] with the filter's search planned.
+    async fn newest_counts(
+        &self,
+        filter: &EventFilter,
+        planned: Option<&sql::Planned<PgSql>>,
+        matches: usize,
+        events: usize,
+    ) -> Result<NewestCounts, StoreError> {
+        // A frequent search: only the newest `events` events are tested, from the time of
+        // the last of them (found along the index, untested).
+        let from = match planned {
+            Some(sql::Planned::Frequent(_)) => {
+                let rest = EventFilter {
+                    text: None,
+                    ..filter.clone()
+                };
+                let mut qb = QueryBuilder::<Postgres>::new("SELECT ts, id FROM events");
+                push_filter(&mut qb, &rest);
+                qb.push(" ORDER BY ts DESC, id DESC LIMIT 1 OFFSET ")
+                    .push_bind(sql::limit_param(events.saturating_sub(1)));
+                qb.build_query_as::<(DateTime<Utc>, i64)>()
+                    .fetch_optional(&self.pool)
+                    .await?
+            }
+            _ => None,
+        };
+        let mut qb = QueryBuilder::<Postgres>::new(
+            "SELECT date_bin(INTERVAL '1 minute', ts, TIMESTAMPTZ '1970-01-01 00:00:00+00') \
+             AS bucket, event_type, count(*) AS n, min(ts) AS oldest, max(ts) AS newest \
+             FROM (",
+        );
+        if let Some(sql::Planned::Ids(ids)) = planned {
+            // Few matches: newest first, as the list reads them; their times and types are
+            // the plan's, so only a group, initiator or data condition reads the events.
+            let lookup =
+                !(filter.group.is_none() && filter.initiator.is_none() && filter.data.is_empty());
+            qb.push("SELECT m.ts, m.event_type FROM ");
+            push_matches(
+                &mut qb,
+                ids,
+                filter,
+                lookup.then_some("1"),
+                Order::Desc,
+                None,
+            );
+        } else {
+            qb.push("SELECT ts, event_type FROM events");
+            sql::push_filter(&mut qb, filter, planned);
+            if let Some((ts, id)) = from {
+                qb.push(" AND (ts, id) >= (")
+                    .push_bind(ts)
+                    .push(", ")
+                    .push_bind(id)
+                    .push(")");
+            }
+            qb.push(" ORDER BY ts DESC, id DESC");
+        }
+        qb.push(" LIMIT ")
+            .push_bind(sql::limit_param(matches))
+            .push(") AS newest GROUP BY bucket, event_type ORDER BY bucket, event_type");
+        let rows: Vec<CountedMinute> = qb.build_query_as().fetch_all(&self.pool).await?;
+        Ok(NewestCounts::of(rows, matches).among_events_from(from.map(|f| f.0)))
     }
 
     /// The histogram counted from the events themselves.

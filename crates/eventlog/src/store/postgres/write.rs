@@ -18,23 +18,32 @@ use crate::store::periods::{created, period_changes};
 /// Ids are drawn in input order (`ORDER BY ord`), so events of equal timestamp keep the order
 /// they were recorded in. A uuid is claimed in `event_uuids` (its primary key makes an event
 /// stored once, whatever its timestamp: a partitioned `events` cannot have a unique index on
-/// uuid alone), and only the events whose uuid was claimed here are inserted. Claims are made
-/// in uuid order, so that two transactions holding the same uuids (racing retries of one
-/// request) take their locks in the same order instead of deadlocking.
+/// uuid alone), and only the events whose uuid was claimed here are inserted (of a uuid
+/// repeated in the batch, its first copy: `f`). Claims are made in uuid order, so that two
+/// transactions holding the same uuids (racing retries of one request) take their locks in
+/// the same order instead of deadlocking.
 const INSERT_EVENTS: &str = "WITH x AS MATERIALIZED (\
      SELECT nextval(pg_get_serial_sequence('events', 'id')) AS id, u, t, g, ts, m, d, i, s \
      FROM UNNEST(\
      $1::uuid[], $2::text[], $3::int8[], $4::timestamptz[], $5::text[], $6::text[], \
      $7::text[], $8::text[]) WITH ORDINALITY AS x(u, t, g, ts, m, d, i, s, ord) \
      ORDER BY ord), \
-     k AS (INSERT INTO event_uuids (uuid, id, ts) SELECT u, id, ts FROM x ORDER BY u, id \
-     ON CONFLICT (uuid) DO NOTHING RETURNING id), \
+     f AS (SELECT DISTINCT ON (u) id FROM x ORDER BY u, id), \
+     k AS (INSERT INTO event_uuids (uuid, ts) SELECT x.u, x.ts FROM x JOIN f ON f.id = x.id \
+     ORDER BY x.u ON CONFLICT (uuid) DO NOTHING RETURNING uuid), \
      e AS (INSERT INTO events \
      (id, uuid, event_type, gid, ts, message, data, initiator, send_mail) \
      OVERRIDING SYSTEM VALUE \
-     SELECT x.id, u, t, g, ts, m, d::jsonb, i, s FROM x JOIN k ON k.id = x.id ORDER BY x.id \
+     SELECT x.id, u, t, g, ts, m, d::jsonb, i, s FROM x JOIN f ON f.id = x.id \
+     JOIN k ON k.uuid = x.u ORDER BY x.id \
      RETURNING id, uuid) \
      SELECT id, uuid FROM e";
+
+/// The stored events of claimed uuids: the claim's time prunes the lookup to one partition,
+/// where the time index finds the event. A claim without its event belongs to a dropped
+/// partition (kept until upkeep deletes it): no row.
+const STORED_IDS: &str = "SELECT u.uuid, e.id FROM event_uuids u \
+     JOIN events e ON e.ts = u.ts AND e.uuid = u.uuid WHERE u.uuid = ANY($1)";
 
 /// Attempts of a batch that keeps failing on a deadlock or serialization failure.
 const ATTEMPTS: usize = 5;
@@ -47,9 +56,9 @@ const UPSERT_GROUPS: &str = "INSERT INTO event_groups (group_id, first_at, last_
      event_count = event_groups.event_count + excluded.event_count \
      RETURNING group_id, gid";
 
-const UPSERT_GROUP_TYPES: &str = "INSERT INTO event_group_types (group_id, event_type, event_count) \
-     SELECT * FROM UNNEST($1::text[], $2::text[], $3::int8[]) \
-     ON CONFLICT (group_id, event_type) DO UPDATE SET \
+const UPSERT_GROUP_TYPES: &str = "INSERT INTO event_group_types (gid, event_type, event_count) \
+     SELECT * FROM UNNEST($1::int8[], $2::text[], $3::int8[]) \
+     ON CONFLICT (gid, event_type) DO UPDATE SET \
      event_count = event_group_types.event_count + excluded.event_count";
 
 impl PostgresStore {
@@ -101,12 +110,10 @@ impl PostgresStore {
         };
         for sql in [
             "SELECT 1 FROM event_groups WHERE gid = ANY($1) ORDER BY gid FOR UPDATE",
-            "DELETE FROM event_group_types WHERE group_id IN \
-             (SELECT group_id FROM event_groups WHERE gid = ANY($1))",
-            "INSERT INTO event_group_types (group_id, event_type, event_count) \
-             SELECT g.group_id, e.event_type, count(*) FROM events e \
-             JOIN event_groups g ON g.gid = e.gid \
-             WHERE e.gid = ANY($1) GROUP BY g.group_id, e.event_type",
+            "DELETE FROM event_group_types WHERE gid = ANY($1)",
+            "INSERT INTO event_group_types (gid, event_type, event_count) \
+             SELECT gid, event_type, count(*) FROM events \
+             WHERE gid = ANY($1) GROUP BY gid, event_type",
             "UPDATE event_groups g SET first_at = s.first_at, last_at = s.last_at, \
              event_count = s.n FROM (SELECT gid, min(ts) AS first_at, max(ts) AS last_at, \
              count(*) AS n FROM events WHERE gid = ANY($1) GROUP BY gid) s WHERE g.gid = s.gid",
@@ -174,21 +181,19 @@ impl PostgresStore {
         }
         if !missing.is_empty() {
             let wanted: Vec<Uuid> = missing.iter().map(|&i| events[i].uuid).collect();
-            let existing: HashMap<Uuid, i64> = sqlx::query_as::<_, (Uuid, i64)>(
-                "SELECT uuid, id FROM event_uuids WHERE uuid = ANY($1)",
-            )
-            .bind(&wanted)
-            .fetch_all(&mut **tx)
-            .await?
-            .into_iter()
-            .collect();
+            let existing: HashMap<Uuid, i64> = sqlx::query_as::<_, (Uuid, i64)>(STORED_IDS)
+                .bind(&wanted)
+                .fetch_all(&mut **tx)
+                .await?
+                .into_iter()
+                .collect();
             for i in missing {
-                results[i].id = *existing.get(&events[i].uuid).ok_or_else(|| {
-                    StoreError::Corrupt(format!(
-                        "event {} was neither inserted nor found",
-                        events[i].uuid
-                    ))
-                })?;
+                // Claimed, but its event was purged with its partition: a repeat all the
+                // same, of an event no longer stored.
+                results[i].id = existing
+                    .get(&events[i].uuid)
+                    .copied()
+                    .unwrap_or(Inserted::PURGED);
             }
         }
         Ok(results)
@@ -259,7 +264,7 @@ impl PostgresStore {
         };
         let (group_gids, group_counts): (Vec<i64>, Vec<i64>) =
             deltas.groups.iter().copied().unzip();
-        let type_groups: Vec<&str> = deltas.types.iter().map(|t| t.1).collect();
+        let type_gids: Vec<i64> = deltas.types.iter().map(|t| t.0).collect();
         let type_names: Vec<&str> = deltas.types.iter().map(|t| t.2).collect();
         let type_counts: Vec<i64> = deltas.types.iter().map(|t| t.3).collect();
         sqlx::query(
@@ -272,17 +277,16 @@ impl PostgresStore {
         .await?;
         sqlx::query(
             "UPDATE event_group_types t SET event_count = t.event_count - d.n \
-             FROM UNNEST($1::text[], $2::text[], $3::int8[]) d(group_id, event_type, n) \
-             WHERE t.group_id = d.group_id AND t.event_type = d.event_type",
+             FROM UNNEST($1::int8[], $2::text[], $3::int8[]) d(gid, event_type, n) \
+             WHERE t.gid = d.gid AND t.event_type = d.event_type",
         )
-        .bind(&type_groups)
+        .bind(&type_gids)
         .bind(&type_names)
         .bind(&type_counts)
         .execute(&mut **tx)
         .await?;
         for sql in [
-            "DELETE FROM event_group_types WHERE event_count <= 0 \
-             AND group_id IN (SELECT group_id FROM event_groups WHERE gid = ANY($1))",
+            "DELETE FROM event_group_types WHERE event_count <= 0 AND gid = ANY($1)",
             "DELETE FROM event_groups WHERE event_count <= 0 AND gid = ANY($1)",
             "UPDATE event_groups g SET \
              first_at = (SELECT min(ts) FROM events e WHERE e.gid = g.gid), \
@@ -304,10 +308,9 @@ impl PostgresStore {
         events: &[NewEvent],
     ) -> Result<HashMap<String, i64>, StoreError> {
         let all_new = vec![true; events.len()];
-        let (mut groups, mut types) = group_deltas(events, &all_new);
+        let (mut groups, types) = group_deltas(events, &all_new);
         // Sorted, so that concurrent writers lock summary rows in the same order (no deadlock).
         groups.sort_by(|a, b| a.group.cmp(b.group));
-        types.sort_by(|a, b| (a.group, a.event_type).cmp(&(b.group, b.event_type)));
         let names: Vec<&str> = groups.iter().map(|g| g.group).collect();
         let firsts: Vec<DateTime<Utc>> = groups.iter().map(|g| g.first_at).collect();
         let lasts: Vec<DateTime<Utc>> = groups.iter().map(|g| g.last_at).collect();
@@ -321,11 +324,20 @@ impl PostgresStore {
             .await?
             .into_iter()
             .collect();
-        let names: Vec<&str> = types.iter().map(|t| t.group).collect();
-        let type_names: Vec<&str> = types.iter().map(|t| t.event_type).collect();
-        let counts: Vec<i64> = types.iter().map(|t| t.count).collect();
+        // Per-type rows in (gid, type) order, as the other writers lock them.
+        let mut types: Vec<(i64, &str, i64)> = types
+            .iter()
+            .map(|t| {
+                let gid = gids.get(t.group).copied().unwrap_or_default();
+                (gid, t.event_type, t.count)
+            })
+            .collect();
+        types.sort_unstable();
+        let type_gids: Vec<i64> = types.iter().map(|t| t.0).collect();
+        let type_names: Vec<&str> = types.iter().map(|t| t.1).collect();
+        let counts: Vec<i64> = types.iter().map(|t| t.2).collect();
         sqlx::query(UPSERT_GROUP_TYPES)
-            .bind(&names)
+            .bind(&type_gids)
             .bind(&type_names)
             .bind(&counts)
             .execute(&mut **tx)

@@ -25,9 +25,12 @@ mod write;
 
 use read::push_filter;
 
-// Users, sessions and API tokens: the same statements on both backends.
-crate::store::users::impl_user_store!(SqliteStore, time_to_micros);
-crate::store::tokens::impl_token_store!(SqliteStore, time_to_micros);
+// Users, sessions and API tokens: the same statements on both backends, on this pool.
+impl crate::store::pool::HasSqlPool for SqliteStore {
+    fn sql_pool(&self) -> crate::store::pool::SqlPool<'_> {
+        crate::store::pool::SqlPool::Sqlite(&self.pool)
+    }
+}
 
 /// Rows per multi-row INSERT: 8 parameters each stays below SQLite's 32,766 limit, and
 /// a fixed size keeps the prepared statement cached.

@@ -93,14 +93,6 @@ impl Dialect for SqliteSql {
             .push_bind(m.value.clone());
     }
 
-    fn push_text(qb: &mut QueryBuilder<Sqlite>, text: &str) {
-        qb.push_bind(text.to_owned());
-    }
-
-    fn push_int(qb: &mut QueryBuilder<Sqlite>, n: i64) {
-        qb.push_bind(n);
-    }
-
     fn push_after(qb: &mut QueryBuilder<Sqlite>, order: Order, c: &Cursor) {
         // A range on ts (which the indexes serve) plus a tie-break on id.
         let (cmp_eq, cmp) = match order {

@@ -1,26 +1,21 @@
-//! [`Store`] for [`SqliteStore`]: each method one statement or one write transaction.
+//! [`Store`](crate::store::Store) for [`SqliteStore`], with the methods both backends share
+//! written once in `store::shared_impl`. Here: each method one statement or one write transaction.
 
-use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::{QueryBuilder, Row, Sqlite};
 use uuid::Uuid;
 
-use super::SqliteStore;
 use super::micros_to_time;
 use super::read::{FtsIndex, SqliteSql, push_filter};
+use super::{SqliteStore, follow};
 use crate::error::StoreError;
-use crate::event::{Event, NewEvent};
-use crate::store::group_delta::Mail;
 use crate::store::periods::{self, PERIOD_COUNTS, Part};
 use crate::store::row::event_from_row;
-use crate::store::sql::{self, EVENT_COLUMNS};
-use crate::store::{
-    CountedMinute, Cursor, EventFilter, FollowCursor, GroupCursor, GroupFilter, GroupSummary,
-    Inserted, NewestCounts, Order, PURGE_BATCH, Page, Store,
-};
+use crate::store::sql::EVENT_COLUMNS;
+use crate::store::{CountedMinute, Cursor, EventFilter, NewestCounts, Order, PURGE_BATCH};
 
-#[async_trait]
-impl Store for SqliteStore {
+crate::store::shared_impl::impl_store! {
+SqliteStore, kind: Sqlite, dialect: SqliteSql, follow: follow;
     async fn maintain(&self, _budget: usize) -> Result<usize, StoreError> {
         // Search is indexed in the insert transaction: the only upkeep is the WAL.
         self.checkpoint_if_idle().await?;
@@ -34,39 +29,9 @@ impl Store for SqliteStore {
         self.pool.close().await;
     }
 
-    fn backend(&self) -> crate::store::BackendKind {
-        crate::store::BackendKind::Sqlite
-    }
-
-    fn pool_status(&self) -> crate::store::PoolStatus {
-        crate::store::PoolStatus::of(&self.pool)
-    }
-
     async fn migrate(&self) -> Result<crate::store::Migrated, StoreError> {
         let mut conn = self.pool.acquire().await?;
         crate::store::run_migrations(&crate::store::migrations::sqlite(), &mut *conn).await
-    }
-
-    async fn insert_batch(&self, events: &[NewEvent]) -> Result<Vec<Inserted>, StoreError> {
-        if events.is_empty() {
-            return Ok(Vec::new());
-        }
-        let mut conn = self.begin_write().await?;
-        let work = Self::insert_in(&mut conn, events, Mail::Queue).await;
-        self.finish(conn, work).await
-    }
-
-    async fn import_batch(&self, events: &[NewEvent]) -> Result<Vec<Inserted>, StoreError> {
-        if events.is_empty() {
-            return Ok(Vec::new());
-        }
-        let mut conn = self.begin_write().await?;
-        let work = Self::insert_in(&mut conn, events, Mail::Skip).await;
-        self.finish(conn, work).await
-    }
-
-    async fn get(&self, id: i64) -> Result<Option<Event>, StoreError> {
-        sql::event_by_id::<SqliteSql>(&self.pool, id).await
     }
 
     async fn get_by_uuid(&self, uuid: Uuid) -> Result<Option<Event>, StoreError> {
@@ -96,55 +61,6 @@ impl Store for SqliteStore {
         let page = sql::event_page::<SqliteSql>(&mut qb, &mut *tx, limit).await?;
         tx.commit().await?;
         Ok(page)
-    }
-
-    async fn follow_start(&self) -> Result<FollowCursor, StoreError> {
-        super::follow::start(&self.pool).await
-    }
-
-    async fn follow(
-        &self,
-        filter: &EventFilter,
-        cursor: &FollowCursor,
-        limit: usize,
-    ) -> Result<(Vec<Event>, FollowCursor), StoreError> {
-        crate::store::follow::read_filling(cursor, limit, |from, n| async move {
-            super::follow::read_once(&self.pool, filter, &from, n).await
-        })
-        .await
-    }
-
-    async fn group_events(&self, group: &str, limit: usize) -> Result<Vec<Event>, StoreError> {
-        sql::group_events::<SqliteSql>(&self.pool, group, limit).await
-    }
-
-    async fn groups(
-        &self,
-        filter: &GroupFilter,
-        after: Option<&GroupCursor>,
-        limit: usize,
-    ) -> Result<Page<GroupSummary, GroupCursor>, StoreError> {
-        sql::groups::<SqliteSql>(&self.pool, filter, after, limit).await
-    }
-
-    async fn group_summary(&self, group: &str) -> Result<Option<GroupSummary>, StoreError> {
-        sql::group_summary::<SqliteSql>(&self.pool, group).await
-    }
-
-    async fn count(&self, filter: &EventFilter) -> Result<u64, StoreError> {
-        let mut qb = QueryBuilder::<Sqlite>::new("SELECT count(*) FROM events");
-        push_filter(&mut qb, filter);
-        let n: i64 = qb.build_query_scalar().fetch_one(&self.pool).await?;
-        Ok(n as u64)
-    }
-
-    async fn count_at_most(&self, filter: &EventFilter, bound: u64) -> Result<u64, StoreError> {
-        let limit = i64::try_from(bound.saturating_add(1)).unwrap_or(i64::MAX);
-        let mut qb = QueryBuilder::<Sqlite>::new("SELECT count(*) FROM (SELECT 1 FROM events");
-        push_filter(&mut qb, filter);
-        qb.push(" LIMIT ").push_bind(limit).push(") AS matching");
-        let n: i64 = qb.build_query_scalar().fetch_one(&self.pool).await?;
-        Ok(n as u64)
     }
 
     async fn histogram(

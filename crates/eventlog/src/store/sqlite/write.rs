@@ -148,6 +148,21 @@ impl SqliteStore {
         Ok(results)
     }
 
+    /// Stores a batch in one write transaction; with [`Mail::Queue`] its mails are queued in
+    /// the same transaction.
+    pub(super) async fn insert_with(
+        &self,
+        events: &[NewEvent],
+        mail: Mail,
+    ) -> Result<Vec<Inserted>, StoreError> {
+        if events.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut conn = self.begin_write().await?;
+        let work = Self::insert_in(&mut conn, events, mail).await;
+        self.finish(conn, work).await
+    }
+
     /// One batch insert, inside the caller's transaction. (Anything else written in the
     /// same transaction as the events belongs here.)
     pub(super) async fn insert_in(
