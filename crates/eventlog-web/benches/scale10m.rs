@@ -32,6 +32,7 @@ use eventlog::EventTypes;
 use eventlog::store::postgres::PostgresStore;
 use eventlog::store::{self, TokenScope};
 use eventlog_testing::TestDb;
+use eventlog_testing::copy_text::push_field;
 use sqlx::PgPool;
 
 #[path = "../../eventlog/benches/shape/mod.rs"]
@@ -54,19 +55,6 @@ fn load_average() -> String {
     std::fs::read_to_string("/proc/loadavg")
         .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
         .unwrap_or_else(|_| "?".into())
-}
-
-/// A value for COPY's text format.
-fn copy_text(out: &mut String, s: &str) {
-    for c in s.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '\t' => out.push_str("\\t"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            c => out.push(c),
-        }
-    }
 }
 
 fn copy_ts(out: &mut String, t: DateTime<Utc>) {
@@ -150,19 +138,16 @@ async fn load(pool: &PgPool, n: usize, start: DateTime<Utc>, span: TimeDelta) {
             events.push('\t');
             events.push_str(&e.uuid.to_string());
             events.push('\t');
-            copy_text(&mut events, &e.event_type);
+            push_field(&mut events, Some(&e.event_type));
             events.push('\t');
-            copy_text(&mut events, &e.message);
+            push_field(&mut events, Some(&e.message));
             events.push('\t');
-            match &e.initiator {
-                Some(i) => copy_text(&mut events, i),
-                None => events.push_str("\\N"),
-            }
+            push_field(&mut events, e.initiator.as_deref());
             events.push('\t');
-            match &e.data {
-                Some(d) => copy_text(&mut events, &d.to_string()),
-                None => events.push_str("\\N"),
-            }
+            push_field(
+                &mut events,
+                e.data.as_ref().map(|d| d.to_string()).as_deref(),
+            );
             events.push_str("\t\\N\t\\N\n");
             uuids.push_str(&e.uuid.to_string());
             uuids.push('\t');

@@ -10,7 +10,7 @@ pub fn absolute(t: DateTime<Utc>) -> String {
 
 /// A time as the pages show it: relative, with the absolute time on hover and for screen
 /// readers, and ISO 8601 for the `datetime` attribute (and the viewer's time zone option).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct TimeText {
     /// ISO 8601.
     pub iso: String,

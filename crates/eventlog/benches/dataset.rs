@@ -27,7 +27,6 @@ use std::time::{Duration, Instant};
 use chrono::{TimeDelta, Utc};
 use eventlog::Event;
 use eventlog::store::{self, Backend, EventFilter, Order};
-use sqlx::Row;
 
 mod shape;
 
@@ -248,29 +247,48 @@ async fn load(store: &dyn Backend, total: usize, mut jsonl: Option<&mut dyn Writ
     data.sample_group.expect("a sample group")
 }
 
-async fn sqlite_disk(url: &str) {
-    let mut conn = <sqlx::SqliteConnection as sqlx::Connection>::connect(url)
-        .await
-        .expect("connect");
-    sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+/// Connects to `url` and runs `upkeep`, which makes the sizes about to be read current.
+async fn connect_after<C>(url: &str, upkeep: &str) -> C
+where
+    C: sqlx::Connection,
+    for<'c> &'c mut C: sqlx::Executor<'c, Database = C::Database>,
+{
+    let mut conn = C::connect(url).await.expect("connect");
+    sqlx::raw_sql(sqlx::AssertSqlSafe(upkeep))
         .execute(&mut conn)
         .await
-        .expect("checkpoint");
-    let rows = sqlx::query(
+        .expect(upkeep);
+    conn
+}
+
+/// Prints each relation (name, what it is where the backend says, bytes) of 64 KiB or more,
+/// and returns the bytes of all of them.
+fn print_relations(
+    relations: impl IntoIterator<Item = (String, Option<&'static str>, i64)>,
+) -> i64 {
+    let mut total = 0;
+    for (name, kind, bytes) in relations {
+        total += bytes;
+        if bytes >= 64 * 1024 {
+            match kind {
+                Some(kind) => println!("  {name:<40} {kind:<6} {:>12}", mib(bytes)),
+                None => println!("  {name:<40} {:>12}", mib(bytes)),
+            }
+        }
+    }
+    total
+}
+
+async fn sqlite_disk(url: &str) {
+    let mut conn: sqlx::SqliteConnection =
+        connect_after(url, "PRAGMA wal_checkpoint(TRUNCATE)").await;
+    let rows: Vec<(String, i64)> = sqlx::query_as(
         "SELECT name, sum(pgsize) AS bytes FROM dbstat GROUP BY name ORDER BY bytes DESC",
     )
     .fetch_all(&mut conn)
     .await
     .expect("dbstat");
-    let mut total = 0i64;
-    for r in &rows {
-        let name: String = r.get("name");
-        let bytes: i64 = r.get("bytes");
-        total += bytes;
-        if bytes >= 64 * 1024 {
-            println!("  {name:<40} {:>12}", mib(bytes));
-        }
-    }
+    let total = print_relations(rows.into_iter().map(|(name, bytes)| (name, None, bytes)));
     println!("  {:<40} {:>12}", "total (dbstat)", mib(total));
     let path = url.trim_start_matches("sqlite://");
     let file = std::fs::metadata(path).map(|m| m.len() as i64).unwrap_or(0);
@@ -281,14 +299,8 @@ async fn sqlite_disk(url: &str) {
 }
 
 async fn postgres_disk(url: &str) {
-    let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(url)
-        .await
-        .expect("connect");
-    sqlx::query("VACUUM ANALYZE")
-        .execute(&mut conn)
-        .await
-        .expect("vacuum");
-    let rows = sqlx::query(
+    let mut conn: sqlx::PgConnection = connect_after(url, "VACUUM ANALYZE").await;
+    let rows: Vec<(String, String, i64)> = sqlx::query_as(
         "SELECT c.relname::text AS name, c.relkind::text AS kind, \
          CASE WHEN c.relkind = 'i' THEN pg_relation_size(c.oid) ELSE pg_table_size(c.oid) END AS bytes \
          FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
@@ -298,17 +310,10 @@ async fn postgres_disk(url: &str) {
     .fetch_all(&mut conn)
     .await
     .expect("sizes");
-    let mut total = 0i64;
-    for r in &rows {
-        let name: String = r.get("name");
-        let kind: String = r.get("kind");
-        let bytes: i64 = r.get("bytes");
-        total += bytes;
-        if bytes >= 64 * 1024 {
-            let kind = if kind == "i" { "index" } else { "table" };
-            println!("  {name:<40} {kind:<6} {:>12}", mib(bytes));
-        }
-    }
+    let total = print_relations(rows.into_iter().map(|(name, kind, bytes)| {
+        let kind = if kind == "i" { "index" } else { "table" };
+        (name, Some(kind), bytes)
+    }));
     println!("  {:<47} {:>12}", "total (tables + indexes)", mib(total));
 }
 

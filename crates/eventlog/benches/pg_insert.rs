@@ -10,9 +10,11 @@
 
 #![allow(clippy::unwrap_used, missing_docs)] // A benchmark: a panic is the report.
 
+mod event_copy;
+
+use std::borrow::Cow;
 use std::time::Instant;
 
-use chrono::{DateTime, Utc};
 use eventlog::store::{self, Backend, postgres::PostgresStore};
 use eventlog::{GroupId, NewEvent};
 use eventlog_testing::{PgCluster, TestDb};
@@ -46,24 +48,6 @@ async fn via_store(store: &dyn Backend, all: &[NewEvent], batch: usize) -> f64 {
     all.len() as f64 / start.elapsed().as_secs_f64()
 }
 
-/// Text-format COPY escaping: backslash, tab, newline and carriage return.
-fn copy_field(out: &mut String, value: Option<&str>) {
-    match value {
-        None => out.push_str("\\N"),
-        Some(v) => {
-            for c in v.chars() {
-                match c {
-                    '\\' => out.push_str("\\\\"),
-                    '\t' => out.push_str("\\t"),
-                    '\n' => out.push_str("\\n"),
-                    '\r' => out.push_str("\\r"),
-                    c => out.push(c),
-                }
-            }
-        }
-    }
-}
-
 /// The same transaction as the store's, with COPY into a staging table instead of UNNEST:
 /// COPY has no ON CONFLICT, so it takes a staging table and an INSERT … SELECT after it.
 async fn via_copy(pool: &PgPool, all: &[NewEvent], batch: usize) -> f64 {
@@ -78,30 +62,7 @@ async fn via_copy(pool: &PgPool, all: &[NewEvent], batch: usize) -> f64 {
         .execute(&mut *tx)
         .await
         .unwrap();
-        let mut text = String::with_capacity(chunk.len() * 200);
-        for e in chunk {
-            let data = e.data.as_ref().map(|d| d.to_string());
-            let ts: DateTime<Utc> = e.timestamp;
-            for (i, field) in [
-                Some(e.uuid.to_string().as_str()),
-                Some(e.event_type.as_str()),
-                Some(e.group.as_str()),
-                Some(ts.to_rfc3339().as_str()),
-                Some(e.message.as_str()),
-                data.as_deref(),
-                e.initiator.as_deref(),
-                e.send_mail.as_deref(),
-            ]
-            .into_iter()
-            .enumerate()
-            {
-                if i > 0 {
-                    text.push('\t');
-                }
-                copy_field(&mut text, field);
-            }
-            text.push('\n');
-        }
+        let text = event_copy::event_rows(chunk, |e| Cow::Borrowed(e.group.as_str()));
         let mut copy = tx
             .copy_in_raw(
                 "COPY staging (uuid, event_type, group_id, ts, message, data, initiator, \

@@ -18,6 +18,9 @@
 
 #![allow(clippy::unwrap_used)] // A benchmark: a panic is the report.
 
+mod event_copy;
+
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::time::Instant;
 
@@ -194,24 +197,6 @@ async fn raw_sqlite(url: &str) -> f64 {
     RAW_EVENTS as f64 / start.elapsed().as_secs_f64()
 }
 
-/// Text-format COPY escaping: backslash, tab, newline and carriage return.
-fn copy_field(out: &mut String, value: Option<&str>) {
-    match value {
-        None => out.push_str("\\N"),
-        Some(v) => {
-            for c in v.chars() {
-                match c {
-                    '\\' => out.push_str("\\\\"),
-                    '\t' => out.push_str("\\t"),
-                    '\n' => out.push_str("\\n"),
-                    '\r' => out.push_str("\\r"),
-                    c => out.push(c),
-                }
-            }
-        }
-    }
-}
-
 /// The PostgreSQL ceiling: per transaction, the group summaries by one upsert each and the
 /// events by `COPY` straight into the table (no conflict handling: the uuids are new).
 async fn raw_postgres(url: &str) -> f64 {
@@ -261,30 +246,8 @@ async fn raw_postgres(url: &str) -> f64 {
         .execute(&mut *tx)
         .await
         .unwrap();
-        let mut text = String::with_capacity(batch.len() * 200);
-        for e in batch {
-            let data = e.data.as_ref().map(|d| d.to_string());
-            let gid = gids[e.group.as_str()].to_string();
-            for (i, field) in [
-                Some(e.uuid.to_string().as_str()),
-                Some(e.event_type.as_str()),
-                Some(gid.as_str()),
-                Some(e.timestamp.to_rfc3339().as_str()),
-                Some(e.message.as_str()),
-                data.as_deref(),
-                e.initiator.as_deref(),
-                e.send_mail.as_deref(),
-            ]
-            .into_iter()
-            .enumerate()
-            {
-                if i > 0 {
-                    text.push('\t');
-                }
-                copy_field(&mut text, field);
-            }
-            text.push('\n');
-        }
+        let text =
+            event_copy::event_rows(batch, |e| Cow::Owned(gids[e.group.as_str()].to_string()));
         let mut copy = tx
             .copy_in_raw(
                 "COPY events (uuid, event_type, gid, ts, message, data, initiator, send_mail) \

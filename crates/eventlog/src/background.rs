@@ -24,3 +24,15 @@ where
             )
         })
 }
+
+/// `Debug` of a worker's handle: its type and its counters, the rest left out (locks,
+/// channels, the thread).
+pub(crate) fn fmt_handle(
+    f: &mut std::fmt::Formatter<'_>,
+    name: &str,
+    stats: &dyn std::fmt::Debug,
+) -> std::fmt::Result {
+    f.debug_struct(name)
+        .field("stats", stats)
+        .finish_non_exhaustive()
+}

@@ -83,9 +83,7 @@ impl Drop for Inner {
 
 impl std::fmt::Debug for EventLog {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("EventLog")
-            .field("stats", &self.stats())
-            .finish_non_exhaustive()
+        crate::background::fmt_handle(f, "EventLog", &self.stats())
     }
 }
 

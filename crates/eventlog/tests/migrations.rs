@@ -10,7 +10,7 @@ use eventlog::store::{self, EventFilter, Order, Store};
 use eventlog::{GroupId, NewEvent};
 use eventlog_testing::TestDb;
 
-use crate::support::{charted, listed};
+use crate::support::{charted, listed, wrong_group_type_counts};
 
 /// The newest migration the old database has: everything after it is applied by the upgrade.
 const OLD_SCHEMA: i64 = 7;
@@ -269,17 +269,11 @@ async fn postgres_at_0013_is_carried_forward(partitioned: bool) {
     .await
     .unwrap();
     assert_eq!(columns, ["uuid", "ts"]);
-    let wrong_types: i64 = sqlx::query_scalar(
-        "WITH stored AS (SELECT gid, event_type, event_count FROM event_group_types), \
-         counted AS (SELECT gid, event_type, count(*) AS event_count FROM events \
-         GROUP BY gid, event_type) \
-         SELECT count(*) FROM ((SELECT * FROM stored EXCEPT SELECT * FROM counted) \
-         UNION ALL (SELECT * FROM counted EXCEPT SELECT * FROM stored)) x",
-    )
-    .fetch_one(&pool)
-    .await
-    .unwrap();
-    assert_eq!(wrong_types, 0, "per-type group counts equal a recount");
+    assert_eq!(
+        wrong_group_type_counts(&pool).await,
+        0,
+        "per-type group counts equal a recount"
+    );
     let xid_index: String = sqlx::query_scalar(
         "SELECT indexdef FROM pg_indexes WHERE tablename = 'events' AND indexname = 'events_xid'",
     )

@@ -14,7 +14,7 @@ use eventlog_testing::TestDb;
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use crate::support::{charted, listed, listed_ids};
+use crate::support::{charted, listed, listed_ids, wrong_group_type_counts};
 
 async fn open(db: &TestDb) -> (Arc<dyn Backend>, PostgresStore) {
     let store = store::open(db.url()).await.unwrap();
@@ -51,18 +51,9 @@ async fn assert_summaries_match_a_recount(pool: &PgPool) {
     .await
     .unwrap();
     assert_eq!(wrong, 0, "group summaries differ from a recount");
-    let wrong_types: i64 = sqlx::query_scalar(
-        "WITH stored AS (SELECT gid, event_type, event_count FROM event_group_types), \
-         counted AS (SELECT gid, event_type, count(*) AS event_count FROM events \
-         GROUP BY gid, event_type) \
-         SELECT count(*) FROM ((SELECT * FROM stored EXCEPT SELECT * FROM counted) \
-         UNION ALL (SELECT * FROM counted EXCEPT SELECT * FROM stored)) x",
-    )
-    .fetch_one(pool)
-    .await
-    .unwrap();
     assert_eq!(
-        wrong_types, 0,
+        wrong_group_type_counts(pool).await,
+        0,
         "per-type group counts differ from a recount"
     );
     let (events, joined) = claims(pool).await;

@@ -24,6 +24,21 @@ fn search(text: &str) -> EventFilter {
 }
 
 /// Every page of a search, as (message, initiator).
+/// Runs ANALYZE on the events, then counts the statistics of the word index (of the tables
+/// whose name is LIKE `tables`) that list `word` among their most common words.
+async fn analyze_and_count_common(pool: &sqlx::PgPool, tables: &str, word: &str) -> i64 {
+    sqlx::query("ANALYZE events").execute(pool).await.unwrap();
+    sqlx::query_scalar(
+        "SELECT count(*) FROM pg_stats WHERE attname = 'eventlog_words' \
+         AND tablename LIKE $1 AND $2 = ANY(most_common_elems::text::text[])",
+    )
+    .bind(tables)
+    .bind(word)
+    .fetch_one(pool)
+    .await
+    .unwrap()
+}
+
 async fn all_matches(store: &dyn Store, text: &str) -> BTreeSet<(String, Option<String>)> {
     let mut out = BTreeSet::new();
     let mut after = None;
@@ -77,18 +92,8 @@ async fn searches_planned_from_word_statistics_find_the_same_events() {
 
     // Before ANALYZE (no statistics) and after it (`user` in every event, `2999` rare).
     assert_eq!(all_matches(store.as_ref(), "user:2999").await, expected);
-    sqlx::query("ANALYZE events")
-        .execute(pg.pool())
-        .await
-        .unwrap();
+    let common = analyze_and_count_common(pg.pool(), "%", "user").await;
     let fresh = store::open(db.url()).await.unwrap();
-    let common: i64 = sqlx::query_scalar(
-        "SELECT count(*) FROM pg_stats WHERE attname = 'eventlog_words' \
-         AND 'user' = ANY(most_common_elems::text::text[])",
-    )
-    .fetch_one(pg.pool())
-    .await
-    .unwrap();
     assert!(
         common >= 1,
         "ANALYZE keeps `user` among the index's common words"
@@ -174,17 +179,7 @@ async fn a_word_in_most_events_of_every_partition_is_tested_on_the_rare_words_ro
     for batch in events.chunks(3_000) {
         store.insert_batch(batch).await.unwrap();
     }
-    sqlx::query("ANALYZE events")
-        .execute(pg.pool())
-        .await
-        .unwrap();
-    let partitions: i64 = sqlx::query_scalar(
-        "SELECT count(*) FROM pg_stats WHERE attname = 'eventlog_words' \
-         AND tablename LIKE 'events_p%' AND 'user' = ANY(most_common_elems::text::text[])",
-    )
-    .fetch_one(pg.pool())
-    .await
-    .unwrap();
+    let partitions = analyze_and_count_common(pg.pool(), "events_p%", "user").await;
     assert!(
         partitions >= 3,
         "`user` is common in each partition's statistics ({partitions})"

@@ -46,3 +46,18 @@ pub async fn charted(store: &dyn Store, filter: &EventFilter, width: i64) -> i64
     let buckets = store.histogram(filter, width).await.expect("histogram");
     buckets.iter().map(|(_, _, n)| n).sum()
 }
+
+/// PostgreSQL: how many per-type group counts (`event_group_types`) differ from a recount of
+/// the events (0 when they agree).
+pub async fn wrong_group_type_counts(pool: &sqlx::PgPool) -> i64 {
+    sqlx::query_scalar(
+        "WITH stored AS (SELECT gid, event_type, event_count FROM event_group_types), \
+         counted AS (SELECT gid, event_type, count(*) AS event_count FROM events \
+         GROUP BY gid, event_type) \
+         SELECT count(*) FROM ((SELECT * FROM stored EXCEPT SELECT * FROM counted) \
+         UNION ALL (SELECT * FROM counted EXCEPT SELECT * FROM stored)) x",
+    )
+    .fetch_one(pool)
+    .await
+    .expect("recount the per-type group counts")
+}

@@ -21,7 +21,7 @@ use eventlog::store::{Counted, EventFilter, NewestCounts, Order};
 use super::list_query::AdminQuery;
 use crate::AppState;
 use crate::error::AppError;
-use crate::format::{absolute, thousands};
+use crate::format::{TimeText, absolute, thousands};
 
 /// The most matches the chart of a search, group, initiator or data filter counts (the
 /// newest): counting every match of a frequent word would read millions of events. One past
@@ -100,14 +100,10 @@ pub struct Chart {
     pub bars: Vec<Bar>,
     /// Legend, least severe type first (unconfigured types last).
     pub legend: Vec<Legend>,
-    /// Start of the span.
-    pub from: String,
-    /// Start of the span, ISO 8601.
-    pub from_iso: String,
+    /// Start of the span (shown absolute, with its ISO 8601 form for `datetime`).
+    pub from: TimeText,
     /// End of the span.
-    pub to: String,
-    /// End of the span, ISO 8601.
-    pub to_iso: String,
+    pub to: TimeText,
     /// Width of one bar in words (`hour`, `day` …).
     pub bucket: String,
     /// Largest bar total.
@@ -275,10 +271,8 @@ pub async fn build(
     }
     let max = totals.iter().copied().max().unwrap_or(0);
     let mut chart = Chart {
-        from: absolute(since),
-        from_iso: since.to_rfc3339(),
-        to: absolute(until),
-        to_iso: until.to_rfc3339(),
+        from: TimeText::new(since, now),
+        to: TimeText::new(until, now),
         bucket: bucket_name.to_owned(),
         max,
         newest,

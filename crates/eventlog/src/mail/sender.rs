@@ -65,9 +65,7 @@ pub struct MailSender {
 
 impl std::fmt::Debug for MailSender {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("MailSender")
-            .field("stats", &self.stats())
-            .finish_non_exhaustive()
+        crate::background::fmt_handle(f, "MailSender", &self.stats())
     }
 }
 

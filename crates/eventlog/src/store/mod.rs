@@ -20,6 +20,8 @@ mod follow;
 pub mod group_commit;
 mod group_delta;
 pub(crate) mod kind;
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+mod migrations;
 pub mod outbox;
 mod periods;
 mod pool;

@@ -608,7 +608,7 @@ const SWEEP_KEY: i64 = LOCK_KEY + 1;
 
 impl PostgresStore {
     /// One step of deleting the uuid claims of dropped partitions: in the next
-    /// [`SWEEP_BLOCKS`] blocks of `event_uuids`, the claims older than the dropped range's
+    /// `SWEEP_BLOCKS` (1,024) blocks of `event_uuids`, the claims older than the dropped range's
     /// end whose event is not stored (an event older than the oldest partition may still
     /// sit in the DEFAULT partition: its claim stays). Returns the claims deleted, or `None`
     /// when nothing is left to sweep (or another server is sweeping). Called by

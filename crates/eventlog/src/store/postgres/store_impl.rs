@@ -29,8 +29,7 @@ PostgresStore, kind: Postgres, dialect: PgSql, follow: follow;
         // (Two servers starting together may both report a migration as applied by them;
         // the lock still lets only one apply it.)
         let migrated =
-            crate::store::run_migrations(&sqlx::migrate!("migrations/postgres"), &mut *conn)
-                .await?;
+            crate::store::run_migrations(&crate::store::migrations::postgres(), &mut *conn).await?;
         sqlx::query("RESET statement_timeout")
             .execute(&mut *conn)
             .await?;

@@ -31,7 +31,7 @@ SqliteStore, kind: Sqlite, dialect: SqliteSql, follow: follow;
 
     async fn migrate(&self) -> Result<crate::store::Migrated, StoreError> {
         let mut conn = self.pool.acquire().await?;
-        crate::store::run_migrations(&sqlx::migrate!("migrations/sqlite"), &mut *conn).await
+        crate::store::run_migrations(&crate::store::migrations::sqlite(), &mut *conn).await
     }
 
     async fn get_by_uuid(&self, uuid: Uuid) -> Result<Option<Event>, StoreError> {
