@@ -187,7 +187,9 @@ pub trait Store: Send + Sync + 'static {
     async fn migrate(&self) -> Result<Migrated, StoreError>;
 
     /// Background upkeep kept off the insert path, at most `budget` rows of work: on SQLite,
-    /// truncating the WAL once writes have stopped for a moment. Returns the rows handled
+    /// truncating the WAL once writes have stopped for a moment; on PostgreSQL, creating
+    /// partitions ahead and deleting, one bounded step per call, the uuid claims of dropped
+    /// partitions. Returns the rows handled
     /// (0: nothing pending).
     /// Safe to call from several processes at once.
     async fn maintain(&self, _budget: usize) -> Result<usize, StoreError> {

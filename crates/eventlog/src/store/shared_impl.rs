@@ -8,7 +8,8 @@
 /// below as well as their file's).
 ///
 /// Expects of the store type: a `pool` field (a `sqlx::Pool` of the dialect's database), an
-/// `insert_with(&self, &[NewEvent], Mail)` method storing a batch in one transaction, and a
+/// `insert_with(&self, &[NewEvent], Mail)` method storing a non-empty batch in one
+/// transaction, and a
 /// module named by `follow:` in scope at the call with `start(pool)` and
 /// `read_once(pool, filter, cursor, limit)`.
 macro_rules! impl_store {
@@ -28,6 +29,21 @@ macro_rules! impl_store {
                 Inserted, Page, PoolStatus, Store,
             };
 
+            impl $store {
+                /// Stores a batch in the backend's own transaction (its `insert_with`); an
+                /// empty batch touches nothing: no transaction, no lock.
+                async fn store_batch(
+                    &self,
+                    events: &[NewEvent],
+                    mail: Mail,
+                ) -> Result<Vec<Inserted>, StoreError> {
+                    if events.is_empty() {
+                        return Ok(Vec::new());
+                    }
+                    self.insert_with(events, mail).await
+                }
+            }
+
             #[async_trait::async_trait]
             impl Store for $store {
                 fn backend(&self) -> BackendKind {
@@ -42,14 +58,14 @@ macro_rules! impl_store {
                     &self,
                     events: &[NewEvent],
                 ) -> Result<Vec<Inserted>, StoreError> {
-                    self.insert_with(events, Mail::Queue).await
+                    self.store_batch(events, Mail::Queue).await
                 }
 
                 async fn import_batch(
                     &self,
                     events: &[NewEvent],
                 ) -> Result<Vec<Inserted>, StoreError> {
-                    self.insert_with(events, Mail::Skip).await
+                    self.store_batch(events, Mail::Skip).await
                 }
 
                 async fn get(&self, id: i64) -> Result<Option<Event>, StoreError> {

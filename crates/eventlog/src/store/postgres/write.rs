@@ -199,15 +199,12 @@ impl PostgresStore {
         Ok(results)
     }
 
-    /// A batch in one transaction, retried on a deadlock or serialization failure.
+    /// A batch (not empty) in one transaction, retried on a deadlock or serialization failure.
     pub(super) async fn insert_with(
         &self,
         events: &[NewEvent],
         mail: Mail,
     ) -> Result<Vec<Inserted>, StoreError> {
-        if events.is_empty() {
-            return Ok(Vec::new());
-        }
         let cleaned: Vec<NewEvent>;
         let events = if events.iter().any(has_nul) {
             cleaned = events.iter().map(without_nul).collect();
@@ -240,7 +237,9 @@ impl PostgresStore {
             // The mails of the new events, in the same transaction (the durable mail outbox).
             PostgresStore::enqueue_mail(&mut tx, events, &results).await?;
         }
-        Self::uncount_duplicates(&mut tx, events, &results, &gids).await?;
+        if let Some(deltas) = DuplicateDeltas::of(events, &results, &gids) {
+            Self::uncount_duplicates(&mut tx, &deltas).await?;
+        }
         // Last: the current hour's and day's rows are the most contended, held only until
         // the commit.
         Self::add_period_counts(&mut tx, created(events, &results)).await?;
@@ -255,13 +254,8 @@ impl PostgresStore {
     /// The rows were locked by the upsert, in the same order.
     pub(super) async fn uncount_duplicates(
         tx: &mut Transaction<'static, Postgres>,
-        events: &[NewEvent],
-        results: &[Inserted],
-        gids: &HashMap<String, i64>,
+        deltas: &DuplicateDeltas<'_>,
     ) -> Result<(), StoreError> {
-        let Some(deltas) = DuplicateDeltas::of(events, results, gids) else {
-            return Ok(());
-        };
         let (group_gids, group_counts): (Vec<i64>, Vec<i64>) =
             deltas.groups.iter().copied().unzip();
         let type_gids: Vec<i64> = deltas.types.iter().map(|t| t.0).collect();

@@ -14,8 +14,10 @@ use sqlx::sqlite::{
 };
 
 use crate::error::StoreError;
-use crate::store::ConnectOptions;
+use crate::event::NewEvent;
+use crate::store::group_delta::Mail;
 pub(crate) use crate::store::row::{micros_to_time, time_to_micros};
+use crate::store::{ConnectOptions, Inserted};
 
 mod follow;
 mod outbox;
@@ -126,6 +128,18 @@ impl SqliteStore {
         let mut conn = self.pool.acquire().await?;
         sqlx::query("BEGIN IMMEDIATE").execute(&mut *conn).await?;
         Ok(conn)
+    }
+
+    /// Stores a batch (not empty) in one write transaction; with [`Mail::Queue`] its mails
+    /// are queued in the same transaction.
+    async fn insert_with(
+        &self,
+        events: &[NewEvent],
+        mail: Mail,
+    ) -> Result<Vec<Inserted>, StoreError> {
+        let mut conn = self.begin_write().await?;
+        let work = Self::insert_in(&mut conn, events, mail).await;
+        self.finish(conn, work).await
     }
 
     /// Commits when `work` succeeded, otherwise rolls back. SQLite ends some transactions by

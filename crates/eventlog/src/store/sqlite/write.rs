@@ -148,21 +148,6 @@ impl SqliteStore {
         Ok(results)
     }
 
-    /// Stores a batch in one write transaction; with [`Mail::Queue`] its mails are queued in
-    /// the same transaction.
-    pub(super) async fn insert_with(
-        &self,
-        events: &[NewEvent],
-        mail: Mail,
-    ) -> Result<Vec<Inserted>, StoreError> {
-        if events.is_empty() {
-            return Ok(Vec::new());
-        }
-        let mut conn = self.begin_write().await?;
-        let work = Self::insert_in(&mut conn, events, mail).await;
-        self.finish(conn, work).await
-    }
-
     /// One batch insert, inside the caller's transaction. (Anything else written in the
     /// same transaction as the events belongs here.)
     pub(super) async fn insert_in(
@@ -176,7 +161,9 @@ impl SqliteStore {
             // The mails of the new events, in the same transaction (the durable mail outbox).
             SqliteStore::enqueue_mail(conn, events, &results).await?;
         }
-        Self::uncount_duplicates(conn, events, &results, &gids).await?;
+        if let Some(deltas) = DuplicateDeltas::of(events, &results, &gids) {
+            Self::uncount_duplicates(conn, &deltas).await?;
+        }
         Self::add_period_counts(conn, created(events, &results)).await?;
         Ok(results)
     }
@@ -224,13 +211,8 @@ impl SqliteStore {
     /// read back from the (group, time) index, since a stored copy may have another time.
     pub(super) async fn uncount_duplicates(
         conn: &mut SqliteConnection,
-        events: &[NewEvent],
-        results: &[Inserted],
-        gids: &HashMap<String, i64>,
+        deltas: &DuplicateDeltas<'_>,
     ) -> Result<(), StoreError> {
-        let Some(deltas) = DuplicateDeltas::of(events, results, gids) else {
-            return Ok(());
-        };
         let groups = serde_json::Value::from(
             deltas
                 .groups
