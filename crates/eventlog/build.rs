@@ -24,10 +24,13 @@ fn main() {
             "#[cfg(feature = {backend:?})]\npub(crate) const {konst}: &[(i64, &str, &str)] = &["
         )
         .expect("writing to a String");
-        for (version, description, path) in files {
+        // Included by a path from the crate's own directory at compile time, not an absolute
+        // one written here: a target directory reused by a checkout elsewhere stays right.
+        for (version, description, file) in files {
+            let path = format!("/migrations/{backend}/{file}");
             writeln!(
                 code,
-                "    ({version}, {description:?}, include_str!({path:?})),"
+                "    ({version}, {description:?}, include_str!(concat!(env!(\"CARGO_MANIFEST_DIR\"), {path:?}))),"
             )
             .expect("writing to a String");
         }
@@ -36,7 +39,7 @@ fn main() {
     std::fs::write(Path::new(&out).join("migrations.rs"), code).expect("write migrations.rs");
 }
 
-/// `(version, description, absolute path)` of each `VERSION_DESCRIPTION.sql` in `dir`.
+/// `(version, description, file name)` of each `VERSION_DESCRIPTION.sql` in `dir`.
 fn migrations_in(dir: &Path) -> Vec<(i64, String, String)> {
     let entries = std::fs::read_dir(dir)
         .unwrap_or_else(|e| panic!("cannot read the migrations in {}: {e}", dir.display()));
@@ -61,8 +64,7 @@ fn migrations_in(dir: &Path) -> Vec<(i64, String, String)> {
         let version: i64 = version
             .parse()
             .unwrap_or_else(|_| panic!("{name}: a migration's name starts with its version"));
-        let path = path.to_str().expect("a UTF-8 path").to_owned();
-        found.push((version, description.replace('_', " "), path));
+        found.push((version, description.replace('_', " "), name.clone()));
     }
     found
 }

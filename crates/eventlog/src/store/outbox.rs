@@ -218,7 +218,7 @@ macro_rules! impl_outbox_store {
                     ))
                     .bind($time(lease_until))
                     .bind($time(now))
-                    .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+                    .bind(crate::store::sql::limit_param(limit))
                     .fetch_all(self.pool())
                     .await?;
                     let mut mails = rows

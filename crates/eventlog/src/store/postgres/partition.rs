@@ -273,7 +273,7 @@ async fn extend(
         )
         .bind(every.as_str())
         .bind(first)
-        .bind(i64::try_from(old_budget).unwrap_or(i64::MAX))
+        .bind(crate::store::sql::limit_param(old_budget))
         .fetch_all(&mut *conn)
         .await?;
         for lo in old {
@@ -395,7 +395,7 @@ impl PostgresStore {
         batch: usize,
         max_batches: Option<usize>,
     ) -> Result<CarryOver, StoreError> {
-        let batch = i64::try_from(batch.max(1)).unwrap_or(i64::MAX);
+        let batch = crate::store::sql::limit_param(batch.max(1));
         {
             let mut conn = self.pool.acquire().await?;
             if is_partitioned(&mut conn, "events").await? {

@@ -41,7 +41,7 @@ pub(super) async fn read_once(
         qb.push(" AND id <= ").push_bind(end);
     }
     qb.push(" ORDER BY id LIMIT ")
-        .push_bind(i64::try_from(limit).unwrap_or(i64::MAX));
+        .push_bind(crate::store::sql::limit_param(limit));
     let events = fetch_events::<SqliteSql>(&mut qb, pool).await?;
     let last = events.last().map(|e| e.id);
     let next = match end {

@@ -141,7 +141,7 @@ SqliteStore, kind: Sqlite, dialect: SqliteSql, follow: follow;
                 let mut qb = QueryBuilder::<Sqlite>::new("SELECT ts, id FROM events");
                 push_filter(&mut qb, &rest);
                 qb.push(" ORDER BY ts DESC, id DESC LIMIT 1 OFFSET ")
-                    .push_bind(i64::try_from(events.saturating_sub(1)).unwrap_or(i64::MAX));
+                    .push_bind(crate::store::sql::limit_param(events.saturating_sub(1)));
                 qb.build_query_as::<(i64, i64)>()
                     .fetch_optional(&mut *tx)
                     .await?
@@ -163,7 +163,7 @@ SqliteStore, kind: Sqlite, dialect: SqliteSql, follow: follow;
                 .push(")");
         }
         qb.push(" ORDER BY ts DESC, id DESC LIMIT ")
-            .push_bind(i64::try_from(matches).unwrap_or(i64::MAX))
+            .push_bind(crate::store::sql::limit_param(matches))
             .push(") GROUP BY bucket, event_type ORDER BY bucket, event_type");
         let rows = qb.build().fetch_all(&mut *tx).await?;
         tx.commit().await?;
