@@ -128,9 +128,12 @@ fn summaries(batch: &[NewEvent]) -> Summaries<'_> {
     }
 }
 
+/// (period start in microseconds, type, events) rows of a batch.
+type PeriodRows<'a> = Vec<(i64, &'a str, i64)>;
+
 /// Per (period start in microseconds, type): how many events of a batch, for hours and for
-/// days (UTC), as the store counts them.
-fn period_sums(batch: &[NewEvent]) -> [(&'static str, Vec<(i64, &str, i64)>); 2] {
+/// days (UTC), as the store counts them; with the upsert of each.
+fn period_sums(batch: &[NewEvent]) -> [(&'static str, PeriodRows<'_>); 2] {
     const HOUR: i64 = 3_600_000_000;
     const DAY: i64 = 24 * HOUR;
     let sums = |width: i64| {
