@@ -28,7 +28,7 @@ fn start() -> DateTime<Utc> {
 /// Event `i` of the shared sequence, as a line of an export (`eventlog export --format jsonl`).
 fn line(i: usize, uuids: &[Uuid]) -> String {
     // Every fourth event in one big group present in every batch (as a nightly job's).
-    let group = if i % 4 == 0 {
+    let group = if i.is_multiple_of(4) {
         "big-shared-group".to_owned()
     } else {
         format!("group-{}", i / GROUP_SIZE)
@@ -42,7 +42,7 @@ fn line(i: usize, uuids: &[Uuid]) -> String {
         "timestamp": start() + Duration::seconds(7 * i as i64),
         "message": format!("Imported ticket {i} via batch in {} ms", i % 997),
         "initiator": format!("user:{}", i % 101),
-        "data": if i % 5 == 0 { json!({"n": i}) } else { json!(null) },
+        "data": if i.is_multiple_of(5) { json!({"n": i}) } else { json!(null) },
         "send_mail": null,
     })
     .to_string()
