@@ -17,6 +17,7 @@ mod login_flood;
 mod mail_e2e;
 mod many_writers;
 mod metrics;
+mod parallel_import;
 mod partition;
 mod proxy_auth;
 mod python_client;

@@ -52,6 +52,7 @@ eventlog_testing::on_both_backends!(
     list_with_newest_equals_a_list_and_histogram_newest,
     nul_characters_do_not_break_a_batch,
     concurrent_writers_lose_and_duplicate_nothing,
+    concurrent_batches_creating_the_same_groups_agree_on_them,
 );
 
 /// 2026-01-01T00:00:00Z plus `secs` seconds.
@@ -1744,4 +1745,90 @@ async fn concurrent_writers_lose_and_duplicate_nothing(db: TestDb) {
             g.group
         );
     }
+}
+
+/// Batches written at the same time that create the same new groups (as an import's
+/// overlapping batches do): each group ends up stored once, holding every event written to
+/// it, with a summary that counts them.
+async fn concurrent_batches_creating_the_same_groups_agree_on_them(db: TestDb) {
+    let store = open(&db).await;
+    store
+        .insert_batch(&[ev("info", "shared", "before", 0)])
+        .await
+        .unwrap();
+    const ROUNDS: usize = 10;
+    for round in 0..ROUNDS {
+        let writers: Vec<_> = (0..2)
+            .map(|w| {
+                let store = store.clone();
+                let batch: Vec<NewEvent> = (0..90)
+                    .map(|i| {
+                        let g = match i % 4 {
+                            0 => "shared".to_owned(),
+                            k => format!("r{round}-g{k}"),
+                        };
+                        let ty = if i % 3 == 0 { "error" } else { "info" };
+                        ev(
+                            ty,
+                            &g,
+                            &format!("r{round} w{w} {i}"),
+                            (round * 100 + i) as i64,
+                        )
+                    })
+                    .collect();
+                tokio::spawn(async move {
+                    loop {
+                        match store.insert_batch(&batch).await {
+                            Ok(res) => break res.iter().filter(|r| r.created).count(),
+                            Err(e) if e.is_transient() => continue,
+                            Err(e) => panic!("{e}"),
+                        }
+                    }
+                })
+            })
+            .collect();
+        for w in writers {
+            assert_eq!(w.await.unwrap(), 90);
+        }
+    }
+    let groups = store
+        .groups(&GroupFilter::default(), None, 100)
+        .await
+        .unwrap();
+    assert_eq!(groups.items.len(), 1 + 3 * ROUNDS, "each group stored once");
+    let mut total = 0;
+    for g in &groups.items {
+        let filter = EventFilter {
+            group: Some(g.group.clone()),
+            ..Default::default()
+        };
+        // Of 90 events, i % 4 == 0 and 1 are 23 each, 2 and 3 are 22 each; two writers.
+        let expected = if g.group == "shared" {
+            1 + 2 * 23 * ROUNDS
+        } else if g.group.ends_with("g1") {
+            2 * 23
+        } else {
+            2 * 22
+        };
+        assert_eq!(g.event_count as usize, expected, "{}", g.group);
+        assert_eq!(
+            store.count(&filter).await.unwrap(),
+            expected as u64,
+            "{}",
+            g.group
+        );
+        let listed = store.group_events(&g.group, 1000).await.unwrap();
+        assert_eq!(listed.len(), expected, "{}: its events listed", g.group);
+        let summary = store.group_summary(&g.group).await.unwrap().unwrap();
+        assert_eq!(summary.event_count as usize, expected);
+        let mut types = summary.types.clone();
+        types.sort();
+        assert_eq!(types, ["error", "info"], "{}", g.group);
+        total += expected;
+    }
+    assert_eq!(total, 1 + 2 * 90 * ROUNDS);
+    assert_eq!(
+        store.count(&EventFilter::default()).await.unwrap() as usize,
+        total
+    );
 }

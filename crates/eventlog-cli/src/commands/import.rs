@@ -1,13 +1,16 @@
 //! `eventlog import FILE.jsonl`: load an export back, idempotently.
 
+use std::collections::VecDeque;
 use std::fs::File;
 use std::io::{BufRead, BufReader, IsTerminal, Read};
 use std::path::PathBuf;
 
 use anyhow::Context as _;
 use eventlog::NewEvent;
+use eventlog::error::StoreError;
 use eventlog::export::{ImportError, read_jsonl};
 use indicatif::{ProgressBar, ProgressStyle};
+use tokio::task::JoinHandle;
 
 use crate::context::Context;
 
@@ -29,6 +32,20 @@ pub struct Args {
     from_django: Option<String>,
 }
 
+/// Events of committed batches: created, or skipped as already stored.
+#[derive(Debug, Default, Clone, Copy)]
+struct Counted {
+    created: u64,
+    skipped: u64,
+}
+
+impl Counted {
+    fn add(&mut self, other: Counted) {
+        self.created += other.created;
+        self.skipped += other.skipped;
+    }
+}
+
 /// The file to import, once resolved.
 struct FileArgs {
     file: PathBuf,
@@ -36,9 +53,12 @@ struct FileArgs {
 
 /// With `--from-django`, imports a django-eventlog database (see `import_django`). Otherwise
 /// reads the file line by line and stores it in batches of 5,000 (uuids and timestamps kept),
+/// as many at once as the store writes usefully ([`eventlog::store::Store::write_concurrency`]),
 /// so memory stays bounded; no mail is queued for imported events. Events whose uuid is already stored are skipped: running the same
 /// import twice stores everything once. Stops at the first bad line, naming it; the batches
-/// before it are stored, and rerunning after a fix is safe. Event types need not be configured
+/// before it are stored, and rerunning after a fix is safe. A batch the database refuses
+/// stops it too, once the batches in flight have finished; the count reported is of the
+/// events committed. Event types need not be configured
 /// (an export of old events may hold types since removed).
 pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
     let file = match (args.file, args.from_django) {
@@ -94,25 +114,65 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
             let _ = tx.blocking_send(Ok(batch));
         }
     });
-    let (mut created, mut skipped) = (0u64, 0u64);
+    // Batches in flight, each in its own transaction, as many as the store writes at once
+    // usefully (PostgreSQL computes two batches' index entries side by side; SQLite has one
+    // writer). Their results are taken in order; on a failure, no new batch starts and the
+    // ones already started finish, so the count reported is of what is committed.
+    let in_flight = store.write_concurrency().max(1);
+    let mut writing: VecDeque<JoinHandle<Result<Counted, StoreError>>> = VecDeque::new();
+    let mut counted = Counted::default();
+    // What stopped the import: a bad line (everything before it is stored) or a batch
+    // the store refused (batches after it may have been committed too).
+    let mut failure: Option<(anyhow::Error, &str)> = None;
     while let Some(next) = rx.recv().await {
-        let batch = next.with_context(|| {
-            format!(
-                "{}: import stopped; {created} events stored before it",
-                args.file.display()
-            )
-        })?;
+        let batch = match next {
+            Ok(batch) => batch,
+            Err(e) => {
+                failure = Some((e.into(), "before it"));
+                break;
+            }
+        };
         if batch.is_empty() {
             continue;
         }
-        // Imported events were notified where they were first recorded: no mail is queued.
-        for r in store.import_batch(&batch).await? {
-            if r.created {
-                created += 1;
-            } else {
-                skipped += 1;
+        if writing.len() >= in_flight
+            && let Some(oldest) = writing.pop_front()
+        {
+            match oldest.await.context("a writing task failed")? {
+                Ok(c) => counted.add(c),
+                Err(e) => {
+                    failure = Some((e.into(), "in the batches committed"));
+                    break;
+                }
             }
         }
+        let store = store.clone();
+        writing.push_back(tokio::spawn(async move {
+            // Imported events were notified where they were first recorded: no mail is queued.
+            let results = store.import_batch(&batch).await?;
+            let created = results.iter().filter(|r| r.created).count() as u64;
+            Ok(Counted {
+                created,
+                skipped: results.len() as u64 - created,
+            })
+        }));
+    }
+    // Stops the reader if it is still going (after a failure).
+    drop(rx);
+    for started in writing {
+        match started.await.context("a writing task failed")? {
+            Ok(c) => counted.add(c),
+            Err(e) => {
+                failure.get_or_insert((e.into(), "in the batches committed"));
+            }
+        }
+    }
+    let Counted { created, skipped } = counted;
+    if let Some((e, which)) = failure {
+        return Err(e.context(format!(
+            "{}: import stopped; {created} events stored {which}",
+            args.file.display()
+        )));
     }
     reading.await.context("the reading thread failed")?;
     if let Some(bar) = progress {

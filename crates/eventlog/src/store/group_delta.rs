@@ -83,12 +83,14 @@ pub(crate) enum Mail {
 
 /// What to take back from the group summaries after an insert that counted every event of
 /// the batch as new, when some were already stored: per group (gid, count) and per
-/// (gid, group id, type, count).
+/// (gid, group id, type, count). (PostgreSQL counts only the created events instead.)
+#[cfg(feature = "sqlite")]
 pub(crate) struct DuplicateDeltas<'a> {
     pub groups: Vec<(i64, i64)>,
     pub types: Vec<(i64, &'a str, &'a str, i64)>,
 }
 
+#[cfg(feature = "sqlite")]
 impl<'a> DuplicateDeltas<'a> {
     /// `None` when every event was created (the usual case: nothing to take back).
     pub fn of(
@@ -114,7 +116,6 @@ impl<'a> DuplicateDeltas<'a> {
     }
 
     /// The gids of the groups concerned, ascending (SQLite passes them as one JSON array).
-    #[cfg(feature = "sqlite")]
     pub fn gids(&self) -> Vec<i64> {
         self.groups.iter().map(|(gid, _)| *gid).collect()
     }

@@ -183,6 +183,13 @@ pub trait Store: Send + Sync + 'static {
         PoolStatus::default()
     }
 
+    /// How many batches are worth writing at once, each in its own transaction (a bulk
+    /// import keeps this many in flight): 1 where writers take turns anyway (SQLite's single
+    /// write lock); more where concurrent transactions insert side by side (PostgreSQL).
+    fn write_concurrency(&self) -> usize {
+        1
+    }
+
     /// Applies pending schema migrations; says which it applied.
     async fn migrate(&self) -> Result<Migrated, StoreError>;
 

@@ -40,6 +40,12 @@ impl crate::store::pool::HasSqlPool for PostgresStore {
 /// small enough that several servers stay far below PostgreSQL's default 100 connections.
 const MAX_CONNECTIONS: u32 = 10;
 
+/// Batches worth writing at once (a bulk import): concurrent transactions compute their
+/// events' index entries (the word index above all) on separate server processes, and take
+/// the rows they share only at the end. Two keep both cores of a small server busy; each
+/// holds a pooled connection, well within [`MAX_CONNECTIONS`].
+const WRITE_CONCURRENCY: usize = 2;
+
 /// How often a process checks that partitions exist ahead: they are made months ahead, so
 /// the check can be rare.
 const UPKEEP_EVERY: Duration = Duration::from_secs(600);

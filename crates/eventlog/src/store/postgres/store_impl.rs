@@ -6,7 +6,7 @@ use sqlx::{Postgres, QueryBuilder};
 use uuid::Uuid;
 
 use super::read::{GinIndex, PgSql, push_filter, push_matches};
-use super::{PostgresStore, follow};
+use super::{PostgresStore, WRITE_CONCURRENCY, follow};
 use crate::error::StoreError;
 use crate::store::periods::{self, PERIOD_COUNTS, Part};
 use crate::store::row::event_from_row;
@@ -17,6 +17,10 @@ use crate::store::{
 
 crate::store::shared_impl::impl_store! {
 PostgresStore, kind: Postgres, dialect: PgSql, follow: follow;
+    fn write_concurrency(&self) -> usize {
+        WRITE_CONCURRENCY
+    }
+
     async fn migrate(&self) -> Result<crate::store::Migrated, StoreError> {
         // sqlx holds an advisory lock while migrating: servers starting together are safe.
         // A migration may build an index over millions of rows: no statement timeout here.

@@ -1,5 +1,5 @@
-//! The PostgreSQL write paths: a batch insert (group summaries, events, mail outbox),
-//! retried on a deadlock, and the summaries' upkeep after deletes.
+//! The PostgreSQL write paths: a batch insert (events, mail outbox, then the summaries they
+//! change), retried on a deadlock, and the summaries' upkeep after deletes.
 
 use std::collections::HashMap;
 
@@ -12,7 +12,7 @@ use crate::error::StoreError;
 use crate::event::{GroupId, NewEvent};
 use crate::store::Inserted;
 use crate::store::group_delta::in_lock_order;
-use crate::store::group_delta::{DuplicateDeltas, Mail, group_deltas};
+use crate::store::group_delta::{Mail, group_deltas};
 use crate::store::periods::{created, period_changes};
 
 /// Ids are drawn in input order (`ORDER BY ord`), so events of equal timestamp keep the order
@@ -48,13 +48,38 @@ const STORED_IDS: &str = "SELECT u.uuid, e.id FROM event_uuids u \
 /// Attempts of a batch that keeps failing on a deadlock or serialization failure.
 const ATTEMPTS: usize = 5;
 
-const UPSERT_GROUPS: &str = "INSERT INTO event_groups (group_id, first_at, last_at, event_count) \
-     SELECT * FROM UNNEST($1::text[], $2::timestamptz[], $3::timestamptz[], $4::int8[]) \
+/// Each group's number: the stored one, or for a group not stored yet a new one drawn from
+/// the same sequence. Nothing is locked or written: concurrent batches of the same groups
+/// (the big group in every batch of an import) insert their events side by side and meet
+/// only at the summaries, at the end of their transactions.
+const GROUP_GIDS: &str = "SELECT n.g, coalesce(eg.gid, \
+     nextval(pg_get_serial_sequence('event_groups', 'gid'))) \
+     FROM UNNEST($1::text[]) AS n(g) LEFT JOIN event_groups eg ON eg.group_id = n.g";
+
+/// Adds the batch's new events to their groups' summaries, creating a missing group under
+/// the number its events were written with. Returns each group's number: another
+/// transaction may have created the group meanwhile (or re-created it after a purge) under
+/// another one.
+const UPSERT_GROUPS: &str = "INSERT INTO event_groups \
+     (gid, group_id, first_at, last_at, event_count) OVERRIDING SYSTEM VALUE \
+     SELECT * FROM UNNEST($1::int8[], $2::text[], $3::timestamptz[], $4::timestamptz[], \
+     $5::int8[]) \
      ON CONFLICT (group_id) DO UPDATE SET \
      first_at = LEAST(event_groups.first_at, excluded.first_at), \
      last_at = GREATEST(event_groups.last_at, excluded.last_at), \
      event_count = event_groups.event_count + excluded.event_count \
      RETURNING group_id, gid";
+
+/// Moves this transaction's events of a group to the group's number (when the group was
+/// created by a concurrent transaction under another number than the one drawn here): in
+/// `events`, and in the staging table of a carry-over to partitions if one is in progress
+/// (its triggers copied the rows at insert and do not follow updates). A carry-over cannot
+/// start or end meanwhile: it locks `events` against writers, and this transaction has
+/// written to it.
+const MOVE_TO_GID: &str = "WITH moved AS (UPDATE events SET gid = $1 \
+     WHERE gid = $2 AND id = ANY($3) RETURNING id) \
+     SELECT to_regclass('events_part') IS NOT NULL FROM (SELECT count(*) FROM moved) m";
+const MOVE_STAGED_TO_GID: &str = "UPDATE events_part SET gid = $1 WHERE gid = $2 AND id = ANY($3)";
 
 const UPSERT_GROUP_TYPES: &str = "INSERT INTO event_group_types (gid, event_type, event_count) \
      SELECT * FROM UNNEST($1::int8[], $2::text[], $3::int8[]) \
@@ -225,21 +250,29 @@ impl PostgresStore {
     }
 
     /// One attempt at a batch, in one transaction.
+    ///
+    /// The order of the statements lets concurrent batches do their heavy part (the events
+    /// and their index entries, the word index above all) at the same time: group numbers
+    /// are read without locking, the uuids claimed and the events inserted, and only then
+    /// are the rows shared between writers (group summaries, per-type counts, per-hour and
+    /// per-day counts) updated, each kind in a fixed sorted order and held only until the
+    /// commit. Only created events are counted, so a repeat changes no summary. A claim
+    /// waits for a concurrent transaction holding the same uuid (the claim's unique index
+    /// decides which stores it); a transaction waiting on a claim holds no shared row, so
+    /// the waits cannot form a cycle.
     pub(super) async fn insert_once(
         &self,
         events: &[NewEvent],
         mail: Mail,
     ) -> Result<Vec<Inserted>, StoreError> {
         let mut tx = self.pool.begin().await?;
-        let gids = Self::upsert_groups(&mut tx, events).await?;
-        let results = Self::insert_events(&mut tx, events, &gids).await?;
+        let drawn = Self::group_gids(&mut tx, events).await?;
+        let results = Self::insert_events(&mut tx, events, &drawn).await?;
         if mail == Mail::Queue {
             // The mails of the new events, in the same transaction (the durable mail outbox).
             PostgresStore::enqueue_mail(&mut tx, events, &results).await?;
         }
-        if let Some(deltas) = DuplicateDeltas::of(events, &results, &gids) {
-            Self::uncount_duplicates(&mut tx, &deltas).await?;
-        }
+        Self::count_in_groups(&mut tx, events, &results, &drawn).await?;
         // Last: the current hour's and day's rows are the most contended, held only until
         // the commit.
         Self::add_period_counts(&mut tx, created(events, &results)).await?;
@@ -247,69 +280,47 @@ impl PostgresStore {
         Ok(results)
     }
 
-    /// The summaries counted every event of the batch as new: take back the ones that were
-    /// already stored (retries, idempotent API calls, a re-import). Counts are subtracted, so
-    /// the cost is the batch's, not its groups' sizes; a group's first and last times are
-    /// read back from the (group, time) index, since a stored copy may have another time.
-    /// The rows were locked by the upsert, in the same order.
-    pub(super) async fn uncount_duplicates(
-        tx: &mut Transaction<'static, Postgres>,
-        deltas: &DuplicateDeltas<'_>,
-    ) -> Result<(), StoreError> {
-        let (group_gids, group_counts): (Vec<i64>, Vec<i64>) =
-            deltas.groups.iter().copied().unzip();
-        let type_gids: Vec<i64> = deltas.types.iter().map(|t| t.0).collect();
-        let type_names: Vec<&str> = deltas.types.iter().map(|t| t.2).collect();
-        let type_counts: Vec<i64> = deltas.types.iter().map(|t| t.3).collect();
-        sqlx::query(
-            "UPDATE event_groups g SET event_count = g.event_count - d.n \
-             FROM UNNEST($1::int8[], $2::int8[]) d(gid, n) WHERE g.gid = d.gid",
-        )
-        .bind(&group_gids)
-        .bind(&group_counts)
-        .execute(&mut **tx)
-        .await?;
-        sqlx::query(
-            "UPDATE event_group_types t SET event_count = t.event_count - d.n \
-             FROM UNNEST($1::int8[], $2::text[], $3::int8[]) d(gid, event_type, n) \
-             WHERE t.gid = d.gid AND t.event_type = d.event_type",
-        )
-        .bind(&type_gids)
-        .bind(&type_names)
-        .bind(&type_counts)
-        .execute(&mut **tx)
-        .await?;
-        for sql in [
-            "DELETE FROM event_group_types WHERE event_count <= 0 AND gid = ANY($1)",
-            "DELETE FROM event_groups WHERE event_count <= 0 AND gid = ANY($1)",
-            "UPDATE event_groups g SET \
-             first_at = (SELECT min(ts) FROM events e WHERE e.gid = g.gid), \
-             last_at = (SELECT max(ts) FROM events e WHERE e.gid = g.gid) \
-             WHERE gid = ANY($1)",
-        ] {
-            sqlx::query(sql)
-                .bind(&group_gids)
-                .execute(&mut **tx)
-                .await?;
-        }
-        Ok(())
-    }
-
-    /// Adds the batch to its groups' summaries (as if every event were new) and returns each
-    /// group's gid.
-    pub(super) async fn upsert_groups(
+    /// The number of each group of the batch (see [`GROUP_GIDS`]).
+    async fn group_gids(
         tx: &mut Transaction<'static, Postgres>,
         events: &[NewEvent],
     ) -> Result<HashMap<String, i64>, StoreError> {
-        let all_new = vec![true; events.len()];
-        let (mut groups, types) = group_deltas(events, &all_new);
-        // Sorted, so that concurrent writers lock summary rows in the same order (no deadlock).
+        let mut names: Vec<&str> = events.iter().map(|e| e.group.as_str()).collect();
+        names.sort_unstable();
+        names.dedup();
+        Ok(sqlx::query_as::<_, (String, i64)>(GROUP_GIDS)
+            .bind(&names)
+            .fetch_all(&mut **tx)
+            .await?
+            .into_iter()
+            .collect())
+    }
+
+    /// Adds the created events to their groups' summaries and per-type counts (groups in
+    /// their text's order, then types in (gid, type) order, as every writer locks them). A
+    /// group another transaction created meanwhile under another number gets this
+    /// transaction's events moved to that number.
+    async fn count_in_groups(
+        tx: &mut Transaction<'static, Postgres>,
+        events: &[NewEvent],
+        results: &[Inserted],
+        drawn: &HashMap<String, i64>,
+    ) -> Result<(), StoreError> {
+        let created: Vec<bool> = results.iter().map(|r| r.created).collect();
+        let (mut groups, types) = group_deltas(events, &created);
+        if groups.is_empty() {
+            return Ok(());
+        }
+        // Byte order: the order of the column's "C" collation.
         groups.sort_by(|a, b| a.group.cmp(b.group));
+        let drawn_of = |group: &str| drawn.get(group).copied().unwrap_or_default();
+        let gids: Vec<i64> = groups.iter().map(|g| drawn_of(g.group)).collect();
         let names: Vec<&str> = groups.iter().map(|g| g.group).collect();
         let firsts: Vec<DateTime<Utc>> = groups.iter().map(|g| g.first_at).collect();
         let lasts: Vec<DateTime<Utc>> = groups.iter().map(|g| g.last_at).collect();
         let counts: Vec<i64> = groups.iter().map(|g| g.count).collect();
-        let gids: HashMap<String, i64> = sqlx::query_as::<_, (String, i64)>(UPSERT_GROUPS)
+        let stored: HashMap<String, i64> = sqlx::query_as::<_, (String, i64)>(UPSERT_GROUPS)
+            .bind(&gids)
             .bind(&names)
             .bind(&firsts)
             .bind(&lasts)
@@ -318,13 +329,41 @@ impl PostgresStore {
             .await?
             .into_iter()
             .collect();
-        // Per-type rows in (gid, type) order, as the other writers lock them.
+        let gid_of = |group: &str| {
+            stored
+                .get(group)
+                .copied()
+                .unwrap_or_else(|| drawn_of(group))
+        };
+        for (group, &gid) in &stored {
+            let was = drawn_of(group);
+            if gid == was {
+                continue;
+            }
+            let ids: Vec<i64> = events
+                .iter()
+                .zip(results)
+                .filter(|(e, r)| r.created && e.group.as_str() == group)
+                .map(|(_, r)| r.id)
+                .collect();
+            let staging: bool = sqlx::query_scalar(MOVE_TO_GID)
+                .bind(gid)
+                .bind(was)
+                .bind(&ids)
+                .fetch_one(&mut **tx)
+                .await?;
+            if staging {
+                sqlx::query(MOVE_STAGED_TO_GID)
+                    .bind(gid)
+                    .bind(was)
+                    .bind(&ids)
+                    .execute(&mut **tx)
+                    .await?;
+            }
+        }
         let mut types: Vec<(i64, &str, i64)> = types
             .iter()
-            .map(|t| {
-                let gid = gids.get(t.group).copied().unwrap_or_default();
-                (gid, t.event_type, t.count)
-            })
+            .map(|t| (gid_of(t.group), t.event_type, t.count))
             .collect();
         types.sort_unstable();
         let type_gids: Vec<i64> = types.iter().map(|t| t.0).collect();
@@ -336,7 +375,7 @@ impl PostgresStore {
             .bind(&counts)
             .execute(&mut **tx)
             .await?;
-        Ok(gids)
+        Ok(())
     }
 }
 
