@@ -18,6 +18,12 @@ use eventlog_testing::TestDb;
 use eventlog_web::api::{self, ApiState};
 use serde_json::json;
 
+/// jemalloc, as in the `eventlog` binary (which also makes it SQLite's C `malloc`): the
+/// server's allocations cost here what they cost in production.
+#[cfg(not(target_env = "msvc"))]
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 fn env_num(name: &str, default: u64) -> u64 {
     std::env::var(name)
         .ok()

@@ -9,8 +9,9 @@
 //! - raw ceiling: the same rows into the same schema (search index, group summaries and
 //!   per-period counts included) with no eventlog code around them: on SQLite, SQLite's C
 //!   API on one connection of the calling thread (rusqlite over the `libsqlite3-sys` sqlx
-//!   links: each statement prepared once, then bind, step, reset per row), 5,000 events per
-//!   transaction, WAL, synchronous=NORMAL and the page cache as the store sets them; on
+//!   links: statements prepared once, then bind, step, reset; 4,000 rows a statement),
+//!   5,000 events per transaction, WAL, synchronous=NORMAL, page cache and checkpoint size
+//!   as the store sets them; on
 //!   PostgreSQL, the group upsert as one statement and the events by `COPY`, 5,000 per
 //!   transaction;
 //! - naive: one autocommitted INSERT per event, awaited before the next (django-eventlog's way).
@@ -162,70 +163,112 @@ fn period_sums(batch: &[NewEvent]) -> [(&'static str, PeriodRows<'_>); 2] {
     ]
 }
 
-/// The SQLite ceiling: SQLite's C API on one connection of this thread (rusqlite: each
-/// statement prepared once, then bind, step and reset per row; no async runtime, no worker
-/// thread), one transaction per batch writing what the store writes for it: group summaries,
-/// per-type group counts, events (search index by its trigger), per-hour and per-day counts.
+/// `(?, ?, …), (?, ?, …), …`: `rows` rows of `columns` parameters.
+fn values(rows: usize, columns: usize) -> String {
+    let row = format!("({})", vec!["?"; columns].join(", "));
+    vec![row; rows].join(", ")
+}
+
+/// Binds `row`'s values from parameter `*at` on, advancing `*at`.
+fn bind_row(
+    stmt: &mut rusqlite::CachedStatement<'_>,
+    at: &mut usize,
+    row: &[&dyn rusqlite::ToSql],
+) {
+    for value in row {
+        *at += 1;
+        stmt.raw_bind_parameter(*at, value).unwrap();
+    }
+}
+
+/// The SQLite ceiling: SQLite's C API on one connection of this thread (rusqlite: statements
+/// prepared once and cached, then bind, step, reset; no async runtime, no worker thread), one
+/// transaction per batch writing what the store writes for it: group summaries, per-type
+/// group counts, events (search index by its trigger), per-hour and per-day counts. Rows go
+/// [`RAW_ROWS`] to a statement: FTS5 writes its pending words to disk at every statement of a
+/// transaction that touched it (each statement opens a savepoint), so single-row statements
+/// are 2–3× slower than this; a loop of them is no ceiling.
 fn raw_sqlite(path: &std::path::Path) -> f64 {
+    /// Rows per statement: 8 parameters each within SQLite's 32,766.
+    const RAW_ROWS: usize = 4_000;
     let all = events(RAW_EVENTS);
     let conn = rusqlite::Connection::open(path).unwrap();
+    conn.set_prepared_statement_cache_capacity(64);
     conn.execute_batch(
         "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA cache_size = -16384; \
-         PRAGMA temp_store = memory;",
+         PRAGMA temp_store = memory; PRAGMA wal_autocheckpoint = 8192;",
     )
     .unwrap();
-    let mut group = conn
-        .prepare(
-            "INSERT INTO event_groups (group_id, first_at, last_at, event_count) \
-             VALUES (?1, ?2, ?3, ?4) ON CONFLICT (group_id) DO UPDATE SET \
-             first_at = min(first_at, excluded.first_at), \
-             last_at = max(last_at, excluded.last_at), \
-             event_count = event_count + excluded.event_count RETURNING gid",
-        )
-        .unwrap();
-    let mut group_type = conn
-        .prepare(
-            "INSERT INTO event_group_types (gid, event_type, event_count) \
-             VALUES (?1, ?2, ?3) ON CONFLICT (gid, event_type) DO UPDATE SET \
-             event_count = event_count + excluded.event_count",
-        )
-        .unwrap();
-    let mut event = conn
-        .prepare(
-            "INSERT INTO events (uuid, event_type, gid, ts, message, data, initiator, \
-             send_mail) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT (uuid) DO NOTHING",
-        )
-        .unwrap();
     let start = Instant::now();
     for batch in all.chunks(RAW_BATCH) {
         let sums = summaries(batch);
         conn.execute_batch("BEGIN IMMEDIATE").unwrap();
-        let mut gids: HashMap<&str, i64> = HashMap::with_capacity(sums.groups.len());
-        for (g, first, last, n) in &sums.groups {
-            let gid: i64 = group
-                .query_row(
-                    (*g, first.timestamp_micros(), last.timestamp_micros(), *n),
-                    |r| r.get(0),
-                )
-                .unwrap();
-            gids.insert(g, gid);
-        }
-        for (g, t, n) in &sums.types {
-            group_type.execute((gids[g], *t, *n)).unwrap();
-        }
-        for e in batch {
-            event
-                .execute((
-                    e.uuid.as_bytes().as_slice(),
-                    e.event_type.as_str(),
-                    gids[e.group.as_str()],
-                    e.timestamp.timestamp_micros(),
-                    e.message.as_str(),
-                    e.data.as_ref().map(|d| d.to_string()),
-                    e.initiator.as_deref(),
-                    e.send_mail.as_deref(),
+        let mut gids: HashMap<String, i64> = HashMap::with_capacity(sums.groups.len());
+        for chunk in sums.groups.chunks(RAW_ROWS) {
+            let mut stmt = conn
+                .prepare_cached(&format!(
+                    "INSERT INTO event_groups (group_id, first_at, last_at, event_count) \
+                     VALUES {} ON CONFLICT (group_id) DO UPDATE SET \
+                     first_at = min(first_at, excluded.first_at), \
+                     last_at = max(last_at, excluded.last_at), \
+                     event_count = event_count + excluded.event_count RETURNING group_id, gid",
+                    values(chunk.len(), 4)
                 ))
                 .unwrap();
+            let mut at = 0;
+            for (g, first, last, n) in chunk {
+                let (first, last) = (first.timestamp_micros(), last.timestamp_micros());
+                bind_row(&mut stmt, &mut at, &[g, &first, &last, n]);
+            }
+            let mut rows = stmt.raw_query();
+            while let Some(row) = rows.next().unwrap() {
+                gids.insert(row.get(0).unwrap(), row.get(1).unwrap());
+            }
+        }
+        for chunk in sums.types.chunks(RAW_ROWS) {
+            let mut stmt = conn
+                .prepare_cached(&format!(
+                    "INSERT INTO event_group_types (gid, event_type, event_count) VALUES {} \
+                     ON CONFLICT (gid, event_type) DO UPDATE SET \
+                     event_count = event_count + excluded.event_count",
+                    values(chunk.len(), 3)
+                ))
+                .unwrap();
+            let mut at = 0;
+            for (g, t, n) in chunk {
+                bind_row(&mut stmt, &mut at, &[&gids[*g], t, n]);
+            }
+            stmt.raw_execute().unwrap();
+        }
+        for chunk in batch.chunks(RAW_ROWS) {
+            let mut stmt = conn
+                .prepare_cached(&format!(
+                    "INSERT INTO events (uuid, event_type, gid, ts, message, data, initiator, \
+                     send_mail) VALUES {} ON CONFLICT (uuid) DO NOTHING",
+                    values(chunk.len(), 8)
+                ))
+                .unwrap();
+            let mut at = 0;
+            for e in chunk {
+                let uuid = e.uuid.as_bytes().as_slice();
+                let ts = e.timestamp.timestamp_micros();
+                let data = e.data.as_ref().map(|d| d.to_string());
+                bind_row(
+                    &mut stmt,
+                    &mut at,
+                    &[
+                        &uuid,
+                        &e.event_type,
+                        &gids[e.group.as_str()],
+                        &ts,
+                        &e.message,
+                        &data,
+                        &e.initiator,
+                        &e.send_mail,
+                    ],
+                );
+            }
+            assert_eq!(stmt.raw_execute().unwrap(), chunk.len());
         }
         for (sql, rows) in period_sums(batch) {
             let mut upsert = conn.prepare_cached(sql).unwrap();

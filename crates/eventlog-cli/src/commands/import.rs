@@ -178,6 +178,9 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
     if let Some(bar) = progress {
         bar.finish_and_clear();
     }
+    // Leaves the database as one file: SQLite's write-ahead log (up to its checkpoint size,
+    // 32 MiB) is copied in and truncated.
+    store.close().await;
     eprintln!("imported {created} events ({skipped} already present)");
     Ok(())
 }
