@@ -6,12 +6,13 @@
 //! fill); without it the bench starts a throwaway cluster of its own (durable settings).
 //!
 //! - batched writer: `EventLog` from the caller's thread, until everything is stored;
-//! - raw ceiling: the same rows into the same schema (search index and group summaries
-//!   included) with no eventlog code around them: on SQLite, prepared single-row statements
-//!   on one sqlx connection, 5,000 events per transaction, WAL and synchronous=NORMAL as the
-//!   store sets them (each statement is a round trip to sqlx's SQLite thread: a C-level loop
-//!   would be faster still); on PostgreSQL, the group upsert as one statement and the events by
-//!   `COPY`, 5,000 per transaction;
+//! - raw ceiling: the same rows into the same schema (search index, group summaries and
+//!   per-period counts included) with no eventlog code around them: on SQLite, SQLite's C
+//!   API on one connection of the calling thread (rusqlite over the `libsqlite3-sys` sqlx
+//!   links: each statement prepared once, then bind, step, reset per row), 5,000 events per
+//!   transaction, WAL, synchronous=NORMAL and the page cache as the store sets them; on
+//!   PostgreSQL, the group upsert as one statement and the events by `COPY`, 5,000 per
+//!   transaction;
 //! - naive: one autocommitted INSERT per event, awaited before the next (django-eventlog's way).
 //!
 //! Workload: every event has an initiator and a small JSON object; groups of 10.
@@ -127,72 +128,112 @@ fn summaries(batch: &[NewEvent]) -> Summaries<'_> {
     }
 }
 
-/// The SQLite ceiling: prepared single-row statements on one connection (sqlx caches each
-/// statement prepared), no eventlog code around them.
-async fn raw_sqlite(url: &str) -> f64 {
-    use sqlx::{Connection, Row};
+/// (period start in microseconds, type, events) rows of a batch.
+type PeriodRows<'a> = Vec<(i64, &'a str, i64)>;
+
+/// Per (period start in microseconds, type): how many events of a batch, for hours and for
+/// days (UTC), as the store counts them; with the upsert of each.
+fn period_sums(batch: &[NewEvent]) -> [(&'static str, PeriodRows<'_>); 2] {
+    const HOUR: i64 = 3_600_000_000;
+    const DAY: i64 = 24 * HOUR;
+    let sums = |width: i64| {
+        let mut counts: HashMap<(i64, &str), i64> = HashMap::new();
+        for e in batch {
+            let ts = e.timestamp.timestamp_micros();
+            *counts
+                .entry((ts - ts.rem_euclid(width), e.event_type.as_str()))
+                .or_default() += 1;
+        }
+        counts.into_iter().map(|((p, t), n)| (p, t, n)).collect()
+    };
+    [
+        (
+            "INSERT INTO event_hour_counts (hour, event_type, event_count) VALUES (?1, ?2, ?3) \
+             ON CONFLICT (hour, event_type) DO UPDATE SET \
+             event_count = event_count + excluded.event_count",
+            sums(HOUR),
+        ),
+        (
+            "INSERT INTO event_day_counts (day, event_type, event_count) VALUES (?1, ?2, ?3) \
+             ON CONFLICT (day, event_type) DO UPDATE SET \
+             event_count = event_count + excluded.event_count",
+            sums(DAY),
+        ),
+    ]
+}
+
+/// The SQLite ceiling: SQLite's C API on one connection of this thread (rusqlite: each
+/// statement prepared once, then bind, step and reset per row; no async runtime, no worker
+/// thread), one transaction per batch writing what the store writes for it: group summaries,
+/// per-type group counts, events (search index by its trigger), per-hour and per-day counts.
+fn raw_sqlite(path: &std::path::Path) -> f64 {
     let all = events(RAW_EVENTS);
-    let mut conn = sqlx::SqliteConnection::connect(url).await.unwrap();
-    sqlx::raw_sql(
-        "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA cache_size = -16384;",
+    let conn = rusqlite::Connection::open(path).unwrap();
+    conn.execute_batch(
+        "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA cache_size = -16384; \
+         PRAGMA temp_store = memory;",
     )
-    .execute(&mut conn)
-    .await
     .unwrap();
+    let mut group = conn
+        .prepare(
+            "INSERT INTO event_groups (group_id, first_at, last_at, event_count) \
+             VALUES (?1, ?2, ?3, ?4) ON CONFLICT (group_id) DO UPDATE SET \
+             first_at = min(first_at, excluded.first_at), \
+             last_at = max(last_at, excluded.last_at), \
+             event_count = event_count + excluded.event_count RETURNING gid",
+        )
+        .unwrap();
+    let mut group_type = conn
+        .prepare(
+            "INSERT INTO event_group_types (gid, event_type, event_count) \
+             VALUES (?1, ?2, ?3) ON CONFLICT (gid, event_type) DO UPDATE SET \
+             event_count = event_count + excluded.event_count",
+        )
+        .unwrap();
+    let mut event = conn
+        .prepare(
+            "INSERT INTO events (uuid, event_type, gid, ts, message, data, initiator, \
+             send_mail) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT (uuid) DO NOTHING",
+        )
+        .unwrap();
     let start = Instant::now();
     for batch in all.chunks(RAW_BATCH) {
         let sums = summaries(batch);
-        let mut tx = conn.begin().await.unwrap();
+        conn.execute_batch("BEGIN IMMEDIATE").unwrap();
         let mut gids: HashMap<&str, i64> = HashMap::with_capacity(sums.groups.len());
         for (g, first, last, n) in &sums.groups {
-            let row = sqlx::query(
-                "INSERT INTO event_groups (group_id, first_at, last_at, event_count) \
-                 VALUES (?1, ?2, ?3, ?4) ON CONFLICT (group_id) DO UPDATE SET \
-                 first_at = min(first_at, excluded.first_at), \
-                 last_at = max(last_at, excluded.last_at), \
-                 event_count = event_count + excluded.event_count RETURNING gid",
-            )
-            .bind(*g)
-            .bind(first.timestamp_micros())
-            .bind(last.timestamp_micros())
-            .bind(*n)
-            .fetch_one(&mut *tx)
-            .await
-            .unwrap();
-            gids.insert(g, row.get(0));
+            let gid: i64 = group
+                .query_row(
+                    (*g, first.timestamp_micros(), last.timestamp_micros(), *n),
+                    |r| r.get(0),
+                )
+                .unwrap();
+            gids.insert(g, gid);
         }
         for (g, t, n) in &sums.types {
-            sqlx::query(
-                "INSERT INTO event_group_types (gid, event_type, event_count) \
-                 VALUES (?1, ?2, ?3) ON CONFLICT (gid, event_type) DO UPDATE SET \
-                 event_count = event_count + excluded.event_count",
-            )
-            .bind(gids[g])
-            .bind(*t)
-            .bind(*n)
-            .execute(&mut *tx)
-            .await
-            .unwrap();
+            group_type.execute((gids[g], *t, *n)).unwrap();
         }
         for e in batch {
-            sqlx::query(
-                "INSERT INTO events (uuid, event_type, gid, ts, message, data, initiator, \
-                 send_mail) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) \
-                 ON CONFLICT (uuid) DO NOTHING",
-            )
-            .bind(e.uuid)
-            .bind(e.event_type.as_str())
-            .bind(gids[e.group.as_str()])
-            .bind(e.timestamp.timestamp_micros())
-            .bind(e.message.as_str())
-            .bind(e.data.as_ref().map(|d| d.to_string()))
-            .bind(e.initiator.as_deref())
-            .bind(e.send_mail.as_deref())
-            .execute(&mut *tx)
-            .await
-            .unwrap();
+            event
+                .execute((
+                    e.uuid.as_bytes().as_slice(),
+                    e.event_type.as_str(),
+                    gids[e.group.as_str()],
+                    e.timestamp.timestamp_micros(),
+                    e.message.as_str(),
+                    e.data.as_ref().map(|d| d.to_string()),
+                    e.initiator.as_deref(),
+                    e.send_mail.as_deref(),
+                ))
+                .unwrap();
         }
-        tx.commit().await.unwrap();
+        for (sql, rows) in period_sums(batch) {
+            let mut upsert = conn.prepare_cached(sql).unwrap();
+            for (period, t, n) in rows {
+                upsert.execute((period, t, n)).unwrap();
+            }
+        }
+        conn.execute_batch("COMMIT").unwrap();
     }
     RAW_EVENTS as f64 / start.elapsed().as_secs_f64()
 }
@@ -292,14 +333,13 @@ fn main() {
     let dir = tempfile::tempdir().expect("temp dir");
 
     // The raw ceiling in a database of its own, created and migrated by the store.
-    let raw_url = format!("sqlite://{}", dir.path().join("raw.db").display());
-    let raw = runtime.block_on(async {
-        let store = store::open(&raw_url)
-            .await
-            .expect("create the raw database");
+    let raw_path = dir.path().join("raw.db");
+    runtime.block_on(async {
+        let url = format!("sqlite://{}", raw_path.display());
+        let store = store::open(&url).await.expect("create the raw database");
         store.close().await;
-        raw_sqlite(&raw_url).await
     });
+    let raw = raw_sqlite(&raw_path);
     let sqlite = format!("sqlite://{}", dir.path().join("bench.db").display());
     report("sqlite", &sqlite, raw, &runtime);
 

@@ -310,3 +310,106 @@ async fn postgres_database_at_0013_unpartitioned_is_carried_forward() {
 async fn postgres_database_at_0013_partitioned_is_carried_forward() {
     postgres_at_0013_is_carried_forward(true).await;
 }
+
+/// The ids a search for `text` lists, newest first.
+async fn searched(store: &dyn Store, text: &str) -> Vec<i64> {
+    let filter = EventFilter {
+        text: Some(text.into()),
+        ..EventFilter::default()
+    };
+    crate::support::listed_ids(store, &filter, Order::Desc, 1_000).await
+}
+
+/// Searches whose answers must not change across the upgrade: every word of the events,
+/// words of a few of them, a word prefix, an initiator, group ids.
+const SEARCHES: [&str; 8] = [
+    "timeout",
+    "gateway timeout",
+    "step 12",
+    "ste",
+    "user:250",
+    "user:2",
+    "order-3",
+    "nothing-like-this",
+];
+
+/// A SQLite database at 0013 (word index with a size record per event, deleted rows taken out
+/// by rowid) holding events, some of them deleted, opens with 0014 applied: every search
+/// answers as before, and events deleted or purged afterwards are no longer found by their
+/// words (the delete trigger now hands FTS5 the indexed text).
+#[tokio::test]
+async fn sqlite_database_at_0013_is_carried_forward() {
+    let db = TestDb::sqlite();
+    let old = store::sqlite::SqliteStore::connect(db.url()).await.unwrap();
+    let (_dir, migrator) = migrator_up_to("sqlite", 13).await;
+    migrator.run(old.pool()).await.unwrap();
+    let stored = old.insert_batch(&events()).await.unwrap();
+    let ids: Vec<i64> = stored.iter().map(|i| i.id).collect();
+    // Deleted on the old schema: events 12 and 250 (`user:250` is in no other event; `12`
+    // starts the numbers 120 to 129 too).
+    assert_eq!(old.delete(&[ids[12], ids[250]]).await.unwrap(), 2);
+    let mut before = Vec::new();
+    for text in SEARCHES {
+        before.push(searched(&old, text).await);
+    }
+    assert_eq!(before[2].len(), 10, "steps 120 to 129");
+    assert!(
+        !before[2].contains(&ids[12]) && before[4].is_empty(),
+        "{before:?}"
+    );
+    assert_eq!(before[0].len(), 298);
+    // The 20 events of group order-3, and the 11 whose message has `Order` and a number
+    // starting with 3 (steps 3 and 30 to 39).
+    assert_eq!(before[6].len(), 31);
+    old.close().await;
+
+    let store = store::open(db.url()).await.unwrap();
+    for (text, expected) in SEARCHES.iter().zip(&before) {
+        assert_eq!(&searched(store.as_ref(), text).await, expected, "{text}");
+    }
+    let pool = sqlx::SqlitePool::connect(db.url()).await.unwrap();
+    let docsize: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM sqlite_schema WHERE name = 'events_search_docsize'",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(docsize, 0, "no size record per event");
+    let automerge: i64 =
+        sqlx::query_scalar("SELECT v FROM events_search_config WHERE k = 'automerge'")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(automerge, 16);
+
+    // Deleted on the new schema: event 99 by id, the critical event 7 by a purge of its type.
+    assert_eq!(searched(store.as_ref(), "user:99").await, [ids[99]]);
+    // `7` starts 7 and 70 to 79.
+    let sevens = searched(store.as_ref(), "user:7").await;
+    assert_eq!(sevens.len(), 11);
+    assert!(sevens.contains(&ids[7]));
+    assert_eq!(store.delete(&[ids[99]]).await.unwrap(), 1);
+    let later = chrono::Utc::now() + chrono::Duration::hours(1);
+    assert_eq!(store.purge(later, Some("critical")).await.unwrap(), 1);
+    assert!(searched(store.as_ref(), "user:99").await.is_empty());
+    let sevens_left = searched(store.as_ref(), "user:7").await;
+    assert_eq!(sevens_left.len(), 10);
+    assert!(!sevens_left.contains(&ids[7]));
+    assert!(searched(store.as_ref(), "step 99").await.is_empty());
+    let all = searched(store.as_ref(), "timeout").await;
+    assert_eq!(all.len(), 296);
+    assert!(!all.contains(&ids[7]) && !all.contains(&ids[99]));
+    // FTS5's own check: the index agrees with the rows it was given (a 'delete' with other
+    // text than was indexed would leave it corrupt).
+    sqlx::query("INSERT INTO events_search (events_search, rank) VALUES ('integrity-check', 0)")
+        .execute(&pool)
+        .await
+        .unwrap();
+    // A merge of every segment (deletes applied for good) answers the same.
+    sqlx::query("INSERT INTO events_search (events_search) VALUES ('optimize')")
+        .execute(&pool)
+        .await
+        .unwrap();
+    assert_eq!(searched(store.as_ref(), "timeout").await, all);
+    assert!(searched(store.as_ref(), "user:99").await.is_empty());
+}
