@@ -249,3 +249,102 @@ async fn a_word_in_most_events_of_every_partition_is_tested_on_the_rare_words_ro
         2
     );
 }
+
+/// The words function as migration 0005 wrote it: 0015 replaced its body by a cheaper one,
+/// keeping the index, which is only right while both give the same words for every text.
+const WORDS_0005: &str = "CREATE FUNCTION words_0005(text) RETURNS tsvector \
+     LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE \
+     RETURN to_tsvector('simple'::regconfig, \
+     regexp_replace(left($1, 100000), '[\\x01-\\x2f\\x3a-\\x40\\x5b-\\x60\\x7b-\\x7f]+', ' ', 'g'))";
+
+#[tokio::test]
+async fn the_cheaper_words_function_gives_the_words_of_the_first_one() {
+    let db = TestDb::postgres().await;
+    let store = PostgresStore::connect(db.url()).await.unwrap();
+    store.migrate().await.unwrap();
+    let pool = store.pool();
+    sqlx::query(WORDS_0005).execute(pool).await.unwrap();
+    // Random text: every ASCII character, spaces, non-ASCII letters, digits, punctuation,
+    // spaces (no-break, ideographic) and invisible characters (zero-width, word joiner, byte
+    // order mark, a combining accent), plain letters; and runs of spaces and punctuation,
+    // words over PostgreSQL's 2,047-character limit, text past the 100,000-character cut.
+    // One connection, so that the seed applies to the query (the same text every run).
+    let mut conn = pool.acquire().await.unwrap();
+    sqlx::query("SELECT setseed(0.15)")
+        .execute(&mut *conn)
+        .await
+        .unwrap();
+    let differ: i64 = sqlx::query_scalar(
+        "WITH random_text AS (\
+         SELECT string_agg(CASE \
+           WHEN x < 0.45 THEN chr(1 + (x * 1000)::int % 127) \
+           WHEN x < 0.6 THEN ' ' \
+           WHEN x < 0.7 THEN (ARRAY['é','ß','中','—','…','«',chr(160),chr(12288),chr(769),'ـ','٣','½','²', \
+             'ﬁ','😀','‐','·','¿','İ','ı',chr(8288),chr(8203),chr(65279),'\\','a.b','x-1','Ω'])[1 + (x * 1000)::int % 27] \
+           ELSE chr(97 + (x * 1000)::int % 26) END, '' ORDER BY k) AS t \
+         FROM (SELECT g, (random() * 80)::int AS n FROM generate_series(1, 20000) g) s, \
+         LATERAL (SELECT k, random() AS x FROM generate_series(0, s.n) k) c \
+         GROUP BY g), \
+         edge(t) AS (VALUES ('a' || repeat(' ', 5000) || 'b'), ('a' || repeat('-', 5000) || 'b'), \
+           ('a' || repeat(' ', 3000) || '-' || repeat(' ', 3000) || 'b c'), \
+           (repeat('x', 3000) || '  y'), (' '), ('  '), ('-'), (''), \
+           (E'a\\t\\t b\\n\\n-c\\r d'), (E'\\x01 \\x02a'), (repeat('ab-cd  e.f ', 20000) || 'z'), \
+           (repeat('ab-cd  e.f ', 9999) || 'a  -  b')) \
+         SELECT count(*) FROM (SELECT t FROM random_text UNION ALL SELECT t FROM edge) all_text \
+         WHERE eventlog_words(t)::text IS DISTINCT FROM words_0005(t)::text",
+    )
+    .fetch_one(&mut *conn)
+    .await
+    .unwrap();
+    assert_eq!(differ, 0, "texts whose words differ");
+}
+
+/// A session opened before migration 0015 (another server's pool) keeps finding the word
+/// index for its searches: the migration makes every session reload the index expression
+/// it cached with the old function body inlined.
+#[tokio::test]
+async fn a_session_open_across_the_words_migration_searches_through_the_index() {
+    use sqlx::Connection as _;
+    let db = TestDb::postgres().await;
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations/postgres");
+    let mut migrator = sqlx::migrate::Migrator::new(dir).await.unwrap();
+    migrator.migrations = migrator
+        .migrations
+        .iter()
+        .filter(|m| m.version < 15)
+        .cloned()
+        .collect::<Vec<_>>()
+        .into();
+    let mut old = sqlx::PgConnection::connect(db.url()).await.unwrap();
+    migrator.run(&mut old).await.unwrap();
+    sqlx::query("SET enable_seqscan = off")
+        .execute(&mut old)
+        .await
+        .unwrap();
+    let before = words_plan(&mut old).await;
+    assert!(
+        before.contains("Index Scan") && !before.contains("Seq Scan"),
+        "{before}"
+    );
+    store::open(db.url()).await.unwrap();
+    let after = words_plan(&mut old).await;
+    // The query is planned with the new body, and the index still matches it.
+    assert!(after.contains(r"\x21-\x2f"), "{after}");
+    assert!(
+        after.contains("Index Scan") && !after.contains("Seq Scan"),
+        "{after}"
+    );
+}
+
+/// The plan of a word search, as text.
+async fn words_plan(conn: &mut sqlx::PgConnection) -> String {
+    let rows: Vec<String> = sqlx::query_scalar(
+        "EXPLAIN SELECT id FROM events \
+         WHERE eventlog_words(message || ' ' || coalesce(initiator, '')) \
+         @@ to_tsquery('simple', 'timeout:*')",
+    )
+    .fetch_all(conn)
+    .await
+    .unwrap();
+    rows.join("\n")
+}
