@@ -17,7 +17,8 @@
 //! The dataset: groups of 20 events with random (32-hex) ids, plus one named group of 5,000
 //! events spread over the whole run; messages of about 60 characters, ~3% with the word
 //! `timeout` and 10 with the rare word `quokka`; 40% with a small JSON object as data;
-//! initiators like `user:12345`; timestamps over 30 days. Searches ask for the admin's first
+//! initiators like `user:12345`; timestamps over 30 days; every 10,000th event of the rare
+//! type `audit`, the rest `info`, `warning`, `error` and `debug`. Searches ask for the admin's first
 //! page (100 events, newest first), as the event list does.
 
 use std::io::Write;
@@ -80,6 +81,13 @@ async fn searches(store: &dyn Backend, sample_group: &str) {
             "type filter (warning)",
             EventFilter {
                 types: vec!["warning".into()],
+                ..EventFilter::default()
+            },
+        ),
+        (
+            "rare type (audit, 0.01 %, all hours)",
+            EventFilter {
+                types: vec![shape::RARE_TYPE.into()],
                 ..EventFilter::default()
             },
         ),

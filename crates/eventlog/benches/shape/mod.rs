@@ -48,6 +48,8 @@ const THINGS: &[&str] = &[
     "order", "invoice", "customer", "shipment", "payment", "report", "account", "ticket",
 ];
 const CHANNELS: &[&str] = &["web", "api", "batch", "mobile", "admin", "partner"];
+/// The type of every 10,000th event (0.01 %).
+pub const RARE_TYPE: &str = "audit";
 const TYPES: &[&str] = &[
     "info", "info", "info", "info", "info", "info", "info", "info", "info", "info", "info", "info",
     "info", "info", "info", "info", "warning", "warning", "error", "debug",
@@ -139,7 +141,12 @@ impl Dataset {
                 rng.below(4)
             )
         };
-        let mut e = NewEvent::new(rng.pick(TYPES), group, message);
+        // Every 10,000th event is of a rare type spread thinly over the whole run (one in
+        // every ~7 hours at 1M events); the generator draws a type for it all the same, so
+        // every other event is as it was.
+        let ty = rng.pick(TYPES);
+        let ty = if i % 10_000 == 5_003 { RARE_TYPE } else { ty };
+        let mut e = NewEvent::new(ty, group, message);
         e.timestamp = self.start + self.step * i as i32;
         e.initiator = Some(format!("user:{}", rng.below(50_000)));
         if rng.below(10) < 4 {
