@@ -170,6 +170,15 @@ impl DatabaseError {
         }
     }
 
+    /// The constraint a constraint-violation error names (PostgreSQL gives it; SQLite
+    /// does not).
+    pub fn constraint(&self) -> Option<&str> {
+        match &self.0 {
+            sqlx::Error::Database(db) => db.constraint(),
+            _ => None,
+        }
+    }
+
     /// The input/output error, when the connection or file could not be used.
     pub fn io(&self) -> Option<&std::io::Error> {
         match &self.0 {

@@ -484,3 +484,52 @@ async fn carry_over_moves_every_row_while_a_writer_keeps_writing() {
         CarryOver::AlreadyPartitioned
     );
 }
+
+/// A new group's number is drawn from the groups' sequence before its summary is written; a
+/// number already taken when the summary is written (seen under concurrent first batches of a
+/// group while PostgreSQL restarted) makes the batch try again with a fresh number, instead
+/// of failing the request (the HTTP API answered 500).
+#[tokio::test]
+async fn a_new_groups_number_already_taken_is_drawn_again() {
+    let db = TestDb::postgres().await;
+    let (store, pg) = open(&db).await;
+    // Take the number the next new group would draw.
+    let next: i64 =
+        sqlx::query_scalar("SELECT nextval(pg_get_serial_sequence('event_groups', 'gid'))")
+            .fetch_one(pg.pool())
+            .await
+            .unwrap();
+    sqlx::query(
+        "INSERT INTO event_groups (gid, group_id, first_at, last_at, event_count) \
+         OVERRIDING SYSTEM VALUE VALUES ($1, 'squatter', now(), now(), 0)",
+    )
+    .bind(next + 1)
+    .execute(pg.pool())
+    .await
+    .unwrap();
+
+    let fresh = GroupId::named("fresh").unwrap();
+    let stored = store
+        .insert_batch(&[
+            NewEvent::new("info", fresh.clone(), "first"),
+            NewEvent::new("info", fresh.clone(), "second"),
+        ])
+        .await
+        .expect("a taken number is drawn again, not an error");
+    assert!(stored.iter().all(|r| r.created));
+
+    let (gid, count): (i64, i64) =
+        sqlx::query_as("SELECT gid, event_count FROM event_groups WHERE group_id = 'fresh'")
+            .fetch_one(pg.pool())
+            .await
+            .unwrap();
+    assert_ne!(gid, next + 1, "the squatter keeps its number");
+    assert_eq!(count, 2);
+    let filed: i64 = sqlx::query_scalar("SELECT count(*) FROM events WHERE gid = $1")
+        .bind(gid)
+        .fetch_one(pg.pool())
+        .await
+        .unwrap();
+    assert_eq!(filed, 2, "the events carry the group's stored number");
+    assert_eq!(wrong_group_type_counts(pg.pool()).await, 0);
+}

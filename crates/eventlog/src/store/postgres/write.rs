@@ -387,6 +387,11 @@ fn is_conflict(e: &StoreError) -> bool {
     match e {
         StoreError::Database(db) => {
             matches!(db.code().as_deref(), Some("40P01") | Some("40001"))
+                // A new group's number, drawn before the upsert, already taken: seen under
+                // concurrent first batches of one group while PostgreSQL restarted. The
+                // next attempt reads the group as stored and draws nothing for it.
+                || (db.code().as_deref() == Some("23505")
+                    && db.constraint() == Some("event_groups_gid"))
         }
         _ => false,
     }
