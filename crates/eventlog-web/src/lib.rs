@@ -525,7 +525,7 @@ pub const CONTENT_SECURITY_POLICY: &str =
 /// The headers every admin and API response carries. Pages, exports and API reads hold
 /// logged-in data, so nothing is cached unless the handler says otherwise (the static assets
 /// do).
-fn with_security_headers(router: Router) -> Router {
+pub(crate) fn with_security_headers(router: Router) -> Router {
     /// Set on every response, replacing what a handler set.
     const ALWAYS: [(header::HeaderName, &str); 4] = [
         (header::CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY),
