@@ -25,6 +25,7 @@ use tower_http::trace::{DefaultMakeSpan, DefaultOnRequest, DefaultOnResponse, Tr
 use crate::error::{AppError, Unavailable};
 
 pub mod admission;
+pub mod input;
 
 use admission::BodyBudget;
 
