@@ -6,6 +6,7 @@ use std::time::Duration;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use eventlog::store::ReadStore;
 
 use crate::AppState;
 
@@ -17,10 +18,11 @@ const DATABASE_CHECK: Duration = Duration::from_secs(3);
 /// answers a query, otherwise `503` with `Retry-After` and `database unavailable`. For load
 /// balancers and container health checks.
 pub async fn healthz(State(state): State<AppState>) -> Response {
-    let replica = (!Arc::ptr_eq(state.store(), state.reads())).then(|| state.reads());
-    for (role, store) in
-        std::iter::once(("database", state.store())).chain(replica.map(|r| ("read replica", r)))
-    {
+    let mut checks: Vec<(&str, Arc<dyn ReadStore>)> = vec![("database", state.store().clone())];
+    if let Some(replica) = state.replica() {
+        checks.push(("read replica", replica.clone()));
+    }
+    for (role, store) in checks {
         match tokio::time::timeout(DATABASE_CHECK, store.get(0)).await {
             Ok(Ok(_)) => {}
             Ok(Err(e)) => {

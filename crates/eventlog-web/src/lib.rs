@@ -38,7 +38,7 @@ use axum::http::{HeaderValue, header};
 use axum::response::Redirect;
 use axum::routing::{get, post};
 use eventlog::EventTypes;
-use eventlog::store::Backend;
+use eventlog::store::{Backend, ListingQuery};
 use tower_http::set_header::SetResponseHeaderLayer;
 
 // The pages are reached through `app()`, not called: their modules are not part of the API.
@@ -69,8 +69,10 @@ pub struct AppState {
 
 struct Inner {
     store: Arc<dyn Backend>,
-    /// Where the event pages and API reads go: `store`, or a read replica.
-    reads: Arc<dyn Backend>,
+    /// Where the event pages and API reads go: `store`, or the read replica.
+    reads: Arc<dyn ListingQuery>,
+    /// The read replica, when one is configured.
+    replica: Option<Arc<dyn ListingQuery>>,
     types: EventTypes,
     login: auth::LoginGuard,
     secure_cookies: bool,
@@ -111,7 +113,7 @@ struct Inner {
 #[must_use = "call .build() to make the AppState"]
 pub struct AppStateBuilder {
     store: Arc<dyn Backend>,
-    reads: Option<Arc<dyn Backend>>,
+    reads: Option<Arc<dyn ListingQuery>>,
     types: EventTypes,
     login_limits: auth::LoginLimits,
     secure_cookies: bool,
@@ -138,7 +140,8 @@ impl AppStateBuilder {
     /// Serves the event list, event and group pages, the chart, exports and the API's reads
     /// from `replica` (e.g. [`eventlog::store::open_replica`] on a PostgreSQL hot standby).
     /// Writes, users, sessions, tokens, health and the live tail stay on the primary store.
-    pub fn read_store(mut self, replica: Arc<dyn Backend>) -> Self {
+    /// The replica is a reader: nothing is ever written through it.
+    pub fn read_store(mut self, replica: Arc<dyn ListingQuery>) -> Self {
         self.reads = Some(replica);
         self
     }
@@ -234,7 +237,11 @@ impl AppStateBuilder {
         let chart_colors = admin::colors::chart_colors(&self.types);
         AppState {
             inner: Arc::new(Inner {
-                reads: self.reads.clone().unwrap_or_else(|| self.store.clone()),
+                reads: match &self.reads {
+                    Some(replica) => replica.clone(),
+                    None => self.store.clone(),
+                },
+                replica: self.reads,
                 store: self.store.clone(),
                 types: self.types.clone(),
                 login: auth::LoginGuard::new(&self.login_limits),
@@ -343,8 +350,13 @@ impl AppState {
 
     /// The store that serves reads of events and groups: the primary, or the read replica
     /// given to [`AppStateBuilder::read_store`].
-    pub fn reads(&self) -> &Arc<dyn Backend> {
+    pub fn reads(&self) -> &Arc<dyn ListingQuery> {
         &self.inner.reads
+    }
+
+    /// The read replica given to [`AppStateBuilder::read_store`], if any.
+    pub(crate) fn replica(&self) -> Option<&Arc<dyn ListingQuery>> {
+        self.inner.replica.as_ref()
     }
 
     /// The configured event types.

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use eventlog::EventTypes;
-use eventlog::store::{self, Backend, EventFilter, Store};
+use eventlog::store::{self, Backend, EventFilter, WriteStore};
 use eventlog_testing::TestDb;
 use eventlog_testing::api::{self as api_client, ApiClient};
 use eventlog_web::api::{self, ApiState};

@@ -185,7 +185,7 @@ pub fn newest_filter(filter: &EventFilter, now: DateTime<Utc>) -> EventFilter {
 
 /// Builds the chart of `filter` (the list's, from `params` at `now`). A filter that is not
 /// by type and time is drawn from `counted`, the store's counts of [`newest_filter`] (read
-/// with the list's page, [`eventlog::store::Store::list_with_newest`]), or they are read
+/// with the list's page, [`eventlog::store::ListingQuery::list_with_newest`]), or they are read
 /// here.
 pub async fn build(
     state: &AppState,

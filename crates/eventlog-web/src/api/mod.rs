@@ -18,7 +18,7 @@ use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use eventlog::EventTypes;
-use eventlog::store::{Backend, TokenScope, VerifiedToken};
+use eventlog::store::{Backend, ReadStore, TokenScope, VerifiedToken};
 use serde::Serialize;
 use utoipa::OpenApi;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -42,7 +42,7 @@ pub struct ApiState {
     /// a 201 means committed.
     pub store: Arc<dyn Backend>,
     /// Where list and get requests read: `store`, or a read replica.
-    pub reads: Arc<dyn Backend>,
+    pub reads: Arc<dyn ReadStore>,
     /// The configured event types; ingest rejects others.
     pub types: Arc<EventTypes>,
     /// Largest request body in bytes (`[api] body_limit`).
@@ -70,7 +70,7 @@ impl ApiState {
     }
 
     /// Serves list and get requests from `reads` (a read replica) instead of the primary.
-    pub fn with_reads(mut self, reads: Arc<dyn Backend>) -> Self {
+    pub fn with_reads(mut self, reads: Arc<dyn ReadStore>) -> Self {
         self.reads = reads;
         self
     }

@@ -37,8 +37,8 @@ pub(crate) enum Mark {
     Snapshot(XidSnapshot),
 }
 
-/// Where a follower of the log stands. [`crate::store::Store::follow_start`] makes one at the
-/// end of the log; [`crate::store::Store::follow`] returns the events after it and the next
+/// Where a follower of the log stands. [`crate::store::ReadStore::follow_start`] makes one at the
+/// end of the log; [`crate::store::ReadStore::follow`] returns the events after it and the next
 /// cursor.
 ///
 /// Its text form (`Display`/`FromStr`) is what the admin's live tail uses as the message id,
@@ -80,7 +80,7 @@ impl FollowCursor {
     }
 
     /// Whether a read ended between two pages: more events already committed remain, and the
-    /// next [`crate::store::Store::follow`] returns them without waiting.
+    /// next [`crate::store::ReadStore::follow`] returns them without waiting.
     pub fn is_mid_page(&self) -> bool {
         self.end.is_some()
     }

@@ -332,7 +332,7 @@ impl PostgresStore {
 
     /// Creates the partitions needed through `until` plus three intervals, and partitions for
     /// old rows that sit in the DEFAULT partition (moving them). A no-op on an unpartitioned
-    /// table. [`crate::store::Store::maintain`] calls it with now; returns the partitions
+    /// table. [`crate::store::WriteStore::maintain`] calls it with now; returns the partitions
     /// created.
     pub async fn extend_partitions(&self, until: DateTime<Utc>) -> Result<usize, StoreError> {
         if !self.is_partitioned().await? {
@@ -612,7 +612,7 @@ impl PostgresStore {
     /// end whose event is not stored (an event older than the oldest partition may still
     /// sit in the DEFAULT partition: its claim stays). Returns the claims deleted, or `None`
     /// when nothing is left to sweep (or another server is sweeping). Called by
-    /// [`crate::store::Store::maintain`]; a full sweep reads the table once.
+    /// [`crate::store::WriteStore::maintain`]; a full sweep reads the table once.
     pub async fn sweep_claims(&self) -> Result<Option<u64>, StoreError> {
         let mut tx = self.pool.begin().await?;
         let locked: bool = sqlx::query_scalar("SELECT pg_try_advisory_xact_lock($1)")
