@@ -11,6 +11,7 @@ mod cli_user;
 mod django_import;
 mod env_config;
 mod filter_table;
+mod hostile_budget;
 mod hostile_output;
 mod live_tail;
 mod login_flood;

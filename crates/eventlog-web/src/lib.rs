@@ -491,7 +491,10 @@ pub fn app(state: AppState) -> Router {
                 // A login form is a few hundred bytes; a huge one is refused before parsing.
                 .layer(axum::extract::DefaultBodyLimit::max(
                     admin::login::MAX_FORM_BYTES,
-                )),
+                ))
+                .layer(axum::middleware::from_fn(|req, next| {
+                    server::admission::route_limit(admin::login::MAX_FORM_BYTES, req, next)
+                })),
         )
         .route("/logout", post(admin::login::logout))
         .route("/events", get(admin::events::list))
