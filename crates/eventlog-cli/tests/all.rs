@@ -8,6 +8,7 @@ mod support;
 mod cli;
 mod cli_log;
 mod cli_user;
+mod demo;
 mod django_import;
 mod env_config;
 mod filter_table;
