@@ -484,6 +484,7 @@ pub fn app(state: AppState) -> Router {
             get(|base: Base| async move { Redirect::to(&format!("{}/events", base.path())) }),
         )
         .route("/healthz", get(health::healthz))
+        .route("/healthz/reads", get(health::healthz_reads))
         .route("/livez", get(health::livez))
         .route(
             "/login",
