@@ -7,7 +7,6 @@ use std::time::Duration;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use eventlog::store::ReadStore;
 
 use eventlog::store::ListingQuery;
 
