@@ -14,8 +14,9 @@
 //!
 //! let log = eventlog::EventLog::open("sqlite://events.db").await?;
 //! let state = AppState::from_log(&log);
-//! // Standalone: `app(state)`; inside an application, under a prefix:
-//! let router = axum::Router::new().nest("/admin/eventlog", app(state));
+//! // Standalone: `app(state)`; inside an application, under a prefix (`nest_service`
+//! // answers both `/admin/eventlog` and `/admin/eventlog/`; `nest` only the first):
+//! let router = axum::Router::new().nest_service("/admin/eventlog", app(state));
 //! let listener = tokio::net::TcpListener::bind("127.0.0.1:8000").await?;
 //! eventlog_web::serve(listener, router, std::future::pending()).await?;
 //! // After the server has stopped: store what is still queued.
@@ -491,7 +492,10 @@ pub fn app(state: AppState) -> Router {
                 // A login form is a few hundred bytes; a huge one is refused before parsing.
                 .layer(axum::extract::DefaultBodyLimit::max(
                     admin::login::MAX_FORM_BYTES,
-                )),
+                ))
+                .layer(axum::middleware::from_fn(|req, next| {
+                    server::admission::route_limit(admin::login::MAX_FORM_BYTES, req, next)
+                })),
         )
         .route("/logout", post(admin::login::logout))
         .route("/events", get(admin::events::list))

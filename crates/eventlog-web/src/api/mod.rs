@@ -170,6 +170,9 @@ pub fn router(state: ApiState) -> Router {
     routes
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "no such API route") })
         .layer(DefaultBodyLimit::max(limit))
+        .layer(axum::middleware::from_fn(move |req, next| {
+            crate::server::admission::route_limit(limit, req, next)
+        }))
         .with_state(state)
 }
 
@@ -272,7 +275,10 @@ async fn authorize(parts: &Parts, state: &ApiState) -> Result<VerifiedToken, Api
         .map(str::trim)
         .ok_or_else(|| unauthorized("the Authorization header must be Bearer <token>"))?;
     match state.store.verify_token(token).await? {
-        Some(token) => Ok(token),
+        Some(token) => {
+            crate::server::admission::mark_authenticated(&parts.extensions);
+            Ok(token)
+        }
         None => Err(unauthorized("invalid or revoked API token")),
     }
 }

@@ -384,6 +384,37 @@ impl PostgresStore {
         }
     }
 
+    /// Drops the partitions entirely before `before` that hold no event any more (a purge by
+    /// type can empty them row by row), so that retention leaves no empty partition behind.
+    pub(super) async fn drop_empty_partitions_before(
+        &self,
+        before: DateTime<Utc>,
+    ) -> Result<usize, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(LOCK_KEY)
+            .execute(&mut *tx)
+            .await?;
+        let mut dropped = 0;
+        for p in partitions_of(&mut tx, "events").await? {
+            if p.to > before {
+                break;
+            }
+            let empty: bool = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+                "SELECT NOT EXISTS (SELECT 1 FROM {})",
+                p.name
+            )))
+            .fetch_one(&mut *tx)
+            .await?;
+            if empty {
+                drop_partition(&mut tx, &p).await?;
+                dropped += 1;
+            }
+        }
+        tx.commit().await?;
+        Ok(dropped)
+    }
+
     /// Carries an unpartitioned events table over to a partitioned one while servers keep
     /// writing: creates the partitioned table (partitions from the oldest event on), copies
     /// new writes and deletes by triggers, copies the existing rows in batches of `batch`

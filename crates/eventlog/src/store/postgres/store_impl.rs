@@ -131,9 +131,13 @@ impl WriteStore for PostgresStore {
                 .await?;
             tx.commit().await?;
             if n < PURGE_BATCH {
-                return Ok(total);
+                break;
             }
         }
+        if event_type.is_some() && self.is_partitioned().await? {
+            self.drop_empty_partitions_before(before).await?;
+        }
+        Ok(total)
     }
 
     async fn purge_count(
