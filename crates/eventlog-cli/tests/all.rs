@@ -13,6 +13,7 @@ mod django_import;
 mod env_config;
 mod filter_table;
 mod hostile_budget;
+mod hostile_headers;
 mod hostile_output;
 mod live_tail;
 mod login_flood;

@@ -12,6 +12,7 @@ mod browser_pages;
 mod django_fixture_admin;
 mod host_auth;
 mod hostile_queries;
+mod hostile_routes;
 mod live_tail;
 mod login_attacks;
 mod one_pool;
