@@ -10,6 +10,7 @@ mod cli_log;
 mod cli_user;
 mod demo;
 mod django_import;
+mod docs_output;
 mod env_config;
 mod filter_table;
 mod hostile_output;
