@@ -13,6 +13,7 @@ mod django_import;
 mod docs_output;
 mod env_config;
 mod filter_table;
+mod first_hour;
 mod hostile_output;
 mod live_tail;
 mod login_flood;
