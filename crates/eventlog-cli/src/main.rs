@@ -83,6 +83,9 @@ enum Command {
     Partition(commands::partition::Args),
     /// The e-mail outbox: `mail status` shows what is queued, sent, retried, given up.
     Mail(commands::mail::Args),
+    /// Record a sample history to try the admin with: two weeks of a shop's events, about
+    /// 5,000 (running it again stores nothing new).
+    Demo(commands::demo::Args),
 }
 
 #[tokio::main]
@@ -103,6 +106,7 @@ async fn main() -> ExitCode {
         Command::Purge(args) => commands::purge::run(&ctx, args).await,
         Command::Partition(args) => commands::partition::run(&ctx, args).await,
         Command::Mail(args) => commands::mail::run(&ctx, args).await,
+        Command::Demo(args) => commands::demo::run(&ctx, args).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

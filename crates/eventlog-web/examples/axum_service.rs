@@ -91,7 +91,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         )
         .route("/orders", post(place_order))
         .with_state(Shop { log: log.clone() })
-        .nest("/admin/eventlog", eventlog_web::app(admin));
+        // `nest_service` answers `/admin/eventlog` and `/admin/eventlog/` alike (`nest`
+        // would match only the first).
+        .nest_service("/admin/eventlog", eventlog_web::app(admin));
 
     let bind = if self_test {
         "127.0.0.1:0"
@@ -130,6 +132,18 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             page.contains("Payment captured"),
             "the admin lists the order's events"
         );
+        // The URL printed above, with its trailing slash, opens the list.
+        let home = http
+            .get(format!("http://{addr}/admin/eventlog/"))
+            .header("x-staff", "ci")
+            .send()
+            .await?;
+        assert_eq!(
+            home.status().as_u16(),
+            200,
+            "the printed URL opens the admin"
+        );
+        assert!(home.url().path().ends_with("/admin/eventlog/events"));
         let anonymous = http
             .get(format!("http://{addr}/admin/eventlog/events"))
             .send()

@@ -264,7 +264,7 @@ fn with_layers(router: Router, options: &ServeOptions, stopping: CancellationTok
         ));
     // Outside every refusal above (budget, deadline, route limit), so that those carry the
     // security headers too.
-    crate::with_security_headers(router)
+    crate::security_headers::with_security_headers(router)
         // One log line per request at INFO (method, path, status, latency); `EVENTLOG_LOG`
         // chooses the level.
         .layer(

@@ -10,6 +10,7 @@ mod api;
 mod browser;
 mod browser_pages;
 mod django_fixture_admin;
+mod first_hour;
 mod host_auth;
 mod hostile_queries;
 mod hostile_routes;

@@ -85,3 +85,80 @@ async fn login_and_list_over_a_real_socket(backend: &str) {
         .unwrap()
         .unwrap();
 }
+
+/// Mounted as the documentation shows (`Router::nest_service("/admin/eventlog", app(state))`),
+/// the admin answers at the prefix with and without the trailing slash, and its pages keep
+/// answering under the prefix. (`Router::nest` would match only the form without the slash:
+/// axum 0.8 maps the nested route `/` to the prefix alone.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_nested_admin_answers_with_and_without_the_trailing_slash() {
+    let fx = Fixture::new("sqlite").await;
+    let router = axum::Router::new().nest_service("/admin/eventlog", fx.router());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(eventlog_web::serve(listener, router, async {
+        let _ = stop_rx.await;
+    }));
+    let get = |path: &str| {
+        http(
+            addr,
+            format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"),
+        )
+    };
+    for path in ["/admin/eventlog", "/admin/eventlog/"] {
+        let resp = get(path).await;
+        assert!(resp.starts_with("HTTP/1.1 303"), "{path}: {resp}");
+        assert!(
+            resp.to_ascii_lowercase()
+                .contains("location: /admin/eventlog/events\r\n"),
+            "{path}: {resp}"
+        );
+    }
+    // Logging in and reading the list work under the prefix as with `Router::nest`.
+    let page = get("/admin/eventlog/login").await;
+    assert!(page.starts_with("HTTP/1.1 200"), "{page}");
+    assert!(page.contains("action=\"/admin/eventlog/login\""), "{page}");
+    let login_csrf = cookie(&page, "eventlog_login_csrf");
+    let body = format!(
+        "username=alice&password={}&csrf={}",
+        PASSWORD.replace(' ', "+"),
+        hidden(&page, "csrf")
+    );
+    let resp = http(
+        addr,
+        format!(
+            "POST /admin/eventlog/login HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\
+             Cookie: {login_csrf}\r\nContent-Type: application/x-www-form-urlencoded\r\n\
+             Content-Length: {}\r\n\r\n{body}",
+            body.len()
+        ),
+    )
+    .await;
+    assert!(resp.starts_with("HTTP/1.1 303"), "{resp}");
+    assert!(resp.contains("Path=/admin/eventlog"), "{resp}");
+    let session = cookie(&resp, "eventlog_session");
+    let list = http(
+        addr,
+        format!(
+            "GET /admin/eventlog/ HTTP/1.1\r\nHost: x\r\nConnection: close\r\nCookie: {session}\r\n\r\n"
+        ),
+    )
+    .await;
+    assert!(
+        list.to_ascii_lowercase()
+            .contains("location: /admin/eventlog/events\r\n"),
+        "{list}"
+    );
+    let health = get("/admin/eventlog/healthz").await;
+    assert!(health.starts_with("HTTP/1.1 200"), "{health}");
+    // Only the prefix itself gets the slash's leniency.
+    let unknown = get("/admin/eventlog/nothing-here").await;
+    assert!(unknown.starts_with("HTTP/1.1 404"), "{unknown}");
+    stop_tx.send(()).unwrap();
+    tokio::time::timeout(std::time::Duration::from_secs(10), server)
+        .await
+        .expect("server stops on shutdown")
+        .unwrap()
+        .unwrap();
+}

@@ -1,5 +1,6 @@
 //! One module per subcommand.
 
+pub mod demo;
 pub mod export;
 pub mod filter_args;
 pub mod import;

@@ -32,7 +32,7 @@ pub use keys::{KEYS, KeyDoc};
 pub use time::{End, TimeBound};
 
 use crate::event_type::{EventTypes, validate_type_name};
-use crate::store::{Cursor, DataMatch, EventFilter, Order, Store};
+use crate::store::{Cursor, DataMatch, EventFilter, Order, ReadStore};
 
 /// Default page size.
 pub const DEFAULT_LIMIT: usize = 100;
@@ -224,7 +224,7 @@ impl ListQuery {
     pub async fn check_types(
         &self,
         configured: &EventTypes,
-        store: &dyn Store,
+        store: &dyn ReadStore,
     ) -> Result<(), TypeCheckError> {
         for t in &self.types {
             if configured.get(t).is_some() {
