@@ -15,6 +15,7 @@ mod env_config;
 mod filter_table;
 mod first_hour;
 mod hostile_budget;
+mod hostile_full_disk;
 mod hostile_headers;
 mod hostile_output;
 mod hostile_peers;

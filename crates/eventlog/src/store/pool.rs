@@ -48,23 +48,27 @@ macro_rules! on_pool {
 pub(crate) use on_pool;
 
 /// Marks a session or a token as seen: runs `sql`, an `UPDATE` whose `$1` is the time seen
-/// (as the backend binds it) and `$2` the token hash of the row.
+/// (as the backend binds it) and `$2` the token hash of the row. Best effort: the request
+/// that looked the session or token up is a read, and must not fail because this write
+/// cannot be made (a full disk, a read-only database); the failure is logged.
 pub(crate) async fn mark_seen<DB, T>(
     pool: &sqlx::Pool<DB>,
     sql: &'static str,
     seen: T,
     token_hash: &str,
-) -> Result<(), crate::error::StoreError>
-where
+) where
     DB: sqlx::Database<Arguments: sqlx::IntoArguments<DB>>,
     for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
     for<'q> T: sqlx::Encode<'q, DB> + sqlx::Type<DB> + Send,
     for<'q> &'q str: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
 {
-    sqlx::query(sql)
+    let written = sqlx::query(sql)
         .bind(seen)
         .bind(token_hash)
         .execute(pool)
-        .await?;
-    Ok(())
+        .await;
+    if let Err(e) = written {
+        let e = crate::error::StoreError::from(e);
+        tracing::warn!(error = %e, "cannot record when a session or token was last used");
+    }
 }

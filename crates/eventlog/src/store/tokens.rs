@@ -235,7 +235,7 @@ pub trait TokenStore: HasSqlPool {
             let (token, last_used) = verified_from_row(&row)?;
             if token_needs_touch(last_used, now) {
                 let sql = "UPDATE api_tokens SET last_used_at = $1 WHERE token_hash = $2";
-                mark_seen(pool, sql, time(now), hash).await?;
+                mark_seen(pool, sql, time(now), hash).await;
             }
             Ok(Some(token))
         })

@@ -251,7 +251,7 @@ pub trait UserStore: HasSqlPool {
             let (session, seen) = session_from_row(&r)?;
             if session_needs_touch(seen, now, idle) {
                 let sql = "UPDATE sessions SET last_seen_at = $1 WHERE token_hash = $2";
-                mark_seen(pool, sql, time(now), token_hash).await?;
+                mark_seen(pool, sql, time(now), token_hash).await;
             }
             Ok(Some(session))
         })
