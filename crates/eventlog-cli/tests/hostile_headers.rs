@@ -114,3 +114,60 @@ async fn login_throttle_refusal_carries_the_security_headers() {
     assert!(last.starts_with("http/1.1 429"), "never throttled: {last}");
     assert_security_headers(&last, "429 of the login throttle");
 }
+
+/// A client uploading a large body that the server refuses before reading it (a login form
+/// of 6 MB: 413; an ingest without a token: 401; an ingest over the body budget: 503) reads
+/// the status, not a reset or a broken pipe: the server reads and discards the rest while it
+/// answers, and closes the connection after.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refused_uploads_read_their_status_not_a_reset() {
+    let db = eventlog_testing::TestDb::sqlite();
+    let token = support::token(db.url());
+    let server = Serve::start(ServeSpec {
+        config: "[api]\nbody_limit = 7000000\nmax_inflight_bytes = 7000000\n",
+        ..ServeSpec::new(db.url())
+    });
+    let body = vec![b'x'; 6_000_000];
+    let client = support::http(Duration::from_secs(60));
+    // Holds the whole budget: an upload in progress (four bytes charged per body byte).
+    let mut holder = TcpStream::connect(server.addr).await.unwrap();
+    holder
+        .write_all(
+            format!(
+                "POST /api/v1/events HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\n\
+                 Content-Type: application/json\r\nContent-Length: 6000000\r\n\r\n["
+            )
+            .as_bytes(),
+        )
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut failures = Vec::new();
+    for round in 0..5 {
+        for (path, bearer, expected) in [
+            ("/login", None, 413),
+            ("/api/v1/events", None, 401),
+            ("/api/v1/events", Some(&token), 503),
+        ] {
+            let content_type = if path == "/login" {
+                "application/x-www-form-urlencoded"
+            } else {
+                "application/json"
+            };
+            let mut request = client
+                .post(server.url(path))
+                .header("Content-Type", content_type)
+                .body(body.clone());
+            if let Some(token) = bearer {
+                request = request.bearer_auth(token);
+            }
+            match request.send().await {
+                Ok(r) if r.status() == expected => {}
+                Ok(r) => failures.push(format!("{round} {path}: {} not {expected}", r.status())),
+                Err(e) => failures.push(format!("{round} {path}: {e:?}")),
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{failures:#?}\n{}", server.log());
+    drop(holder);
+}

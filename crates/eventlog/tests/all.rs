@@ -8,6 +8,7 @@ mod mail;
 mod migrations;
 mod pg_partitions;
 mod pg_search;
+mod read_only_bookkeeping;
 mod retention;
 mod sqlite_file;
 mod store_suite;

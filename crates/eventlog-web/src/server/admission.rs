@@ -79,22 +79,61 @@ impl BodyBudget {
             route_limit: AtomicUsize::new(self.default_route_limit),
             expansion: AtomicUsize::new(1),
             held: Mutex::new(Held::default()),
+            unread: Mutex::new(None),
         });
         req.extensions_mut().insert(TicketHandle(ticket.clone()));
         let req = req.map(|body| {
             Body::from_stream(Metered {
-                inner: body.into_data_stream(),
+                inner: Some(body.into_data_stream()),
                 ticket: ticket.clone(),
                 started: false,
+                finished: false,
             })
         });
+        let http1 = req.version() <= axum::http::Version::HTTP_11;
         let response = next.run(req).await;
-        match ticket.release() {
+        let mut response = match ticket.release() {
             None => response,
             Some(Refusal::Busy) => super::refuse(Unavailable::Busy, json),
             Some(Refusal::TooLarge(limit)) => too_large(limit, json),
+        };
+        let unread = ticket
+            .unread
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        if let Some(unread) = unread {
+            // Read and thrown away (up to the body limit, for a few seconds) while the answer
+            // is sent: a client still uploading then reads it instead of a reset. The
+            // connection is not reused.
+            tokio::spawn(discard(unread, self.default_route_limit));
+            if http1 {
+                response.headers_mut().insert(
+                    header::CONNECTION,
+                    header::HeaderValue::from_static("close"),
+                );
+            }
         }
+        response
     }
+}
+
+/// How long the rest of a refused body is read and thrown away at most.
+const DISCARD_FOR: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Reads up to `most` bytes of `body` (for at most [`DISCARD_FOR`]) and throws them away.
+async fn discard(mut body: axum::body::BodyDataStream, most: usize) {
+    use futures_util::StreamExt as _;
+    let mut read = 0usize;
+    let _ = tokio::time::timeout(DISCARD_FOR, async {
+        while read <= most {
+            match body.next().await {
+                Some(Ok(chunk)) => read += chunk.len(),
+                _ => break,
+            }
+        }
+    })
+    .await;
 }
 
 fn clamp_permits(bytes: usize) -> usize {
@@ -133,6 +172,8 @@ struct Ticket {
     /// several times their JSON), so that room for it is taken before the body is read.
     expansion: AtomicUsize,
     held: Mutex<Held>,
+    /// The rest of a body its handler did not read to the end.
+    unread: Mutex<Option<axum::body::BodyDataStream>>,
 }
 
 #[derive(Default)]
@@ -277,9 +318,23 @@ pub async fn route_limit(limit: usize, expansion: usize, req: Request, next: Nex
 
 /// The body, charged as it is read.
 struct Metered {
-    inner: axum::body::BodyDataStream,
+    /// `None` once handed to the ticket on drop.
+    inner: Option<axum::body::BodyDataStream>,
     ticket: Arc<Ticket>,
     started: bool,
+    finished: bool,
+}
+
+impl Drop for Metered {
+    fn drop(&mut self) {
+        if !self.finished
+            && let Some(inner) = self.inner.take()
+        {
+            // Not read to its end (refused, or not needed): the server discards the rest
+            // after answering, so the client reads the answer instead of a reset.
+            *self.ticket.unread.lock().unwrap_or_else(|p| p.into_inner()) = Some(inner);
+        }
+    }
 }
 
 impl Stream for Metered {
@@ -292,11 +347,18 @@ impl Stream for Metered {
                 return Poll::Ready(Some(Err(refused(refusal))));
             }
         }
-        match Pin::new(&mut self.inner).poll_next(cx) {
+        let Some(inner) = self.inner.as_mut() else {
+            return Poll::Ready(None);
+        };
+        match Pin::new(inner).poll_next(cx) {
             Poll::Ready(Some(Ok(chunk))) => match self.ticket.arrived(chunk.len()) {
                 Ok(()) => Poll::Ready(Some(Ok(chunk))),
                 Err(refusal) => Poll::Ready(Some(Err(refused(refusal)))),
             },
+            Poll::Ready(None) => {
+                self.finished = true;
+                Poll::Ready(None)
+            }
             other => other,
         }
     }
