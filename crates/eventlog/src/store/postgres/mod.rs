@@ -18,6 +18,7 @@ use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use crate::error::StoreError;
 use crate::store::ConnectOptions;
 
+mod coverage;
 mod follow;
 mod outbox;
 mod partition;
@@ -66,6 +67,9 @@ pub struct PostgresStore {
     /// The search index's most common words (read from the statistics now and then), so a
     /// search leaves a word found in most events out of the index lookup.
     word_shares: Arc<Mutex<read::WordShares>>,
+    /// Which time ranges the partitions cover (`None` until read), so that an insert creates
+    /// the partitions its events need first.
+    coverage: Arc<Mutex<Option<coverage::Coverage>>>,
 }
 
 impl PostgresStore {
@@ -111,6 +115,7 @@ impl PostgresStore {
             upkeep: Arc::default(),
             claims_idle: Arc::default(),
             word_shares: Arc::default(),
+            coverage: Arc::default(),
         })
     }
 

@@ -22,7 +22,7 @@ const AHEAD: i32 = 3;
 
 /// Advisory lock key taken by whoever creates or drops partitions, so that servers doing
 /// upkeep at the same moment do not race (an overlapping partition is an error).
-const LOCK_KEY: i64 = 0x6576_656e_746c_6f67; // "eventlog"
+pub(super) const LOCK_KEY: i64 = 0x6576_656e_746c_6f67; // "eventlog"
 
 /// The name of the partitioned table a carry-over fills before it replaces `events`.
 const STAGING: &str = "events_part";
@@ -149,7 +149,7 @@ pub(super) async fn partitions_of(
 }
 
 /// The interval new partitions get.
-async fn interval(conn: &mut PgConnection) -> Result<PartitionInterval, StoreError> {
+pub(super) async fn interval(conn: &mut PgConnection) -> Result<PartitionInterval, StoreError> {
     let every: String = sqlx::query_scalar("SELECT every FROM event_partitioning")
         .fetch_one(&mut *conn)
         .await?;
@@ -159,7 +159,7 @@ async fn interval(conn: &mut PgConnection) -> Result<PartitionInterval, StoreErr
 }
 
 /// The interval containing `at`: `[start, end)`, aligned in UTC.
-async fn bucket(
+pub(super) async fn bucket(
     conn: &mut PgConnection,
     every: PartitionInterval,
     at: DateTime<Utc>,
@@ -188,7 +188,7 @@ fn partition_name(from: DateTime<Utc>) -> String {
 /// DEFAULT partition in that range are moved into it first (attaching a range the default
 /// partition has rows of fails). Writers to the default partition wait for the moment of the
 /// move; readers do not. Returns whether it was created.
-async fn create_partition(
+pub(super) async fn create_partition(
     tx: &mut Transaction<'static, Postgres>,
     parent: &str,
     lo: DateTime<Utc>,
@@ -366,6 +366,7 @@ impl PostgresStore {
         let mut total = 0;
         // Their claims are this process's upkeep's to sweep from now on.
         self.claims_found(true);
+        self.coverage_changed();
         loop {
             let mut tx = self.pool.begin().await?;
             sqlx::query("SELECT pg_advisory_xact_lock($1)")
@@ -412,6 +413,9 @@ impl PostgresStore {
             }
         }
         tx.commit().await?;
+        if dropped > 0 {
+            self.coverage_changed();
+        }
         Ok(dropped)
     }
 
