@@ -14,6 +14,8 @@ mod docs_output;
 mod env_config;
 mod filter_table;
 mod first_hour;
+mod hostile_budget;
+mod hostile_headers;
 mod hostile_output;
 mod live_tail;
 mod login_flood;

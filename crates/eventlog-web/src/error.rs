@@ -41,8 +41,8 @@ pub enum AppError {
     /// (`503` with `Retry-After`).
     #[error("{0}")]
     Unavailable(Unavailable),
-    /// A storage failure: logged, shown as a generic 500 (or as `503` "database
-    /// unavailable" when it is transient: unreachable, restarting, pool timed out, busy).
+    /// A storage failure, answered as [`StoreFailure::of`] says: `503` when transient,
+    /// `507` when the disk is full, else a generic `500`; logged.
     #[error("storage error")]
     Store(#[from] StoreError),
     /// Any other server-side failure: logged, shown as a generic 500.
@@ -55,7 +55,7 @@ pub enum AppError {
 #[non_exhaustive]
 pub enum Unavailable {
     /// The database cannot be reached (or is busy) right now.
-    #[error("the database is unavailable; try again in a few seconds")]
+    #[error("{}", Unavailable::DATABASE)]
     Database,
     /// Too many request bytes are being received at once (`[api] max_inflight_bytes`).
     #[error("the server is receiving too much data at once; try again in a moment")]
@@ -69,6 +69,9 @@ pub enum Unavailable {
 }
 
 impl Unavailable {
+    /// What [`Unavailable::Database`] says.
+    const DATABASE: &'static str = "the database is unavailable; try again in a few seconds";
+
     /// Seconds for `Retry-After`.
     fn retry_after(self) -> u32 {
         match self {
@@ -93,12 +96,74 @@ pub fn unavailable_json(reason: Unavailable) -> Response {
     resp
 }
 
+/// How a request that failed on the store is answered, by the pages and the API alike.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoreFailure {
+    /// The status.
+    pub status: StatusCode,
+    /// Seconds for `Retry-After`, when trying again may help.
+    pub retry_after: Option<u32>,
+    /// What the client is told: never the database's own text.
+    pub message: &'static str,
+}
+
+/// Shown for a store failure the client cannot act on; the details are logged.
+const SERVER_FAULT: &str = "Something went wrong on the server; the details are in its log.";
+
+impl StoreFailure {
+    /// The answer to `e`, logged here (once, whoever answers):
+    /// - a bad pagination cursor: `400`;
+    /// - a full disk: `507` with `Retry-After` (checked before transient: a full disk is
+    ///   both, and deleting or purging events makes room);
+    /// - unreachable, restarting, busy, pool timed out: `503` with `Retry-After`;
+    /// - anything else: a generic `500`.
+    pub fn of(e: &StoreError) -> Self {
+        if let StoreError::InvalidCursor(_) = e {
+            return StoreFailure {
+                status: StatusCode::BAD_REQUEST,
+                retry_after: None,
+                message: "invalid pagination cursor",
+            };
+        }
+        if e.is_full() {
+            tracing::error!(error = %e, "the database is full while answering a request");
+            return StoreFailure {
+                status: StatusCode::INSUFFICIENT_STORAGE,
+                retry_after: Some(Unavailable::Database.retry_after()),
+                message: "database full",
+            };
+        }
+        if e.is_transient() {
+            tracing::warn!(error = %e, "database unavailable while answering a request");
+            return StoreFailure {
+                status: StatusCode::SERVICE_UNAVAILABLE,
+                retry_after: Some(Unavailable::Database.retry_after()),
+                message: Unavailable::DATABASE,
+            };
+        }
+        tracing::error!(error = %e, "storage error while answering a request");
+        StoreFailure {
+            status: StatusCode::INTERNAL_SERVER_ERROR,
+            retry_after: None,
+            message: SERVER_FAULT,
+        }
+    }
+
+    /// Sets `Retry-After` on `resp` when trying again may help.
+    pub fn set_retry_after(&self, resp: &mut Response) {
+        if let Some(secs) = self.retry_after {
+            resp.headers_mut()
+                .insert(header::RETRY_AFTER, header::HeaderValue::from(secs));
+        }
+    }
+}
+
 impl AppError {
     /// Why the request got `503`, if it did.
     pub fn unavailable(&self) -> Option<Unavailable> {
         match self {
             AppError::Unavailable(reason) => Some(*reason),
-            AppError::Store(e) if e.is_transient() => Some(Unavailable::Database),
+            AppError::Store(e) if e.is_transient() && !e.is_full() => Some(Unavailable::Database),
             _ => None,
         }
     }
@@ -114,10 +179,15 @@ struct ErrorPage<'a> {
 
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
+        if let AppError::Store(e) = &self {
+            let failure = StoreFailure::of(e);
+            let mut resp = error_page(failure.status, failure.message.to_owned());
+            failure.set_retry_after(&mut resp);
+            return resp;
+        }
         let status = match &self {
             AppError::NotFound => StatusCode::NOT_FOUND,
             AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
-            AppError::Store(StoreError::InvalidCursor(_)) => StatusCode::BAD_REQUEST,
             AppError::Forbidden | AppError::Csrf | AppError::UntrustedProxyHeader(_) => {
                 StatusCode::FORBIDDEN
             }
@@ -126,44 +196,115 @@ impl IntoResponse for AppError {
             }
             AppError::LoginRequired(url) => return Redirect::to(url).into_response(),
             AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
-            AppError::Store(e) if e.is_transient() => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Store(_) | AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         };
         let message = match &self {
-            AppError::Store(StoreError::InvalidCursor(_)) => "invalid pagination cursor".to_owned(),
-            AppError::Store(e) if e.is_transient() => {
-                tracing::warn!(error = %e, "database unavailable while answering a request");
-                Unavailable::Database.to_string()
-            }
-            AppError::Store(e) => {
-                tracing::error!(error = %e, "storage error while answering a request");
-                "Something went wrong on the server; the details are in its log.".to_owned()
-            }
             AppError::Internal(e) => {
                 tracing::error!(error = %e, "internal error while answering a request");
-                "Something went wrong on the server; the details are in its log.".to_owned()
+                SERVER_FAULT.to_owned()
             }
             other => other.to_string(),
         };
-        let page = ErrorPage {
-            status: status.as_u16(),
-            title: status.canonical_reason().unwrap_or("Error"),
-            message,
-        };
-        let body = page.render().unwrap_or_else(|_| "error".to_owned());
-        let mut resp = (status, Html(body)).into_response();
+        let mut resp = error_page(status, message);
         if let AppError::TooManyRequests(wait) = &self {
             // Whole seconds, rounded up, at least 1.
             let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
             resp.headers_mut()
                 .insert(header::RETRY_AFTER, header::HeaderValue::from(secs.max(1)));
         }
-        if let Some(reason) = self.unavailable() {
+        if let AppError::Unavailable(reason) = &self {
             resp.headers_mut().insert(
                 header::RETRY_AFTER,
                 header::HeaderValue::from(reason.retry_after()),
             );
         }
         resp
+    }
+}
+
+/// The HTML error page.
+fn error_page(status: StatusCode, message: String) -> Response {
+    let page = ErrorPage {
+        status: status.as_u16(),
+        title: status.canonical_reason().unwrap_or("Error"),
+        message,
+    };
+    let body = page.render().unwrap_or_else(|_| "error".to_owned());
+    (status, Html(body)).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::ApiError;
+
+    /// A real `SQLITE_FULL`: a database capped at two pages asked to store 100 kB.
+    async fn full_disk() -> StoreError {
+        let pool = sqlx::sqlite::SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect("sqlite::memory:")
+            .await
+            .unwrap();
+        sqlx::query("CREATE TABLE t (b BLOB)")
+            .execute(&pool)
+            .await
+            .unwrap();
+        sqlx::query("PRAGMA max_page_count = 2")
+            .execute(&pool)
+            .await
+            .unwrap();
+        let err = sqlx::query("INSERT INTO t VALUES (zeroblob(100000))")
+            .execute(&pool)
+            .await
+            .expect_err("the database is full");
+        StoreError::from(err)
+    }
+
+    /// Status and `Retry-After` of the page's and the API's answer to the same error.
+    fn answers(mut make: impl FnMut() -> StoreError) -> [(StatusCode, Option<u32>); 2] {
+        let retry = |r: &Response| {
+            r.headers()
+                .get(header::RETRY_AFTER)
+                .map(|v| v.to_str().unwrap().parse().unwrap())
+        };
+        let page = AppError::Store(make()).into_response();
+        let api = ApiError::from(make()).into_response();
+        [(page.status(), retry(&page)), (api.status(), retry(&api))]
+    }
+
+    #[tokio::test]
+    async fn a_full_disk_is_507_with_retry_after_on_pages_and_api() {
+        let e = full_disk().await;
+        assert!(e.is_full() && e.is_transient(), "{e}");
+        let failure = StoreFailure::of(&e);
+        assert_eq!(failure.status, StatusCode::INSUFFICIENT_STORAGE);
+        assert_eq!(failure.message, "database full");
+        let mut errors = vec![full_disk().await, full_disk().await];
+        let answered = answers(|| {
+            errors
+                .pop()
+                .unwrap_or(StoreError::InvalidCursor(String::new()))
+        });
+        for (status, retry) in answered {
+            assert_eq!(status, StatusCode::INSUFFICIENT_STORAGE);
+            assert_eq!(retry, Some(5));
+        }
+    }
+
+    #[test]
+    fn pages_and_api_answer_every_store_error_alike() {
+        let unavailable = || StoreError::from(sqlx::Error::PoolTimedOut);
+        assert_eq!(
+            answers(unavailable),
+            [(StatusCode::SERVICE_UNAVAILABLE, Some(5)); 2]
+        );
+        let cursor = || StoreError::InvalidCursor("zz".to_owned());
+        assert_eq!(answers(cursor), [(StatusCode::BAD_REQUEST, None); 2]);
+        let broken = || StoreError::from(sqlx::Error::RowNotFound);
+        assert_eq!(
+            answers(broken),
+            [(StatusCode::INTERNAL_SERVER_ERROR, None); 2]
+        );
+        assert_eq!(StoreFailure::of(&broken()).message, SERVER_FAULT);
     }
 }

@@ -1,4 +1,5 @@
-//! `/healthz` (the server and its database answer) and `/livez` (the process answers).
+//! `/healthz` (the database that takes writes answers), `/healthz/reads` (the database that
+//! answers reads: the replica when one is configured) and `/livez` (the process answers).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -7,33 +8,47 @@ use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
+use eventlog::store::ListingQuery;
+
 use crate::AppState;
 
 /// Longest `/healthz` waits for the database, so that a frozen database server makes the
 /// check fail instead of hang.
 const DATABASE_CHECK: Duration = Duration::from_secs(3);
 
-/// `GET /healthz`: `200 ok` when the database (and the read replica, when one is configured)
-/// answers a query, otherwise `503` with `Retry-After` and `database unavailable`. For load
-/// balancers and container health checks.
+/// `GET /healthz`: `200 ok` when the database that takes writes answers a query, otherwise
+/// `503` with `Retry-After` and `database unavailable`. For load balancers that send ingest and
+/// for container health checks: a read replica that is down does not stop ingest, so it does
+/// not fail this check (see [`healthz_reads`]).
 pub async fn healthz(State(state): State<AppState>) -> Response {
-    let replica = (!Arc::ptr_eq(state.store(), state.reads())).then(|| state.reads());
-    for (role, store) in
-        std::iter::once(("database", state.store())).chain(replica.map(|r| ("read replica", r)))
-    {
-        match tokio::time::timeout(DATABASE_CHECK, store.get(0)).await {
-            Ok(Ok(_)) => {}
-            Ok(Err(e)) => {
-                tracing::warn!(error = %e, "health check: {role} unavailable");
-                return unavailable();
-            }
-            Err(_) => {
-                tracing::warn!("health check: {role} did not answer within {DATABASE_CHECK:?}");
-                return unavailable();
-            }
+    let primary: Arc<dyn ListingQuery> = state.store().clone();
+    check("database", &primary).await
+}
+
+/// `GET /healthz/reads`: `200 ok` when the database that answers reads (the read replica, when
+/// one is configured; the database otherwise) answers a query, otherwise `503`. For load
+/// balancers that route the admin and the read API.
+pub async fn healthz_reads(State(state): State<AppState>) -> Response {
+    let role = if state.replica().is_some() {
+        "read replica"
+    } else {
+        "database"
+    };
+    check(role, state.reads()).await
+}
+
+async fn check(role: &str, store: &Arc<dyn ListingQuery>) -> Response {
+    match tokio::time::timeout(DATABASE_CHECK, store.get(0)).await {
+        Ok(Ok(_)) => "ok".into_response(),
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "health check: {role} unavailable");
+            unavailable()
+        }
+        Err(_) => {
+            tracing::warn!("health check: {role} did not answer within {DATABASE_CHECK:?}");
+            unavailable()
         }
     }
-    "ok".into_response()
 }
 
 fn unavailable() -> Response {

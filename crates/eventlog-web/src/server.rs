@@ -24,6 +24,11 @@ use tower_http::trace::{DefaultMakeSpan, DefaultOnRequest, DefaultOnResponse, Tr
 
 use crate::error::{AppError, Unavailable};
 
+pub mod admission;
+pub mod input;
+
+use admission::BodyBudget;
+
 /// File descriptors kept free for the database pool, log files, mail and the listener
 /// itself when the connection cap is derived from the process's limit.
 const FD_RESERVE: u64 = 128;
@@ -45,11 +50,16 @@ pub struct ServeOptions {
     /// After the shutdown signal: how long in-flight requests may take before the server
     /// returns anyway. Default 10 s.
     pub shutdown_grace: Duration,
-    /// Most request body bytes held at once over all requests; a request that would pass
-    /// it gets `503` with `Retry-After` before its body is read. Default 64 MiB.
+    /// Most body bytes of authenticated requests held at once; a request that would pass
+    /// it gets `503` with `Retry-After` (a declared length before its body is read, a
+    /// chunked body as its bytes arrive). Default 64 MiB.
     pub max_inflight_bytes: usize,
-    /// What a body without `Content-Length` (chunked) counts against `max_inflight_bytes`:
-    /// the largest body a route accepts. Default 8 MiB.
+    /// The same for requests without a valid session or token (the login form), a budget of
+    /// their own so that anonymous clients cannot take what authenticated work needs.
+    /// Default a sixteenth of `max_inflight_bytes` (4 MiB), at least 64 KiB.
+    pub anonymous_inflight_bytes: usize,
+    /// The most a body is charged on a route without a limit of its own
+    /// ([`admission::route_limit`]). Default 8 MiB.
     pub body_limit: usize,
 }
 
@@ -73,6 +83,7 @@ impl ServeOptions {
             max_connections: server.max_connections,
             shutdown_grace: server.shutdown_grace,
             max_inflight_bytes: api.max_inflight_bytes,
+            anonymous_inflight_bytes: BodyBudget::anonymous_share(api.max_inflight_bytes),
             body_limit: api.body_limit,
         }
     }
@@ -211,24 +222,24 @@ fn is_connection_error(e: &std::io::Error) -> bool {
 
 fn with_layers(router: Router, options: &ServeOptions, stopping: CancellationToken) -> Router {
     let request_timeout = options.request_timeout;
-    let inflight = Arc::new(InflightBytes {
-        budget: Semaphore::new(options.max_inflight_bytes),
-        max: options.max_inflight_bytes,
-        unknown_length: options.body_limit,
-    });
-    router
+    let budget = Arc::new(BodyBudget::new(
+        options.max_inflight_bytes,
+        options.anonymous_inflight_bytes,
+        options.body_limit,
+    ));
+    let router = router
         .layer(axum::middleware::from_fn(
             move |req: Request, next: Next| deadline(request_timeout, req, next),
         ))
         .layer(axum::middleware::from_fn(
-            move |req: Request, next: Next| {
-                let inflight = inflight.clone();
-                async move { inflight.admit(req, next).await }
-            },
+            move |req: Request, next: Next| budget.clone().admit(req, next),
         ))
         .layer(axum::middleware::from_fn(
             move |req: Request, next: Next| end_streams_on_shutdown(stopping.clone(), req, next),
-        ))
+        ));
+    // Outside every refusal above (budget, deadline, route limit), so that those carry the
+    // security headers too.
+    crate::security_headers::with_security_headers(router)
         // One log line per request at INFO (method, path, status, latency); `EVENTLOG_LOG`
         // chooses the level.
         .layer(
@@ -263,47 +274,6 @@ fn refuse(reason: Unavailable, json: bool) -> Response {
         crate::error::unavailable_json(reason)
     } else {
         AppError::Unavailable(reason).into_response()
-    }
-}
-
-/// The bound on request body bytes held at once.
-struct InflightBytes {
-    budget: Semaphore,
-    max: usize,
-    unknown_length: usize,
-}
-
-impl InflightBytes {
-    async fn admit(&self, req: Request, next: Next) -> Response {
-        let declared = req
-            .headers()
-            .get(header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse::<u64>().ok());
-        let has_body = declared.is_some_and(|n| n > 0)
-            || req.headers().contains_key(header::TRANSFER_ENCODING);
-        if !has_body {
-            return next.run(req).await;
-        }
-        // A body larger than the route accepts is refused (413) without being read; count
-        // at most what can be read.
-        let bytes = declared
-            .map(|n| usize::try_from(n).unwrap_or(usize::MAX))
-            .unwrap_or(self.unknown_length)
-            .min(self.unknown_length)
-            .min(self.max);
-        let Ok(permits) = u32::try_from(bytes) else {
-            return next.run(req).await;
-        };
-        let json = wants_json(&req);
-        match self.budget.try_acquire_many(permits) {
-            Ok(permit) => {
-                let response = next.run(req).await;
-                drop(permit);
-                response
-            }
-            Err(_) => refuse(Unavailable::Busy, json),
-        }
     }
 }
 

@@ -13,6 +13,7 @@ mod django_fixture_admin;
 mod first_hour;
 mod host_auth;
 mod hostile_queries;
+mod hostile_routes;
 mod live_tail;
 mod login_attacks;
 mod one_pool;

@@ -192,7 +192,7 @@ async fn main() {
 
         let url = fresh_postgres(&admin_url, &copy_db).await;
         let store = PostgresStore::connect(&url).await.unwrap();
-        eventlog::store::Store::migrate(&store).await.unwrap();
+        eventlog::store::WriteStore::migrate(&store).await.unwrap();
         let mut rates = Vec::new();
         for _ in 0..RUNS {
             rates.push(via_copy(store.pool(), &events(TOTAL), batch).await);

@@ -78,7 +78,7 @@
 //!
 //! - [`event`] and [`event_type`] — the model and its rules.
 //! - [`config`] — `eventlog.toml`.
-//! - [`store`] — the [`store::Store`] trait, SQLite and PostgreSQL backends.
+//! - [`store`] — the [`store::Store`] traits (writing, reading, listing), SQLite and PostgreSQL backends.
 //! - [`writer`] — the batching background writer.
 //! - [`django`] — importing a django-eventlog database.
 // Every feature of the library stores events: the recorder, the importers, retention, the

@@ -10,7 +10,7 @@
 //! ```
 //!
 //! Durations are written like `90d`, `12h`, `30m`, `1y 2d` (units `s`, `m`, `h`, `d`, `w`,
-//! `M` = 30.44 days, `y` = 365.25 days). Deletion goes through [`Store::purge`], in bounded
+//! `M` = 30.44 days, `y` = 365.25 days). Deletion goes through [`WriteStore::purge`], in bounded
 //! batches.
 
 use std::collections::BTreeMap;
@@ -225,45 +225,80 @@ pub async fn apply(store: &dyn Store, config: &RetentionConfig) -> Result<Retent
 }
 
 /// [`apply`] as if it were `now` (for tests and dry runs).
+///
+/// With a default age, everything older than the oldest cutoff of all (the default's and every
+/// type's) is past every type's age: that part goes first in one purge without a type, which on
+/// PostgreSQL drops whole time partitions instead of deleting their rows one by one. What is
+/// left to delete per type lies between that cutoff and each type's own.
 pub async fn apply_at(
     store: &dyn Store,
     config: &RetentionConfig,
     now: DateTime<Utc>,
 ) -> Result<RetentionReport, Error> {
     let mut report = RetentionReport::default();
+    let mut type_cutoffs = BTreeMap::new();
     for (event_type, age) in &config.types {
         let before = cutoff(now, age).map_err(|source| ConfigError::Duration {
             key: format!("retention.types.{event_type}"),
             source,
         })?;
-        let n = store.purge(before, Some(event_type)).await?;
-        report.deleted.insert(event_type.clone(), n);
+        type_cutoffs.insert(event_type.as_str(), before);
     }
-    if let Some(age) = &config.default {
-        let before = cutoff(now, age).map_err(|source| ConfigError::Duration {
+    let default_cutoff = match &config.default {
+        Some(age) => Some(cutoff(now, age).map_err(|source| ConfigError::Duration {
             key: "retention.default".into(),
             source,
-        })?;
-        // Which types have events past the default age: one bucket spanning all time, so the
-        // histogram is a count per type. Types with their own setting are left to it.
-        let old = EventFilter {
-            until: Some(before),
-            ..EventFilter::default()
-        };
-        let counts = store.histogram(&old, 1 << 40).await?;
-        let mut types: Vec<String> = counts
-            .into_iter()
-            .map(|(_, t, _)| t)
+        })?),
+        None => None,
+    };
+    if let Some(default_cutoff) = default_cutoff {
+        let everything_before = type_cutoffs
+            .values()
+            .copied()
+            .fold(default_cutoff, DateTime::min);
+        // The per-type counts of what the untyped purge deletes, for the report.
+        for (event_type, n) in old_events_by_type(store, everything_before).await? {
+            report.deleted.insert(event_type, n);
+        }
+        if report.total() > 0 {
+            store.purge(everything_before, None).await?;
+        }
+    }
+    for (event_type, before) in &type_cutoffs {
+        let n = store.purge(*before, Some(event_type)).await?;
+        *report.deleted.entry((*event_type).to_owned()).or_default() += n;
+    }
+    if let Some(before) = default_cutoff {
+        // Types with their own setting are left to it.
+        let types: Vec<String> = old_events_by_type(store, before)
+            .await?
+            .into_keys()
             .filter(|t| !config.types.contains_key(t))
             .collect();
-        types.sort();
-        types.dedup();
         for t in types {
             let n = store.purge(before, Some(&t)).await?;
             *report.deleted.entry(t).or_default() += n;
         }
     }
+    report.deleted.retain(|_, n| *n > 0);
     Ok(report)
+}
+
+/// How many events of each type are older than `before`: one histogram bucket spanning all
+/// time, so the histogram is a count per type.
+async fn old_events_by_type(
+    store: &dyn Store,
+    before: DateTime<Utc>,
+) -> Result<BTreeMap<String, u64>, Error> {
+    let old = EventFilter {
+        until: Some(before),
+        ..EventFilter::default()
+    };
+    let mut counts = BTreeMap::new();
+    for (_, event_type, n) in store.histogram(&old, 1 << 40).await? {
+        *counts.entry(event_type).or_default() += n.max(0) as u64;
+    }
+    Ok(counts)
 }
 
 /// Applies the policy now and then every `interval`, on the current tokio runtime, until the

@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::StoreError;
 use crate::event::{CommitObserver, NewEvent, notify_committed};
-use crate::store::{Inserted, Store};
+use crate::store::{Inserted, WriteStore};
 
 /// Rows of upkeep the writer does when its queue runs empty, before it waits again.
 const MAINTENANCE_BUDGET: usize = 5_000;
@@ -142,7 +142,7 @@ pub(crate) fn spawn<F, Fut>(
 ) -> std::io::Result<WriterHandle>
 where
     F: FnOnce() -> Fut + Send + 'static,
-    Fut: std::future::Future<Output = Result<Arc<dyn Store>, StoreError>>,
+    Fut: std::future::Future<Output = Result<Arc<dyn WriteStore>, StoreError>>,
 {
     let (queue, receiver) = flume::bounded(config.capacity);
     let counters = Arc::new(Counters::default());
@@ -201,7 +201,7 @@ struct Worker {
 }
 
 impl Worker {
-    fn run(mut self, runtime: &tokio::runtime::Runtime, store: &dyn Store) {
+    fn run(mut self, runtime: &tokio::runtime::Runtime, store: &dyn WriteStore) {
         let mut batch: Vec<NewEvent> = Vec::with_capacity(self.config.batch_size);
         let mut acks: Vec<flume::Sender<()>> = Vec::new();
         let receiver = self.receiver.clone();
@@ -247,7 +247,12 @@ impl Worker {
     /// Stores one batch, retrying transient errors with exponential back-off. A batch that
     /// fails for a reason of its own data is split until the offending events are isolated;
     /// those are logged and counted as failed, the rest stored.
-    fn store(&mut self, runtime: &tokio::runtime::Runtime, store: &dyn Store, batch: &[NewEvent]) {
+    fn store(
+        &mut self,
+        runtime: &tokio::runtime::Runtime,
+        store: &dyn WriteStore,
+        batch: &[NewEvent],
+    ) {
         let mut backoff = Duration::from_millis(20);
         let max_backoff = Duration::from_millis(self.config.max_backoff_ms.max(1));
         loop {

@@ -6,7 +6,7 @@
 
 use std::path::{Path, PathBuf};
 
-use eventlog::store::{self, EventFilter, Order, Store};
+use eventlog::store::{self, EventFilter, Order, Store, WriteStore};
 use eventlog::{GroupId, NewEvent};
 use eventlog_testing::TestDb;
 

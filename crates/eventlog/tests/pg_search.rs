@@ -8,7 +8,7 @@
 use std::collections::BTreeSet;
 
 use eventlog::store::postgres::PostgresStore;
-use eventlog::store::{self, EventFilter, Order, Store};
+use eventlog::store::{self, EventFilter, Order, Store, WriteStore};
 use eventlog::{GroupId, NewEvent};
 use eventlog_testing::TestDb;
 

@@ -4,8 +4,8 @@
 use std::os::unix::fs::PermissionsExt;
 use std::time::Duration;
 
-use eventlog::store::Store;
 use eventlog::store::sqlite::SqliteStore;
+use eventlog::store::{ReadStore, WriteStore};
 use eventlog::{GroupId, NewEvent};
 use eventlog_testing::TestDb;
 

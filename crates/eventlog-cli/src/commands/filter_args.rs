@@ -3,7 +3,7 @@
 
 use eventlog::EventTypes;
 use eventlog::filter::{FilterError, ListQuery, TypeCheckError};
-use eventlog::store::{EventFilter, Store};
+use eventlog::store::{EventFilter, ReadStore};
 
 /// Which events: every option narrows the selection.
 #[derive(Debug, Clone, Default, clap::Args)]
@@ -48,7 +48,7 @@ impl FilterArgs {
     pub async fn to_filter(
         &self,
         types: &EventTypes,
-        store: &dyn Store,
+        store: &dyn ReadStore,
     ) -> anyhow::Result<EventFilter> {
         let mut pairs: Vec<(String, String)> = Vec::new();
         pairs.extend(self.types.iter().map(|t| ("type".to_owned(), t.clone())));

@@ -53,7 +53,7 @@ struct FileArgs {
 
 /// With `--from-django`, imports a django-eventlog database (see `import_django`). Otherwise
 /// reads the file line by line and stores it in batches of 5,000 (uuids and timestamps kept),
-/// as many at once as the store writes usefully ([`eventlog::store::Store::write_concurrency`]),
+/// as many at once as the store writes usefully ([`eventlog::store::WriteStore::write_concurrency`]),
 /// so memory stays bounded; no mail is queued for imported events. Events whose uuid is already stored are skipped: running the same
 /// import twice stores everything once. Stops at the first bad line, naming it; the batches
 /// before it are stored, and rerunning after a fix is safe. A batch the database refuses

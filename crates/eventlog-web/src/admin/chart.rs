@@ -1,37 +1,17 @@
-//! The chart of events over time by type: stacked bars, rendered on the server as SVG.
+//! The chart of events over time by type: stacked bars, drawn on the server as SVG from the
+//! counts the list read ([`super::listing`]): a pure function of them, no store in sight.
 //!
 //! It covers what the list is filtered to: the chosen range, or, without one, the data's own
-//! extent (its first and last matching event, two index lookups). The bucket width is the
-//! smallest of a ladder of round widths (minute … year) that fits the span in at most
-//! [`MAX_BUCKETS`] bars. Each bar links to the list narrowed to its bucket.
-//!
-//! A filter by type and time only is counted in full (on PostgreSQL from the per-day and
-//! per-hour counts the store keeps, so a chart over ten million events reads a few thousand
-//! rows). A search, group, initiator or data filter counts the newest [`NEWEST_BOUND`]
-//! matches: with more, the chart starts at the oldest of them and says so. A search for a
-//! frequent word counts its matches among the newest [`FREQUENT_EVENTS`] events only, and
-//! says so.
+//! extent. The bucket width is the smallest of a ladder of round widths (minute … year) that
+//! fits the span in at most [`MAX_BUCKETS`] bars. Each bar links to the list narrowed to its
+//! bucket.
 
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Duration, Utc};
 use eventlog::EventTypes;
-use eventlog::store::{Counted, EventFilter, NewestCounts, Order};
 
-use super::list_query::AdminQuery;
-use crate::AppState;
-use crate::error::AppError;
-use crate::format::{TimeText, absolute, thousands};
-
-/// The most matches the chart of a search, group, initiator or data filter counts (the
-/// newest): counting every match of a frequent word would read millions of events. One past
-/// the list's count bound, so that the count read with the chart tells 10,000 from more.
-pub const NEWEST_BOUND: usize = super::events::COUNT_BOUND as usize + 1;
-
-/// The events a search for a frequent word (thousands of matches) is tested on for its
-/// chart, the newest: each test computes the event's words again (~20 µs here), so the
-/// newest 10,001 matches of a word in 3% of the events would cost seconds.
-pub const FREQUENT_EVENTS: usize = 1_000;
+use crate::format::{TimeText, absolute};
 
 /// Most bars.
 pub const MAX_BUCKETS: i64 = 60;
@@ -111,10 +91,23 @@ pub struct Chart {
     /// When only the newest matches were counted: what was, e.g. `the newest 10,000
     /// matches`; empty when every match was.
     pub newest: String,
-    /// How many events match, when the chart counted them: every match of a filter by type
-    /// and time; at most [`NEWEST_BOUND`] of another; with `true`, how many there are at
-    /// least (a frequent search). The list shows it as its count.
-    pub matches: Option<(u64, bool)>,
+}
+
+/// What a chart is drawn from: events per (bucket, type) over a span.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChartCounts {
+    /// Start of the span.
+    pub since: DateTime<Utc>,
+    /// End of the span (exclusive).
+    pub until: DateTime<Utc>,
+    /// Width of one bar in seconds ([`bucket_for`] the span).
+    pub bucket: i64,
+    /// Width of one bar in words.
+    pub bucket_name: &'static str,
+    /// Events per (bucket start, type), `bucket` wide buckets counted from the Unix epoch.
+    pub rows: Vec<(DateTime<Utc>, String, i64)>,
+    /// When only the newest matches were counted: what was; empty when every match was.
+    pub newest: String,
 }
 
 /// The bucket width (seconds) and its name for a span of `span` seconds.
@@ -130,141 +123,24 @@ pub fn bucket_for(span: i64) -> (i64, &'static str) {
         })
 }
 
-/// How a bucket bound is written in a link: what the form's `datetime-local` inputs show.
-fn link_time(t: DateTime<Utc>) -> String {
-    t.format("%Y-%m-%dT%H:%M").to_string()
-}
-
-/// The time span the chart of a type-and-time filter covers: the filter's range, or the
-/// data's extent. `None` when nothing matches.
-async fn span(
-    state: &AppState,
-    filter: &EventFilter,
+/// Draws the chart of `counts` at `now`: `types` order the segments and the legend,
+/// `color` fills a type's segments, `link` is the list narrowed to a bucket (its start and
+/// end).
+pub fn draw(
+    counts: ChartCounts,
+    types: &EventTypes,
+    color: impl Fn(&str) -> String,
+    link: impl Fn(DateTime<Utc>, DateTime<Utc>) -> String,
     now: DateTime<Utc>,
-) -> Result<Option<(DateTime<Utc>, DateTime<Utc>)>, AppError> {
-    // The oldest and the newest match, read at the same time (two connections).
-    let end = |order: Order| async move {
-        let page = state.reads().list(filter, order, None, 1).await?;
-        Ok::<_, AppError>(page.items.first().map(|e| e.timestamp))
-    };
-    let (first, last) = match (filter.since, filter.until) {
-        (Some(_), Some(_)) => (None, None),
-        (None, Some(_)) => (end(Order::Asc).await?, None),
-        (Some(_), None) => (None, None),
-        (None, None) => tokio::try_join!(end(Order::Asc), end(Order::Desc))?,
-    };
-    let since = match filter.since {
-        Some(s) => s,
-        None => match first {
-            Some(t) => t,
-            None => return Ok(None),
-        },
-    };
-    let until = match filter.until {
-        Some(u) => u,
-        None if filter.since.is_some() => now.max(since + Duration::seconds(1)),
-        None => match last {
-            // `until` is exclusive: just after the newest event.
-            Some(t) => t + Duration::seconds(1),
-            None => return Ok(None),
-        },
-    };
-    Ok((since < until).then_some((since, until)))
-}
-
-/// What the chart of a filter that is not by type and time counts: the newest matches of
-/// the filter, a range open at its end cut at `now` (events stamped in the future are left
-/// out of its span).
-pub fn newest_filter(filter: &EventFilter, now: DateTime<Utc>) -> EventFilter {
-    let mut f = filter.clone();
-    if let (Some(since), None) = (f.since, f.until) {
-        f.until = Some(now.max(since + Duration::seconds(1)));
-    }
-    f
-}
-
-/// Builds the chart of `filter` (the list's, from `params` at `now`). A filter that is not
-/// by type and time is drawn from `counted`, the store's counts of [`newest_filter`] (read
-/// with the list's page, [`eventlog::store::Store::list_with_newest`]), or they are read
-/// here.
-pub async fn build(
-    state: &AppState,
-    params: &AdminQuery,
-    filter: &EventFilter,
-    now: DateTime<Utc>,
-    base: &str,
-    counted: Option<NewestCounts>,
-) -> Result<Chart, AppError> {
-    let mut newest = String::new();
-    let mut matches = None;
-    let (since, until, rows, bucket, bucket_name) = if filter.by_type_and_time() {
-        let Some((since, until)) = span(state, filter, now).await? else {
-            return Ok(Chart::default());
-        };
-        let (bucket, bucket_name) = bucket_for((until - since).num_seconds().max(1));
-        let mut f = filter.clone();
-        f.since = Some(since);
-        f.until = Some(until);
-        let rows = state.reads().histogram(&f, bucket).await?;
-        // The chart's span holds every match (unless a range starting at `since` is cut at
-        // now, leaving out events stamped in the future): its total is the list's count,
-        // read from the same per-period counts instead of walking 10,001 index entries.
-        if filter.since.is_none() || filter.until.is_some() {
-            matches = Some((rows.iter().map(|r| r.2.max(0) as u64).sum(), false));
-        }
-        (since, until, rows, bucket, bucket_name)
-    } else {
-        // One read gives the counts, the span (the oldest and newest match counted) and
-        // the number of matches.
-        let f = newest_filter(filter, now);
-        let counted = match counted {
-            Some(counted) => counted,
-            None => {
-                state
-                    .reads()
-                    .histogram_newest(&f, NEWEST_BOUND, FREQUENT_EVENTS)
-                    .await?
-            }
-        };
-        // A frequent search: the plan counted thousands of matches, whatever was tested.
-        matches = Some(match counted.counted {
-            Counted::Since { at_least, .. } => (at_least.max(counted.total), true),
-            _ => (counted.total, false),
-        });
-        let Some((oldest, latest)) = counted.range else {
-            return Ok(Chart {
-                matches,
-                ..Chart::default()
-            });
-        };
-        let since = match (counted.counted, f.since) {
-            (Counted::All, Some(since)) => since,
-            (Counted::All | Counted::NewestMatches, _) => oldest,
-            (Counted::Since { from, .. }, _) => from,
-        };
-        // `until` is exclusive: just after the newest match.
-        let until = f.until.unwrap_or(latest + Duration::seconds(1));
-        match counted.counted {
-            Counted::All => {}
-            Counted::NewestMatches => {
-                newest = format!("the newest {} matches", thousands(counted.total));
-            }
-            Counted::Since { .. } => {
-                newest = format!(
-                    "the matches among the newest {} events",
-                    thousands(FREQUENT_EVENTS as u64)
-                );
-            }
-        }
-        let (bucket, bucket_name) = bucket_for((until - since).num_seconds().max(1));
-        (
-            since,
-            until,
-            rebin(counted.rows, bucket),
-            bucket,
-            bucket_name,
-        )
-    };
+) -> Chart {
+    let ChartCounts {
+        since,
+        until,
+        bucket,
+        bucket_name,
+        rows,
+        newest,
+    } = counts;
     let origin = since.timestamp().div_euclid(bucket) * bucket;
     let n = ((until.timestamp() - 1 - origin).div_euclid(bucket) + 1).max(1) as usize;
     let slot = |t: DateTime<Utc>| ((t.timestamp() - origin).div_euclid(bucket)) as usize;
@@ -281,13 +157,11 @@ pub async fn build(
         bucket: bucket_name.to_owned(),
         max,
         newest,
-        matches,
         ..Chart::default()
     };
     if max == 0 {
-        return Ok(chart);
+        return chart;
     }
-    let types = state.types();
     // Segments stack in severity order, least severe at the bottom.
     let mut rows = rows;
     rows.sort_by_key(|(t, name, _)| (*t, types.severity(name).map_or(0, |s| s + 1)));
@@ -309,15 +183,7 @@ pub async fn build(
         let bar = bar.get_or_insert_with(|| {
             let start = DateTime::from_timestamp(origin + i as i64 * bucket, 0).unwrap_or(since);
             let end = start + Duration::seconds(bucket);
-            let href = format!(
-                "{base}/events?{}",
-                params.query_with(&[
-                    ("cursor", ""),
-                    ("date", ""),
-                    ("since", &link_time(start.max(since))),
-                    ("until", &link_time(end.min(until + Duration::seconds(59)))),
-                ])
-            );
+            let href = link(start.max(since), end.min(until + Duration::seconds(59)));
             Bar {
                 x: format!("{:.1}", i as f64 * w),
                 w: format!("{:.1}", (w - 1.0).max(0.5)),
@@ -329,7 +195,7 @@ pub async fn build(
         bar.segments.push(Segment {
             y: format!("{y:.1}"),
             h: format!("{h:.1}"),
-            fill: state.chart_color(name).to_owned(),
+            fill: color(name),
         });
     }
     for (i, bar) in bars.iter_mut().enumerate() {
@@ -345,12 +211,12 @@ pub async fn build(
     }
     chart.bars = bars.into_iter().flatten().collect();
     chart.legend = legend(types, &present);
-    Ok(chart)
+    chart
 }
 
 /// Per-minute counts summed into `bucket`-second buckets (both counted from the Unix epoch,
 /// so a minute falls in one bucket), in (bucket, type) order.
-fn rebin(
+pub fn rebin(
     rows: Vec<(DateTime<Utc>, String, i64)>,
     bucket: i64,
 ) -> Vec<(DateTime<Utc>, String, i64)> {
@@ -393,6 +259,94 @@ mod tests {
             let (w, _) = bucket_for(span);
             assert!(span <= w * MAX_BUCKETS, "{span}");
         }
+    }
+
+    fn at(minute: i64) -> DateTime<Utc> {
+        DateTime::from_timestamp(1_700_000_000 / 3600 * 3600 + minute * 60, 0).unwrap()
+    }
+
+    fn counts(rows: &[(i64, &str, i64)]) -> ChartCounts {
+        ChartCounts {
+            since: at(0),
+            until: at(10),
+            bucket: 60,
+            bucket_name: "minute",
+            rows: rows
+                .iter()
+                .map(|(m, ty, n)| (at(*m), (*ty).to_owned(), *n))
+                .collect(),
+            newest: String::new(),
+        }
+    }
+
+    fn draw_plain(counts: ChartCounts) -> Chart {
+        draw(
+            counts,
+            &EventTypes::default(),
+            |name| format!("fill-{name}"),
+            |start, end| format!("{}..{}", start.timestamp(), end.timestamp()),
+            at(60),
+        )
+    }
+
+    #[test]
+    fn bars_stack_by_severity_and_scale_to_the_largest() {
+        let chart = draw_plain(counts(&[(2, "error", 1), (2, "info", 3), (5, "info", 2)]));
+        assert_eq!(chart.max, 4);
+        assert_eq!(chart.bucket, "minute");
+        assert_eq!(chart.bars.len(), 2, "{chart:?}");
+        let first = &chart.bars[0];
+        // Ten one-minute bars over 1000 units: the bar of minute 2 starts at 200.
+        assert_eq!(first.x, "200.0");
+        assert_eq!(first.w, "99.0");
+        // Least severe at the bottom: info (3 of 4) first, then error on top of it.
+        let fills: Vec<&str> = first.segments.iter().map(|s| s.fill.as_str()).collect();
+        assert_eq!(fills, ["fill-info", "fill-error"]);
+        assert_eq!(first.segments[0].h, "90.0");
+        assert_eq!(first.segments[0].y, "30.0");
+        assert_eq!(first.segments[1].y, "0.0");
+        assert!(first.title.starts_with("4 events from "), "{}", first.title);
+        assert_eq!(
+            first.href,
+            format!("{}..{}", at(2).timestamp(), at(3).timestamp())
+        );
+        assert_eq!(chart.bars[1].title.split(' ').next(), Some("2"));
+        let legend: Vec<&str> = chart.legend.iter().map(|l| l.name.as_str()).collect();
+        assert_eq!(legend, ["info", "error"]);
+    }
+
+    #[test]
+    fn no_events_draw_no_bars() {
+        let chart = draw_plain(counts(&[]));
+        assert_eq!(chart.max, 0);
+        assert!(chart.bars.is_empty());
+        assert!(chart.legend.is_empty());
+    }
+
+    #[test]
+    fn counts_outside_the_span_are_left_out() {
+        let chart = draw_plain(counts(&[(-5, "info", 7), (3, "info", 1), (20, "info", 9)]));
+        assert_eq!(chart.max, 1);
+        assert_eq!(chart.bars.len(), 1);
+    }
+
+    #[test]
+    fn minutes_are_summed_into_wider_buckets() {
+        let rows = vec![
+            (at(0), "info".to_owned(), 1),
+            (at(4), "info".to_owned(), 2),
+            (at(5), "info".to_owned(), 4),
+            (at(4), "error".to_owned(), 8),
+        ];
+        let binned = rebin(rows, 300);
+        assert_eq!(
+            binned,
+            vec![
+                (at(0), "error".to_owned(), 8),
+                (at(0), "info".to_owned(), 3),
+                (at(5), "info".to_owned(), 4),
+            ]
+        );
     }
 
     #[test]

@@ -3,20 +3,17 @@
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::extract::State;
-use eventlog::store::{NewestRequest, Order};
+use chrono::{DateTime, Utc};
+use eventlog::store::Order;
 
 use super::chart::{self, Chart};
 use super::list_query::AdminQuery;
-use super::{EventRow, Layout, PAGE_SIZE};
+use super::listing::{self, COUNT_BOUND};
+use super::{EventRow, Layout};
 use crate::AppState;
 use crate::auth::CurrentUser;
 use crate::error::AppError;
 use crate::format;
-
-/// The list says how many events match, exactly up to this many ("10,000+ events" beyond):
-/// counting stops there, so the count costs at most this many index entries. The chart of a
-/// search counts one more ([`chart::NEWEST_BOUND`]), and its count is the list's.
-pub const COUNT_BOUND: u64 = 10_000;
 
 /// A type checkbox in the filter form.
 pub struct TypeOption {
@@ -86,6 +83,12 @@ pub fn type_options(state: &AppState, selected: &[String]) -> Vec<TypeOption> {
     v
 }
 
+/// How a bucket bound is written in a chart's link: what the form's `datetime-local` inputs
+/// show.
+fn link_time(t: DateTime<Utc>) -> String {
+    t.format("%Y-%m-%dT%H:%M").to_string()
+}
+
 /// The list page.
 pub async fn list(
     State(state): State<AppState>,
@@ -100,42 +103,31 @@ pub async fn list(
     let live_from = state.live_tail().position().await?;
     let (order, after) = (params.list.order, params.list.cursor.as_ref());
     let base = user.base.path().to_owned();
-    // A filter by type and time: the page and the chart (its span, then the per-period
-    // counts) are read at the same time, on two connections. Any other filter: the page and
-    // the chart's counts are read together, so a search is planned once for both.
-    let (page, chart) = if filter.by_type_and_time() {
-        tokio::try_join!(
-            async {
-                let page = state.reads().list(&filter, order, after, PAGE_SIZE).await?;
-                Ok::<_, AppError>(page)
+    let listing = listing::read(state.reads().as_ref(), &filter, order, after, now).await?;
+    let chart = match listing.chart {
+        Some(counts) => chart::draw(
+            counts,
+            state.types(),
+            |name| state.chart_color(name).to_owned(),
+            |start, end| {
+                let query = params.query_with(&[
+                    ("cursor", ""),
+                    ("date", ""),
+                    ("since", &link_time(start)),
+                    ("until", &link_time(end)),
+                ]);
+                format!("{base}/events?{query}")
             },
-            chart::build(&state, &params, &filter, now, &base, None),
-        )?
-    } else {
-        let newest = chart::newest_filter(&filter, now);
-        let request = NewestRequest {
-            filter: &newest,
-            matches: chart::NEWEST_BOUND,
-            events: chart::FREQUENT_EVENTS,
-        };
-        let (page, counted) = state
-            .reads()
-            .list_with_newest(&filter, order, after, PAGE_SIZE, &request)
-            .await?;
-        let chart = chart::build(&state, &params, &filter, now, &base, Some(counted)).await?;
-        (page, chart)
-    };
-    // The chart has counted the matches (every one, or up to as many as the count shows):
-    // no second walk over them.
-    let count = match chart.matches {
-        Some((n, true)) => format!("{}+ events", format::thousands(n)),
-        Some((n, false)) => format::count(n, COUNT_BOUND, "event"),
-        None => format::count(
-            state.reads().count_at_most(&filter, COUNT_BOUND).await?,
-            COUNT_BOUND,
-            "event",
+            now,
         ),
+        None => Chart::default(),
     };
+    let count = if listing.total.at_least {
+        format!("{}+ events", format::thousands(listing.total.events))
+    } else {
+        format::count(listing.total.events, COUNT_BOUND, "event")
+    };
+    let page = listing.page;
     let rows: Vec<EventRow> = page
         .items
         .iter()

@@ -18,7 +18,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use eventlog::Event;
-use eventlog::store::{Backend, EventFilter, FollowCursor};
+use eventlog::store::{EventFilter, FollowCursor, ReadStore};
 use tokio::sync::broadcast;
 
 /// Events per read of the poller (and per batch sent to the streams).
@@ -103,7 +103,7 @@ struct Open {
 
 /// The hub of live-tail streams: their count, and the one poller that feeds them.
 pub struct LiveTail {
-    store: Arc<dyn Backend>,
+    store: Arc<dyn ReadStore>,
     interval: Duration,
     limits: StreamLimits,
     running: tokio::sync::Mutex<Option<Running>>,
@@ -132,7 +132,7 @@ impl Drop for Slot {
 
 impl LiveTail {
     /// A hub over `store` that polls every `interval`.
-    pub fn new(store: Arc<dyn Backend>, interval: Duration, limits: StreamLimits) -> Arc<Self> {
+    pub fn new(store: Arc<dyn ReadStore>, interval: Duration, limits: StreamLimits) -> Arc<Self> {
         Arc::new(LiveTail {
             store,
             interval,

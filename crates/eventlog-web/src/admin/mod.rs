@@ -15,6 +15,7 @@ pub mod events;
 pub mod export;
 pub mod groups;
 pub mod list_query;
+pub mod listing;
 pub mod live;
 pub mod login;
 pub mod stream;

@@ -18,7 +18,7 @@ use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use eventlog::EventTypes;
-use eventlog::store::{Backend, TokenScope, VerifiedToken};
+use eventlog::store::{Backend, ReadStore, TokenScope, VerifiedToken};
 use serde::Serialize;
 use utoipa::OpenApi;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -42,7 +42,7 @@ pub struct ApiState {
     /// a 201 means committed.
     pub store: Arc<dyn Backend>,
     /// Where list and get requests read: `store`, or a read replica.
-    pub reads: Arc<dyn Backend>,
+    pub reads: Arc<dyn ReadStore>,
     /// The configured event types; ingest rejects others.
     pub types: Arc<EventTypes>,
     /// Largest request body in bytes (`[api] body_limit`).
@@ -70,7 +70,7 @@ impl ApiState {
     }
 
     /// Serves list and get requests from `reads` (a read replica) instead of the primary.
-    pub fn with_reads(mut self, reads: Arc<dyn Backend>) -> Self {
+    pub fn with_reads(mut self, reads: Arc<dyn ReadStore>) -> Self {
         self.reads = reads;
         self
     }
@@ -170,6 +170,9 @@ pub fn router(state: ApiState) -> Router {
     routes
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "no such API route") })
         .layer(DefaultBodyLimit::max(limit))
+        .layer(axum::middleware::from_fn(move |req, next| {
+            crate::server::admission::route_limit(limit, req, next)
+        }))
         .with_state(state)
 }
 
@@ -195,6 +198,9 @@ pub struct ApiError {
     /// The position in the batch of the item that broke a rule.
     #[serde(skip_serializing_if = "Option::is_none")]
     index: Option<usize>,
+    /// Seconds for `Retry-After`, when trying again may help.
+    #[serde(skip)]
+    retry_after: Option<u32>,
 }
 
 impl ApiError {
@@ -203,6 +209,7 @@ impl ApiError {
             status,
             error: message.into(),
             index: None,
+            retry_after: None,
         }
     }
 
@@ -221,39 +228,20 @@ impl ApiError {
         self.index = Some(index);
         self
     }
-
-    fn internal(e: impl std::fmt::Display) -> Self {
-        tracing::error!(error = %e, "API request failed");
-        ApiError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal error; see the server log",
-        )
-    }
 }
 
 impl From<eventlog::StoreError> for ApiError {
     fn from(e: eventlog::StoreError) -> Self {
-        if e.is_full() {
-            // Checked before transient (a full disk is both): its own status and message.
-            tracing::error!(error = %e, "API request failed: the database is full");
-            return ApiError::new(StatusCode::INSUFFICIENT_STORAGE, "database full");
-        }
-        if e.is_transient() {
-            // Unreachable, restarting, busy: the client may retry (`Retry-After`).
-            tracing::warn!(error = %e, "database unavailable while answering an API request");
-            ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                crate::error::Unavailable::Database.to_string(),
-            )
-        } else {
-            ApiError::internal(e)
-        }
+        let failure = crate::error::StoreFailure::of(&e);
+        let mut error = ApiError::new(failure.status, failure.message);
+        error.retry_after = failure.retry_after;
+        error
     }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let status = self.status;
+        let (status, retry_after) = (self.status, self.retry_after);
         let mut response = (status, Json(self)).into_response();
         if status == StatusCode::UNAUTHORIZED {
             response.headers_mut().insert(
@@ -261,10 +249,10 @@ impl IntoResponse for ApiError {
                 HeaderValue::from_static("Bearer realm=\"eventlog\""),
             );
         }
-        if status == StatusCode::SERVICE_UNAVAILABLE || status == StatusCode::INSUFFICIENT_STORAGE {
+        if let Some(secs) = retry_after {
             response
                 .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
         response
     }
@@ -287,7 +275,10 @@ async fn authorize(parts: &Parts, state: &ApiState) -> Result<VerifiedToken, Api
         .map(str::trim)
         .ok_or_else(|| unauthorized("the Authorization header must be Bearer <token>"))?;
     match state.store.verify_token(token).await? {
-        Some(token) => Ok(token),
+        Some(token) => {
+            crate::server::admission::mark_authenticated(&parts.extensions);
+            Ok(token)
+        }
         None => Err(unauthorized("invalid or revoked API token")),
     }
 }

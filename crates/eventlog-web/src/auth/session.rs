@@ -126,42 +126,49 @@ impl FromRequestParts<AppState> for CurrentUser {
     type Rejection = AppError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
-        let base = Base::from_parts(parts);
-        let login = || {
-            let path_q = parts
-                .uri
-                .path_and_query()
-                .map(|p| p.as_str())
-                .unwrap_or("/");
-            let next = serde_urlencoded::to_string([("next", path_q)]).unwrap_or_default();
-            AppError::LoginRequired(format!("{}/login?{next}", base.path()))
-        };
-        // Named by a trusted authenticating proxy (checked by the proxy middleware).
-        if let Some(user) = super::proxy::user_of(parts) {
-            return Ok(CurrentUser::from_host(state, user, base));
-        }
-        if let Some(host) = state.host_auth() {
-            return match host.user(parts).await {
-                Some(user) => Ok(CurrentUser::from_host(state, user, base)),
-                None => Err(match host.login_url() {
-                    Some(url) => AppError::LoginRequired(url),
-                    None => AppError::Forbidden,
-                }),
-            };
-        }
-        let name = cookie_name(SESSION_COOKIE, state.secure_cookies());
-        let Some(token) = cookie(parts, &name) else {
-            return Err(login());
-        };
-        state.purge_sessions_now_and_then();
-        let token_hash = super::hash_token(&token);
-        match lookup(state, &token_hash).await? {
-            Some(session) => Ok(CurrentUser {
-                session,
-                token_hash,
-                base,
+        let user = current_user(parts, state).await?;
+        // Its body (a form) may now draw on the budget of authenticated requests.
+        crate::server::admission::mark_authenticated(&parts.extensions);
+        Ok(user)
+    }
+}
+
+async fn current_user(parts: &Parts, state: &AppState) -> Result<CurrentUser, AppError> {
+    let base = Base::from_parts(parts);
+    let login = || {
+        let path_q = parts
+            .uri
+            .path_and_query()
+            .map(|p| p.as_str())
+            .unwrap_or("/");
+        let next = serde_urlencoded::to_string([("next", path_q)]).unwrap_or_default();
+        AppError::LoginRequired(format!("{}/login?{next}", base.path()))
+    };
+    // Named by a trusted authenticating proxy (checked by the proxy middleware).
+    if let Some(user) = super::proxy::user_of(parts) {
+        return Ok(CurrentUser::from_host(state, user, base));
+    }
+    if let Some(host) = state.host_auth() {
+        return match host.user(parts).await {
+            Some(user) => Ok(CurrentUser::from_host(state, user, base)),
+            None => Err(match host.login_url() {
+                Some(url) => AppError::LoginRequired(url),
+                None => AppError::Forbidden,
             }),
-            None => Err(login()),
-        }
+        };
+    }
+    let name = cookie_name(SESSION_COOKIE, state.secure_cookies());
+    let Some(token) = cookie(parts, &name) else {
+        return Err(login());
+    };
+    state.purge_sessions_now_and_then();
+    let token_hash = super::hash_token(&token);
+    match lookup(state, &token_hash).await? {
+        Some(session) => Ok(CurrentUser {
+            session,
+            token_hash,
+            base,
+        }),
+        None => Err(login()),
     }
 }

@@ -4,7 +4,7 @@
 //! table `eventlog_event`: `id`, `type`, `group`, `timestamp`, `message`, `initiator`, and from
 //! version 2.0 on `data` (JSON). [`DjangoSource`] reads that table from a SQLite file or a
 //! PostgreSQL database, read-only, in pages of rows in id order, and stores every row as an
-//! event through [`Store::import_batch`] (no mail is queued for imported events):
+//! event through [`WriteStore::import_batch`] (no mail is queued for imported events):
 //!
 //! - types are kept as they are, configured or not: a type no longer configured (a legacy
 //!   type) displays as its name in title case, as in django-eventlog's admin;
@@ -43,7 +43,7 @@ pub use row::event_uuid;
 use source::Source;
 
 use crate::error::{StoreError, ValidationError};
-use crate::store::Store;
+use crate::store::WriteStore;
 
 /// The table django-eventlog's `Event` model lives in.
 pub const TABLE: &str = "eventlog_event";
@@ -205,7 +205,7 @@ impl DjangoSource {
     }
 
     /// Reads every row in id order, `batch` rows at a time, and stores them in `target`, one
-    /// [`Store::import_batch`] per page (memory stays bounded by two pages: the next page is
+    /// [`WriteStore::import_batch`] per page (memory stays bounded by two pages: the next page is
     /// read while the current one is stored). No mail is queued for imported events.
     /// `progress` is called after each page with the totals so far. Rows already imported are
     /// counted in [`ImportSummary::already_present`]; rows breaking eventlog's rules in
@@ -215,7 +215,7 @@ impl DjangoSource {
     /// safely, since stored rows are recognised by their uuid.
     pub async fn import_into(
         &self,
-        target: &dyn Store,
+        target: &dyn WriteStore,
         batch: usize,
         mut progress: impl FnMut(&ImportSummary),
     ) -> Result<ImportSummary, DjangoImportError> {

@@ -102,7 +102,7 @@ impl EventLogBuilder {
             move || async move {
                 let backend = store::open(&url).await?;
                 let _ = writer_slot.set(backend.clone());
-                let store: Arc<dyn store::Store> = backend;
+                let store: Arc<dyn store::WriteStore> = backend;
                 Ok(store)
             },
             ready_tx,

@@ -4,7 +4,7 @@
 //! requests each carry a small batch (HTTP ingest), letting each open its own transaction
 //! makes them queue for the lock (SQLite's busy handler sleeps in steps of up to 100 ms) and
 //! pay a commit apiece. Here committer tasks take whatever requests are waiting, store them
-//! with one [`Store::insert_batch`] (each request's events stay together and in order; an
+//! with one [`WriteStore::insert_batch`] (each request's events stay together and in order; an
 //! idempotency key repeated across requests is stored once, as within a batch), and answer
 //! each request after the commit. A database error fails every request of that transaction,
 //! and nothing of it is stored; callers validate before joining, so one request's data cannot
@@ -17,7 +17,7 @@ use std::sync::Arc;
 
 use crate::error::StoreError;
 use crate::event::NewEvent;
-use crate::store::{Inserted, Store};
+use crate::store::{Inserted, WriteStore};
 
 /// Most events per shared transaction (a single larger request still goes alone).
 pub const MAX_EVENTS: usize = 20_000;
@@ -47,7 +47,7 @@ impl std::fmt::Debug for GroupCommit {
 impl GroupCommit {
     /// Starts the committer tasks on the current tokio runtime; they end when every handle
     /// is dropped.
-    pub fn start(store: Arc<dyn Store>) -> Self {
+    pub fn start(store: Arc<dyn WriteStore>) -> Self {
         let committers = if store.backend() == super::BackendKind::Sqlite {
             1
         } else {
@@ -95,7 +95,7 @@ impl GroupCommit {
     }
 }
 
-async fn commit(store: &dyn Store, jobs: Vec<Job>) {
+async fn commit(store: &dyn WriteStore, jobs: Vec<Job>) {
     let started = std::time::Instant::now();
     let (result, mails) = if let [job] = &jobs[..] {
         let result = store.insert_batch(&job.events).await;

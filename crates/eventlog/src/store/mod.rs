@@ -1,10 +1,15 @@
-// Over 500 lines on purpose: the `Store` trait is the one contract of both backends.
-//! Storage: one [`Store`] trait, one implementation per backend, chosen once from the URL.
+//! Storage: a contract split by capability, one implementation per backend, chosen once
+//! from the URL.
 //!
-//! Handlers and the writer see only `Arc<dyn Store>`. Each backend keeps its own versioned
+//! - [`WriteStore`]: insert, import, delete, purge, migrate, maintain;
+//! - [`ReadStore`]: get, list, groups, count, histogram, follow;
+//! - [`ListingQuery`]: the admin list's page and chart counts, read together;
+//! - [`Store`]: all three; [`Backend`]: a store with its users, tokens and mail outbox.
+//!
+//! Each part asks only for what it does: the batching writer holds a `dyn WriteStore`, a read
+//! replica ([`open_replica`]) is a `dyn ListingQuery` and cannot be written to, and
+//! `Arc<dyn Backend>` upcasts to any of them. Each backend keeps its own versioned
 //! migrations (`migrations/sqlite`, `migrations/postgres`), applied by [`open`].
-
-use std::sync::Arc;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -20,16 +25,16 @@ mod follow;
 pub mod group_commit;
 mod group_delta;
 pub(crate) mod kind;
+mod listing;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 mod migrations;
+mod open;
 pub mod outbox;
 mod periods;
 mod pool;
 #[cfg(feature = "postgres")]
 pub mod postgres;
 mod row;
-#[cfg(any(feature = "sqlite", feature = "postgres"))]
-mod shared_impl;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 mod sql;
 #[cfg(feature = "sqlite")]
@@ -43,9 +48,18 @@ pub use filter::{DataMatch, EventFilter, GroupFilter, MAX_SEARCH_WORDS, Order, s
 pub use follow::FollowCursor;
 pub use group_commit::GroupCommit;
 pub use kind::BackendKind;
+pub(crate) use listing::CountedMinute;
+pub use listing::{Counted, ListingQuery, NewestCounts, NewestRequest};
+pub use open::{ConnectOptions, connect_with, open, open_replica, open_with, redact};
 pub use outbox::{OutboxStatus, OutboxStore};
 pub use tokens::{TokenError, TokenInfo, TokenScope, TokenStore, VerifiedToken};
 pub use users::{Role, Session, User, UserStore};
+
+/// Every capability of a store of events: writing, reading and the admin list's reads.
+/// `Arc<dyn Store>` upcasts to any one of them.
+pub trait Store: WriteStore + ListingQuery {}
+
+impl<T: WriteStore + ListingQuery> Store for T {}
 
 /// Everything a backend stores: events, admin users and sessions, API tokens, the mail outbox.
 /// `Arc<dyn Backend>` upcasts to `Arc<dyn Store>` (or the other parts) where only one is needed.
@@ -56,7 +70,7 @@ impl<T: Store + UserStore + TokenStore + OutboxStore> Backend for T {}
 /// How many rows a purge deletes per transaction, so it never holds a large lock for long.
 pub const PURGE_BATCH: usize = 5_000;
 
-/// What became of one event handed to [`Store::insert_batch`].
+/// What became of one event handed to [`WriteStore::insert_batch`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Inserted {
     /// The event's id in the store.
@@ -68,7 +82,7 @@ pub struct Inserted {
 impl Inserted {
     /// The `id` of a repeat whose first copy is no longer stored: on PostgreSQL, an event
     /// purged with its time partition keeps its uuid claimed until upkeep
-    /// ([`Store::maintain`]) deletes the claims of dropped partitions; until then, sending
+    /// ([`WriteStore::maintain`]) deletes the claims of dropped partitions; until then, sending
     /// the uuid again stores nothing and reports this id (real ids start at 1).
     pub const PURGED: i64 = 0;
 }
@@ -97,7 +111,7 @@ pub struct GroupSummary {
     pub types: Vec<String>,
 }
 
-/// What [`Store::migrate`] did.
+/// What [`WriteStore::migrate`] did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Migrated {
@@ -172,9 +186,9 @@ impl PoolStatus {
     }
 }
 
-/// The storage backend interface.
+/// Writing events, and looking after the database they are written to.
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait WriteStore: Send + Sync + 'static {
     /// Which database this store keeps its data in.
     fn backend(&self) -> BackendKind;
 
@@ -212,11 +226,33 @@ pub trait Store: Send + Sync + 'static {
     /// in input order.
     async fn insert_batch(&self, events: &[NewEvent]) -> Result<Vec<Inserted>, StoreError>;
 
-    /// Stores events as [`Store::insert_batch`] does, but queues no mail for them: imported
-    /// events (an export loaded back, a django-eventlog database) were already notified
-    /// where they were first recorded, and a re-import must not mail anyone again.
+    /// Stores events as [`WriteStore::insert_batch`] does, but queues no mail for them:
+    /// imported events (an export loaded back, a django-eventlog database) were already
+    /// notified where they were first recorded, and a re-import must not mail anyone again.
     async fn import_batch(&self, events: &[NewEvent]) -> Result<Vec<Inserted>, StoreError>;
 
+    /// Deletes events by id; returns how many existed.
+    async fn delete(&self, ids: &[i64]) -> Result<u64, StoreError>;
+
+    /// Deletes events older than `before` (optionally of one type) in batches of
+    /// [`PURGE_BATCH`] rows, one transaction each. Returns the number deleted.
+    async fn purge(
+        &self,
+        before: DateTime<Utc>,
+        event_type: Option<&str>,
+    ) -> Result<u64, StoreError>;
+
+    /// How many events [`WriteStore::purge`] would delete.
+    async fn purge_count(
+        &self,
+        before: DateTime<Utc>,
+        event_type: Option<&str>,
+    ) -> Result<u64, StoreError>;
+}
+
+/// Reading events and groups: what a read replica serves.
+#[async_trait]
+pub trait ReadStore: Send + Sync + 'static {
     /// One event by id.
     async fn get(&self, id: i64) -> Result<Option<Event>, StoreError>;
 
@@ -276,292 +312,4 @@ pub trait Store: Send + Sync + 'static {
         filter: &EventFilter,
         bucket_secs: i64,
     ) -> Result<Vec<(DateTime<Utc>, String, i64)>, StoreError>;
-
-    /// The chart's counts of a filter that is not by type and time only (see
-    /// [`EventFilter::by_type_and_time`]): events per (minute, type) of the newest `matches`
-    /// events matching `filter`, found along the time index. A search for a frequent word
-    /// (its plan found thousands of matches) is tested row by row, so it counts only the
-    /// matches among the newest `events` events the rest of the filter selects: counting
-    /// the newest 10,000 matches of a word in 3% of the events would test 330,000 rows.
-    async fn histogram_newest(
-        &self,
-        filter: &EventFilter,
-        matches: usize,
-        events: usize,
-    ) -> Result<NewestCounts, StoreError>;
-
-    /// A page of events ([`Store::list`] of `filter`) and the chart's counts
-    /// ([`Store::histogram_newest`] of `newest`), as the admin's list shows a filter that is
-    /// not by type and time. One call so that a backend can plan a search once for both
-    /// reads when both filters search the same text (on PostgreSQL, planning a search reads
-    /// up to 5,000 of its matches); the results are those of the two calls.
-    async fn list_with_newest(
-        &self,
-        filter: &EventFilter,
-        order: Order,
-        after: Option<&Cursor>,
-        limit: usize,
-        newest: &NewestRequest<'_>,
-    ) -> Result<(Page<Event, Cursor>, NewestCounts), StoreError> {
-        let listed = self.list(filter, order, after, limit).await?;
-        let counts = self
-            .histogram_newest(newest.filter, newest.matches, newest.events)
-            .await?;
-        Ok((listed, counts))
-    }
-
-    /// Deletes events by id; returns how many existed.
-    async fn delete(&self, ids: &[i64]) -> Result<u64, StoreError>;
-
-    /// Deletes events older than `before` (optionally of one type) in batches of
-    /// [`PURGE_BATCH`] rows, one transaction each. Returns the number deleted.
-    async fn purge(
-        &self,
-        before: DateTime<Utc>,
-        event_type: Option<&str>,
-    ) -> Result<u64, StoreError>;
-
-    /// How many events [`Store::purge`] would delete.
-    async fn purge_count(
-        &self,
-        before: DateTime<Utc>,
-        event_type: Option<&str>,
-    ) -> Result<u64, StoreError>;
-}
-
-/// The arguments of [`Store::histogram_newest`], for [`Store::list_with_newest`].
-#[derive(Debug, Clone, Copy)]
-pub struct NewestRequest<'a> {
-    /// The events counted.
-    pub filter: &'a EventFilter,
-    /// The most matches counted (the newest).
-    pub matches: usize,
-    /// A frequent search: the newest events tested.
-    pub events: usize,
-}
-
-/// What [`Store::histogram_newest`] counted.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct NewestCounts {
-    /// Events per (minute, type), keyed by the minute's start, in time order.
-    pub rows: Vec<(DateTime<Utc>, String, i64)>,
-    /// How many matches were counted.
-    pub total: u64,
-    /// The time of the oldest and of the newest match counted (`None`: no match).
-    pub range: Option<(DateTime<Utc>, DateTime<Utc>)>,
-    /// How far back the count is complete.
-    pub counted: Counted,
-}
-
-/// How far back [`Store::histogram_newest`] counted.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub enum Counted {
-    /// Every match.
-    #[default]
-    All,
-    /// The newest `matches`: there may be older ones.
-    NewestMatches,
-    /// A frequent search: the matches among the newest `events` events from this time on;
-    /// at least `at_least` events match in all.
-    Since {
-        /// Where the events tested start.
-        from: DateTime<Utc>,
-        /// How many events match at least (the search plan counted them).
-        at_least: u64,
-    },
-}
-
-impl NewestCounts {
-    /// Counts from rows of (minute, type, events, oldest and newest time among them),
-    /// `bound` the most matches that were read.
-    pub(crate) fn of(rows: Vec<CountedMinute>, bound: usize) -> Self {
-        let total: i64 = rows.iter().map(|r| r.2).sum();
-        let oldest = rows.iter().map(|r| r.3).min();
-        let newest = rows.iter().map(|r| r.4).max();
-        NewestCounts {
-            total: total.max(0) as u64,
-            range: oldest.zip(newest),
-            counted: if total >= bound as i64 {
-                Counted::NewestMatches
-            } else {
-                Counted::All
-            },
-            rows: rows
-                .into_iter()
-                .map(|(t, ty, n, _, _)| (t, ty, n))
-                .collect(),
-        }
-    }
-
-    /// Marks the counts as those of a frequent search among the events from `from` on (no
-    /// `from`: every event was tested).
-    pub(crate) fn among_events_from(mut self, from: Option<DateTime<Utc>>) -> Self {
-        if let Some(from) = from {
-            self.counted = Counted::Since {
-                from,
-                at_least: filter::FREQUENT_MATCHES.max(0) as u64,
-            };
-        }
-        self
-    }
-}
-
-/// A row of [`Store::histogram_newest`]'s query: (minute, type, events, oldest, newest).
-pub(crate) type CountedMinute = (DateTime<Utc>, String, i64, DateTime<Utc>, DateTime<Utc>);
-
-/// How a store connects: pool timeouts. [`open`] uses the defaults.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct ConnectOptions {
-    /// How long an operation waits for a pooled connection (or for a new connection to be
-    /// made) before it fails with a transient error. Default 2 s: an unreachable database
-    /// is reported fast instead of holding every caller.
-    pub acquire_timeout: std::time::Duration,
-    /// PostgreSQL: the server cancels statements running longer than this
-    /// (`statement_timeout`, not applied to migrations). `None` (the default): no limit,
-    /// as long exports and imports need.
-    pub statement_timeout: Option<std::time::Duration>,
-}
-
-impl Default for ConnectOptions {
-    fn default() -> Self {
-        ConnectOptions {
-            acquire_timeout: std::time::Duration::from_secs(2),
-            statement_timeout: None,
-        }
-    }
-}
-
-impl ConnectOptions {
-    /// Options with this acquire timeout and statement timeout.
-    pub fn new(
-        acquire_timeout: std::time::Duration,
-        statement_timeout: Option<std::time::Duration>,
-    ) -> Self {
-        ConnectOptions {
-            acquire_timeout,
-            statement_timeout,
-        }
-    }
-}
-
-/// Opens the store a URL names and applies its migrations: `sqlite://PATH` (created if missing,
-/// WAL mode), `sqlite::memory:`, `postgres://…` or `postgresql://…`.
-pub async fn open(url: &str) -> Result<Arc<dyn Backend>, StoreError> {
-    open_with(url, ConnectOptions::default()).await
-}
-
-/// Like [`open`], with pool timeouts of the caller's choosing.
-pub async fn open_with(url: &str, options: ConnectOptions) -> Result<Arc<dyn Backend>, StoreError> {
-    let store = connect_with(url, options).await?;
-    store.migrate().await?;
-    Ok(store)
-}
-
-/// Connects to the store a URL names without migrating it (then call [`Store::migrate`],
-/// which reports what it applied).
-pub async fn connect_with(
-    url: &str,
-    options: ConnectOptions,
-) -> Result<Arc<dyn Backend>, StoreError> {
-    match BackendKind::from_url(url) {
-        Some(kind) => connect_kind(kind, url, options).await,
-        None => Err(StoreError::UnsupportedUrl { url: redact(url) }),
-    }
-}
-
-/// Opens a read-only replica of a PostgreSQL store (a hot standby that streams from the
-/// primary): no migrations are applied, since the replica follows the primary's schema.
-/// Only `postgres://` URLs: a SQLite file has no replicas.
-pub async fn open_replica(
-    url: &str,
-    options: ConnectOptions,
-) -> Result<Arc<dyn Backend>, StoreError> {
-    match BackendKind::from_url(url) {
-        Some(BackendKind::Postgres) => connect_kind(BackendKind::Postgres, url, options).await,
-        _ => Err(StoreError::UnsupportedUrl { url: redact(url) }),
-    }
-}
-
-/// Connects to a store of this kind: [`StoreError::BackendDisabled`] when this build was made
-/// without the backend's cargo feature.
-async fn connect_kind(
-    kind: BackendKind,
-    url: &str,
-    options: ConnectOptions,
-) -> Result<Arc<dyn Backend>, StoreError> {
-    match kind {
-        #[cfg(feature = "sqlite")]
-        BackendKind::Sqlite => Ok(Arc::new(
-            sqlite::SqliteStore::connect_with(url, options).await?,
-        )),
-        #[cfg(feature = "postgres")]
-        BackendKind::Postgres => Ok(Arc::new(
-            postgres::PostgresStore::connect_with(url, options).await?,
-        )),
-        #[allow(unreachable_patterns)]
-        disabled => {
-            let _ = (url, options);
-            Err(StoreError::BackendDisabled(disabled))
-        }
-    }
-}
-
-/// The URL without its password, for messages: `postgres://u:***@h/db` when there is a
-/// password, the URL unchanged when there is none.
-pub fn redact(url: &str) -> String {
-    match url::Url::parse(url) {
-        Ok(mut parsed) if parsed.password().is_some() => {
-            if parsed.set_password(Some("***")).is_ok() {
-                parsed.to_string()
-            } else {
-                "<database URL>".to_owned()
-            }
-        }
-        Ok(_) => url.to_owned(),
-        // Not a URL a parser accepts: show only what precedes a possible password.
-        Err(_) => match (url.find("://"), url.rfind('@')) {
-            (Some(s), Some(at)) if at > s => {
-                let userinfo = &url[s + 3..at];
-                match userinfo.split_once(':') {
-                    Some((user, _)) => format!("{}://{}:***{}", &url[..s], user, &url[at..]),
-                    None => url.to_owned(),
-                }
-            }
-            _ => url.to_owned(),
-        },
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[tokio::test]
-    async fn unknown_schemes_are_a_clear_error() {
-        let err = match open("mysql://root:secret@localhost/db").await {
-            Err(e) => e,
-            Ok(_) => panic!("mysql must not open"),
-        };
-        let msg = err.to_string();
-        assert!(msg.contains("unsupported database URL"), "{msg}");
-        assert!(msg.contains("sqlite://PATH"), "{msg}");
-        assert!(!msg.contains("secret"), "password leaked: {msg}");
-    }
-
-    #[test]
-    fn redact_hides_only_a_real_password() {
-        assert_eq!(
-            redact("postgres://eventlog:s3cr%40t@db.example:5432/events"),
-            "postgres://eventlog:***@db.example:5432/events"
-        );
-        // No password: nothing to hide, and no `:***` that reads like one.
-        assert_eq!(
-            redact("postgres://eventlog@localhost/events"),
-            "postgres://eventlog@localhost/events"
-        );
-        assert_eq!(redact("sqlite:///var/lib/ev.db"), "sqlite:///var/lib/ev.db");
-        assert_eq!(redact("sqlite://ev.db"), "sqlite://ev.db");
-        assert!(!redact("postgres://u:pa@ss@h/db").contains("pa"));
-    }
 }

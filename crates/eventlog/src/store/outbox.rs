@@ -1,7 +1,7 @@
 //! The mail outbox: one row per (event, recipient), written in the event's own transaction.
 //!
 //! Why a table and not an in-memory queue: a mail must survive a dead SMTP server and a
-//! restarted process, and must not be sent twice. So [`Store::insert_batch`] writes an outbox
+//! restarted process, and must not be sent twice. So [`WriteStore::insert_batch`] writes an outbox
 //! row for every newly stored event that has a `send_mail` recipient, in the same transaction
 //! as the event: the mail exists exactly when the event does. A sender (`eventlog::mail`) then
 //! *claims* due rows, sends them and records the outcome. A claim is a lease
@@ -10,7 +10,7 @@
 //! (PostgreSQL adds `FOR UPDATE SKIP LOCKED` so they do not even wait for each other), and a
 //! process that dies mid-send only delays its rows until their lease expires.
 //!
-//! [`Store::insert_batch`]: super::Store::insert_batch
+//! [`WriteStore::insert_batch`]: super::WriteStore::insert_batch
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};

@@ -215,7 +215,7 @@ pub(crate) async fn event_by_id<'c, D: Dialect>(
     row.as_ref().map(event_from_row).transpose()
 }
 
-/// The query of a page of events (see [`crate::store::Store::list`]): `limit + 1` rows, so
+/// The query of a page of events (see [`crate::store::ReadStore::list`]): `limit + 1` rows, so
 /// that [`event_page`] sees whether more follow.
 pub(crate) fn list_query<D: Dialect>(
     filter: &EventFilter,
@@ -329,4 +329,61 @@ pub(crate) async fn group_summary<'c, D: Dialect>(
     D::Db::push_text(&mut qb, group);
     let row = qb.build().fetch_optional(exec).await?;
     row.as_ref().map(group_from_row).transpose()
+}
+
+/// Number of events matching `filter` (see [`crate::store::ReadStore::count`]).
+pub(crate) async fn count<'c, D: Dialect>(
+    exec: impl Executor<'c, Database = D::Db>,
+    filter: &EventFilter,
+) -> Result<u64, StoreError>
+where
+    i64: for<'r> sqlx::Decode<'r, D::Db> + sqlx::Type<D::Db>,
+    usize: sqlx::ColumnIndex<<D::Db as Database>::Row>,
+{
+    let mut qb = QueryBuilder::<D::Db>::new("SELECT count(*) FROM events");
+    push_filter::<D>(&mut qb, filter, None);
+    let n: i64 = qb.build_query_scalar().fetch_one(exec).await?;
+    Ok(n.max(0) as u64)
+}
+
+/// Number of events matching `filter`, counted no further than `bound + 1` (see
+/// [`crate::store::ReadStore::count_at_most`]).
+pub(crate) async fn count_at_most<'c, D: Dialect>(
+    exec: impl Executor<'c, Database = D::Db>,
+    filter: &EventFilter,
+    bound: u64,
+) -> Result<u64, StoreError>
+where
+    i64: for<'r> sqlx::Decode<'r, D::Db> + sqlx::Type<D::Db>,
+    usize: sqlx::ColumnIndex<<D::Db as Database>::Row>,
+{
+    let limit = i64::try_from(bound.saturating_add(1)).unwrap_or(i64::MAX);
+    let mut qb = QueryBuilder::<D::Db>::new("SELECT count(*) FROM (SELECT 1 FROM events");
+    push_filter::<D>(&mut qb, filter, None);
+    qb.push(" LIMIT ");
+    D::Db::push_int(&mut qb, limit);
+    qb.push(") AS matching");
+    let n: i64 = qb.build_query_scalar().fetch_one(exec).await?;
+    Ok(n.max(0) as u64)
+}
+
+/// Where the chart of a frequent search starts counting (see
+/// [`crate::store::ListingQuery::histogram_newest`]): the time and id of the `events`-th
+/// newest event the filter selects without its search, found along the time index and not
+/// tested; `None` when fewer events are selected (every one is tested).
+pub(crate) async fn frequent_search_start<'c, D: Dialect>(
+    exec: impl Executor<'c, Database = D::Db>,
+    filter: &EventFilter,
+    events: usize,
+) -> Result<Option<(DateTime<Utc>, i64)>, StoreError> {
+    let rest = EventFilter {
+        text: None,
+        ..filter.clone()
+    };
+    let mut qb = QueryBuilder::<D::Db>::new("SELECT ts, id FROM events");
+    push_filter::<D>(&mut qb, &rest, None);
+    qb.push(" ORDER BY ts DESC, id DESC LIMIT 1 OFFSET ");
+    D::Db::push_int(&mut qb, limit_param(events.saturating_sub(1)));
+    let row = qb.build().fetch_optional(exec).await?;
+    row.map(|r| Ok((r.time("ts")?, r.int("id")?))).transpose()
 }

@@ -7,7 +7,7 @@
 //! 5,000 (`cargo bench -p eventlog --bench pg_insert`), so UNNEST it is.
 //!
 //! This file connects; `write` holds the insert and delete paths, `read` the SQL of filters
-//! and the row mapping, `store_impl` the [`crate::store::Store`] methods built from them.
+//! and the row mapping, `store_impl` the store contract ([`crate::store::Store`]) built from them.
 
 use std::str::FromStr;
 use std::sync::{Arc, Mutex};
@@ -58,9 +58,9 @@ const SWEEP_IDLE: Duration = Duration::from_secs(5);
 #[derive(Debug, Clone)]
 pub struct PostgresStore {
     pool: PgPool,
-    /// When partition upkeep last ran in this process (`Store::maintain`).
+    /// When partition upkeep last ran in this process (`WriteStore::maintain`).
     upkeep: Arc<Mutex<Option<Instant>>>,
-    /// When the claims sweep last found nothing to do in this process (`Store::maintain`
+    /// When the claims sweep last found nothing to do in this process (`WriteStore::maintain`
     /// then skips it for [`SWEEP_IDLE`]; a purge here clears it).
     claims_idle: Arc<Mutex<Option<Instant>>>,
     /// The search index's most common words (read from the statistics now and then), so a

@@ -332,7 +332,7 @@ impl PostgresStore {
 
     /// Creates the partitions needed through `until` plus three intervals, and partitions for
     /// old rows that sit in the DEFAULT partition (moving them). A no-op on an unpartitioned
-    /// table. [`crate::store::Store::maintain`] calls it with now; returns the partitions
+    /// table. [`crate::store::WriteStore::maintain`] calls it with now; returns the partitions
     /// created.
     pub async fn extend_partitions(&self, until: DateTime<Utc>) -> Result<usize, StoreError> {
         if !self.is_partitioned().await? {
@@ -382,6 +382,37 @@ impl PostgresStore {
             total += drop_partition(&mut tx, &p).await?;
             tx.commit().await?;
         }
+    }
+
+    /// Drops the partitions entirely before `before` that hold no event any more (a purge by
+    /// type can empty them row by row), so that retention leaves no empty partition behind.
+    pub(super) async fn drop_empty_partitions_before(
+        &self,
+        before: DateTime<Utc>,
+    ) -> Result<usize, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(LOCK_KEY)
+            .execute(&mut *tx)
+            .await?;
+        let mut dropped = 0;
+        for p in partitions_of(&mut tx, "events").await? {
+            if p.to > before {
+                break;
+            }
+            let empty: bool = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+                "SELECT NOT EXISTS (SELECT 1 FROM {})",
+                p.name
+            )))
+            .fetch_one(&mut *tx)
+            .await?;
+            if empty {
+                drop_partition(&mut tx, &p).await?;
+                dropped += 1;
+            }
+        }
+        tx.commit().await?;
+        Ok(dropped)
     }
 
     /// Carries an unpartitioned events table over to a partitioned one while servers keep
@@ -612,7 +643,7 @@ impl PostgresStore {
     /// end whose event is not stored (an event older than the oldest partition may still
     /// sit in the DEFAULT partition: its claim stays). Returns the claims deleted, or `None`
     /// when nothing is left to sweep (or another server is sweeping). Called by
-    /// [`crate::store::Store::maintain`]; a full sweep reads the table once.
+    /// [`crate::store::WriteStore::maintain`]; a full sweep reads the table once.
     pub async fn sweep_claims(&self) -> Result<Option<u64>, StoreError> {
         let mut tx = self.pool.begin().await?;
         let locked: bool = sqlx::query_scalar("SELECT pg_try_advisory_xact_lock($1)")

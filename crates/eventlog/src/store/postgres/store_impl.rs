@@ -1,6 +1,7 @@
-//! [`Store`](crate::store::Store) for [`PostgresStore`], with the methods both backends share
-//! written once in `store::shared_impl`. Here: each method one statement or one transaction.
+//! The store contract for [`PostgresStore`]: each method one statement or one transaction,
+//! the SQL shared with SQLite called from `store::sql`.
 
+use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::{Postgres, QueryBuilder};
 use uuid::Uuid;
@@ -8,20 +9,32 @@ use uuid::Uuid;
 use super::read::{GinIndex, PgSql, push_filter, push_matches};
 use super::{PostgresStore, WRITE_CONCURRENCY, follow};
 use crate::error::StoreError;
+use crate::event::{Event, NewEvent};
+use crate::store::group_delta::Mail;
 use crate::store::periods::{self, PERIOD_COUNTS, Part};
 use crate::store::row::event_from_row;
 use crate::store::sql::{self, EVENT_COLUMNS};
 use crate::store::{
-    CountedMinute, Cursor, EventFilter, NewestCounts, NewestRequest, Order, PURGE_BATCH,
+    BackendKind, CountedMinute, Cursor, EventFilter, FollowCursor, GroupCursor, GroupFilter,
+    GroupSummary, Inserted, ListingQuery, Migrated, NewestCounts, NewestRequest, Order,
+    PURGE_BATCH, Page, PoolStatus, ReadStore, WriteStore,
 };
 
-crate::store::shared_impl::impl_store! {
-PostgresStore, kind: Postgres, dialect: PgSql, follow: follow;
+#[async_trait]
+impl WriteStore for PostgresStore {
+    fn backend(&self) -> BackendKind {
+        BackendKind::Postgres
+    }
+
+    fn pool_status(&self) -> PoolStatus {
+        PoolStatus::of(&self.pool)
+    }
+
     fn write_concurrency(&self) -> usize {
         WRITE_CONCURRENCY
     }
 
-    async fn migrate(&self) -> Result<crate::store::Migrated, StoreError> {
+    async fn migrate(&self) -> Result<Migrated, StoreError> {
         // sqlx holds an advisory lock while migrating: servers starting together are safe.
         // A migration may build an index over millions of rows: no statement timeout here.
         let mut conn = self.pool.acquire().await?;
@@ -58,114 +71,12 @@ PostgresStore, kind: Postgres, dialect: PgSql, follow: follow;
         Ok(swept.map_or(0, |n| usize::try_from(n.max(1)).unwrap_or(usize::MAX)))
     }
 
-    async fn get_by_uuid(&self, uuid: Uuid) -> Result<Option<Event>, StoreError> {
-        // The uuid's time picks the partition (pruned when the statement runs), where the
-        // time index finds it.
-        let sql = format!(
-            "SELECT {EVENT_COLUMNS} FROM events \
-             WHERE ts = (SELECT ts FROM event_uuids WHERE uuid = $1) AND uuid = $1"
-        );
-        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(uuid)
-            .fetch_optional(&self.pool)
-            .await?;
-        row.as_ref().map(event_from_row).transpose()
+    async fn insert_batch(&self, events: &[NewEvent]) -> Result<Vec<Inserted>, StoreError> {
+        self.insert_with(events, Mail::Queue).await
     }
 
-    async fn list(
-        &self,
-        filter: &EventFilter,
-        order: Order,
-        after: Option<&Cursor>,
-        limit: usize,
-    ) -> Result<Page<Event, Cursor>, StoreError> {
-        let planned = self.plan(filter).await?;
-        let mut qb = sql::list_query(filter, order, after, limit, planned.as_ref());
-        sql::event_page::<PgSql>(&mut qb, &self.pool, limit).await
-    }
-
-    async fn histogram(
-        &self,
-        filter: &EventFilter,
-        bucket_secs: i64,
-    ) -> Result<Vec<(DateTime<Utc>, String, i64)>, StoreError> {
-        let width = bucket_secs.max(1);
-        if !filter.by_type_and_time() {
-            return self.histogram_of_events(filter, width).await;
-        }
-        let mut sums = periods::BucketSums::default();
-        for part in periods::split(filter.since, filter.until, width) {
-            let rows = match part {
-                Part::Counts { table, from, to } => {
-                    let (_, table, column) = PERIOD_COUNTS[table];
-                    let mut qb = QueryBuilder::<Postgres>::new(format!(
-                        "SELECT date_bin(make_interval(secs => {width}), {column}, \
-                         TIMESTAMPTZ '1970-01-01 00:00:00+00') AS bucket, event_type, \
-                         sum(event_count)::int8 AS n FROM {table} WHERE TRUE"
-                    ));
-                    if !filter.types.is_empty() {
-                        qb.push(" AND event_type = ANY(")
-                            .push_bind(filter.types.clone())
-                            .push(")");
-                    }
-                    if let Some(from) = from {
-                        qb.push(format!(" AND {column} >= ")).push_bind(from);
-                    }
-                    if let Some(to) = to {
-                        qb.push(format!(" AND {column} < ")).push_bind(to);
-                    }
-                    qb.push(" GROUP BY bucket, event_type");
-                    qb.build_query_as().fetch_all(&self.pool).await?
-                }
-                Part::Events { from, to } => {
-                    let part = EventFilter {
-                        since: from,
-                        until: to,
-                        ..filter.clone()
-                    };
-                    self.histogram_of_events(&part, width).await?
-                }
-            };
-            sums.add(rows);
-        }
-        Ok(sums.into_rows())
-    }
-
-    async fn histogram_newest(
-        &self,
-        filter: &EventFilter,
-        matches: usize,
-        events: usize,
-    ) -> Result<NewestCounts, StoreError> {
-        let planned = self.plan(filter).await?;
-        self.newest_counts(filter, planned.as_ref(), matches, events)
-            .await
-    }
-
-    async fn list_with_newest(
-        &self,
-        filter: &EventFilter,
-        order: Order,
-        after: Option<&Cursor>,
-        limit: usize,
-        newest: &NewestRequest<'_>,
-    ) -> Result<(Page<Event, Cursor>, NewestCounts), StoreError> {
-        // One plan for both reads (a plan depends on the search text only): planning a
-        // search reads up to 5,000 of its matches.
-        let planned = self.plan(filter).await?;
-        let mut qb = sql::list_query(filter, order, after, limit, planned.as_ref());
-        // Then the two reads at the same time, on two connections.
-        let counts = async {
-            if newest.filter.text == filter.text {
-                let planned = planned.as_ref();
-                self.newest_counts(newest.filter, planned, newest.matches, newest.events)
-                    .await
-            } else {
-                self.histogram_newest(newest.filter, newest.matches, newest.events)
-                    .await
-            }
-        };
-        tokio::try_join!(sql::event_page::<PgSql>(&mut qb, &self.pool, limit), counts)
+    async fn import_batch(&self, events: &[NewEvent]) -> Result<Vec<Inserted>, StoreError> {
+        self.insert_with(events, Mail::Skip).await
     }
 
     async fn delete(&self, ids: &[i64]) -> Result<u64, StoreError> {
@@ -220,9 +131,13 @@ PostgresStore, kind: Postgres, dialect: PgSql, follow: follow;
                 .await?;
             tx.commit().await?;
             if n < PURGE_BATCH {
-                return Ok(total);
+                break;
             }
         }
+        if event_type.is_some() && self.is_partitioned().await? {
+            self.drop_empty_partitions_before(before).await?;
+        }
+        Ok(total)
     }
 
     async fn purge_count(
@@ -238,6 +153,167 @@ PostgresStore, kind: Postgres, dialect: PgSql, follow: follow;
         .fetch_one(&self.pool)
         .await?;
         Ok(n.max(0) as u64)
+    }
+}
+
+#[async_trait]
+impl ReadStore for PostgresStore {
+    async fn get(&self, id: i64) -> Result<Option<Event>, StoreError> {
+        sql::event_by_id::<PgSql>(&self.pool, id).await
+    }
+
+    async fn get_by_uuid(&self, uuid: Uuid) -> Result<Option<Event>, StoreError> {
+        // The uuid's time picks the partition (pruned when the statement runs), where the
+        // time index finds it.
+        let sql = format!(
+            "SELECT {EVENT_COLUMNS} FROM events \
+             WHERE ts = (SELECT ts FROM event_uuids WHERE uuid = $1) AND uuid = $1"
+        );
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(uuid)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(event_from_row).transpose()
+    }
+
+    async fn list(
+        &self,
+        filter: &EventFilter,
+        order: Order,
+        after: Option<&Cursor>,
+        limit: usize,
+    ) -> Result<Page<Event, Cursor>, StoreError> {
+        let planned = self.plan(filter).await?;
+        let mut qb = sql::list_query(filter, order, after, limit, planned.as_ref());
+        sql::event_page::<PgSql>(&mut qb, &self.pool, limit).await
+    }
+
+    async fn follow_start(&self) -> Result<FollowCursor, StoreError> {
+        follow::start(&self.pool).await
+    }
+
+    async fn follow(
+        &self,
+        filter: &EventFilter,
+        cursor: &FollowCursor,
+        limit: usize,
+    ) -> Result<(Vec<Event>, FollowCursor), StoreError> {
+        crate::store::follow::read_filling(cursor, limit, |from, n| async move {
+            follow::read_once(&self.pool, filter, &from, n).await
+        })
+        .await
+    }
+
+    async fn group_events(&self, group: &str, limit: usize) -> Result<Vec<Event>, StoreError> {
+        sql::group_events::<PgSql>(&self.pool, group, limit).await
+    }
+
+    async fn groups(
+        &self,
+        filter: &GroupFilter,
+        after: Option<&GroupCursor>,
+        limit: usize,
+    ) -> Result<Page<GroupSummary, GroupCursor>, StoreError> {
+        sql::groups::<PgSql>(&self.pool, filter, after, limit).await
+    }
+
+    async fn group_summary(&self, group: &str) -> Result<Option<GroupSummary>, StoreError> {
+        sql::group_summary::<PgSql>(&self.pool, group).await
+    }
+
+    async fn count(&self, filter: &EventFilter) -> Result<u64, StoreError> {
+        sql::count::<PgSql>(&self.pool, filter).await
+    }
+
+    async fn count_at_most(&self, filter: &EventFilter, bound: u64) -> Result<u64, StoreError> {
+        sql::count_at_most::<PgSql>(&self.pool, filter, bound).await
+    }
+
+    async fn histogram(
+        &self,
+        filter: &EventFilter,
+        bucket_secs: i64,
+    ) -> Result<Vec<(DateTime<Utc>, String, i64)>, StoreError> {
+        let width = bucket_secs.max(1);
+        if !filter.by_type_and_time() {
+            return self.histogram_of_events(filter, width).await;
+        }
+        let mut sums = periods::BucketSums::default();
+        for part in periods::split(filter.since, filter.until, width) {
+            let rows = match part {
+                Part::Counts { table, from, to } => {
+                    let (_, table, column) = PERIOD_COUNTS[table];
+                    let mut qb = QueryBuilder::<Postgres>::new(format!(
+                        "SELECT date_bin(make_interval(secs => {width}), {column}, \
+                         TIMESTAMPTZ '1970-01-01 00:00:00+00') AS bucket, event_type, \
+                         sum(event_count)::int8 AS n FROM {table} WHERE TRUE"
+                    ));
+                    if !filter.types.is_empty() {
+                        qb.push(" AND event_type = ANY(")
+                            .push_bind(filter.types.clone())
+                            .push(")");
+                    }
+                    if let Some(from) = from {
+                        qb.push(format!(" AND {column} >= ")).push_bind(from);
+                    }
+                    if let Some(to) = to {
+                        qb.push(format!(" AND {column} < ")).push_bind(to);
+                    }
+                    qb.push(" GROUP BY bucket, event_type");
+                    qb.build_query_as().fetch_all(&self.pool).await?
+                }
+                Part::Events { from, to } => {
+                    let part = EventFilter {
+                        since: from,
+                        until: to,
+                        ..filter.clone()
+                    };
+                    self.histogram_of_events(&part, width).await?
+                }
+            };
+            sums.add(rows);
+        }
+        Ok(sums.into_rows())
+    }
+}
+
+#[async_trait]
+impl ListingQuery for PostgresStore {
+    async fn histogram_newest(
+        &self,
+        filter: &EventFilter,
+        matches: usize,
+        events: usize,
+    ) -> Result<NewestCounts, StoreError> {
+        let planned = self.plan(filter).await?;
+        self.newest_counts(filter, planned.as_ref(), matches, events)
+            .await
+    }
+
+    async fn list_with_newest(
+        &self,
+        filter: &EventFilter,
+        order: Order,
+        after: Option<&Cursor>,
+        limit: usize,
+        newest: &NewestRequest<'_>,
+    ) -> Result<(Page<Event, Cursor>, NewestCounts), StoreError> {
+        // One plan for both reads (a plan depends on the search text only): planning a
+        // search reads up to 5,000 of its matches.
+        let planned = self.plan(filter).await?;
+        let mut qb = sql::list_query(filter, order, after, limit, planned.as_ref());
+        // Then the two reads at the same time, on two connections.
+        let counts = async {
+            if newest.filter.text == filter.text {
+                let planned = planned.as_ref();
+                self.newest_counts(newest.filter, planned, newest.matches, newest.events)
+                    .await
+            } else {
+                self.histogram_newest(newest.filter, newest.matches, newest.events)
+                    .await
+            }
+        };
+        tokio::try_join!(sql::event_page::<PgSql>(&mut qb, &self.pool, limit), counts)
     }
 }
 
@@ -257,7 +333,7 @@ impl PostgresStore {
         }
     }
 
-    /// [`Store::histogram_newest`] with the filter's search planned.
+    /// [`ListingQuery::histogram_newest`] with the filter's search planned.
     async fn newest_counts(
         &self,
         filter: &EventFilter,
@@ -269,17 +345,7 @@ impl PostgresStore {
         // the last of them (found along the index, untested).
         let from = match planned {
             Some(sql::Planned::Frequent(_)) => {
-                let rest = EventFilter {
-                    text: None,
-                    ..filter.clone()
-                };
-                let mut qb = QueryBuilder::<Postgres>::new("SELECT ts, id FROM events");
-                push_filter(&mut qb, &rest);
-                qb.push(" ORDER BY ts DESC, id DESC LIMIT 1 OFFSET ")
-                    .push_bind(sql::limit_param(events.saturating_sub(1)));
-                qb.build_query_as::<(DateTime<Utc>, i64)>()
-                    .fetch_optional(&self.pool)
-                    .await?
+                sql::frequent_search_start::<PgSql>(&self.pool, filter, events).await?
             }
             _ => None,
         };

@@ -226,12 +226,16 @@ impl PostgresStore {
         Ok(results)
     }
 
-    /// A batch (not empty) in one transaction, retried on a deadlock or serialization failure.
+    /// A batch in one transaction, retried on a deadlock or serialization failure.
     pub(super) async fn insert_with(
         &self,
         events: &[NewEvent],
         mail: Mail,
     ) -> Result<Vec<Inserted>, StoreError> {
+        // An empty batch touches nothing: no transaction, no lock.
+        if events.is_empty() {
+            return Ok(Vec::new());
+        }
         let cleaned: Vec<NewEvent>;
         let events = if events.iter().any(has_nul) {
             cleaned = events.iter().map(without_nul).collect();

@@ -2,7 +2,7 @@
 //!
 //! This file opens the database and runs write transactions (and keeps the WAL small);
 //! `write` holds the insert and delete paths, `read` the SQL of filters and the row
-//! mapping, `store_impl` the [`crate::store::Store`] methods built from them.
+//! mapping, `store_impl` the store contract ([`crate::store::Store`]) built from them.
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -135,13 +135,16 @@ impl SqliteStore {
         Ok(conn)
     }
 
-    /// Stores a batch (not empty) in one write transaction; with [`Mail::Queue`] its mails
-    /// are queued in the same transaction.
+    /// Stores a batch in one write transaction; with [`Mail::Queue`] its mails are queued in
+    /// the same transaction. An empty batch touches nothing: no transaction, no lock.
     async fn insert_with(
         &self,
         events: &[NewEvent],
         mail: Mail,
     ) -> Result<Vec<Inserted>, StoreError> {
+        if events.is_empty() {
+            return Ok(Vec::new());
+        }
         let mut conn = self.begin_write().await?;
         let work = Self::insert_in(&mut conn, events, mail).await;
         self.finish(conn, work).await

@@ -1,6 +1,7 @@
-//! [`Store`](crate::store::Store) for [`SqliteStore`], with the methods both backends share
-//! written once in `store::shared_impl`. Here: each method one statement or one write transaction.
+//! The store contract for [`SqliteStore`]: each method one statement or one write
+//! transaction, the SQL shared with PostgreSQL called from `store::sql`.
 
+use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::{QueryBuilder, Row, Sqlite};
 use uuid::Uuid;
@@ -9,13 +10,32 @@ use super::micros_to_time;
 use super::read::{FtsIndex, SqliteSql, push_filter};
 use super::{SqliteStore, follow};
 use crate::error::StoreError;
+use crate::event::{Event, NewEvent};
+use crate::store::group_delta::Mail;
 use crate::store::periods::{self, PERIOD_COUNTS, Part};
 use crate::store::row::event_from_row;
-use crate::store::sql::EVENT_COLUMNS;
-use crate::store::{CountedMinute, Cursor, EventFilter, NewestCounts, Order, PURGE_BATCH};
+use crate::store::sql::{self, EVENT_COLUMNS};
+use crate::store::{
+    BackendKind, CountedMinute, Cursor, EventFilter, FollowCursor, GroupCursor, GroupFilter,
+    GroupSummary, Inserted, ListingQuery, Migrated, NewestCounts, Order, PURGE_BATCH, Page,
+    PoolStatus, ReadStore, WriteStore,
+};
 
-crate::store::shared_impl::impl_store! {
-SqliteStore, kind: Sqlite, dialect: SqliteSql, follow: follow;
+#[async_trait]
+impl WriteStore for SqliteStore {
+    fn backend(&self) -> BackendKind {
+        BackendKind::Sqlite
+    }
+
+    fn pool_status(&self) -> PoolStatus {
+        PoolStatus::of(&self.pool)
+    }
+
+    async fn migrate(&self) -> Result<Migrated, StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        crate::store::run_migrations(&crate::store::migrations::sqlite(), &mut *conn).await
+    }
+
     async fn maintain(&self, _budget: usize) -> Result<usize, StoreError> {
         // Search is indexed in the insert transaction: the only upkeep is the WAL.
         self.checkpoint_if_idle().await?;
@@ -29,9 +49,60 @@ SqliteStore, kind: Sqlite, dialect: SqliteSql, follow: follow;
         self.pool.close().await;
     }
 
-    async fn migrate(&self) -> Result<crate::store::Migrated, StoreError> {
-        let mut conn = self.pool.acquire().await?;
-        crate::store::run_migrations(&crate::store::migrations::sqlite(), &mut *conn).await
+    async fn insert_batch(&self, events: &[NewEvent]) -> Result<Vec<Inserted>, StoreError> {
+        self.insert_with(events, Mail::Queue).await
+    }
+
+    async fn import_batch(&self, events: &[NewEvent]) -> Result<Vec<Inserted>, StoreError> {
+        self.insert_with(events, Mail::Skip).await
+    }
+
+    async fn delete(&self, ids: &[i64]) -> Result<u64, StoreError> {
+        if ids.is_empty() {
+            return Ok(0);
+        }
+        let mut conn = self.begin_write().await?;
+        let work = Self::delete_in(&mut conn, ids).await;
+        self.finish(conn, work).await
+    }
+
+    async fn purge(
+        &self,
+        before: DateTime<Utc>,
+        event_type: Option<&str>,
+    ) -> Result<u64, StoreError> {
+        let mut total = 0;
+        loop {
+            let mut conn = self.begin_write().await?;
+            let work = Self::purge_batch(&mut conn, before, event_type).await;
+            let n = self.finish(conn, work).await?;
+            total += n as u64;
+            if n < PURGE_BATCH {
+                return Ok(total);
+            }
+        }
+    }
+
+    async fn purge_count(
+        &self,
+        before: DateTime<Utc>,
+        event_type: Option<&str>,
+    ) -> Result<u64, StoreError> {
+        let n: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM events WHERE ts < ?1 AND (?2 IS NULL OR event_type = ?2)",
+        )
+        .bind(before.timestamp_micros())
+        .bind(event_type)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(n as u64)
+    }
+}
+
+#[async_trait]
+impl ReadStore for SqliteStore {
+    async fn get(&self, id: i64) -> Result<Option<Event>, StoreError> {
+        sql::event_by_id::<SqliteSql>(&self.pool, id).await
     }
 
     async fn get_by_uuid(&self, uuid: Uuid) -> Result<Option<Event>, StoreError> {
@@ -61,6 +132,47 @@ SqliteStore, kind: Sqlite, dialect: SqliteSql, follow: follow;
         let page = sql::event_page::<SqliteSql>(&mut qb, &mut *tx, limit).await?;
         tx.commit().await?;
         Ok(page)
+    }
+
+    async fn follow_start(&self) -> Result<FollowCursor, StoreError> {
+        follow::start(&self.pool).await
+    }
+
+    async fn follow(
+        &self,
+        filter: &EventFilter,
+        cursor: &FollowCursor,
+        limit: usize,
+    ) -> Result<(Vec<Event>, FollowCursor), StoreError> {
+        crate::store::follow::read_filling(cursor, limit, |from, n| async move {
+            follow::read_once(&self.pool, filter, &from, n).await
+        })
+        .await
+    }
+
+    async fn group_events(&self, group: &str, limit: usize) -> Result<Vec<Event>, StoreError> {
+        sql::group_events::<SqliteSql>(&self.pool, group, limit).await
+    }
+
+    async fn groups(
+        &self,
+        filter: &GroupFilter,
+        after: Option<&GroupCursor>,
+        limit: usize,
+    ) -> Result<Page<GroupSummary, GroupCursor>, StoreError> {
+        sql::groups::<SqliteSql>(&self.pool, filter, after, limit).await
+    }
+
+    async fn group_summary(&self, group: &str) -> Result<Option<GroupSummary>, StoreError> {
+        sql::group_summary::<SqliteSql>(&self.pool, group).await
+    }
+
+    async fn count(&self, filter: &EventFilter) -> Result<u64, StoreError> {
+        sql::count::<SqliteSql>(&self.pool, filter).await
+    }
+
+    async fn count_at_most(&self, filter: &EventFilter, bound: u64) -> Result<u64, StoreError> {
+        sql::count_at_most::<SqliteSql>(&self.pool, filter, bound).await
     }
 
     async fn histogram(
@@ -117,7 +229,10 @@ SqliteStore, kind: Sqlite, dialect: SqliteSql, follow: follow;
         tx.commit().await?;
         Ok(sums.into_rows())
     }
+}
 
+#[async_trait]
+impl ListingQuery for SqliteStore {
     async fn histogram_newest(
         &self,
         filter: &EventFilter,
@@ -134,17 +249,7 @@ SqliteStore, kind: Sqlite, dialect: SqliteSql, follow: follow;
         // the last of them (found along the index, untested).
         let from = match planned {
             Some(sql::Planned::Frequent(_)) => {
-                let rest = EventFilter {
-                    text: None,
-                    ..filter.clone()
-                };
-                let mut qb = QueryBuilder::<Sqlite>::new("SELECT ts, id FROM events");
-                push_filter(&mut qb, &rest);
-                qb.push(" ORDER BY ts DESC, id DESC LIMIT 1 OFFSET ")
-                    .push_bind(crate::store::sql::limit_param(events.saturating_sub(1)));
-                qb.build_query_as::<(i64, i64)>()
-                    .fetch_optional(&mut *tx)
-                    .await?
+                sql::frequent_search_start::<SqliteSql>(&mut *tx, filter, events).await?
             }
             _ => None,
         };
@@ -154,6 +259,7 @@ SqliteStore, kind: Sqlite, dialect: SqliteSql, follow: follow;
         );
         sql::push_filter(&mut qb, filter, planned.as_ref());
         if let Some((ts, id)) = from {
+            let ts = ts.timestamp_micros();
             qb.push(" AND ts >= ")
                 .push_bind(ts)
                 .push(" AND (ts > ")
@@ -163,7 +269,7 @@ SqliteStore, kind: Sqlite, dialect: SqliteSql, follow: follow;
                 .push(")");
         }
         qb.push(" ORDER BY ts DESC, id DESC LIMIT ")
-            .push_bind(crate::store::sql::limit_param(matches))
+            .push_bind(sql::limit_param(matches))
             .push(") GROUP BY bucket, event_type ORDER BY bucket, event_type");
         let rows = qb.build().fetch_all(&mut *tx).await?;
         tx.commit().await?;
@@ -179,48 +285,7 @@ SqliteStore, kind: Sqlite, dialect: SqliteSql, follow: follow;
                 ))
             })
             .collect::<Result<Vec<CountedMinute>, StoreError>>()?;
-        let from = from.map(|f| micros_to_time(f.0)).transpose()?;
-        Ok(NewestCounts::of(rows, matches).among_events_from(from))
-    }
-
-    async fn delete(&self, ids: &[i64]) -> Result<u64, StoreError> {
-        if ids.is_empty() {
-            return Ok(0);
-        }
-        let mut conn = self.begin_write().await?;
-        let work = Self::delete_in(&mut conn, ids).await;
-        self.finish(conn, work).await
-    }
-
-    async fn purge(
-        &self,
-        before: DateTime<Utc>,
-        event_type: Option<&str>,
-    ) -> Result<u64, StoreError> {
-        let mut total = 0;
-        loop {
-            let mut conn = self.begin_write().await?;
-            let work = Self::purge_batch(&mut conn, before, event_type).await;
-            let n = self.finish(conn, work).await?;
-            total += n as u64;
-            if n < PURGE_BATCH {
-                return Ok(total);
-            }
-        }
-    }
-    async fn purge_count(
-        &self,
-        before: DateTime<Utc>,
-        event_type: Option<&str>,
-    ) -> Result<u64, StoreError> {
-        let n: i64 = sqlx::query_scalar(
-            "SELECT count(*) FROM events WHERE ts < ?1 AND (?2 IS NULL OR event_type = ?2)",
-        )
-        .bind(before.timestamp_micros())
-        .bind(event_type)
-        .fetch_one(&self.pool)
-        .await?;
-        Ok(n as u64)
+        Ok(NewestCounts::of(rows, matches).among_events_from(from.map(|f| f.0)))
     }
 }
 

@@ -25,63 +25,59 @@ use eventlog_testing::PgCluster;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
+mod clients;
+mod processes;
+
+use clients::{Refusals, Rng, http_client, pace};
+use processes::{Process, eventlog, read_writer_output, serve};
+
 /// How long everybody writes. The restart happens at `RESTART_AT`.
 const LOAD: Duration = Duration::from_secs(30);
+
 const RESTART_AT: Duration = Duration::from_secs(12);
+
 /// How long PostgreSQL stays down: long enough that every writer runs into it. Longer than
 /// the pools' 2 s acquire timeout, or a writer that had no query in flight at the stop just
 /// waits in `acquire` until the server is back and never sees the outage.
 const DOWNTIME: Duration = Duration::from_secs(3);
+
 const SERVERS: usize = 3;
+
 const LIBRARY_WRITERS: usize = 4;
+
 const HTTP_CLIENTS: usize = 12;
+
 /// Named groups every writer adds to, so that summaries are updated concurrently from every
 /// process; the other events go to groups of their own (random or per batch).
 const SHARED_GROUPS: usize = 40;
+
 const TYPES: [&str; 4] = ["info", "warning", "error", "critical"];
+
 /// A pace, in events per second, for each library writer and each HTTP client: the test is
 /// about correctness, not throughput, and shares two cores with the rest of the suite.
 /// `EVENTLOG_MANY_WRITERS_FLAT_OUT=1` removes it (to see what one PostgreSQL takes).
 const WRITER_RATE: u64 = 2_000;
+
 const CLIENT_RATE: u64 = 250;
+
 /// How long one acknowledged write may take, retries included, before the test fails.
 const ACK_DEADLINE: Duration = Duration::from_secs(90);
 
 // Settings of a library writer child process.
 const CHILD_OUT_ENV: &str = "EVENTLOG_LOAD_WRITER_OUT";
+
 const CHILD_URL_ENV: &str = "EVENTLOG_LOAD_WRITER_URL";
+
 const CHILD_MILLIS_ENV: &str = "EVENTLOG_LOAD_WRITER_MILLIS";
+
 const CHILD_RATE_ENV: &str = "EVENTLOG_LOAD_WRITER_RATE";
+
 const CHILD_SEED_ENV: &str = "EVENTLOG_LOAD_WRITER_SEED";
+
 const FLAT_OUT_ENV: &str = "EVENTLOG_MANY_WRITERS_FLAT_OUT";
 
 fn shared_group(k: usize) -> String {
     format!("shared-{k}")
-}
-
-/// A small deterministic generator (xorshift64*): enough to vary types, groups and sizes.
-struct Rng(u64);
-
-impl Rng {
-    fn new(seed: u64) -> Rng {
-        Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        (self.0.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 33) as usize % n
-    }
-}
-
-/// Sleeps so that `done` events since `start` do not exceed `rate` per second (0: no pace).
-fn pace(start: Instant, done: u64, rate: u64) -> Duration {
-    if rate == 0 {
-        return Duration::ZERO;
-    }
-    let due = Duration::from_secs_f64(done as f64 / rate as f64);
-    due.saturating_sub(start.elapsed())
 }
 
 /// One library writer (a child process of `many_writers_one_log`): records events in shared
@@ -141,55 +137,6 @@ fn library_writer_process() {
     file.flush().unwrap();
 }
 
-/// A child process, killed when dropped (servers; writers that outlive a failed test).
-struct Process(Child);
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn eventlog(url: &str, config: &Path) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_eventlog"));
-    c.env("EVENTLOG_DATABASE_URL", url)
-        .env("EVENTLOG_CONFIG", config)
-        .env("NO_COLOR", "1");
-    c
-}
-
-/// Starts `eventlog serve` on a free port and returns it with its base URL. Its stderr is
-/// read on a thread for as long as it runs (a full pipe would block its logging), and the
-/// first lines are passed on to ours.
-fn serve(url: &str, config: &Path, n: usize) -> (Process, String) {
-    let mut child = eventlog(url, config)
-        .args(["serve", "--bind", "127.0.0.1:0"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start eventlog serve");
-    let stderr = child.stderr.take().unwrap();
-    let process = Process(child);
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let mut shown = 0;
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if let Some(base) = line.split_whitespace().find(|w| w.starts_with("http://")) {
-                let _ = tx.send(base.trim_end_matches('/').to_owned());
-            }
-            if shown < 100 {
-                eprintln!("[server {n}] {line}");
-                shown += 1;
-            }
-        }
-    });
-    let base = rx
-        .recv_timeout(Duration::from_secs(30))
-        .unwrap_or_else(|_| panic!("server {n} did not print its address"));
-    (process, base)
-}
-
 /// Starts this test binary again as a library writer.
 fn start_library_writer(url: &str, out: &Path, run_for: Duration, rate: u64, seed: u64) -> Process {
     // The test's name as the harness knows it: its path below the test binary's root.
@@ -208,116 +155,6 @@ fn start_library_writer(url: &str, out: &Path, run_for: Duration, rate: u64, see
         .spawn()
         .expect("start a library writer");
     Process(child)
-}
-
-/// What went wrong on the way to an acknowledgement, by kind, over all HTTP clients.
-type Refusals = Arc<Mutex<BTreeMap<String, u64>>>;
-
-/// One HTTP client: posts batches of 1–50 events until `stop`, each to the next server in
-/// turn, every event with an id of its own. A failed or refused request is sent again, with
-/// the same ids, until it is answered `201`; only then are its events acknowledged.
-async fn http_client(
-    n: usize,
-    servers: Arc<Vec<String>>,
-    token: Arc<String>,
-    stop: Arc<AtomicBool>,
-    refusals: Refusals,
-    rate: u64,
-) -> Vec<Uuid> {
-    let http = reqwest::Client::builder()
-        .timeout(Duration::from_secs(30))
-        .build()
-        .unwrap();
-    let mut rng = Rng::new(1_000 + n as u64);
-    let mut acked = Vec::new();
-    let start = Instant::now();
-    let mut request = 0usize;
-    while !stop.load(Ordering::SeqCst) {
-        let size = 1 + rng.below(50);
-        let ids: Vec<Uuid> = (0..size).map(|_| Uuid::now_v7()).collect();
-        // Three shapes: items in shared named groups, items without a group (the request gets
-        // a random one), and a named group of this batch alone.
-        let shape = rng.below(3);
-        let own_group = format!("http-{n}-{request}");
-        let items: Vec<Value> = ids
-            .iter()
-            .map(|id| {
-                let mut item = json!({
-                    "id": id,
-                    "type": TYPES[rng.below(TYPES.len())],
-                    "message": format!("from HTTP client {n}"),
-                });
-                match shape {
-                    0 => item["group"] = json!(shared_group(rng.below(SHARED_GROUPS))),
-                    1 => {}
-                    _ => item["group"] = json!(own_group),
-                }
-                item
-            })
-            .collect();
-        let body = Value::Array(items);
-        let first_try = Instant::now();
-        let mut attempt = 0;
-        loop {
-            let server = &servers[(n + request + attempt) % servers.len()];
-            let refusal = match http
-                .post(format!("{server}/api/v1/events"))
-                .bearer_auth(token.as_str())
-                .json(&body)
-                .send()
-                .await
-            {
-                Ok(response) if response.status().as_u16() == 201 => {
-                    match response.json::<Value>().await {
-                        Ok(answer) => {
-                            let stored = answer["ids"].as_array().map_or(0, Vec::len);
-                            assert_eq!(stored, size, "201 names every event: {answer}");
-                            break;
-                        }
-                        Err(e) => format!("201 with an unreadable body: {e}"),
-                    }
-                }
-                Ok(response) => {
-                    let status = response.status();
-                    let text = response.text().await.unwrap_or_default();
-                    assert!(
-                        status.is_server_error() || status.as_u16() == 429,
-                        "a well-formed batch was refused with {status}: {text}"
-                    );
-                    status.to_string()
-                }
-                Err(e) if e.is_timeout() => "client timeout".to_owned(),
-                Err(_) => "connection failed".to_owned(),
-            };
-            *refusals.lock().unwrap().entry(refusal).or_default() += 1;
-            assert!(
-                first_try.elapsed() < ACK_DEADLINE,
-                "client {n}: a batch was not acknowledged within {ACK_DEADLINE:?}: {:?}",
-                refusals.lock().unwrap()
-            );
-            attempt += 1;
-            tokio::time::sleep(Duration::from_millis(50 * attempt.min(20) as u64)).await;
-        }
-        acked.extend(ids);
-        request += 1;
-        tokio::time::sleep(pace(start, acked.len() as u64, rate)).await;
-    }
-    acked
-}
-
-/// Reads a library writer's output: its acknowledged uuids and its retry count.
-fn read_writer_output(path: &PathBuf) -> (Vec<Uuid>, u64) {
-    let text = std::fs::read_to_string(path).unwrap();
-    let mut uuids = Vec::new();
-    let mut retried = None;
-    for line in text.lines() {
-        match line.strip_prefix("retried ") {
-            Some(n) => retried = Some(n.parse().unwrap()),
-            None => uuids.push(line.parse().unwrap()),
-        }
-    }
-    let retried = retried.unwrap_or_else(|| panic!("{} has no final line", path.display()));
-    (uuids, retried)
 }
 
 /// A group summary recounted from its events.
