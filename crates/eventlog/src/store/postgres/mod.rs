@@ -22,12 +22,13 @@ mod follow;
 mod outbox;
 mod partition;
 mod read;
+mod search_plan;
 mod store_impl;
 mod write;
 
 pub use partition::{CarryOver, Partition, PartitionInterval, UnknownInterval};
-pub use read::SearchPlan;
 use read::push_filter;
+pub use search_plan::SearchPlan;
 
 // Users, sessions and API tokens: the same statements on both backends, on this pool.
 impl crate::store::pool::HasSqlPool for PostgresStore {
@@ -65,7 +66,7 @@ pub struct PostgresStore {
     claims_idle: Arc<Mutex<Option<Instant>>>,
     /// The search index's most common words (read from the statistics now and then), so a
     /// search leaves a word found in most events out of the index lookup.
-    word_shares: Arc<Mutex<read::WordShares>>,
+    word_shares: Arc<Mutex<search_plan::WordShares>>,
 }
 
 impl PostgresStore {

@@ -6,7 +6,8 @@ use chrono::{DateTime, Utc};
 use sqlx::{Postgres, QueryBuilder};
 use uuid::Uuid;
 
-use super::read::{GinIndex, PgSql, push_filter, push_matches};
+use super::read::{PgSql, push_filter, push_matches};
+use super::search_plan::GinIndex;
 use super::{PostgresStore, WRITE_CONCURRENCY, follow};
 use crate::error::StoreError;
 use crate::event::{Event, NewEvent};
