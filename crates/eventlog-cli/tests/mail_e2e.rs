@@ -274,6 +274,12 @@ async fn send_mail_without_a_mail_section_is_refused(url: &str) {
         stderr.contains("--send-mail needs a [mail] section in the configuration file"),
         "{stderr}"
     );
+    // The URL alone is a working section: the message must not ask for more.
+    assert!(
+        stderr.contains("`url = \"smtp://host:port\"` is enough"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("EVENTLOG_MAIL__URL"), "{stderr}");
     assert!(out.stdout.is_empty());
     let store = eventlog::store::open(url).await.unwrap();
     assert_eq!(store.count(&Default::default()).await.unwrap(), 0);

@@ -105,17 +105,45 @@ async fn reads_come_from_the_replica_and_writes_from_the_primary() {
         404,
         "a single event is read from the replica too"
     );
+    let group = client
+        .get(server.url("/api/v1/groups/held"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        group.status(),
+        404,
+        "a group's summary is read from the replica with its events, not from the primary"
+    );
 
     replica_sql(&replica.url(), "SELECT pg_wal_replay_resume()").await;
     wait_listed(&client, &server, &token, "held", 5).await;
 
     let health = client.get(server.url("/healthz")).send().await.unwrap();
     assert_eq!(health.status(), 200);
+    let reads = client
+        .get(server.url("/healthz/reads"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reads.status(), 200);
     replica.stop().unwrap();
     let health = client.get(server.url("/healthz")).send().await.unwrap();
     assert_eq!(
         health.status(),
-        503,
-        "health reports an unreachable replica"
+        200,
+        "ingest's health does not depend on the replica"
     );
+    let reads = client
+        .get(server.url("/healthz/reads"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        reads.status(),
+        503,
+        "the reads check reports an unreachable replica"
+    );
+    post(&client, &server, &token, "after the replica", 3).await;
 }

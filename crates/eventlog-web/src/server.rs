@@ -25,6 +25,7 @@ use tower_http::trace::{DefaultMakeSpan, DefaultOnRequest, DefaultOnResponse, Tr
 use crate::error::{AppError, Unavailable};
 
 pub mod admission;
+pub mod input;
 
 use admission::BodyBudget;
 
@@ -226,7 +227,7 @@ fn with_layers(router: Router, options: &ServeOptions, stopping: CancellationTok
         options.anonymous_inflight_bytes,
         options.body_limit,
     ));
-    router
+    let router = router
         .layer(axum::middleware::from_fn(
             move |req: Request, next: Next| deadline(request_timeout, req, next),
         ))
@@ -235,7 +236,10 @@ fn with_layers(router: Router, options: &ServeOptions, stopping: CancellationTok
         ))
         .layer(axum::middleware::from_fn(
             move |req: Request, next: Next| end_streams_on_shutdown(stopping.clone(), req, next),
-        ))
+        ));
+    // Outside every refusal above (budget, deadline, route limit), so that those carry the
+    // security headers too.
+    crate::security_headers::with_security_headers(router)
         // One log line per request at INFO (method, path, status, latency); `EVENTLOG_LOG`
         // chooses the level.
         .layer(

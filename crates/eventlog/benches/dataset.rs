@@ -13,6 +13,8 @@
 //! - `EVENTLOG_BENCH_JSONL=PATH`: also write the dataset as JSON Lines, for timing
 //!   `eventlog import PATH` on its own.
 //! - `EVENTLOG_BENCH_KEEP=1`: keep the PostgreSQL database (its URL is printed).
+//! - `EVENTLOG_BENCH_DROP_INDEXES=a,b`: drop these indexes before the load, to see what an
+//!   index costs in load rate, disk and query time (run once with it, once without).
 //!
 //! The dataset: groups of 20 events with random (32-hex) ids, plus one named group of 5,000
 //! events spread over the whole run; messages of about 60 characters, ~3% with the word
@@ -78,6 +80,13 @@ async fn searches(store: &dyn Backend, sample_group: &str) {
         ("8-char group prefix", text(&sample_group[..8])),
         ("initiator (user:4242)", text("user:4242")),
         (
+            "initiator filter (user:4242)",
+            EventFilter {
+                initiator: Some("user:4242".into()),
+                ..EventFilter::default()
+            },
+        ),
+        (
             "type filter (warning)",
             EventFilter {
                 types: vec!["warning".into()],
@@ -114,6 +123,27 @@ async fn searches(store: &dyn Backend, sample_group: &str) {
             t.as_secs_f64() * 1e3
         );
     }
+    // The rest of the admin's list for one initiator: its count (bounded as the list bounds
+    // it) and its chart's counts.
+    let by_initiator = EventFilter {
+        initiator: Some("user:4242".into()),
+        ..EventFilter::default()
+    };
+    let count = median_ms(5, |_| async {
+        store
+            .count_at_most(&by_initiator, 10_000)
+            .await
+            .expect("count");
+    })
+    .await;
+    let chart = median_ms(5, |_| async {
+        store
+            .histogram(&by_initiator, 86_400)
+            .await
+            .expect("histogram");
+    })
+    .await;
+    println!("  initiator filter: count {count:.2} ms, chart by day {chart:.2} ms");
     let start = Instant::now();
     let big = store
         .group_events(BIG_GROUP, 10_000)
@@ -269,6 +299,19 @@ where
     conn
 }
 
+/// Drops the indexes named in `EVENTLOG_BENCH_DROP_INDEXES` (comma-separated), if any.
+async fn drop_indexes<C>(url: &str)
+where
+    C: sqlx::Connection,
+    for<'c> &'c mut C: sqlx::Executor<'c, Database = C::Database>,
+{
+    let names = std::env::var("EVENTLOG_BENCH_DROP_INDEXES").unwrap_or_default();
+    for name in names.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+        let _: C = connect_after(url, &format!("DROP INDEX IF EXISTS {name}")).await;
+        println!("  without the index {name}");
+    }
+}
+
 /// Prints each relation (name, what it is where the backend says, bytes) of 64 KiB or more,
 /// and returns the bytes of all of them.
 fn print_relations(
@@ -360,6 +403,7 @@ fn main() {
         }
         println!("sqlite ({total} events)");
         let store: Arc<dyn Backend> = store::open(&sqlite).await.expect("open");
+        drop_indexes::<sqlx::SqliteConnection>(&sqlite).await;
         let sample = load(
             store.as_ref(),
             total,
@@ -393,6 +437,7 @@ fn main() {
         let db = pg_database(&admin).await;
         println!("postgres ({total} events)");
         let store: Arc<dyn Backend> = store::open(&db.1).await.expect("open");
+        drop_indexes::<sqlx::PgConnection>(&db.1).await;
         let sample = load(store.as_ref(), total, None).await;
         postgres_disk(&db.1).await;
         println!("  searches right after the load:");

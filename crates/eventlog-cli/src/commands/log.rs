@@ -46,9 +46,10 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
         // for the mail is right there to fix the configuration.
         if config.mail.is_none() {
             anyhow::bail!(
-                "--send-mail needs a [mail] section in the configuration file (at least \
-                 `url = \"smtp://host:port\"` and `from = \"eventlog@example.com\"`); \
-                 none is configured, so no mail would be sent"
+                "--send-mail needs a [mail] section in the configuration file (its \
+                 `url = \"smtp://host:port\"` is enough; `from` defaults to \
+                 eventlog@localhost) or EVENTLOG_MAIL__URL; none is configured, so no mail \
+                 would be sent"
             );
         }
     }

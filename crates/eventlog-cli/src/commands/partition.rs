@@ -48,7 +48,9 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
     let parts = store.partitions().await?;
     match (parts.first(), parts.last()) {
         (Some(first), Some(last)) => eprintln!(
-            "{} partitions, from {} to {} (every {})",
+            // Existing partitions keep the interval they were made with: only new ones
+            // follow the current setting.
+            "{} partitions, from {} to {}; new partitions each cover one {}",
             parts.len(),
             first.from.format("%Y-%m-%d"),
             last.to.format("%Y-%m-%d"),

@@ -79,6 +79,7 @@ pub struct EventPage {
     total: String,
     /// Whether only part of the group is shown.
     partial: bool,
+    /// How long the group took (`over 2h 5m`, or `at the same time`); empty for one event.
     span: String,
     earlier: Vec<PageLink>,
     later: Vec<PageLink>,
@@ -279,11 +280,11 @@ pub async fn page(
             enc(event.initiator.as_deref().unwrap_or_default())
         ),
         time: format::TimeText::new(event.timestamp, now),
-        span: if total > 1 && last > first {
+        span: if total > 1 {
             match format::Delay::between(first, last) {
                 // Every event of the group in the same second.
-                d if d.is_zero() => "- same time".to_owned(),
-                d => d.to_string(),
+                d if d.is_zero() => "at the same time".to_owned(),
+                d => format!("over {d}"),
             }
         } else {
             String::new()

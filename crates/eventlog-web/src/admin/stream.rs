@@ -3,8 +3,8 @@
 //! Every stream is fed by the one shared poller ([`super::live`]) and keeps the events its
 //! filter selects ([`EventFilter::matches`], the same answer as the stores' queries). Each
 //! batch goes out as rendered table rows (escaped on the server) in an `events` message whose
-//! id is the follow cursor after it, so a reconnecting browser resumes where it left off
-//! (`Last-Event-ID`), and a page passes its own position as `after`: the stream first
+//! id is the follow cursor after it, mid-burst too, so a reconnecting browser resumes exactly
+//! where it left off (`Last-Event-ID`), and a page passes its own position as `after`: the stream first
 //! catches up from there (at most [`CATCH_UP`] events) to where the poller stands.
 //!
 //! Other messages: `skipped` (data: a number) when the stream fell behind and events were
@@ -84,12 +84,21 @@ pub async fn stream(
         .reserve(&session_key)
         .map_err(|e| AppError::TooManyStreams(e.to_string()))?;
     let sub = live.subscribe().await?;
+    // A position mid-page first finishes its page, then catches up to the poller.
+    let (catch_up, finishing_page) = match after {
+        Some(cursor) => match cursor.rest_of_page() {
+            Some(rest) => (Some(rest), true),
+            None => (Some(cursor.until(&sub.position)), false),
+        },
+        None => (None, false),
+    };
     let tail = Tail {
         state: state.clone(),
         base: user.base.path().to_owned(),
         user,
         filter,
-        catch_up: after.map(|c| c.until(&sub.position)),
+        catch_up,
+        finishing_page,
         caught_up: 0,
         sub,
         check: tokio::time::interval_at(tokio::time::Instant::now() + SESSION_CHECK, SESSION_CHECK),
@@ -111,6 +120,8 @@ struct Tail {
     base: String,
     /// Still catching up from the page's position: the cursor to read on from.
     catch_up: Option<FollowCursor>,
+    /// The catch-up is finishing the page its position stood in (then goes on to the poller).
+    finishing_page: bool,
     caught_up: usize,
     sub: Subscription,
     check: tokio::time::Interval,
@@ -168,15 +179,21 @@ impl Tail {
                     return Some(SseEvent::default().event("skipped").data("some"));
                 }
             };
-            let done = events.len() < page;
-            if !done {
-                self.catch_up = Some(next);
-            }
+            // Every message carries where a reconnect resumes.
+            let resume = if events.len() == page {
+                self.catch_up = Some(next.clone());
+                next.to_string()
+            } else if self.finishing_page {
+                self.finishing_page = false;
+                self.catch_up = Some(next.until(&self.sub.position));
+                next.to_string()
+            } else {
+                // Caught up: the poller's position is where a reconnect resumes.
+                self.sub.position.to_string()
+            };
             self.caught_up += events.len();
             if !events.is_empty() {
-                // Once caught up, the poller's position is where a reconnect resumes.
-                let id = done.then(|| self.sub.position.to_string());
-                return Some(self.render(&events, id));
+                return Some(self.render(&events, resume));
             }
         }
         None
@@ -223,20 +240,19 @@ impl Tail {
             .iter()
             .filter(|e| self.filter.matches(e))
             .collect();
-        // A position to resume from only when it is between two polls (not mid-page).
-        let id = (!batch.cursor.is_mid_page()).then(|| batch.cursor.to_string());
         if events.is_empty() {
             return None;
         }
-        Some(self.render_refs(&events, id))
+        // Mid-page positions too: a reconnect finishes that page first.
+        Some(self.render_refs(&events, batch.cursor.to_string()))
     }
 
-    fn render(&self, events: &[Event], id: Option<String>) -> SseEvent {
+    fn render(&self, events: &[Event], id: String) -> SseEvent {
         let refs: Vec<&Event> = events.iter().collect();
         self.render_refs(&refs, id)
     }
 
-    fn render_refs(&self, events: &[&Event], id: Option<String>) -> SseEvent {
+    fn render_refs(&self, events: &[&Event], id: String) -> SseEvent {
         let now = eventlog::event::now();
         let rows = events
             .iter()
@@ -250,11 +266,7 @@ impl Tail {
         }
         .render()
         .unwrap_or_default();
-        let msg = SseEvent::default().event("events").data(html);
-        match id {
-            Some(id) => msg.id(id),
-            None => msg,
-        }
+        SseEvent::default().event("events").data(html).id(id)
     }
 
     /// Whether the stream's session still lets its user in (the same lookup as every admin

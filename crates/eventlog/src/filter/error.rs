@@ -4,7 +4,7 @@ use std::fmt;
 
 use thiserror::Error;
 
-use super::MAX_LIMIT;
+use super::{MAX_CONDITIONS, MAX_LIMIT};
 use crate::error::StoreError;
 pub use crate::error::shorten;
 
@@ -55,6 +55,12 @@ pub enum Rule {
     /// A key the listing knows with a value it does not (e.g. the admin's `date`).
     #[error("not one of: {0}")]
     OneOf(&'static str),
+    /// More `type` names and `data.*` conditions in one query than the stores are asked to
+    /// combine.
+    #[error(
+        "more than {MAX_CONDITIONS} conditions in one query (type names and data.* keys together)"
+    )]
+    TooManyConditions,
     /// The query string is not `key=value&…`.
     #[error("not a query string of key=value pairs")]
     Malformed,

@@ -39,6 +39,11 @@ pub const DEFAULT_LIMIT: usize = 100;
 /// Largest page size.
 pub const MAX_LIMIT: usize = 1000;
 
+/// Most `type` names and `data.*` conditions one query may combine: far more than a person
+/// filters by, and far below what makes a store's query planner give up (SQLite refuses an
+/// expression of about a thousand terms).
+pub const MAX_CONDITIONS: usize = 64;
+
 /// A parsed listing request: which events, in which order, from where, how many.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ListQuery {
@@ -152,6 +157,9 @@ impl ListQuery {
                     q.data.push(DataMatch { path, value });
                 }
             }
+            if q.types.len() + q.data.len() > MAX_CONDITIONS {
+                return Err(FilterError::new(&key, "", Rule::TooManyConditions));
+            }
         }
         Ok((q, rest))
     }
@@ -260,6 +268,27 @@ mod tests {
 
     fn parse(q: &str) -> Result<ListQuery, FilterError> {
         ListQuery::parse_query(q).map(|(q, _)| q)
+    }
+
+    #[test]
+    fn conditions_per_query_are_bounded() {
+        let query = |n: usize| {
+            (0..n)
+                .map(|i| format!("data.k{i}=v"))
+                .collect::<Vec<_>>()
+                .join("&")
+        };
+        assert_eq!(
+            parse(&query(MAX_CONDITIONS)).unwrap().data.len(),
+            MAX_CONDITIONS
+        );
+        let err = parse(&query(MAX_CONDITIONS + 1)).unwrap_err();
+        assert_eq!(err.rule, Rule::TooManyConditions);
+        assert!(err.to_string().contains("more than 64 conditions"), "{err}");
+        // Type names count too.
+        let types: Vec<String> = (0..MAX_CONDITIONS).map(|i| format!("t{i}")).collect();
+        let err = parse(&format!("type={}&data.a=b", types.join(","))).unwrap_err();
+        assert_eq!(err.rule, Rule::TooManyConditions);
     }
 
     #[test]

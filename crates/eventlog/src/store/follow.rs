@@ -88,7 +88,8 @@ impl FollowCursor {
     /// This cursor, bounded to stop at `later`: following it returns exactly the events that
     /// are new since `self` and already covered by `later` (a catch-up from a client's
     /// position to a poller's), then stops there. `later` should not be mid-page; if it is,
-    /// only what its mark covers is returned.
+    /// only what its mark covers is returned. `self` should not be mid-page either: finish its
+    /// page first ([`FollowCursor::rest_of_page`]).
     pub fn until(&self, later: &FollowCursor) -> FollowCursor {
         FollowCursor {
             mark: self.mark.clone(),
@@ -96,6 +97,22 @@ impl FollowCursor {
             after_id: self.after_id,
             bounded: true,
         }
+    }
+
+    /// For a cursor that stands mid-page: the rest of that page alone, bounded at the end the
+    /// page was read towards. Reading it to its end returns the cursor at that end, from which
+    /// [`FollowCursor::until`] goes on. `None` between pages.
+    ///
+    /// Why not `until` at once: on PostgreSQL a transaction with a lower id may commit after the
+    /// page's end was taken, and the page's "ids after this one" would hide it if applied to
+    /// a later window.
+    pub fn rest_of_page(&self) -> Option<FollowCursor> {
+        self.end.as_ref().map(|end| FollowCursor {
+            mark: self.mark.clone(),
+            end: Some(end.clone()),
+            after_id: self.after_id,
+            bounded: true,
+        })
     }
 
     /// Whether a read from this cursor that came back short finished a page begun earlier and

@@ -88,6 +88,9 @@ impl PostgresStore {
         let mut settings = vec![
             ("jit", "off".to_owned()),
             ("max_parallel_workers_per_gather", "0".to_owned()),
+            // Notices such as "relation _sqlx_migrations already exists, skipping" (every
+            // migration run) are not for users; sqlx would log them at info.
+            ("client_min_messages", "warning".to_owned()),
         ];
         if let Some(limit) = connect.statement_timeout {
             // Enforced by the server: a runaway query cannot hold a connection (and the
