@@ -95,7 +95,9 @@ pub fn app(state: AppState) -> Router {
             api::router(state.api_state()).layer(axum::middleware::from_fn(http_metrics::track)),
         );
     // Around pages and API alike: a NUL or non-UTF-8 path or query is a 400 on any route.
-    router = router.layer(axum::middleware::from_fn(crate::server::input::refuse_unreadable));
+    router = router.layer(axum::middleware::from_fn(
+        crate::server::input::refuse_unreadable,
+    ));
     if proxy_auth {
         // Around pages and API alike: a proxy header from an untrusted peer is refused
         // whatever route it is sent to.

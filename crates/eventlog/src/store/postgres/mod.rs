@@ -7,7 +7,7 @@
 //! 5,000 (`cargo bench -p eventlog --bench pg_insert`), so UNNEST it is.
 //!
 //! This file connects; `write` holds the insert and delete paths, `read` the SQL of filters
-//! and the row mapping, `store_impl` the store contract ([`crate::store::Store`]) built from them.
+//! and the row mapping, `contract` the store contract ([`crate::store::Store`]) built from them.
 
 use std::str::FromStr;
 use std::sync::{Arc, Mutex};
@@ -18,12 +18,12 @@ use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use crate::error::StoreError;
 use crate::store::ConnectOptions;
 
+mod contract;
 mod follow;
 mod outbox;
 mod partition;
 mod read;
 mod search_plan;
-mod store_impl;
 mod write;
 
 pub use partition::{CarryOver, Partition, PartitionInterval, UnknownInterval};

@@ -14,7 +14,7 @@ use sqlx::{PgConnection, PgPool, Postgres, Row, Transaction};
 
 use super::PostgresStore;
 use crate::error::StoreError;
-use crate::store::periods::PERIOD_COUNTS;
+use crate::store::period_counts::PERIOD_COUNTS;
 
 mod carry_over;
 mod claims;
