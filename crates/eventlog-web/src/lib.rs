@@ -33,6 +33,7 @@
 mod admin;
 pub mod api;
 pub mod auth;
+pub mod config;
 pub mod error;
 mod format;
 mod health;

@@ -392,8 +392,7 @@ where
 {
     let mut qb = QueryBuilder::<D::Db>::new("SELECT count(*) FROM events");
     push_filter::<D>(&mut qb, filter, None);
-    let n: i64 = qb.build_query_scalar().fetch_one(exec).await?;
-    Ok(n.max(0) as u64)
+    fetch_count(qb, exec).await
 }
 
 /// Number of events matching `filter`, counted no further than `bound + 1` (see
@@ -413,6 +412,19 @@ where
     qb.push(" LIMIT ");
     D::Db::push_int(&mut qb, limit);
     qb.push(") AS matching");
+    fetch_count(qb, exec).await
+}
+
+/// The count a `SELECT count(*)` query returns (never negative).
+async fn fetch_count<'c, DB>(
+    mut qb: QueryBuilder<DB>,
+    exec: impl Executor<'c, Database = DB>,
+) -> Result<u64, StoreError>
+where
+    DB: Database<Arguments: IntoArguments<DB>>,
+    i64: for<'r> sqlx::Decode<'r, DB> + sqlx::Type<DB>,
+    usize: sqlx::ColumnIndex<DB::Row>,
+{
     let n: i64 = qb.build_query_scalar().fetch_one(exec).await?;
     Ok(n.max(0) as u64)
 }

@@ -5,13 +5,9 @@
 use super::*;
 
 eventlog_testing::on_both_backends!(
-    db: filter_by_types,
-    filter_by_since_and_until,
-    filter_by_text_ignores_case,
-    filter_by_group_and_initiator,
-    an_initiator_is_matched_exactly_whatever_its_words,
-    filter_by_data_values,
-    order_both_ways,
+    db: filter_by_types, filter_by_since_and_until, filter_by_text_ignores_case,
+    filter_by_group_and_initiator, an_initiator_is_matched_exactly_whatever_its_words,
+    filter_by_data_values, order_both_ways,
     keyset_pagination_with_identical_timestamps_loses_and_repeats_nothing,
     in_memory_filter_agrees_with_the_store,
 );

@@ -11,9 +11,9 @@ use super::PostgresStore;
 use crate::error::StoreError;
 use crate::event::{GroupId, NewEvent};
 use crate::store::Inserted;
-use crate::store::group_delta::in_lock_order;
-use crate::store::group_delta::{Mail, group_deltas};
-use crate::store::periods::{created, period_changes};
+use crate::store::period_counts::{created, period_changes};
+use crate::store::summary_changes::in_lock_order;
+use crate::store::summary_changes::{Mail, group_deltas};
 
 /// Ids are drawn in input order (`ORDER BY ord`), so events of equal timestamp keep the order
 /// they were recorded in. The sequence is looked up once per statement (a subquery), not per

@@ -11,10 +11,10 @@ use super::read::{FtsIndex, SqliteSql, push_filter};
 use super::{SqliteStore, follow};
 use crate::error::StoreError;
 use crate::event::{Event, NewEvent};
-use crate::store::group_delta::Mail;
-use crate::store::periods::{self, PERIOD_COUNTS, Part};
+use crate::store::period_counts::{self, PERIOD_COUNTS, Part};
 use crate::store::row::event_from_row;
 use crate::store::sql::{self, EVENT_COLUMNS};
+use crate::store::summary_changes::Mail;
 use crate::store::{
     BackendKind, CountedMinute, Cursor, EventFilter, FollowCursor, GroupCursor, GroupFilter,
     GroupSummary, Inserted, ListingQuery, Migrated, NewestCounts, Order, PURGE_BATCH, Page,
@@ -187,8 +187,8 @@ impl ReadStore for SqliteStore {
         }
         // One read transaction: the parts add up to one snapshot.
         let mut tx = self.pool.begin().await?;
-        let mut sums = periods::BucketSums::default();
-        for part in periods::split(filter.since, filter.until, width) {
+        let mut sums = period_counts::BucketSums::default();
+        for part in period_counts::split(filter.since, filter.until, width) {
             let rows = match part {
                 Part::Counts { table, from, to } => {
                     let (_, table, column) = PERIOD_COUNTS[table];

@@ -6,14 +6,15 @@ use chrono::{DateTime, Utc};
 use sqlx::{Postgres, QueryBuilder};
 use uuid::Uuid;
 
-use super::read::{GinIndex, PgSql, push_filter, push_matches};
+use super::read::{PgSql, push_filter, push_matches};
+use super::search_plan::GinIndex;
 use super::{PostgresStore, WRITE_CONCURRENCY, follow};
 use crate::error::StoreError;
 use crate::event::{Event, NewEvent};
-use crate::store::group_delta::Mail;
-use crate::store::periods::{self, PERIOD_COUNTS, Part};
+use crate::store::period_counts::{self, PERIOD_COUNTS, Part};
 use crate::store::row::event_from_row;
 use crate::store::sql::{self, EVENT_COLUMNS};
+use crate::store::summary_changes::Mail;
 use crate::store::{
     BackendKind, CountedMinute, Cursor, EventFilter, FollowCursor, GroupCursor, GroupFilter,
     GroupSummary, Inserted, ListingQuery, Migrated, NewestCounts, NewestRequest, Order,
@@ -257,8 +258,8 @@ impl ReadStore for PostgresStore {
         if !filter.by_type_and_time() {
             return self.histogram_of_events(filter, width).await;
         }
-        let mut sums = periods::BucketSums::default();
-        for part in periods::split(filter.since, filter.until, width) {
+        let mut sums = period_counts::BucketSums::default();
+        for part in period_counts::split(filter.since, filter.until, width) {
             let rows = match part {
                 Part::Counts { table, from, to } => {
                     let (_, table, column) = PERIOD_COUNTS[table];
