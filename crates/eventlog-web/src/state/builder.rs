@@ -131,7 +131,7 @@ impl AppStateBuilder {
     /// Believes the user named in a header by an authenticating reverse proxy, from the
     /// proxy's addresses only (`[server.proxy_auth]`); the same header from any other peer
     /// gets `403`. Requests without the header log in as usual. The peer address is the
-    /// connection's ([`axum::extract::ConnectInfo`], which [`serve`] provides; under
+    /// connection's ([`axum::extract::ConnectInfo`], which [`serve`](crate::serve) provides; under
     /// `axum::serve`, use `into_make_service_with_connect_info::<SocketAddr>()`): without
     /// it, no peer is trusted.
     pub fn proxy_auth(mut self, config: Option<crate::config::ProxyAuthConfig>) -> Self {

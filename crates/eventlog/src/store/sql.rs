@@ -170,6 +170,7 @@ pub(crate) async fn plan_query<D: Dialect, I: SearchIndex<D>>(
 
 /// Plans what a listing of `filter` reads through the search index: its search, or its
 /// initiator's words ([`initiator_query`]); `None` when neither.
+#[cfg(feature = "sqlite")]
 pub(crate) async fn plan_listing<D: Dialect, I: SearchIndex<D>>(
     index: &mut I,
     filter: &EventFilter,
