@@ -17,6 +17,7 @@ mod first_hour;
 mod hostile_budget;
 mod hostile_headers;
 mod hostile_output;
+mod hostile_peers;
 mod live_tail;
 mod login_flood;
 mod mail_e2e;

@@ -156,3 +156,68 @@ async fn oversized_declared_login_form_is_refused_before_it_is_read() {
     let head = String::from_utf8_lossy(&buf[..n]);
     assert!(head.starts_with("HTTP/1.1 413"), "{head}");
 }
+
+/// What an upload costs once parsed is taken from the budget before its body is read (four
+/// bytes per body byte on ingest: the body and about three copies of its parsed events), so
+/// that memory stays within the budget: with a 32 MiB budget, one 7.6 MB upload in progress
+/// leaves no room for a second (`503` before it is read), where counting raw bytes let four
+/// run at once. When the first is done the second is stored. Peak memory under many such
+/// clients: `scripts/bench-inflight-rss`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_uploads_parsed_cost_is_reserved_before_its_body_is_read() {
+    let db = eventlog_testing::TestDb::sqlite();
+    let token = support::token(db.url());
+    let server = Serve::start(ServeSpec {
+        config: "[api]\nmax_inflight_bytes = 33554432\n",
+        ..ServeSpec::new(db.url())
+    });
+    let body = {
+        let message = "m".repeat(1_000);
+        let items: Vec<_> = (0..7_200)
+            .map(|i| serde_json::json!({"type": "info", "message": message, "group": format!("g{}", i % 50)}))
+            .collect();
+        serde_json::to_vec(&items).unwrap()
+    };
+    // The first upload: headers and a first piece; the server is reading its body.
+    let mut first = TcpStream::connect(server.addr).await.unwrap();
+    first
+        .write_all(
+            format!(
+                "POST /api/v1/events HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\n\
+                 Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                body.len()
+            )
+            .as_bytes(),
+        )
+        .await
+        .unwrap();
+    first.write_all(&body[..1_000]).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    let client = http(Duration::from_secs(60));
+    let post = || {
+        client
+            .post(server.url("/api/v1/events"))
+            .bearer_auth(&token)
+            .header("Content-Type", "application/json")
+            .body(body.clone())
+            .send()
+    };
+    let second = post().await.expect("an answer to the second upload");
+    assert_eq!(second.status(), 503, "{}", server.log());
+    assert_eq!(second.headers()["retry-after"], "1");
+
+    first.write_all(&body[1_000..]).await.unwrap();
+    let mut answer = Vec::new();
+    tokio::time::timeout(Duration::from_secs(60), first.read_to_end(&mut answer))
+        .await
+        .expect("the first upload answered within 60 s")
+        .unwrap();
+    assert!(
+        answer.starts_with(b"HTTP/1.1 201"),
+        "{}",
+        String::from_utf8_lossy(&answer)
+    );
+    let again = post().await.unwrap();
+    assert_eq!(again.status(), 201, "{}", server.log());
+}

@@ -70,7 +70,7 @@ pub fn app(state: AppState) -> Router {
                     admin::login::MAX_FORM_BYTES,
                 ))
                 .layer(axum::middleware::from_fn(|req, next| {
-                    server::admission::route_limit(admin::login::MAX_FORM_BYTES, req, next)
+                    server::admission::route_limit(admin::login::MAX_FORM_BYTES, 1, req, next)
                 })),
         )
         .route("/logout", post(admin::login::logout))

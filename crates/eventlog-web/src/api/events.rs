@@ -5,7 +5,7 @@ use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{FromRequestParts, Path, State};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{Extensions, HeaderMap, StatusCode, header};
 use chrono::{DateTime, SubsecRound, Utc};
 use eventlog::{GroupId, NewEvent};
 use serde_json::Value;
@@ -177,6 +177,15 @@ fn to_new_event(
     Ok(event)
 }
 
+/// What the server holds of the parsed events of a request at most: the events, the copy the
+/// store (and mail) gets, and the store's encoding of them.
+const PARSED_COPIES: usize = 3;
+
+/// Bytes of memory a body byte costs until the request is answered, about: the body itself
+/// and [`PARSED_COPIES`] of events parsed from it (an event of 1 KB of JSON holds about as
+/// much parsed). Charged to the server's body budget before the body is read.
+pub(super) const EXPANSION: usize = 1 + PARSED_COPIES;
+
 /// Records one event or a batch, all or nothing, and answers once they are committed.
 ///
 /// The body is one event object, an array of them (`application/json`), or one object per
@@ -207,6 +216,7 @@ pub async fn ingest(
     State(state): State<ApiState>,
     _auth: CanIngest,
     headers: HeaderMap,
+    extensions: Extensions,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<(StatusCode, Json<IngestResponse>), ApiError> {
     let kind = body_kind(&headers)?;
@@ -225,6 +235,13 @@ pub async fn ingest(
         }
     })?;
     let items = items(kind, &body)?;
+    // Room for EXPANSION times the body was taken before it was read; a body whose events
+    // cost more than that once parsed is charged the rest now.
+    let raw = body.len();
+    drop(body);
+    let parsed = super::model::parsed_cost(&items);
+    crate::server::admission::charge_at_least(&extensions, raw + PARSED_COPIES * parsed)
+        .map_err(|e| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, e.to_string()))?;
     let count = items.len() as u64;
     let mut shared_group = None;
     let mut events = Vec::with_capacity(items.len());

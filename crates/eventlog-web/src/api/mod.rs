@@ -171,7 +171,7 @@ pub fn router(state: ApiState) -> Router {
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "no such API route") })
         .layer(DefaultBodyLimit::max(limit))
         .layer(axum::middleware::from_fn(move |req, next| {
-            crate::server::admission::route_limit(limit, req, next)
+            crate::server::admission::route_limit(limit, events::EXPANSION, req, next)
         }))
         .with_state(state)
 }

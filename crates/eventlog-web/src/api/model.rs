@@ -231,3 +231,35 @@ impl<'de> Deserialize<'de> for StrictEvent {
         d.deserialize_any(V)
     }
 }
+
+/// About how many bytes of memory `items` hold once parsed (strings, JSON values and the
+/// structures around them): what the body budget is charged for them.
+pub(crate) fn parsed_cost(items: &[EventInput]) -> usize {
+    fn value_cost(v: &serde_json::Value) -> usize {
+        const NODE: usize = std::mem::size_of::<serde_json::Value>();
+        NODE + match v {
+            serde_json::Value::String(s) => s.len(),
+            serde_json::Value::Array(items) => items.iter().map(value_cost).sum(),
+            // Keys, and the map's own nodes around each entry.
+            serde_json::Value::Object(map) => map
+                .iter()
+                .map(|(k, v)| k.len() + 2 * NODE + value_cost(v))
+                .sum(),
+            _ => 0,
+        }
+    }
+    let text = |s: &Option<String>| s.as_ref().map_or(0, String::len);
+    items
+        .iter()
+        .map(|e| {
+            std::mem::size_of::<eventlog::NewEvent>()
+                + e.event_type.len()
+                + e.message.len()
+                + text(&e.group)
+                + text(&e.initiator)
+                + text(&e.timestamp)
+                + text(&e.send_mail)
+                + e.data.as_ref().map_or(0, value_cost)
+        })
+        .sum()
+}

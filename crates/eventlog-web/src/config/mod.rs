@@ -39,6 +39,12 @@ pub struct ServerConfig {
     /// Most connections served at once; further ones wait until one closes. The server
     /// also stays below its file descriptor limit whatever this says. Default 10,000.
     pub max_connections: usize,
+    /// Most connections one peer address may hold at once (at most half of the connection
+    /// cap in effect); further ones from it are closed at once, so that one address
+    /// reconnecting slow clients cannot take every connection. Behind a reverse proxy every
+    /// client has the proxy's address: raise this to the proxy's own connection limit, or set
+    /// 0 (no cap per peer) and let the proxy limit its clients. Default 256.
+    pub max_connections_per_peer: usize,
     /// After SIGTERM or SIGINT: how long in-flight requests may take to finish before the
     /// server exits anyway. Live-tail streams are ended at once. Default 10 s.
     #[serde(with = "duration")]
@@ -79,6 +85,7 @@ impl Default for ServerConfig {
             header_read_timeout: Duration::from_secs(10),
             request_timeout: Duration::from_secs(30),
             max_connections: 10_000,
+            max_connections_per_peer: 256,
             shutdown_grace: Duration::from_secs(10),
             secure_cookies: false,
             session_idle_timeout: Duration::from_secs(3600),

@@ -32,7 +32,9 @@ const MIN_ANONYMOUS_BYTES: usize = 64 * 1024;
 /// The two pools of body bytes and the limit of routes that set none.
 pub(crate) struct BodyBudget {
     general: Arc<Semaphore>,
+    general_max: usize,
     anonymous: Arc<Semaphore>,
+    anonymous_max: usize,
     default_route_limit: usize,
 }
 
@@ -40,11 +42,13 @@ impl BodyBudget {
     /// `general` bytes for authenticated requests, `anonymous` for the rest; a route without a
     /// limit of its own ([`route_limit`]) is charged at most `default_route_limit`.
     pub(crate) fn new(general: usize, anonymous: usize, default_route_limit: usize) -> Self {
+        let general = clamp_permits(general);
+        let anonymous = clamp_permits(anonymous.max(MIN_ANONYMOUS_BYTES));
         BodyBudget {
-            general: Arc::new(Semaphore::new(clamp_permits(general))),
-            anonymous: Arc::new(Semaphore::new(clamp_permits(
-                anonymous.max(MIN_ANONYMOUS_BYTES),
-            ))),
+            general: Arc::new(Semaphore::new(general)),
+            general_max: general,
+            anonymous: Arc::new(Semaphore::new(anonymous)),
+            anonymous_max: anonymous,
             default_route_limit,
         }
     }
@@ -73,6 +77,7 @@ impl BodyBudget {
             declared: declared.map(|n| usize::try_from(n).unwrap_or(usize::MAX)),
             authenticated: AtomicBool::new(false),
             route_limit: AtomicUsize::new(self.default_route_limit),
+            expansion: AtomicUsize::new(1),
             held: Mutex::new(Held::default()),
         });
         req.extensions_mut().insert(TicketHandle(ticket.clone()));
@@ -124,6 +129,9 @@ struct Ticket {
     declared: Option<usize>,
     authenticated: AtomicBool,
     route_limit: AtomicUsize,
+    /// Bytes charged per body byte read: what the route makes of a byte (parsed events cost
+    /// several times their JSON), so that room for it is taken before the body is read.
+    expansion: AtomicUsize,
     held: Mutex<Held>,
 }
 
@@ -141,6 +149,28 @@ impl Ticket {
         } else {
             &self.budget.anonymous
         }
+    }
+
+    /// The size of the request's pool.
+    fn pool_max(&self) -> usize {
+        if self.authenticated.load(Ordering::Acquire) {
+            self.budget.general_max
+        } else {
+            self.budget.anonymous_max
+        }
+    }
+
+    /// Makes sure the request is charged at least `total` bytes, for what the body became
+    /// after parsing; never more than the pool holds (so that one request alone always fits
+    /// an otherwise empty server).
+    fn charge_total(&self, total: usize) -> Result<(), Refusal> {
+        let charged = self.held.lock().unwrap_or_else(|p| p.into_inner()).charged;
+        self.charge(total.min(self.pool_max()).saturating_sub(charged))
+    }
+
+    /// `bytes` of body as charged: times the route's expansion.
+    fn scaled(&self, bytes: usize) -> usize {
+        bytes.saturating_mul(self.expansion.load(Ordering::Acquire).max(1))
     }
 
     /// Charges `bytes` more against the request's pool.
@@ -181,7 +211,7 @@ impl Ticket {
             held.refused = Some(Refusal::TooLarge(limit));
             return Err(Refusal::TooLarge(limit));
         }
-        self.charge(declared)
+        self.charge(self.scaled(declared).min(self.pool_max()))
     }
 
     /// A chunk of a body without `Content-Length`, charged as it arrives (never beyond the
@@ -216,12 +246,14 @@ pub fn mark_authenticated(extensions: &Extensions) {
     }
 }
 
-/// Charges `bytes` more to the request's body budget, for what the body costs after parsing;
-/// `Err` means the server has no room for it now (answer `503`; the server says so itself).
+/// Makes sure the request's body budget is charged at least `total` bytes, for what the body
+/// costs after parsing (at most the whole budget, so a lone request always fits); `Err`
+/// means the server has no room for it now: answer `503` (the server says so itself, with
+/// `Retry-After`, whatever the handler answers).
 /// Without a ticket (not served by [`serve`](crate::serve), or no body) it always succeeds.
-pub fn charge(extensions: &Extensions, bytes: usize) -> Result<(), BudgetExceeded> {
+pub fn charge_at_least(extensions: &Extensions, total: usize) -> Result<(), BudgetExceeded> {
     match extensions.get::<TicketHandle>() {
-        Some(TicketHandle(ticket)) => ticket.charge(bytes).map_err(|_| BudgetExceeded),
+        Some(TicketHandle(ticket)) => ticket.charge_total(total).map_err(|_| BudgetExceeded),
         None => Ok(()),
     }
 }
@@ -232,11 +264,13 @@ pub fn charge(extensions: &Extensions, bytes: usize) -> Result<(), BudgetExceede
 pub struct BudgetExceeded;
 
 /// Middleware of a route whose bodies are at most `limit` bytes (with
-/// [`axum::extract::DefaultBodyLimit`] of the same size): its bodies are charged at most
-/// that, and a declared larger one is refused with `413` before it is read.
-pub async fn route_limit(limit: usize, req: Request, next: Next) -> Response {
+/// [`axum::extract::DefaultBodyLimit`] of the same size): a declared larger one is refused
+/// with `413` before it is read. Each body byte is charged `expansion` bytes (what the route
+/// makes of it after parsing), at most the whole budget, before it is read.
+pub async fn route_limit(limit: usize, expansion: usize, req: Request, next: Next) -> Response {
     if let Some(TicketHandle(ticket)) = req.extensions().get::<TicketHandle>() {
         ticket.route_limit.store(limit, Ordering::Release);
+        ticket.expansion.store(expansion.max(1), Ordering::Release);
     }
     next.run(req).await
 }

@@ -26,6 +26,7 @@ use crate::error::{AppError, Unavailable};
 
 pub mod admission;
 pub mod input;
+mod peers;
 
 use admission::BodyBudget;
 
@@ -47,6 +48,9 @@ pub struct ServeOptions {
     /// Most connections served at once (further ones wait in the kernel's queue). The
     /// server also stays 128 below its file descriptor limit. Default 10,000.
     pub max_connections: usize,
+    /// Most connections of one peer address (at most half of the connection cap); further
+    /// ones are closed at once. `0`: no cap per peer. Default 256.
+    pub max_connections_per_peer: usize,
     /// After the shutdown signal: how long in-flight requests may take before the server
     /// returns anyway. Default 10 s.
     pub shutdown_grace: Duration,
@@ -81,6 +85,7 @@ impl ServeOptions {
             header_read_timeout: server.header_read_timeout,
             request_timeout: server.request_timeout,
             max_connections: server.max_connections,
+            max_connections_per_peer: server.max_connections_per_peer,
             shutdown_grace: server.shutdown_grace,
             max_inflight_bytes: api.max_inflight_bytes,
             anonymous_inflight_bytes: BodyBudget::anonymous_share(api.max_inflight_bytes),
@@ -97,6 +102,16 @@ impl ServeOptions {
             .and_then(|n| usize::try_from(n).ok())
             .unwrap_or(usize::MAX);
         self.max_connections.clamp(1, by_fds.max(1))
+    }
+
+    /// The cap per peer address in effect: `max_connections_per_peer`, at most half the
+    /// connection cap; `None` when it is 0.
+    pub fn peer_cap(&self) -> Option<usize> {
+        (self.max_connections_per_peer > 0).then(|| {
+            self.max_connections_per_peer
+                .min(self.connection_cap() / 2)
+                .max(1)
+        })
     }
 }
 
@@ -145,9 +160,10 @@ pub async fn serve_with(
 
     let cap = options.connection_cap();
     let connections = Arc::new(Semaphore::new(cap));
+    let peers = peers::PeerConnections::new(options.peer_cap());
     let graceful = GracefulShutdown::new();
     let mut shutdown = std::pin::pin!(shutdown);
-    tracing::debug!(connection_cap = cap, "serving");
+    tracing::debug!(connection_cap = cap, peer_cap = ?options.peer_cap(), "serving");
 
     loop {
         // A permit first: beyond the cap, connections wait in the kernel's accept queue
@@ -173,6 +189,14 @@ pub async fn serve_with(
             },
             () = &mut shutdown => break,
         };
+        let slot = match &peers {
+            Some(peers) => match peers.admit(remote.ip()) {
+                Some(slot) => Some(slot),
+                // Closed at once: the peer holds its share already.
+                None => continue,
+            },
+            None => None,
+        };
         let _ = stream.set_nodelay(true);
         let router = router.clone();
         let service =
@@ -191,6 +215,7 @@ pub async fn serve_with(
                 tracing::debug!(error = %e, %remote, "connection ended with an error");
             }
             drop(permit);
+            drop(slot);
         });
     }
 

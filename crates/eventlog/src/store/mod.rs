@@ -217,6 +217,13 @@ pub trait WriteStore: Send + Sync + 'static {
         Ok(0)
     }
 
+    /// After a bulk load (an import): brings the query planner's statistics up to date, so
+    /// that pages are fast at once rather than after the database's own autovacuum has come
+    /// by. On PostgreSQL, `ANALYZE`; nothing to do on SQLite, whose planner needs none.
+    async fn analyze(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
+
     /// Leaves the database tidy and closes the connections: on SQLite, the WAL is
     /// checkpointed and truncated. Called once nothing more will be written.
     async fn close(&self) {}

@@ -54,6 +54,7 @@ impl WriteStore for PostgresStore {
         drop(conn);
         // `migrate` creates the partitions ahead, so a fresh database has them at once.
         self.extend_partitions(crate::event::now()).await?;
+        self.shrink_empty_default().await?;
         Ok(migrated)
     }
 
@@ -61,6 +62,9 @@ impl WriteStore for PostgresStore {
         // Partitions ahead: checked now and then, not on every call (every 2 s per server).
         if self.upkeep_due() {
             self.extend_partitions(crate::event::now()).await?;
+            // Partitions other servers made or dropped are seen from now on.
+            self.coverage_changed();
+            self.shrink_empty_default().await?;
         }
         // The uuid claims of dropped partitions: one bounded step per call while any are
         // left (a single-row read when none are).
@@ -70,6 +74,21 @@ impl WriteStore for PostgresStore {
         let swept = self.sweep_claims().await?;
         self.claims_found(swept.is_some());
         Ok(swept.map_or(0, |n| usize::try_from(n.max(1)).unwrap_or(usize::MAX)))
+    }
+
+    async fn analyze(&self) -> Result<(), StoreError> {
+        // Every table of the database: a partitioned `events` is analysed as a whole and
+        // partition by partition.
+        let mut conn = self.pool.acquire().await?;
+        // A statement timeout meant for pages does not apply to this one.
+        for sql in [
+            "SET statement_timeout = 0",
+            "ANALYZE",
+            "RESET statement_timeout",
+        ] {
+            sqlx::query(sql).execute(&mut *conn).await?;
+        }
+        Ok(())
     }
 
     async fn insert_batch(&self, events: &[NewEvent]) -> Result<Vec<Inserted>, StoreError> {

@@ -19,6 +19,7 @@ use crate::error::StoreError;
 use crate::store::ConnectOptions;
 
 mod contract;
+mod coverage;
 mod follow;
 mod outbox;
 mod partition;
@@ -67,6 +68,9 @@ pub struct PostgresStore {
     /// The search index's most common words (read from the statistics now and then), so a
     /// search leaves a word found in most events out of the index lookup.
     word_shares: Arc<Mutex<search_plan::WordShares>>,
+    /// Which time ranges the partitions cover (`None` until read), so that an insert creates
+    /// the partitions its events need first.
+    coverage: Arc<Mutex<Option<coverage::Coverage>>>,
 }
 
 impl PostgresStore {
@@ -112,6 +116,7 @@ impl PostgresStore {
             upkeep: Arc::default(),
             claims_idle: Arc::default(),
             word_shares: Arc::default(),
+            coverage: Arc::default(),
         })
     }
 

@@ -243,6 +243,7 @@ impl PostgresStore {
         } else {
             events
         };
+        self.ensure_partitions(events).await?;
         let mut attempt = 1;
         loop {
             match self.insert_once(events, mail).await {

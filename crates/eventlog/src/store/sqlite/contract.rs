@@ -122,12 +122,13 @@ impl ReadStore for SqliteStore {
         limit: usize,
     ) -> Result<Page<Event, Cursor>, StoreError> {
         // A search is planned and read in one read transaction: the plan fits the snapshot.
-        let Some(text) = filter.text.as_deref().filter(|t| !t.is_empty()) else {
+        let searched = filter.text.as_deref().is_some_and(|t| !t.is_empty());
+        if !searched && sql::initiator_query::<SqliteSql>(filter).is_none() {
             let mut qb = sql::list_query::<SqliteSql>(filter, order, after, limit, None);
             return sql::event_page::<SqliteSql>(&mut qb, &self.pool, limit).await;
-        };
+        }
         let mut tx = self.pool.begin().await?;
-        let planned = sql::plan_search(&mut FtsIndex(&mut tx), text).await?;
+        let planned = sql::plan_listing(&mut FtsIndex(&mut tx), filter).await?;
         let mut qb = sql::list_query(filter, order, after, limit, planned.as_ref());
         let page = sql::event_page::<SqliteSql>(&mut qb, &mut *tx, limit).await?;
         tx.commit().await?;
@@ -241,10 +242,7 @@ impl ListingQuery for SqliteStore {
     ) -> Result<NewestCounts, StoreError> {
         // A search is planned and read in one read transaction, as the listing does.
         let mut tx = self.pool.begin().await?;
-        let planned = match filter.text.as_deref().filter(|t| !t.is_empty()) {
-            Some(text) => sql::plan_search(&mut FtsIndex(&mut tx), text).await?,
-            None => None,
-        };
+        let planned = sql::plan_listing(&mut FtsIndex(&mut tx), filter).await?;
         // A frequent search: only the newest `events` events are tested, from the time of
         // the last of them (found along the index, untested).
         let from = match planned {

@@ -14,6 +14,7 @@ impl PostgresStore {
         let mut total = 0;
         // Their claims are this process's upkeep's to sweep from now on.
         self.claims_found(true);
+        self.coverage_changed();
         loop {
             let mut tx = self.pool.begin().await?;
             sqlx::query("SELECT pg_advisory_xact_lock($1)")
@@ -60,6 +61,9 @@ impl PostgresStore {
             }
         }
         tx.commit().await?;
+        if dropped > 0 {
+            self.coverage_changed();
+        }
         Ok(dropped)
     }
 }

@@ -25,7 +25,7 @@ const AHEAD: i32 = 3;
 
 /// Advisory lock key taken by whoever creates or drops partitions, so that servers doing
 /// upkeep at the same moment do not race (an overlapping partition is an error).
-const LOCK_KEY: i64 = 0x6576_656e_746c_6f67; // "eventlog"
+pub(in crate::store::postgres) const LOCK_KEY: i64 = 0x6576_656e_746c_6f67; // "eventlog"
 
 /// The name of the partitioned table a carry-over fills before it replaces `events`.
 const STAGING: &str = "events_part";
@@ -152,7 +152,9 @@ pub(super) async fn partitions_of(
 }
 
 /// The interval new partitions get.
-async fn interval(conn: &mut PgConnection) -> Result<PartitionInterval, StoreError> {
+pub(in crate::store::postgres) async fn interval(
+    conn: &mut PgConnection,
+) -> Result<PartitionInterval, StoreError> {
     let every: String = sqlx::query_scalar("SELECT every FROM event_partitioning")
         .fetch_one(&mut *conn)
         .await?;
@@ -162,7 +164,7 @@ async fn interval(conn: &mut PgConnection) -> Result<PartitionInterval, StoreErr
 }
 
 /// The interval containing `at`: `[start, end)`, aligned in UTC.
-async fn bucket(
+pub(in crate::store::postgres) async fn bucket(
     conn: &mut PgConnection,
     every: PartitionInterval,
     at: DateTime<Utc>,
@@ -191,7 +193,7 @@ fn partition_name(from: DateTime<Utc>) -> String {
 /// DEFAULT partition in that range are moved into it first (attaching a range the default
 /// partition has rows of fails). Writers to the default partition wait for the moment of the
 /// move; readers do not. Returns whether it was created.
-async fn create_partition(
+pub(in crate::store::postgres) async fn create_partition(
     tx: &mut Transaction<'static, Postgres>,
     parent: &str,
     lo: DateTime<Utc>,
