@@ -35,6 +35,9 @@ if not BIN or not Path(BIN).is_file():
 
 SRC = str(Path(__file__).resolve().parent.parent / "src")
 
+# Events a test leaves undelivered at exit are spooled here, never in the user's cache.
+os.environ["EVENTLOG_SPOOL_DIR"] = tempfile.mkdtemp(prefix="eventlog-py-spool-")
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -250,7 +253,7 @@ class AgainstServer(unittest.TestCase):
             e.info("m", initiator="i" * 501)
         EventGroup(group_id="y" * 40, client=c)  # 40 is fine
         self.assertTrue(c.flush(timeout=5))
-        self.assertEqual(c.stats(), {"sent": 0, "failed": 0, "dropped": 0, "retries": 0, "pending": 0})
+        self.assertEqual(c.stats(), {"sent": 0, "failed": 0, "dropped": 0, "retries": 0, "spooled": 0, "pending": 0})
         with self.assertRaises(ValueError):
             Client(self.server.url, self.server.token, types="info,bad-name")
 

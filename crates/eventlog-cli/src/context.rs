@@ -3,8 +3,8 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use eventlog::Config;
 use eventlog::store::{self, Backend, ConnectOptions};
+use eventlog_web::config::WebConfig as Config;
 
 /// The database URL when neither `--database-url`, `EVENTLOG_DATABASE_URL` nor the
 /// configuration file's `database_url` gives one.

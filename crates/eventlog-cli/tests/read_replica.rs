@@ -68,6 +68,7 @@ async fn reads_come_from_the_replica_and_writes_from_the_primary() {
         None,
     );
     let token = eventlog_testing::process::stdout_of(out).trim().to_owned();
+    support::add_user(&primary.url(), "ada", "correct horse battery");
     let replica = primary.start_replica().expect("start a streaming replica");
     let config = format!("[database]\nread_database_url = \"{}\"\n", replica.url());
     let server = Serve::start(ServeSpec {
@@ -105,6 +106,50 @@ async fn reads_come_from_the_replica_and_writes_from_the_primary() {
         404,
         "a single event is read from the replica too"
     );
+    // The admin's list reads the replica too, and its live tail starts from the replica's
+    // position: the events the replica has not replayed arrive through the tail.
+    let cookie = support::session_cookie(&server, "ada", "correct horse battery").await;
+    let page = client
+        .get(server.url("/events"))
+        .header(reqwest::header::COOKIE, &cookie)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        !page.contains("data-group=\"held\""),
+        "listed from the replica"
+    );
+    let after = page
+        .split("after=")
+        .nth(1)
+        .and_then(|rest| rest.split(['"', '&']).next())
+        .expect("the page's live-tail position")
+        .to_owned();
+    let mut tail = client
+        .get(server.url(&format!("/events/stream?after={after}")))
+        .header(reqwest::header::COOKIE, &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(tail.status(), 200);
+    let mut streamed = String::new();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while streamed.matches("data-group=\"held\"").count() < 5 && Instant::now() < deadline {
+        match tokio::time::timeout(Duration::from_secs(1), tail.chunk()).await {
+            Ok(Ok(Some(chunk))) => streamed.push_str(&String::from_utf8_lossy(&chunk)),
+            Ok(_) => break,
+            Err(_) => {}
+        }
+    }
+    assert_eq!(
+        streamed.matches("data-group=\"held\"").count(),
+        5,
+        "the live tail brings what the replica lags behind with: {streamed}"
+    );
+    drop(tail);
     let group = client
         .get(server.url("/api/v1/groups/held"))
         .bearer_auth(&token)

@@ -1,4 +1,4 @@
-//! The eventlog admin UI and the `/api/v1` HTTP API as one axum [`Router`] that an
+//! The eventlog admin UI and the `/api/v1` HTTP API as one axum [`Router`](axum::Router) that an
 //! application can mount under any path, with eventlog's own users or the host's
 //! authentication ([`auth::host::HostAuth`]).
 //!
@@ -33,6 +33,7 @@
 mod admin;
 pub mod api;
 pub mod auth;
+pub mod config;
 pub mod error;
 mod format;
 mod health;

@@ -12,6 +12,7 @@
 //! - `EVENTLOG_BENCH_SQLITE=PATH`: keep the SQLite database in this file (replaced).
 //! - `EVENTLOG_BENCH_JSONL=PATH`: also write the dataset as JSON Lines, for timing
 //!   `eventlog import PATH` on its own.
+//! - `EVENTLOG_BENCH_DAYS` (default 30): the days the timestamps spread over.
 //! - `EVENTLOG_BENCH_KEEP=1`: keep the PostgreSQL database (its URL is printed).
 //! - `EVENTLOG_BENCH_DROP_INDEXES=a,b`: drop these indexes before the load, to see what an
 //!   index costs in load rate, disk and query time (run once with it, once without).

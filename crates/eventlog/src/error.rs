@@ -2,7 +2,7 @@
 
 use thiserror::Error;
 
-use crate::store::kind::BackendKind;
+use crate::store::backend_kind::BackendKind;
 
 /// A value that breaks one of the rules of the event model: a group id of 1 to 40 printable
 /// characters, a type name matching `^[A-Za-z_][A-Za-z0-9_]{0,49}$` that is configured, an

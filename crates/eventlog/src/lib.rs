@@ -93,6 +93,7 @@ compile_error!(
 mod background;
 pub mod config;
 pub mod django;
+mod enum_words;
 pub mod error;
 pub mod event;
 pub mod event_type;
@@ -106,7 +107,6 @@ pub mod retention;
 pub mod store;
 #[cfg(feature = "tracing")]
 pub mod tracing_layer;
-mod words;
 pub mod writer;
 
 pub use config::Config;

@@ -10,8 +10,8 @@
 //! ```
 //!
 //! Durations are written like `90d`, `12h`, `30m`, `1y 2d` (units `s`, `m`, `h`, `d`, `w`,
-//! `M` = 30.44 days, `y` = 365.25 days). Deletion goes through [`WriteStore::purge`], in bounded
-//! batches.
+//! `M` = 30.44 days, `y` = 365.25 days). Deletion goes through
+//! [`WriteStore::purge`](crate::store::WriteStore::purge), in bounded batches.
 
 use std::collections::BTreeMap;
 use std::fmt;

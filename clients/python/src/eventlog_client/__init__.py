@@ -12,20 +12,25 @@ The server URL and API token come from ``EVENTLOG_URL`` and ``EVENTLOG_TOKEN`` (
 ``configure(types=[...])``), default info, warning, error, critical. Standard library only.
 """
 
+__version__ = "0.1.0"
+
 from .client import (
     DEFAULT_TYPES,
     Client,
     ConfigurationError,
-    EventGroup,
+    DeliveryError,
     configure,
     default_client,
     flush,
 )
+from .group import EventGroup
 
 __all__ = [
+    "__version__",
     "DEFAULT_TYPES",
     "Client",
     "ConfigurationError",
+    "DeliveryError",
     "EventGroup",
     "configure",
     "default_client",

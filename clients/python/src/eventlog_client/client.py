@@ -13,10 +13,12 @@ import threading
 import time
 import urllib.error
 import urllib.request
-import uuid
 import weakref
 from collections import deque
-from typing import Any, Callable, Iterable
+from pathlib import Path
+from typing import Any, Iterable
+
+from .spool import DEFAULT_MAX_BYTES, Spool, default_root
 
 logger = logging.getLogger("eventlog_client")
 
@@ -36,6 +38,11 @@ _RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504, 507})
 
 class ConfigurationError(RuntimeError):
     """The client has no server URL or token (arguments, ``configure()`` or environment)."""
+
+
+class DeliveryError(RuntimeError):
+    """With ``delivery="sync"``: the server did not store the event (as django-eventlog's
+    log call raises when its database insert fails)."""
 
 
 def _parse_types(value: str | Iterable[str] | None) -> tuple[str, ...]:
@@ -73,6 +80,11 @@ class Client:
     refused, timeouts, 5xx, 503 with ``Retry-After``) are retried with back-off, resending the
     same event ids so the server stores each event once; they never raise in the caller. When
     the buffer is full, new events are dropped, counted in ``stats()["dropped"]`` and logged.
+    At exit the client waits up to ``exit_timeout`` (10 s) for delivery, or 1 s when the server
+    is failing at that moment; what is still undelivered is then written to the spool (``spool_dir``, default ``EVENTLOG_SPOOL_DIR`` or
+    ``~/.cache/eventlog-client/spool``; at most ``spool_max_bytes`` per server) and sent by the
+    next process; ``spool=False`` turns that off. ``delivery="sync"`` sends each event at the
+    call and raises :class:`DeliveryError` when the server does not store it.
     Events the server rejects (a type it does not know, a revoked token) are counted in
     ``stats()["failed"]`` and logged on the ``eventlog_client`` logger.
     """
@@ -88,6 +100,10 @@ class Client:
         timeout: float = 10.0,
         max_backoff: float = 30.0,
         exit_timeout: float = 10.0,
+        spool: bool = True,
+        spool_dir: str | os.PathLike[str] | None = None,
+        spool_max_bytes: int = DEFAULT_MAX_BYTES,
+        delivery: str = "background",
     ) -> None:
         url = url or os.environ.get("EVENTLOG_URL")
         token = token or os.environ.get("EVENTLOG_TOKEN")
@@ -107,6 +123,9 @@ class Client:
             )
         if batch_size < 1 or max_buffer < 1:
             raise ValueError("batch_size and max_buffer must be at least 1")
+        if delivery not in ("background", "sync"):
+            raise ValueError(f"delivery must be 'background' or 'sync', not {delivery!r}")
+        self.delivery = delivery
         self.url = url.rstrip("/") + "/api/v1/events"
         self._token = token
         self.types = _parse_types(types if types is not None else os.environ.get("EVENTLOG_TYPES"))
@@ -115,8 +134,23 @@ class Client:
         self.timeout = timeout
         self.max_backoff = max_backoff
         self.exit_timeout = exit_timeout
-        self._stats = {"sent": 0, "failed": 0, "dropped": 0, "retries": 0}
+        # Whether the last attempt met a server problem: at exit, no point waiting long.
+        self.failing = False
+        self._spool = (
+            Spool(Path(spool_dir) if spool_dir else default_root(), self.url, spool_max_bytes)
+            if spool and delivery == "background"
+            else None
+        )
+        self._stats = {"sent": 0, "failed": 0, "dropped": 0, "retries": 0, "spooled": 0}
         self._reset_after_fork()
+        if self._spool is not None and self._spool.has_files():
+            # What an earlier run left behind goes out first. Claimed here, not by the sender
+            # thread, so that a process exiting at once still waits for (or spools) it.
+            claimed, events = self._spool.claim()
+            with self._lock:
+                self._claimed += claimed
+                self._buffer.extend(events)
+                self._start_sender()
         # Forked workers (gunicorn --preload) inherit the buffer but not the thread.
         if hasattr(os, "register_at_fork"):
             ref = weakref.ref(self)
@@ -128,6 +162,8 @@ class Client:
         self._changed = threading.Condition(self._lock)
         self._buffer: deque[dict[str, Any]] = deque()
         self._in_flight = 0
+        self._in_flight_batch: list[dict[str, Any]] = []
+        self._claimed: list[Path] = []
         self._thread: threading.Thread | None = None
         self._closed = False
         self._dropping = False
@@ -135,7 +171,17 @@ class Client:
     # -- the caller's side ------------------------------------------------------------------
 
     def submit(self, event: dict[str, Any]) -> bool:
-        """Queues one event (already checked); returns False when it was dropped."""
+        """Queues one event (already checked); returns False when it was dropped. With
+        ``delivery="sync"``, sends it at once and raises :class:`DeliveryError` on failure."""
+        if self.delivery == "sync":
+            status, body, _ = self._post([event])
+            if status != 201:
+                self._count("failed", 1)
+                raise DeliveryError(
+                    f"eventlog server did not store the event ({status or 'unreachable'}): {body}"
+                )
+            self._count("sent", 1)
+            return True
         with self._lock:
             if self._closed:
                 self._stats["dropped"] += 1
@@ -152,13 +198,32 @@ class Client:
                     )
                 return False
             self._buffer.append(event)
-            if self._thread is None:
-                self._thread = threading.Thread(
-                    target=self._run, name="eventlog-client", daemon=True
-                )
-                self._thread.start()
+            self._start_sender()
             self._changed.notify_all()
             return True
+
+    def _start_sender(self) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="eventlog-client", daemon=True)
+            self._thread.start()
+
+    def spool_undelivered(self) -> tuple[Path | None, int, int]:
+        """Writes what is not delivered yet (in flight included: the server stores an event
+        sent twice once) to the spool; returns the file, the events written and those that
+        did not fit."""
+        with self._lock:
+            pending = list(self._in_flight_batch) + list(self._buffer)
+            self._buffer.clear()
+            self._in_flight_batch = []  # spooled once, even if asked again
+            claimed, self._claimed = self._claimed, []
+            self._changed.notify_all()
+        if self._spool is None:
+            return None, 0, len(pending)
+        path, dropped = self._spool.write(pending)
+        Spool.release(claimed)  # their events are in the new file
+        self._count("spooled", len(pending) - dropped)
+        self._count("dropped", dropped)
+        return path, len(pending) - dropped, dropped
 
     def flush(self, timeout: float | None = None) -> bool:
         """Waits until every event logged so far is stored or given up on; False on timeout."""
@@ -180,8 +245,9 @@ class Client:
         return done
 
     def stats(self) -> dict[str, int]:
-        """Counters: ``sent``, ``failed`` (rejected by the server), ``dropped`` (buffer full or
-        closed), ``retries`` (attempts repeated after a server problem), ``pending``."""
+        """Counters: ``sent``, ``failed`` (rejected by the server), ``dropped`` (buffer full,
+        closed or spool full), ``retries`` (attempts repeated after a server problem),
+        ``spooled`` (written to the spool at exit), ``pending``."""
         with self._lock:
             return dict(self._stats, pending=len(self._buffer) + self._in_flight)
 
@@ -196,6 +262,7 @@ class Client:
                     return
                 batch = [self._buffer.popleft() for _ in range(min(self.batch_size, len(self._buffer)))]
                 self._in_flight = len(batch)
+                self._in_flight_batch = batch
                 if self._dropping and len(self._buffer) < self.max_buffer // 2:
                     self._dropping = False
             try:
@@ -206,6 +273,12 @@ class Client:
             finally:
                 with self._lock:
                     self._in_flight = 0
+                    self._in_flight_batch = []
+                    if self._claimed and not self._buffer:
+                        # Every event of the claimed spool files is delivered (or rejected):
+                        # deleted before flush() returns, so a process exiting then leaves none.
+                        Spool.release(self._claimed)
+                        self._claimed = []
                     self._changed.notify_all()
 
     def _count(self, key: str, n: int) -> None:
@@ -217,10 +290,11 @@ class Client:
         backoff = 0.2
         while batch:
             status, body, retry_after = self._post(batch)
+            self.failing = status is None or status in _RETRY_STATUSES
             if status == 201:
                 self._count("sent", len(batch))
                 return
-            if status is None or status in _RETRY_STATUSES:
+            if self.failing:
                 self._count("retries", 1)
                 wait = retry_after if retry_after is not None else backoff
                 logger.warning(
@@ -329,99 +403,49 @@ def flush(timeout: float | None = None) -> bool:
     return True if client is None else client.flush(timeout)
 
 
+def _delivered_before_exit(client: Client) -> bool:
+    """Waits for delivery up to ``exit_timeout``, or for 1 s of server problems when the
+    spool can keep the rest (a cron job need not hang for a server that is down)."""
+    deadline = time.monotonic() + client.exit_timeout
+    failing_since: float | None = None
+    while not client.flush(0.1):
+        now = time.monotonic()
+        if now >= deadline:
+            return False
+        if client._spool is not None and client.failing:
+            failing_since = failing_since or now
+            if now - failing_since >= 1.0:
+                return False
+        else:
+            failing_since = None
+    return True
+
+
 @atexit.register
 def _flush_at_exit() -> None:
     for client in list(_live_clients):
-        if not client.close(client.exit_timeout):
+        delivered = _delivered_before_exit(client)
+        client.close(0)
+        if delivered:
+            continue
+        if client._spool is None:
             logger.error(
                 "eventlog client: %d events not delivered at exit (server unreachable)",
                 client.stats()["pending"],
             )
-
-
-class EventGroup:
-    """django-eventlog's ``EventGroup``, sending to an eventlog server.
-
-    ``EventGroup(send_mail=None, group_id=None)``: a new random group (32 hex digits) unless
-    ``group_id`` names one; ``send_mail`` mails every event of the group to that address.
-    ``e.info(message, initiator=None, send_mail=None, data=None)`` and likewise ``warning``,
-    ``error``, ``critical`` and any configured type; ``e.log(type, message, ...)`` names the
-    type at run time.
-    """
-
-    def __init__(
-        self,
-        send_mail: str | None = None,
-        group_id: str | None = None,
-        *,
-        client: Client | None = None,
-    ) -> None:
-        self.client = client or default_client()
-        self.group_id = group_id or uuid.uuid4().hex
-        self.send_mail = send_mail
-        self.event_types = self.client.types
-        if len(self.group_id) > MAX_GROUP_LEN:
-            raise TypeError(f"group_id must be at most {MAX_GROUP_LEN} characters")
-
-    def __getattr__(self, attr: str) -> Callable[..., None]:
-        if attr.startswith("__") or attr in ("client", "event_types"):
-            # Python's own probes (copy, pickle) and attributes not set yet.
-            raise AttributeError(attr)
-        if attr in self.event_types:
-
-            def f(*args: Any, **kwargs: Any) -> None:
-                return self._log_event(attr, *args, **kwargs)
-
-            f.__name__ = attr
-            return f
-        raise TypeError(f'Event type "{attr}" does not exist.')
-
-    def log(
-        self,
-        event_type: str,
-        message: str,
-        initiator: str | None = None,
-        send_mail: str | None = None,
-        data: Any | None = None,
-    ) -> None:
-        """Logs an event of the type named ``event_type``, which must be configured."""
-        if event_type not in self.event_types:
-            raise TypeError(f'Event type "{event_type}" does not exist.')
-        self._log_event(event_type, message, initiator, send_mail, data)
-
-    def _log_event(
-        self,
-        event_type: str,
-        message: str,
-        initiator: str | None = None,
-        send_mail: str | None = None,
-        data: Any | None = None,
-    ) -> None:
-        if not isinstance(message, str) or not message:
-            raise ValueError("message must be a non-empty string")
-        if initiator is not None and len(initiator) > MAX_INITIATOR_LEN:
-            raise ValueError(
-                f"initiator is {len(initiator)} characters long; "
-                f"an initiator must be at most {MAX_INITIATOR_LEN} characters"
+            continue
+        path, spooled, dropped = client.spool_undelivered()
+        if spooled:
+            logger.warning(
+                "eventlog client: server unreachable; %d events spooled to %s, "
+                "sent by the next run (or load them with `eventlog import FILE`)",
+                spooled,
+                path,
             )
-        # As django-eventlog: data that is not JSON serializable is stored as its string form.
-        if data:
-            try:
-                json.dumps(data, allow_nan=False)
-            except (TypeError, ValueError):
-                data = str(data)
-        event: dict[str, Any] = {
-            "id": str(uuid.uuid4()),
-            "type": event_type,
-            "group": self.group_id,
-            "message": message,
-            "timestamp": _now(),
-        }
-        if initiator is not None:
-            event["initiator"] = initiator
-        if data is not None:
-            event["data"] = data
-        mail = send_mail or self.send_mail
-        if mail:
-            event["send_mail"] = mail
-        self.client.submit(event)
+        if dropped:
+            logger.error(
+                "eventlog client: spool %s full (%d bytes): %d events lost",
+                client._spool.dir,
+                client._spool.max_bytes,
+                dropped,
+            )

@@ -178,6 +178,13 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
     if let Some(bar) = progress {
         bar.finish_and_clear();
     }
+    if created > 0 {
+        // The planner's statistics of what was loaded: pages are fast at once.
+        store
+            .analyze()
+            .await
+            .context("updating the statistics after the import")?;
+    }
     // Leaves the database as one file: SQLite's write-ahead log (up to its checkpoint size,
     // 32 MiB) is copied in and truncated.
     store.close().await;

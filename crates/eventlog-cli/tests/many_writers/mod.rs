@@ -1,4 +1,3 @@
-// Over 500 lines on purpose: one end-to-end scenario (servers, writers, clients, a restart).
 //! Many writers, one log: three real `eventlog serve` processes, four processes recording
 //! through the library, and twelve HTTP clients posting batches, all on one PostgreSQL server
 //! that is restarted in the middle of the run. Afterwards every acknowledged event (a `201`

@@ -99,8 +99,13 @@ pub async fn list(
     let now = eventlog::event::now();
     let filter = params.filter(now);
     // Taken before the events are read: the live tail catches up from here, so an event
-    // stored while the page renders is shown by one or the other, never by neither.
-    let live_from = state.live_tail().position().await?;
+    // stored while the page renders is shown by one or the other, never by neither. With a
+    // read replica, from the replica's own position: what it has not replayed yet is not in
+    // the list, and the tail (which reads the primary) catches it up instead of skipping it.
+    let live_from = match state.replica() {
+        Some(replica) => replica.follow_start().await?,
+        None => state.live_tail().position().await?,
+    };
     let (order, after) = (params.list.order, params.list.cursor.as_ref());
     let base = user.base.path().to_owned();
     let listing = listing::read(state.reads().as_ref(), &filter, order, after, now).await?;

@@ -62,7 +62,7 @@ impl ApiState {
             reads: store.clone(),
             store,
             types: Arc::new(types),
-            body_limit: eventlog::config::ApiConfig::default().body_limit,
+            body_limit: crate::config::ApiConfig::default().body_limit,
             limits: eventlog::config::LimitsConfig::default(),
             group_commit: Arc::default(),
             observer: None,
@@ -112,7 +112,7 @@ impl ApiState {
     }
 
     /// The same with `[api]` settings applied.
-    pub fn with_config(mut self, config: &eventlog::config::ApiConfig) -> Self {
+    pub fn with_config(mut self, config: &crate::config::ApiConfig) -> Self {
         self.body_limit = config.body_limit;
         self
     }

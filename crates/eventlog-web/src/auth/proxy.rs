@@ -3,12 +3,12 @@
 
 use std::net::SocketAddr;
 
+use crate::config::ProxyAuthConfig;
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderName};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use eventlog::config::ProxyAuthConfig;
 
 use super::host::HostUser;
 use super::rate_limit::MAX_USERNAME_CHARS;

@@ -1,14 +1,14 @@
 //! The bound on request body bytes held at once, split so that anonymous clients cannot
 //! take what authenticated work needs.
 //!
-//! Every request with a body gets a [`Ticket`]. Nothing is charged until the handler starts
+//! Every request with a body gets a ticket. Nothing is charged until the handler starts
 //! reading the body, by which time its extractors have authenticated the request (a forged
 //! token is refused before a byte is read). Then the body is charged against one of two
 //! pools: the general one for authenticated requests, a small one of its own for anonymous
 //! ones (the login form). A body with `Content-Length` is charged that length up front,
 //! capped by the route's own limit; a body without one (chunked) is charged as its bytes
 //! arrive. Past a pool: `503` with `Retry-After`; past the route's limit: `413`. Handlers
-//! may charge more for what the body becomes after parsing ([`charge`]).
+//! may charge more for what the body becomes after parsing ([`charge_at_least`]).
 
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};

@@ -36,7 +36,7 @@ pub struct AppStateBuilder {
     pub(super) limits: eventlog::config::LimitsConfig,
     pub(super) api_observer: Option<Arc<dyn eventlog::CommitObserver>>,
     pub(super) host_auth: Option<Arc<dyn auth::host::HostAuth>>,
-    pub(super) proxy_auth: Option<eventlog::config::ProxyAuthConfig>,
+    pub(super) proxy_auth: Option<crate::config::ProxyAuthConfig>,
     pub(super) log: Option<eventlog::EventLog>,
 }
 
@@ -71,7 +71,7 @@ impl AppStateBuilder {
 
     /// `[server]` settings of `eventlog.toml`: secure cookies, session timeouts, the
     /// limits on live-tail streams and `[server.proxy_auth]`.
-    pub fn server_config(self, server: &eventlog::config::ServerConfig) -> Self {
+    pub fn server_config(self, server: &crate::config::ServerConfig) -> Self {
         let proxy_auth = server.proxy_auth.clone();
         self.proxy_auth(proxy_auth)
             .secure_cookies(server.secure_cookies)
@@ -131,10 +131,10 @@ impl AppStateBuilder {
     /// Believes the user named in a header by an authenticating reverse proxy, from the
     /// proxy's addresses only (`[server.proxy_auth]`); the same header from any other peer
     /// gets `403`. Requests without the header log in as usual. The peer address is the
-    /// connection's ([`axum::extract::ConnectInfo`], which [`serve`] provides; under
+    /// connection's ([`axum::extract::ConnectInfo`], which [`serve`](crate::serve) provides; under
     /// `axum::serve`, use `into_make_service_with_connect_info::<SocketAddr>()`): without
     /// it, no peer is trusted.
-    pub fn proxy_auth(mut self, config: Option<eventlog::config::ProxyAuthConfig>) -> Self {
+    pub fn proxy_auth(mut self, config: Option<crate::config::ProxyAuthConfig>) -> Self {
         self.proxy_auth = config;
         self
     }

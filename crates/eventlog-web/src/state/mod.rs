@@ -90,7 +90,7 @@ impl AppState {
             session_lifetime: std::time::Duration::from_secs(12 * 3600),
             poll_interval: std::time::Duration::from_secs(1),
             live_tail_limits: StreamLimits::default(),
-            api_body_limit: eventlog::config::ApiConfig::default().body_limit,
+            api_body_limit: crate::config::ApiConfig::default().body_limit,
             limits: eventlog::config::LimitsConfig::default(),
             api_observer: None,
             host_auth: None,

@@ -3,12 +3,9 @@
 use super::*;
 
 eventlog_testing::on_both_backends!(
-    backend: list_shows_columns_and_filters_work,
-    pagination_follows_the_cursor,
-    bad_input_is_a_400_naming_the_parameter,
-    list_says_how_many_events_match_up_to_a_bound,
-    user_supplied_text_is_escaped,
-    export_csv_and_jsonl_follow_the_filter,
+    backend: list_shows_columns_and_filters_work, pagination_follows_the_cursor,
+    bad_input_is_a_400_naming_the_parameter, list_says_how_many_events_match_up_to_a_bound,
+    user_supplied_text_is_escaped, export_csv_and_jsonl_follow_the_filter,
     live_tail_streams_new_events,
 );
 

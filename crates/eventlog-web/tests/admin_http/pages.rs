@@ -3,8 +3,7 @@
 use super::*;
 
 eventlog_testing::on_both_backends!(
-    backend: event_page_shows_group_overview_and_pretty_data,
-    groups_page_shows_status_and_filters,
+    backend: event_page_shows_group_overview_and_pretty_data, groups_page_shows_status_and_filters,
     a_big_group_shows_a_window_with_paging_links,
 );
 

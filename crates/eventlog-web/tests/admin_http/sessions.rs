@@ -6,8 +6,7 @@ eventlog_testing::on_both_backends!(
     backend: healthz_needs_no_login_everything_else_does,
     login_sets_a_safe_cookie_and_logout_ends_the_session,
     login_checks_csrf_and_password_and_is_rate_limited,
-    delete_is_admin_only_and_needs_confirmation_and_csrf,
-    mounts_under_a_prefix,
+    delete_is_admin_only_and_needs_confirmation_and_csrf, mounts_under_a_prefix,
 );
 
 async fn healthz_needs_no_login_everything_else_does(backend: &str) {

@@ -3,14 +3,10 @@
 use super::*;
 
 eventlog_testing::on_both_backends!(
-    db: single_event_is_committed_before_201,
-    batch_without_groups_shares_one_new_group,
-    one_bad_item_stores_nothing_and_names_the_index,
-    json_lines_batches,
-    same_id_twice_stores_one_event,
-    racing_duplicate_ids_store_one_event,
-    racing_ids_in_opposite_orders_all_get_201,
-    concurrent_requests_get_their_own_ids,
+    db: single_event_is_committed_before_201, batch_without_groups_shares_one_new_group,
+    one_bad_item_stores_nothing_and_names_the_index, json_lines_batches,
+    same_id_twice_stores_one_event, racing_duplicate_ids_store_one_event,
+    racing_ids_in_opposite_orders_all_get_201, concurrent_requests_get_their_own_ids,
 );
 
 async fn single_event_is_committed_before_201(db: TestDb) {

@@ -43,7 +43,7 @@ impl Server {
             .await
             .unwrap();
         let state = ApiState::new(store.clone(), EventTypes::default()).with_config(
-            &eventlog::config::ApiConfig {
+            &eventlog_web::config::ApiConfig {
                 body_limit,
                 ..Default::default()
             },

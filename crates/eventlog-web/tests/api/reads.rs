@@ -3,9 +3,7 @@
 use super::*;
 
 eventlog_testing::on_both_backends!(
-    db: list_filters_and_cursor_pagination,
-    get_event_and_group,
-    openapi_paths_are_the_routes,
+    db: list_filters_and_cursor_pagination, get_event_and_group, openapi_paths_are_the_routes,
 );
 
 async fn list_filters_and_cursor_pagination(db: TestDb) {

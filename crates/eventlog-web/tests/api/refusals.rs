@@ -3,10 +3,8 @@
 use super::*;
 
 eventlog_testing::on_both_backends!(
-    db: body_over_the_limit_is_413,
-    tokens_are_required_and_revocation_is_immediate,
-    non_json_bodies_are_415,
-    malformed_events_are_refused_and_not_echoed,
+    db: body_over_the_limit_is_413, tokens_are_required_and_revocation_is_immediate,
+    non_json_bodies_are_415, malformed_events_are_refused_and_not_echoed,
 );
 
 /// A full SQLite database answers 507 `database full` (not a generic 500), and the first

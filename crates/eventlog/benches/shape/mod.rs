@@ -71,12 +71,18 @@ pub struct Dataset {
 }
 
 impl Dataset {
+    /// `total` events over the last 30 days (`EVENTLOG_BENCH_DAYS` days if set: a year of
+    /// history for an import, say).
     pub fn new(total: usize) -> Self {
+        let days = std::env::var("EVENTLOG_BENCH_DAYS")
+            .ok()
+            .and_then(|d| d.parse().ok())
+            .unwrap_or(30);
         Self::starting(
             total,
             42,
-            Utc::now() - TimeDelta::days(30),
-            TimeDelta::days(30),
+            Utc::now() - TimeDelta::days(days),
+            TimeDelta::days(days),
         )
     }
 

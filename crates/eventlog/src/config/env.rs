@@ -1,6 +1,5 @@
 //! Configuration keys set by environment variables (`EVENTLOG_SECTION__KEY`).
 
-use super::Config;
 use crate::error::{ConfigError, Error};
 
 /// Prefix of the environment variables that override configuration keys.
@@ -59,7 +58,10 @@ impl EnvOverride {
 
     /// Sets the key in `table`, typed when the key takes the typed value, else as a string.
     /// Tried on its own first, so that an error names this variable.
-    pub(super) fn apply(&self, table: &mut toml::Table) -> Result<(), Error> {
+    pub(super) fn apply<C: serde::de::DeserializeOwned>(
+        &self,
+        table: &mut toml::Table,
+    ) -> Result<(), Error> {
         if self.path.iter().any(String::is_empty) {
             return Err(ConfigError::Env {
                 var: self.var.clone(),
@@ -75,7 +77,7 @@ impl EnvOverride {
         for value in typed.into_iter().chain([text]) {
             let mut alone = toml::Table::new();
             insert(&mut alone, &self.path, value.clone());
-            match toml::Value::Table(alone).try_into::<Config>() {
+            match toml::Value::Table(alone).try_into::<C>() {
                 Ok(_) => {
                     insert(table, &self.path, value);
                     return Ok(());

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use crate::config::{Config, WriterConfig};
+use crate::config::{ConfigFile, Section, WriterConfig};
 use crate::error::Error;
 use crate::event::CommitObserver;
 use crate::event_type::EventTypes;
@@ -25,7 +25,10 @@ pub struct EventLogBuilder {
 impl EventLogBuilder {
     /// Takes event types, writer settings and (with the `mail` feature) the `[mail]` section
     /// from a loaded configuration.
-    pub fn config(mut self, config: &Config) -> Result<Self, Error> {
+    pub fn config<S: Section, A: Section>(
+        mut self,
+        config: &ConfigFile<S, A>,
+    ) -> Result<Self, Error> {
         self.types = config.event_types()?;
         self.writer = config.writer;
         #[cfg(feature = "mail")]

@@ -19,18 +19,17 @@ use uuid::Uuid;
 use crate::error::StoreError;
 use crate::event::{Event, NewEvent};
 
+pub(crate) mod backend_kind;
 mod cursor;
 mod filter;
 mod follow;
 pub mod group_commit;
-mod group_delta;
-pub(crate) mod kind;
 mod listing;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 mod migrations;
 mod open;
 pub mod outbox;
-mod periods;
+mod period_counts;
 mod pool;
 #[cfg(feature = "postgres")]
 pub mod postgres;
@@ -39,15 +38,16 @@ mod row;
 mod sql;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
+mod summary_changes;
 pub mod tokens;
 mod unicode61;
 mod users;
 
+pub use backend_kind::BackendKind;
 pub use cursor::{Cursor, GroupCursor};
 pub use filter::{DataMatch, EventFilter, GroupFilter, MAX_SEARCH_WORDS, Order, search_words};
 pub use follow::FollowCursor;
 pub use group_commit::GroupCommit;
-pub use kind::BackendKind;
 pub(crate) use listing::CountedMinute;
 pub use listing::{Counted, ListingQuery, NewestCounts, NewestRequest};
 pub use open::{ConnectOptions, connect_with, open, open_replica, open_with, redact};
@@ -215,6 +215,13 @@ pub trait WriteStore: Send + Sync + 'static {
     /// Safe to call from several processes at once.
     async fn maintain(&self, _budget: usize) -> Result<usize, StoreError> {
         Ok(0)
+    }
+
+    /// After a bulk load (an import): brings the query planner's statistics up to date, so
+    /// that pages are fast at once rather than after the database's own autovacuum has come
+    /// by. On PostgreSQL, `ANALYZE`; nothing to do on SQLite, whose planner needs none.
+    async fn analyze(&self) -> Result<(), StoreError> {
+        Ok(())
     }
 
     /// Leaves the database tidy and closes the connections: on SQLite, the WAL is

@@ -54,7 +54,7 @@ pub async fn open_with(url: &str, options: ConnectOptions) -> Result<Arc<dyn Bac
     Ok(store)
 }
 
-/// Connects to the store a URL names without migrating it (then call [`WriteStore::migrate`],
+/// Connects to the store a URL names without migrating it (then call [`WriteStore::migrate`](super::WriteStore::migrate),
 /// which reports what it applied).
 pub async fn connect_with(
     url: &str,

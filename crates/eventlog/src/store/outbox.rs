@@ -141,176 +141,203 @@ pub(crate) fn status_from_rows(
     status
 }
 
-/// Implements [`OutboxStore`] for a backend's store (a type with `fn pool(&self) -> &Pool<_>`),
-/// and `enqueue_mail`, which writes the outbox rows of a batch inside its transaction.
-///
-/// The statements are written once (`$n` placeholders work on both backends); `$db` is the
-/// sqlx database, `$time` turns a `DateTime<Utc>` into the backend's time parameter, and
-/// `$claim_lock` ends the claim's row selection: PostgreSQL's `FOR UPDATE SKIP LOCKED` (several
-/// servers claiming at once each get different rows, none waits for another's transaction),
-/// nothing on SQLite (its claim runs under the database's single write lock).
-macro_rules! impl_outbox_store {
-    ($store:ty, $db:ty, $time:path, claim_lock = $claim_lock:literal) => {
-        impl $store {
-            /// Writes the outbox rows of a batch inside its transaction: one per newly created
-            /// event that has a recipient.
-            pub(super) async fn enqueue_mail(
-                conn: &mut <$db as sqlx::Database>::Connection,
-                events: &[$crate::event::NewEvent],
-                results: &[$crate::store::Inserted],
-            ) -> Result<(), $crate::error::StoreError> {
-                let rows: Vec<(i64, &$crate::event::NewEvent, &str)> = events
-                    .iter()
-                    .zip(results)
-                    .filter(|(_, r)| r.created)
-                    .filter_map(|(e, r)| Some((r.id, e, e.send_mail.as_deref()?)))
-                    .collect();
-                if rows.is_empty() {
-                    return Ok(());
-                }
-                let now = $time(chrono::Utc::now());
-                for chunk in rows.chunks($crate::store::outbox::ROWS_PER_INSERT) {
-                    let mut qb = sqlx::QueryBuilder::<$db>::new(
-                        "INSERT INTO mail_outbox \
-                         (event_id, event_uuid, recipient, created_at, next_attempt_at) ",
-                    );
-                    qb.push_values(chunk, |mut row, (id, e, to)| {
-                        row.push_bind(*id)
-                            .push_bind(e.uuid)
-                            .push_bind(to.to_string())
-                            .push_bind(now)
-                            .push_bind(now);
-                    });
-                    qb.push(" ON CONFLICT (event_uuid, recipient) DO NOTHING");
-                    qb.build().execute(&mut *conn).await?;
-                }
-                Ok(())
-            }
-        }
-
-        const _: () = {
-            use chrono::{DateTime, Utc};
-
-            use $crate::error::StoreError;
-            use $crate::store::outbox::{
-                Delivery, GIVEN_UP, OutboxMail, OutboxStatus, OutboxStore, QUEUED, SENT,
-                status_from_rows,
-            };
-            use $crate::store::row::StoredRow as _;
-
-            #[async_trait::async_trait]
-            impl OutboxStore for $store {
-                async fn claim_mail(
-                    &self,
-                    now: DateTime<Utc>,
-                    lease_until: DateTime<Utc>,
-                    limit: usize,
-                ) -> Result<Vec<OutboxMail>, StoreError> {
-                    let rows = sqlx::query(concat!(
-                        "UPDATE mail_outbox SET lease_until = $1, attempts = attempts + 1 \
-                         WHERE id IN (SELECT id FROM mail_outbox \
-                             WHERE state = 'queued' AND next_attempt_at <= $2 \
-                               AND (lease_until IS NULL OR lease_until <= $2) \
-                             ORDER BY next_attempt_at, id LIMIT $3",
-                        $claim_lock,
-                        ") RETURNING id, event_id, event_uuid, recipient, \
-                         CAST(attempts AS BIGINT) AS attempts, created_at",
-                    ))
-                    .bind($time(lease_until))
-                    .bind($time(now))
-                    .bind(crate::store::sql::limit_param(limit))
-                    .fetch_all(self.pool())
-                    .await?;
-                    let mut mails = rows
-                        .iter()
-                        .map(|r| {
-                            Ok(OutboxMail {
-                                id: r.int("id")?,
-                                event_id: r.int("event_id")?,
-                                event_uuid: r.uuid("event_uuid")?,
-                                recipient: r.text("recipient")?,
-                                attempts: r.int("attempts")?.clamp(0, i64::from(u32::MAX)) as u32,
-                                created_at: r.time("created_at")?,
-                            })
-                        })
-                        .collect::<Result<Vec<_>, StoreError>>()?;
-                    // RETURNING gives no order guarantee.
-                    mails.sort_by_key(|m| m.id);
-                    Ok(mails)
-                }
-
-                async fn finish_mail(
-                    &self,
-                    id: i64,
-                    now: DateTime<Utc>,
-                    outcome: &Delivery,
-                ) -> Result<(), StoreError> {
-                    let query = match outcome {
-                        Delivery::Sent => sqlx::query(
-                            "UPDATE mail_outbox SET state = $1, finished_at = $2, \
-                             lease_until = NULL, last_error = NULL WHERE id = $3",
-                        )
-                        .bind(SENT)
-                        .bind($time(now))
-                        .bind(id),
-                        Delivery::Retry { at, error } => sqlx::query(
-                            "UPDATE mail_outbox SET state = $1, next_attempt_at = $2, \
-                             failures = failures + 1, lease_until = NULL, last_error = $3 \
-                             WHERE id = $4",
-                        )
-                        .bind(QUEUED)
-                        .bind($time(*at))
-                        .bind(error.clone())
-                        .bind(id),
-                        Delivery::GiveUp { error } => sqlx::query(
-                            "UPDATE mail_outbox SET state = $1, finished_at = $2, \
-                             failures = failures + 1, lease_until = NULL, last_error = $3 \
-                             WHERE id = $4",
-                        )
-                        .bind(GIVEN_UP)
-                        .bind($time(now))
-                        .bind(error.clone())
-                        .bind(id),
-                    };
-                    query.execute(self.pool()).await?;
-                    Ok(())
-                }
-
-                async fn outbox_status(&self) -> Result<OutboxStatus, StoreError> {
-                    let rows = sqlx::query(
-                        "SELECT state, COUNT(*) AS n, \
-                         CAST(COALESCE(SUM(failures), 0) AS BIGINT) AS failures, \
-                         MIN(created_at) AS oldest FROM mail_outbox GROUP BY state",
-                    )
-                    .fetch_all(self.pool())
-                    .await?;
-                    let rows = rows
-                        .iter()
-                        .map(|r| {
-                            Ok((
-                                r.text("state")?,
-                                r.int("n")?,
-                                r.int("failures")?,
-                                r.opt_time("oldest")?,
-                            ))
-                        })
-                        .collect::<Result<Vec<_>, StoreError>>()?;
-                    Ok(status_from_rows(rows))
-                }
-
-                async fn prune_outbox(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
-                    let done = sqlx::query(
-                        "DELETE FROM mail_outbox WHERE id IN (SELECT id FROM mail_outbox \
-                         WHERE state <> 'queued' AND finished_at < $1 LIMIT 5000)",
-                    )
-                    .bind($time(before))
-                    .execute(self.pool())
-                    .await?;
-                    Ok(done.rows_affected())
-                }
-            }
-        };
-    };
-}
+/// One backend's outbox SQL: how a time is bound, and what ends a claim's row selection:
+/// PostgreSQL's `FOR UPDATE SKIP LOCKED` (several servers claiming at once each get different
+/// rows, none waits for another's transaction), nothing on SQLite (its claim runs under the
+/// database's single write lock). The statements themselves are the same on both (`$n`
+/// placeholders work in SQLite too): the functions below.
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
-pub(crate) use impl_outbox_store;
+pub(crate) trait OutboxSql:
+    sqlx::Database<Arguments: sqlx::IntoArguments<Self>, Row: super::row::StoredRow>
+{
+    /// A time as the backend's columns hold it.
+    type Time: for<'q> sqlx::Encode<'q, Self> + sqlx::Type<Self> + Send + Copy;
+    /// `time` as a parameter.
+    fn time(time: DateTime<Utc>) -> Self::Time;
+    /// What ends the claim's row selection.
+    const CLAIM_LOCK: &'static str;
+    /// The rows a statement changed.
+    fn rows_affected(done: &Self::QueryResult) -> u64;
+}
+
+/// Writes the outbox rows of a batch inside its transaction: one per newly created event
+/// that has a recipient.
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+pub(crate) async fn enqueue_mail<DB: OutboxSql>(
+    conn: &mut DB::Connection,
+    events: &[crate::event::NewEvent],
+    results: &[super::Inserted],
+) -> Result<(), StoreError>
+where
+    for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
+    for<'q> i64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'q> Uuid: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'q> String: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+{
+    let rows: Vec<(i64, &crate::event::NewEvent, &str)> = events
+        .iter()
+        .zip(results)
+        .filter(|(_, r)| r.created)
+        .filter_map(|(e, r)| Some((r.id, e, e.send_mail.as_deref()?)))
+        .collect();
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let now = DB::time(Utc::now());
+    for chunk in rows.chunks(ROWS_PER_INSERT) {
+        let mut qb = sqlx::QueryBuilder::<DB>::new(
+            "INSERT INTO mail_outbox \
+             (event_id, event_uuid, recipient, created_at, next_attempt_at) ",
+        );
+        qb.push_values(chunk, |mut row, (id, e, to)| {
+            row.push_bind(*id)
+                .push_bind(e.uuid)
+                .push_bind(to.to_string())
+                .push_bind(now)
+                .push_bind(now);
+        });
+        qb.push(" ON CONFLICT (event_uuid, recipient) DO NOTHING");
+        qb.build().execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
+/// [`OutboxStore::claim_mail`] on `pool`.
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+pub(crate) async fn claim_mail<DB: OutboxSql>(
+    pool: &sqlx::Pool<DB>,
+    now: DateTime<Utc>,
+    lease_until: DateTime<Utc>,
+    limit: usize,
+) -> Result<Vec<OutboxMail>, StoreError>
+where
+    for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
+    for<'q> i64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+{
+    use super::row::StoredRow as _;
+    let sql = format!(
+        "UPDATE mail_outbox SET lease_until = $1, attempts = attempts + 1 \
+         WHERE id IN (SELECT id FROM mail_outbox \
+             WHERE state = 'queued' AND next_attempt_at <= $2 \
+               AND (lease_until IS NULL OR lease_until <= $2) \
+             ORDER BY next_attempt_at, id LIMIT $3{}) RETURNING id, event_id, event_uuid, \
+         recipient, CAST(attempts AS BIGINT) AS attempts, created_at",
+        DB::CLAIM_LOCK
+    );
+    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(DB::time(lease_until))
+        .bind(DB::time(now))
+        .bind(super::sql::limit_param(limit))
+        .fetch_all(pool)
+        .await?;
+    let mut mails = rows
+        .iter()
+        .map(|r| {
+            Ok(OutboxMail {
+                id: r.int("id")?,
+                event_id: r.int("event_id")?,
+                event_uuid: r.uuid("event_uuid")?,
+                recipient: r.text("recipient")?,
+                attempts: r.int("attempts")?.clamp(0, i64::from(u32::MAX)) as u32,
+                created_at: r.time("created_at")?,
+            })
+        })
+        .collect::<Result<Vec<_>, StoreError>>()?;
+    // RETURNING gives no order guarantee.
+    mails.sort_by_key(|m| m.id);
+    Ok(mails)
+}
+
+/// [`OutboxStore::finish_mail`] on `pool`.
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+pub(crate) async fn finish_mail<DB: OutboxSql>(
+    pool: &sqlx::Pool<DB>,
+    id: i64,
+    now: DateTime<Utc>,
+    outcome: &Delivery,
+) -> Result<(), StoreError>
+where
+    for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
+    for<'q> i64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'q> &'q str: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'q> String: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+{
+    let query = match outcome {
+        Delivery::Sent => sqlx::query(
+            "UPDATE mail_outbox SET state = $1, finished_at = $2, \
+             lease_until = NULL, last_error = NULL WHERE id = $3",
+        )
+        .bind(SENT)
+        .bind(DB::time(now))
+        .bind(id),
+        Delivery::Retry { at, error } => sqlx::query(
+            "UPDATE mail_outbox SET state = $1, next_attempt_at = $2, \
+             failures = failures + 1, lease_until = NULL, last_error = $3 \
+             WHERE id = $4",
+        )
+        .bind(QUEUED)
+        .bind(DB::time(*at))
+        .bind(error.clone())
+        .bind(id),
+        Delivery::GiveUp { error } => sqlx::query(
+            "UPDATE mail_outbox SET state = $1, finished_at = $2, \
+             failures = failures + 1, lease_until = NULL, last_error = $3 \
+             WHERE id = $4",
+        )
+        .bind(GIVEN_UP)
+        .bind(DB::time(now))
+        .bind(error.clone())
+        .bind(id),
+    };
+    query.execute(pool).await?;
+    Ok(())
+}
+
+/// [`OutboxStore::outbox_status`] on `pool`.
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+pub(crate) async fn outbox_status<DB: OutboxSql>(
+    pool: &sqlx::Pool<DB>,
+) -> Result<OutboxStatus, StoreError>
+where
+    for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
+{
+    use super::row::StoredRow as _;
+    let rows = sqlx::query(
+        "SELECT state, COUNT(*) AS n, \
+         CAST(COALESCE(SUM(failures), 0) AS BIGINT) AS failures, \
+         MIN(created_at) AS oldest FROM mail_outbox GROUP BY state",
+    )
+    .fetch_all(pool)
+    .await?;
+    let rows = rows
+        .iter()
+        .map(|r| {
+            Ok((
+                r.text("state")?,
+                r.int("n")?,
+                r.int("failures")?,
+                r.opt_time("oldest")?,
+            ))
+        })
+        .collect::<Result<Vec<_>, StoreError>>()?;
+    Ok(status_from_rows(rows))
+}
+
+/// [`OutboxStore::prune_outbox`] on `pool`.
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+pub(crate) async fn prune_outbox<DB: OutboxSql>(
+    pool: &sqlx::Pool<DB>,
+    before: DateTime<Utc>,
+) -> Result<u64, StoreError>
+where
+    for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
+{
+    let done = sqlx::query(
+        "DELETE FROM mail_outbox WHERE id IN (SELECT id FROM mail_outbox \
+         WHERE state <> 'queued' AND finished_at < $1 LIMIT 5000)",
+    )
+    .bind(DB::time(before))
+    .execute(pool)
+    .await?;
+    Ok(DB::rows_affected(&done))
+}

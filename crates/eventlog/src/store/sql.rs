@@ -97,6 +97,26 @@ pub(crate) trait Dialect {
     fn push_tested(qb: &mut QueryBuilder<Self::Db>, query: &Self::Query);
     /// Unplanned: the matches drive the query (fetched, then sorted).
     fn push_driving(qb: &mut QueryBuilder<Self::Db>, query: Self::Query);
+    /// The query of the events whose text has each of `words` (not empty) as a whole word,
+    /// when an initiator filter is best served through the search index: a superset of the
+    /// initiator's events, which its exact value then narrows. `None` where an index on the
+    /// initiator itself serves (PostgreSQL).
+    fn initiator_words(_words: &[String]) -> Option<Self::Query> {
+        None
+    }
+}
+
+/// For a filter by initiator without a search: the search index's query of the initiator's
+/// words ([`Dialect::initiator_words`]), to plan and read like a search.
+pub(crate) fn initiator_query<D: Dialect>(f: &EventFilter) -> Option<D::Query> {
+    if f.text.as_deref().is_some_and(|t| !t.is_empty()) {
+        return None;
+    }
+    let words = search_words(f.initiator.as_deref()?);
+    if words.is_empty() {
+        return None;
+    }
+    D::initiator_words(&words)
 }
 
 /// How a listing reads the matches of a search, chosen by [`plan_search`].
@@ -132,12 +152,36 @@ pub(crate) async fn plan_search<D: Dialect, I: SearchIndex<D>>(
         return Ok(None);
     }
     let query = index.query(&words).await?;
+    Ok(Some(plan_query(index, query).await?))
+}
+
+/// Plans the read of `query`'s matches as [`plan_search`] does.
+pub(crate) async fn plan_query<D: Dialect, I: SearchIndex<D>>(
+    index: &mut I,
+    query: D::Query,
+) -> Result<Planned<D>, StoreError> {
     let (matches, ids) = index.first_matches(&query, FREQUENT_MATCHES).await?;
-    Ok(Some(if matches < FREQUENT_MATCHES {
+    Ok(if matches < FREQUENT_MATCHES {
         Planned::Ids(ids)
     } else {
         Planned::Frequent(query)
-    }))
+    })
+}
+
+/// Plans what a listing of `filter` reads through the search index: its search, or its
+/// initiator's words ([`initiator_query`]); `None` when neither.
+#[cfg(feature = "sqlite")]
+pub(crate) async fn plan_listing<D: Dialect, I: SearchIndex<D>>(
+    index: &mut I,
+    filter: &EventFilter,
+) -> Result<Option<Planned<D>>, StoreError> {
+    match filter.text.as_deref().filter(|t| !t.is_empty()) {
+        Some(text) => plan_search(index, text).await,
+        None => match initiator_query::<D>(filter) {
+            Some(query) => Ok(Some(plan_query(index, query).await?)),
+            None => Ok(None),
+        },
+    }
 }
 
 /// ` WHERE …` for `f`, with a search planned by [`plan_search`] (`None`: unplanned, the
@@ -174,6 +218,13 @@ pub(crate) fn push_filter<D: Dialect>(
                     D::push_driving(qb, D::prefix_query(&words));
                 }
             }
+        }
+    } else if let Some(query) = initiator_query::<D>(f) {
+        // The initiator's words through the search index; its exact value below.
+        match planned {
+            Some(Planned::Ids(ids)) => D::push_ids(qb, ids),
+            Some(Planned::Frequent(query)) => D::push_tested(qb, query),
+            None => D::push_driving(qb, query),
         }
     }
     if let Some(group) = &f.group {
@@ -342,8 +393,7 @@ where
 {
     let mut qb = QueryBuilder::<D::Db>::new("SELECT count(*) FROM events");
     push_filter::<D>(&mut qb, filter, None);
-    let n: i64 = qb.build_query_scalar().fetch_one(exec).await?;
-    Ok(n.max(0) as u64)
+    fetch_count(qb, exec).await
 }
 
 /// Number of events matching `filter`, counted no further than `bound + 1` (see
@@ -363,6 +413,19 @@ where
     qb.push(" LIMIT ");
     D::Db::push_int(&mut qb, limit);
     qb.push(") AS matching");
+    fetch_count(qb, exec).await
+}
+
+/// The count a `SELECT count(*)` query returns (never negative).
+async fn fetch_count<'c, DB>(
+    mut qb: QueryBuilder<DB>,
+    exec: impl Executor<'c, Database = DB>,
+) -> Result<u64, StoreError>
+where
+    DB: Database<Arguments: IntoArguments<DB>>,
+    i64: for<'r> sqlx::Decode<'r, DB> + sqlx::Type<DB>,
+    usize: sqlx::ColumnIndex<DB::Row>,
+{
     let n: i64 = qb.build_query_scalar().fetch_one(exec).await?;
     Ok(n.max(0) as u64)
 }
@@ -376,10 +439,14 @@ pub(crate) async fn frequent_search_start<'c, D: Dialect>(
     filter: &EventFilter,
     events: usize,
 ) -> Result<Option<(DateTime<Utc>, i64)>, StoreError> {
-    let rest = EventFilter {
+    let mut rest = EventFilter {
         text: None,
         ..filter.clone()
     };
+    if initiator_query::<D>(filter).is_some() {
+        // The search was the initiator's words: its events are tested, not walked to.
+        rest.initiator = None;
+    }
     let mut qb = QueryBuilder::<D::Db>::new("SELECT ts, id FROM events");
     push_filter::<D>(&mut qb, &rest, None);
     qb.push(" ORDER BY ts DESC, id DESC LIMIT 1 OFFSET ");

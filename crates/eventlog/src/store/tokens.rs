@@ -40,7 +40,7 @@ pub enum TokenScope {
     All,
 }
 
-crate::words::words! {
+crate::enum_words::enum_words! {
     /// `"ingest"`, `"read"` or `"all"`, as stored.
     pub fn as_str for TokenScope {
         Ingest => "ingest",

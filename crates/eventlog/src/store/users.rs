@@ -37,7 +37,7 @@ pub enum Role {
     Viewer,
 }
 
-crate::words::words! {
+crate::enum_words::enum_words! {
     /// `"admin"` or `"viewer"`, as stored.
     pub fn as_str for Role {
         Admin => "admin",

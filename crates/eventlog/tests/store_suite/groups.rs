@@ -5,9 +5,7 @@
 use super::*;
 
 eventlog_testing::on_both_backends!(
-    db: group_events_are_in_time_order,
-    groups_page_filters_and_paginates,
-    summaries_follow_deletes,
+    db: group_events_are_in_time_order, groups_page_filters_and_paginates, summaries_follow_deletes,
 );
 
 async fn group_events_are_in_time_order(db: TestDb) {

@@ -5,8 +5,7 @@
 use super::*;
 
 eventlog_testing::on_both_backends!(
-    db: purge_by_age_and_type,
-    purge_deletes_more_than_one_batch,
+    db: purge_by_age_and_type, purge_deletes_more_than_one_batch,
 );
 
 async fn purge_by_age_and_type(db: TestDb) {

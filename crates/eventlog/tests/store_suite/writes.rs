@@ -5,12 +5,9 @@
 use super::*;
 
 eventlog_testing::on_both_backends!(
-    db: insert_and_get,
-    same_uuid_twice_in_one_batch_is_stored_once,
-    same_uuid_in_later_batches_is_stored_once,
-    repeats_are_taken_back_from_the_right_summaries,
-    imports_queue_no_mail,
-    nul_characters_do_not_break_a_batch,
+    db: insert_and_get, same_uuid_twice_in_one_batch_is_stored_once,
+    same_uuid_in_later_batches_is_stored_once, repeats_are_taken_back_from_the_right_summaries,
+    imports_queue_no_mail, nul_characters_do_not_break_a_batch,
     concurrent_writers_lose_and_duplicate_nothing,
     concurrent_batches_creating_the_same_groups_agree_on_them,
 );

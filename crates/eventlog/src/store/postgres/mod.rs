@@ -7,7 +7,7 @@
 //! 5,000 (`cargo bench -p eventlog --bench pg_insert`), so UNNEST it is.
 //!
 //! This file connects; `write` holds the insert and delete paths, `read` the SQL of filters
-//! and the row mapping, `store_impl` the store contract ([`crate::store::Store`]) built from them.
+//! and the row mapping, `contract` the store contract ([`crate::store::Store`]) built from them.
 
 use std::str::FromStr;
 use std::sync::{Arc, Mutex};
@@ -18,16 +18,18 @@ use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use crate::error::StoreError;
 use crate::store::ConnectOptions;
 
+mod contract;
+mod coverage;
 mod follow;
 mod outbox;
 mod partition;
 mod read;
-mod store_impl;
+mod search_plan;
 mod write;
 
 pub use partition::{CarryOver, Partition, PartitionInterval, UnknownInterval};
-pub use read::SearchPlan;
 use read::push_filter;
+pub use search_plan::SearchPlan;
 
 // Users, sessions and API tokens: the same statements on both backends, on this pool.
 impl crate::store::pool::HasSqlPool for PostgresStore {
@@ -65,7 +67,10 @@ pub struct PostgresStore {
     claims_idle: Arc<Mutex<Option<Instant>>>,
     /// The search index's most common words (read from the statistics now and then), so a
     /// search leaves a word found in most events out of the index lookup.
-    word_shares: Arc<Mutex<read::WordShares>>,
+    word_shares: Arc<Mutex<search_plan::WordShares>>,
+    /// Which time ranges the partitions cover (`None` until read), so that an insert creates
+    /// the partitions its events need first.
+    coverage: Arc<Mutex<Option<coverage::Coverage>>>,
 }
 
 impl PostgresStore {
@@ -111,6 +116,7 @@ impl PostgresStore {
             upkeep: Arc::default(),
             claims_idle: Arc::default(),
             word_shares: Arc::default(),
+            coverage: Arc::default(),
         })
     }
 

@@ -2,11 +2,52 @@
 //! with `FOR UPDATE SKIP LOCKED`: several servers claiming at once each get different rows and
 //! none waits for another's transaction.
 
-use super::PostgresStore;
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 
-crate::store::outbox::impl_outbox_store!(
-    PostgresStore,
-    sqlx::Postgres,
-    std::convert::identity,
-    claim_lock = " FOR UPDATE SKIP LOCKED"
-);
+use super::PostgresStore;
+use crate::error::StoreError;
+use crate::store::outbox::{self, Delivery, OutboxMail, OutboxSql, OutboxStatus, OutboxStore};
+
+impl OutboxSql for sqlx::Postgres {
+    type Time = DateTime<Utc>;
+
+    fn time(time: DateTime<Utc>) -> DateTime<Utc> {
+        time
+    }
+
+    fn rows_affected(done: &sqlx::postgres::PgQueryResult) -> u64 {
+        done.rows_affected()
+    }
+
+    const CLAIM_LOCK: &'static str = " FOR UPDATE SKIP LOCKED";
+}
+
+#[async_trait]
+impl OutboxStore for PostgresStore {
+    async fn claim_mail(
+        &self,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<OutboxMail>, StoreError> {
+        outbox::claim_mail(&self.pool, now, lease_until, limit).await
+    }
+
+    async fn finish_mail(
+        &self,
+        id: i64,
+        now: DateTime<Utc>,
+        outcome: &Delivery,
+    ) -> Result<(), StoreError> {
+        outbox::finish_mail(&self.pool, id, now, outcome).await
+    }
+
+    async fn outbox_status(&self) -> Result<OutboxStatus, StoreError> {
+        outbox::outbox_status(&self.pool).await
+    }
+
+    async fn prune_outbox(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
+        outbox::prune_outbox(&self.pool, before).await
+    }
+}

@@ -11,9 +11,9 @@ use super::PostgresStore;
 use crate::error::StoreError;
 use crate::event::{GroupId, NewEvent};
 use crate::store::Inserted;
-use crate::store::group_delta::in_lock_order;
-use crate::store::group_delta::{Mail, group_deltas};
-use crate::store::periods::{created, period_changes};
+use crate::store::period_counts::{created, period_changes};
+use crate::store::summary_changes::in_lock_order;
+use crate::store::summary_changes::{Mail, group_deltas};
 
 /// Ids are drawn in input order (`ORDER BY ord`), so events of equal timestamp keep the order
 /// they were recorded in. The sequence is looked up once per statement (a subquery), not per
@@ -243,6 +243,7 @@ impl PostgresStore {
         } else {
             events
         };
+        self.ensure_partitions(events).await?;
         let mut attempt = 1;
         loop {
             match self.insert_once(events, mail).await {
@@ -276,7 +277,7 @@ impl PostgresStore {
         let results = Self::insert_events(&mut tx, events, &drawn).await?;
         if mail == Mail::Queue {
             // The mails of the new events, in the same transaction (the durable mail outbox).
-            PostgresStore::enqueue_mail(&mut tx, events, &results).await?;
+            crate::store::outbox::enqueue_mail::<sqlx::Postgres>(&mut tx, events, &results).await?;
         }
         Self::count_in_groups(&mut tx, events, &results, &drawn).await?;
         // Last: the current hour's and day's rows are the most contended, held only until

@@ -2,7 +2,7 @@
 //!
 //! This file opens the database and runs write transactions (and keeps the WAL small);
 //! `write` holds the insert and delete paths, `read` the SQL of filters and the row
-//! mapping, `store_impl` the store contract ([`crate::store::Store`]) built from them.
+//! mapping, `contract` the store contract ([`crate::store::Store`]) built from them.
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -15,14 +15,14 @@ use sqlx::sqlite::{
 
 use crate::error::StoreError;
 use crate::event::NewEvent;
-use crate::store::group_delta::Mail;
 pub(crate) use crate::store::row::{micros_to_time, time_to_micros};
+use crate::store::summary_changes::Mail;
 use crate::store::{ConnectOptions, Inserted};
 
+mod contract;
 mod follow;
 mod outbox;
 mod read;
-mod store_impl;
 mod write;
 
 use read::push_filter;

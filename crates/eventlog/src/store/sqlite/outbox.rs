@@ -2,11 +2,52 @@
 //! RETURNING` statement: SQLite runs it under the database's single write lock, so two
 //! processes can never claim the same row.
 
-use super::{SqliteStore, time_to_micros};
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 
-crate::store::outbox::impl_outbox_store!(
-    SqliteStore,
-    sqlx::Sqlite,
-    time_to_micros,
-    claim_lock = ""
-);
+use super::{SqliteStore, time_to_micros};
+use crate::error::StoreError;
+use crate::store::outbox::{self, Delivery, OutboxMail, OutboxSql, OutboxStatus, OutboxStore};
+
+impl OutboxSql for sqlx::Sqlite {
+    type Time = i64;
+
+    fn time(time: DateTime<Utc>) -> i64 {
+        time_to_micros(time)
+    }
+
+    fn rows_affected(done: &sqlx::sqlite::SqliteQueryResult) -> u64 {
+        done.rows_affected()
+    }
+
+    const CLAIM_LOCK: &'static str = "";
+}
+
+#[async_trait]
+impl OutboxStore for SqliteStore {
+    async fn claim_mail(
+        &self,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<OutboxMail>, StoreError> {
+        outbox::claim_mail(&self.pool, now, lease_until, limit).await
+    }
+
+    async fn finish_mail(
+        &self,
+        id: i64,
+        now: DateTime<Utc>,
+        outcome: &Delivery,
+    ) -> Result<(), StoreError> {
+        outbox::finish_mail(&self.pool, id, now, outcome).await
+    }
+
+    async fn outbox_status(&self) -> Result<OutboxStatus, StoreError> {
+        outbox::outbox_status(&self.pool).await
+    }
+
+    async fn prune_outbox(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
+        outbox::prune_outbox(&self.pool, before).await
+    }
+}

@@ -11,9 +11,9 @@ use uuid::Uuid;
 use super::{ROWS_PER_INSERT, SqliteStore, micros_to_time};
 use crate::error::StoreError;
 use crate::event::NewEvent;
-use crate::store::group_delta::in_lock_order;
-use crate::store::group_delta::{DuplicateDeltas, Mail, group_deltas};
-use crate::store::periods::{created, period_changes};
+use crate::store::period_counts::{created, period_changes};
+use crate::store::summary_changes::in_lock_order;
+use crate::store::summary_changes::{DuplicateDeltas, Mail, group_deltas};
 use crate::store::{Inserted, PURGE_BATCH};
 
 impl SqliteStore {
@@ -159,7 +159,7 @@ impl SqliteStore {
         let results = Self::insert_events(conn, events, &gids).await?;
         if mail == Mail::Queue {
             // The mails of the new events, in the same transaction (the durable mail outbox).
-            SqliteStore::enqueue_mail(conn, events, &results).await?;
+            crate::store::outbox::enqueue_mail::<sqlx::Sqlite>(conn, events, &results).await?;
         }
         if let Some(deltas) = DuplicateDeltas::of(events, &results, &gids) {
             Self::uncount_duplicates(conn, &deltas).await?;

@@ -11,10 +11,10 @@ use super::read::{FtsIndex, SqliteSql, push_filter};
 use super::{SqliteStore, follow};
 use crate::error::StoreError;
 use crate::event::{Event, NewEvent};
-use crate::store::group_delta::Mail;
-use crate::store::periods::{self, PERIOD_COUNTS, Part};
+use crate::store::period_counts::{self, PERIOD_COUNTS, Part};
 use crate::store::row::event_from_row;
 use crate::store::sql::{self, EVENT_COLUMNS};
+use crate::store::summary_changes::Mail;
 use crate::store::{
     BackendKind, CountedMinute, Cursor, EventFilter, FollowCursor, GroupCursor, GroupFilter,
     GroupSummary, Inserted, ListingQuery, Migrated, NewestCounts, Order, PURGE_BATCH, Page,
@@ -122,12 +122,13 @@ impl ReadStore for SqliteStore {
         limit: usize,
     ) -> Result<Page<Event, Cursor>, StoreError> {
         // A search is planned and read in one read transaction: the plan fits the snapshot.
-        let Some(text) = filter.text.as_deref().filter(|t| !t.is_empty()) else {
+        let searched = filter.text.as_deref().is_some_and(|t| !t.is_empty());
+        if !searched && sql::initiator_query::<SqliteSql>(filter).is_none() {
             let mut qb = sql::list_query::<SqliteSql>(filter, order, after, limit, None);
             return sql::event_page::<SqliteSql>(&mut qb, &self.pool, limit).await;
-        };
+        }
         let mut tx = self.pool.begin().await?;
-        let planned = sql::plan_search(&mut FtsIndex(&mut tx), text).await?;
+        let planned = sql::plan_listing(&mut FtsIndex(&mut tx), filter).await?;
         let mut qb = sql::list_query(filter, order, after, limit, planned.as_ref());
         let page = sql::event_page::<SqliteSql>(&mut qb, &mut *tx, limit).await?;
         tx.commit().await?;
@@ -186,8 +187,8 @@ impl ReadStore for SqliteStore {
         }
         // One read transaction: the parts add up to one snapshot.
         let mut tx = self.pool.begin().await?;
-        let mut sums = periods::BucketSums::default();
-        for part in periods::split(filter.since, filter.until, width) {
+        let mut sums = period_counts::BucketSums::default();
+        for part in period_counts::split(filter.since, filter.until, width) {
             let rows = match part {
                 Part::Counts { table, from, to } => {
                     let (_, table, column) = PERIOD_COUNTS[table];
@@ -241,10 +242,7 @@ impl ListingQuery for SqliteStore {
     ) -> Result<NewestCounts, StoreError> {
         // A search is planned and read in one read transaction, as the listing does.
         let mut tx = self.pool.begin().await?;
-        let planned = match filter.text.as_deref().filter(|t| !t.is_empty()) {
-            Some(text) => sql::plan_search(&mut FtsIndex(&mut tx), text).await?,
-            None => None,
-        };
+        let planned = sql::plan_listing(&mut FtsIndex(&mut tx), filter).await?;
         // A frequent search: only the newest `events` events are tested, from the time of
         // the last of them (found along the index, untested).
         let from = match planned {

@@ -5,7 +5,7 @@
 /// variant's word, `Display` writing that word, and `from_word`, the variant whose word is
 /// exactly the one given. With `FromStr: ErrorType = |unknown| error` after the table, also
 /// `FromStr`, which fails with that error for a word not in the table.
-macro_rules! words {
+macro_rules! enum_words {
     (
         $(#[$doc:meta])* $vis:vis fn $name:ident for $ty:ident {
             $($variant:ident => $word:literal),+ $(,)?
@@ -40,7 +40,7 @@ macro_rules! words {
         }
         FromStr: $err:ty = |$unknown:ident| $make:expr
     ) => {
-        $crate::words::words! {
+        $crate::enum_words::enum_words! {
             $(#[$doc])* $vis fn $name for $ty { $($variant => $word),+ }
         }
 
@@ -52,4 +52,4 @@ macro_rules! words {
         }
     };
 }
-pub(crate) use words;
+pub(crate) use enum_words;

@@ -10,34 +10,53 @@ use serde::{Deserialize, Serialize};
 use crate::error::{ConfigError, Error};
 use crate::event_type::{EventType, EventTypes};
 
-mod duration;
+mod database;
+pub mod duration;
 mod env;
 mod limits;
-mod proxy_auth;
-mod server;
 
+pub use database::DatabaseConfig;
 use env::EnvOverride;
 pub use env::{ENV_PREFIX, ENV_SEPARATOR};
 pub use limits::LimitsConfig;
-pub use proxy_auth::ProxyAuthConfig;
-pub use server::{ApiConfig, DatabaseConfig, ServerConfig};
 
-/// The whole configuration file.
+/// A section of `eventlog.toml` that a crate above this one owns (eventlog-web's `[server]`
+/// and `[api]`): read with the rest of the file, so that a typo or a bad value is reported
+/// when the file is loaded, naming the key (or the environment variable). Where nobody owns
+/// it, the section is kept as it was written ([`toml::Table`]).
+pub trait Section:
+    Serialize + serde::de::DeserializeOwned + Default + Clone + std::fmt::Debug + Send + Sync
+{
+    /// Checks what the types cannot say (a bound between two keys, a key that must not be
+    /// zero); the error names the key.
+    fn validate(&self) -> Result<(), Error> {
+        Ok(())
+    }
+}
+
+impl Section for toml::Table {}
+
+/// The configuration file with the `[server]` and `[api]` sections kept as written: what the
+/// library reads (eventlog-web reads them as its own types, `eventlog_web::config::WebConfig`).
+pub type Config = ConfigFile;
+
+/// The whole configuration file; `S` and `A` are the `[server]` and `[api]` sections, which
+/// eventlog-web owns.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct Config {
+#[serde(default, deny_unknown_fields, bound = "S: Section, A: Section")]
+pub struct ConfigFile<S = toml::Table, A = toml::Table> {
     /// Database URL; `--database-url` and `EVENTLOG_DATABASE_URL` take precedence.
     pub database_url: Option<String>,
     /// The event types.
     pub types: TypesConfig,
     /// The background writer.
     pub writer: WriterConfig,
-    /// `eventlog serve`.
-    pub server: ServerConfig,
+    /// `[server]`: `eventlog serve`.
+    pub server: S,
     /// `[database]`: connection pool and timeouts.
     pub database: DatabaseConfig,
-    /// The HTTP API under `/api/v1`.
-    pub api: ApiConfig,
+    /// `[api]`: the HTTP API under `/api/v1`.
+    pub api: A,
     /// `[limits]`: the largest message and data an event may have.
     pub limits: LimitsConfig,
     /// Automatic deletion of old events.
@@ -70,7 +89,7 @@ impl Default for TypesConfig {
 /// `[writer]`: the batching writer behind every log call (the writer's own options type).
 pub use crate::writer::WriterOptions as WriterConfig;
 
-impl Config {
+impl<S: Section, A: Section> ConfigFile<S, A> {
     /// Parses and checks a configuration text.
     pub fn from_toml(text: &str) -> Result<Self, Error> {
         Self::from_toml_and_env(text, std::iter::empty())
@@ -87,7 +106,7 @@ impl Config {
         vars: impl IntoIterator<Item = (String, String)>,
     ) -> Result<Self, Error> {
         let overrides = EnvOverride::from_vars(vars);
-        let config: Config = if overrides.is_empty() {
+        let config: Self = if overrides.is_empty() {
             toml::from_str(text).map_err(|e| ConfigError::Syntax {
                 message: e.to_string(),
             })?
@@ -96,7 +115,7 @@ impl Config {
                 message: e.to_string(),
             })?;
             for o in &overrides {
-                o.apply(&mut table)?;
+                o.apply::<Self>(&mut table)?;
             }
             toml::Value::Table(table).try_into().map_err(|e| {
                 let vars: Vec<&str> = overrides.iter().map(|o| o.var.as_str()).collect();
@@ -115,34 +134,8 @@ impl Config {
         if let Some(mail) = &config.mail {
             mail.validate()?;
         }
-        if config.api.max_inflight_bytes < config.api.body_limit {
-            return Err(ConfigError::value(
-                "api.max_inflight_bytes",
-                format!(
-                    "api.max_inflight_bytes ({}) must be at least api.body_limit ({})",
-                    config.api.max_inflight_bytes, config.api.body_limit
-                ),
-            )
-            .into());
-        }
-        if let Some(proxy) = &config.server.proxy_auth {
-            proxy.validate()?;
-        }
-        if config.server.max_connections == 0 {
-            return Err(ConfigError::value(
-                "server.max_connections",
-                "server.max_connections must be at least 1",
-            )
-            .into());
-        }
-        if config.server.session_idle_timeout.is_zero() || config.server.session_lifetime.is_zero()
-        {
-            return Err(ConfigError::value(
-                "server.session_idle_timeout",
-                "server.session_idle_timeout and server.session_lifetime must be more than 0s",
-            )
-            .into());
-        }
+        config.server.validate()?;
+        config.api.validate()?;
         if config.limits.message_bytes == 0 || config.limits.data_bytes == 0 {
             return Err(ConfigError::value(
                 "limits.message_bytes",
@@ -173,13 +166,13 @@ impl Config {
         vars: impl IntoIterator<Item = (String, String)>,
     ) -> Result<Self, Error> {
         let Some(path) = path else {
-            return Config::from_toml_and_env("", vars);
+            return Self::from_toml_and_env("", vars);
         };
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
             path: path.to_owned(),
             source,
         })?;
-        Config::from_toml_and_env(&text, vars).map_err(|e| match e {
+        Self::from_toml_and_env(&text, vars).map_err(|e| match e {
             Error::Config(ConfigError::Env { var, message }) => {
                 ConfigError::Env { var, message }.into()
             }
@@ -206,42 +199,12 @@ impl Config {
 
 #[cfg(test)]
 mod tests {
-    use std::time::Duration;
-
     use super::*;
 
-    #[test]
-    fn empty_config_means_defaults() {
-        let c = Config::from_toml("").unwrap();
-        assert_eq!(c.event_types().unwrap(), EventTypes::default());
-        assert_eq!(c.server.bind.to_string(), "127.0.0.1:8000");
-        assert_eq!(c.writer.capacity, 100_000);
-        assert_eq!(c.server.header_read_timeout, Duration::from_secs(10));
-        assert_eq!(c.database.acquire_timeout, Duration::from_secs(2));
-    }
-
-    #[test]
-    fn server_and_database_timeouts_are_durations() {
-        let c = Config::from_toml(
-            "[server]\nheader_read_timeout = \"3s\"\nshutdown_grace = \"500ms\"\n\
-             [database]\nacquire_timeout = \"1s\"\nstatement_timeout = \"0s\"\n",
-        )
-        .unwrap();
-        assert_eq!(c.server.header_read_timeout, Duration::from_secs(3));
-        assert_eq!(c.server.shutdown_grace, Duration::from_millis(500));
-        let connect = c.database.connect_options();
-        assert_eq!(connect.acquire_timeout, Duration::from_secs(1));
-        assert_eq!(connect.statement_timeout, None);
-        // Written back as it reads.
-        let again = Config::from_toml(&toml::to_string(&c).unwrap()).unwrap();
-        assert_eq!(again.server.shutdown_grace, Duration::from_millis(500));
-        assert_eq!(c.limits.message_bytes, 65_536);
-        assert_eq!(c.limits.data_bytes, 262_144);
-        assert!(!c.server.secure_cookies);
-        assert_eq!(c.server.session_idle_timeout, Duration::from_secs(3600));
-        assert_eq!(c.server.session_lifetime, Duration::from_secs(12 * 3600));
-        let err = Config::from_toml("[server]\nsession_idle_timeout = \"0s\"\n").unwrap_err();
-        assert!(err.to_string().contains("more than 0s"), "{err}");
+    fn env(vars: &[(&str, &str)]) -> Vec<(String, String)> {
+        vars.iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
     }
 
     #[test]
@@ -294,95 +257,6 @@ mod tests {
             only.event_types().unwrap().names().collect::<Vec<_>>(),
             ["step"]
         );
-    }
-
-    #[test]
-    fn bad_configs_say_what_is_wrong() {
-        let err =
-            Config::from_toml("[[types.type]]\nname = \"bad-name\"\nlabel = \"x\"\n").unwrap_err();
-        assert!(err.to_string().contains("\"bad-name\" is invalid"), "{err}");
-        let err = Config::from_toml("[server]\nbnid = \"1.2.3.4:5\"\n").unwrap_err();
-        assert!(err.to_string().contains("unknown field `bnid`"), "{err}");
-        let err = Config::from_toml("[types]\ninclude_defaults = false\n").unwrap_err();
-        assert!(
-            err.to_string().contains("no event type is configured"),
-            "{err}"
-        );
-        let err = Config::from_toml("[server]\nheader_read_timeout = \"soon\"\n").unwrap_err();
-        assert!(
-            err.to_string().contains("\"soon\" is not a duration"),
-            "{err}"
-        );
-        let err = Config::from_toml("[api]\nmax_inflight_bytes = 10\n").unwrap_err();
-        assert!(err.to_string().contains("at least api.body_limit"), "{err}");
-        let err = Config::from_toml("[writer]\ncapacity = 0\n").unwrap_err();
-        assert!(err.to_string().contains("at least 1"), "{err}");
-    }
-
-    fn env(vars: &[(&str, &str)]) -> Vec<(String, String)> {
-        vars.iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect()
-    }
-
-    #[test]
-    fn environment_overrides_the_file() {
-        let file = "database_url = \"sqlite://file.db\"\n[server]\nbind = \"127.0.0.1:1\"\n\
-                    max_connections = 5\n";
-        let c = Config::from_toml_and_env(
-            file,
-            env(&[
-                ("EVENTLOG_SERVER__BIND", "0.0.0.0:9000"),
-                ("EVENTLOG_DATABASE_URL", "postgres://db/x"),
-                ("EVENTLOG_WRITER__BATCH_SIZE", "77"),
-                ("EVENTLOG_SERVER__SHUTDOWN_GRACE", "3s"),
-                // Not keys: command-line options and other programs' variables.
-                ("EVENTLOG_CONFIG", "x.toml"),
-                ("EVENTLOG_LOG", "debug"),
-                ("EVENTLOG_TEST_POSTGRES_URL", "postgres://x"),
-                ("OTHER__THING", "1"),
-            ]),
-        )
-        .unwrap();
-        assert_eq!(c.server.bind.to_string(), "0.0.0.0:9000");
-        assert_eq!(c.database_url.as_deref(), Some("postgres://db/x"));
-        assert_eq!(c.writer.batch_size, 77);
-        assert_eq!(c.server.shutdown_grace, Duration::from_secs(3));
-        // Keys the environment does not name keep the file's value.
-        assert_eq!(c.server.max_connections, 5);
-        // Without variables: the file.
-        let c = Config::from_toml_and_env(file, env(&[])).unwrap();
-        assert_eq!(c.server.bind.to_string(), "127.0.0.1:1");
-        assert_eq!(c.database_url.as_deref(), Some("sqlite://file.db"));
-    }
-
-    #[test]
-    fn environment_errors_name_the_variable() {
-        let err =
-            Config::from_toml_and_env("", env(&[("EVENTLOG_SERVER__BIND", "not-an-address")]))
-                .unwrap_err()
-                .to_string();
-        assert!(
-            err.contains("EVENTLOG_SERVER__BIND=\"not-an-address\"") && err.contains("server.bind"),
-            "{err}"
-        );
-        let err = Config::from_toml_and_env("", env(&[("EVENTLOG_SERVER__BNID", "1")]))
-            .unwrap_err()
-            .to_string();
-        assert!(
-            err.contains("EVENTLOG_SERVER__BNID") && err.contains("unknown field `bnid`"),
-            "{err}"
-        );
-        let err =
-            Config::from_toml_and_env("", env(&[("EVENTLOG_SERVER__MAX_CONNECTIONS", "many")]))
-                .unwrap_err()
-                .to_string();
-        assert!(err.contains("EVENTLOG_SERVER__MAX_CONNECTIONS"), "{err}");
-        // Checks across keys still apply to the result.
-        let err = Config::from_toml_and_env("", env(&[("EVENTLOG_WRITER__CAPACITY", "0")]))
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("at least 1"), "{err}");
     }
 
     #[cfg(feature = "mail")]

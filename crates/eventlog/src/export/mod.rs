@@ -64,7 +64,7 @@ pub enum ExportFormat {
     Jsonl,
 }
 
-crate::words::words! {
+crate::enum_words::enum_words! {
     /// The usual file extension, without the dot.
     pub fn extension for ExportFormat {
         Csv => "csv",

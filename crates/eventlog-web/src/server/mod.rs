@@ -69,8 +69,8 @@ pub struct ServeOptions {
 
 impl Default for ServeOptions {
     fn default() -> Self {
-        let server = eventlog::config::ServerConfig::default();
-        let api = eventlog::config::ApiConfig::default();
+        let server = crate::config::ServerConfig::default();
+        let api = crate::config::ApiConfig::default();
         ServeOptions::from_config(&server, &api)
     }
 }
@@ -78,8 +78,8 @@ impl Default for ServeOptions {
 impl ServeOptions {
     /// The options `[server]` and `[api]` of `eventlog.toml` describe.
     pub fn from_config(
-        server: &eventlog::config::ServerConfig,
-        api: &eventlog::config::ApiConfig,
+        server: &crate::config::ServerConfig,
+        api: &crate::config::ApiConfig,
     ) -> Self {
         ServeOptions {
             header_read_timeout: server.header_read_timeout,

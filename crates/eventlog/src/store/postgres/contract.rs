@@ -6,14 +6,15 @@ use chrono::{DateTime, Utc};
 use sqlx::{Postgres, QueryBuilder};
 use uuid::Uuid;
 
-use super::read::{GinIndex, PgSql, push_filter, push_matches};
+use super::read::{PgSql, push_filter, push_matches};
+use super::search_plan::GinIndex;
 use super::{PostgresStore, WRITE_CONCURRENCY, follow};
 use crate::error::StoreError;
 use crate::event::{Event, NewEvent};
-use crate::store::group_delta::Mail;
-use crate::store::periods::{self, PERIOD_COUNTS, Part};
+use crate::store::period_counts::{self, PERIOD_COUNTS, Part};
 use crate::store::row::event_from_row;
 use crate::store::sql::{self, EVENT_COLUMNS};
+use crate::store::summary_changes::Mail;
 use crate::store::{
     BackendKind, CountedMinute, Cursor, EventFilter, FollowCursor, GroupCursor, GroupFilter,
     GroupSummary, Inserted, ListingQuery, Migrated, NewestCounts, NewestRequest, Order,
@@ -53,6 +54,7 @@ impl WriteStore for PostgresStore {
         drop(conn);
         // `migrate` creates the partitions ahead, so a fresh database has them at once.
         self.extend_partitions(crate::event::now()).await?;
+        self.shrink_empty_default().await?;
         Ok(migrated)
     }
 
@@ -60,6 +62,9 @@ impl WriteStore for PostgresStore {
         // Partitions ahead: checked now and then, not on every call (every 2 s per server).
         if self.upkeep_due() {
             self.extend_partitions(crate::event::now()).await?;
+            // Partitions other servers made or dropped are seen from now on.
+            self.coverage_changed();
+            self.shrink_empty_default().await?;
         }
         // The uuid claims of dropped partitions: one bounded step per call while any are
         // left (a single-row read when none are).
@@ -69,6 +74,21 @@ impl WriteStore for PostgresStore {
         let swept = self.sweep_claims().await?;
         self.claims_found(swept.is_some());
         Ok(swept.map_or(0, |n| usize::try_from(n.max(1)).unwrap_or(usize::MAX)))
+    }
+
+    async fn analyze(&self) -> Result<(), StoreError> {
+        // Every table of the database: a partitioned `events` is analysed as a whole and
+        // partition by partition.
+        let mut conn = self.pool.acquire().await?;
+        // A statement timeout meant for pages does not apply to this one.
+        for sql in [
+            "SET statement_timeout = 0",
+            "ANALYZE",
+            "RESET statement_timeout",
+        ] {
+            sqlx::query(sql).execute(&mut *conn).await?;
+        }
+        Ok(())
     }
 
     async fn insert_batch(&self, events: &[NewEvent]) -> Result<Vec<Inserted>, StoreError> {
@@ -238,8 +258,8 @@ impl ReadStore for PostgresStore {
         if !filter.by_type_and_time() {
             return self.histogram_of_events(filter, width).await;
         }
-        let mut sums = periods::BucketSums::default();
-        for part in periods::split(filter.since, filter.until, width) {
+        let mut sums = period_counts::BucketSums::default();
+        for part in period_counts::split(filter.since, filter.until, width) {
             let rows = match part {
                 Part::Counts { table, from, to } => {
                     let (_, table, column) = PERIOD_COUNTS[table];

@@ -21,7 +21,7 @@ impl BackendKind {
     }
 }
 
-crate::words::words! {
+crate::enum_words::enum_words! {
     /// Its name, which is also the name of its cargo feature: `sqlite` or `postgres`.
     pub fn name for BackendKind {
         Sqlite => "sqlite",

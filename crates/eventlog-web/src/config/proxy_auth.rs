@@ -7,8 +7,8 @@ use std::net::IpAddr;
 use ipnet::IpNet;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use crate::error::ConfigError;
-use crate::store::Role;
+use eventlog::error::ConfigError;
+use eventlog::store::Role;
 
 /// `[server.proxy_auth]`: trust a user-name header, and optionally a groups header, but only
 /// on connections whose peer address is one of `trusted_proxies`. A request that carries
@@ -165,7 +165,7 @@ fn deserialize_nets<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<IpNet>, D::Er
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::Config;
+    use crate::config::WebConfig as Config;
 
     fn proxy(toml: &str) -> Result<ProxyAuthConfig, String> {
         Config::from_toml(toml)
