@@ -40,7 +40,11 @@ async fn serve_limited(
 ) -> (Arc<LiveTail>, String, tokio::sync::oneshot::Sender<()>) {
     let state = fx
         .builder()
-        .live_tail_limits(StreamLimits { per_session, total })
+        .live_tail_limits(StreamLimits {
+            per_session,
+            per_user: total,
+            total,
+        })
         .build();
     let live = state.live_tail().clone();
     let (base, stop) = serve(state).await;
@@ -319,4 +323,42 @@ async fn a_reconnect_mid_burst_resumes_exactly(backend: &str) {
         shown, expected,
         "every event of the burst once: none missed, none twice"
     );
+}
+
+/// One user logged in many times (many sessions) holds at most `per_user` streams: another
+/// user still gets one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn streams_are_limited_per_user_over_their_sessions() {
+    let fx = Fixture::new("sqlite").await;
+    let state = fx
+        .builder()
+        .live_tail_limits(StreamLimits {
+            per_session: 2,
+            per_user: 3,
+            total: 10,
+        })
+        .build();
+    let (base, _stop) = serve(state).await;
+    let (first, second) = (login(&base, "alice").await, login(&base, "alice").await);
+    let mut open = Vec::new();
+    for cookie in [&first, &first, &second] {
+        let s = open_stream(&base, cookie, "").await;
+        assert_eq!(s.status(), 200);
+        open.push(s);
+    }
+    assert_refused(
+        open_stream(&base, &second, "").await,
+        "this user already has 3 live tails open",
+    )
+    .await;
+    let third = login(&base, "alice").await;
+    assert_refused(
+        open_stream(&base, &third, "").await,
+        "this user already has 3 live tails open",
+    )
+    .await;
+    let victor = login(&base, "victor").await;
+    let v = open_stream(&base, &victor, "").await;
+    assert_eq!(v.status(), 200, "another user has places of their own");
+    drop((open, v));
 }

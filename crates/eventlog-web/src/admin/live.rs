@@ -29,11 +29,15 @@ pub const PAGE: usize = 1000;
 /// held, however slow the readers.
 const CHANNEL: usize = 32;
 
-/// Limits on open live-tail streams (`[server] live_tail_per_session`, `live_tail_max`).
+/// Limits on open live-tail streams (`[server] live_tail_per_session`, `live_tail_per_user`,
+/// `live_tail_max`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct StreamLimits {
     /// Streams one session (one logged-in browser) may hold open at once.
     pub per_session: usize,
+    /// Streams one user may hold open at once over all their sessions, so that one account
+    /// logged in many times cannot take every place.
+    pub per_user: usize,
     /// Streams open at once over all sessions.
     pub total: usize,
 }
@@ -42,6 +46,7 @@ impl Default for StreamLimits {
     fn default() -> Self {
         StreamLimits {
             per_session: 4,
+            per_user: 16,
             total: 100,
         }
     }
@@ -90,6 +95,11 @@ pub enum Refused {
         "this session already has {0} live tails open (the most allowed); close one (another tab or window) and try again"
     )]
     PerSession(usize),
+    /// The user already holds their share of streams, over all their sessions.
+    #[error(
+        "this user already has {0} live tails open (the most allowed), in this or other sessions; close one and try again"
+    )]
+    PerUser(usize),
     /// The server holds as many streams as it allows.
     #[error("the server has {0} live tails open (the most allowed); try again later")]
     Total(usize),
@@ -99,6 +109,17 @@ pub enum Refused {
 struct Open {
     total: usize,
     per_session: HashMap<String, usize>,
+    per_user: HashMap<String, usize>,
+}
+
+/// Takes one from `key`'s count, forgetting it at zero.
+fn release(counts: &mut HashMap<String, usize>, key: &str) {
+    if let Some(n) = counts.get_mut(key) {
+        *n = n.saturating_sub(1);
+        if *n == 0 {
+            counts.remove(key);
+        }
+    }
 }
 
 /// The hub of live-tail streams: their count, and the one poller that feeds them.
@@ -115,18 +136,15 @@ pub struct LiveTail {
 pub struct Slot {
     open: Arc<Mutex<Open>>,
     session: String,
+    user: String,
 }
 
 impl Drop for Slot {
     fn drop(&mut self) {
         let mut open = self.open.lock().unwrap_or_else(|e| e.into_inner());
         open.total = open.total.saturating_sub(1);
-        if let Some(n) = open.per_session.get_mut(&self.session) {
-            *n = n.saturating_sub(1);
-            if *n == 0 {
-                open.per_session.remove(&self.session);
-            }
-        }
+        release(&mut open.per_session, &self.session);
+        release(&mut open.per_user, &self.user);
     }
 }
 
@@ -154,21 +172,26 @@ impl LiveTail {
         self.open.lock().unwrap_or_else(|e| e.into_inner()).total
     }
 
-    /// Takes a place for a stream of `session`, or says which limit refuses it.
-    pub fn reserve(&self, session: &str) -> Result<Slot, Refused> {
+    /// Takes a place for a stream of `session`, opened by `user`, or says which limit
+    /// refuses it.
+    pub fn reserve(&self, session: &str, user: &str) -> Result<Slot, Refused> {
         let mut open = self.open.lock().unwrap_or_else(|e| e.into_inner());
         if open.total >= self.limits.total {
             return Err(Refused::Total(self.limits.total));
         }
-        let mine = open.per_session.entry(session.to_owned()).or_default();
-        if *mine >= self.limits.per_session {
+        if open.per_session.get(session).copied().unwrap_or(0) >= self.limits.per_session {
             return Err(Refused::PerSession(self.limits.per_session));
         }
-        *mine += 1;
+        if open.per_user.get(user).copied().unwrap_or(0) >= self.limits.per_user {
+            return Err(Refused::PerUser(self.limits.per_user));
+        }
+        *open.per_session.entry(session.to_owned()).or_default() += 1;
+        *open.per_user.entry(user.to_owned()).or_default() += 1;
         open.total += 1;
         Ok(Slot {
             open: self.open.clone(),
             session: session.to_owned(),
+            user: user.to_owned(),
         })
     }
 

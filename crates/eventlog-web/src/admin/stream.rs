@@ -11,7 +11,8 @@
 //! not sent to it; `ended` (data: why) before the stream closes because its session ended
 //! (logout, expiry, user removed — checked every [`SESSION_CHECK`]).
 //!
-//! Limits: `[server] live_tail_per_session` streams per session and `live_tail_max` in all;
+//! Limits: `[server] live_tail_per_session` streams per session, `live_tail_per_user` per
+//! user over all their sessions, and `live_tail_max` in all;
 //! past them `429`.
 
 use std::convert::Infallible;
@@ -81,7 +82,7 @@ pub async fn stream(
         user.token_hash.clone()
     };
     let slot = live
-        .reserve(&session_key)
+        .reserve(&session_key, &user.user().name)
         .map_err(|e| AppError::TooManyStreams(e.to_string()))?;
     let sub = live.subscribe().await?;
     // A position mid-page first finishes its page, then catches up to the poller.

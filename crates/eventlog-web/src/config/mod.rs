@@ -62,6 +62,9 @@ pub struct ServerConfig {
     /// Live-tail streams one session (a logged-in browser) may hold open at once; more get
     /// `429`. Default 4.
     pub live_tail_per_session: usize,
+    /// Live-tail streams one user may hold open at once over all their sessions; more get
+    /// `429`. Default 16.
+    pub live_tail_per_user: usize,
     /// Live-tail streams open at once over all sessions; more get `429`. They share one
     /// read of new events per second, so each costs memory and rendering, not queries.
     /// Default 100.
@@ -91,6 +94,7 @@ impl Default for ServerConfig {
             session_idle_timeout: Duration::from_secs(3600),
             session_lifetime: Duration::from_secs(12 * 3600),
             live_tail_per_session: 4,
+            live_tail_per_user: 16,
             live_tail_max: 100,
             metrics_bind: None,
             proxy_auth: None,

@@ -79,6 +79,7 @@ impl AppStateBuilder {
             .session_lifetime(server.session_lifetime)
             .live_tail_limits(StreamLimits {
                 per_session: server.live_tail_per_session,
+                per_user: server.live_tail_per_user,
                 total: server.live_tail_max,
             })
     }
@@ -96,7 +97,8 @@ impl AppStateBuilder {
     }
 
     /// Limits on open live-tail streams, per session and in all (`[server]
-    /// live_tail_per_session`, `live_tail_max`); past them a stream gets `429`.
+    /// live_tail_per_session`, `live_tail_per_user`, `live_tail_max`); past them a stream gets
+    /// `429`.
     pub fn live_tail_limits(mut self, limits: StreamLimits) -> Self {
         self.live_tail_limits = limits;
         self
