@@ -102,6 +102,8 @@ pub mod filter;
 #[cfg(feature = "mail")]
 pub mod mail;
 pub mod metrics;
+#[cfg(feature = "notify")]
+pub mod notify;
 mod recorder;
 pub mod retention;
 pub mod store;

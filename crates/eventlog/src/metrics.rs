@@ -32,6 +32,14 @@ pub const MAIL_SENT: &str = "eventlog_mail_sent_total";
 pub const MAIL_RETRIED: &str = "eventlog_mail_retried_total";
 /// Counter: mails given up (permanent refusal, bad recipient, retry period over).
 pub const MAIL_FAILED: &str = "eventlog_mail_failed_total";
+/// Counter: notifications a channel's receiver accepted, by `channel` (its configured name).
+pub const NOTIFY_SENT: &str = "eventlog_notify_sent_total";
+/// Counter: failed notification attempts that will be retried, by `channel`.
+pub const NOTIFY_RETRIED: &str = "eventlog_notify_retried_total";
+/// Counter: notifications given up (refused, redirected, retry period over), by `channel`.
+pub const NOTIFY_FAILED: &str = "eventlog_notify_failed_total";
+/// Counter: notification rows held back by a channel's rate limit, by `channel`.
+pub const NOTIFY_DEFERRED: &str = "eventlog_notify_deferred_total";
 /// Gauge: connections of the database pool, by `state` (`in_use`, `idle`).
 pub const POOL_CONNECTIONS: &str = "eventlog_db_pool_connections";
 /// Gauge: the most connections the database pool opens.
@@ -76,6 +84,10 @@ const DESCRIPTIONS: &[(&str, Kind, ::metrics::Unit, &str)] = &[
     (MAIL_SENT,            Counter,   Count,   "Mails the SMTP server accepted."),
     (MAIL_RETRIED,         Counter,   Count,   "Failed mail attempts that will be retried."),
     (MAIL_FAILED,          Counter,   Count,   "Mails given up."),
+    (NOTIFY_SENT,          Counter,   Count,   "Notifications a channel's receiver accepted."),
+    (NOTIFY_RETRIED,       Counter,   Count,   "Failed notification attempts that will be retried."),
+    (NOTIFY_FAILED,        Counter,   Count,   "Notifications given up."),
+    (NOTIFY_DEFERRED,      Counter,   Count,   "Notification rows held back by a channel's rate limit."),
     (POOL_CONNECTIONS,     Gauge,     Count,   "Connections of the database pool, in use or idle."),
     (POOL_MAX_CONNECTIONS, Gauge,     Count,   "Most connections the database pool opens."),
     (HTTP_REQUESTS,        Counter,   Count,   "HTTP requests answered."),

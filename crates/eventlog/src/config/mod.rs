@@ -64,6 +64,9 @@ pub struct ConfigFile<S = toml::Table, A = toml::Table> {
     /// `[mail]`: e-mail notification; absent means no mail is sent.
     #[cfg(feature = "mail")]
     pub mail: Option<crate::mail::MailConfig>,
+    /// `[notify]`: webhook, Slack and Teams channels; absent means none.
+    #[cfg(feature = "notify")]
+    pub notify: Option<crate::notify::NotifyConfig>,
 }
 
 /// `[types]`: the configured event types.
@@ -133,6 +136,11 @@ impl<S: Section, A: Section> ConfigFile<S, A> {
         #[cfg(feature = "mail")]
         if let Some(mail) = &config.mail {
             mail.validate()?;
+        }
+        #[cfg(feature = "notify")]
+        if let Some(notify) = &config.notify {
+            notify.validate()?;
+            notify.check_types(&types)?;
         }
         config.server.validate()?;
         config.api.validate()?;

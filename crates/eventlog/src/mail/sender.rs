@@ -28,8 +28,6 @@ use crate::store::{self, Backend};
 const POLL_INTERVAL: Duration = Duration::from_secs(1);
 /// Mails claimed at once.
 const CLAIM_BATCH: usize = 32;
-/// The first retry waits this long; each further one twice as long as the one before.
-const FIRST_RETRY: Duration = Duration::from_secs(1);
 
 /// What this process's sender has done since it started. The outbox itself (all processes,
 /// what is still queued) is [`crate::store::OutboxStore::outbox_status`].
@@ -370,8 +368,8 @@ impl Worker {
                 error: format!("{error} (retried for {:?})", self.settings.give_up_after),
             };
         }
-        let doublings = mail.attempts.saturating_sub(1).min(20);
-        let wait = (FIRST_RETRY * 2u32.pow(doublings)).min(self.settings.retry_max_interval);
+        let wait =
+            crate::store::outbox::retry_wait(mail.attempts, self.settings.retry_max_interval);
         Delivery::Retry {
             at: now + delta(wait),
             error,

@@ -27,6 +27,8 @@ pub mod group_commit;
 mod listing;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 mod migrations;
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+mod notify_outbox;
 mod open;
 pub mod outbox;
 mod period_counts;

@@ -1,4 +1,6 @@
-//! The mail outbox: one row per (event, recipient), written in the event's own transaction.
+//! The outbox: one row per (event, recipient), written in the event's own transaction. A row
+//! is a mail (kind `mail`, the recipient an address) or a notification (kind `notify`, the
+//! recipient a `[[notify.channel]]` name; see [`super::notify_outbox`]).
 //!
 //! Why a table and not an in-memory queue: a mail must survive a dead SMTP server and a
 //! restarted process, and must not be sent twice. So [`WriteStore::insert_batch`] writes an outbox
@@ -17,6 +19,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use uuid::Uuid;
 
+pub use super::notify_outbox::{NoticeRecord, NotifyRoute, OutboxNotice};
 use crate::error::StoreError;
 
 /// Finished rows (sent or given up) are deleted this long after they finished; the counts of
@@ -86,7 +89,8 @@ pub trait OutboxStore: Send + Sync {
         limit: usize,
     ) -> Result<Vec<OutboxMail>, StoreError>;
 
-    /// Records the outcome of an attempt on row `id` and releases its lease.
+    /// Records the outcome of an attempt on row `id` (a mail or a notification) and releases
+    /// its lease.
     async fn finish_mail(
         &self,
         id: i64,
@@ -99,12 +103,56 @@ pub trait OutboxStore: Send + Sync {
 
     /// Deletes finished rows that finished before `before`; returns how many.
     async fn prune_outbox(&self, before: DateTime<Utc>) -> Result<u64, StoreError>;
+
+    /// Replaces the notification routes: from now on, each committed event gets a row for
+    /// every channel whose route takes its type.
+    async fn set_notify_routes(&self, routes: &[NotifyRoute]) -> Result<(), StoreError>;
+
+    /// Claims up to `limit` due notification rows until `lease_until`, oldest due first.
+    async fn claim_notify(
+        &self,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<OutboxNotice>, StoreError>;
+
+    /// Claims up to `limit` more queued rows of `channel` and `group`, due or not: the rest
+    /// of a digest.
+    async fn claim_digest(
+        &self,
+        channel: &str,
+        group: &str,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<OutboxNotice>, StoreError>;
+
+    /// Releases claimed row `id`, due again at `at`, without counting the attempt.
+    async fn defer_notify(&self, id: i64, at: DateTime<Utc>) -> Result<(), StoreError>;
+
+    /// The newest `limit` notification rows, of `channel` or of every channel.
+    async fn recent_notices(
+        &self,
+        channel: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<NoticeRecord>, StoreError>;
 }
+
+/// The kind of an outbox row that is a notification through a `[[notify.channel]]` (mails
+/// are of kind `mail`, the column's default).
+pub(crate) const KIND_NOTIFY: &str = "notify";
 
 /// Outbox state names as stored.
 pub(crate) const QUEUED: &str = "queued";
 pub(crate) const SENT: &str = "sent";
 pub(crate) const GIVEN_UP: &str = "given_up";
+
+/// The wait before attempt `attempts + 1` after `attempts` failed ones: 1 s, doubling each
+/// time, at most `max`. Mails and notifications back off alike.
+pub fn retry_wait(attempts: u32, max: std::time::Duration) -> std::time::Duration {
+    let doublings = attempts.saturating_sub(1).min(20);
+    (std::time::Duration::from_secs(1) * 2u32.pow(doublings)).min(max)
+}
 
 /// Rows per outbox insert statement (5 bound values each: well under SQLite's 32,766).
 pub(crate) const ROWS_PER_INSERT: usize = 1_000;
@@ -160,10 +208,26 @@ pub(crate) trait OutboxSql:
     fn rows_affected(done: &Self::QueryResult) -> u64;
 }
 
-/// Writes the outbox rows of a batch inside its transaction: one per newly created event
-/// that has a recipient.
+/// Writes the outbox rows of a batch inside its transaction: a mail for each newly created
+/// event that has a recipient, and a notification for each channel whose route takes its type.
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
-pub(crate) async fn enqueue_mail<DB: OutboxSql>(
+pub(crate) async fn enqueue<DB: OutboxSql>(
+    conn: &mut DB::Connection,
+    events: &[crate::event::NewEvent],
+    results: &[super::Inserted],
+) -> Result<(), StoreError>
+where
+    for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
+    for<'q> i64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'q> Uuid: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'q> String: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+{
+    enqueue_mail::<DB>(conn, events, results).await?;
+    super::notify_outbox::enqueue_notify::<DB>(conn, events, results).await
+}
+
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+async fn enqueue_mail<DB: OutboxSql>(
     conn: &mut DB::Connection,
     events: &[crate::event::NewEvent],
     results: &[super::Inserted],
@@ -196,7 +260,7 @@ where
                 .push_bind(now)
                 .push_bind(now);
         });
-        qb.push(" ON CONFLICT (event_uuid, recipient) DO NOTHING");
+        qb.push(" ON CONFLICT (event_uuid, kind, recipient) DO NOTHING");
         qb.build().execute(&mut *conn).await?;
     }
     Ok(())
@@ -218,7 +282,7 @@ where
     let sql = format!(
         "UPDATE mail_outbox SET lease_until = $1, attempts = attempts + 1 \
          WHERE id IN (SELECT id FROM mail_outbox \
-             WHERE state = 'queued' AND next_attempt_at <= $2 \
+             WHERE kind = 'mail' AND state = 'queued' AND next_attempt_at <= $2 \
                AND (lease_until IS NULL OR lease_until <= $2) \
              ORDER BY next_attempt_at, id LIMIT $3{}) RETURNING id, event_id, event_uuid, \
          recipient, CAST(attempts AS BIGINT) AS attempts, created_at",
@@ -305,7 +369,7 @@ where
     let rows = sqlx::query(
         "SELECT state, COUNT(*) AS n, \
          CAST(COALESCE(SUM(failures), 0) AS BIGINT) AS failures, \
-         MIN(created_at) AS oldest FROM mail_outbox GROUP BY state",
+         MIN(created_at) AS oldest FROM mail_outbox WHERE kind = 'mail' GROUP BY state",
     )
     .fetch_all(pool)
     .await?;

@@ -7,7 +7,11 @@ use chrono::{DateTime, Utc};
 
 use super::PostgresStore;
 use crate::error::StoreError;
-use crate::store::outbox::{self, Delivery, OutboxMail, OutboxSql, OutboxStatus, OutboxStore};
+use crate::store::notify_outbox;
+use crate::store::outbox::{
+    self, Delivery, NoticeRecord, NotifyRoute, OutboxMail, OutboxNotice, OutboxSql, OutboxStatus,
+    OutboxStore,
+};
 
 impl OutboxSql for sqlx::Postgres {
     type Time = DateTime<Utc>;
@@ -49,5 +53,41 @@ impl OutboxStore for PostgresStore {
 
     async fn prune_outbox(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
         outbox::prune_outbox(&self.pool, before).await
+    }
+
+    async fn set_notify_routes(&self, routes: &[NotifyRoute]) -> Result<(), StoreError> {
+        notify_outbox::set_routes(&self.pool, routes).await
+    }
+
+    async fn claim_notify(
+        &self,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<OutboxNotice>, StoreError> {
+        notify_outbox::claim_notify(&self.pool, now, lease_until, limit).await
+    }
+
+    async fn claim_digest(
+        &self,
+        channel: &str,
+        group: &str,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<OutboxNotice>, StoreError> {
+        notify_outbox::claim_digest(&self.pool, channel, group, now, lease_until, limit).await
+    }
+
+    async fn defer_notify(&self, id: i64, at: DateTime<Utc>) -> Result<(), StoreError> {
+        notify_outbox::defer(&self.pool, id, at).await
+    }
+
+    async fn recent_notices(
+        &self,
+        channel: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<NoticeRecord>, StoreError> {
+        notify_outbox::recent(&self.pool, channel, limit).await
     }
 }

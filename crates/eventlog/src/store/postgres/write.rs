@@ -277,7 +277,7 @@ impl PostgresStore {
         let results = Self::insert_events(&mut tx, events, &drawn).await?;
         if mail == Mail::Queue {
             // The mails of the new events, in the same transaction (the durable mail outbox).
-            crate::store::outbox::enqueue_mail::<sqlx::Postgres>(&mut tx, events, &results).await?;
+            crate::store::outbox::enqueue::<sqlx::Postgres>(&mut tx, events, &results).await?;
         }
         Self::count_in_groups(&mut tx, events, &results, &drawn).await?;
         // Last: the current hour's and day's rows are the most contended, held only until

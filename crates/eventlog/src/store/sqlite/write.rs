@@ -159,7 +159,7 @@ impl SqliteStore {
         let results = Self::insert_events(conn, events, &gids).await?;
         if mail == Mail::Queue {
             // The mails of the new events, in the same transaction (the durable mail outbox).
-            crate::store::outbox::enqueue_mail::<sqlx::Sqlite>(conn, events, &results).await?;
+            crate::store::outbox::enqueue::<sqlx::Sqlite>(conn, events, &results).await?;
         }
         if let Some(deltas) = DuplicateDeltas::of(events, &results, &gids) {
             Self::uncount_duplicates(conn, &deltas).await?;
