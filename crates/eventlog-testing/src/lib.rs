@@ -28,6 +28,7 @@ pub mod fixtures;
 pub mod http;
 pub mod process;
 pub mod smtp;
+pub mod webhook;
 
 mod pg_cluster;
 

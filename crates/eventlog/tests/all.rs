@@ -6,6 +6,7 @@
 mod blocking_calls;
 mod mail;
 mod migrations;
+mod notify;
 mod pg_partitions;
 mod pg_search;
 mod read_only_bookkeeping;

@@ -116,16 +116,19 @@ async fn sqlite_database_at_0007_is_carried_forward() {
         "CREATE TABLE event_hour_counts (hour INTEGER, event_type TEXT, event_count INTEGER, \
          PRIMARY KEY (hour, event_type)); \
          CREATE TABLE event_day_counts (day INTEGER, event_type TEXT, event_count INTEGER, \
-         PRIMARY KEY (day, event_type))",
+         PRIMARY KEY (day, event_type)); \
+         CREATE TABLE notify_routes (channel TEXT, event_type TEXT, delay_ms INTEGER)",
     )
     .execute(old.pool())
     .await
     .unwrap();
     old.insert_batch(&events()).await.unwrap();
-    sqlx::raw_sql("DROP TABLE event_hour_counts; DROP TABLE event_day_counts")
-        .execute(old.pool())
-        .await
-        .unwrap();
+    sqlx::raw_sql(
+        "DROP TABLE event_hour_counts; DROP TABLE event_day_counts; DROP TABLE notify_routes",
+    )
+    .execute(old.pool())
+    .await
+    .unwrap();
     old.close().await;
     let store = store::open(db.url()).await.unwrap();
     check_upgraded(store.as_ref()).await;
@@ -343,6 +346,12 @@ async fn sqlite_database_at_0013_is_carried_forward() {
     let old = store::sqlite::SqliteStore::connect(db.url()).await.unwrap();
     let (_dir, migrator) = migrator_up_to("sqlite", 13).await;
     migrator.run(old.pool()).await.unwrap();
+    // The store reads the notification routes (0017) with every batch: an empty table of
+    // their shape stands in here and is dropped again.
+    sqlx::raw_sql("CREATE TABLE notify_routes (channel TEXT, event_type TEXT, delay_ms INTEGER)")
+        .execute(old.pool())
+        .await
+        .unwrap();
     let stored = old.insert_batch(&events()).await.unwrap();
     let ids: Vec<i64> = stored.iter().map(|i| i.id).collect();
     // Deleted on the old schema: events 12 and 250 (`user:250` is in no other event; `12`
@@ -361,6 +370,10 @@ async fn sqlite_database_at_0013_is_carried_forward() {
     // The 20 events of group order-3, and the 11 whose message has `Order` and a number
     // starting with 3 (steps 3 and 30 to 39).
     assert_eq!(before[6].len(), 31);
+    sqlx::raw_sql("DROP TABLE notify_routes")
+        .execute(old.pool())
+        .await
+        .unwrap();
     old.close().await;
 
     let store = store::open(db.url()).await.unwrap();

@@ -64,6 +64,19 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
             }
         })
     };
+    // Notification routes are written here: without [notify] none are left, so events stop
+    // queueing for channels no server sends to.
+    let notifier = match config.notify.clone() {
+        Some(notify) => Some(
+            eventlog::notify::NotifySender::start(store.clone(), notify, types.clone())
+                .await
+                .context("cannot start the notification sender")?,
+        ),
+        None => {
+            store.set_notify_routes(&[]).await?;
+            None
+        }
+    };
     let mut state = eventlog_web::AppState::builder(store, types.clone())
         .api_body_limit(config.api.body_limit)
         .limits(config.limits)
@@ -114,6 +127,9 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
     }
     if let Some(mailer) = mailer {
         mailer.close().await;
+    }
+    if let Some(notifier) = notifier {
+        notifier.close().await;
     }
     eprintln!("eventlog: stopped");
     Ok(())

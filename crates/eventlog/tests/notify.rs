@@ -1,0 +1,439 @@
+//! Webhook, Slack and Teams notification through the outbox, with real databases (SQLite file
+//! and PostgreSQL) and a real HTTP receiver on loopback (`eventlog_testing::webhook`) that can
+//! be down, fail, throttle, or answer in hostile ways.
+#![cfg(feature = "notify")]
+#![allow(clippy::unwrap_used)]
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use eventlog::event::{GroupId, NewEvent};
+use eventlog::notify::{ChannelConfig, ChannelKind, NotifyConfig, NotifySender};
+use eventlog::store::Backend;
+use eventlog::store::outbox::NoticeRecord;
+use eventlog_testing::webhook::{Received, Receiver, Reply, dead_addr};
+use serde_json::Value;
+
+const SECRET: &str = "s3cret-signing-key-0123";
+
+fn channel(name: &str, kind: ChannelKind, url: String) -> ChannelConfig {
+    ChannelConfig {
+        name: name.into(),
+        kind,
+        url,
+        secret: None,
+        types: vec![],
+        digest_secs: 0,
+        rate_limit_per_minute: 0,
+    }
+}
+
+fn config(channels: Vec<ChannelConfig>) -> NotifyConfig {
+    NotifyConfig {
+        admin_url: "https://log.example.com/".into(),
+        timeout_secs: 1,
+        retry_max_interval_secs: 1,
+        channels,
+        ..NotifyConfig::default()
+    }
+}
+
+async fn start(url: &str, config: NotifyConfig) -> (Arc<dyn Backend>, NotifySender) {
+    let store = eventlog::store::open(url).await.unwrap();
+    let sender = NotifySender::start(store.clone(), config, eventlog::EventTypes::default())
+        .await
+        .unwrap();
+    (store, sender)
+}
+
+/// Stores events of `(type, group, message)` in one batch, as every writer does.
+async fn record(store: &Arc<dyn Backend>, events: &[(&str, &str, &str)]) -> Vec<NewEvent> {
+    let batch: Vec<NewEvent> = events
+        .iter()
+        .map(|(t, g, m)| {
+            let mut e = NewEvent::new(*t, GroupId::named(*g).unwrap(), *m);
+            e.initiator = Some("cron <nightly>".into());
+            e.data = Some(serde_json::json!({"disk": "/var"}));
+            e
+        })
+        .collect();
+    store.insert_batch(&batch).await.unwrap();
+    batch
+}
+
+/// Waits until every notification row is finished (sent or given up), then returns them.
+async fn settled(store: &Arc<dyn Backend>, within: Duration) -> Vec<NoticeRecord> {
+    let deadline = Instant::now() + within;
+    loop {
+        let rows = store.recent_notices(None, 1000).await.unwrap();
+        if rows.iter().all(|r| r.state != "queued") {
+            return rows;
+        }
+        assert!(Instant::now() < deadline, "still queued: {rows:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// HMAC-SHA256 written out from its definition (RFC 2104) over plain SHA-256: the receiver's
+/// check does not share code with the sender's signing.
+fn hmac_sha256_hex(key: &[u8], message: &[u8]) -> String {
+    use sha2::Digest as _;
+    let mut block = [0u8; 64];
+    block[..key.len()].copy_from_slice(key);
+    let pad = |byte: u8| block.iter().map(|k| k ^ byte).collect::<Vec<u8>>();
+    let inner = sha2::Sha256::new()
+        .chain_update(pad(0x36))
+        .chain_update(message)
+        .finalize();
+    let outer = sha2::Sha256::new()
+        .chain_update(pad(0x5c))
+        .chain_update(inner)
+        .finalize();
+    outer.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// What a receiver does: recompute the signature over `timestamp.body` and refuse stale
+/// timestamps.
+fn verify(request: &Received, secret: &str) -> bool {
+    let (Some(ts), Some(sig)) = (
+        request.header("x-eventlog-timestamp"),
+        request.header("x-eventlog-signature"),
+    ) else {
+        return false;
+    };
+    let fresh = ts
+        .parse::<i64>()
+        .is_ok_and(|t| (chrono::Utc::now().timestamp() - t).abs() < 300);
+    let mut signed = format!("{ts}.").into_bytes();
+    signed.extend_from_slice(&request.body);
+    fresh && sig == format!("v1={}", hmac_sha256_hex(secret.as_bytes(), &signed))
+}
+
+/// A signed webhook per routed event: the event, its type label, links and data, a signature
+/// the receiver verifies, the event's uuid as idempotency key. Types a channel does not take
+/// are not sent to it.
+async fn webhooks_are_signed_and_routed_by_type(url: &str) {
+    let receiver = Receiver::start().await;
+    let mut hook = channel("audit", ChannelKind::Webhook, receiver.url("/hook?x=1"));
+    hook.secret = Some(SECRET.into());
+    hook.types = vec!["error".into(), "critical".into()];
+    let (store, sender) = start(url, config(vec![hook])).await;
+    let batch = record(
+        &store,
+        &[
+            ("info", "nightly", "started"),
+            ("error", "nightly", "Disk full"),
+        ],
+    )
+    .await;
+    let got = receiver.wait_for(1, Duration::from_secs(10)).await;
+    let rows = settled(&store, Duration::from_secs(10)).await;
+    sender.close().await;
+    assert_eq!((got.len(), rows.len()), (1, 1), "only the error is routed");
+    let request = &got[0];
+    assert_eq!(request.path, "/hook?x=1");
+    assert!(verify(request, SECRET), "signature: {:?}", request.headers);
+    let mut tampered = request.clone();
+    tampered.body.push(b' ');
+    assert!(
+        !verify(&tampered, SECRET),
+        "a changed body must fail the check"
+    );
+    let error = &batch[1];
+    assert_eq!(
+        request.header("idempotency-key"),
+        Some(error.uuid.to_string().as_str())
+    );
+    assert_eq!(request.header("content-type"), Some("application/json"));
+    let body = request.json();
+    assert_eq!(body["uuid"], error.uuid.to_string());
+    assert_eq!(
+        (body["type"].as_str(), body["type_label"].as_str()),
+        (Some("error"), Some("Error"))
+    );
+    assert_eq!(body["message"], "Disk full");
+    assert_eq!(body["initiator"], "cron <nightly>");
+    assert_eq!(body["data"]["disk"], "/var");
+    assert_eq!(body["group"]["id"], "nightly");
+    assert_eq!(
+        body["group"]["url"],
+        "https://log.example.com/events?group=nightly"
+    );
+    let id = rows[0].event_id;
+    assert_eq!(body["url"], format!("https://log.example.com/events/{id}"));
+    assert_eq!(
+        (
+            body["count"].as_u64(),
+            body["events"].as_array().map(Vec::len)
+        ),
+        (Some(1), Some(1))
+    );
+    assert_eq!(rows[0].state, "sent");
+}
+
+/// Slack: `text`, and an attachment with a `#rrggbb` colour whose blocks are `section` and
+/// `context` blocks of `mrkdwn` text objects (Slack's documented Block Kit layout), with
+/// Slack's control characters escaped. Teams: a `message` with one Adaptive Card attachment
+/// (content type, schema, version, TextBlock/FactSet body, Action.OpenUrl to the timeline).
+async fn slack_and_teams_get_their_own_formats(url: &str) {
+    let receiver = Receiver::start().await;
+    let channels = vec![
+        channel("chat", ChannelKind::Slack, receiver.url("/slack")),
+        channel("teams", ChannelKind::Teams, receiver.url("/teams")),
+    ];
+    let (store, sender) = start(url, config(channels)).await;
+    record(&store, &[("critical", "db-1", "Primary <down> & out")]).await;
+    let got = receiver.wait_for(2, Duration::from_secs(10)).await;
+    settled(&store, Duration::from_secs(10)).await;
+    sender.close().await;
+    let slack = got.iter().find(|r| r.path == "/slack").unwrap().json();
+    let teams = got.iter().find(|r| r.path == "/teams").unwrap().json();
+
+    assert_eq!(slack["text"], "Critical: Primary <down> & out");
+    let attachment = &slack["attachments"][0];
+    assert_eq!(
+        attachment["color"], "#c40000",
+        "critical's background colour"
+    );
+    let blocks = attachment["blocks"].as_array().unwrap();
+    for block in blocks {
+        let kind = block["type"].as_str().unwrap();
+        assert!(matches!(kind, "section" | "context"), "{block}");
+        let texts: Vec<&Value> = match kind {
+            "section" => vec![&block["text"]],
+            _ => block["elements"].as_array().unwrap().iter().collect(),
+        };
+        for t in texts {
+            assert_eq!(t["type"], "mrkdwn", "{block}");
+            assert!(
+                t["text"].as_str().unwrap().len() <= 3000,
+                "Slack's text limit"
+            );
+        }
+    }
+    let all = serde_json::to_string(blocks).unwrap();
+    assert!(all.contains("Primary &lt;down&gt; &amp; out"), "{all}");
+    assert!(all.contains("Initiator: cron &lt;nightly&gt;"), "{all}");
+    assert!(
+        all.contains("<https://log.example.com/events?group=db-1|db-1>"),
+        "{all}"
+    );
+
+    assert_eq!(teams["type"], "message");
+    let card = &teams["attachments"][0];
+    assert_eq!(
+        card["contentType"],
+        "application/vnd.microsoft.card.adaptive"
+    );
+    let content = &card["content"];
+    assert_eq!(content["type"], "AdaptiveCard");
+    assert_eq!(
+        content["$schema"],
+        "http://adaptivecards.io/schemas/adaptive-card.json"
+    );
+    assert_eq!(content["version"], "1.4");
+    let body = content["body"].as_array().unwrap();
+    assert_eq!(body[0]["type"], "TextBlock");
+    assert_eq!(body[0]["color"], "Attention");
+    assert_eq!(body[0]["text"], "Critical: Primary <down> & out");
+    let facts = &body.last().unwrap()["facts"];
+    assert_eq!(
+        facts[0],
+        serde_json::json!({"title": "Initiator", "value": "cron <nightly>"})
+    );
+    assert_eq!(
+        facts[1],
+        serde_json::json!({"title": "Group", "value": "db-1"})
+    );
+    assert_eq!(content["actions"][0]["type"], "Action.OpenUrl");
+    assert_eq!(
+        content["actions"][0]["url"],
+        "https://log.example.com/events?group=db-1"
+    );
+}
+
+/// 500, then 429 with `Retry-After`, then 200: three attempts, one idempotency key, the row
+/// sent. A receiver that is down at first gets its message once it is up.
+async fn failures_are_retried_with_one_idempotency_key(url: &str) {
+    let receiver = Receiver::start().await;
+    receiver.script([
+        Reply::Status(500, None),
+        Reply::Status(429, Some("1".into())),
+    ]);
+    let down = dead_addr();
+    let channels = vec![
+        channel("flaky", ChannelKind::Webhook, receiver.url("/")),
+        channel("late", ChannelKind::Webhook, format!("http://{down}/")),
+    ];
+    let (store, sender) = start(url, config(channels)).await;
+    let batch = record(&store, &[("error", "g", "boom")]).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let late = Receiver::start_at(down).await;
+    let got = receiver.wait_for(3, Duration::from_secs(15)).await;
+    let got_late = late.wait_for(1, Duration::from_secs(15)).await;
+    let rows = settled(&store, Duration::from_secs(10)).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    sender.close().await;
+    let key = batch[0].uuid.to_string();
+    assert_eq!(receiver.received().len(), 3, "sent once it was accepted");
+    assert_eq!(late.received().len(), 1);
+    assert!(
+        got.iter()
+            .chain(&got_late)
+            .all(|r| r.header("idempotency-key") == Some(&key))
+    );
+    // The 429's Retry-After (1 s) was waited for.
+    assert!(
+        got[2].at - got[1].at >= Duration::from_millis(900),
+        "{:?}",
+        got[2].at - got[1].at
+    );
+    let flaky = rows.iter().find(|r| r.channel == "flaky").unwrap();
+    assert_eq!(
+        (flaky.state.as_str(), flaky.attempts, flaky.failures),
+        ("sent", 3, 2)
+    );
+    let late_row = rows.iter().find(|r| r.channel == "late").unwrap();
+    assert_eq!(late_row.state, "sent");
+    assert!(late_row.failures >= 1, "{late_row:?}");
+}
+
+/// With a digest window, a group's burst is one message counting every event; another
+/// group's event is its own message.
+async fn a_burst_is_one_digest(url: &str) {
+    let receiver = Receiver::start().await;
+    let mut hook = channel("digest", ChannelKind::Webhook, receiver.url("/"));
+    hook.digest_secs = 2;
+    let (store, sender) = start(url, config(vec![hook])).await;
+    let burst: Vec<(&str, &str, &str)> =
+        (0..120).map(|_| ("error", "burst", "disk error")).collect();
+    let first = record(&store, &burst).await;
+    record(&store, &[("warning", "other", "slow")]).await;
+    let got = receiver.wait_for(2, Duration::from_secs(15)).await;
+    let rows = settled(&store, Duration::from_secs(10)).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    sender.close().await;
+    assert_eq!(receiver.received().len(), 2, "one message per group");
+    let digest = got
+        .iter()
+        .map(Received::json)
+        .find(|b| b["group"]["id"] == "burst")
+        .unwrap();
+    assert_eq!(digest["count"], 120);
+    assert_eq!(
+        digest["events"].as_array().unwrap().len(),
+        eventlog::notify::MAX_LISTED
+    );
+    assert_eq!(
+        digest["uuid"],
+        first[0].uuid.to_string(),
+        "keyed by its first event"
+    );
+    assert_eq!(rows.len(), 121);
+    assert!(rows.iter().all(|r| r.state == "sent"));
+    // Nothing before the window was over.
+    assert!(got.iter().all(|r| r.at.elapsed() < Duration::from_secs(30)));
+}
+
+/// Over its rate limit a channel waits: two messages within the minute, the rest queued.
+async fn rate_limits_hold_messages_back(url: &str) {
+    let receiver = Receiver::start().await;
+    let mut hook = channel("limited", ChannelKind::Webhook, receiver.url("/"));
+    hook.rate_limit_per_minute = 2;
+    let (store, sender) = start(url, config(vec![hook])).await;
+    let events: Vec<(String, String)> = (0..5)
+        .map(|i| (format!("g{i}"), format!("event {i}")))
+        .collect();
+    let refs: Vec<(&str, &str, &str)> = events
+        .iter()
+        .map(|(g, m)| ("error", g.as_str(), m.as_str()))
+        .collect();
+    record(&store, &refs).await;
+    receiver.wait_for(2, Duration::from_secs(10)).await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let rows = store.recent_notices(Some("limited"), 100).await.unwrap();
+    sender.close().await;
+    assert_eq!(receiver.received().len(), 2);
+    let queued = rows.iter().filter(|r| r.state == "queued").count();
+    assert_eq!(queued, 3, "{rows:?}");
+    assert!(
+        rows.iter().all(|r| r.failures == 0),
+        "held back, not failed: {rows:?}"
+    );
+}
+
+/// A receiver that never answers, one that streams 200 MB, and one that redirects to another
+/// host: the sender is held for at most its timeout, reads a bounded part of the answer,
+/// follows no redirect, and keeps the reason. URLs (with their tokens) appear in no reason.
+async fn hostile_receivers_cannot_hold_the_sender(url: &str) {
+    let slow = Receiver::start().await;
+    slow.answer_always(Reply::Slow(Duration::from_secs(60)));
+    let huge = Receiver::start().await;
+    huge.answer_always(Reply::Huge(200 * 1024 * 1024));
+    let elsewhere = Receiver::start().await;
+    let redirect = Receiver::start().await;
+    redirect.answer_always(Reply::Redirect(elsewhere.url("/stolen")));
+    let channels = vec![
+        channel("slow", ChannelKind::Webhook, slow.url("/token-slow")),
+        channel("huge", ChannelKind::Webhook, huge.url("/token-huge")),
+        channel(
+            "redirect",
+            ChannelKind::Webhook,
+            redirect.url("/token-redirect"),
+        ),
+    ];
+    let mut cfg = config(channels);
+    cfg.give_up_after_secs = 2;
+    let (store, sender) = start(url, cfg).await;
+    let started = Instant::now();
+    record(&store, &[("error", "g", "hostile")]).await;
+    let rows = settled(&store, Duration::from_secs(20)).await;
+    let took = started.elapsed();
+    sender.close().await;
+    let by = |name: &str| rows.iter().find(|r| r.channel == name).unwrap().clone();
+    assert_eq!(
+        by("huge").state,
+        "sent",
+        "a 200 is a 200, however long its body"
+    );
+    let slow_row = by("slow");
+    assert_eq!(slow_row.state, "given_up");
+    assert!(
+        slow_row
+            .last_error
+            .as_deref()
+            .unwrap()
+            .contains("no answer within 1s"),
+        "{slow_row:?}"
+    );
+    let redirect_row = by("redirect");
+    assert_eq!(redirect_row.state, "given_up");
+    assert!(
+        redirect_row
+            .last_error
+            .as_deref()
+            .unwrap()
+            .contains("redirects are not followed")
+    );
+    assert!(
+        elsewhere.received().is_empty(),
+        "the redirect was not followed"
+    );
+    assert!(took < Duration::from_secs(15), "{took:?}");
+    for r in &rows {
+        let reason = r.last_error.as_deref().unwrap_or_default();
+        assert!(
+            !reason.contains("token-") && !reason.contains("127.0.0.1"),
+            "{reason}"
+        );
+    }
+}
+
+eventlog_testing::on_both_backends!(
+    webhooks_are_signed_and_routed_by_type,
+    slack_and_teams_get_their_own_formats,
+    failures_are_retried_with_one_idempotency_key,
+    a_burst_is_one_digest,
+    rate_limits_hold_messages_back,
+    hostile_receivers_cannot_hold_the_sender,
+);
