@@ -24,6 +24,7 @@ mod login_flood;
 mod mail_e2e;
 mod many_writers;
 mod metrics;
+mod notify_e2e;
 mod parallel_import;
 mod partition;
 mod proxy_auth;

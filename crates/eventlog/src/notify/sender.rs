@@ -247,12 +247,17 @@ impl Worker {
             if claimed.is_empty() {
                 return;
             }
-            // One message per channel and group.
+            // One message per row; with a digest window, one per channel and group.
             let mut messages: Vec<Vec<OutboxNotice>> = Vec::new();
             for row in claimed {
+                let digest = self
+                    .dispatcher
+                    .channels
+                    .get(&row.channel)
+                    .is_some_and(|c| c.config.digest_secs > 0);
                 match messages
                     .iter_mut()
-                    .find(|m| m[0].channel == row.channel && m[0].group == row.group)
+                    .find(|m| digest && m[0].channel == row.channel && m[0].group == row.group)
                 {
                     Some(m) => m.push(row),
                     None => messages.push(vec![row]),

@@ -1,0 +1,117 @@
+//! Notifications end to end: the real `eventlog serve` with a `[notify]` webhook, events posted
+//! over HTTP, the receiver down, the server SIGKILLed mid-outage and mid-delivery, on both
+//! backends.
+
+use std::collections::{HashMap, HashSet};
+use std::time::Duration;
+
+use eventlog_testing::webhook::{Receiver, Reply, dead_addr};
+
+use crate::support::{Serve, ServeSpec, http, token};
+
+fn config(receiver: std::net::SocketAddr) -> String {
+    format!(
+        "[notify]\nadmin_url = \"http://log.example.com\"\ntimeout_secs = 1\n\
+         retry_max_interval_secs = 1\n\
+         [[notify.channel]]\nname = \"oncall\"\nkind = \"webhook\"\n\
+         url = \"http://{receiver}/hook\"\nsecret = \"0123456789abcdef0123\"\n\
+         types = [\"error\"]\n"
+    )
+}
+
+async fn post(server: &Serve, token: &str, from: usize, n: usize) {
+    let batch: serde_json::Value = (from..from + n)
+        .map(|i| serde_json::json!({"type": "error", "message": format!("disk {i}")}))
+        .collect();
+    let response = http(Duration::from_secs(10))
+        .post(server.url("/api/v1/events"))
+        .bearer_auth(token)
+        .json(&batch)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 201);
+}
+
+/// 20 events are posted while the receiver is down and the server is SIGKILLed; 20 more are
+/// posted to a second server while the receiver answers slowly, and that one is SIGKILLed
+/// while it is sending. A third server delivers the rest. Every event arrives; an event that
+/// arrived twice came with the same idempotency key both times; none arrives without one.
+async fn every_notification_arrives_across_sigkill(url: &str) {
+    let addr = dead_addr();
+    let config = config(addr);
+    let token = token(url);
+    let first = Serve::start(ServeSpec {
+        config: &config,
+        ..ServeSpec::new(url)
+    });
+    post(&first, &token, 0, 20).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    first.signal("KILL");
+    drop(first);
+
+    let receiver = Receiver::start_at(addr).await;
+    // Slow answers: the kill lands between "sent" and "recorded" for some.
+    receiver.answer_always(Reply::Slow(Duration::from_millis(300)));
+    let second = Serve::start(ServeSpec {
+        config: &config,
+        ..ServeSpec::new(url)
+    });
+    post(&second, &token, 20, 20).await;
+    receiver.wait_for(5, Duration::from_secs(20)).await;
+    second.signal("KILL");
+    drop(second);
+
+    receiver.answer_always(Reply::Status(200, None));
+    let third = Serve::start(ServeSpec {
+        config: &config,
+        ..ServeSpec::new(url)
+    });
+    let mut keys = HashSet::new();
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while keys.len() < 40 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{} of 40 arrived",
+            keys.len()
+        );
+        keys = receiver
+            .received()
+            .iter()
+            .filter_map(|r| r.header("idempotency-key").map(str::to_owned))
+            .collect();
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // Time for a duplicate to show up, if there were one.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    drop(third);
+    let received = receiver.received();
+    let mut messages_by_key: HashMap<String, HashSet<String>> = HashMap::new();
+    for r in &received {
+        let key = r
+            .header("idempotency-key")
+            .expect("every request has its key");
+        let body = r.json();
+        assert_eq!(
+            body["uuid"].as_str(),
+            Some(key),
+            "the key is the event's uuid"
+        );
+        messages_by_key
+            .entry(key.to_owned())
+            .or_default()
+            .insert(body["message"].as_str().unwrap().to_owned());
+    }
+    let messages: HashSet<String> = messages_by_key
+        .values()
+        .map(|m| {
+            assert_eq!(m.len(), 1, "one key, one event");
+            m.iter().next().unwrap().clone()
+        })
+        .collect();
+    let want: HashSet<String> = (0..40).map(|i| format!("disk {i}")).collect();
+    assert_eq!(messages, want);
+    assert!(received.len() >= 40);
+}
+
+eventlog_testing::on_both_backends!(every_notification_arrives_across_sigkill);
