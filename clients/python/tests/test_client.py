@@ -367,5 +367,47 @@ class WithoutServer(unittest.TestCase):
         self.assertFalse(c.close(timeout=0.2))
 
 
+class NotifyOverride(unittest.TestCase):
+    """`notify=` on a group and on an event, against `eventlog serve` with a `[notify]`
+    webhook (routed `error` only) posting to a receiver in this process."""
+
+    def test_group_and_event_lists_replace_the_routes_by_type(self) -> None:
+        bodies: list[dict] = []
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
+                bodies.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+                self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        receiver = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=receiver.serve_forever, daemon=True).start()
+        self.addCleanup(receiver.server_close)
+        self.addCleanup(receiver.shutdown)
+        server = Server()
+        Path(server.env["EVENTLOG_CONFIG"]).write_text(
+            "[notify]\n[[notify.channel]]\n"
+            'name = "hook"\nkind = "webhook"\ntypes = ["error"]\n'
+            f'url = "http://127.0.0.1:{receiver.server_address[1]}/"\n'
+        )
+        server.start()
+        self.addCleanup(server.close)
+        c = Client(server.url, server.token)
+        self.addCleanup(c.close, 5)
+        EventGroup(client=c, notify=["hook"]).info("the group's list")
+        EventGroup(client=c).error("silenced", notify=[])
+        EventGroup(client=c).error("routed by type")
+        self.assertTrue(c.flush(timeout=30))
+        deadline = time.monotonic() + 20
+        while len(bodies) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(1.5)  # time for a message that should not come
+        self.assertEqual(sorted(b["message"] for b in bodies), ["routed by type", "the group's list"])
+
+
 if __name__ == "__main__":
     unittest.main()

@@ -85,6 +85,15 @@ pub enum ValidationError {
         /// The rejected address.
         value: String,
     },
+    /// A notification channel name that cannot be one (1-40 letters, digits, `-`, `_`), or
+    /// more than 10 of them on one event.
+    #[error(
+        "notify channel {value:?} is not a channel name (1-40 letters, digits, '-' or '_'; at most 10 per event)"
+    )]
+    NotifyChannel {
+        /// The rejected name.
+        value: String,
+    },
     /// A colour of an event type that is not a CSS colour.
     #[error(
         "colour {value:?} of event type {type_name:?} is not a CSS colour ({reason}): use a colour name like red, #rgb/#rrggbb, rgb(), hsl(), hwb(), lab(), lch(), oklab() or oklch()"

@@ -434,7 +434,55 @@ async fn hostile_receivers_cannot_hold_the_sender(url: &str) {
     }
 }
 
+/// An event's own channel list replaces the routes by type: a listed channel gets an event
+/// of a type it is not routed, an empty list silences an event of a routed type, and names
+/// no route has are left out.
+async fn an_events_list_replaces_the_routes(url: &str) {
+    let receiver = Receiver::start().await;
+    let mut errors = channel("errors", ChannelKind::Webhook, receiver.url("/errors"));
+    errors.types = vec!["error".into()];
+    let all = channel("all", ChannelKind::Webhook, receiver.url("/all"));
+    let (store, sender) = start(url, config(vec![errors, all])).await;
+    let g = GroupId::named("override").unwrap();
+    let mut listed = NewEvent::new("info", g.clone(), "listed");
+    listed.notify = Some(vec!["errors".into(), "nosuch".into()]);
+    let mut silenced = NewEvent::new("error", g.clone(), "silenced");
+    silenced.notify = Some(vec![]);
+    let routed = NewEvent::new("error", g, "routed");
+    store
+        .insert_batch(&[listed, silenced, routed])
+        .await
+        .unwrap();
+    receiver.wait_for(3, Duration::from_secs(10)).await;
+    let rows = settled(&store, Duration::from_secs(10)).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    sender.close().await;
+    let mut got: Vec<(String, String)> = receiver
+        .received()
+        .iter()
+        .map(|r| {
+            (
+                r.path.clone(),
+                r.json()["message"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    got.sort();
+    let want = [
+        ("/all", "routed"),
+        ("/errors", "listed"),
+        ("/errors", "routed"),
+    ];
+    let want: Vec<(String, String)> = want
+        .iter()
+        .map(|(p, m)| (p.to_string(), m.to_string()))
+        .collect();
+    assert_eq!(got, want);
+    assert_eq!(rows.len(), 3);
+}
+
 eventlog_testing::on_both_backends!(
+    an_events_list_replaces_the_routes,
     webhooks_are_signed_and_routed_by_type,
     slack_and_teams_get_their_own_formats,
     failures_are_retried_with_one_idempotency_key,

@@ -12,8 +12,11 @@ from .client import MAX_GROUP_LEN, MAX_INITIATOR_LEN, Client, _now, default_clie
 class EventGroup:
     """django-eventlog's ``EventGroup``, sending to an eventlog server.
 
-    ``EventGroup(send_mail=None, group_id=None)``: a new random group (32 hex digits) unless
-    ``group_id`` names one; ``send_mail`` mails every event of the group to that address.
+    ``EventGroup(send_mail=None, group_id=None, *, notify=None)``: a new random group (32 hex
+    digits) unless ``group_id`` names one; ``send_mail`` mails every event of the group to that
+    address; ``notify`` (a list of ``[[notify.channel]]`` names, ``[]`` for none) sends every
+    event of the group to those channels instead of those its type is routed to. Each event
+    method takes ``notify=`` too, which wins over the group's.
     ``e.info(message, initiator=None, send_mail=None, data=None)`` and likewise ``warning``,
     ``error``, ``critical`` and any configured type; ``e.log(type, message, ...)`` names the
     type at run time.
@@ -25,10 +28,12 @@ class EventGroup:
         group_id: str | None = None,
         *,
         client: Client | None = None,
+        notify: list[str] | None = None,
     ) -> None:
         self.client = client or default_client()
         self.group_id = group_id or uuid.uuid4().hex
         self.send_mail = send_mail
+        self.notify = notify
         self.event_types = self.client.types
         if len(self.group_id) > MAX_GROUP_LEN:
             raise TypeError(f"group_id must be at most {MAX_GROUP_LEN} characters")
@@ -53,11 +58,13 @@ class EventGroup:
         initiator: str | None = None,
         send_mail: str | None = None,
         data: Any | None = None,
+        *,
+        notify: list[str] | None = None,
     ) -> None:
         """Logs an event of the type named ``event_type``, which must be configured."""
         if event_type not in self.event_types:
             raise TypeError(f'Event type "{event_type}" does not exist.')
-        self._log_event(event_type, message, initiator, send_mail, data)
+        self._log_event(event_type, message, initiator, send_mail, data, notify=notify)
 
     def _log_event(
         self,
@@ -66,6 +73,8 @@ class EventGroup:
         initiator: str | None = None,
         send_mail: str | None = None,
         data: Any | None = None,
+        *,
+        notify: list[str] | None = None,
     ) -> None:
         if not isinstance(message, str) or not message:
             raise ValueError("message must be a non-empty string")
@@ -94,4 +103,7 @@ class EventGroup:
         mail = send_mail or self.send_mail
         if mail:
             event["send_mail"] = mail
+        channels = notify if notify is not None else self.notify
+        if channels is not None:
+            event["notify"] = list(channels)
         self.client.submit(event)

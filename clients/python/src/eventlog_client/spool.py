@@ -41,7 +41,7 @@ def to_line(event: dict[str, Any]) -> str:
         "timestamp": event["timestamp"],
         "message": event["message"],
     }
-    for key in ("initiator", "data", "send_mail"):
+    for key in ("initiator", "data", "send_mail", "notify"):
         if event.get(key) is not None:
             record[key] = event[key]
     return json.dumps(record, ensure_ascii=False, separators=(",", ":"))
@@ -60,7 +60,7 @@ def from_line(line: str) -> Optional[dict[str, Any]]:
         }
     except (ValueError, KeyError, TypeError):
         return None
-    for key in ("initiator", "data", "send_mail"):
+    for key in ("initiator", "data", "send_mail", "notify"):
         if record.get(key) is not None:
             event[key] = record[key]
     return event

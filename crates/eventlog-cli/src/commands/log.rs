@@ -25,6 +25,13 @@ pub struct Args {
     /// Mail this event to ADDR.
     #[arg(long, value_name = "ADDR")]
     send_mail: Option<String>,
+    /// Send this event to notification channel NAME (repeatable) instead of the channels its
+    /// type is routed to.
+    #[arg(long, value_name = "NAME", conflicts_with = "no_notify")]
+    notify: Vec<String>,
+    /// Send this event to no notification channel.
+    #[arg(long)]
+    no_notify: bool,
 }
 
 /// Records one event, waits until it is stored, and prints its group id on stdout (nothing
@@ -53,6 +60,19 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
             );
         }
     }
+    let notify = match (args.no_notify, args.notify.is_empty()) {
+        (true, _) => Some(Vec::new()),
+        (false, true) => None,
+        (false, false) => Some(args.notify),
+    };
+    if let Some(channels) = &notify {
+        eventlog::event::validate_notify_channels(channels)?;
+        if let Some(configured) = &config.notify
+            && let Some(unknown) = channels.iter().find(|c| configured.channel(c).is_none())
+        {
+            anyhow::bail!("--notify {unknown:?}: no [[notify.channel]] has that name");
+        }
+    }
     let data: Option<serde_json::Value> = args
         .data
         .as_deref()
@@ -75,6 +95,9 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
     }
     if let Some(to) = args.send_mail {
         event = event.send_mail(to);
+    }
+    if let Some(channels) = notify {
+        event = event.notify(channels);
     }
     event.await?;
     let stats = log.close().await?;

@@ -171,6 +171,7 @@ fn to_new_event(
         data: input.data,
         initiator: input.initiator,
         send_mail: input.send_mail,
+        notify: input.notify,
     };
     event.validate().map_err(|e| e.to_string())?;
     state.limits.check(&event).map_err(|e| e.to_string())?;

@@ -35,6 +35,10 @@ pub struct EventInput {
     /// Address to notify by e-mail.
     #[serde(default)]
     pub send_mail: Option<String>,
+    /// Notification channels (`[[notify.channel]]` names, at most 10) for this event instead
+    /// of those its type is routed to; `[]` sends it to none.
+    #[serde(default)]
+    pub notify: Option<Vec<String>>,
     /// Idempotency key: sending the same id again stores nothing new and returns the stored
     /// event's id.
     #[serde(default)]
@@ -259,6 +263,11 @@ pub(crate) fn parsed_cost(items: &[EventInput]) -> usize {
                 + text(&e.initiator)
                 + text(&e.timestamp)
                 + text(&e.send_mail)
+                + e.notify.as_ref().map_or(0, |n| {
+                    n.iter()
+                        .map(|c| c.len() + std::mem::size_of::<String>())
+                        .sum()
+                })
                 + e.data.as_ref().map_or(0, value_cost)
         })
         .sum()

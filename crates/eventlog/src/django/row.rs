@@ -72,6 +72,7 @@ impl RawRow {
             data,
             initiator: self.initiator,
             send_mail: None,
+            notify: None,
         };
         event.validate()?;
         Ok(event)

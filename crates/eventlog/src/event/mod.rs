@@ -218,6 +218,11 @@ pub struct NewEvent {
     /// Address to notify by e-mail about this event.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub send_mail: Option<String>,
+    /// The notification channels (`[[notify.channel]]` names) for this event instead of those
+    /// its type is routed to: `None` lets the routes decide, an empty list sends it nowhere.
+    /// Not stored with the event: it decides its outbox rows, written in the same transaction.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notify: Option<Vec<String>>,
 }
 
 impl NewEvent {
@@ -233,6 +238,7 @@ impl NewEvent {
             data: None,
             initiator: None,
             send_mail: None,
+            notify: None,
         }
     }
 
@@ -252,7 +258,30 @@ impl NewEvent {
         if let Some(to) = &self.send_mail {
             validate_mail_recipient(to)?;
         }
+        if let Some(channels) = &self.notify {
+            validate_notify_channels(channels)?;
+        }
         Ok(())
+    }
+}
+
+/// Checks a per-event or per-group list of notification channels: at most 10 names of 1-40
+/// letters, digits, `-` or `_` (the rule `[[notify.channel]]` names follow).
+pub fn validate_notify_channels(channels: &[String]) -> Result<(), ValidationError> {
+    let bad = channels.iter().find(|c| {
+        !(1..=40).contains(&c.len())
+            || !c
+                .chars()
+                .all(|ch| ch.is_ascii_alphanumeric() || ch == '-' || ch == '_')
+    });
+    match (bad, channels.len()) {
+        (Some(c), _) => Err(ValidationError::NotifyChannel {
+            value: crate::error::shorten(c),
+        }),
+        (None, n) if n > 10 => Err(ValidationError::NotifyChannel {
+            value: format!("{n} channels"),
+        }),
+        _ => Ok(()),
     }
 }
 

@@ -279,6 +279,7 @@ pub fn parse_jsonl_line(text: &str) -> Result<NewEvent, ImportErrorKind> {
         data: r.data.filter(|d| !d.is_null()),
         initiator: r.initiator.map(|s| s.into_owned()),
         send_mail: r.send_mail.map(|s| s.into_owned()),
+        notify: None,
     };
     event.validate()?;
     Ok(event)

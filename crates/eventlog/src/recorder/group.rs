@@ -20,6 +20,7 @@ pub struct EventGroup {
     pub(super) log: EventLog,
     pub(super) id: GroupId,
     pub(super) send_mail: Option<String>,
+    pub(super) notify: Option<Vec<String>>,
     pub(super) initiator: Option<String>,
 }
 
@@ -34,6 +35,14 @@ impl EventGroup {
     /// builder chain stays unbroken; [`EventGroup::check`] checks it at once.
     pub fn send_mail(mut self, address: impl Into<String>) -> Self {
         self.send_mail = Some(address.into());
+        self
+    }
+
+    /// Sends every event of this group to these notification channels (`[[notify.channel]]`
+    /// names) instead of those its type is routed to, unless the event names its own; an
+    /// empty list sends them to none. Checked when an event is recorded.
+    pub fn notify<S: Into<String>>(mut self, channels: impl IntoIterator<Item = S>) -> Self {
+        self.notify = Some(channels.into_iter().map(Into::into).collect());
         self
     }
 
@@ -52,6 +61,9 @@ impl EventGroup {
         if let Some(initiator) = &self.initiator {
             validate_initiator(initiator)?;
         }
+        if let Some(channels) = &self.notify {
+            crate::event::validate_notify_channels(channels)?;
+        }
         Ok(self)
     }
 
@@ -59,6 +71,7 @@ impl EventGroup {
     pub fn event(&self, event_type: &str, message: impl Into<String>) -> EventBuilder<'_> {
         let mut event = NewEvent::new(event_type, self.id.clone(), message);
         event.send_mail = self.send_mail.clone();
+        event.notify = self.notify.clone();
         event.initiator = self.initiator.clone();
         EventBuilder { group: self, event }
     }
@@ -113,6 +126,13 @@ impl EventBuilder<'_> {
     /// Mails this event to `address` (instead of the group's recipient, if any).
     pub fn send_mail(mut self, address: impl Into<String>) -> Self {
         self.event.send_mail = Some(address.into());
+        self
+    }
+
+    /// Sends this event to these notification channels instead of those its type is routed
+    /// to (and instead of the group's); an empty list sends it to none.
+    pub fn notify<S: Into<String>>(mut self, channels: impl IntoIterator<Item = S>) -> Self {
+        self.event.notify = Some(channels.into_iter().map(Into::into).collect());
         self
     }
 

@@ -142,6 +142,7 @@ impl EventLog {
             log: self.clone(),
             id,
             send_mail: None,
+            notify: None,
             initiator: None,
         }
     }

@@ -6,6 +6,9 @@
 //! So an event notifies the same channels whether it came through [`crate::EventLog`], the
 //! HTTP API or the CLI, and a crash after the commit loses no notification.
 //!
+//! An event's own `notify` list (from the library, the HTTP API, the CLI or a group's default)
+//! replaces the routes by type: exactly those channels, none for an empty list.
+//!
 //! A row waits out its channel's digest window (`next_attempt_at` = commit + delay). The
 //! sender claims due rows like mails, then gathers the other queued rows of the same channel
 //! and group ([`claim_digest`]) so a burst becomes one message.
@@ -123,7 +126,13 @@ where
     for (e, r) in events.iter().zip(results).filter(|(_, r)| r.created) {
         let mut taken: Vec<&str> = Vec::new();
         for (channel, event_type, delay_ms) in &routes {
-            if (event_type == "*" || *event_type == e.event_type) && !taken.contains(&&**channel) {
+            // An event's own list replaces the routes by type; names no route has are no
+            // channel of this database and are left out.
+            let wanted = match &e.notify {
+                Some(list) => list.iter().any(|c| c == channel),
+                None => event_type == "*" || *event_type == e.event_type,
+            };
+            if wanted && !taken.contains(&&**channel) {
                 taken.push(channel);
                 let due = now + TimeDelta::milliseconds((*delay_ms).max(0));
                 rows.push((r.id, e, channel.clone(), due));
