@@ -83,6 +83,10 @@ pub fn app(state: AppState) -> Router {
         )
         .route("/events/{id}", get(admin::event::page))
         .route("/groups", get(admin::groups::list))
+        .route(
+            "/notifications",
+            get(admin::notifications::page).post(admin::notifications::send_test),
+        )
         .route("/static/types.css", get(admin::assets::types_css))
         .route("/static/{file}", get(admin::assets::asset))
         .with_state(state.clone())

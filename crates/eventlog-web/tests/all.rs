@@ -16,6 +16,7 @@ mod hostile_queries;
 mod hostile_routes;
 mod live_tail;
 mod login_attacks;
+mod notifications_page;
 mod one_pool;
 mod security_headers;
 mod socket;

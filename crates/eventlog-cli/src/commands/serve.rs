@@ -67,11 +67,11 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
     // Notification routes are written here: without [notify] none are left, so events stop
     // queueing for channels no server sends to.
     let notifier = match config.notify.clone() {
-        Some(notify) => Some(
+        Some(notify) => Some(std::sync::Arc::new(
             eventlog::notify::NotifySender::start(store.clone(), notify, types.clone())
                 .await
                 .context("cannot start the notification sender")?,
-        ),
+        )),
         None => {
             store.set_notify_routes(&[]).await?;
             None
@@ -81,6 +81,9 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
         .api_body_limit(config.api.body_limit)
         .limits(config.limits)
         .server_config(&config.server);
+    if let Some(notifier) = &notifier {
+        state = state.notifier(notifier.clone());
+    }
     if let Some(url) = &config.database.read_database_url {
         let replica = eventlog::store::open_replica(url, config.database.connect_options())
             .await

@@ -18,6 +18,7 @@ pub mod list_query;
 pub mod listing;
 pub mod live;
 pub mod login;
+pub mod notifications;
 pub mod stream;
 
 /// Rows per list page.

@@ -38,6 +38,8 @@ pub struct AppStateBuilder {
     pub(super) host_auth: Option<Arc<dyn auth::host::HostAuth>>,
     pub(super) proxy_auth: Option<crate::config::ProxyAuthConfig>,
     pub(super) log: Option<eventlog::EventLog>,
+    #[cfg(feature = "notify")]
+    pub(super) notifier: Option<Arc<eventlog::notify::NotifySender>>,
 }
 
 impl AppStateBuilder {
@@ -123,6 +125,13 @@ impl AppStateBuilder {
         self
     }
 
+    /// Lists `notifier`'s channels on the notifications page, each with a "send a test".
+    #[cfg(feature = "notify")]
+    pub fn notifier(mut self, notifier: Arc<eventlog::notify::NotifySender>) -> Self {
+        self.notifier = Some(notifier);
+        self
+    }
+
     /// Lets the host application authenticate admin requests instead of eventlog's own
     /// users and sessions (the login page is then not used).
     pub fn host_auth(mut self, auth: Arc<dyn auth::host::HostAuth>) -> Self {
@@ -182,6 +191,8 @@ impl AppStateBuilder {
                 }),
                 csrf_secret: auth::random_token(),
                 _log: self.log,
+                #[cfg(feature = "notify")]
+                notifier: self.notifier,
                 types_css: admin::assets::build_types_css(&self.types, &chart_colors),
                 chart_colors,
             }),

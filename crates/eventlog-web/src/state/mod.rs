@@ -50,6 +50,9 @@ struct Inner {
     /// The event log whose store this state shares ([`AppState::from_log`]): kept open, since
     /// its writer thread runs the pool's connections.
     _log: Option<eventlog::EventLog>,
+    /// The notification sender, for the notifications page's channels and tests.
+    #[cfg(feature = "notify")]
+    notifier: Option<Arc<eventlog::notify::NotifySender>>,
     /// `/static/types.css`, built from `types` once.
     types_css: String,
     /// A distinct chart colour per configured type, built from `types` once.
@@ -96,6 +99,8 @@ impl AppState {
             host_auth: None,
             proxy_auth: None,
             log: None,
+            #[cfg(feature = "notify")]
+            notifier: None,
         }
     }
 
@@ -121,6 +126,12 @@ impl AppState {
             Some(observer) => api.with_observer(observer.clone()),
             None => api,
         }
+    }
+
+    /// The notification sender, if this server sends notifications.
+    #[cfg(feature = "notify")]
+    pub fn notifier(&self) -> Option<&Arc<eventlog::notify::NotifySender>> {
+        self.inner.notifier.as_ref()
     }
 
     /// The store.
