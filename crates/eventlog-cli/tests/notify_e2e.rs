@@ -11,7 +11,8 @@ use crate::support::{Serve, ServeSpec, http, token};
 
 fn config(receiver: std::net::SocketAddr) -> String {
     format!(
-        "[notify]\nadmin_url = \"http://log.example.com\"\ntimeout_secs = 1\n\
+        "[server]\nmetrics_bind = \"127.0.0.1:0\"\n\
+         [notify]\nadmin_url = \"http://log.example.com\"\ntimeout_secs = 1\n\
          retry_max_interval_secs = 1\n\
          [[notify.channel]]\nname = \"oncall\"\nkind = \"webhook\"\n\
          url = \"http://{receiver}/hook\"\nsecret = \"0123456789abcdef0123\"\n\
@@ -84,6 +85,31 @@ async fn every_notification_arrives_across_sigkill(url: &str) {
     }
     // Time for a duplicate to show up, if there were one.
     tokio::time::sleep(Duration::from_millis(1500)).await;
+    let log = third.log();
+    let metrics_addr = log
+        .split("eventlog metrics on http://")
+        .nth(1)
+        .and_then(|rest| rest.split('/').next())
+        .unwrap_or_else(|| panic!("no metrics address printed:\n{log}"));
+    let metrics = http(Duration::from_secs(10))
+        .get(format!("http://{metrics_addr}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let sent: u64 = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("eventlog_notify_sent_total{channel=\"oncall\"} "))
+        .unwrap_or_else(|| panic!("no sent counter for the channel:\n{metrics}"))
+        .parse()
+        .unwrap();
+    assert!((1..=40).contains(&sent), "{sent}");
+    assert!(
+        !metrics.contains(&addr.to_string()),
+        "no receiver URL in the metrics"
+    );
     drop(third);
     let received = receiver.received();
     let mut messages_by_key: HashMap<String, HashSet<String>> = HashMap::new();
@@ -114,4 +140,45 @@ async fn every_notification_arrives_across_sigkill(url: &str) {
     assert!(received.len() >= 40);
 }
 
-eventlog_testing::on_both_backends!(every_notification_arrives_across_sigkill);
+/// `eventlog log --notify NAME` sends the event to that channel although its type is not
+/// routed there; `--no-notify` silences a routed type; a name the configuration does not
+/// have is refused before anything is stored.
+async fn log_notify_overrides_the_routes(url: &str) {
+    let receiver = Receiver::start().await;
+    let config = config(receiver.addr);
+    let server = Serve::start(ServeSpec {
+        config: &config,
+        ..ServeSpec::new(url)
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let config_path = dir.path().join("eventlog.toml");
+    std::fs::write(&config_path, &config).unwrap();
+    let log = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_eventlog"))
+            .arg("log")
+            .args(args)
+            .env("EVENTLOG_DATABASE_URL", url)
+            .env("EVENTLOG_CONFIG", &config_path)
+            .output()
+            .unwrap()
+    };
+    let refused = log(&["info", "nowhere", "--notify", "nosuch"]);
+    assert!(!refused.status.success());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        stderr.contains("no [[notify.channel]] has that name"),
+        "{stderr}"
+    );
+    eventlog_testing::process::assert_success(&log(&["info", "listed", "--notify", "oncall"]));
+    eventlog_testing::process::assert_success(&log(&["error", "silenced", "--no-notify"]));
+    let got = receiver.wait_for(1, Duration::from_secs(10)).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    drop(server);
+    assert_eq!(receiver.received().len(), 1);
+    assert_eq!(got[0].json()["message"], "listed");
+}
+
+eventlog_testing::on_both_backends!(
+    every_notification_arrives_across_sigkill,
+    log_notify_overrides_the_routes,
+);
