@@ -136,6 +136,7 @@ impl NotifySender {
             give_up_after: Duration::from_secs(config.give_up_after_secs),
             fail_silently: config.fail_silently,
             sent_at: HashMap::new(),
+            paused_until: HashMap::new(),
         };
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel();
         let task = tokio::spawn(worker.run(stop_rx));
@@ -212,6 +213,11 @@ struct Worker {
     fail_silently: bool,
     /// Per channel, when its messages of the last [`RATE_WINDOW`] were sent.
     sent_at: HashMap<String, VecDeque<Instant>>,
+    /// Per channel whose last attempt is to be retried, when that retry is due: the
+    /// channel's other messages wait until then, so a receiver that is down or throttling
+    /// costs one attempt (one timeout at most) per retry, not one per queued message, and
+    /// the other channels are not held up behind it.
+    paused_until: HashMap<String, chrono::DateTime<Utc>>,
 }
 
 fn delta(d: Duration) -> TimeDelta {
@@ -299,13 +305,17 @@ impl Worker {
                 }
             }
         }
+        let paused = self
+            .paused_until
+            .get(name)
+            .copied()
+            .filter(|at| *at > Utc::now());
+        if let Some(at) = paused {
+            self.defer(&rows, at, name).await;
+            return;
+        }
         if let Some(wait) = self.rate_wait(&channel.config) {
-            let at = Utc::now() + delta(wait);
-            for row in &rows {
-                if let Err(e) = self.store.defer_notify(row.id, at).await {
-                    tracing::warn!(error = %e, channel = name, "eventlog: cannot defer a notification");
-                }
-            }
+            self.defer(&rows, Utc::now() + delta(wait), name).await;
             ::metrics::counter!(crate::metrics::NOTIFY_DEFERRED, "channel" => name.to_owned())
                 .increment(rows.len() as u64);
             return;
@@ -331,7 +341,20 @@ impl Worker {
             let answer = dispatcher.post(channel, &events, rows.len()).await;
             self.judge(&rows, answer)
         };
+        match &outcome {
+            Delivery::Retry { at, .. } => self.paused_until.insert(name.to_owned(), *at),
+            _ => self.paused_until.remove(name),
+        };
         self.finish(&rows, &outcome, name).await;
+    }
+
+    /// Puts `rows` back, due at `at`, without counting an attempt.
+    async fn defer(&self, rows: &[OutboxNotice], at: chrono::DateTime<Utc>, channel: &str) {
+        for row in rows {
+            if let Err(e) = self.store.defer_notify(row.id, at).await {
+                tracing::warn!(error = %e, channel, "eventlog: cannot defer a notification");
+            }
+        }
     }
 
     /// What an answer (or its absence) means for the rows.
