@@ -14,7 +14,7 @@ use crate::error::{ConfigError, Error};
 use crate::event::Event;
 use crate::event_type::EventTypes;
 use crate::store::Backend;
-use crate::store::outbox::{Delivery, OutboxNotice, retry_wait};
+use crate::store::outbox::{Delivery, KEEP_FINISHED, OutboxNotice, retry_wait};
 
 /// How often the sender looks for due notifications.
 const POLL_INTERVAL: Duration = Duration::from_secs(1);
@@ -226,8 +226,16 @@ fn delta(d: Duration) -> TimeDelta {
 
 impl Worker {
     async fn run(mut self, mut stop: tokio::sync::oneshot::Receiver<()>) {
+        let mut last_prune = None::<Instant>;
         loop {
             self.send_due().await;
+            // Finished rows of either kind go after a week, whether or not a mail sender runs.
+            if last_prune.is_none_or(|t| t.elapsed() > Duration::from_secs(3600)) {
+                last_prune = Some(Instant::now());
+                if let Err(e) = self.store.prune_outbox(Utc::now() - KEEP_FINISHED).await {
+                    tracing::warn!(error = %e, "eventlog: cannot prune the outbox");
+                }
+            }
             tokio::select! {
                 _ = tokio::time::sleep(POLL_INTERVAL) => {}
                 _ = &mut stop => break,
