@@ -47,12 +47,14 @@
 //! - `config`: `[notify]` ([`NotifyConfig`], [`ChannelConfig`]).
 //! - `payload`: the bodies per kind and the signature.
 //! - `http`: one bounded POST (timeouts, bounded reads, no redirects).
-//! - `sender`: sending from the outbox ([`NotifySender`]).
+//! - `sender`: the handle ([`NotifySender`]) and the rendering and posting of one message.
+//! - `worker`: the sending loop over the outbox (claims, digests, pauses, rate limits, retries).
 
 mod config;
 mod http;
 mod payload;
 mod sender;
+mod worker;
 
 pub use config::{ChannelConfig, ChannelKind, NotifyConfig, redacted_url};
 pub use payload::{
