@@ -6,6 +6,7 @@
 mod support;
 
 mod cli;
+mod cli_errors;
 mod cli_log;
 mod cli_user;
 mod demo;

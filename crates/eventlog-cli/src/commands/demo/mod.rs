@@ -6,6 +6,7 @@ mod stories;
 use chrono::Utc;
 
 use crate::context::Context;
+use crate::voice::say;
 
 /// Options of `eventlog demo`.
 #[derive(Debug, clap::Args)]
@@ -35,7 +36,7 @@ pub async fn run(ctx: &Context, _args: Args) -> anyhow::Result<()> {
     }
     store.close().await;
     let present = events.len() - created;
-    eprintln!(
+    say!(
         "demo: stored {created} sample events over {} days ({present} already present)",
         history::DAYS
     );
