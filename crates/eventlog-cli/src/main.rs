@@ -77,6 +77,9 @@ enum Command {
     /// Import a JSON Lines export or, with --from-django, a django-eventlog database
     /// (idempotent: already stored events are skipped).
     Import(commands::import::Args),
+    /// Look for damage in the database (SQLite: its integrity check and the search indexes');
+    /// exits non-zero when something is wrong.
+    Check(commands::check::Args),
     /// Delete events older than a given age.
     Purge(commands::purge::Args),
     /// PostgreSQL: partition the events table by time (moving the rows in batches while
@@ -106,6 +109,7 @@ async fn main() -> ExitCode {
         Command::Export(args) => commands::export::run(&ctx, args).await,
         Command::Import(args) => commands::import::run(&ctx, args).await,
         Command::Purge(args) => commands::purge::run(&ctx, args).await,
+        Command::Check(args) => commands::check::run(&ctx, args).await,
         Command::Partition(args) => commands::partition::run(&ctx, args).await,
         Command::Mail(args) => commands::mail::run(&ctx, args).await,
         Command::Demo(args) => commands::demo::run(&ctx, args).await,

@@ -59,23 +59,40 @@ impl fmt::Display for Failure {
 
 impl std::error::Error for Failure {}
 
-/// Prints the error that ends the command, each cause once.
+/// Prints the error that ends the command, each cause once, then its hint: the one a
+/// [`Failure`] carries, or the one the error's kind implies (damaged data).
 pub fn fail(error: &anyhow::Error) {
     let hint = error
         .chain()
         .find_map(|e| e.downcast_ref::<Failure>())
-        .and_then(|f| f.hint.clone());
+        .and_then(|f| f.hint.clone())
+        .or_else(|| damaged(error).then(|| DAMAGED_HINT.to_owned()));
+    let mut message = report(error);
+    if let Some(hint) = &hint {
+        message = message.replace(&format!("\nhint: {hint}"), "");
+    }
     if is_json() {
-        let message = report(error);
-        let message = match &hint {
-            // The hint has its own field: the message is the cause alone.
-            Some(h) => message.replace(&format!("\nhint: {h}"), ""),
-            None => message,
-        };
         json_line("ERROR", &message, hint.as_deref());
     } else {
-        eprintln!("error: {}", report(error));
+        eprintln!("error: {message}");
+        if let Some(hint) = hint {
+            eprintln!("hint: {hint}");
+        }
     }
+}
+
+/// What to do when the database file is damaged.
+const DAMAGED_HINT: &str = "the database file is damaged: run `eventlog check`, and see \"A damaged database\" in the README";
+
+/// Whether the error comes from damaged stored data.
+fn damaged(error: &anyhow::Error) -> bool {
+    error.chain().any(|e| {
+        let store = match e.downcast_ref::<eventlog::Error>() {
+            Some(eventlog::Error::Store(s) | eventlog::Error::Connect { source: s }) => Some(s),
+            _ => e.downcast_ref::<eventlog::StoreError>(),
+        };
+        store.is_some_and(eventlog::StoreError::is_damaged)
+    })
 }
 
 /// The error and its causes, each said once. Our errors already include their source in
