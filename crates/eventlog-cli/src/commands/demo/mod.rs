@@ -1,6 +1,7 @@
 //! `eventlog demo`: records a sample history for trying the admin.
 
 mod history;
+mod sample;
 mod stories;
 
 use chrono::Utc;
@@ -23,7 +24,7 @@ pub async fn run(ctx: &Context, _args: Args) -> anyhow::Result<()> {
         .names()
         .map(str::to_owned)
         .collect();
-    let events = history::sample(Utc::now(), &types);
+    let events = sample::sample(Utc::now(), &types);
     let store = ctx.store().await?;
     let mut created = 0;
     for batch in events.chunks(super::import::BATCH) {
