@@ -217,7 +217,7 @@ pub struct GroupResponse {
 }
 
 /// The fields an event object may have (each at most once).
-const EVENT_FIELDS: usize = 8;
+const EVENT_FIELDS: usize = 9;
 
 /// Why a body's shape is refused before its fields are read: an item that is not a JSON
 /// object (an event given as an array would otherwise fill the fields in order), or a key
