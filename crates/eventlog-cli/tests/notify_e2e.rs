@@ -140,10 +140,10 @@ async fn every_notification_arrives_across_sigkill(url: &str) {
     assert!(received.len() >= 40);
 }
 
-/// `eventlog log --notify NAME` sends the event to that channel although its type is not
+/// `eventlog log --notify NAME` (and `"notify"` over HTTP) sends the event to that channel although its type is not
 /// routed there; `--no-notify` silences a routed type; a name the configuration does not
 /// have is refused before anything is stored.
-async fn log_notify_overrides_the_routes(url: &str) {
+async fn cli_and_http_lists_override_the_routes(url: &str) {
     let receiver = Receiver::start().await;
     let config = config(receiver.addr);
     let server = Serve::start(ServeSpec {
@@ -171,14 +171,42 @@ async fn log_notify_overrides_the_routes(url: &str) {
     );
     eventlog_testing::process::assert_success(&log(&["info", "listed", "--notify", "oncall"]));
     eventlog_testing::process::assert_success(&log(&["error", "silenced", "--no-notify"]));
-    let got = receiver.wait_for(1, Duration::from_secs(10)).await;
+    // Over HTTP: a list that breaks the rule is a 400 naming it; a good one is followed.
+    let token = token(url);
+    let post = async |item: serde_json::Value| {
+        http(Duration::from_secs(10))
+            .post(server.url("/api/v1/events"))
+            .bearer_auth(&token)
+            .json(&item)
+            .send()
+            .await
+            .unwrap()
+    };
+    let eleven: Vec<String> = (0..11).map(|i| format!("c{i}")).collect();
+    for bad in [serde_json::json!(["no spaces"]), serde_json::json!(eleven)] {
+        let refused =
+            post(serde_json::json!({"type": "info", "message": "x", "notify": bad})).await;
+        assert_eq!(refused.status().as_u16(), 400);
+        let text = refused.text().await.unwrap();
+        assert!(text.contains("notify channel"), "{text}");
+    }
+    let posted =
+        post(serde_json::json!({"type": "info", "message": "over http", "notify": ["oncall"]}))
+            .await;
+    assert_eq!(posted.status().as_u16(), 201);
+    receiver.wait_for(2, Duration::from_secs(10)).await;
     tokio::time::sleep(Duration::from_millis(1500)).await;
     drop(server);
-    assert_eq!(receiver.received().len(), 1);
-    assert_eq!(got[0].json()["message"], "listed");
+    let mut messages: Vec<String> = receiver
+        .received()
+        .iter()
+        .map(|r| r.json()["message"].as_str().unwrap().to_owned())
+        .collect();
+    messages.sort();
+    assert_eq!(messages, ["listed", "over http"]);
 }
 
 eventlog_testing::on_both_backends!(
     every_notification_arrives_across_sigkill,
-    log_notify_overrides_the_routes,
+    cli_and_http_lists_override_the_routes,
 );
