@@ -52,6 +52,8 @@ pub enum Reply {
     Huge(usize),
     /// 302 to this location.
     Redirect(String),
+    /// This status with a body quoting the request line, as many error pages do.
+    EchoPath(u16),
 }
 
 #[derive(Default)]
@@ -140,6 +142,7 @@ async fn serve(mut socket: TcpStream, state: Arc<Mutex<State>>) {
     let Some(request) = read_request(&mut socket).await else {
         return;
     };
+    let path = request.path.clone();
     let reply = {
         let mut s = state.lock().unwrap_or_else(|p| p.into_inner());
         s.received.push(request);
@@ -148,10 +151,10 @@ async fn serve(mut socket: TcpStream, state: Arc<Mutex<State>>) {
             .or_else(|| s.default.clone())
             .unwrap_or(Reply::Status(200, None))
     };
-    let _ = answer(&mut socket, reply).await;
+    let _ = answer(&mut socket, reply, &path).await;
 }
 
-async fn answer(socket: &mut TcpStream, reply: Reply) -> std::io::Result<()> {
+async fn answer(socket: &mut TcpStream, reply: Reply, path: &str) -> std::io::Result<()> {
     let head = |status: u16, extra: &str, length: usize| {
         format!(
             "HTTP/1.1 {status} X\r\nContent-Length: {length}\r\nConnection: close\r\n{extra}\r\n"
@@ -182,6 +185,11 @@ async fn answer(socket: &mut TcpStream, reply: Reply) -> std::io::Result<()> {
                 left -= n;
             }
             Ok(())
+        }
+        Reply::EchoPath(status) => {
+            let body = format!("Cannot POST {path}");
+            let reply = format!("{}{body}", head(status, "", body.len()));
+            socket.write_all(reply.as_bytes()).await
         }
         Reply::Redirect(location) => {
             let extra = format!("Location: {location}\r\n");

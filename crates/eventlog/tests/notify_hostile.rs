@@ -21,7 +21,14 @@ async fn hostile_receivers_cannot_hold_the_sender(url: &str) {
     let elsewhere = Receiver::start().await;
     let redirect = Receiver::start().await;
     redirect.answer_always(Reply::Redirect(elsewhere.url("/stolen")));
+    let echo = Receiver::start().await;
+    echo.answer_always(Reply::EchoPath(404));
     let channels = vec![
+        channel(
+            "echo",
+            ChannelKind::Webhook,
+            echo.url("/hooks/token-echo-s3cr3t"),
+        ),
         channel("slow", ChannelKind::Webhook, slow.url("/token-slow")),
         channel("huge", ChannelKind::Webhook, huge.url("/token-huge")),
         channel(
@@ -66,6 +73,13 @@ async fn hostile_receivers_cannot_hold_the_sender(url: &str) {
     assert!(
         elsewhere.received().is_empty(),
         "the redirect was not followed"
+    );
+    let echo_row = by("echo");
+    assert_eq!(echo_row.state, "given_up");
+    let reason = echo_row.last_error.as_deref().unwrap();
+    assert!(
+        reason.contains("refused with 404: Cannot POST ***"),
+        "{reason}"
     );
     assert!(took < Duration::from_secs(15), "{took:?}");
     for r in &rows {

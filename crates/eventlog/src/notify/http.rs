@@ -64,7 +64,11 @@ impl Poster {
         body: Vec<u8>,
     ) -> Result<Answer, String> {
         match tokio::time::timeout(self.timeout, self.exchange(url, headers, body)).await {
-            Ok(result) => result,
+            Ok(Ok(mut answer)) => {
+                answer.body_start = redact_url_parts(&answer.body_start, url);
+                Ok(answer)
+            }
+            Ok(Err(e)) => Err(e),
             Err(_) => Err(format!("no answer within {:?}", self.timeout)),
         }
     }
@@ -168,6 +172,31 @@ where
     result
 }
 
+/// `text` with the secret parts of `url` (its path and query, and each path segment or
+/// query value of 8 characters or more: where Slack, Teams and most webhooks put their token)
+/// replaced by `***`. A receiver's error page may quote the request line ("Cannot POST
+/// /services/T0/B0/token"), and that quote goes to the log and the admin.
+fn redact_url_parts(text: &str, url: &url::Url) -> String {
+    let mut secrets: Vec<&str> = url
+        .path_segments()
+        .into_iter()
+        .flatten()
+        .chain(url.query().into_iter().flat_map(|q| q.split(['&', '='])))
+        .filter(|part| part.len() >= 8)
+        .collect();
+    let path = url.path();
+    if path.len() > 1 {
+        secrets.push(path);
+    }
+    // Longest first, so that a whole path is replaced before its segments.
+    secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
+    let mut text = text.to_owned();
+    for secret in secrets {
+        text = text.replace(secret, "***");
+    }
+    text
+}
+
 /// `Retry-After: 120` or `Retry-After: Wed, 21 Oct 2015 07:28:00 GMT`, as a wait from now.
 fn parse_retry_after(value: &str) -> Option<Duration> {
     let value = value.trim();
@@ -184,6 +213,18 @@ fn parse_retry_after(value: &str) -> Option<Duration> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn quoted_answers_lose_the_urls_secret_parts() {
+        let url = url::Url::parse(
+            "https://hooks.slack.com/services/T0/B0/XyZsecrettoken?sig=abcdefghijk",
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let quoted =
+            "Cannot POST /services/T0/B0/XyZsecrettoken (token XyZsecrettoken, sig abcdefghijk)";
+        let redacted = redact_url_parts(quoted, &url);
+        assert_eq!(redacted, "Cannot POST *** (token ***, sig ***)");
+    }
 
     #[test]
     fn retry_after_in_seconds_or_as_a_date() {
