@@ -426,3 +426,46 @@ async fn sqlite_database_at_0013_is_carried_forward() {
     assert_eq!(searched(store.as_ref(), "timeout").await, all);
     assert!(searched(store.as_ref(), "user:99").await.is_empty());
 }
+
+/// A SQLite database at 0016 with a queued and a sent mail keeps both through 0017 (which
+/// rebuilds the outbox table), as mails; the same event can then also have a notification row.
+#[tokio::test]
+async fn sqlite_mail_outbox_is_carried_into_0017() {
+    let db = TestDb::sqlite();
+    let old = store::sqlite::SqliteStore::connect(db.url()).await.unwrap();
+    let (_dir, migrator) = migrator_up_to("sqlite", 16).await;
+    migrator.run(old.pool()).await.unwrap();
+    sqlx::raw_sql(
+        "INSERT INTO mail_outbox (event_id, event_uuid, recipient, state, created_at, \
+         next_attempt_at, attempts, failures, last_error, finished_at) VALUES \
+         (1, x'00000000000000000000000000000001', 'ops@example.com', 'queued', 1, 1, 2, 2, \
+          'SMTP error', NULL), \
+         (2, x'00000000000000000000000000000002', 'ops@example.com', 'sent', 1, 1, 1, 0, \
+          NULL, 5)",
+    )
+    .execute(old.pool())
+    .await
+    .unwrap();
+    old.close().await;
+    let store = store::open(db.url()).await.unwrap();
+    let status = store.outbox_status().await.unwrap();
+    assert_eq!(
+        (status.queued, status.sent, status.retried),
+        (1, 1, 2),
+        "{status:?}"
+    );
+    let pool = sqlx::SqlitePool::connect(db.url()).await.unwrap();
+    sqlx::raw_sql(
+        "INSERT INTO mail_outbox (event_id, event_uuid, recipient, kind, created_at, \
+         next_attempt_at) VALUES (1, x'00000000000000000000000000000001', 'ops@example.com', \
+         'notify', 1, 1)",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    let kinds: Vec<String> = sqlx::query_scalar("SELECT kind FROM mail_outbox ORDER BY kind, id")
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+    assert_eq!(kinds, ["mail", "mail", "notify"]);
+}
