@@ -16,8 +16,8 @@ use crate::store::outbox::{Delivery, KEEP_FINISHED, OutboxNotice, retry_wait};
 
 /// How often the sender looks for due notifications.
 const POLL_INTERVAL: Duration = Duration::from_secs(1);
-/// Rows claimed at once.
-const CLAIM_BATCH: usize = 32;
+/// Rows claimed at once: few, since their lease must outlast sending them all one by one.
+const CLAIM_BATCH: usize = 8;
 /// Rows one digest gathers at most (the message lists [`MAX_LISTED`] and counts the rest).
 const DIGEST_LIMIT: usize = 10_000;
 /// The rate limits' window.
@@ -28,7 +28,7 @@ const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
 pub(super) struct Worker {
     store: Arc<dyn Backend>,
     dispatcher: Arc<Dispatcher>,
-    /// How long a claim keeps other senders off a row: longer than any POST can take.
+    /// How long a claim keeps other senders off a row.
     lease: Duration,
     retry_max_interval: Duration,
     give_up_after: Duration,
@@ -52,7 +52,9 @@ impl Worker {
         Worker {
             store,
             dispatcher,
-            lease: timeout * 2 + Duration::from_secs(10),
+            // Longer than a whole claim takes with every POST running to its timeout, so no
+            // other server claims a row this one is still about to send.
+            lease: timeout * (CLAIM_BATCH as u32 + 1) + Duration::from_secs(10),
             retry_max_interval: Duration::from_secs(config.retry_max_interval_secs),
             give_up_after: Duration::from_secs(config.give_up_after_secs),
             fail_silently: config.fail_silently,
