@@ -7,6 +7,7 @@ mod blocking_calls;
 mod mail;
 mod migrations;
 mod notify;
+mod notify_formats;
 mod notify_hostile;
 mod pg_partitions;
 mod pg_search;

@@ -12,7 +12,6 @@ use eventlog::notify::{ChannelConfig, ChannelKind, NotifyConfig, NotifySender};
 use eventlog::store::Backend;
 use eventlog::store::outbox::NoticeRecord;
 use eventlog_testing::webhook::{Received, Receiver, Reply, dead_addr};
-use serde_json::Value;
 
 const SECRET: &str = "s3cret-signing-key-0123";
 
@@ -179,87 +178,6 @@ async fn webhooks_are_signed_and_routed_by_type(url: &str) {
     assert_eq!(rows[0].state, "sent");
 }
 
-/// Slack: `text`, and an attachment with a `#rrggbb` colour whose blocks are `section` and
-/// `context` blocks of `mrkdwn` text objects (Slack's documented Block Kit layout), with
-/// Slack's control characters escaped. Teams: a `message` with one Adaptive Card attachment
-/// (content type, schema, version, TextBlock/FactSet body, Action.OpenUrl to the timeline).
-async fn slack_and_teams_get_their_own_formats(url: &str) {
-    let receiver = Receiver::start().await;
-    let channels = vec![
-        channel("chat", ChannelKind::Slack, receiver.url("/slack")),
-        channel("teams", ChannelKind::Teams, receiver.url("/teams")),
-    ];
-    let (store, sender) = start(url, config(channels)).await;
-    record(&store, &[("critical", "db-1", "Primary <down> & out")]).await;
-    let got = receiver.wait_for(2, Duration::from_secs(10)).await;
-    settled(&store, Duration::from_secs(10)).await;
-    sender.close().await;
-    let slack = got.iter().find(|r| r.path == "/slack").unwrap().json();
-    let teams = got.iter().find(|r| r.path == "/teams").unwrap().json();
-
-    assert_eq!(slack["text"], "Critical: Primary <down> & out");
-    let attachment = &slack["attachments"][0];
-    assert_eq!(
-        attachment["color"], "#c40000",
-        "critical's background colour"
-    );
-    let blocks = attachment["blocks"].as_array().unwrap();
-    for block in blocks {
-        let kind = block["type"].as_str().unwrap();
-        assert!(matches!(kind, "section" | "context"), "{block}");
-        let texts: Vec<&Value> = match kind {
-            "section" => vec![&block["text"]],
-            _ => block["elements"].as_array().unwrap().iter().collect(),
-        };
-        for t in texts {
-            assert_eq!(t["type"], "mrkdwn", "{block}");
-            assert!(
-                t["text"].as_str().unwrap().len() <= 3000,
-                "Slack's text limit"
-            );
-        }
-    }
-    let all = serde_json::to_string(blocks).unwrap();
-    assert!(all.contains("Primary &lt;down&gt; &amp; out"), "{all}");
-    assert!(all.contains("Initiator: cron &lt;nightly&gt;"), "{all}");
-    assert!(
-        all.contains("<https://log.example.com/events?group=db-1|db-1>"),
-        "{all}"
-    );
-
-    assert_eq!(teams["type"], "message");
-    let card = &teams["attachments"][0];
-    assert_eq!(
-        card["contentType"],
-        "application/vnd.microsoft.card.adaptive"
-    );
-    let content = &card["content"];
-    assert_eq!(content["type"], "AdaptiveCard");
-    assert_eq!(
-        content["$schema"],
-        "http://adaptivecards.io/schemas/adaptive-card.json"
-    );
-    assert_eq!(content["version"], "1.4");
-    let body = content["body"].as_array().unwrap();
-    assert_eq!(body[0]["type"], "TextBlock");
-    assert_eq!(body[0]["color"], "Attention");
-    assert_eq!(body[0]["text"], "Critical: Primary <down> & out");
-    let facts = &body.last().unwrap()["facts"];
-    assert_eq!(
-        facts[0],
-        serde_json::json!({"title": "Initiator", "value": "cron <nightly>"})
-    );
-    assert_eq!(
-        facts[1],
-        serde_json::json!({"title": "Group", "value": "db-1"})
-    );
-    assert_eq!(content["actions"][0]["type"], "Action.OpenUrl");
-    assert_eq!(
-        content["actions"][0]["url"],
-        "https://log.example.com/events?group=db-1"
-    );
-}
-
 /// 500, then 429 with `Retry-After`, then 200: three attempts, one idempotency key, the row
 /// sent. A receiver that is down at first gets its message once it is up.
 async fn failures_are_retried_with_one_idempotency_key(url: &str) {
@@ -420,7 +338,6 @@ async fn an_events_list_replaces_the_routes(url: &str) {
 eventlog_testing::on_both_backends!(
     an_events_list_replaces_the_routes,
     webhooks_are_signed_and_routed_by_type,
-    slack_and_teams_get_their_own_formats,
     failures_are_retried_with_one_idempotency_key,
     a_burst_is_one_digest,
     rate_limits_hold_messages_back,
