@@ -10,9 +10,10 @@
 //! 2. Every batch of events, whoever writes it (the library, the HTTP API, the CLI), gets one
 //!    outbox row per matching channel in its own transaction
 //!    ([`crate::store::outbox`], rows of kind `notify`): nothing is lost to a crash.
-//! 3. The sender claims due rows (a lease, so several servers share the work), gathers the
-//!    other queued rows of the same channel and group into one message (the **digest**),
-//!    holds back what the channel's **rate limit** does not allow yet, and POSTs.
+//! 3. The sender runs one loop per channel, side by side. Each claims its due rows (a lease,
+//!    so several servers share the work), gathers the other queued rows of the same group
+//!    into one message (the **digest**), holds back what the channel's **rate limit** does not
+//!    allow yet (and, after a failure, everything until the retry), and POSTs.
 //! 4. 2xx: sent. 429 (its `Retry-After` honoured up to `retry_max_interval_secs`), 408, 5xx,
 //!    no connection or no answer within `timeout_secs`: retried with back-off (1 s, doubling)
 //!    until `give_up_after_secs` after the event. A redirect or another 4xx: given up at

@@ -2,7 +2,7 @@
 //! rate limit or pause does not allow yet, POST, record the outcome.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use chrono::{TimeDelta, Utc};
@@ -34,12 +34,12 @@ pub(super) struct Worker {
     give_up_after: Duration,
     fail_silently: bool,
     /// Per channel, when its messages of the last [`RATE_WINDOW`] were sent.
-    sent_at: HashMap<String, VecDeque<Instant>>,
+    sent_at: Mutex<HashMap<String, VecDeque<Instant>>>,
     /// Per channel whose last attempt is to be retried, when that retry is due: the
     /// channel's other messages wait until then, so a receiver that is down or throttling
     /// costs one attempt (one timeout at most) per retry, not one per queued message, and
     /// the other channels are not held up behind it.
-    paused_until: HashMap<String, chrono::DateTime<Utc>>,
+    paused_until: Mutex<HashMap<String, chrono::DateTime<Utc>>>,
 }
 
 impl Worker {
@@ -58,10 +58,15 @@ impl Worker {
             retry_max_interval: Duration::from_secs(config.retry_max_interval_secs),
             give_up_after: Duration::from_secs(config.give_up_after_secs),
             fail_silently: config.fail_silently,
-            sent_at: HashMap::new(),
-            paused_until: HashMap::new(),
+            sent_at: Mutex::default(),
+            paused_until: Mutex::default(),
         }
     }
+}
+
+/// A lock nobody holds across an await; a panic elsewhere leaves the map usable.
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 fn delta(d: Duration) -> TimeDelta {
@@ -69,53 +74,72 @@ fn delta(d: Duration) -> TimeDelta {
 }
 
 impl Worker {
-    pub(super) async fn run(mut self, mut stop: tokio::sync::oneshot::Receiver<()>) {
-        let mut last_prune = None::<Instant>;
-        loop {
-            self.send_due().await;
-            // Finished rows of either kind go after a week, whether or not a mail sender runs.
-            if last_prune.is_none_or(|t| t.elapsed() > Duration::from_secs(3600)) {
-                last_prune = Some(Instant::now());
-                if let Err(e) = self.store.prune_outbox(Utc::now() - KEEP_FINISHED).await {
+    /// Runs one sending loop per channel, side by side (a slow or dead receiver holds up its
+    /// own channel only), until `stop`; then each makes one last attempt at what is due.
+    pub(super) async fn run(self, stop: tokio::sync::oneshot::Receiver<()>) {
+        let this = Arc::new(self);
+        let (stopping, stopped) = tokio::sync::watch::channel(false);
+        let mut loops = tokio::task::JoinSet::new();
+        for name in this.dispatcher.channels.keys() {
+            let (worker, name) = (this.clone(), name.clone());
+            let mut stopped = stopped.clone();
+            loops.spawn(async move {
+                loop {
+                    worker.send_due(&name).await;
+                    tokio::select! {
+                        _ = tokio::time::sleep(POLL_INTERVAL) => {}
+                        _ = stopped.changed() => break,
+                    }
+                }
+                let _ = tokio::time::timeout(CLOSE_TIMEOUT, worker.send_due(&name)).await;
+            });
+        }
+        // Finished rows of either kind go after a week, whether or not a mail sender runs.
+        let prune = async {
+            loop {
+                if let Err(e) = this.store.prune_outbox(Utc::now() - KEEP_FINISHED).await {
                     tracing::warn!(error = %e, "eventlog: cannot prune the outbox");
                 }
+                tokio::time::sleep(Duration::from_secs(3600)).await;
             }
-            tokio::select! {
-                _ = tokio::time::sleep(POLL_INTERVAL) => {}
-                _ = &mut stop => break,
-            }
+        };
+        tokio::select! {
+            _ = stop => {}
+            _ = prune => {}
         }
-        let _ = tokio::time::timeout(CLOSE_TIMEOUT, self.send_due()).await;
+        let _ = stopping.send(true);
+        while loops.join_next().await.is_some() {}
     }
 
-    async fn send_due(&mut self) {
+    /// Claims and sends the due rows of `channel` until none is due.
+    async fn send_due(&self, channel: &str) {
+        let digest = self
+            .dispatcher
+            .channels
+            .get(channel)
+            .is_some_and(|c| c.config.digest_secs > 0);
         loop {
             let now = Utc::now();
             let claimed = match self
                 .store
-                .claim_notify(now, now + delta(self.lease), CLAIM_BATCH)
+                .claim_notify(channel, now, now + delta(self.lease), CLAIM_BATCH)
                 .await
             {
                 Ok(claimed) => claimed,
                 Err(e) => {
-                    tracing::warn!(error = %e, "eventlog: cannot read the notification outbox");
+                    tracing::warn!(error = %e, channel, "eventlog: cannot read the notification outbox");
                     return;
                 }
             };
             if claimed.is_empty() {
                 return;
             }
-            // One message per row; with a digest window, one per channel and group.
+            // One message per row; with a digest window, one per group.
             let mut messages: Vec<Vec<OutboxNotice>> = Vec::new();
             for row in claimed {
-                let digest = self
-                    .dispatcher
-                    .channels
-                    .get(&row.channel)
-                    .is_some_and(|c| c.config.digest_secs > 0);
                 match messages
                     .iter_mut()
-                    .find(|m| digest && m[0].channel == row.channel && m[0].group == row.group)
+                    .find(|m| digest && m[0].group == row.group)
                 {
                     Some(m) => m.push(row),
                     None => messages.push(vec![row]),
@@ -128,7 +152,7 @@ impl Worker {
     }
 
     /// Sends one message for `rows` (all of one channel and group) and records it on each.
-    async fn deliver(&mut self, mut rows: Vec<OutboxNotice>) {
+    async fn deliver(&self, mut rows: Vec<OutboxNotice>) {
         let dispatcher = self.dispatcher.clone();
         let Some(channel) = dispatcher.channels.get(&rows[0].channel) else {
             let outcome = Delivery::GiveUp {
@@ -157,8 +181,7 @@ impl Worker {
                 }
             }
         }
-        let paused = self
-            .paused_until
+        let paused = lock(&self.paused_until)
             .get(name)
             .copied()
             .filter(|at| *at > Utc::now());
@@ -194,8 +217,8 @@ impl Worker {
             self.judge(&rows, answer)
         };
         match &outcome {
-            Delivery::Retry { at, .. } => self.paused_until.insert(name.to_owned(), *at),
-            _ => self.paused_until.remove(name),
+            Delivery::Retry { at, .. } => lock(&self.paused_until).insert(name.to_owned(), *at),
+            _ => lock(&self.paused_until).remove(name),
         };
         self.finish(&rows, &outcome, name).await;
     }
@@ -268,12 +291,13 @@ impl Worker {
     }
 
     /// How long `channel` must wait for its rate limit, if it must.
-    fn rate_wait(&mut self, channel: &ChannelConfig) -> Option<Duration> {
+    fn rate_wait(&self, channel: &ChannelConfig) -> Option<Duration> {
         let limit = channel.rate_limit_per_minute as usize;
         if limit == 0 {
             return None;
         }
-        let sent = self.sent_at.entry(channel.name.clone()).or_default();
+        let mut sent_at = lock(&self.sent_at);
+        let sent = sent_at.entry(channel.name.clone()).or_default();
         while sent.front().is_some_and(|t| t.elapsed() >= RATE_WINDOW) {
             sent.pop_front();
         }
@@ -283,8 +307,8 @@ impl Worker {
         })
     }
 
-    fn note_sent(&mut self, channel: &str) {
-        self.sent_at
+    fn note_sent(&self, channel: &str) {
+        lock(&self.sent_at)
             .entry(channel.to_owned())
             .or_default()
             .push_back(Instant::now());

@@ -185,13 +185,24 @@ where
         .execute(&mut *tx)
         .await?;
     }
+    // Queued rows of a channel no route names any more would wait for a sender forever.
+    sqlx::query(
+        "UPDATE mail_outbox SET state = 'given_up', finished_at = $1, lease_until = NULL, \
+         last_error = 'the channel is no longer configured' WHERE kind = 'notify' \
+         AND state = 'queued' AND recipient NOT IN (SELECT channel FROM notify_routes)",
+    )
+    .bind(DB::time(Utc::now()))
+    .execute(&mut *tx)
+    .await?;
     tx.commit().await?;
     Ok(())
 }
 
-/// Claims up to `limit` due notification rows until `lease_until`, oldest due first.
+/// Claims up to `limit` due notification rows of `channel` until `lease_until`, oldest due
+/// first.
 pub(crate) async fn claim_notify<DB: OutboxSql>(
     pool: &sqlx::Pool<DB>,
+    channel: &str,
     now: DateTime<Utc>,
     lease_until: DateTime<Utc>,
     limit: usize,
@@ -199,12 +210,13 @@ pub(crate) async fn claim_notify<DB: OutboxSql>(
 where
     for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
     for<'q> i64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'q> String: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
 {
     let sql = format!(
         "UPDATE mail_outbox SET lease_until = $1, attempts = attempts + 1 \
          WHERE id IN (SELECT id FROM mail_outbox \
-             WHERE kind = 'notify' AND state = 'queued' AND next_attempt_at <= $2 \
-               AND (lease_until IS NULL OR lease_until <= $2) \
+             WHERE kind = 'notify' AND state = 'queued' AND recipient = $4 \
+               AND next_attempt_at <= $2 AND (lease_until IS NULL OR lease_until <= $2) \
              ORDER BY next_attempt_at, id LIMIT $3{}) RETURNING {CLAIMED_COLUMNS}",
         DB::CLAIM_LOCK
     );
@@ -212,6 +224,7 @@ where
         .bind(DB::time(lease_until))
         .bind(DB::time(now))
         .bind(super::sql::limit_param(limit))
+        .bind(channel.to_owned())
         .fetch_all(pool)
         .await?;
     let mut notices = rows.iter().map(notice).collect::<Result<Vec<_>, _>>()?;

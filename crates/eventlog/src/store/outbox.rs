@@ -105,12 +105,15 @@ pub trait OutboxStore: Send + Sync {
     async fn prune_outbox(&self, before: DateTime<Utc>) -> Result<u64, StoreError>;
 
     /// Replaces the notification routes: from now on, each committed event gets a row for
-    /// every channel whose route takes its type.
+    /// every channel whose route takes its type. Queued rows of channels no route names any
+    /// more are given up.
     async fn set_notify_routes(&self, routes: &[NotifyRoute]) -> Result<(), StoreError>;
 
-    /// Claims up to `limit` due notification rows until `lease_until`, oldest due first.
+    /// Claims up to `limit` due notification rows of `channel` until `lease_until`, oldest
+    /// due first.
     async fn claim_notify(
         &self,
+        channel: &str,
         now: DateTime<Utc>,
         lease_until: DateTime<Utc>,
         limit: usize,

@@ -61,11 +61,12 @@ impl OutboxStore for SqliteStore {
 
     async fn claim_notify(
         &self,
+        channel: &str,
         now: DateTime<Utc>,
         lease_until: DateTime<Utc>,
         limit: usize,
     ) -> Result<Vec<OutboxNotice>, StoreError> {
-        notify_outbox::claim_notify(&self.pool, now, lease_until, limit).await
+        notify_outbox::claim_notify(&self.pool, channel, now, lease_until, limit).await
     }
 
     async fn claim_digest(
