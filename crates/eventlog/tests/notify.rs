@@ -335,7 +335,31 @@ async fn an_events_list_replaces_the_routes(url: &str) {
     assert_eq!(rows.len(), 3);
 }
 
+/// Rows queued for a channel that the next server start no longer configures are given up
+/// with that reason, not left queued for a sender that will never come.
+async fn rows_of_a_removed_channel_are_given_up(url: &str) {
+    let store = eventlog::store::open(url).await.unwrap();
+    let route = eventlog::store::outbox::NotifyRoute {
+        channel: "old".into(),
+        event_type: "*".into(),
+        delay: Duration::ZERO,
+    };
+    store.set_notify_routes(&[route]).await.unwrap();
+    record(&store, &[("info", "g", "queued for old")]).await;
+    let before = store.recent_notices(None, 10).await.unwrap();
+    assert_eq!(before.len(), 1);
+    assert_eq!(before[0].state, "queued");
+    store.set_notify_routes(&[]).await.unwrap();
+    let after = store.recent_notices(None, 10).await.unwrap();
+    assert_eq!(after[0].state, "given_up");
+    assert_eq!(
+        after[0].last_error.as_deref(),
+        Some("the channel is no longer configured")
+    );
+}
+
 eventlog_testing::on_both_backends!(
+    rows_of_a_removed_channel_are_given_up,
     an_events_list_replaces_the_routes,
     webhooks_are_signed_and_routed_by_type,
     failures_are_retried_with_one_idempotency_key,
