@@ -20,6 +20,7 @@ use crate::store::ConnectOptions;
 
 mod contract;
 mod coverage;
+mod data_keys;
 mod follow;
 mod outbox;
 mod partition;

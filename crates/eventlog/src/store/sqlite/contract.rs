@@ -16,9 +16,9 @@ use crate::store::row::event_from_row;
 use crate::store::sql::{self, EVENT_COLUMNS};
 use crate::store::summary_changes::Mail;
 use crate::store::{
-    BackendKind, CountedMinute, Cursor, EventFilter, FollowCursor, GroupCursor, GroupFilter,
-    GroupSummary, Inserted, ListingQuery, Migrated, NewestCounts, Order, PURGE_BATCH, Page,
-    PoolStatus, ReadStore, WriteStore,
+    BackendKind, CountedMinute, Cursor, DataKey, DataKeysApplied, EventFilter, FollowCursor,
+    GroupCursor, GroupFilter, GroupSummary, Inserted, ListingQuery, Migrated, NewestCounts, Order,
+    PURGE_BATCH, Page, PoolStatus, ReadStore, WriteStore,
 };
 
 #[async_trait]
@@ -34,6 +34,10 @@ impl WriteStore for SqliteStore {
     async fn migrate(&self) -> Result<Migrated, StoreError> {
         let mut conn = self.pool.acquire().await?;
         crate::store::run_migrations(&crate::store::migrations::sqlite(), &mut *conn).await
+    }
+
+    async fn index_data_keys(&self, declared: &[DataKey]) -> Result<DataKeysApplied, StoreError> {
+        self.apply_data_keys(declared).await
     }
 
     async fn maintain(&self, _budget: usize) -> Result<usize, StoreError> {
@@ -234,6 +238,24 @@ impl ReadStore for SqliteStore {
 
 #[async_trait]
 impl ListingQuery for SqliteStore {
+    async fn indexed_data_keys(&self) -> Result<Vec<String>, StoreError> {
+        crate::store::scan::step::indexed_data_keys::<SqliteSql>(&self.pool).await
+    }
+
+    async fn scan_step(
+        &self,
+        filter: &EventFilter,
+        order: Order,
+        after: Option<&Cursor>,
+        events: u64,
+        wanted: usize,
+    ) -> Result<crate::store::ScanStep, StoreError> {
+        crate::store::scan::step::scan_step::<SqliteSql, _>(
+            &self.pool, filter, order, after, events, wanted,
+        )
+        .await
+    }
+
     async fn histogram_newest(
         &self,
         filter: &EventFilter,

@@ -20,6 +20,7 @@ use crate::store::summary_changes::Mail;
 use crate::store::{ConnectOptions, Inserted};
 
 mod contract;
+mod data_keys;
 mod follow;
 mod outbox;
 mod read;

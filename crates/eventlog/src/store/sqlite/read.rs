@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 use sqlx::{QueryBuilder, Sqlite};
 
 use crate::error::StoreError;
+use crate::store::data_keys::DataKey;
 use crate::store::sql::{self, Dialect, SearchIndex};
 use crate::store::{Cursor, DataMatch, EventFilter, GroupCursor, Order};
 
@@ -84,6 +85,13 @@ impl Dialect for SqliteSql {
     }
 
     fn push_data(qb: &mut QueryBuilder<Sqlite>, m: &DataMatch) {
+        if let Some(key) = DataKey::of_path(&m.path) {
+            qb.push(" AND ")
+                .push(Self::data_key_text(&key))
+                .push(" = ")
+                .push_bind(m.value.clone());
+            return;
+        }
         let path = json_path(&m.path);
         // json_extract turns true/false into 1/0; compare them as JSON spells them.
         qb.push(" AND (CASE json_type(data, ")
@@ -94,6 +102,15 @@ impl Dialect for SqliteSql {
             .push_bind(path)
             .push(") AS TEXT) END) = ")
             .push_bind(m.value.clone());
+    }
+
+    fn data_key_text(key: &DataKey) -> String {
+        // The same comparison as `push_data`'s: json_extract turns true/false into 1/0.
+        let path = json_path(&key.names().map(str::to_owned).collect::<Vec<_>>());
+        format!(
+            "(CASE json_type(data, '{path}') WHEN 'true' THEN 'true' WHEN 'false' THEN 'false' \
+             ELSE CAST(json_extract(data, '{path}') AS TEXT) END)"
+        )
     }
 
     fn push_after(qb: &mut QueryBuilder<Sqlite>, order: Order, c: &Cursor) {
