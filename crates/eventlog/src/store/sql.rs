@@ -71,9 +71,10 @@ pub(crate) trait Dialect {
     /// ([`DataKey::of_path`]) is compared through [`Dialect::data_key_text`], so that the
     /// key's index serves it when the key is declared.
     fn push_data(qb: &mut QueryBuilder<Self::Db>, m: &DataMatch);
-    /// The value at a declared key as text (strings unquoted, numbers and booleans as JSON
-    /// spells them), as SQL with the path written as a literal: the expression of the key's
-    /// index, which a query must repeat exactly for the index to serve it.
+    /// The expression a declared key's index is made on, with the path written as a
+    /// literal: a query must repeat it exactly for the index to serve it. The value as text
+    /// (strings unquoted, numbers as JSON spells them; booleans as the backend can), so that
+    /// [`Dialect::push_data`] finds its matches among the index's entries for one text.
     fn data_key_text(key: &DataKey) -> String;
     /// The events after `cursor` in `order` (by `ts`, then `id`).
     fn push_after(qb: &mut QueryBuilder<Self::Db>, order: Order, cursor: &Cursor);

@@ -22,6 +22,7 @@ use serde_json::json;
 use crate::support::{charted, listed, listed_ids};
 
 mod connect;
+mod data_keys;
 mod filters;
 mod follow;
 mod groups;

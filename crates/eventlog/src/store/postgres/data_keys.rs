@@ -80,3 +80,78 @@ impl PostgresStore {
         Ok(applied)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)] // A test: a panic is the failure report.
+
+    use super::*;
+    use crate::store::postgres::read::PgSql;
+    use crate::store::sql::list_query;
+    use crate::store::{DataMatch, EventFilter, Order, WriteStore};
+
+    /// The plan PostgreSQL makes of the page query of `data.order_id=3`.
+    async fn plan(store: &PostgresStore) -> String {
+        let filter = EventFilter {
+            data: vec![DataMatch {
+                path: vec!["order_id".into()],
+                value: "3".into(),
+            }],
+            ..Default::default()
+        };
+        let qb = list_query::<PgSql>(&filter, Order::Desc, None, 100, None);
+        let sql = format!("EXPLAIN {}", qb.sql().as_str());
+        let rows: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+            .bind("3")
+            .bind(101_i64)
+            .fetch_all(&store.pool)
+            .await
+            .unwrap();
+        rows.join("\n")
+    }
+
+    #[tokio::test]
+    async fn a_declared_key_filter_is_read_through_its_index() {
+        let db = eventlog_testing::TestDb::postgres().await;
+        let store = PostgresStore::connect(db.url()).await.unwrap();
+        store.migrate().await.unwrap();
+        // Enough events that a planner with statistics prefers an index to reading them all.
+        let group = crate::GroupId::named("g").unwrap();
+        let events: Vec<crate::NewEvent> = (0..5_000)
+            .map(|i| {
+                let mut e = crate::NewEvent::new("info", group.clone(), "m");
+                e.data = Some(serde_json::json!({"order_id": i}));
+                e
+            })
+            .collect();
+        store.insert_batch(&events).await.unwrap();
+        sqlx::query("ANALYZE events")
+            .execute(&store.pool)
+            .await
+            .unwrap();
+        let before = plan(&store).await;
+        assert!(!before.contains("Index Cond: ((data #>>"), "{before}");
+        store
+            .index_data_keys(&[DataKey::parse("order_id").unwrap()])
+            .await
+            .unwrap();
+        sqlx::query("ANALYZE events")
+            .execute(&store.pool)
+            .await
+            .unwrap();
+        let after = plan(&store).await;
+        assert!(
+            after.contains("Index Cond: ((data #>> '{order_id}'::text[]) = '3'::text)")
+                || after.contains("Index Cond: ((data #>> '{order_id}'::text[]) = $1)"),
+            "{after}"
+        );
+        // Only partitions without events (nothing to read) are scanned.
+        assert!(
+            after
+                .lines()
+                .filter(|l| l.contains("Seq Scan"))
+                .all(|l| l.contains("cost=0.00..0.00")),
+            "{after}"
+        );
+    }
+}

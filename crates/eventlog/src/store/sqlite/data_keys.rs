@@ -81,3 +81,55 @@ async fn apply_in(
     }
     Ok(applied)
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)] // A test: a panic is the failure report.
+
+    use super::*;
+    use crate::store::sql::list_query;
+    use crate::store::{DataMatch, EventFilter, Order, WriteStore};
+
+    /// The plan SQLite makes of the page query of `data.PATH=3`.
+    async fn plan(store: &SqliteStore, path: &str) -> String {
+        let filter = EventFilter {
+            data: vec![DataMatch {
+                path: path.split('.').map(str::to_owned).collect(),
+                value: "3".into(),
+            }],
+            ..Default::default()
+        };
+        let qb = list_query::<SqliteSql>(&filter, Order::Desc, None, 100, None);
+        let sql = format!("EXPLAIN QUERY PLAN {}", qb.sql().as_str());
+        let rows: Vec<(i64, i64, i64, String)> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .bind("3")
+            .bind("3")
+            .bind(101_i64)
+            .fetch_all(store.pool())
+            .await
+            .unwrap();
+        let plan = rows.into_iter().map(|r| r.3).collect::<Vec<_>>().join("\n");
+        format!("{plan}\n{}", qb.sql().as_str())
+    }
+
+    #[tokio::test]
+    async fn a_declared_key_filter_is_read_through_its_index() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("keys.db").display());
+        let store = SqliteStore::connect(&url).await.unwrap();
+        store.migrate().await.unwrap();
+        let key = DataKey::parse("customer.id").unwrap();
+        let before = plan(&store, "customer.id").await;
+        assert!(!before.contains("events_data_"), "{before}");
+        store.index_data_keys(&[key.clone()]).await.unwrap();
+        let after = plan(&store, "customer.id").await;
+        // One range of the index, in the page's order: no sort of the matches.
+        assert!(
+            after.contains(&format!("SEARCH events USING INDEX {}", key.index_name())),
+            "{after}"
+        );
+        assert!(!after.contains("TEMP B-TREE"), "{after}");
+        store.index_data_keys(&[]).await.unwrap();
+        assert!(!plan(&store, "customer.id").await.contains("events_data_"));
+    }
+}

@@ -85,14 +85,20 @@ impl Dialect for SqliteSql {
     }
 
     fn push_data(qb: &mut QueryBuilder<Sqlite>, m: &DataMatch) {
+        let path = json_path(&m.path);
         if let Some(key) = DataKey::of_path(&m.path) {
+            // The key's index holds the value as text, booleans as 1 and 0: it finds a few
+            // candidates, which the exact comparison below then decides.
+            let candidate = match m.value.as_str() {
+                "true" => "1",
+                "false" => "0",
+                other => other,
+            };
             qb.push(" AND ")
                 .push(Self::data_key_text(&key))
                 .push(" = ")
-                .push_bind(m.value.clone());
-            return;
+                .push_bind(candidate.to_owned());
         }
-        let path = json_path(&m.path);
         // json_extract turns true/false into 1/0; compare them as JSON spells them.
         qb.push(" AND (CASE json_type(data, ")
             .push_bind(path.clone())
@@ -105,12 +111,11 @@ impl Dialect for SqliteSql {
     }
 
     fn data_key_text(key: &DataKey) -> String {
-        // The same comparison as `push_data`'s: json_extract turns true/false into 1/0.
+        // Only `->>` and `||`: the planner matches no index to an expression of a function
+        // that may return a JSON subtype (`json_extract`), nor to `json_type` or `CAST`.
+        // Strings unquoted, numbers as text, true and false as 1 and 0.
         let path = json_path(&key.names().map(str::to_owned).collect::<Vec<_>>());
-        format!(
-            "(CASE json_type(data, '{path}') WHEN 'true' THEN 'true' WHEN 'false' THEN 'false' \
-             ELSE CAST(json_extract(data, '{path}') AS TEXT) END)"
-        )
+        format!("((data ->> '{path}') || '')")
     }
 
     fn push_after(qb: &mut QueryBuilder<Sqlite>, order: Order, c: &Cursor) {
