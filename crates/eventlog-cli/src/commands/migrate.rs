@@ -6,11 +6,15 @@ use crate::context::Context;
 #[derive(Debug, clap::Args)]
 pub struct Args {}
 
-/// Applies every pending migration and says which (or that there was none).
+/// Applies every pending migration and says which (or that there was none), then makes the
+/// indexed data keys those of `[database] indexed_data_keys`.
 pub async fn run(ctx: &Context, _args: Args) -> anyhow::Result<()> {
     let store = ctx.store_unmigrated().await?;
     let migrated = store.migrate().await?;
     eprintln!("{}", report(store.backend().name(), &migrated));
+    if let Some(changed) = ctx.apply_data_keys(store.as_ref()).await? {
+        eprintln!("{changed}");
+    }
     Ok(())
 }
 

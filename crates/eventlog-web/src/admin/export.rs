@@ -11,7 +11,7 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use eventlog::Event;
 use eventlog::export::{ExportFormat, ExportWriter};
-use eventlog::store::Cursor;
+use eventlog::store::{Cursor, scan};
 
 use super::list_query::{AdminQuery, bad_filter};
 use crate::AppState;
@@ -86,6 +86,18 @@ pub async fn export(
     params.check_types(&state).await?;
     let filter = params.filter(eventlog::event::now());
     let order = params.list.order;
+    // An export reads every match: one that no index narrows walks every event, beyond
+    // any budget. Refused, naming the key to declare.
+    if let Some(first) = filter.data.first()
+        && scan::needs_scan(&filter, &state.reads().indexed_data_keys().await?)
+    {
+        let key = format!("data.{}", first.path.join("."));
+        return Err(bad_filter(FilterError::new(
+            &key,
+            &first.value,
+            Rule::Unindexed,
+        )));
+    }
     // Fetch the first chunk before answering, so a store error is a proper error page.
     let first = state.reads().list(&filter, order, None, CHUNK).await?;
     let mut renderer = Renderer::new(format)?;
