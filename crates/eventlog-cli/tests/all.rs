@@ -8,6 +8,7 @@ mod support;
 mod cli;
 mod cli_log;
 mod cli_user;
+mod data_keys;
 mod demo;
 mod django_import;
 mod docs_output;
