@@ -25,6 +25,7 @@ mod connect;
 mod data_keys;
 mod filters;
 mod follow;
+mod frequent_window;
 mod groups;
 mod histogram;
 mod purge;

@@ -24,6 +24,7 @@ mod data_keys;
 mod follow;
 mod outbox;
 mod read;
+mod window;
 mod write;
 
 use read::push_filter;

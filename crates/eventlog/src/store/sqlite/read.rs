@@ -38,6 +38,10 @@ pub(super) struct FtsQuery {
     events: String,
     /// The same for `groups_search`; `None` asks only `events_search` (an initiator's words).
     groups: Option<String>,
+    /// Only the matches with at least this id (see `window`): a frequent word's matches are
+    /// gathered before the walk tests rows against them, and the newest few of 300,000 are
+    /// all a page needs.
+    pub(super) min_id: Option<i64>,
 }
 
 impl SqliteSql {
@@ -45,6 +49,9 @@ impl SqliteSql {
         qb.push(id_in)
             .push(" (SELECT rowid FROM events_search WHERE events_search MATCH ")
             .push_bind(query.events);
+        if let Some(min) = query.min_id {
+            qb.push(" AND rowid >= ").push_bind(min);
+        }
         if let Some(groups) = query.groups {
             qb.push(
                 " UNION ALL SELECT e.id FROM events e WHERE e.gid IN \
@@ -52,6 +59,9 @@ impl SqliteSql {
             )
             .push_bind(groups)
             .push(")");
+            if let Some(min) = query.min_id {
+                qb.push(" AND e.id >= ").push_bind(min);
+            }
         }
         qb.push(")");
     }
@@ -164,6 +174,7 @@ impl Dialect for SqliteSql {
         FtsQuery {
             events: query.clone(),
             groups: Some(query),
+            min_id: None,
         }
     }
 
@@ -176,6 +187,7 @@ impl Dialect for SqliteSql {
         Some(FtsQuery {
             events: terms.join(" AND "),
             groups: None,
+            min_id: None,
         })
     }
 
@@ -216,6 +228,7 @@ impl SearchIndex<SqliteSql> for FtsIndex<'_> {
         Ok(FtsQuery {
             events: exact_where_possible(self.0, "events_search_terms", words).await?,
             groups: Some(exact_where_possible(self.0, "groups_search_terms", words).await?),
+            min_id: None,
         })
     }
 
