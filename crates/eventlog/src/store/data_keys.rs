@@ -191,7 +191,7 @@ mod tests {
             "a}b",
             "a,b",
             "a\0b",
-            &"a.".repeat(9).trim_end_matches('.').to_owned(),
+            "a.".repeat(9).trim_end_matches('.'),
             &"x".repeat(201),
         ] {
             let err = DataKey::parse(hostile).expect_err(hostile);

@@ -121,7 +121,10 @@ mod tests {
         let key = DataKey::parse("customer.id").unwrap();
         let before = plan(&store, "customer.id").await;
         assert!(!before.contains("events_data_"), "{before}");
-        store.index_data_keys(&[key.clone()]).await.unwrap();
+        store
+            .index_data_keys(std::slice::from_ref(&key))
+            .await
+            .unwrap();
         let after = plan(&store, "customer.id").await;
         // One range of the index, in the page's order: no sort of the matches.
         assert!(
