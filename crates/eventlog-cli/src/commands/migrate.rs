@@ -1,6 +1,7 @@
 //! `eventlog migrate`
 
 use crate::context::Context;
+use crate::voice::say;
 
 /// Options of `eventlog migrate`.
 #[derive(Debug, clap::Args)]
@@ -13,9 +14,9 @@ pub async fn run(ctx: &Context, _args: Args) -> anyhow::Result<()> {
     let keys = ctx.config()?.database.data_keys()?;
     let store = ctx.store_unmigrated().await?;
     let migrated = store.migrate().await?;
-    eprintln!("{}", report(store.backend().name(), &migrated));
+    say!("{}", report(store.backend().name(), &migrated));
     if let Some(changed) = store.index_data_keys(&keys).await?.summary() {
-        eprintln!("{changed}");
+        say!("{changed}");
     }
     Ok(())
 }

@@ -22,6 +22,7 @@ use crate::store::{ConnectOptions, Inserted};
 mod contract;
 mod data_keys;
 mod follow;
+mod integrity;
 mod outbox;
 mod read;
 mod window;
