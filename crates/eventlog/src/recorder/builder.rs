@@ -58,7 +58,8 @@ impl EventLogBuilder {
     /// The paths inside `data` that filters ask for often (`["order_id", "customer.id"]`):
     /// on open, each gets an index, and the indexes of keys no longer listed are dropped
     /// (as `[database] indexed_data_keys` does for `eventlog migrate`). Without this (or
-    /// [`EventLogBuilder::config`]), the indexes are left as they are.
+    /// [`EventLogBuilder::config`]), the indexes are left as they are. Making an index reads
+    /// every stored event once, and opening waits for it.
     pub fn indexed_data_keys<S: Into<String>>(mut self, keys: impl IntoIterator<Item = S>) -> Self {
         self.data_keys = Some(keys.into_iter().map(Into::into).collect());
         self
