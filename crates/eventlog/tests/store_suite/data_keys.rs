@@ -11,6 +11,7 @@ eventlog_testing::on_both_backends!(
     db: declared_keys_are_indexed_and_dropped_when_removed,
     a_scan_stops_at_its_budget_and_its_continuation_finds_every_match_once,
     a_filter_on_a_declared_key_is_not_scanned,
+    the_library_builder_indexes_its_declared_keys,
 );
 
 fn keys(texts: &[&str]) -> Vec<DataKey> {
@@ -223,4 +224,33 @@ async fn a_filter_on_a_declared_key_is_not_scanned(db: TestDb) {
     assert_eq!(bounded.scan, None, "the index answers");
     let ids: Vec<i64> = bounded.page.items.iter().map(|e| e.id).collect();
     assert_eq!(ids, rare);
+}
+
+async fn the_library_builder_indexes_its_declared_keys(db: TestDb) {
+    let log = eventlog::EventLog::builder(db.url())
+        .indexed_data_keys(["order_id", "customer.id"])
+        .open()
+        .await
+        .unwrap();
+    assert_eq!(
+        log.store().indexed_data_keys().await.unwrap(),
+        ["customer.id", "order_id"]
+    );
+    log.close().await.unwrap();
+    // Without keys given, the indexes are left as they are.
+    let log = eventlog::EventLog::builder(db.url()).open().await.unwrap();
+    assert_eq!(log.store().indexed_data_keys().await.unwrap().len(), 2);
+    log.close().await.unwrap();
+    // A hostile key: refused before anything opens, naming the setting.
+    let refused = eventlog::EventLog::builder(db.url())
+        .indexed_data_keys(["x'); DROP TABLE events; --"])
+        .open()
+        .await;
+    let err = match refused {
+        Ok(_) => panic!("a hostile key was accepted"),
+        Err(e) => e.to_string(),
+    };
+    assert!(err.contains("only ASCII letters"), "{err}");
+    let store = open(&db).await;
+    assert_eq!(store.indexed_data_keys().await.unwrap().len(), 2);
 }
