@@ -101,11 +101,19 @@ mod tests {
         };
         let qb = list_query::<SqliteSql>(&filter, Order::Desc, None, 100, None);
         let sql = format!("EXPLAIN QUERY PLAN {}", qb.sql().as_str());
+        // An EXPLAIN reads no table, so it never notices that another connection changed the
+        // schema: a statement that reads one first makes this connection load the new schema.
+        let mut conn = store.pool().acquire().await.unwrap();
+        sqlx::query("SELECT count(*) FROM sqlite_master")
+            .execute(&mut *conn)
+            .await
+            .unwrap();
         let rows: Vec<(i64, i64, i64, String)> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .persistent(false)
             .bind("3")
             .bind("3")
             .bind(101_i64)
-            .fetch_all(store.pool())
+            .fetch_all(&mut *conn)
             .await
             .unwrap();
         let plan = rows.into_iter().map(|r| r.3).collect::<Vec<_>>().join("\n");
