@@ -55,14 +55,6 @@ pub enum Rule {
     /// A key the listing knows with a value it does not (e.g. the admin's `date`).
     #[error("not one of: {0}")]
     OneOf(&'static str),
-    /// A read of every match (an export) of a filter no index narrows: it would walk every
-    /// event.
-    #[error(
-        "no index narrows this filter, and an export reads every match: list the key in \
-         [database] indexed_data_keys (then run `eventlog migrate`), or narrow the filter by \
-         group, initiator or search words"
-    )]
-    Unindexed,
     /// More `type` names and `data.*` conditions in one query than the stores are asked to
     /// combine.
     #[error(
