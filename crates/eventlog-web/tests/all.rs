@@ -18,5 +18,6 @@ mod live_tail;
 mod login_attacks;
 mod notifications_page;
 mod one_pool;
+mod scan_budget;
 mod security_headers;
 mod socket;

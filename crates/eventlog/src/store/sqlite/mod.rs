@@ -20,10 +20,12 @@ use crate::store::summary_changes::Mail;
 use crate::store::{ConnectOptions, Inserted};
 
 mod contract;
+mod data_keys;
 mod follow;
 mod integrity;
 mod outbox;
 mod read;
+mod window;
 mod write;
 
 use read::push_filter;
@@ -96,7 +98,7 @@ impl SqliteStore {
         if !in_memory {
             create_private(options.get_filename())?;
         }
-        let options = options
+        let options = crate::store::pool::quiet_slow_statements(options)
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             // NORMAL in WAL mode: a commit survives a crash of the application; the last
