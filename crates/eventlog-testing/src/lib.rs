@@ -29,6 +29,7 @@ pub mod http;
 pub mod process;
 pub mod smtp;
 
+mod backends;
 mod pg_cluster;
 
 pub use pg_cluster::PgCluster;
@@ -44,6 +45,10 @@ use tempfile::TempDir;
 /// `scripts/test` (e.g. `postgres://postgres@127.0.0.1:54321/postgres`).
 pub const POSTGRES_URL_ENV: &str = "EVENTLOG_TEST_POSTGRES_URL";
 
+/// The environment variable holding the admin URL of the test Citus cluster's coordinator, set
+/// by `scripts/test` (e.g. `postgres://postgres@127.0.0.1:54322/postgres`).
+pub const CITUS_URL_ENV: &str = "EVENTLOG_TEST_CITUS_URL";
+
 /// A fresh, empty database for one test; removed again when dropped.
 #[derive(Debug)]
 pub struct TestDb {
@@ -55,8 +60,10 @@ pub struct TestDb {
 enum Kind {
     /// Holds the temporary directory alive; removing it removes the file.
     Sqlite(#[allow(dead_code)] TempDir),
+    /// A database on one server, or on a Citus coordinator and on each of its workers (the
+    /// admin URLs of all of them, coordinator first).
     Postgres {
-        admin_url: String,
+        admin_urls: Vec<String>,
         name: String,
     },
 }
@@ -92,16 +99,93 @@ impl TestDb {
         let _ = conn.close().await;
         TestDb {
             url: with_database(&admin_url, &name),
-            kind: Kind::Postgres { admin_url, name },
+            kind: Kind::Postgres {
+                admin_urls: vec![admin_url],
+                name,
+            },
         }
     }
 
-    /// A fresh database of the named backend: `"sqlite"` or `"postgres"`.
+    /// A new database `t_<random>` on the Citus cluster whose coordinator
+    /// [`CITUS_URL_ENV`] names: created on the coordinator and on every worker, each with the
+    /// `citus` extension, and the workers registered in it (Citus keeps its cluster metadata
+    /// per database). About a second on two cores; `eventlog migrate` distributes the schema.
+    ///
+    /// # Panics
+    ///
+    /// When the variable is unset or the cluster cannot be reached, saying to run the tests
+    /// with `scripts/test`.
+    pub async fn citus() -> TestDb {
+        let admin_url = citus_admin_url(std::env::var(CITUS_URL_ENV).ok());
+        let name = format!("t_{}", uuid::Uuid::new_v4().simple());
+        let mut conn = server_connection(&admin_url, CITUS_URL_ENV).await;
+        let workers: Vec<(String, i32)> = sqlx::query_as(
+            "SELECT nodename, nodeport FROM pg_dist_node \
+             WHERE groupid <> 0 AND noderole = 'primary' ORDER BY nodeid",
+        )
+        .fetch_all(&mut conn)
+        .await
+        .unwrap_or_else(|e| panic!("list the Citus workers at {CITUS_URL_ENV}={admin_url}: {e}"));
+        let _ = conn.close().await;
+        assert!(
+            !workers.is_empty(),
+            "the Citus coordinator at {CITUS_URL_ENV}={admin_url} has no workers"
+        );
+        let worker_urls: Vec<String> = workers
+            .iter()
+            .map(|(host, port)| with_host(&admin_url, host, *port))
+            .collect();
+        let create = |url: String| {
+            let name = name.clone();
+            async move {
+                let mut conn = server_connection(&url, CITUS_URL_ENV).await;
+                run(&mut conn, &format!("CREATE DATABASE {name}")).await;
+                let _ = conn.close().await;
+                let mut conn = server_connection(&with_database(&url, &name), CITUS_URL_ENV).await;
+                run(&mut conn, "CREATE EXTENSION citus").await;
+                conn
+            }
+        };
+        let mut created = Vec::new();
+        for url in &worker_urls {
+            created.push(tokio::spawn(create(url.clone())));
+        }
+        let mut coordinator = create(admin_url.clone()).await;
+        for worker in created {
+            let conn = worker.await.expect("create the database on a worker");
+            let _ = conn.close().await;
+        }
+        let (host, port) = host_and_port(&admin_url);
+        run(
+            &mut coordinator,
+            &format!("SELECT citus_set_coordinator_host('{host}', {port})"),
+        )
+        .await;
+        for (host, port) in &workers {
+            run(
+                &mut coordinator,
+                &format!("SELECT citus_add_node('{host}', {port})"),
+            )
+            .await;
+        }
+        let _ = coordinator.close().await;
+        let mut admin_urls = vec![admin_url.clone()];
+        admin_urls.extend(worker_urls);
+        TestDb {
+            url: with_database(&admin_url, &name),
+            kind: Kind::Postgres { admin_urls, name },
+        }
+    }
+
+    /// A fresh database of the named backend: `"sqlite"`, `"postgres"` or `"citus"`.
     pub async fn backend(backend: &str) -> TestDb {
         match backend {
             "sqlite" => TestDb::sqlite(),
             "postgres" => TestDb::postgres().await,
-            other => panic!("unknown backend {other:?}: expected \"sqlite\" or \"postgres\""),
+            "citus" => TestDb::citus().await,
+            other => panic!(
+                "unknown backend {other:?}: expected \"sqlite\", \"postgres\" or \"citus\""
+            ),
         }
     }
 
@@ -149,23 +233,28 @@ impl TestDb {
 
 impl Drop for TestDb {
     fn drop(&mut self) {
-        if let Kind::Postgres { admin_url, name } = &self.kind {
+        if let Kind::Postgres { admin_urls, name } = &self.kind {
             // Drop may run inside a tokio runtime, where blocking on a future panics: do the
-            // async work on a thread with a runtime of its own. Best effort.
-            let (admin_url, name) = (admin_url.clone(), name.clone());
+            // async work on a thread with a runtime of its own. Best effort. The coordinator
+            // first: its connections to the workers end with it.
+            let (admin_urls, name) = (admin_urls.clone(), name.clone());
             let _ = std::thread::spawn(move || {
                 let rt = tokio::runtime::Builder::new_current_thread()
                     .enable_all()
                     .build()
                     .ok()?;
                 rt.block_on(async {
-                    let mut conn = PgConnection::connect(&admin_url).await.ok()?;
-                    let sql = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
-                    sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
-                        .execute(&mut conn)
-                        .await
-                        .ok()?;
-                    conn.close().await.ok()
+                    for admin_url in &admin_urls {
+                        let Ok(mut conn) = PgConnection::connect(admin_url).await else {
+                            continue;
+                        };
+                        let sql = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
+                        let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+                            .execute(&mut conn)
+                            .await;
+                        let _ = conn.close().await;
+                    }
+                    Some(())
                 })
             })
             .join();
@@ -185,20 +274,68 @@ fn admin_url(from_env: Option<String>) -> String {
     }
 }
 
+/// The Citus coordinator's admin URL, or a panic that says how to get one.
+fn citus_admin_url(from_env: Option<String>) -> String {
+    match from_env {
+        Some(url) if !url.is_empty() => url,
+        _ => panic!(
+            "{CITUS_URL_ENV} is not set: the Citus tests need a Citus cluster. \
+             Run the test suite with `scripts/test`, which starts a throwaway coordinator \
+             and two workers and sets it."
+        ),
+    }
+}
+
+/// Runs one administrative statement, or panics naming it.
+async fn run(conn: &mut PgConnection, sql: &str) {
+    sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_owned()))
+        .execute(conn)
+        .await
+        .unwrap_or_else(|e| panic!("{sql} failed: {e}"));
+}
+
 async fn admin_connection(admin_url: &str) -> PgConnection {
+    server_connection(admin_url, POSTGRES_URL_ENV).await
+}
+
+/// A connection to the test server that the variable `env` names (for the message).
+async fn server_connection(admin_url: &str, env: &str) -> PgConnection {
     let connect = PgConnection::connect(admin_url);
     match tokio::time::timeout(Duration::from_secs(10), connect).await {
         Ok(Ok(conn)) => conn,
         Ok(Err(e)) => panic!(
-            "cannot reach the PostgreSQL test server at {POSTGRES_URL_ENV}={admin_url}: {e}. \
+            "cannot reach the test server at {env}={admin_url}: {e}. \
              Run the test suite with `scripts/test`, which starts one."
         ),
         Err(_) => panic!(
-            "timed out connecting to the PostgreSQL test server at \
-             {POSTGRES_URL_ENV}={admin_url}. Run the test suite with `scripts/test`, which \
+            "timed out connecting to the test server at \
+             {env}={admin_url}. Run the test suite with `scripts/test`, which \
              starts one."
         ),
     }
+}
+
+/// The host and port of a `postgres://` URL (5432 when it names none).
+fn host_and_port(url: &str) -> (String, u16) {
+    let authority_start = url.find("://").map_or(0, |i| i + 3);
+    let rest = &url[authority_start..];
+    let authority = &rest[..rest.find(['/', '?']).unwrap_or(rest.len())];
+    let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    match host_port.rsplit_once(':') {
+        Some((host, port)) => (host.to_owned(), port.parse().unwrap_or(5432)),
+        None => (host_port.to_owned(), 5432),
+    }
+}
+
+/// `url` pointed at another server, `host:port` (user, database and parameters kept).
+fn with_host(url: &str, host: &str, port: i32) -> String {
+    let authority_start = url.find("://").map_or(0, |i| i + 3);
+    let rest = &url[authority_start..];
+    let end = rest.find(['/', '?']).unwrap_or(rest.len());
+    let user = rest[..end]
+        .rsplit_once('@')
+        .map_or(String::new(), |(u, _)| format!("{u}@"));
+    format!("{}{user}{host}:{port}{}", &url[..authority_start], &rest[end..])
 }
 
 /// `admin_url` with its database name replaced by `name` (query parameters kept).
@@ -216,61 +353,6 @@ fn with_database(admin_url: &str, name: &str) -> String {
         Some(q) => format!("{base}/{name}?{q}"),
         None => format!("{base}/{name}"),
     }
-}
-
-/// Runs each named `async fn` of a test file on both backends: two tests, `sqlite::NAME` and
-/// `postgres::NAME`, on a multi-threaded runtime. The PostgreSQL ones fail, never skip, when the
-/// test server is missing. What the function is given depends on the form:
-///
-/// - `on_both_backends!(a, b)`: `async fn a(url: &str)`, the URL of a fresh database;
-/// - `on_both_backends!(db: a, b)`: `async fn a(db: TestDb)`, the fresh database itself (the
-///   test decides when it is dropped);
-/// - `on_both_backends!(backend: a, b)`: `async fn a(backend: &str)`, `"sqlite"` or
-///   `"postgres"`, for tests that build their database with [`TestDb::backend`] themselves.
-///
-/// ```ignore
-/// async fn stores_an_event(url: &str) { /* … */ }
-/// eventlog_testing::on_both_backends!(stores_an_event);
-/// ```
-#[macro_export]
-macro_rules! on_both_backends {
-    (@tests $form:ident: $($name:ident),*) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    $crate::on_both_backends!(@call $form, super::$name, "sqlite");
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    $crate::on_both_backends!(@call $form, super::$name, "postgres");
-                }
-            )*
-        }
-    };
-    (@call url, $f:path, $backend:literal) => {
-        let db = $crate::TestDb::backend($backend).await;
-        $f(db.url()).await
-    };
-    (@call db, $f:path, $backend:literal) => {
-        $f($crate::TestDb::backend($backend).await).await
-    };
-    (@call backend, $f:path, $backend:literal) => {
-        $f($backend).await
-    };
-    (db: $($name:ident),* $(,)?) => {
-        $crate::on_both_backends!(@tests db: $($name),*);
-    };
-    (backend: $($name:ident),* $(,)?) => {
-        $crate::on_both_backends!(@tests backend: $($name),*);
-    };
-    ($($name:ident),* $(,)?) => {
-        $crate::on_both_backends!(@tests url: $($name),*);
-    };
 }
 
 #[cfg(test)]
@@ -305,7 +387,7 @@ mod tests {
 
     #[tokio::test]
     #[should_panic(
-        expected = "cannot reach the PostgreSQL test server at EVENTLOG_TEST_POSTGRES_URL=postgres://postgres@127.0.0.1:1/postgres"
+        expected = "cannot reach the test server at EVENTLOG_TEST_POSTGRES_URL=postgres://postgres@127.0.0.1:1/postgres"
     )]
     async fn an_unreachable_server_fails_the_test_and_says_how_to_run_it() {
         admin_connection("postgres://postgres@127.0.0.1:1/postgres").await;

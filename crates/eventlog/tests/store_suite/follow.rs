@@ -4,7 +4,7 @@
 
 use super::*;
 
-eventlog_testing::on_both_backends!(
+eventlog_testing::on_every_backend!(
     db: follow_returns_newer_events_in_id_order,
     follow_under_concurrent_writers_returns_each_event_once,
 );
