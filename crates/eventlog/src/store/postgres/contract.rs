@@ -48,6 +48,9 @@ impl WriteStore for PostgresStore {
         // the lock still lets only one apply it.)
         let migrated =
             crate::store::run_migrations(&crate::store::migrations::postgres(), &mut *conn).await?;
+        if self.citus {
+            super::citus::distribute(&mut conn).await?;
+        }
         sqlx::query("RESET statement_timeout")
             .execute(&mut *conn)
             .await?;
@@ -219,7 +222,7 @@ impl ReadStore for PostgresStore {
         limit: usize,
     ) -> Result<(Vec<Event>, FollowCursor), StoreError> {
         crate::store::follow::read_filling(cursor, limit, |from, n| async move {
-            follow::read_once(&self.pool, filter, &from, n).await
+            follow::read_once(&self.pool, self.citus, filter, &from, n).await
         })
         .await
     }
