@@ -183,9 +183,9 @@ impl TestDb {
             "sqlite" => TestDb::sqlite(),
             "postgres" => TestDb::postgres().await,
             "citus" => TestDb::citus().await,
-            other => panic!(
-                "unknown backend {other:?}: expected \"sqlite\", \"postgres\" or \"citus\""
-            ),
+            other => {
+                panic!("unknown backend {other:?}: expected \"sqlite\", \"postgres\" or \"citus\"")
+            }
         }
     }
 
@@ -335,7 +335,11 @@ fn with_host(url: &str, host: &str, port: i32) -> String {
     let user = rest[..end]
         .rsplit_once('@')
         .map_or(String::new(), |(u, _)| format!("{u}@"));
-    format!("{}{user}{host}:{port}{}", &url[..authority_start], &rest[end..])
+    format!(
+        "{}{user}{host}:{port}{}",
+        &url[..authority_start],
+        &rest[end..]
+    )
 }
 
 /// `admin_url` with its database name replaced by `name` (query parameters kept).

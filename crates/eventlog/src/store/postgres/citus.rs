@@ -119,9 +119,8 @@ pub(super) async fn settle(pool: &PgPool) -> Result<(), StoreError> {
     let started = Instant::now();
     let mut waiting_for: Option<HashSet<String>> = None;
     loop {
-        let rows: Vec<(String, i32, String)> = sqlx::query_as(PREPARED_ON_WORKERS)
-            .fetch_all(pool)
-            .await?;
+        let rows: Vec<(String, i32, String)> =
+            sqlx::query_as(PREPARED_ON_WORKERS).fetch_all(pool).await?;
         let pending: HashSet<String> = rows
             .iter()
             .flat_map(|(host, port, gids)| {
