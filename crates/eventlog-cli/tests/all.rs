@@ -5,6 +5,7 @@
 
 mod support;
 
+mod citus_faults;
 mod cli;
 mod cli_log;
 mod cli_user;

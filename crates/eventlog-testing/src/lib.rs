@@ -1,13 +1,15 @@
 //! Test support for eventlog: real databases, thrown away after each test.
 //!
-//! - [`TestDb`]: a fresh SQLite file ([`TestDb::sqlite`]) or a fresh PostgreSQL database
+//! - [`TestDb`]: a fresh SQLite file ([`TestDb::sqlite`]), a fresh PostgreSQL database
 //!   ([`TestDb::postgres`]) on the shared throwaway server that `scripts/test` starts (its admin
-//!   URL is in the environment variable [`POSTGRES_URL_ENV`]). A test that cannot reach
+//!   URL is in the environment variable [`POSTGRES_URL_ENV`]), or a fresh database on its
+//!   throwaway Citus cluster ([`TestDb::citus`], [`CITUS_URL_ENV`]). A test that cannot reach
 //!   PostgreSQL panics with a message saying how to run it; it never skips.
 //! - [`smtp::SmtpSink`]: an SMTP listener on loopback that records the mails it receives.
 //! - [`copy_text`]: rows in PostgreSQL's COPY text format, for loading in bulk.
 //! - [`PgCluster`]: a private PostgreSQL 15 server of one test's own, for tests that stop or
-//!   restart the server under a running writer.
+//!   restart the server under a running writer; [`CitusCluster`], a private Citus cluster
+//!   (a coordinator and two workers) for tests that stop a worker.
 //!
 //! # Example
 //!
@@ -30,8 +32,10 @@ pub mod process;
 pub mod smtp;
 
 mod backends;
+mod citus_cluster;
 mod pg_cluster;
 
+pub use citus_cluster::CitusCluster;
 pub use pg_cluster::PgCluster;
 
 use std::path::Path;

@@ -212,6 +212,10 @@ impl DatabaseError {
                     || code.starts_with("53")
                     || code == "40001"
                     || code == "40P01"
+                    || (code == "XX000"
+                        && self.server_message().is_some_and(|m| {
+                            CITUS_WORKER_LOST.iter().any(|lost| m.starts_with(lost))
+                        }))
                     || code == "5"
                     || code == "6"
                     || code == "517"
@@ -222,6 +226,17 @@ impl DatabaseError {
         }
     }
 }
+
+/// How a Citus coordinator reports, without an error code (`XX000`), a worker lost in the
+/// middle of a transaction (a worker restarting or stopped): the transaction was rolled back
+/// on every node, and running it again later succeeds. (Its other connection errors carry
+/// class 08.)
+const CITUS_WORKER_LOST: [&str; 4] = [
+    "failure on connection marked as essential",
+    "terminating connection due to administrator command",
+    "server closed the connection unexpectedly",
+    "connection not open",
+];
 
 impl From<sqlx::Error> for DatabaseError {
     fn from(e: sqlx::Error) -> Self {
