@@ -17,11 +17,13 @@ pub struct CitusCluster {
     workers: Vec<PgCluster>,
 }
 
-/// The settings every node runs with: the extension, two-phase commit on the workers, and
-/// 4 shards per table (quick to create, still on both workers).
-const NODE_SETTINGS: [(&str, &str); 3] = [
+/// The settings every node runs with: the extension, two-phase commit on the workers, room
+/// for Citus's maintenance worker, and 4 shards per table (quick to create, still on both
+/// workers).
+const NODE_SETTINGS: [(&str, &str); 4] = [
     ("shared_preload_libraries", "citus"),
     ("max_prepared_transactions", "100"),
+    ("max_worker_processes", "16"),
     ("citus.shard_count", "4"),
 ];
 
