@@ -41,11 +41,11 @@ pub(super) async fn stored_exactly_once_and_summaries_recount(url: &str, acked: 
         "{} acknowledged events are not stored, e.g. {missing:?}",
         acked.difference(&stored).count()
     );
-    let unacknowledged: Vec<_> = stored.difference(&acked).take(10).collect();
+    let unacknowledged: Vec<_> = stored.difference(acked).take(10).collect();
     assert!(
         unacknowledged.is_empty(),
         "{} stored events were never acknowledged, e.g. {unacknowledged:?}",
-        stored.difference(&acked).count()
+        stored.difference(acked).count()
     );
     assert_eq!(
         store.count(&EventFilter::default()).await.unwrap(),
