@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use eventlog::store::{self, EventFilter};
 use eventlog::{GroupId, NewEvent};
-use eventlog_testing::TestDb;
+use eventlog_testing::{CitusCluster, TestDb};
 use sqlx::Connection;
 use sqlx::postgres::PgConnection;
 
@@ -162,4 +162,48 @@ async fn the_tail_reads_two_phase_commits_once_each() {
     let unique: HashSet<&String> = seen.iter().collect();
     assert_eq!(unique.len(), seen.len(), "an event was read twice");
     assert_eq!(seen.len(), 3 * 60 * 8, "every event was read");
+}
+
+/// A group's page and summary are read from the one shard holding the group: with the other
+/// worker stopped they still answer, while a listing of every group's events cannot.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_group_is_read_from_its_one_shard() {
+    let cluster = CitusCluster::start()
+        .await
+        .expect("start a private Citus cluster");
+    let store = store::open(&cluster.url()).await.unwrap();
+    let batch: Vec<NewEvent> = (0..3)
+        .map(|i| {
+            let mut e = NewEvent::new("info", GroupId::named("order-42").unwrap(), "placed");
+            e.event_type = ["info", "warning", "info"][i].into();
+            e
+        })
+        .collect();
+    store.insert_batch(&batch).await.unwrap();
+    let mut conn = PgConnection::connect(&cluster.url()).await.unwrap();
+    let holder: i32 = sqlx::query_scalar(
+        "SELECT s.nodeport FROM citus_shards s, event_groups g \
+         WHERE g.group_id = 'order-42' \
+         AND s.shardid = get_shard_id_for_distribution_column('event_groups', g.gid)",
+    )
+    .fetch_one(&mut conn)
+    .await
+    .unwrap();
+    let _ = conn.close().await;
+    let other = (0..2)
+        .map(|n| cluster.worker(n))
+        .find(|w| i32::from(w.port()) != holder)
+        .expect("a worker without the group");
+    other.stop().unwrap();
+    let summary = store.group_summary("order-42").await.unwrap().unwrap();
+    assert_eq!(summary.event_count, 3);
+    assert_eq!(summary.types, ["info", "warning"]);
+    let events = store.group_events("order-42", 10).await.unwrap();
+    assert_eq!(events.len(), 3);
+    assert!(events.iter().all(|e| e.group == "order-42"));
+    assert!(
+        store.count(&EventFilter::default()).await.is_err(),
+        "a count of every shard needs the stopped worker"
+    );
+    other.restart().unwrap();
 }

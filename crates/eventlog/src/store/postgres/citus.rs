@@ -26,6 +26,9 @@
 //!   migration.
 //! - A batch that writes to two workers commits in two phases, the coordinator first: the live
 //!   tail waits for the workers' prepared transactions before reading ([`settle`]).
+//! - A group's page and summary name the group by its number, a constant of the statement, and
+//!   join its name and types instead of reading them through subqueries: Citus then sends
+//!   them to the one shard holding the group ([`group_events`], [`group_summary`]).
 
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
@@ -33,6 +36,10 @@ use std::time::{Duration, Instant};
 use sqlx::{PgConnection, PgPool};
 
 use crate::error::StoreError;
+use crate::event::Event;
+use crate::store::GroupSummary;
+use crate::store::row::{event_from_row, group_from_row};
+use crate::store::sql::limit_param;
 
 /// The distributed tables, in the order they are distributed, and how: the column, and the
 /// table they are co-located with (`None`: a colocation group of their own type).
@@ -156,3 +163,45 @@ const PREPARED_ON_WORKERS: &str = r#"SELECT nodename::text, nodeport, result
      FROM run_command_on_workers(format(
      'SELECT coalesce(string_agg(gid, '','' ), '''') FROM pg_prepared_xacts WHERE database = %L',
      current_database())) WHERE success"#;
+
+/// A group's events in time order (the columns `event_from_row` reads). The name is checked
+/// too: a number is a hash of the name.
+const GROUP_EVENTS: &str = "SELECT e.id, e.uuid, e.event_type, g.group_id, e.ts, e.message, \
+     e.data, e.initiator, e.send_mail FROM events e JOIN event_groups g ON g.gid = e.gid \
+     WHERE e.gid = $1 AND g.gid = $1 AND g.group_id = $2 ORDER BY e.ts, e.id LIMIT $3";
+
+/// A group's summary with its types (the columns `group_from_row` reads).
+const GROUP_SUMMARY: &str = "SELECT g.group_id, g.first_at, g.last_at, g.event_count, \
+     coalesce(array_agg(t.event_type ORDER BY t.event_type) \
+     FILTER (WHERE t.event_type IS NOT NULL), '{}') AS types \
+     FROM event_groups g LEFT JOIN event_group_types t ON t.gid = g.gid AND t.gid = $1 \
+     WHERE g.gid = $1 AND g.group_id = $2 \
+     GROUP BY g.gid, g.group_id, g.first_at, g.last_at, g.event_count";
+
+/// Every event of a group in time order, at most `limit`, read from the group's shard.
+pub(super) async fn group_events(
+    pool: &PgPool,
+    group: &str,
+    limit: usize,
+) -> Result<Vec<Event>, StoreError> {
+    let rows = sqlx::query(GROUP_EVENTS)
+        .bind(super::write::group_number(group))
+        .bind(group)
+        .bind(limit_param(limit))
+        .fetch_all(pool)
+        .await?;
+    rows.iter().map(event_from_row).collect()
+}
+
+/// One group's summary, read from the group's shard.
+pub(super) async fn group_summary(
+    pool: &PgPool,
+    group: &str,
+) -> Result<Option<GroupSummary>, StoreError> {
+    let row = sqlx::query(GROUP_SUMMARY)
+        .bind(super::write::group_number(group))
+        .bind(group)
+        .fetch_optional(pool)
+        .await?;
+    row.as_ref().map(group_from_row).transpose()
+}

@@ -228,6 +228,9 @@ impl ReadStore for PostgresStore {
     }
 
     async fn group_events(&self, group: &str, limit: usize) -> Result<Vec<Event>, StoreError> {
+        if self.citus {
+            return super::citus::group_events(&self.pool, group, limit).await;
+        }
         sql::group_events::<PgSql>(&self.pool, group, limit).await
     }
 
@@ -241,6 +244,9 @@ impl ReadStore for PostgresStore {
     }
 
     async fn group_summary(&self, group: &str) -> Result<Option<GroupSummary>, StoreError> {
+        if self.citus {
+            return super::citus::group_summary(&self.pool, group).await;
+        }
         sql::group_summary::<PgSql>(&self.pool, group).await
     }
 
