@@ -33,7 +33,7 @@ impl Context {
     /// each key overridden by its `EVENTLOG_SECTION__KEY` environment variable.
     pub fn config(&self) -> anyhow::Result<Config> {
         self.config
-            .get_or_init(|| self.load_config().map_err(|e| format!("{e:#}")))
+            .get_or_init(|| self.load_config().map_err(|e| crate::voice::report(&e)))
             .clone()
             .map_err(anyhow::Error::msg)
     }
@@ -96,15 +96,7 @@ impl Context {
         };
         match opened {
             Ok(store) => Ok(store),
-            Err(e) => {
-                let (cause, hint) = crate::diagnose::open_error(&url, &e, options).await;
-                let mut message = format!("cannot open {}: {cause}", store::redact(&url));
-                if let Some(hint) = hint {
-                    message.push_str("\nhint: ");
-                    message.push_str(&hint);
-                }
-                Err(anyhow::Error::msg(message))
-            }
+            Err(e) => Err(crate::diagnose::cannot_open(&url, &e, options).await.into()),
         }
     }
 }

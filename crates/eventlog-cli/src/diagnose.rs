@@ -6,13 +6,25 @@ use std::time::Duration;
 use eventlog::StoreError;
 use eventlog::store::ConnectOptions;
 
+use crate::voice::Failure;
+
+/// The failure to open `url`: `cannot open URL: CAUSE`, the URL without its password, and the
+/// fix when there is an obvious one. Every command that opens the database says it this way.
+pub async fn cannot_open(url: &str, error: &StoreError, options: ConnectOptions) -> Failure {
+    let (cause, hint) = open_error(url, error, options).await;
+    Failure {
+        cause: format!("cannot open {}: {cause}", eventlog::store::redact(url)),
+        hint,
+    }
+}
+
 /// How long the diagnosis itself may try to reach the database server.
 const PROBE: Duration = Duration::from_secs(1);
 
 /// The cause of `error` (one line, no database URL) and, when there is an obvious fix, a
 /// hint. A pool timeout says nothing by itself: the address is probed once to tell a
 /// refused connection from a server that does not answer.
-pub async fn open_error(
+async fn open_error(
     url: &str,
     error: &StoreError,
     options: ConnectOptions,

@@ -4,6 +4,7 @@ mod commands;
 mod context;
 mod diagnose;
 mod metrics;
+mod voice;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -48,7 +49,7 @@ pub struct Cli {
 
 /// `--log-format`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-enum LogFormat {
+pub enum LogFormat {
     /// Human-readable lines.
     Text,
     /// One JSON object per line.
@@ -76,6 +77,9 @@ enum Command {
     /// Import a JSON Lines export or, with --from-django, a django-eventlog database
     /// (idempotent: already stored events are skipped).
     Import(commands::import::Args),
+    /// Look for damage in the database (SQLite: its integrity check and the search indexes');
+    /// exits non-zero when something is wrong.
+    Check(commands::check::Args),
     /// Delete events older than a given age.
     Purge(commands::purge::Args),
     /// PostgreSQL: partition the events table by time (moving the rows in batches while
@@ -92,6 +96,7 @@ enum Command {
 async fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(cli.log_format);
+    voice::init(cli.log_format);
     let ctx = context::Context::new(cli.database_url, cli.config);
     let result = match cli.command {
         Command::Log(args) => commands::log::run(&ctx, args).await,
@@ -104,6 +109,7 @@ async fn main() -> ExitCode {
         Command::Export(args) => commands::export::run(&ctx, args).await,
         Command::Import(args) => commands::import::run(&ctx, args).await,
         Command::Purge(args) => commands::purge::run(&ctx, args).await,
+        Command::Check(args) => commands::check::run(&ctx, args).await,
         Command::Partition(args) => commands::partition::run(&ctx, args).await,
         Command::Mail(args) => commands::mail::run(&ctx, args).await,
         Command::Demo(args) => commands::demo::run(&ctx, args).await,
@@ -111,7 +117,7 @@ async fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {}", report(&e));
+            voice::fail(&e);
             ExitCode::FAILURE
         }
     }
@@ -132,18 +138,4 @@ fn init_logging(format: LogFormat) {
             .with_ansi(std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none())
             .init(),
     }
-}
-
-/// The error and its causes, each said once: a cause whose text the message already
-/// contains (`database error: X` caused by `X`) is not repeated.
-fn report(e: &anyhow::Error) -> String {
-    let mut out = e.to_string();
-    for cause in e.chain().skip(1) {
-        let text = cause.to_string();
-        if !out.contains(&text) {
-            out.push_str(": ");
-            out.push_str(&text);
-        }
-    }
-    out
 }

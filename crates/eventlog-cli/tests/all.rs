@@ -7,8 +7,10 @@ mod support;
 
 mod citus_faults;
 mod cli;
+mod cli_errors;
 mod cli_log;
 mod cli_user;
+mod damaged_database;
 mod demo;
 mod django_import;
 mod docs_output;

@@ -165,8 +165,9 @@ async fn request_bytes_in_flight_are_bounded() {
     assert_eq!(accepted.status(), 201, "{}", server.log());
 }
 
-/// Request logs (one line per request, from tower-http's trace layer) in JSON with
-/// `--log-format json`, and no colour codes when stderr is not a terminal.
+/// With `--log-format json` every line on stderr is JSON (the request logs, one per request,
+/// and the notices: "listening on", "shutting down"), numbers are numbers, and no colour
+/// codes appear when stderr is not a terminal.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn request_logs_are_json_lines_without_colour() {
     let db = TestDb::sqlite();
@@ -187,12 +188,27 @@ async fn request_logs_are_json_lines_without_colour() {
     server.wait_exit(Duration::from_secs(15)).expect("exits");
     let log = server.log();
     assert!(!log.contains('\u{1b}'), "colour codes in a pipe: {log}");
-    let requests: Vec<serde_json::Value> = log
+    let lines: Vec<serde_json::Value> = log
         .lines()
-        .filter(|l| l.starts_with('{'))
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
-        .filter(|v: &serde_json::Value| v["span"]["uri"].is_string())
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
         .collect();
+    assert!(
+        lines.iter().any(|v| v["fields"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("shutting down")),
+        "{log}"
+    );
+    let requests: Vec<&serde_json::Value> = lines
+        .iter()
+        .filter(|v| v["span"]["uri"].is_string())
+        .collect();
+    assert!(
+        requests
+            .iter()
+            .all(|v| v["fields"]["latency_ms"].is_number()),
+        "latency as a number: {log}"
+    );
     let seen = |uri: &str, status: u64| {
         requests
             .iter()

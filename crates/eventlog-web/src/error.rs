@@ -107,6 +107,9 @@ pub struct StoreFailure {
     pub message: &'static str,
 }
 
+/// Shown while the database is damaged: what the operator must run.
+const DAMAGED: &str = "database damaged — run `eventlog check` on the server";
+
 /// Shown for a store failure the client cannot act on; the details are logged.
 const SERVER_FAULT: &str = "Something went wrong on the server; the details are in its log.";
 
@@ -115,6 +118,8 @@ impl StoreFailure {
     /// - a bad pagination cursor: `400`;
     /// - a full disk: `507` with `Retry-After` (checked before transient: a full disk is
     ///   both, and deleting or purging events makes room);
+    /// - damaged data (a corrupt page or index): `503` naming `eventlog check`, no
+    ///   `Retry-After` (waiting does not repair it);
     /// - unreachable, restarting, busy, pool timed out: `503` with `Retry-After`;
     /// - anything else: a generic `500`.
     pub fn of(e: &StoreError) -> Self {
@@ -131,6 +136,14 @@ impl StoreFailure {
                 status: StatusCode::INSUFFICIENT_STORAGE,
                 retry_after: Some(Unavailable::Database.retry_after()),
                 message: "database full",
+            };
+        }
+        if e.is_damaged() {
+            tracing::error!(error = %e, "the database is damaged: run `eventlog check`");
+            return StoreFailure {
+                status: StatusCode::SERVICE_UNAVAILABLE,
+                retry_after: None,
+                message: DAMAGED,
             };
         }
         if e.is_transient() {

@@ -238,6 +238,17 @@ const CITUS_WORKER_LOST: [&str; 4] = [
     "connection not open",
 ];
 
+/// Whether an error code says the stored data is damaged: SQLite `SQLITE_CORRUPT` (11, with
+/// its extended codes such as 267 for a search index) and `SQLITE_NOTADB` (26); PostgreSQL
+/// class XX001 `data_corrupted` and XX002 `index_corrupted`.
+pub(crate) fn is_damage_code(code: &str) -> bool {
+    match code.parse::<u32>() {
+        // SQLite: the primary result code is the low byte of an extended one.
+        Ok(n) => matches!(n & 0xff, 11 | 26),
+        Err(_) => code == "XX001" || code == "XX002",
+    }
+}
+
 impl From<sqlx::Error> for DatabaseError {
     fn from(e: sqlx::Error) -> Self {
         DatabaseError(e)
@@ -263,6 +274,16 @@ impl StoreError {
         match self {
             StoreError::Shared(e) => e.is_transient(),
             StoreError::Database(e) => e.is_transient(),
+            _ => false,
+        }
+    }
+
+    /// Whether the stored data is damaged (a corrupt page or index): retrying will not help,
+    /// and `eventlog check` says what is wrong.
+    pub fn is_damaged(&self) -> bool {
+        match self {
+            StoreError::Shared(e) => e.is_damaged(),
+            StoreError::Database(e) => e.code().is_some_and(|c| is_damage_code(&c)),
             _ => false,
         }
     }

@@ -11,6 +11,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use super::filter_args::FilterArgs;
 use crate::context::Context;
+use crate::voice::say;
 
 /// Rows fetched per query; memory use is bounded by one page, whatever the total.
 const PAGE: usize = 1000;
@@ -73,7 +74,7 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
         bar.finish_and_clear();
     }
     if args.output.is_some() {
-        eprintln!("exported {n} events");
+        say!("exported {n} events");
     }
     Ok(())
 }

@@ -13,6 +13,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use tokio::task::JoinHandle;
 
 use crate::context::Context;
+use crate::voice::say;
 
 /// Events stored per transaction.
 pub const BATCH: usize = 5_000;
@@ -188,6 +189,6 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
     // Leaves the database as one file: SQLite's write-ahead log (up to its checkpoint size,
     // 32 MiB) is copied in and truncated.
     store.close().await;
-    eprintln!("imported {created} events ({skipped} already present)");
+    say!("imported {created} events ({skipped} already present)");
     Ok(())
 }

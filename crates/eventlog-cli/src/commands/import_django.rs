@@ -7,6 +7,7 @@ use eventlog::store::redact;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::context::Context;
+use crate::voice::say;
 
 /// Skipped rows printed one by one; beyond this only the count is given.
 const SKIPPED_SHOWN: usize = 20;
@@ -38,15 +39,15 @@ pub async fn run(ctx: &Context, url: &str, batch: usize) -> anyhow::Result<()> {
     source.close().await;
     let summary = result?;
     for row in summary.skipped.iter().take(SKIPPED_SHOWN) {
-        eprintln!("row id {} skipped: {}", row.id, row.problem);
+        say!("row id {} skipped: {}", row.id, row.problem);
     }
     if summary.skipped.len() > SKIPPED_SHOWN {
-        eprintln!(
+        say!(
             "… and {} more rows skipped",
             summary.skipped.len() - SKIPPED_SHOWN
         );
     }
-    eprintln!(
+    say!(
         "imported {} events from django-eventlog at {} ({} already present, {} skipped)",
         summary.created,
         redact(url),

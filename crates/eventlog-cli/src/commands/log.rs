@@ -60,11 +60,20 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
         .transpose()
         .context("--data is not valid JSON")?;
     let url = ctx.database_url()?;
-    let log = EventLog::builder(url.as_str())
+    let log = match EventLog::builder(url.as_str())
         .config(&config)?
         .open()
         .await
-        .with_context(|| format!("cannot open {}", eventlog::store::redact(&url)))?;
+    {
+        Ok(log) => log,
+        Err(eventlog::Error::Connect { source }) => {
+            let options = config.database.connect_options();
+            return Err(crate::diagnose::cannot_open(&url, &source, options)
+                .await
+                .into());
+        }
+        Err(e) => return Err(e.into()),
+    };
     let group = log.group_with_id(group);
     let mut event = group.event(&args.event_type, args.message);
     if let Some(initiator) = args.initiator {

@@ -1,6 +1,7 @@
 //! `eventlog migrate`
 
 use crate::context::Context;
+use crate::voice::say;
 
 /// Options of `eventlog migrate`.
 #[derive(Debug, clap::Args)]
@@ -10,7 +11,7 @@ pub struct Args {}
 pub async fn run(ctx: &Context, _args: Args) -> anyhow::Result<()> {
     let store = ctx.store_unmigrated().await?;
     let migrated = store.migrate().await?;
-    eprintln!("{}", report(store.backend().name(), &migrated));
+    say!("{}", report(store.backend().name(), &migrated));
     Ok(())
 }
 

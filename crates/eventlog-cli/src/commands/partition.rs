@@ -5,6 +5,7 @@ use eventlog::store::BackendKind;
 use eventlog::store::postgres::{CarryOver, PartitionInterval, PostgresStore};
 
 use crate::context::Context;
+use crate::voice::say;
 
 /// Options of `eventlog partition`.
 #[derive(Debug, clap::Args)]
@@ -34,20 +35,20 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
     let store = PostgresStore::connect(&url).await?;
     if let Some(every) = args.interval {
         store.set_partition_interval(every).await?;
-        eprintln!("new partitions will each cover one {every}");
+        say!("new partitions will each cover one {every}");
     }
     match store.partition_events(args.batch as usize, None).await? {
-        CarryOver::AlreadyPartitioned => eprintln!("the events table is partitioned already"),
+        CarryOver::AlreadyPartitioned => say!("the events table is partitioned already"),
         CarryOver::Done { copied } => {
-            eprintln!("carried {copied} events over; the events table is now partitioned")
+            say!("carried {copied} events over; the events table is now partitioned")
         }
         CarryOver::Paused { copied, left } => {
-            eprintln!("copied {copied} events, {left} left: run it again to go on")
+            say!("copied {copied} events, {left} left: run it again to go on")
         }
     }
     let parts = store.partitions().await?;
     match (parts.first(), parts.last()) {
-        (Some(first), Some(last)) => eprintln!(
+        (Some(first), Some(last)) => say!(
             // Existing partitions keep the interval they were made with: only new ones
             // follow the current setting.
             "{} partitions, from {} to {}; new partitions each cover one {}",
@@ -56,7 +57,7 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
             last.to.format("%Y-%m-%d"),
             store.partition_interval().await?
         ),
-        _ => eprintln!("no partitions yet"),
+        _ => say!("no partitions yet"),
     }
     Ok(())
 }

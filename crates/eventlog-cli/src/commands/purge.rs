@@ -3,6 +3,7 @@
 use eventlog::retention::parse_duration;
 
 use crate::context::Context;
+use crate::voice::say;
 
 /// Options of `eventlog purge`.
 #[derive(Debug, clap::Args)]
@@ -36,11 +37,11 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
             .purge_count(before, args.event_type.as_deref())
             .await?;
         println!("{n}");
-        eprintln!("would delete {n} {what} older than {cutoff} (dry run)");
+        say!("would delete {n} {what} older than {cutoff} (dry run)");
     } else {
         let n = store.purge(before, args.event_type.as_deref()).await?;
         println!("{n}");
-        eprintln!("deleted {n} {what} older than {cutoff}");
+        say!("deleted {n} {what} older than {cutoff}");
     }
     Ok(())
 }

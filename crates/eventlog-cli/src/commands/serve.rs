@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use anyhow::Context as _;
 
 use crate::context::Context;
+use crate::voice::say;
 
 /// Options of `eventlog serve`.
 #[derive(Debug, clap::Args)]
@@ -23,7 +24,7 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
     // cancels statements that would hold a request past its timeout.
     let store = ctx.store_with(config.database.connect_options()).await?;
     if !store.has_users().await? {
-        eprintln!(
+        say!(
             "No admin user exists yet. Create the first one with:\n\n    eventlog --database-url {} user add admin --role admin\n",
             eventlog::store::redact(&ctx.database_url()?)
         );
@@ -32,7 +33,7 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
     let metrics = match config.server.metrics_bind {
         Some(bind) => {
             let server = crate::metrics::start(bind, store.clone()).await?;
-            eprintln!("eventlog metrics on http://{}/metrics", server.addr);
+            say!("eventlog metrics on http://{}/metrics", server.addr);
             Some(server)
         }
         None => None,
@@ -42,7 +43,7 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {bind}"))?;
     let addr = listener.local_addr()?;
-    eprintln!("eventlog admin listening on http://{addr}/ (API under /api/v1)");
+    say!("eventlog admin listening on http://{addr}/ (API under /api/v1)");
     // Several servers may share one database: each applies retention; purges are idempotent.
     let retention = if config.retention.is_enabled() {
         let events: std::sync::Arc<dyn eventlog::store::Store> = store.clone();
@@ -69,14 +70,14 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
         .limits(config.limits)
         .server_config(&config.server);
     if let Some(url) = &config.database.read_database_url {
-        let replica = eventlog::store::open_replica(url, config.database.connect_options())
-            .await
-            .with_context(|| {
-                format!(
-                    "cannot open the read replica {}",
-                    eventlog::store::redact(url)
-                )
-            })?;
+        let options = config.database.connect_options();
+        let replica = match eventlog::store::open_replica(url, options).await {
+            Ok(replica) => replica,
+            Err(e) => {
+                let failure = crate::diagnose::cannot_open(url, &e, options).await;
+                return Err(anyhow::Error::new(failure).context("the read replica"));
+            }
+        };
         state = state.read_store(replica);
     }
     // Events posted with `send_mail` get an outbox row in their own transaction; the mail
@@ -115,7 +116,7 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
     if let Some(mailer) = mailer {
         mailer.close().await;
     }
-    eprintln!("eventlog: stopped");
+    say!("eventlog: stopped");
     Ok(())
 }
 
@@ -138,5 +139,5 @@ async fn shutdown_signal() {
         _ = ctrl_c => {},
         _ = term => {},
     }
-    eprintln!("eventlog: shutting down");
+    say!("eventlog: shutting down");
 }

@@ -3,6 +3,7 @@
 use eventlog::store::TokenScope;
 
 use crate::context::Context;
+use crate::voice::say;
 
 /// Options of `eventlog token`.
 #[derive(Debug, clap::Args)]
@@ -65,7 +66,7 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
             let scope = TokenScope::from(scope);
             let token = store.create_token(&name, scope).await?;
             println!("{token}");
-            eprintln!(
+            say!(
                 "token {name:?} (scope {scope}) created; it is shown only now. Send it as `Authorization: Bearer <token>`."
             );
         }
@@ -103,7 +104,7 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
             if !found {
                 anyhow::bail!("no token named {name:?}");
             }
-            eprintln!("token {name:?} revoked");
+            say!("token {name:?} revoked");
         }
     }
     Ok(())

@@ -199,7 +199,7 @@ pub(super) const EXPANSION: usize = 1 + PARSED_COPIES;
         content(
             (EventInput = "application/json"),
             (Vec<EventInput> = "application/json"),
-            (EventInput = "application/x-ndjson"),
+            (Vec<EventInput> = "application/x-ndjson"),
         ),
         description = "An event, an array of events, or JSON Lines"
     ),
@@ -311,9 +311,11 @@ pub async fn list(
     get,
     path = "/events/{id}",
     tag = "events",
-    params(("id" = String, Path, description = "Numeric id or uuid")),
+    params(("id" = String, Path, description = "Numeric id or uuid",
+        pattern = r"^([0-9]{1,18}|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})$")),
     responses(
         (status = 200, body = ApiEvent),
+        (status = 400, body = ApiError, description = "Neither a numeric id nor a uuid"),
         (status = 401, body = ApiError),
         (status = 403, body = ApiError, description = "The token's scope is ingest: it may not read"),
         (status = 404, body = ApiError, description = "No such event"),

@@ -16,7 +16,8 @@ pub const MAX_GROUP_EVENTS: usize = 10_000;
     get,
     path = "/groups/{group}",
     tag = "groups",
-    params(("group" = String, Path, description = "Group id or name")),
+    params(("group" = String, Path, description = "Group id or name (1–40 characters)", min_length = 1, max_length = 40,
+        pattern = r"^[^\x00]*$")),
     responses(
         (status = 200, body = GroupResponse),
         (status = 401, body = ApiError),

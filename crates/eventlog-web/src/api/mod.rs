@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, FromRequestParts};
+use axum::extract::{DefaultBodyLimit, FromRequestParts, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -184,8 +184,30 @@ pub fn router(state: ApiState) -> Router {
     security(()),
     responses((status = 200, description = "The OpenAPI document", content_type = "application/json"))
 )]
-async fn openapi_json() -> Response {
-    Json(openapi()).into_response()
+async fn openapi_json(State(state): State<ApiState>) -> Response {
+    Json(openapi_for(&state.types)).into_response()
+}
+
+/// The document as this server answers it: an event's `type`, in a body or in the `type`
+/// filter, is one of the types it is configured with.
+pub fn openapi_for(types: &eventlog::EventTypes) -> serde_json::Value {
+    let names: Vec<&str> = types.names().collect();
+    let mut doc = serde_json::to_value(openapi()).unwrap_or_default();
+    if let Some(ty) = doc.pointer_mut("/components/schemas/EventInput/properties/type") {
+        ty["enum"] = names.clone().into();
+    }
+    // Names separated by commas, each with spaces around it or empty.
+    let name = format!("( *({})? *)", names.join("|"));
+    let list = format!("^{name}(,{name})*$");
+    let filters = doc
+        .pointer_mut("/paths/~1events/get/parameters")
+        .and_then(serde_json::Value::as_array_mut);
+    for param in filters.into_iter().flatten() {
+        if param["name"] == "type" {
+            param["schema"]["pattern"] = list.clone().into();
+        }
+    }
+    doc
 }
 
 /// An API error: a status and a message for the client, as `{"error": …, "index": …}`.

@@ -6,34 +6,110 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+/// A character that is neither a control character nor a space of any kind (Unicode
+/// `White_Space`): what makes a message or a group name more than blank.
+macro_rules! non_blank_char {
+    () => {
+        r"[^\x00-\x20\x7f-\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
+    };
+}
+
+/// A message: at least one character that is not blank.
+const NON_BLANK: &str = non_blank_char!();
+
+/// A group name: no control characters, at least one character that is not blank.
+const GROUP: &str = concat!(
+    r"^[^\x00-\x1f\x7f-\x9f]*",
+    non_blank_char!(),
+    r"[^\x00-\x1f\x7f-\x9f]*$"
+);
+
+/// An e-mail recipient: one `@` between two runs of anything but blanks, control characters
+/// and `<>,;"@`.
+const MAIL_RECIPIENT: &str = r#"^[^\x00-\x20\x7f-\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000<>,;"@]+@[^\x00-\x20\x7f-\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000<>,;"@]+$"#;
+
+fn text(
+    nullable: bool,
+    min: Option<usize>,
+    max: Option<usize>,
+    pattern: &str,
+) -> utoipa::openapi::schema::ObjectBuilder {
+    use utoipa::openapi::schema::{ObjectBuilder, SchemaType, Type};
+    let ty = if nullable {
+        SchemaType::from_iter([Type::String, Type::Null])
+    } else {
+        SchemaType::Type(Type::String)
+    };
+    ObjectBuilder::new()
+        .schema_type(ty)
+        .min_length(min)
+        .max_length(max)
+        .pattern(Some(pattern))
+}
+
+fn message_schema() -> utoipa::openapi::schema::Object {
+    text(false, Some(1), None, NON_BLANK)
+        .description(Some(
+            "What happened: not only spaces and control characters; at most `[limits] \
+             message_bytes` bytes of UTF-8 (default 65,536).",
+        ))
+        .examples(["About to send 1000 mails"])
+        .build()
+}
+
+fn group_schema() -> utoipa::openapi::schema::Object {
+    text(true, Some(1), Some(40), GROUP)
+        .description(Some(
+            "Group id or name: 1–40 characters, not only spaces, no control characters. Items \
+             without one share a new random group per request, returned in `groups`.",
+        ))
+        .build()
+}
+
+fn mail_recipient_schema() -> utoipa::openapi::schema::Object {
+    text(true, None, Some(254), MAIL_RECIPIENT)
+        .description(Some(
+            "Address to notify by e-mail: `local@domain`, at most 254 characters, no spaces, \
+             control characters or `<>,;\"`.",
+        ))
+        .build()
+}
+
 /// One event to record (`POST /events`, alone, in an array, or one per line of JSON Lines).
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EventInput {
-    /// A configured event type, e.g. `info`.
+    /// A configured event type, e.g. `info` (the served document lists this server's).
     #[serde(rename = "type")]
-    #[schema(example = "info")]
+    #[schema(example = "info", pattern = r"^[A-Za-z_][A-Za-z0-9_]{0,49}$")]
     pub event_type: String,
-    /// What happened.
-    #[schema(example = "About to send 1000 mails")]
+    /// What happened: not only spaces and control characters; at most `[limits]
+    /// message_bytes` bytes of UTF-8 (default 65,536).
+    #[schema(schema_with = message_schema)]
     pub message: String,
-    /// Group id or name (1–40 characters). Items without one share a new random group per
-    /// request, returned in `groups`.
+    /// Group id or name: 1–40 characters, not only spaces, no control characters. Items
+    /// without one share a new random group per request, returned in `groups`.
     #[serde(default)]
+    #[schema(schema_with = group_schema)]
     pub group: Option<String>,
     /// Who or what caused it (at most 500 characters).
     #[serde(default)]
+    #[schema(max_length = 500)]
     pub initiator: Option<String>,
-    /// Any JSON value.
+    /// Structured details: any JSON value (an object, an array, a string, a number, a
+    /// boolean), stored and returned as sent; at most `[limits] data_bytes` bytes as compact
+    /// JSON (default 262,144). `null` or absent: none.
     #[serde(default)]
-    #[schema(value_type = Object)]
+    #[schema(value_type = Option<serde_json::Value>)]
     pub data: Option<serde_json::Value>,
     /// When it happened, RFC 3339 (stored in UTC, microseconds); default: now.
     #[serde(default)]
-    #[schema(example = "2026-01-31T12:00:00.000000Z")]
+    #[schema(example = "2026-01-31T12:00:00.000000Z", format = DateTime)]
     pub timestamp: Option<String>,
-    /// Address to notify by e-mail.
+    /// Address to notify by e-mail: `local@domain`, at most 254 characters, no spaces,
+    /// control characters or `<>,;"`.
     #[serde(default)]
+    #[schema(schema_with = mail_recipient_schema)]
     pub send_mail: Option<String>,
     /// Idempotency key: sending the same id again stores nothing new and returns the stored
     /// event's id.
@@ -59,8 +135,8 @@ pub struct ApiEvent {
     pub message: String,
     /// Who or what caused it.
     pub initiator: Option<String>,
-    /// Structured details.
-    #[schema(value_type = Option<Object>)]
+    /// Structured details: any JSON value, as sent.
+    #[schema(value_type = Option<serde_json::Value>)]
     pub data: Option<serde_json::Value>,
     /// E-mail recipient.
     pub send_mail: Option<String>,

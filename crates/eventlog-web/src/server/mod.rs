@@ -20,7 +20,7 @@ use hyper_util::server::graceful::GracefulShutdown;
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tower::ServiceExt as _;
-use tower_http::trace::{DefaultMakeSpan, DefaultOnRequest, DefaultOnResponse, TraceLayer};
+use tower_http::trace::{DefaultMakeSpan, DefaultOnRequest, TraceLayer};
 
 use crate::error::{AppError, Unavailable};
 
@@ -271,7 +271,17 @@ fn with_layers(router: Router, options: &ServeOptions, stopping: CancellationTok
             TraceLayer::new_for_http()
                 .make_span_with(DefaultMakeSpan::new().level(tracing::Level::INFO))
                 .on_request(DefaultOnRequest::new().level(tracing::Level::DEBUG))
-                .on_response(DefaultOnResponse::new().level(tracing::Level::INFO)),
+                // The latency as a number (`latency_ms`), not tower-http's "2 ms" text, so
+                // that JSON logs can be summed and compared.
+                .on_response(
+                    |response: &axum::http::Response<_>, latency: Duration, _: &tracing::Span| {
+                        tracing::info!(
+                            status = response.status().as_u16(),
+                            latency_ms = latency.as_secs_f64() * 1e3,
+                            "finished processing request"
+                        );
+                    },
+                ),
         )
 }
 

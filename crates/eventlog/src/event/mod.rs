@@ -117,9 +117,10 @@ pub fn validate_message(message: &str) -> Result<(), ValidationError> {
     }
 }
 
-/// Checks an e-mail recipient: `local@domain`, no spaces or angle brackets, at most 254 bytes.
+/// Checks an e-mail recipient: `local@domain`, no spaces or angle brackets, at most 254
+/// characters.
 pub fn validate_mail_recipient(addr: &str) -> Result<(), ValidationError> {
-    let plausible = addr.len() <= 254
+    let plausible = addr.chars().count() <= 254
         && addr.split_once('@').is_some_and(|(local, domain)| {
             !local.is_empty() && !domain.is_empty() && !domain.contains('@')
         })

@@ -26,7 +26,15 @@ impl TimeBound {
     pub fn parse(key: &str, text: &str, end: End) -> Result<TimeBound, FilterError> {
         let err = |rule| FilterError::new(key, text, rule);
         let at = if let Ok(t) = DateTime::parse_from_rfc3339(text) {
-            t.with_timezone(&Utc)
+            // The year as written is what the rule is about: `0001-01-01T00:00+05:00` is
+            // still year 0 in UTC.
+            if t.year() < 1 {
+                return Err(err(Rule::YearRange));
+            }
+            return Ok(TimeBound {
+                text: text.to_owned(),
+                at: t.with_timezone(&Utc),
+            });
         } else if let Some(t) = [
             "%Y-%m-%dT%H:%M",
             "%Y-%m-%dT%H:%M:%S",

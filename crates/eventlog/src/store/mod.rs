@@ -24,6 +24,7 @@ mod cursor;
 mod filter;
 mod follow;
 pub mod group_commit;
+mod integrity;
 mod listing;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 mod migrations;
@@ -48,6 +49,7 @@ pub use cursor::{Cursor, GroupCursor};
 pub use filter::{DataMatch, EventFilter, GroupFilter, MAX_SEARCH_WORDS, Order, search_words};
 pub use follow::FollowCursor;
 pub use group_commit::GroupCommit;
+pub use integrity::{Integrity, MAX_PROBLEMS};
 pub(crate) use listing::CountedMinute;
 pub use listing::{Counted, ListingQuery, NewestCounts, NewestRequest};
 pub use open::{ConnectOptions, connect_with, open, open_replica, open_with, redact};
@@ -223,6 +225,11 @@ pub trait WriteStore: Send + Sync + 'static {
     async fn analyze(&self) -> Result<(), StoreError> {
         Ok(())
     }
+
+    /// Looks for damage in the stored data (a disk fault, a file copied while written): on
+    /// SQLite, its own `integrity_check` and the search indexes' integrity checks. Reads the
+    /// whole database: for `eventlog check`, not for a running server.
+    async fn check_integrity(&self) -> Result<Integrity, StoreError>;
 
     /// Leaves the database tidy and closes the connections: on SQLite, the WAL is
     /// checkpointed and truncated. Called once nothing more will be written.

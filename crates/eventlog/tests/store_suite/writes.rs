@@ -7,7 +7,7 @@ use super::*;
 eventlog_testing::on_every_backend!(
     db: insert_and_get, same_uuid_twice_in_one_batch_is_stored_once,
     same_uuid_in_later_batches_is_stored_once, repeats_are_taken_back_from_the_right_summaries,
-    imports_queue_no_mail, nul_characters_do_not_break_a_batch,
+    imports_queue_no_mail, nul_characters_do_not_break_a_batch, any_json_data_reads_back_as_sent,
     concurrent_writers_lose_and_duplicate_nothing,
     concurrent_batches_creating_the_same_groups_agree_on_them,
 );
@@ -189,6 +189,33 @@ async fn imports_queue_no_mail(db: TestDb) {
     recorded.send_mail = Some("ops@example.com".into());
     store.insert_batch(&[recorded]).await.unwrap();
     assert_eq!(store.outbox_status().await.unwrap().queued, 1);
+}
+
+/// `data` is any JSON value, and numbers at the edges of a double read back as sent
+/// (PostgreSQL's jsonb writes the exact decimal: 309 digits for the largest double).
+async fn any_json_data_reads_back_as_sent(db: TestDb) {
+    let store = open(&db).await;
+    let values = [
+        json!([
+            f64::MAX,
+            f64::MIN_POSITIVE,
+            5e-324,
+            -1.5e300,
+            u64::MAX,
+            i64::MIN
+        ]),
+        json!("just a string"),
+        json!(42),
+        json!(true),
+        json!({"nested": {"deep": [1, {"x": null}]}}),
+    ];
+    for (i, value) in values.into_iter().enumerate() {
+        let mut e = ev("info", "g", "m", i as i64);
+        e.data = Some(value.clone());
+        let id = store.insert_batch(&[e]).await.unwrap()[0].id;
+        let got = store.get(id).await.unwrap().unwrap();
+        assert_eq!(got.data, Some(value));
+    }
 }
 
 async fn nul_characters_do_not_break_a_batch(db: TestDb) {

@@ -1,11 +1,13 @@
 //! `eventlog demo`: records a sample history for trying the admin.
 
 mod history;
+mod sample;
 mod stories;
 
 use chrono::Utc;
 
 use crate::context::Context;
+use crate::voice::say;
 
 /// Options of `eventlog demo`.
 #[derive(Debug, clap::Args)]
@@ -22,7 +24,7 @@ pub async fn run(ctx: &Context, _args: Args) -> anyhow::Result<()> {
         .names()
         .map(str::to_owned)
         .collect();
-    let events = history::sample(Utc::now(), &types);
+    let events = sample::sample(Utc::now(), &types);
     let store = ctx.store().await?;
     let mut created = 0;
     for batch in events.chunks(super::import::BATCH) {
@@ -35,7 +37,7 @@ pub async fn run(ctx: &Context, _args: Args) -> anyhow::Result<()> {
     }
     store.close().await;
     let present = events.len() - created;
-    eprintln!(
+    say!(
         "demo: stored {created} sample events over {} days ({present} already present)",
         history::DAYS
     );

@@ -17,7 +17,7 @@ use crate::store::sql::{self, EVENT_COLUMNS};
 use crate::store::summary_changes::Mail;
 use crate::store::{
     BackendKind, CountedMinute, Cursor, EventFilter, FollowCursor, GroupCursor, GroupFilter,
-    GroupSummary, Inserted, ListingQuery, Migrated, NewestCounts, NewestRequest, Order,
+    GroupSummary, Inserted, Integrity, ListingQuery, Migrated, NewestCounts, NewestRequest, Order,
     PURGE_BATCH, Page, PoolStatus, ReadStore, WriteStore,
 };
 
@@ -77,6 +77,13 @@ impl WriteStore for PostgresStore {
         let swept = self.sweep_claims().await?;
         self.claims_found(swept.is_some());
         Ok(swept.map_or(0, |n| usize::try_from(n.max(1)).unwrap_or(usize::MAX)))
+    }
+
+    async fn check_integrity(&self) -> Result<Integrity, StoreError> {
+        Ok(Integrity::NotOurs {
+            advice: "PostgreSQL guards its own files (enable data checksums with `initdb -k`); \
+                     check its tables and indexes with `pg_amcheck --heapallindexed DBNAME`",
+        })
     }
 
     async fn analyze(&self) -> Result<(), StoreError> {

@@ -17,8 +17,8 @@ use crate::store::sql::{self, EVENT_COLUMNS};
 use crate::store::summary_changes::Mail;
 use crate::store::{
     BackendKind, CountedMinute, Cursor, EventFilter, FollowCursor, GroupCursor, GroupFilter,
-    GroupSummary, Inserted, ListingQuery, Migrated, NewestCounts, Order, PURGE_BATCH, Page,
-    PoolStatus, ReadStore, WriteStore,
+    GroupSummary, Inserted, Integrity, ListingQuery, Migrated, NewestCounts, Order, PURGE_BATCH,
+    Page, PoolStatus, ReadStore, WriteStore,
 };
 
 #[async_trait]
@@ -40,6 +40,10 @@ impl WriteStore for SqliteStore {
         // Search is indexed in the insert transaction: the only upkeep is the WAL.
         self.checkpoint_if_idle().await?;
         Ok(0)
+    }
+
+    async fn check_integrity(&self) -> Result<Integrity, StoreError> {
+        super::integrity::check(&self.pool).await
     }
 
     async fn close(&self) {

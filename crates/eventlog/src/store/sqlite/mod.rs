@@ -21,6 +21,7 @@ use crate::store::{ConnectOptions, Inserted};
 
 mod contract;
 mod follow;
+mod integrity;
 mod outbox;
 mod read;
 mod write;
