@@ -53,6 +53,9 @@ pub const POSTGRES_URL_ENV: &str = "EVENTLOG_TEST_POSTGRES_URL";
 /// by `scripts/test` (e.g. `postgres://postgres@127.0.0.1:54322/postgres`).
 pub const CITUS_URL_ENV: &str = "EVENTLOG_TEST_CITUS_URL";
 
+/// The advisory lock under which [`TestDb::citus`] registers the workers in a new database.
+const REGISTER_LOCK: i64 = 0x6576_656e_746c_6f67;
+
 /// A fresh, empty database for one test; removed again when dropped.
 #[derive(Debug)]
 pub struct TestDb {
@@ -159,6 +162,15 @@ impl TestDb {
             let conn = worker.await.expect("create the database on a worker");
             let _ = conn.close().await;
         }
+        // Registering a worker re-creates the roles there, and roles belong to the whole
+        // server: two tests registering at once fail ("tuple concurrently updated"). One at a
+        // time, under a lock in the coordinator's admin database, which every test shares.
+        let mut admin = server_connection(&admin_url, CITUS_URL_ENV).await;
+        run(
+            &mut admin,
+            &format!("SELECT pg_advisory_lock({REGISTER_LOCK})"),
+        )
+        .await;
         let (host, port) = host_and_port(&admin_url);
         run(
             &mut coordinator,
@@ -173,6 +185,8 @@ impl TestDb {
             .await;
         }
         let _ = coordinator.close().await;
+        // Closing the session releases the lock.
+        let _ = admin.close().await;
         let mut admin_urls = vec![admin_url.clone()];
         admin_urls.extend(worker_urls);
         TestDb {
