@@ -148,6 +148,13 @@ impl PostgresStore {
         true
     }
 
+    /// The number a group gets when it is first stored: the first 8 bytes of the SHA-256 of
+    /// its name, as a big-endian signed integer (groups stored before numbers were derived
+    /// from names keep theirs). For tools that load events in bulk (`COPY`) beside the store.
+    pub fn group_number(group: &str) -> i64 {
+        write::group_number(group)
+    }
+
     /// Whether the database is a Citus coordinator's: its events and group tables are
     /// distributed over workers (see `docs/scaling.md`).
     pub fn is_citus(&self) -> bool {
