@@ -444,3 +444,18 @@ fn without_nul(e: &NewEvent) -> NewEvent {
     clean.data = e.data.as_ref().map(value);
     clean
 }
+
+#[cfg(test)]
+mod tests {
+    use super::group_number;
+
+    /// The numbers PostgreSQL computes with the SQL given in `group_number`'s documentation
+    /// (for carrying a database over): the same.
+    #[test]
+    fn group_numbers_match_the_sql_formula() {
+        assert_eq!(group_number("order-42"), 4321398832972926703);
+        assert_eq!(group_number("é"), 5375421630974772051);
+        assert_eq!(group_number(""), -2039914840885289964);
+        assert_ne!(group_number("order-42"), group_number("order-43"));
+    }
+}
