@@ -72,3 +72,11 @@ pub(crate) async fn mark_seen<DB, T>(
         tracing::warn!(error = %e, "cannot record when a session or token was last used");
     }
 }
+
+/// Connection options with sqlx's slow-statement report lowered from WARN to DEBUG: the
+/// statements that take long here are expected to (an import's `ANALYZE`, upkeep, a bounded
+/// scan), and a warning on every import taught users to ignore warnings.
+/// `EVENTLOG_LOG=sqlx=debug` shows them.
+pub(crate) fn quiet_slow_statements<O: sqlx::ConnectOptions>(options: O) -> O {
+    options.log_slow_statements(log::LevelFilter::Debug, std::time::Duration::from_secs(1))
+}

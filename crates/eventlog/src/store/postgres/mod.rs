@@ -108,6 +108,7 @@ impl PostgresStore {
         let options = PgConnectOptions::from_str(url)?
             .application_name("eventlog")
             .options(settings);
+        let options = crate::store::pool::quiet_slow_statements(options);
         let pool = PgPoolOptions::new()
             .max_connections(MAX_CONNECTIONS)
             // Callers get an error they can retry on (or show as "database unavailable")

@@ -96,7 +96,7 @@ impl SqliteStore {
         if !in_memory {
             create_private(options.get_filename())?;
         }
-        let options = options
+        let options = crate::store::pool::quiet_slow_statements(options)
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             // NORMAL in WAL mode: a commit survives a crash of the application; the last
