@@ -162,6 +162,16 @@ impl TestDb {
             let conn = worker.await.expect("create the database on a worker");
             let _ = conn.close().await;
         }
+        // From here on a failure drops the databases again (the value's `Drop`).
+        let mut admin_urls = vec![admin_url.clone()];
+        admin_urls.extend(worker_urls);
+        let db = TestDb {
+            url: with_database(&admin_url, &name),
+            kind: Kind::Postgres {
+                admin_urls,
+                name: name.clone(),
+            },
+        };
         // Registering a worker re-creates the roles there, and roles belong to the whole
         // server: two tests registering at once fail ("tuple concurrently updated"). One at a
         // time, under a lock in the coordinator's admin database, which every test shares.
@@ -187,12 +197,7 @@ impl TestDb {
         let _ = coordinator.close().await;
         // Closing the session releases the lock.
         let _ = admin.close().await;
-        let mut admin_urls = vec![admin_url.clone()];
-        admin_urls.extend(worker_urls);
-        TestDb {
-            url: with_database(&admin_url, &name),
-            kind: Kind::Postgres { admin_urls, name },
-        }
+        db
     }
 
     /// A fresh database of the named backend: `"sqlite"`, `"postgres"` or `"citus"`.
