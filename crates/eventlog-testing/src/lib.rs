@@ -412,6 +412,26 @@ mod tests {
         admin_url(None);
     }
 
+    #[test]
+    #[should_panic(
+        expected = "EVENTLOG_TEST_CITUS_URL is not set: the Citus tests need a Citus cluster. Run the test suite with `scripts/test`"
+    )]
+    fn without_a_citus_url_citus_tests_fail_and_say_how_to_run_them() {
+        citus_admin_url(None);
+    }
+
+    #[test]
+    fn a_worker_url_keeps_user_database_and_parameters() {
+        let url = "postgres://postgres@127.0.0.1:5400/postgres?sslmode=disable";
+        assert_eq!(host_and_port(url), ("127.0.0.1".to_owned(), 5400));
+        assert_eq!(
+            with_host(url, "10.0.0.2", 6432),
+            "postgres://postgres@10.0.0.2:6432/postgres?sslmode=disable"
+        );
+        assert_eq!(host_and_port("postgres://h/db"), ("h".to_owned(), 5432));
+        assert_eq!(with_host("postgres://h/db", "w", 1), "postgres://w:1/db");
+    }
+
     #[tokio::test]
     #[should_panic(
         expected = "cannot reach the test server at EVENTLOG_TEST_POSTGRES_URL=postgres://postgres@127.0.0.1:1/postgres"
