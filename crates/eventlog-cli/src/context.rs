@@ -78,6 +78,13 @@ impl Context {
         self.open(options, true).await
     }
 
+    /// Makes the store's indexed data keys those of `[database] indexed_data_keys` (creating
+    /// and dropping indexes); says what changed, if anything.
+    pub async fn apply_data_keys(&self, store: &dyn Backend) -> anyhow::Result<Option<String>> {
+        let keys = self.config()?.database.data_keys()?;
+        Ok(store.index_data_keys(&keys).await?.summary())
+    }
+
     /// Connects to the store without migrating it (`eventlog migrate` does, and reports).
     pub async fn store_unmigrated(&self) -> anyhow::Result<Arc<dyn Backend>> {
         self.open(ConnectOptions::default(), false).await

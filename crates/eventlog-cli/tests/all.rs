@@ -12,6 +12,7 @@ mod cli_errors;
 mod cli_log;
 mod cli_user;
 mod damaged_database;
+mod data_keys;
 mod demo;
 mod django_import;
 mod docs_output;

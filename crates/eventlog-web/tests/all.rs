@@ -17,5 +17,6 @@ mod hostile_routes;
 mod live_tail;
 mod login_attacks;
 mod one_pool;
+mod scan_budget;
 mod security_headers;
 mod socket;

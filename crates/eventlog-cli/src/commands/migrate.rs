@@ -7,11 +7,17 @@ use crate::voice::say;
 #[derive(Debug, clap::Args)]
 pub struct Args {}
 
-/// Applies every pending migration and says which (or that there was none).
+/// Applies every pending migration and says which (or that there was none), then makes the
+/// indexed data keys those of `[database] indexed_data_keys`.
 pub async fn run(ctx: &Context, _args: Args) -> anyhow::Result<()> {
+    // Checked before anything runs: a refused key leaves the database as it was.
+    let keys = ctx.config()?.database.data_keys()?;
     let store = ctx.store_unmigrated().await?;
     let migrated = store.migrate().await?;
     say!("{}", report(store.backend().name(), &migrated));
+    if let Some(changed) = store.index_data_keys(&keys).await?.summary() {
+        say!("{changed}");
+    }
     Ok(())
 }
 

@@ -23,6 +23,9 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
     // The server fails fast while the database is unreachable (`503`), and PostgreSQL
     // cancels statements that would hold a request past its timeout.
     let store = ctx.store_with(config.database.connect_options()).await?;
+    if let Some(changed) = ctx.apply_data_keys(store.as_ref()).await? {
+        say!("{changed}");
+    }
     if !store.has_users().await? {
         say!(
             "No admin user exists yet. Create the first one with:\n\n    eventlog --database-url {} user add admin --role admin\n",
@@ -68,6 +71,7 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
     let mut state = eventlog_web::AppState::builder(store, types.clone())
         .api_body_limit(config.api.body_limit)
         .limits(config.limits)
+        .scan_budget(config.database.scan_budget())
         .server_config(&config.server);
     if let Some(url) = &config.database.read_database_url {
         let options = config.database.connect_options();

@@ -50,6 +50,10 @@ pub struct EventsPage {
     chips: Vec<Chip>,
     chart: Chart,
     count: String,
+    /// How far a bounded scan looked (empty: an index answered).
+    scan: String,
+    /// Where a scan stopped by its budget goes on (empty: it did not stop).
+    keep_scanning: String,
     next_url: String,
     first_url: String,
     order_url: String,
@@ -89,6 +93,26 @@ fn link_time(t: DateTime<Utc>) -> String {
     t.format("%Y-%m-%dT%H:%M").to_string()
 }
 
+/// What a page of a bounded scan says: how far it looked, how long it took and what it
+/// found, e.g. "Scanned the newest 2,000,000 events in 1.0 s: 37 matches."
+fn scan_statement(scan: &eventlog::store::Scan, matches: u64, from: &AdminQuery) -> String {
+    let which = match (scan.stopped, from.has_cursor(), from.list.order) {
+        (false, _, _) => "",
+        (true, true, _) => "the next ",
+        (true, false, Order::Desc) => "the newest ",
+        (true, false, Order::Asc) => "the oldest ",
+    };
+    let events = format::thousands(scan.events);
+    let matches = match matches {
+        1 => "1 match".to_owned(),
+        n => format!("{} matches", format::thousands(n)),
+    };
+    format!(
+        "No index narrows this filter: scanned {which}{events} events in {:.1} s: {matches}.",
+        scan.elapsed.as_secs_f64(),
+    )
+}
+
 /// The list page.
 pub async fn list(
     State(state): State<AppState>,
@@ -108,7 +132,15 @@ pub async fn list(
     };
     let (order, after) = (params.list.order, params.list.cursor.as_ref());
     let base = user.base.path().to_owned();
-    let listing = listing::read(state.reads().as_ref(), &filter, order, after, now).await?;
+    let listing = listing::read(
+        state.reads().as_ref(),
+        &filter,
+        order,
+        after,
+        now,
+        state.scan_budget(),
+    )
+    .await?;
     let chart = match listing.chart {
         Some(counts) => chart::draw(
             counts,
@@ -127,6 +159,9 @@ pub async fn list(
         ),
         None => Chart::default(),
     };
+    let scan = listing
+        .scan
+        .map(|scan| scan_statement(&scan, listing.total.events, &params));
     let count = if listing.total.at_least {
         format!("{}+ events", format::thousands(listing.total.events))
     } else {
@@ -139,6 +174,11 @@ pub async fn list(
         .map(|e| EventRow::new(state.types(), e, now))
         .collect();
     let next_url = params.next_url(&format!("{base}/events"), page.next);
+    let (keep_scanning, scan) = match scan {
+        Some(statement) if listing.scan.is_some_and(|s| s.stopped) => (next_url.clone(), statement),
+        Some(statement) => (String::new(), statement),
+        None => (String::new(), String::new()),
+    };
     let mut chips = Vec::new();
     let mut chip = |label: &str, key: &str, value: &str| {
         let mut without = params.clone();
@@ -196,6 +236,8 @@ pub async fn list(
         chips,
         chart,
         count,
+        scan,
+        keep_scanning,
         rows,
         params,
         base: base.clone(),

@@ -86,8 +86,15 @@ pub async fn export(
     params.check_types(&state).await?;
     let filter = params.filter(eventlog::event::now());
     let order = params.list.order;
-    // Fetch the first chunk before answering, so a store error is a proper error page.
-    let first = state.reads().list(&filter, order, None, CHUNK).await?;
+    // Fetch the first chunk before answering, so a store error is a proper error page. Each
+    // chunk is read within the scan budget (a filter no index narrows is walked a budget at
+    // a time, a chunk possibly empty), so the answer starts in time and then streams on.
+    let budget = *state.scan_budget();
+    let first = state
+        .reads()
+        .list_bounded(&filter, order, None, CHUNK, &budget)
+        .await?
+        .page;
     let mut renderer = Renderer::new(format)?;
     let first_chunk = renderer
         .render(&first.items)
@@ -106,10 +113,11 @@ pub async fn export(
             };
             match state
                 .reads()
-                .list(&filter, order, Some(&cursor), CHUNK)
+                .list_bounded(&filter, order, Some(&cursor), CHUNK, &budget)
                 .await
             {
-                Ok(page) => {
+                Ok(bounded) => {
+                    let page = bounded.page;
                     let chunk = renderer.render(&page.items);
                     let next = page.next.map_or(Next::Done, Next::Fetch);
                     Some((chunk, (next, renderer)))

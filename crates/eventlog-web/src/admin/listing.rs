@@ -9,11 +9,16 @@
 //! [`NEWEST_BOUND`] matches, read with the page so that a search is planned once for both:
 //! with more, the chart starts at the oldest of them and says so. A search for a frequent
 //! word counts its matches among the newest [`FREQUENT_EVENTS`] events only, and says so.
+//!
+//! A filter no index narrows (a `data.KEY` condition on a key that is not indexed) is one
+//! bounded scan: the page, its chart and its count are what the scan found, and the page
+//! says how far it looked and links to where it stopped.
 
 use chrono::{DateTime, Duration, Utc};
 use eventlog::Event;
 use eventlog::store::{
-    Counted, Cursor, EventFilter, ListingQuery, NewestCounts, NewestRequest, Order, Page,
+    Counted, Cursor, EventFilter, ListingQuery, NewestCounts, NewestRequest, Order, Page, Scan,
+    ScanBudget, scan,
 };
 
 use super::PAGE_SIZE;
@@ -54,6 +59,8 @@ pub struct Listing {
     pub chart: Option<ChartCounts>,
     /// How many events match.
     pub total: Total,
+    /// How far a bounded scan looked; `None`: an index answered.
+    pub scan: Option<Scan>,
 }
 
 /// Reads the page of `filter` (in `order`, after `after`) with its chart and its count, as
@@ -64,7 +71,11 @@ pub async fn read(
     order: Order,
     after: Option<&Cursor>,
     now: DateTime<Utc>,
+    budget: &ScanBudget,
 ) -> Result<Listing, AppError> {
+    if !filter.data.is_empty() && scan::needs_scan(filter, &reads.indexed_data_keys().await?) {
+        return scanned(reads, filter, order, after, budget).await;
+    }
     let (page, chart, counted) = if filter.by_type_and_time() {
         let (page, (chart, counted)) = tokio::try_join!(
             async { Ok::<_, AppError>(reads.list(filter, order, after, PAGE_SIZE).await?) },
@@ -93,7 +104,65 @@ pub async fn read(
             at_least: false,
         },
     };
-    Ok(Listing { page, chart, total })
+    Ok(Listing {
+        page,
+        chart,
+        total,
+        scan: None,
+    })
+}
+
+/// A filter no index narrows: one bounded scan gives the page, and the chart and the count
+/// are of the matches it found (no second walk over the events).
+async fn scanned(
+    reads: &dyn ListingQuery,
+    filter: &EventFilter,
+    order: Order,
+    after: Option<&Cursor>,
+    budget: &ScanBudget,
+) -> Result<Listing, AppError> {
+    let bounded = reads
+        .list_bounded(filter, order, after, PAGE_SIZE, budget)
+        .await?;
+    let items = &bounded.page.items;
+    let total = Total {
+        events: items.len() as u64,
+        at_least: bounded.page.next.is_some(),
+    };
+    let oldest = items.iter().map(|e| e.timestamp).min();
+    let newest = items.iter().map(|e| e.timestamp).max();
+    let chart = oldest.zip(newest).map(|(since, latest)| {
+        // `until` is exclusive: just after the newest match.
+        let until = latest + Duration::seconds(1);
+        let (bucket, bucket_name) = bucket_for((until - since).num_seconds().max(1));
+        let mut rows: Vec<(DateTime<Utc>, String, i64)> = Vec::new();
+        for e in items {
+            let minute = e.timestamp.timestamp().div_euclid(60) * 60;
+            let minute = DateTime::from_timestamp(minute, 0).unwrap_or(e.timestamp);
+            match rows
+                .iter_mut()
+                .find(|(t, ty, _)| *t == minute && *ty == e.event_type)
+            {
+                Some(row) => row.2 += 1,
+                None => rows.push((minute, e.event_type.clone(), 1)),
+            }
+        }
+        rows.sort();
+        ChartCounts {
+            since,
+            until,
+            bucket,
+            bucket_name,
+            rows: rebin(rows, bucket),
+            newest: "the matches on this page".to_owned(),
+        }
+    });
+    Ok(Listing {
+        page: bounded.page,
+        chart,
+        total,
+        scan: bounded.scan,
+    })
 }
 
 /// The chart of a filter by type and time: its span (the filter's range, or the data's

@@ -14,8 +14,13 @@ use uuid::Uuid;
 use eventlog::filter::{FilterError, ListQuery, Rule, TypeCheckError, form_pairs};
 
 use super::model::{
-    ApiEvent, EventInput, IngestResponse, ListResponse, ShapeError, StrictEvent, check_shape,
+    ApiEvent, EventInput, IngestResponse, ListResponse, ScanReport, ShapeError, StrictEvent,
+    check_shape,
 };
+
+/// What a scanned listing says to do for a fast answer.
+pub const SCAN_HINT: &str = "no index narrows this filter: list the data key in [database] \
+     indexed_data_keys (then run eventlog migrate) to answer it from an index";
 use super::{ApiError, ApiState, CanIngest, CanRead};
 
 /// The filters of `GET /events`, parsed once; a bad or unknown key is a 400 naming it.
@@ -279,7 +284,7 @@ pub async fn ingest(
     tag = "events",
     params(ListQuery),
     responses(
-        (status = 200, body = ListResponse),
+        (status = 200, body = ListResponse, description = "A page of events. A filter no index narrows (a `data.KEY` condition on a key not in `[database] indexed_data_keys`) is answered within a fixed budget: `scan` says how many events were looked through, and when `scan.complete` is false, `next_cursor` keeps scanning from where it stopped"),
         (status = 400, body = ApiError, description = "A query parameter is invalid"),
         (status = 401, body = ApiError),
         (status = 403, body = ApiError, description = "The token's scope is ingest: it may not read"),
@@ -296,13 +301,26 @@ pub async fn list(
             TypeCheckError::Filter(e) => bad_filter(e),
             TypeCheckError::Store(e) => e.into(),
         })?;
-    let page = state
+    let bounded = state
         .reads
-        .list(&q.filter(), q.order, q.cursor.as_ref(), q.limit())
+        .list_bounded(
+            &q.filter(),
+            q.order,
+            q.cursor.as_ref(),
+            q.limit(),
+            &state.scan_budget,
+        )
         .await?;
+    let scan = bounded.scan.map(|scan| ScanReport {
+        scanned: scan.events,
+        elapsed_ms: u64::try_from(scan.elapsed.as_millis()).unwrap_or(u64::MAX),
+        complete: !scan.stopped,
+        hint: SCAN_HINT.to_owned(),
+    });
     Ok(Json(ListResponse {
-        events: page.items.into_iter().map(ApiEvent::from).collect(),
-        next_cursor: page.next.map(|c| c.to_string()),
+        events: bounded.page.items.into_iter().map(ApiEvent::from).collect(),
+        next_cursor: bounded.page.next.map(|c| c.to_string()),
+        scan,
     }))
 }
 

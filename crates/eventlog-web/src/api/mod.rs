@@ -18,7 +18,7 @@ use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use eventlog::EventTypes;
-use eventlog::store::{Backend, ReadStore, TokenScope, VerifiedToken};
+use eventlog::store::{Backend, ListingQuery, TokenScope, VerifiedToken};
 use serde::Serialize;
 use utoipa::OpenApi;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -30,7 +30,7 @@ mod events;
 mod groups;
 mod model;
 
-pub use model::{ApiEvent, EventInput, GroupResponse, IngestResponse, ListResponse};
+pub use model::{ApiEvent, EventInput, GroupResponse, IngestResponse, ListResponse, ScanReport};
 
 /// Where the server mounts [`router`].
 pub const BASE_PATH: &str = "/api/v1";
@@ -42,13 +42,15 @@ pub struct ApiState {
     /// a 201 means committed.
     pub store: Arc<dyn Backend>,
     /// Where list and get requests read: `store`, or a read replica.
-    pub reads: Arc<dyn ReadStore>,
+    pub reads: Arc<dyn ListingQuery>,
     /// The configured event types; ingest rejects others.
     pub types: Arc<EventTypes>,
     /// Largest request body in bytes (`[api] body_limit`).
     pub body_limit: usize,
     /// The largest message and data of an event (`[limits]`).
     pub limits: eventlog::config::LimitsConfig,
+    /// How far one page of a filter no index narrows looks (`[database] scan_budget`).
+    pub scan_budget: eventlog::store::ScanBudget,
     /// The group-commit tasks, started on first use (see [`commit`]).
     group_commit: Arc<std::sync::OnceLock<commit::GroupCommit>>,
     /// Told about newly stored events after their commit (e-mail notification).
@@ -64,13 +66,14 @@ impl ApiState {
             types: Arc::new(types),
             body_limit: crate::config::ApiConfig::default().body_limit,
             limits: eventlog::config::LimitsConfig::default(),
+            scan_budget: eventlog::store::ScanBudget::default(),
             group_commit: Arc::default(),
             observer: None,
         }
     }
 
     /// Serves list and get requests from `reads` (a read replica) instead of the primary.
-    pub fn with_reads(mut self, reads: Arc<dyn ReadStore>) -> Self {
+    pub fn with_reads(mut self, reads: Arc<dyn ListingQuery>) -> Self {
         self.reads = reads;
         self
     }

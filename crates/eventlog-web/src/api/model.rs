@@ -174,8 +174,28 @@ pub struct IngestResponse {
 pub struct ListResponse {
     /// The events of this page.
     pub events: Vec<ApiEvent>,
-    /// Pass as `cursor` for the next page; `null` on the last one.
+    /// Pass as `cursor` for the next page; `null` on the last one. After a scan that
+    /// stopped (`scan.complete` false), the next page keeps scanning from where it stopped.
     pub next_cursor: Option<String>,
+    /// Present when no index narrows the filter (a `data.KEY` condition on a key not in
+    /// `[database] indexed_data_keys`): the events were looked through one by one, within a
+    /// fixed budget, and this says how far.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scan: Option<ScanReport>,
+}
+
+/// How far a page of a filter no index narrows looked.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ScanReport {
+    /// Events looked through, from where the page starts, in its order.
+    pub scanned: u64,
+    /// Milliseconds spent.
+    pub elapsed_ms: u64,
+    /// `false`: the budget ran out before the page was full; `next_cursor` keeps scanning
+    /// (the page may hold few or no events, and more may follow).
+    pub complete: bool,
+    /// What to do for a fast answer.
+    pub hint: String,
 }
 
 /// One group: its summary and events in time order.

@@ -34,6 +34,7 @@ pub struct AppStateBuilder {
     pub(super) live_tail_limits: StreamLimits,
     pub(super) api_body_limit: usize,
     pub(super) limits: eventlog::config::LimitsConfig,
+    pub(super) scan_budget: eventlog::store::ScanBudget,
     pub(super) api_observer: Option<Arc<dyn eventlog::CommitObserver>>,
     pub(super) host_auth: Option<Arc<dyn auth::host::HostAuth>>,
     pub(super) proxy_auth: Option<crate::config::ProxyAuthConfig>,
@@ -116,6 +117,14 @@ impl AppStateBuilder {
         self
     }
 
+    /// How far one page of a filter no index narrows (a `data.KEY` condition on a key that
+    /// is not indexed) looks before it answers with what it found and a way to keep scanning
+    /// (`[database] scan_budget`, `scan_budget_events`).
+    pub fn scan_budget(mut self, budget: eventlog::store::ScanBudget) -> Self {
+        self.scan_budget = budget;
+        self
+    }
+
     /// Tells `observer` (e.g. the waker of an [`eventlog::mail::MailSender`]) about every event the API
     /// stores, after its commit.
     pub fn api_observer(mut self, observer: Arc<dyn eventlog::CommitObserver>) -> Self {
@@ -169,6 +178,7 @@ impl AppStateBuilder {
                 ),
                 api_body_limit: self.api_body_limit,
                 limits: self.limits,
+                scan_budget: self.scan_budget,
                 api_observer: self.api_observer,
                 host_auth: self.host_auth,
                 proxy_auth: self.proxy_auth.and_then(|config| {

@@ -40,6 +40,7 @@ struct Inner {
     last_purge: std::sync::Mutex<Option<std::time::Instant>>,
     api_body_limit: usize,
     limits: eventlog::config::LimitsConfig,
+    scan_budget: eventlog::store::ScanBudget,
     api_observer: Option<Arc<dyn eventlog::CommitObserver>>,
     host_auth: Option<Arc<dyn auth::host::HostAuth>>,
     proxy_auth: Option<auth::proxy::ProxyAuth>,
@@ -92,6 +93,7 @@ impl AppState {
             live_tail_limits: StreamLimits::default(),
             api_body_limit: crate::config::ApiConfig::default().body_limit,
             limits: eventlog::config::LimitsConfig::default(),
+            scan_budget: eventlog::store::ScanBudget::default(),
             api_observer: None,
             host_auth: None,
             proxy_auth: None,
@@ -117,10 +119,16 @@ impl AppState {
             .with_reads(self.inner.reads.clone());
         api.body_limit = self.inner.api_body_limit;
         api.limits = self.inner.limits;
+        api.scan_budget = self.inner.scan_budget;
         match &self.inner.api_observer {
             Some(observer) => api.with_observer(observer.clone()),
             None => api,
         }
+    }
+
+    /// How far one page of a filter no index narrows looks.
+    pub(crate) fn scan_budget(&self) -> &eventlog::store::ScanBudget {
+        &self.inner.scan_budget
     }
 
     /// The store.

@@ -5,6 +5,8 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use super::duration;
+use crate::error::ConfigError;
+use crate::store::{DataKey, ScanBudget};
 
 /// `[database]`: how `eventlog serve` (and the other commands) use the database.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -25,6 +27,19 @@ pub struct DatabaseConfig {
     /// lag the primary by the replica's replay delay. Default: none (everything on the
     /// primary).
     pub read_database_url: Option<String>,
+    /// Paths inside `data` that filters ask for often (`order_id`, `customer.id`): each gets
+    /// an index, made when the store is opened (`eventlog migrate`, `eventlog serve`, the
+    /// library's `EventLog::builder`) and dropped once the key is no longer listed, so that
+    /// `data.order_id=3303548` is an index lookup. Plain names only: ASCII letters, digits,
+    /// `_` and `-`, with `.` between names. Default: none.
+    pub indexed_data_keys: Vec<String>,
+    /// How long one page of a filter no index narrows (a `data.KEY` condition on a key not
+    /// listed in `indexed_data_keys`) may look through events before it answers with what it
+    /// found and a link to keep scanning. Default 1 s.
+    #[serde(with = "duration")]
+    pub scan_budget: Duration,
+    /// The most events such a page looks through. Default 2,000,000.
+    pub scan_budget_events: u64,
 }
 
 impl Default for DatabaseConfig {
@@ -34,11 +49,28 @@ impl Default for DatabaseConfig {
             acquire_timeout: connect.acquire_timeout,
             statement_timeout: Duration::from_secs(20),
             read_database_url: None,
+            indexed_data_keys: Vec::new(),
+            scan_budget: ScanBudget::default().time,
+            scan_budget_events: ScanBudget::default().events,
         }
     }
 }
 
 impl DatabaseConfig {
+    /// The declared data keys, checked.
+    pub fn data_keys(&self) -> Result<Vec<DataKey>, ConfigError> {
+        DataKey::parse_all(&self.indexed_data_keys)
+            .map_err(|e| ConfigError::value("database.indexed_data_keys", e.to_string()))
+    }
+
+    /// The budget of one page of a filter no index narrows.
+    pub fn scan_budget(&self) -> ScanBudget {
+        ScanBudget {
+            time: self.scan_budget,
+            events: self.scan_budget_events.max(1),
+        }
+    }
+
     /// The pool options these settings describe (with the statement timeout, as the server
     /// uses them).
     pub fn connect_options(&self) -> crate::store::ConnectOptions {

@@ -136,6 +136,7 @@ impl<S: Section, A: Section> ConfigFile<S, A> {
         }
         config.server.validate()?;
         config.api.validate()?;
+        config.database.data_keys()?;
         if config.limits.message_bytes == 0 || config.limits.data_bytes == 0 {
             return Err(ConfigError::value(
                 "limits.message_bytes",

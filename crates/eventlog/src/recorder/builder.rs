@@ -18,19 +18,22 @@ pub struct EventLogBuilder {
     pub(super) types: EventTypes,
     pub(super) writer: WriterConfig,
     pub(super) observers: Vec<Arc<dyn CommitObserver>>,
+    /// The data keys to index; `None`: the indexes are left as they are.
+    pub(super) data_keys: Option<Vec<String>>,
     #[cfg(feature = "mail")]
     pub(super) mail: Option<crate::mail::MailConfig>,
 }
 
 impl EventLogBuilder {
-    /// Takes event types, writer settings and (with the `mail` feature) the `[mail]` section
-    /// from a loaded configuration.
+    /// Takes event types, writer settings, the indexed data keys of `[database]` and (with
+    /// the `mail` feature) the `[mail]` section from a loaded configuration.
     pub fn config<S: Section, A: Section>(
         mut self,
         config: &ConfigFile<S, A>,
     ) -> Result<Self, Error> {
         self.types = config.event_types()?;
         self.writer = config.writer;
+        self.data_keys = Some(config.database.indexed_data_keys.clone());
         #[cfg(feature = "mail")]
         {
             self.mail = config.mail.clone();
@@ -49,6 +52,16 @@ impl EventLogBuilder {
     /// The configured event types (default: info, warning, error, critical).
     pub fn event_types(mut self, types: EventTypes) -> Self {
         self.types = types;
+        self
+    }
+
+    /// The paths inside `data` that filters ask for often (`["order_id", "customer.id"]`):
+    /// on open, each gets an index, and the indexes of keys no longer listed are dropped
+    /// (as `[database] indexed_data_keys` does for `eventlog migrate`). Without this (or
+    /// [`EventLogBuilder::config`]), the indexes are left as they are. Making an index reads
+    /// every stored event once, and opening waits for it.
+    pub fn indexed_data_keys<S: Into<String>>(mut self, keys: impl IntoIterator<Item = S>) -> Self {
+        self.data_keys = Some(keys.into_iter().map(Into::into).collect());
         self
     }
 
@@ -95,6 +108,12 @@ impl EventLogBuilder {
             1 => self.observers.pop(),
             _ => Some(Arc::new(Observers(self.observers))),
         };
+        let data_keys = match &self.data_keys {
+            Some(keys) => Some(store::DataKey::parse_all(keys).map_err(|e| {
+                crate::error::ConfigError::value("database.indexed_data_keys", e.to_string())
+            })?),
+            None => None,
+        };
         let (ready_tx, ready_rx) = flume::bounded(1);
         let url = self.url.clone();
         let slot = StoreSlot::default();
@@ -104,6 +123,9 @@ impl EventLogBuilder {
             observer,
             move || async move {
                 let backend = store::open(&url).await?;
+                if let Some(keys) = &data_keys {
+                    backend.index_data_keys(keys).await?;
+                }
                 let _ = writer_slot.set(backend.clone());
                 let store: Arc<dyn store::WriteStore> = backend;
                 Ok(store)

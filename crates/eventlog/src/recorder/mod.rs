@@ -111,6 +111,7 @@ impl EventLog {
             types: EventTypes::default(),
             writer: WriterConfig::default(),
             observers: Vec::new(),
+            data_keys: None,
             #[cfg(feature = "mail")]
             mail: None,
         }

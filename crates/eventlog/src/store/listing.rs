@@ -5,6 +5,7 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
+use super::scan::{self, Bounded, ScanBudget, ScanStep};
 use super::{Cursor, EventFilter, Order, Page, ReadStore};
 use crate::error::StoreError;
 use crate::event::Event;
@@ -44,6 +45,43 @@ pub trait ListingQuery: ReadStore {
             .histogram_newest(newest.filter, newest.matches, newest.events)
             .await?;
         Ok((listed, counts))
+    }
+
+    /// The data keys that have an index ([`crate::store::WriteStore::index_data_keys`]).
+    async fn indexed_data_keys(&self) -> Result<Vec<String>, StoreError>;
+
+    /// One step of a bounded scan: looks at the next `events` events of `filter` without its
+    /// data conditions, after `after` in `order`, and returns the first `wanted` of them that
+    /// match `filter` and the position of the last one looked at.
+    async fn scan_step(
+        &self,
+        filter: &EventFilter,
+        order: Order,
+        after: Option<&Cursor>,
+        events: u64,
+        wanted: usize,
+    ) -> Result<ScanStep, StoreError>;
+
+    /// A page as [`ReadStore::list`] reads it, unless no index narrows `filter` (a `data`
+    /// condition on a key that is not declared, see [`scan::needs_scan`]): then the events
+    /// are walked in `order` a step at a time until the page is full, the last event is
+    /// reached, or `budget` is spent. The page's `next` cursor goes on from where the walk
+    /// stopped, so that following it finds every match exactly once.
+    async fn list_bounded(
+        &self,
+        filter: &EventFilter,
+        order: Order,
+        after: Option<&Cursor>,
+        limit: usize,
+        budget: &ScanBudget,
+    ) -> Result<Bounded, StoreError> {
+        if !filter.data.is_empty() && scan::needs_scan(filter, &self.indexed_data_keys().await?) {
+            return scan::walk(self, filter, order, after, limit, budget).await;
+        }
+        Ok(Bounded {
+            page: self.list(filter, order, after, limit).await?,
+            scan: None,
+        })
     }
 }
 

@@ -21,6 +21,7 @@ use crate::event::{Event, NewEvent};
 
 pub(crate) mod backend_kind;
 mod cursor;
+mod data_keys;
 mod filter;
 mod follow;
 pub mod group_commit;
@@ -35,6 +36,7 @@ mod pool;
 #[cfg(feature = "postgres")]
 pub mod postgres;
 mod row;
+pub mod scan;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 mod sql;
 #[cfg(feature = "sqlite")]
@@ -46,6 +48,7 @@ mod users;
 
 pub use backend_kind::BackendKind;
 pub use cursor::{Cursor, GroupCursor};
+pub use data_keys::{DataKey, DataKeyError, DataKeysApplied};
 pub use filter::{DataMatch, EventFilter, GroupFilter, MAX_SEARCH_WORDS, Order, search_words};
 pub use follow::FollowCursor;
 pub use group_commit::GroupCommit;
@@ -54,6 +57,7 @@ pub(crate) use listing::CountedMinute;
 pub use listing::{Counted, ListingQuery, NewestCounts, NewestRequest};
 pub use open::{ConnectOptions, connect_with, open, open_replica, open_with, redact};
 pub use outbox::{OutboxStatus, OutboxStore};
+pub use scan::{Bounded, Scan, ScanBudget, ScanStep};
 pub use tokens::{TokenError, TokenInfo, TokenScope, TokenStore, VerifiedToken};
 pub use users::{Role, Session, User, UserStore};
 
@@ -208,6 +212,12 @@ pub trait WriteStore: Send + Sync + 'static {
 
     /// Applies pending schema migrations; says which it applied.
     async fn migrate(&self) -> Result<Migrated, StoreError>;
+
+    /// Makes the declared data keys the indexed ones: creates an index for each key of
+    /// `declared` that has none and drops the index of every key no longer declared, so
+    /// that a `data.KEY=VALUE` filter on a declared key is an index lookup. Run after
+    /// [`WriteStore::migrate`]; says what it changed.
+    async fn index_data_keys(&self, declared: &[DataKey]) -> Result<DataKeysApplied, StoreError>;
 
     /// Background upkeep kept off the insert path, at most `budget` rows of work: on SQLite,
     /// truncating the WAL once writes have stopped for a moment; on PostgreSQL, creating

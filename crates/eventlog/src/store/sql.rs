@@ -9,6 +9,7 @@ use sqlx::{Database, Executor, IntoArguments, QueryBuilder};
 use crate::error::StoreError;
 use crate::event::Event;
 use crate::store::cursor::page_after;
+use crate::store::data_keys::DataKey;
 use crate::store::filter::{DataMatch, EventFilter, FREQUENT_MATCHES, like_pattern, search_words};
 use crate::store::row::{StoredRow, event_from_row, group_from_row};
 use crate::store::{Cursor, GroupCursor, GroupFilter, GroupSummary, Order, Page};
@@ -66,8 +67,15 @@ pub(crate) trait Dialect {
     fn push_types(qb: &mut QueryBuilder<Self::Db>, types: &[String]);
     /// A time as the `ts` column holds it.
     fn push_time(qb: &mut QueryBuilder<Self::Db>, time: DateTime<Utc>);
-    /// A condition on a value inside `data`.
+    /// A condition on a value inside `data`. A path that can be declared
+    /// ([`DataKey::of_path`]) is compared through [`Dialect::data_key_text`], so that the
+    /// key's index serves it when the key is declared.
     fn push_data(qb: &mut QueryBuilder<Self::Db>, m: &DataMatch);
+    /// The expression a declared key's index is made on, with the path written as a
+    /// literal: a query must repeat it exactly for the index to serve it. The value as text
+    /// (strings unquoted, numbers as JSON spells them; booleans as the backend can), so that
+    /// [`Dialect::push_data`] finds its matches among the index's entries for one text.
+    fn data_key_text(key: &DataKey) -> String;
     /// The events after `cursor` in `order` (by `ts`, then `id`).
     fn push_after(qb: &mut QueryBuilder<Self::Db>, order: Order, cursor: &Cursor);
     /// A group (`g`) has events of one of `types` (not empty).

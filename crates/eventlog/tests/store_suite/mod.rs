@@ -23,8 +23,10 @@ use serde_json::json;
 use crate::support::{charted, listed, listed_ids};
 
 mod connect;
+mod data_keys;
 mod filters;
 mod follow;
+mod frequent_window;
 mod groups;
 mod histogram;
 mod purge;

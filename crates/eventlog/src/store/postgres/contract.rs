@@ -16,9 +16,9 @@ use crate::store::row::event_from_row;
 use crate::store::sql::{self, EVENT_COLUMNS};
 use crate::store::summary_changes::Mail;
 use crate::store::{
-    BackendKind, CountedMinute, Cursor, EventFilter, FollowCursor, GroupCursor, GroupFilter,
-    GroupSummary, Inserted, Integrity, ListingQuery, Migrated, NewestCounts, NewestRequest, Order,
-    PURGE_BATCH, Page, PoolStatus, ReadStore, WriteStore,
+    BackendKind, CountedMinute, Cursor, DataKey, DataKeysApplied, EventFilter, FollowCursor,
+    GroupCursor, GroupFilter, GroupSummary, Inserted, Integrity, ListingQuery, Migrated,
+    NewestCounts, NewestRequest, Order, PURGE_BATCH, Page, PoolStatus, ReadStore, WriteStore,
 };
 
 #[async_trait]
@@ -33,6 +33,10 @@ impl WriteStore for PostgresStore {
 
     fn write_concurrency(&self) -> usize {
         WRITE_CONCURRENCY
+    }
+
+    async fn index_data_keys(&self, declared: &[DataKey]) -> Result<DataKeysApplied, StoreError> {
+        self.apply_data_keys(declared).await
     }
 
     async fn migrate(&self) -> Result<Migrated, StoreError> {
@@ -315,6 +319,24 @@ impl ReadStore for PostgresStore {
 
 #[async_trait]
 impl ListingQuery for PostgresStore {
+    async fn indexed_data_keys(&self) -> Result<Vec<String>, StoreError> {
+        crate::store::scan::step::indexed_data_keys::<PgSql>(&self.pool).await
+    }
+
+    async fn scan_step(
+        &self,
+        filter: &EventFilter,
+        order: Order,
+        after: Option<&Cursor>,
+        events: u64,
+        wanted: usize,
+    ) -> Result<crate::store::ScanStep, StoreError> {
+        crate::store::scan::step::scan_step::<PgSql, _>(
+            &self.pool, filter, order, after, events, wanted,
+        )
+        .await
+    }
+
     async fn histogram_newest(
         &self,
         filter: &EventFilter,

@@ -21,6 +21,7 @@ use crate::store::ConnectOptions;
 mod citus;
 mod contract;
 mod coverage;
+mod data_keys;
 mod follow;
 mod outbox;
 mod partition;

@@ -4,6 +4,7 @@
 use chrono::{DateTime, Utc};
 use sqlx::{Postgres, QueryBuilder};
 
+use crate::store::data_keys::DataKey;
 use crate::store::sql::{self, Dialect, EVENT_COLUMNS};
 use crate::store::{Cursor, DataMatch, EventFilter, GroupCursor, Order};
 
@@ -62,11 +63,22 @@ impl Dialect for PgSql {
     }
 
     fn push_data(qb: &mut QueryBuilder<Postgres>, m: &DataMatch) {
+        if let Some(key) = DataKey::of_path(&m.path) {
+            qb.push(" AND ")
+                .push(Self::data_key_text(&key))
+                .push(" = ")
+                .push_bind(m.value.clone());
+            return;
+        }
         // #>> yields strings unquoted and numbers and booleans as JSON spells them.
         qb.push(" AND data #>> ")
             .push_bind(m.path.clone())
             .push("::text[] = ")
             .push_bind(m.value.clone());
+    }
+
+    fn data_key_text(key: &DataKey) -> String {
+        super::data_keys::key_text(key)
     }
 
     fn push_after(qb: &mut QueryBuilder<Postgres>, order: Order, c: &Cursor) {

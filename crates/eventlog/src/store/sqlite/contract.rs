@@ -8,6 +8,7 @@ use uuid::Uuid;
 
 use super::micros_to_time;
 use super::read::{FtsIndex, SqliteSql, push_filter};
+use super::window::{self, WINDOW_EVENTS};
 use super::{SqliteStore, follow};
 use crate::error::StoreError;
 use crate::event::{Event, NewEvent};
@@ -16,9 +17,9 @@ use crate::store::row::event_from_row;
 use crate::store::sql::{self, EVENT_COLUMNS};
 use crate::store::summary_changes::Mail;
 use crate::store::{
-    BackendKind, CountedMinute, Cursor, EventFilter, FollowCursor, GroupCursor, GroupFilter,
-    GroupSummary, Inserted, Integrity, ListingQuery, Migrated, NewestCounts, Order, PURGE_BATCH,
-    Page, PoolStatus, ReadStore, WriteStore,
+    BackendKind, CountedMinute, Cursor, DataKey, DataKeysApplied, EventFilter, FollowCursor,
+    GroupCursor, GroupFilter, GroupSummary, Inserted, Integrity, ListingQuery, Migrated,
+    NewestCounts, Order, PURGE_BATCH, Page, PoolStatus, ReadStore, WriteStore,
 };
 
 #[async_trait]
@@ -34,6 +35,10 @@ impl WriteStore for SqliteStore {
     async fn migrate(&self) -> Result<Migrated, StoreError> {
         let mut conn = self.pool.acquire().await?;
         crate::store::run_migrations(&crate::store::migrations::sqlite(), &mut *conn).await
+    }
+
+    async fn index_data_keys(&self, declared: &[DataKey]) -> Result<DataKeysApplied, StoreError> {
+        self.apply_data_keys(declared).await
     }
 
     async fn maintain(&self, _budget: usize) -> Result<usize, StoreError> {
@@ -133,6 +138,19 @@ impl ReadStore for SqliteStore {
         }
         let mut tx = self.pool.begin().await?;
         let planned = sql::plan_listing(&mut FtsIndex(&mut tx), filter).await?;
+        // A frequent word: first among the newest events only (see `window`).
+        if let Some(sql::Planned::Frequent(query)) = &planned
+            && let Some((narrowed, query)) =
+                window::window(&mut tx, filter, order, after, query, WINDOW_EVENTS).await?
+        {
+            let windowed = Some(sql::Planned::<SqliteSql>::Frequent(query));
+            let mut qb = sql::list_query(&narrowed, order, after, limit, windowed.as_ref());
+            let page = sql::event_page::<SqliteSql>(&mut qb, &mut *tx, limit).await?;
+            if page.next.is_some() {
+                tx.commit().await?;
+                return Ok(page);
+            }
+        }
         let mut qb = sql::list_query(filter, order, after, limit, planned.as_ref());
         let page = sql::event_page::<SqliteSql>(&mut qb, &mut *tx, limit).await?;
         tx.commit().await?;
@@ -238,6 +256,24 @@ impl ReadStore for SqliteStore {
 
 #[async_trait]
 impl ListingQuery for SqliteStore {
+    async fn indexed_data_keys(&self) -> Result<Vec<String>, StoreError> {
+        crate::store::scan::step::indexed_data_keys::<SqliteSql>(&self.pool).await
+    }
+
+    async fn scan_step(
+        &self,
+        filter: &EventFilter,
+        order: Order,
+        after: Option<&Cursor>,
+        events: u64,
+        wanted: usize,
+    ) -> Result<crate::store::ScanStep, StoreError> {
+        crate::store::scan::step::scan_step::<SqliteSql, _>(
+            &self.pool, filter, order, after, events, wanted,
+        )
+        .await
+    }
+
     async fn histogram_newest(
         &self,
         filter: &EventFilter,
@@ -254,6 +290,18 @@ impl ListingQuery for SqliteStore {
                 sql::frequent_search_start::<SqliteSql>(&mut *tx, filter, events).await?
             }
             _ => None,
+        };
+        // Only the matches among the events tested are gathered (see `window`).
+        let planned = match (planned, from) {
+            (Some(sql::Planned::Frequent(mut query)), Some((ts, _))) => {
+                let since = EventFilter {
+                    since: Some(filter.since.map_or(ts, |s| s.max(ts))),
+                    ..filter.clone()
+                };
+                query.min_id = window::smallest_id(&mut tx, &since, Order::Desc, None).await?;
+                Some(sql::Planned::Frequent(query))
+            }
+            (planned, _) => planned,
         };
         let mut qb = QueryBuilder::<Sqlite>::new(
             "SELECT (ts / 60000000) * 60000000 AS bucket, event_type, count(*) AS n, \

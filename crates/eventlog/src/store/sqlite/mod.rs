@@ -20,10 +20,12 @@ use crate::store::summary_changes::Mail;
 use crate::store::{ConnectOptions, Inserted};
 
 mod contract;
+mod data_keys;
 mod follow;
 mod integrity;
 mod outbox;
 mod read;
+mod window;
 mod write;
 
 use read::push_filter;

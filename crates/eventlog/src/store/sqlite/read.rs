@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 use sqlx::{QueryBuilder, Sqlite};
 
 use crate::error::StoreError;
+use crate::store::data_keys::DataKey;
 use crate::store::sql::{self, Dialect, SearchIndex};
 use crate::store::{Cursor, DataMatch, EventFilter, GroupCursor, Order};
 
@@ -37,6 +38,10 @@ pub(super) struct FtsQuery {
     events: String,
     /// The same for `groups_search`; `None` asks only `events_search` (an initiator's words).
     groups: Option<String>,
+    /// Only the matches with at least this id (see `window`): a frequent word's matches are
+    /// gathered before the walk tests rows against them, and the newest few of 300,000 are
+    /// all a page needs.
+    pub(super) min_id: Option<i64>,
 }
 
 impl SqliteSql {
@@ -44,6 +49,9 @@ impl SqliteSql {
         qb.push(id_in)
             .push(" (SELECT rowid FROM events_search WHERE events_search MATCH ")
             .push_bind(query.events);
+        if let Some(min) = query.min_id {
+            qb.push(" AND rowid >= ").push_bind(min);
+        }
         if let Some(groups) = query.groups {
             qb.push(
                 " UNION ALL SELECT e.id FROM events e WHERE e.gid IN \
@@ -51,6 +59,9 @@ impl SqliteSql {
             )
             .push_bind(groups)
             .push(")");
+            if let Some(min) = query.min_id {
+                qb.push(" AND e.id >= ").push_bind(min);
+            }
         }
         qb.push(")");
     }
@@ -85,6 +96,19 @@ impl Dialect for SqliteSql {
 
     fn push_data(qb: &mut QueryBuilder<Sqlite>, m: &DataMatch) {
         let path = json_path(&m.path);
+        if let Some(key) = DataKey::of_path(&m.path) {
+            // The key's index holds the value as text, booleans as 1 and 0: it finds a few
+            // candidates, which the exact comparison below then decides.
+            let candidate = match m.value.as_str() {
+                "true" => "1",
+                "false" => "0",
+                other => other,
+            };
+            qb.push(" AND ")
+                .push(Self::data_key_text(&key))
+                .push(" = ")
+                .push_bind(candidate.to_owned());
+        }
         // json_extract turns true/false into 1/0; compare them as JSON spells them.
         qb.push(" AND (CASE json_type(data, ")
             .push_bind(path.clone())
@@ -94,6 +118,14 @@ impl Dialect for SqliteSql {
             .push_bind(path)
             .push(") AS TEXT) END) = ")
             .push_bind(m.value.clone());
+    }
+
+    fn data_key_text(key: &DataKey) -> String {
+        // Only `->>` and `||`: the planner matches no index to an expression of a function
+        // that may return a JSON subtype (`json_extract`), nor to `json_type` or `CAST`.
+        // Strings unquoted, numbers as text, true and false as 1 and 0.
+        let path = json_path(&key.names().map(str::to_owned).collect::<Vec<_>>());
+        format!("((data ->> '{path}') || '')")
     }
 
     fn push_after(qb: &mut QueryBuilder<Sqlite>, order: Order, c: &Cursor) {
@@ -142,6 +174,7 @@ impl Dialect for SqliteSql {
         FtsQuery {
             events: query.clone(),
             groups: Some(query),
+            min_id: None,
         }
     }
 
@@ -154,6 +187,7 @@ impl Dialect for SqliteSql {
         Some(FtsQuery {
             events: terms.join(" AND "),
             groups: None,
+            min_id: None,
         })
     }
 
@@ -194,6 +228,7 @@ impl SearchIndex<SqliteSql> for FtsIndex<'_> {
         Ok(FtsQuery {
             events: exact_where_possible(self.0, "events_search_terms", words).await?,
             groups: Some(exact_where_possible(self.0, "groups_search_terms", words).await?),
+            min_id: None,
         })
     }
 
