@@ -5,6 +5,8 @@
 
 mod support;
 
+mod citus_carry_over;
+mod citus_faults;
 mod cli;
 mod cli_errors;
 mod cli_log;

@@ -29,7 +29,16 @@ fn count(text: &str, key: &str) -> usize {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_event_is_shown_once_with_a_transaction_held_open() {
-    let db = TestDb::postgres().await;
+    shown_once_with_a_transaction_held_open(TestDb::postgres().await).await;
+}
+
+/// The same through a Citus coordinator.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_citus_every_event_is_shown_once_with_a_transaction_held_open() {
+    shown_once_with_a_transaction_held_open(TestDb::citus().await).await;
+}
+
+async fn shown_once_with_a_transaction_held_open(db: TestDb) {
     let store = eventlog::store::open(db.url()).await.unwrap();
     store
         .insert_batch(&[event("m:before:end".into())])

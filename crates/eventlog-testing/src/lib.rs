@@ -1,13 +1,15 @@
 //! Test support for eventlog: real databases, thrown away after each test.
 //!
-//! - [`TestDb`]: a fresh SQLite file ([`TestDb::sqlite`]) or a fresh PostgreSQL database
+//! - [`TestDb`]: a fresh SQLite file ([`TestDb::sqlite`]), a fresh PostgreSQL database
 //!   ([`TestDb::postgres`]) on the shared throwaway server that `scripts/test` starts (its admin
-//!   URL is in the environment variable [`POSTGRES_URL_ENV`]). A test that cannot reach
+//!   URL is in the environment variable [`POSTGRES_URL_ENV`]), or a fresh database on its
+//!   throwaway Citus cluster ([`TestDb::citus`], [`CITUS_URL_ENV`]). A test that cannot reach
 //!   PostgreSQL panics with a message saying how to run it; it never skips.
 //! - [`smtp::SmtpSink`]: an SMTP listener on loopback that records the mails it receives.
 //! - [`copy_text`]: rows in PostgreSQL's COPY text format, for loading in bulk.
 //! - [`PgCluster`]: a private PostgreSQL 15 server of one test's own, for tests that stop or
-//!   restart the server under a running writer.
+//!   restart the server under a running writer; [`CitusCluster`], a private Citus cluster
+//!   (a coordinator and two workers) for tests that stop a worker.
 //!
 //! # Example
 //!
@@ -30,8 +32,11 @@ pub mod process;
 pub mod smtp;
 pub mod webhook;
 
+mod backends;
+mod citus_cluster;
 mod pg_cluster;
 
+pub use citus_cluster::CitusCluster;
 pub use pg_cluster::PgCluster;
 
 use std::path::Path;
@@ -45,6 +50,13 @@ use tempfile::TempDir;
 /// `scripts/test` (e.g. `postgres://postgres@127.0.0.1:54321/postgres`).
 pub const POSTGRES_URL_ENV: &str = "EVENTLOG_TEST_POSTGRES_URL";
 
+/// The environment variable holding the admin URL of the test Citus cluster's coordinator, set
+/// by `scripts/test` (e.g. `postgres://postgres@127.0.0.1:54322/postgres`).
+pub const CITUS_URL_ENV: &str = "EVENTLOG_TEST_CITUS_URL";
+
+/// The advisory lock under which [`TestDb::citus`] registers the workers in a new database.
+const REGISTER_LOCK: i64 = 0x6576_656e_746c_6f67;
+
 /// A fresh, empty database for one test; removed again when dropped.
 #[derive(Debug)]
 pub struct TestDb {
@@ -56,8 +68,10 @@ pub struct TestDb {
 enum Kind {
     /// Holds the temporary directory alive; removing it removes the file.
     Sqlite(#[allow(dead_code)] TempDir),
+    /// A database on one server, or on a Citus coordinator and on each of its workers (the
+    /// admin URLs of all of them, coordinator first).
     Postgres {
-        admin_url: String,
+        admin_urls: Vec<String>,
         name: String,
     },
 }
@@ -93,16 +107,109 @@ impl TestDb {
         let _ = conn.close().await;
         TestDb {
             url: with_database(&admin_url, &name),
-            kind: Kind::Postgres { admin_url, name },
+            kind: Kind::Postgres {
+                admin_urls: vec![admin_url],
+                name,
+            },
         }
     }
 
-    /// A fresh database of the named backend: `"sqlite"` or `"postgres"`.
+    /// A new database `t_<random>` on the Citus cluster whose coordinator
+    /// [`CITUS_URL_ENV`] names: created on the coordinator and on every worker, each with the
+    /// `citus` extension, and the workers registered in it (Citus keeps its cluster metadata
+    /// per database). About a second on two cores; `eventlog migrate` distributes the schema.
+    ///
+    /// # Panics
+    ///
+    /// When the variable is unset or the cluster cannot be reached, saying to run the tests
+    /// with `scripts/test`.
+    pub async fn citus() -> TestDb {
+        let admin_url = citus_admin_url(std::env::var(CITUS_URL_ENV).ok());
+        let name = format!("t_{}", uuid::Uuid::new_v4().simple());
+        let mut conn = server_connection(&admin_url, CITUS_URL_ENV).await;
+        let workers: Vec<(String, i32)> = sqlx::query_as(
+            "SELECT nodename, nodeport FROM pg_dist_node \
+             WHERE groupid <> 0 AND noderole = 'primary' ORDER BY nodeid",
+        )
+        .fetch_all(&mut conn)
+        .await
+        .unwrap_or_else(|e| panic!("list the Citus workers at {CITUS_URL_ENV}={admin_url}: {e}"));
+        let _ = conn.close().await;
+        assert!(
+            !workers.is_empty(),
+            "the Citus coordinator at {CITUS_URL_ENV}={admin_url} has no workers"
+        );
+        let worker_urls: Vec<String> = workers
+            .iter()
+            .map(|(host, port)| with_host(&admin_url, host, *port))
+            .collect();
+        let create = |url: String| {
+            let name = name.clone();
+            async move {
+                let mut conn = server_connection(&url, CITUS_URL_ENV).await;
+                run(&mut conn, &format!("CREATE DATABASE {name}")).await;
+                let _ = conn.close().await;
+                let mut conn = server_connection(&with_database(&url, &name), CITUS_URL_ENV).await;
+                run(&mut conn, "CREATE EXTENSION citus").await;
+                conn
+            }
+        };
+        let mut created = Vec::new();
+        for url in &worker_urls {
+            created.push(tokio::spawn(create(url.clone())));
+        }
+        let mut coordinator = create(admin_url.clone()).await;
+        for worker in created {
+            let conn = worker.await.expect("create the database on a worker");
+            let _ = conn.close().await;
+        }
+        // From here on a failure drops the databases again (the value's `Drop`).
+        let mut admin_urls = vec![admin_url.clone()];
+        admin_urls.extend(worker_urls);
+        let db = TestDb {
+            url: with_database(&admin_url, &name),
+            kind: Kind::Postgres {
+                admin_urls,
+                name: name.clone(),
+            },
+        };
+        // Registering a worker re-creates the roles there, and roles belong to the whole
+        // server: two tests registering at once fail ("tuple concurrently updated"). One at a
+        // time, under a lock in the coordinator's admin database, which every test shares.
+        let mut admin = server_connection(&admin_url, CITUS_URL_ENV).await;
+        run(
+            &mut admin,
+            &format!("SELECT pg_advisory_lock({REGISTER_LOCK})"),
+        )
+        .await;
+        let (host, port) = host_and_port(&admin_url);
+        run(
+            &mut coordinator,
+            &format!("SELECT citus_set_coordinator_host('{host}', {port})"),
+        )
+        .await;
+        for (host, port) in &workers {
+            run(
+                &mut coordinator,
+                &format!("SELECT citus_add_node('{host}', {port})"),
+            )
+            .await;
+        }
+        let _ = coordinator.close().await;
+        // Closing the session releases the lock.
+        let _ = admin.close().await;
+        db
+    }
+
+    /// A fresh database of the named backend: `"sqlite"`, `"postgres"` or `"citus"`.
     pub async fn backend(backend: &str) -> TestDb {
         match backend {
             "sqlite" => TestDb::sqlite(),
             "postgres" => TestDb::postgres().await,
-            other => panic!("unknown backend {other:?}: expected \"sqlite\" or \"postgres\""),
+            "citus" => TestDb::citus().await,
+            other => {
+                panic!("unknown backend {other:?}: expected \"sqlite\", \"postgres\" or \"citus\"")
+            }
         }
     }
 
@@ -150,23 +257,28 @@ impl TestDb {
 
 impl Drop for TestDb {
     fn drop(&mut self) {
-        if let Kind::Postgres { admin_url, name } = &self.kind {
+        if let Kind::Postgres { admin_urls, name } = &self.kind {
             // Drop may run inside a tokio runtime, where blocking on a future panics: do the
-            // async work on a thread with a runtime of its own. Best effort.
-            let (admin_url, name) = (admin_url.clone(), name.clone());
+            // async work on a thread with a runtime of its own. Best effort. The coordinator
+            // first: its connections to the workers end with it.
+            let (admin_urls, name) = (admin_urls.clone(), name.clone());
             let _ = std::thread::spawn(move || {
                 let rt = tokio::runtime::Builder::new_current_thread()
                     .enable_all()
                     .build()
                     .ok()?;
                 rt.block_on(async {
-                    let mut conn = PgConnection::connect(&admin_url).await.ok()?;
-                    let sql = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
-                    sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
-                        .execute(&mut conn)
-                        .await
-                        .ok()?;
-                    conn.close().await.ok()
+                    for admin_url in &admin_urls {
+                        let Ok(mut conn) = PgConnection::connect(admin_url).await else {
+                            continue;
+                        };
+                        let sql = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
+                        let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+                            .execute(&mut conn)
+                            .await;
+                        let _ = conn.close().await;
+                    }
+                    Some(())
                 })
             })
             .join();
@@ -186,20 +298,72 @@ fn admin_url(from_env: Option<String>) -> String {
     }
 }
 
+/// The Citus coordinator's admin URL, or a panic that says how to get one.
+fn citus_admin_url(from_env: Option<String>) -> String {
+    match from_env {
+        Some(url) if !url.is_empty() => url,
+        _ => panic!(
+            "{CITUS_URL_ENV} is not set: the Citus tests need a Citus cluster. \
+             Run the test suite with `scripts/test`, which starts a throwaway coordinator \
+             and two workers and sets it."
+        ),
+    }
+}
+
+/// Runs one administrative statement, or panics naming it.
+async fn run(conn: &mut PgConnection, sql: &str) {
+    sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_owned()))
+        .execute(conn)
+        .await
+        .unwrap_or_else(|e| panic!("{sql} failed: {e}"));
+}
+
 async fn admin_connection(admin_url: &str) -> PgConnection {
+    server_connection(admin_url, POSTGRES_URL_ENV).await
+}
+
+/// A connection to the test server that the variable `env` names (for the message).
+async fn server_connection(admin_url: &str, env: &str) -> PgConnection {
     let connect = PgConnection::connect(admin_url);
     match tokio::time::timeout(Duration::from_secs(10), connect).await {
         Ok(Ok(conn)) => conn,
         Ok(Err(e)) => panic!(
-            "cannot reach the PostgreSQL test server at {POSTGRES_URL_ENV}={admin_url}: {e}. \
+            "cannot reach the test server at {env}={admin_url}: {e}. \
              Run the test suite with `scripts/test`, which starts one."
         ),
         Err(_) => panic!(
-            "timed out connecting to the PostgreSQL test server at \
-             {POSTGRES_URL_ENV}={admin_url}. Run the test suite with `scripts/test`, which \
+            "timed out connecting to the test server at \
+             {env}={admin_url}. Run the test suite with `scripts/test`, which \
              starts one."
         ),
     }
+}
+
+/// The host and port of a `postgres://` URL (5432 when it names none).
+fn host_and_port(url: &str) -> (String, u16) {
+    let authority_start = url.find("://").map_or(0, |i| i + 3);
+    let rest = &url[authority_start..];
+    let authority = &rest[..rest.find(['/', '?']).unwrap_or(rest.len())];
+    let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    match host_port.rsplit_once(':') {
+        Some((host, port)) => (host.to_owned(), port.parse().unwrap_or(5432)),
+        None => (host_port.to_owned(), 5432),
+    }
+}
+
+/// `url` pointed at another server, `host:port` (user, database and parameters kept).
+fn with_host(url: &str, host: &str, port: i32) -> String {
+    let authority_start = url.find("://").map_or(0, |i| i + 3);
+    let rest = &url[authority_start..];
+    let end = rest.find(['/', '?']).unwrap_or(rest.len());
+    let user = rest[..end]
+        .rsplit_once('@')
+        .map_or(String::new(), |(u, _)| format!("{u}@"));
+    format!(
+        "{}{user}{host}:{port}{}",
+        &url[..authority_start],
+        &rest[end..]
+    )
 }
 
 /// `admin_url` with its database name replaced by `name` (query parameters kept).
@@ -217,61 +381,6 @@ fn with_database(admin_url: &str, name: &str) -> String {
         Some(q) => format!("{base}/{name}?{q}"),
         None => format!("{base}/{name}"),
     }
-}
-
-/// Runs each named `async fn` of a test file on both backends: two tests, `sqlite::NAME` and
-/// `postgres::NAME`, on a multi-threaded runtime. The PostgreSQL ones fail, never skip, when the
-/// test server is missing. What the function is given depends on the form:
-///
-/// - `on_both_backends!(a, b)`: `async fn a(url: &str)`, the URL of a fresh database;
-/// - `on_both_backends!(db: a, b)`: `async fn a(db: TestDb)`, the fresh database itself (the
-///   test decides when it is dropped);
-/// - `on_both_backends!(backend: a, b)`: `async fn a(backend: &str)`, `"sqlite"` or
-///   `"postgres"`, for tests that build their database with [`TestDb::backend`] themselves.
-///
-/// ```ignore
-/// async fn stores_an_event(url: &str) { /* … */ }
-/// eventlog_testing::on_both_backends!(stores_an_event);
-/// ```
-#[macro_export]
-macro_rules! on_both_backends {
-    (@tests $form:ident: $($name:ident),*) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    $crate::on_both_backends!(@call $form, super::$name, "sqlite");
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    $crate::on_both_backends!(@call $form, super::$name, "postgres");
-                }
-            )*
-        }
-    };
-    (@call url, $f:path, $backend:literal) => {
-        let db = $crate::TestDb::backend($backend).await;
-        $f(db.url()).await
-    };
-    (@call db, $f:path, $backend:literal) => {
-        $f($crate::TestDb::backend($backend).await).await
-    };
-    (@call backend, $f:path, $backend:literal) => {
-        $f($backend).await
-    };
-    (db: $($name:ident),* $(,)?) => {
-        $crate::on_both_backends!(@tests db: $($name),*);
-    };
-    (backend: $($name:ident),* $(,)?) => {
-        $crate::on_both_backends!(@tests backend: $($name),*);
-    };
-    ($($name:ident),* $(,)?) => {
-        $crate::on_both_backends!(@tests url: $($name),*);
-    };
 }
 
 #[cfg(test)]
@@ -304,9 +413,29 @@ mod tests {
         admin_url(None);
     }
 
+    #[test]
+    #[should_panic(
+        expected = "EVENTLOG_TEST_CITUS_URL is not set: the Citus tests need a Citus cluster. Run the test suite with `scripts/test`"
+    )]
+    fn without_a_citus_url_citus_tests_fail_and_say_how_to_run_them() {
+        citus_admin_url(None);
+    }
+
+    #[test]
+    fn a_worker_url_keeps_user_database_and_parameters() {
+        let url = "postgres://postgres@127.0.0.1:5400/postgres?sslmode=disable";
+        assert_eq!(host_and_port(url), ("127.0.0.1".to_owned(), 5400));
+        assert_eq!(
+            with_host(url, "10.0.0.2", 6432),
+            "postgres://postgres@10.0.0.2:6432/postgres?sslmode=disable"
+        );
+        assert_eq!(host_and_port("postgres://h/db"), ("h".to_owned(), 5432));
+        assert_eq!(with_host("postgres://h/db", "w", 1), "postgres://w:1/db");
+    }
+
     #[tokio::test]
     #[should_panic(
-        expected = "cannot reach the PostgreSQL test server at EVENTLOG_TEST_POSTGRES_URL=postgres://postgres@127.0.0.1:1/postgres"
+        expected = "cannot reach the test server at EVENTLOG_TEST_POSTGRES_URL=postgres://postgres@127.0.0.1:1/postgres"
     )]
     async fn an_unreachable_server_fails_the_test_and_says_how_to_run_it() {
         admin_connection("postgres://postgres@127.0.0.1:1/postgres").await;

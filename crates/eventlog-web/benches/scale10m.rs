@@ -15,6 +15,9 @@
 //!   again later with `EVENTLOG_BENCH_DATABASE=URL`, which skips the load.
 //! - `EVENTLOG_BENCH_PAGES=a,b`: only the pages whose name contains one of these.
 //! - `EVENTLOG_BENCH_PURGE=0`: no purge at the end (the database stays whole).
+//! - `EVENTLOG_BENCH_CITUS=1`: the events are loaded into a database of the Citus cluster
+//!   that `EVENTLOG_TEST_CITUS_URL` names (its coordinator) instead of PostgreSQL; set
+//!   `EVENTLOG_BENCH_INGEST_EVENTS=0` too (the ingest comparison is PostgreSQL's).
 //!
 //! The dataset is the one of `cargo bench -p eventlog --bench dataset` (groups of 20, one
 //! group of 5,000, ~60-character messages, 40% small JSON, initiators `user:N`). It is loaded
@@ -167,8 +170,10 @@ async fn main() {
 
     let reuse = std::env::var("EVENTLOG_BENCH_DATABASE").ok();
     let keep = reuse.is_some() || std::env::var("EVENTLOG_BENCH_KEEP").is_ok_and(|v| v == "1");
+    let on_citus = std::env::var("EVENTLOG_BENCH_CITUS").is_ok_and(|v| v == "1");
     let db = match &reuse {
         Some(_) => None,
+        None if on_citus => Some(TestDb::citus().await),
         None => Some(TestDb::postgres().await),
     };
     let url = reuse

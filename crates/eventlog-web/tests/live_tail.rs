@@ -11,7 +11,7 @@ use chrono::Utc;
 use common::*;
 use eventlog_web::{LiveTail, StreamLimits};
 
-eventlog_testing::on_both_backends!(
+eventlog_testing::on_every_backend!(
     backend: fifty_filtered_streams_share_one_poll,
     a_stream_ends_when_its_session_ends,
     a_reconnect_mid_burst_resumes_exactly

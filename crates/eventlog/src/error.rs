@@ -221,6 +221,10 @@ impl DatabaseError {
                     || code.starts_with("53")
                     || code == "40001"
                     || code == "40P01"
+                    || (code == "XX000"
+                        && self.server_message().is_some_and(|m| {
+                            CITUS_WORKER_LOST.iter().any(|lost| m.starts_with(lost))
+                        }))
                     || code == "5"
                     || code == "6"
                     || code == "517"
@@ -231,6 +235,17 @@ impl DatabaseError {
         }
     }
 }
+
+/// How a Citus coordinator reports, without an error code (`XX000`), a worker lost in the
+/// middle of a transaction (a worker restarting or stopped): the transaction was rolled back
+/// on every node, and running it again later succeeds. (Its other connection errors carry
+/// class 08.)
+const CITUS_WORKER_LOST: [&str; 4] = [
+    "failure on connection marked as essential",
+    "terminating connection due to administrator command",
+    "server closed the connection unexpectedly",
+    "connection not open",
+];
 
 /// Whether an error code says the stored data is damaged: SQLite `SQLITE_CORRUPT` (11, with
 /// its extended codes such as 267 for a search index) and `SQLITE_NOTADB` (26); PostgreSQL

@@ -4,6 +4,7 @@
 //! nor run: `scripts/test` refuses a test file this list does not name.
 
 mod blocking_calls;
+mod citus;
 mod mail;
 mod migrations;
 mod notify;

@@ -46,7 +46,6 @@ pub(crate) async fn copy(pool: &PgPool, statement: &str, data: String) {
 pub(crate) async fn load(pool: &PgPool, n: usize, start: DateTime<Utc>, span: TimeDelta) {
     let mut data = Dataset::starting(n, 42, start, span);
     let mut groups: HashMap<String, GroupAcc> = HashMap::new();
-    let mut next_gid = 0i64;
     let mut id = 0i64;
     // Per (hour, type), as the store keeps them for the chart.
     let mut hours: BTreeMap<(i64, String), i64> = BTreeMap::new();
@@ -60,9 +59,9 @@ pub(crate) async fn load(pool: &PgPool, n: usize, start: DateTime<Utc>, span: Ti
             let g = groups
                 .entry(e.group.as_str().to_owned())
                 .or_insert_with(|| {
-                    next_gid += 1;
                     GroupAcc {
-                        gid: next_gid,
+                        // The number the store gives the group (on Citus: its shard).
+                        gid: PostgresStore::group_number(e.group.as_str()),
                         first: e.timestamp,
                         last: e.timestamp,
                         count: 0,
@@ -165,9 +164,7 @@ pub(crate) async fn load(pool: &PgPool, n: usize, start: DateTime<Utc>, span: Ti
     )
     .await;
     sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
-        "SELECT setval('events_id_seq', {id}); \
-         SELECT setval(pg_get_serial_sequence('event_groups', 'gid'), {next_gid}); \
-         ANALYZE"
+        "SELECT setval('events_id_seq', {id}); ANALYZE"
     )))
     .execute(pool)
     .await

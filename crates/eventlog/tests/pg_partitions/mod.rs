@@ -79,8 +79,10 @@ async fn stale_claims(pool: &PgPool) -> i64 {
 /// The stored events, and the claims (uuid and time) matching one of them.
 async fn claims(pool: &PgPool) -> (i64, i64) {
     sqlx::query_as(
-        "SELECT (SELECT count(*) FROM events), \
-         (SELECT count(*) FROM events e JOIN event_uuids u ON u.uuid = e.uuid AND u.ts = e.ts)",
+        // The claims read first (on Citus they cannot be joined to the events directly).
+        "WITH u AS MATERIALIZED (SELECT uuid, ts FROM event_uuids) \
+         SELECT (SELECT count(*) FROM events), \
+         (SELECT count(*) FROM events e JOIN u ON u.uuid = e.uuid AND u.ts = e.ts)",
     )
     .fetch_one(pool)
     .await

@@ -4,7 +4,16 @@ use super::*;
 
 #[tokio::test]
 async fn purge_drops_whole_partitions_and_deletes_only_in_the_boundary_one() {
-    let db = TestDb::postgres().await;
+    purge_drops_whole_partitions(TestDb::postgres().await).await;
+}
+
+/// On Citus the partitions are dropped on every shard, and the claims swept by time.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_citus_purge_drops_whole_partitions_on_every_shard() {
+    purge_drops_whole_partitions(TestDb::citus().await).await;
+}
+
+async fn purge_drops_whole_partitions(db: TestDb) {
     let (store, pg) = open(&db).await;
     let now = Utc::now();
     let first_month = month_start(now - Duration::days(8 * 31));

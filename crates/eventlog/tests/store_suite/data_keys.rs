@@ -7,7 +7,7 @@ use eventlog::store::{DataKey, ScanBudget};
 
 use super::*;
 
-eventlog_testing::on_both_backends!(
+eventlog_testing::on_every_backend!(
     db: declared_keys_are_indexed_and_dropped_when_removed,
     a_scan_stops_at_its_budget_and_its_continuation_finds_every_match_once,
     a_filter_on_a_declared_key_is_not_scanned,

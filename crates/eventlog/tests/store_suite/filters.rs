@@ -4,7 +4,7 @@
 
 use super::*;
 
-eventlog_testing::on_both_backends!(
+eventlog_testing::on_every_backend!(
     db: filter_by_types, filter_by_since_and_until, filter_by_text_ignores_case,
     filter_by_group_and_initiator, an_initiator_is_matched_exactly_whatever_its_words,
     filter_by_data_values, order_both_ways,

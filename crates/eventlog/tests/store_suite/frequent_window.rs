@@ -8,7 +8,7 @@
 
 use super::*;
 
-eventlog_testing::on_both_backends!(
+eventlog_testing::on_every_backend!(
     db: a_frequent_word_pages_exactly_when_ids_are_out_of_time_order,
 );
 

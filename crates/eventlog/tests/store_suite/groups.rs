@@ -4,7 +4,7 @@
 
 use super::*;
 
-eventlog_testing::on_both_backends!(
+eventlog_testing::on_every_backend!(
     db: group_events_are_in_time_order, groups_page_filters_and_paginates, summaries_follow_deletes,
 );
 

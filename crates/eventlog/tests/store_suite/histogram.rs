@@ -4,7 +4,7 @@
 
 use super::*;
 
-eventlog_testing::on_both_backends!(
+eventlog_testing::on_every_backend!(
     db: count_and_histogram, histogram_equals_a_recount_after_inserts_repeats_deletes_and_purges,
     list_with_newest_equals_a_list_and_histogram_newest, histogram_newest_counts_the_newest_matches,
 );

@@ -1,9 +1,10 @@
-//! The shared backend suite: every method of the store contract, run once on SQLite and once
-//! on PostgreSQL, one file per concern.
+//! The shared backend suite: every method of the store contract, run on SQLite, on PostgreSQL
+//! and on Citus, one file per concern.
 //!
-//! Each test is an `async fn(TestDb)`; `eventlog_testing::on_both_backends!` turns it into
-//! `sqlite::NAME` and `postgres::NAME`. PostgreSQL comes from `scripts/test` (EVENTLOG_TEST_POSTGRES_URL); without
-//! it the postgres tests fail, they never skip.
+//! Each test is an `async fn(TestDb)`; `eventlog_testing::on_every_backend!` turns it into
+//! `sqlite::NAME`, `postgres::NAME` and `citus::NAME`. PostgreSQL and the Citus cluster come
+//! from `scripts/test` (EVENTLOG_TEST_POSTGRES_URL, EVENTLOG_TEST_CITUS_URL); without them
+//! those tests fail, they never skip.
 
 #![allow(clippy::unwrap_used)] // A test: a panic is the failure report.
 

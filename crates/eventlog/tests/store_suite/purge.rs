@@ -4,7 +4,7 @@
 
 use super::*;
 
-eventlog_testing::on_both_backends!(
+eventlog_testing::on_every_backend!(
     db: purge_by_age_and_type, purge_deletes_more_than_one_batch,
 );
 

@@ -4,7 +4,7 @@
 
 use super::*;
 
-eventlog_testing::on_both_backends!(
+eventlog_testing::on_every_backend!(
     db: search_is_current_right_after_insert_and_delete, search_matches_word_prefixes,
     search_pages_a_frequent_word_and_a_word_others_start_with,
     search_finds_group_ids_and_their_prefix,

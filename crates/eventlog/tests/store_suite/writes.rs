@@ -4,7 +4,7 @@
 
 use super::*;
 
-eventlog_testing::on_both_backends!(
+eventlog_testing::on_every_backend!(
     db: insert_and_get, same_uuid_twice_in_one_batch_is_stored_once,
     same_uuid_in_later_batches_is_stored_once, repeats_are_taken_back_from_the_right_summaries,
     imports_queue_no_mail, nul_characters_do_not_break_a_batch, any_json_data_reads_back_as_sent,

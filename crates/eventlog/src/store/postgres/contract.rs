@@ -52,6 +52,9 @@ impl WriteStore for PostgresStore {
         // the lock still lets only one apply it.)
         let migrated =
             crate::store::run_migrations(&crate::store::migrations::postgres(), &mut *conn).await?;
+        if self.citus {
+            super::citus::distribute(&mut conn).await?;
+        }
         sqlx::query("RESET statement_timeout")
             .execute(&mut *conn)
             .await?;
@@ -230,12 +233,15 @@ impl ReadStore for PostgresStore {
         limit: usize,
     ) -> Result<(Vec<Event>, FollowCursor), StoreError> {
         crate::store::follow::read_filling(cursor, limit, |from, n| async move {
-            follow::read_once(&self.pool, filter, &from, n).await
+            follow::read_once(&self.pool, self.citus, filter, &from, n).await
         })
         .await
     }
 
     async fn group_events(&self, group: &str, limit: usize) -> Result<Vec<Event>, StoreError> {
+        if self.citus {
+            return super::citus::group_events(&self.pool, group, limit).await;
+        }
         sql::group_events::<PgSql>(&self.pool, group, limit).await
     }
 
@@ -249,6 +255,9 @@ impl ReadStore for PostgresStore {
     }
 
     async fn group_summary(&self, group: &str) -> Result<Option<GroupSummary>, StoreError> {
+        if self.citus {
+            return super::citus::group_summary(&self.pool, group).await;
+        }
         sql::group_summary::<PgSql>(&self.pool, group).await
     }
 

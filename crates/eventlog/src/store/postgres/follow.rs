@@ -33,6 +33,7 @@ pub(super) async fn start(pool: &PgPool) -> Result<FollowCursor, StoreError> {
 
 pub(super) async fn read_once(
     pool: &PgPool,
+    citus: bool,
     filter: &EventFilter,
     cursor: &FollowCursor,
     limit: usize,
@@ -40,7 +41,14 @@ pub(super) async fn read_once(
     let end = match &cursor.end {
         Some(Mark::Snapshot(end)) => end.clone(),
         Some(Mark::Id(_)) => return Err(StoreError::InvalidCursor(cursor.to_string())),
-        None => snapshot(pool).await?,
+        None => {
+            let end = snapshot(pool).await?;
+            if citus {
+                // What the snapshot counts as committed may still be committing on a worker.
+                super::citus::settle(pool).await?;
+            }
+            end
+        }
     };
     let mut qb = QueryBuilder::<Postgres>::new(format!("SELECT {EVENT_COLUMNS} FROM events"));
     push_filter(&mut qb, filter);

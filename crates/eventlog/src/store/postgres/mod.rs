@@ -18,6 +18,7 @@ use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use crate::error::StoreError;
 use crate::store::ConnectOptions;
 
+mod citus;
 mod contract;
 mod coverage;
 mod data_keys;
@@ -72,6 +73,9 @@ pub struct PostgresStore {
     /// Which time ranges the partitions cover (`None` until read), so that an insert creates
     /// the partitions its events need first.
     coverage: Arc<Mutex<Option<coverage::Coverage>>>,
+    /// Whether the database is a Citus coordinator's (its tables distributed over workers:
+    /// see `citus`).
+    citus: bool,
 }
 
 impl PostgresStore {
@@ -113,12 +117,14 @@ impl PostgresStore {
             .acquire_timeout(connect.acquire_timeout)
             .connect_with(options)
             .await?;
+        let citus = citus::is_citus(&pool).await?;
         Ok(PostgresStore {
             pool,
             upkeep: Arc::default(),
             claims_idle: Arc::default(),
             word_shares: Arc::default(),
             coverage: Arc::default(),
+            citus,
         })
     }
 
@@ -142,6 +148,19 @@ impl PostgresStore {
         }
         *last = Some(Instant::now());
         true
+    }
+
+    /// The number a group gets when it is first stored: the first 8 bytes of the SHA-256 of
+    /// its name, as a big-endian signed integer (groups stored before numbers were derived
+    /// from names keep theirs). For tools that load events in bulk (`COPY`) beside the store.
+    pub fn group_number(group: &str) -> i64 {
+        write::group_number(group)
+    }
+
+    /// Whether the database is a Citus coordinator's: its events and group tables are
+    /// distributed over workers (see `docs/scaling.md`).
+    pub fn is_citus(&self) -> bool {
+        self.citus
     }
 
     /// The connection pool, for the users, sessions and tokens tables kept beside the events.

@@ -43,50 +43,62 @@ const INSERT_EVENTS: &str = "WITH x AS MATERIALIZED (\
 
 /// The stored events of claimed uuids: the claim's time prunes the lookup to one partition,
 /// where the time index finds the event. A claim without its event belongs to a dropped
-/// partition (kept until upkeep deletes it): no row.
-const STORED_IDS: &str = "SELECT u.uuid, e.id FROM event_uuids u \
-     JOIN events e ON e.ts = u.ts AND e.uuid = u.uuid WHERE u.uuid = ANY($1)";
+/// partition (kept until upkeep deletes it): no row. The claims are read first, on their own
+/// (on Citus claims are distributed by uuid and events by group: a join of the two tables
+/// is refused, a join with the claims read is sent to every shard).
+const STORED_IDS: &str = "WITH u AS MATERIALIZED \
+     (SELECT uuid, ts FROM event_uuids WHERE uuid = ANY($1)) \
+     SELECT u.uuid, e.id FROM u JOIN events e ON e.ts = u.ts AND e.uuid = u.uuid";
 
 /// Attempts of a batch that keeps failing on a deadlock or serialization failure.
 const ATTEMPTS: usize = 5;
 
-/// Each group's number: the stored one, or for a group not stored yet a new one drawn from
-/// the same sequence. Nothing is locked or written: concurrent batches of the same groups
-/// (the big group in every batch of an import) insert their events side by side and meet
-/// only at the summaries, at the end of their transactions.
-const GROUP_GIDS: &str = "SELECT n.g, coalesce(eg.gid, \
-     nextval((SELECT pg_get_serial_sequence('event_groups', 'gid')::regclass))) \
-     FROM UNNEST($1::text[]) AS n(g) LEFT JOIN event_groups eg ON eg.group_id = n.g";
+/// The stored numbers of the batch's groups that have one. Groups stored before numbers were
+/// derived from names keep the number they were given; every other group's number is
+/// [`group_number`]. Nothing is locked or written: concurrent batches of the same groups (the
+/// big group in every batch of an import) insert their events side by side and meet only at
+/// the summaries, at the end of their transactions.
+const STORED_GIDS: &str = "SELECT group_id, gid FROM event_groups WHERE group_id = ANY($1)";
 
 /// Adds the batch's new events to their groups' summaries, creating a missing group under
-/// the number its events were written with. Returns each group's number: another
-/// transaction may have created the group meanwhile (or re-created it after a purge) under
-/// another one.
+/// the number its events were written with. The key is the number (on Citus, the one unique
+/// key `event_groups` can have is its distribution column); a number held by another name
+/// (a hash collision) updates nothing and returns no row for the group.
 const UPSERT_GROUPS: &str = "INSERT INTO event_groups \
      (gid, group_id, first_at, last_at, event_count) OVERRIDING SYSTEM VALUE \
      SELECT * FROM UNNEST($1::int8[], $2::text[], $3::timestamptz[], $4::timestamptz[], \
      $5::int8[]) \
-     ON CONFLICT (group_id) DO UPDATE SET \
+     ON CONFLICT (gid) DO UPDATE SET \
      first_at = LEAST(event_groups.first_at, excluded.first_at), \
      last_at = GREATEST(event_groups.last_at, excluded.last_at), \
      event_count = event_groups.event_count + excluded.event_count \
-     RETURNING group_id, gid";
+     WHERE event_groups.group_id = excluded.group_id \
+     RETURNING group_id";
 
-/// Moves this transaction's events of a group to the group's number (when the group was
-/// created by a concurrent transaction under another number than the one drawn here): in
-/// `events`, and in the staging table of a carry-over to partitions if one is in progress
-/// (its triggers copied the rows at insert and do not follow updates). A carry-over cannot
-/// start or end meanwhile: it locks `events` against writers, and this transaction has
-/// written to it.
-const MOVE_TO_GID: &str = "WITH moved AS (UPDATE events SET gid = $1 \
-     WHERE gid = $2 AND id = ANY($3) RETURNING id) \
-     SELECT to_regclass('events_part') IS NOT NULL FROM (SELECT count(*) FROM moved) m";
-const MOVE_STAGED_TO_GID: &str = "UPDATE events_part SET gid = $1 WHERE gid = $2 AND id = ANY($3)";
+/// The number of a group not stored yet: the first 8 bytes of the SHA-256 of its name, read
+/// as a big-endian signed integer. Derived from the name, it is the same on every server
+/// without asking the database, and never changes after insert (on Citus it says which shard
+/// holds the group). In SQL, for carrying a database over:
+/// `('x' || left(encode(sha256(convert_to(group_id, 'UTF8')), 'hex'), 16))::bit(64)::int8`.
+/// Two names share a number with a probability of about n²/2⁶⁵ for n groups; the second
+/// one's batch then fails (see [`UPSERT_GROUPS`]).
+pub(super) fn group_number(name: &str) -> i64 {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(name.as_bytes());
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&digest[..8]);
+    i64::from_be_bytes(first)
+}
 
 const UPSERT_GROUP_TYPES: &str = "INSERT INTO event_group_types (gid, event_type, event_count) \
      SELECT * FROM UNNEST($1::int8[], $2::text[], $3::int8[]) \
      ON CONFLICT (gid, event_type) DO UPDATE SET \
      event_count = event_group_types.event_count + excluded.event_count";
+
+/// Locks the summaries of groups `$1` against concurrent writers. A no-op `UPDATE` takes the
+/// same row locks as `FOR UPDATE`, which Citus refuses across shards.
+pub(super) const LOCK_GROUPS: &str =
+    "UPDATE event_groups SET event_count = event_count WHERE gid = ANY($1)";
 
 impl PostgresStore {
     /// Adds events to the per-hour and per-day counts: `n` events of a type at a time
@@ -136,7 +148,7 @@ impl PostgresStore {
             return Ok(());
         };
         for sql in [
-            "SELECT 1 FROM event_groups WHERE gid = ANY($1) ORDER BY gid FOR UPDATE",
+            LOCK_GROUPS,
             "DELETE FROM event_group_types WHERE gid = ANY($1)",
             "INSERT INTO event_group_types (gid, event_type, event_count) \
              SELECT gid, event_type, count(*) FROM events \
@@ -273,13 +285,13 @@ impl PostgresStore {
         mail: Mail,
     ) -> Result<Vec<Inserted>, StoreError> {
         let mut tx = self.pool.begin().await?;
-        let drawn = Self::group_gids(&mut tx, events).await?;
-        let results = Self::insert_events(&mut tx, events, &drawn).await?;
+        let gids = Self::group_gids(&mut tx, self.citus, events).await?;
+        let results = Self::insert_events(&mut tx, events, &gids).await?;
         if mail == Mail::Queue {
             // The mails of the new events, in the same transaction (the durable mail outbox).
             crate::store::outbox::enqueue::<sqlx::Postgres>(&mut tx, events, &results).await?;
         }
-        Self::count_in_groups(&mut tx, events, &results, &drawn).await?;
+        Self::count_in_groups(&mut tx, events, &results, &gids).await?;
         // Last: the current hour's and day's rows are the most contended, held only until
         // the commit.
         Self::add_period_counts(&mut tx, created(events, &results)).await?;
@@ -287,31 +299,41 @@ impl PostgresStore {
         Ok(results)
     }
 
-    /// The number of each group of the batch (see [`GROUP_GIDS`]).
+    /// The number of each group of the batch: the stored one (see [`STORED_GIDS`]), or
+    /// [`group_number`]. On Citus every group's number is [`group_number`]: no lookup.
     async fn group_gids(
         tx: &mut Transaction<'static, Postgres>,
+        citus: bool,
         events: &[NewEvent],
     ) -> Result<HashMap<String, i64>, StoreError> {
         let mut names: Vec<&str> = events.iter().map(|e| e.group.as_str()).collect();
         names.sort_unstable();
         names.dedup();
-        Ok(sqlx::query_as::<_, (String, i64)>(GROUP_GIDS)
-            .bind(&names)
-            .fetch_all(&mut **tx)
-            .await?
-            .into_iter()
-            .collect())
+        let mut gids: HashMap<String, i64> = if citus {
+            HashMap::new()
+        } else {
+            sqlx::query_as::<_, (String, i64)>(STORED_GIDS)
+                .bind(&names)
+                .fetch_all(&mut **tx)
+                .await?
+                .into_iter()
+                .collect()
+        };
+        for name in names {
+            if !gids.contains_key(name) {
+                gids.insert(name.to_owned(), group_number(name));
+            }
+        }
+        Ok(gids)
     }
 
     /// Adds the created events to their groups' summaries and per-type counts (groups in
-    /// their text's order, then types in (gid, type) order, as every writer locks them). A
-    /// group another transaction created meanwhile under another number gets this
-    /// transaction's events moved to that number.
+    /// their text's order, then types in (gid, type) order, as every writer locks them).
     async fn count_in_groups(
         tx: &mut Transaction<'static, Postgres>,
         events: &[NewEvent],
         results: &[Inserted],
-        drawn: &HashMap<String, i64>,
+        gids: &HashMap<String, i64>,
     ) -> Result<(), StoreError> {
         let created: Vec<bool> = results.iter().map(|r| r.created).collect();
         let (mut groups, types) = group_deltas(events, &created);
@@ -320,53 +342,27 @@ impl PostgresStore {
         }
         // Byte order: the order of the column's "C" collation.
         groups.sort_by(|a, b| a.group.cmp(b.group));
-        let drawn_of = |group: &str| drawn.get(group).copied().unwrap_or_default();
-        let gids: Vec<i64> = groups.iter().map(|g| drawn_of(g.group)).collect();
+        let gid_of = |group: &str| gids.get(group).copied().unwrap_or_default();
+        let numbers: Vec<i64> = groups.iter().map(|g| gid_of(g.group)).collect();
         let names: Vec<&str> = groups.iter().map(|g| g.group).collect();
         let firsts: Vec<DateTime<Utc>> = groups.iter().map(|g| g.first_at).collect();
         let lasts: Vec<DateTime<Utc>> = groups.iter().map(|g| g.last_at).collect();
         let counts: Vec<i64> = groups.iter().map(|g| g.count).collect();
-        let stored: HashMap<String, i64> = sqlx::query_as::<_, (String, i64)>(UPSERT_GROUPS)
-            .bind(&gids)
+        let stored: Vec<String> = sqlx::query_scalar(UPSERT_GROUPS)
+            .bind(&numbers)
             .bind(&names)
             .bind(&firsts)
             .bind(&lasts)
             .bind(&counts)
             .fetch_all(&mut **tx)
-            .await?
-            .into_iter()
-            .collect();
-        let gid_of = |group: &str| {
-            stored
-                .get(group)
-                .copied()
-                .unwrap_or_else(|| drawn_of(group))
-        };
-        for (group, &gid) in &stored {
-            let was = drawn_of(group);
-            if gid == was {
-                continue;
-            }
-            let ids: Vec<i64> = events
-                .iter()
-                .zip(results)
-                .filter(|(e, r)| r.created && e.group.as_str() == group)
-                .map(|(_, r)| r.id)
-                .collect();
-            let staging: bool = sqlx::query_scalar(MOVE_TO_GID)
-                .bind(gid)
-                .bind(was)
-                .bind(&ids)
-                .fetch_one(&mut **tx)
-                .await?;
-            if staging {
-                sqlx::query(MOVE_STAGED_TO_GID)
-                    .bind(gid)
-                    .bind(was)
-                    .bind(&ids)
-                    .execute(&mut **tx)
-                    .await?;
-            }
+            .await?;
+        if stored.len() < names.len() {
+            // Rolled back with the transaction: nothing of the batch is stored.
+            let missing = names.iter().find(|n| !stored.iter().any(|s| s == *n));
+            return Err(StoreError::Corrupt(format!(
+                "the group {missing:?} has the number of another stored group (a hash \
+                 collision): its events cannot be stored"
+            )));
         }
         let mut types: Vec<(i64, &str, i64)> = types
             .iter()
@@ -392,11 +388,11 @@ fn is_conflict(e: &StoreError) -> bool {
     match e {
         StoreError::Database(db) => {
             matches!(db.code().as_deref(), Some("40P01") | Some("40001"))
-                // A new group's number, drawn before the upsert, already taken: seen under
-                // concurrent first batches of one group while PostgreSQL restarted. The
-                // next attempt reads the group as stored and draws nothing for it.
+                // A group stored under an older number (before numbers were derived from
+                // names) by a concurrent batch, after this one read the stored numbers: the
+                // next attempt reads it.
                 || (db.code().as_deref() == Some("23505")
-                    && db.constraint() == Some("event_groups_gid"))
+                    && db.constraint() == Some("event_groups_pkey"))
         }
         _ => false,
     }
@@ -447,4 +443,19 @@ fn without_nul(e: &NewEvent) -> NewEvent {
     clean.send_mail = e.send_mail.as_deref().map(text);
     clean.data = e.data.as_ref().map(value);
     clean
+}
+
+#[cfg(test)]
+mod tests {
+    use super::group_number;
+
+    /// The numbers PostgreSQL computes with the SQL given in `group_number`'s documentation
+    /// (for carrying a database over): the same.
+    #[test]
+    fn group_numbers_match_the_sql_formula() {
+        assert_eq!(group_number("order-42"), 4321398832972926703);
+        assert_eq!(group_number("é"), 5375421630974772051);
+        assert_eq!(group_number(""), -2039914840885289964);
+        assert_ne!(group_number("order-42"), group_number("order-43"));
+    }
 }

@@ -36,6 +36,9 @@ impl PostgresStore {
         let Some(before) = before else {
             return Ok(None);
         };
+        if self.citus {
+            return Self::sweep_claims_by_time(tx, before).await.map(Some);
+        }
         let from = from.unwrap_or(0);
         if from >= blocks {
             sqlx::query(
@@ -69,5 +72,33 @@ impl PostgresStore {
             .await?;
         tx.commit().await?;
         Ok(Some(deleted))
+    }
+
+    /// The sweep on Citus, in one statement: the claims older than `before` whose event is
+    /// not stored. Block ranges mean nothing across shards (and the coordinator's
+    /// `pg_relation_size` of a distributed table is 0), and claims (by uuid) cannot be
+    /// joined to events (by group): the uuids of the events older than `before` (the
+    /// DEFAULT partition's old rows, few) are read first. Every shard deletes at once.
+    async fn sweep_claims_by_time(
+        mut tx: sqlx::Transaction<'static, sqlx::Postgres>,
+        before: DateTime<Utc>,
+    ) -> Result<u64, StoreError> {
+        let deleted = sqlx::query(
+            "WITH kept AS MATERIALIZED (SELECT uuid FROM events WHERE ts < $1) \
+             DELETE FROM event_uuids WHERE ts < $1 AND uuid NOT IN (SELECT uuid FROM kept)",
+        )
+        .bind(before)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        sqlx::query(
+            "UPDATE event_partitioning SET claims_before = NULL, claims_swept_to = NULL \
+             WHERE claims_before = $1",
+        )
+        .bind(before)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(deleted)
     }
 }

@@ -100,13 +100,13 @@ async fn drop_partition(
             .fetch_one(&mut **tx)
             .await?
     };
-    // The groups with events in the range, locked in group id order as writers lock them
-    // (no deadlock with a batch insert): those whose last event is in it, and those that
-    // started before its end and go on after it.
+    // The groups with events in the range, locked against writers: those whose last event
+    // is in it, and those that started before its end and go on after it. (A no-op update
+    // locks them: Citus refuses `FOR UPDATE` across shards.)
     let groups: Vec<(i64, bool)> = sqlx::query_as(
-        "SELECT gid, first_at >= $1 AND last_at < $2 FROM event_groups \
+        "UPDATE event_groups SET event_count = event_count \
          WHERE (last_at >= $1 AND last_at < $2) OR (first_at < $2 AND last_at >= $2) \
-         ORDER BY group_id FOR UPDATE",
+         RETURNING gid, first_at >= $1 AND last_at < $2",
     )
     .bind(from)
     .bind(to)
