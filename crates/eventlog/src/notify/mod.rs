@@ -52,6 +52,7 @@
 //! - `worker`: the sending loop over the outbox (claims, digests, pauses, rate limits, retries).
 
 mod config;
+mod dispatch;
 mod http;
 mod payload;
 mod sender;

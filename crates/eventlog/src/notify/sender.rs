@@ -1,66 +1,19 @@
-//! [`NotifySender`], the handle that starts the sending loop (`worker`), and what renders and
-//! posts one message, shared by that loop and the admin's "send a test".
+//! [`NotifySender`], the handle that starts the sending loop (`worker`) and sends the admin's
+//! "send a test".
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
 
-use super::config::{ChannelConfig, NotifyConfig};
-use super::http::{Answer, Poster};
-use super::payload::{self, IDEMPOTENCY_HEADER, Notice};
+use super::config::NotifyConfig;
+use super::dispatch::{Channel, Dispatcher};
+use super::http::Poster;
 use super::worker::Worker;
 use crate::error::{ConfigError, Error};
 use crate::event::Event;
 use crate::event_type::EventTypes;
 use crate::store::Backend;
-
-/// A configured channel, its URL parsed.
-pub(super) struct Channel {
-    pub(super) config: ChannelConfig,
-    url: url::Url,
-}
-
-/// What renders and posts messages: shared by the sender's loop and [`NotifySender::send_test`].
-pub(super) struct Dispatcher {
-    pub(super) channels: HashMap<String, Channel>,
-    poster: Poster,
-    admin_url: String,
-    types: EventTypes,
-}
-
-impl Dispatcher {
-    /// POSTs the message about `events` (`count` in all) to `channel`.
-    pub(super) async fn post(
-        &self,
-        channel: &Channel,
-        events: &[Event],
-        count: usize,
-    ) -> Result<Answer, String> {
-        let notice = Notice {
-            events,
-            count,
-            admin_url: &self.admin_url,
-            types: &self.types,
-        };
-        let body = payload::body(channel.config.kind, &notice);
-        let body = serde_json::to_vec(&body).map_err(|e| format!("cannot encode: {e}"))?;
-        let mut headers = Vec::new();
-        if let Some(first) = events.first() {
-            headers.push((IDEMPOTENCY_HEADER, first.uuid.to_string()));
-        }
-        if let Some(secret) = &channel.config.secret {
-            let now = Utc::now().timestamp();
-            headers.push((payload::TIMESTAMP_HEADER, now.to_string()));
-            headers.push((
-                payload::SIGNATURE_HEADER,
-                payload::signature(secret.as_bytes(), now, &body),
-            ));
-        }
-        self.poster.post(&channel.url, &headers, body).await
-    }
-}
 
 /// Sends notifications from the outbox on a task of the caller's runtime. Start one per
 /// process (several on one database share the work: each claim is a lease).

@@ -8,9 +8,9 @@ use std::time::{Duration, Instant};
 use chrono::{TimeDelta, Utc};
 
 use super::config::ChannelConfig;
+use super::dispatch::Dispatcher;
 use super::http::Answer;
 use super::payload::MAX_LISTED;
-use super::sender::Dispatcher;
 use crate::store::Backend;
 use crate::store::outbox::{Delivery, KEEP_FINISHED, OutboxNotice, retry_wait};
 

@@ -33,6 +33,7 @@ mod migrations;
 mod notify_outbox;
 mod open;
 pub mod outbox;
+mod outbox_sql;
 mod period_counts;
 mod pool;
 #[cfg(feature = "postgres")]

@@ -17,7 +17,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use serde::Serialize;
 use uuid::Uuid;
 
-use super::outbox::{KIND_NOTIFY, OutboxSql, ROWS_PER_INSERT};
+use super::outbox_sql::{KIND_NOTIFY, OutboxSql, ROWS_PER_INSERT};
 use crate::error::StoreError;
 
 /// Which event types a channel receives, and how long its rows wait for more of their group.

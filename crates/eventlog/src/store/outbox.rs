@@ -1,6 +1,6 @@
 //! The outbox: one row per (event, recipient), written in the event's own transaction. A row
 //! is a mail (kind `mail`, the recipient an address) or a notification (kind `notify`, the
-//! recipient a `[[notify.channel]]` name; see [`super::notify_outbox`]).
+//! recipient a `[[notify.channel]]` name; see `store::notify_outbox`).
 //!
 //! Why a table and not an in-memory queue: a mail must survive a dead SMTP server and a
 //! restarted process, and must not be sent twice. So [`WriteStore::insert_batch`] writes an outbox
@@ -14,6 +14,9 @@
 //!
 //! [`WriteStore::insert_batch`]: super::WriteStore::insert_batch
 
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+pub(crate) use super::outbox_sql::OutboxSql;
+use super::outbox_sql::ROWS_PER_INSERT;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -141,10 +144,6 @@ pub trait OutboxStore: Send + Sync {
     ) -> Result<Vec<NoticeRecord>, StoreError>;
 }
 
-/// The kind of an outbox row that is a notification through a `[[notify.channel]]` (mails
-/// are of kind `mail`, the column's default).
-pub(crate) const KIND_NOTIFY: &str = "notify";
-
 /// Outbox state names as stored.
 pub(crate) const QUEUED: &str = "queued";
 pub(crate) const SENT: &str = "sent";
@@ -156,9 +155,6 @@ pub fn retry_wait(attempts: u32, max: std::time::Duration) -> std::time::Duratio
     let doublings = attempts.saturating_sub(1).min(20);
     (std::time::Duration::from_secs(1) * 2u32.pow(doublings)).min(max)
 }
-
-/// Rows per outbox insert statement (5 bound values each: well under SQLite's 32,766).
-pub(crate) const ROWS_PER_INSERT: usize = 1_000;
 
 /// Mails a committed batch queued: its new events that have a recipient (for the metrics).
 pub(crate) fn mails_queued(events: &[crate::event::NewEvent], results: &[super::Inserted]) -> u64 {
@@ -190,25 +186,6 @@ pub(crate) fn status_from_rows(
     // The last failure of a mail given up was not followed by another attempt.
     status.retried = failures.saturating_sub(status.given_up);
     status
-}
-
-/// One backend's outbox SQL: how a time is bound, and what ends a claim's row selection:
-/// PostgreSQL's `FOR UPDATE SKIP LOCKED` (several servers claiming at once each get different
-/// rows, none waits for another's transaction), nothing on SQLite (its claim runs under the
-/// database's single write lock). The statements themselves are the same on both (`$n`
-/// placeholders work in SQLite too): the functions below.
-#[cfg(any(feature = "sqlite", feature = "postgres"))]
-pub(crate) trait OutboxSql:
-    sqlx::Database<Arguments: sqlx::IntoArguments<Self>, Row: super::row::StoredRow>
-{
-    /// A time as the backend's columns hold it.
-    type Time: for<'q> sqlx::Encode<'q, Self> + sqlx::Type<Self> + Send + Copy;
-    /// `time` as a parameter.
-    fn time(time: DateTime<Utc>) -> Self::Time;
-    /// What ends the claim's row selection.
-    const CLAIM_LOCK: &'static str;
-    /// The rows a statement changed.
-    fn rows_affected(done: &Self::QueryResult) -> u64;
 }
 
 /// Writes the outbox rows of a batch inside its transaction: a mail for each newly created
