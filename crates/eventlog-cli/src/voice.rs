@@ -37,8 +37,8 @@ macro_rules! say {
 }
 pub(crate) use say;
 
-/// A failure that knows its fix: printed as the cause, then `hint: …` on a line of its own
-/// (a `hint` field in JSON).
+/// A failure that knows its fix. Its text is the cause; [`fail`] prints the hint after it,
+/// `hint: …` on a line of its own (a `hint` field in JSON).
 #[derive(Debug)]
 pub struct Failure {
     /// What went wrong, in one sentence.
@@ -49,11 +49,7 @@ pub struct Failure {
 
 impl fmt::Display for Failure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.cause)?;
-        if let Some(hint) = &self.hint {
-            write!(f, "\nhint: {hint}")?;
-        }
-        Ok(())
+        f.write_str(&self.cause)
     }
 }
 
@@ -67,10 +63,7 @@ pub fn fail(error: &anyhow::Error) {
         .find_map(|e| e.downcast_ref::<Failure>())
         .and_then(|f| f.hint.clone())
         .or_else(|| damaged(error).then(|| DAMAGED_HINT.to_owned()));
-    let mut message = report(error);
-    if let Some(hint) = &hint {
-        message = message.replace(&format!("\nhint: {hint}"), "");
-    }
+    let message = report(error);
     if is_json() {
         json_line("ERROR", &message, hint.as_deref());
     } else {

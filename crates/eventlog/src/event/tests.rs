@@ -85,6 +85,11 @@ fn message_is_required() {
 #[test]
 fn mail_recipients_must_look_like_addresses() {
     assert!(validate_mail_recipient("ops@example.com").is_ok());
+    // The limit counts characters, as the API's JSON Schema (maxLength) does: 254 two-byte
+    // characters pass, 255 do not.
+    let at_limit = format!("{}@{}", "é".repeat(126), "é".repeat(127));
+    assert!(validate_mail_recipient(&at_limit).is_ok());
+    assert!(validate_mail_recipient(&format!("{at_limit}é")).is_err());
     for bad in [
         "",
         "ops",

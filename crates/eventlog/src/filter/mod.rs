@@ -350,6 +350,9 @@ mod tests {
         ] {
             assert_eq!(parse(query).unwrap_err().to_string(), message, "{query}");
         }
+        // The year as written counts: year 1 with an offset east of UTC is year 0 in UTC.
+        assert!(parse("since=0001-01-01T00:00:00%2B05:00").is_ok());
+        assert!(parse("since=0000-12-31T23:00:00Z").is_err());
         let e = parse("since=yesterday").unwrap_err();
         assert_eq!(e.rule, Rule::Time);
         assert!(

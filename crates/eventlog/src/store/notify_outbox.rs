@@ -104,6 +104,10 @@ where
     for<'q> String: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
 {
     use super::row::StoredRow as _;
+    if !results.iter().any(|r| r.created) {
+        // Every event was stored before: nothing to notify, and no need to read the routes.
+        return Ok(());
+    }
     // A handful of rows: one small read per batch, not per event.
     let routes = sqlx::query("SELECT channel, event_type, delay_ms FROM notify_routes")
         .fetch_all(&mut *conn)
